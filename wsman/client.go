@@ -1,0 +1,408 @@
+package wsman
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Defaults of a Client.
+const (
+	DefaultMaxResponseBytes = 4 << 20
+	DefaultTimeout          = 60 * time.Second
+	DefaultRetries          = 3
+	DefaultMaxConcurrency   = 1
+)
+
+// Client talks WS-Management to one endpoint. It is safe for concurrent
+// use; it sends at most MaxConcurrency requests at a time (one by default,
+// as AMT's embedded web server expects).
+type Client struct {
+	endpoint string
+	cfg      config
+	auth     *http.Client // digest, buffering, base transport
+	anon     *http.Client // buffering, base transport: Identify
+	digest   *digestTransport
+	retry    *retryablehttp.Client
+	retryAno *retryablehttp.Client
+	sem      chan struct{}
+
+	authFailed atomic.Bool
+}
+
+type config struct {
+	user, password string
+	hasCreds       bool
+	tls            TLSConfig
+	tlsSet         bool
+	base           http.RoundTripper
+	logger         *slog.Logger
+	maxResponse    int64
+	timeout        time.Duration
+	retries        int
+	retryMin       time.Duration
+	retryMax       time.Duration
+	messageID      func() string
+	concurrency    int
+}
+
+// Option configures a Client.
+type Option func(*config) error
+
+// WithCredentials sets the digest user and password.
+func WithCredentials(user, password string) Option {
+	return func(c *config) error {
+		if user == "" {
+			return errors.New("wsman: empty user name")
+		}
+		c.user, c.password, c.hasCreds = user, password, true
+		return nil
+	}
+}
+
+// WithTLS sets how an https endpoint is verified.
+func WithTLS(t TLSConfig) Option {
+	return func(c *config) error {
+		if _, err := t.Build(); err != nil {
+			return err
+		}
+		c.tls, c.tlsSet = t, true
+		return nil
+	}
+}
+
+// WithTransport sets the round tripper under the client's digest and retry
+// layers. An *http.Transport is cloned, and its TLS configuration replaced
+// when WithTLS is also given.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(c *config) error {
+		if rt == nil {
+			return errors.New("wsman: nil transport")
+		}
+		if t, ok := rt.(*http.Transport); ok {
+			rt = t.Clone()
+		}
+		c.base = rt
+		return nil
+	}
+}
+
+// WithLogger sets the logger. Requests are logged at debug level by
+// operation, resource and outcome; envelopes, passwords and digest
+// responses are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l != nil {
+			c.logger = l
+		}
+		return nil
+	}
+}
+
+// WithMaxResponseBytes limits the size of a response body; a larger one
+// fails with ErrResponseTooLarge.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return errors.New("wsman: response limit must be positive")
+		}
+		c.maxResponse = n
+		return nil
+	}
+}
+
+// WithTimeout bounds each operation (every attempt and retry of it) and is
+// sent to the device as OperationTimeout. Zero leaves only the caller's
+// context; AMT enforces at least 30 seconds on its side.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return errors.New("wsman: negative timeout")
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithRetry sets how often an idempotent operation (Identify, Get, Put,
+// Enumerate) is retried after a refused or reset connection or an HTTP 503,
+// and the wait between attempts. Other operations are never retried.
+func WithRetry(retries int, minWait, maxWait time.Duration) Option {
+	return func(c *config) error {
+		if retries < 0 || minWait < 0 || maxWait < minWait {
+			return errors.New("wsman: invalid retry policy")
+		}
+		c.retries, c.retryMin, c.retryMax = retries, minWait, maxWait
+		return nil
+	}
+}
+
+// WithMessageIDs sets the generator of request MessageIDs, for
+// deterministic tests. The default is a random uuid: URN.
+func WithMessageIDs(next func() string) Option {
+	return func(c *config) error {
+		if next == nil {
+			return errors.New("wsman: nil MessageID generator")
+		}
+		c.messageID = next
+		return nil
+	}
+}
+
+// WithMaxConcurrency sets how many requests may be in flight at once.
+func WithMaxConcurrency(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return errors.New("wsman: concurrency must be at least 1")
+		}
+		c.concurrency = n
+		return nil
+	}
+}
+
+// NewClient returns a client for a WS-Management endpoint URL such as
+// http://host:16992/wsman or https://host:16993/wsman. It does no I/O.
+func NewClient(endpoint string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("wsman: endpoint: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("wsman: endpoint %q is not an http or https URL", endpoint)
+	}
+	if u.Path == "" {
+		u.Path = "/wsman"
+	}
+	cfg := config{
+		logger:      slog.New(slog.DiscardHandler),
+		maxResponse: DefaultMaxResponseBytes,
+		timeout:     DefaultTimeout,
+		retries:     DefaultRetries,
+		retryMin:    500 * time.Millisecond,
+		retryMax:    2 * time.Second,
+		messageID:   randomMessageID,
+		concurrency: DefaultMaxConcurrency,
+	}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	base := cfg.base
+	if base == nil {
+		base = newBaseTransport()
+	}
+	if t, ok := base.(*http.Transport); ok && (cfg.tlsSet || t.TLSClientConfig == nil) {
+		tc, err := cfg.tls.Build()
+		if err != nil {
+			return nil, err
+		}
+		t.TLSClientConfig = tc
+	}
+	c := &Client{
+		endpoint: u.String(),
+		cfg:      cfg,
+		sem:      make(chan struct{}, cfg.concurrency),
+	}
+	c.digest = &digestTransport{next: base, user: cfg.user, password: cfg.password}
+	c.auth = &http.Client{Transport: &bufferTransport{next: c.digest, max: cfg.maxResponse}, CheckRedirect: noRedirect}
+	c.anon = &http.Client{Transport: &bufferTransport{next: base, max: cfg.maxResponse}, CheckRedirect: noRedirect}
+	c.retry = c.newRetryClient(c.auth)
+	c.retryAno = c.newRetryClient(c.anon)
+	return c, nil
+}
+
+func newBaseTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: nil, // AMT is reached directly; a proxy would see digest traffic
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost: 2,
+		IdleConnTimeout:     60 * time.Second,
+		DisableCompression:  true,
+	}
+}
+
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+type idempotentKey struct{}
+
+func (c *Client) newRetryClient(hc *http.Client) *retryablehttp.Client {
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = hc
+	rc.Logger = nil
+	rc.RetryMax = c.cfg.retries
+	rc.RetryWaitMin = c.cfg.retryMin
+	rc.RetryWaitMax = c.cfg.retryMax
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		if idem, _ := ctx.Value(idempotentKey{}).(bool); !idem {
+			return false, nil
+		}
+		if err != nil {
+			return transient(err) && !errors.Is(err, ErrResponseTooLarge), nil
+		}
+		return resp.StatusCode == http.StatusServiceUnavailable, nil
+	}
+	return rc
+}
+
+// CloseIdleConnections closes connections kept alive for reuse.
+func (c *Client) CloseIdleConnections() {
+	c.auth.CloseIdleConnections()
+	c.anon.CloseIdleConnections()
+}
+
+// Endpoint returns the URL the client talks to.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// Realm returns the digest realm the device announced, once known.
+func (c *Client) Realm() string { return c.digest.Realm() }
+
+func randomMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return "uuid:" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// op describes one operation for the transport.
+type op struct {
+	name       string // for messages and logs, e.g. "Get AMT_GeneralSettings"
+	idempotent bool
+	anonymous  bool
+}
+
+// result is a decoded response with its HTTP metadata.
+type result struct {
+	msg    *Message
+	server string
+}
+
+// exchange sends one request envelope and decodes the response. SOAP
+// faults come back as *Fault errors.
+func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error) {
+	if !o.anonymous {
+		if !c.cfg.hasCreds {
+			return nil, fmt.Errorf("wsman: %s: %w: no credentials configured", o.name, ErrUnauthorized)
+		}
+		if c.authFailed.Load() {
+			return nil, fmt.Errorf("wsman: %s: %w: not sent, because the device already rejected this client's credentials and another failed login counts towards the account lockout", o.name, ErrUnauthorized)
+		}
+	}
+	if r.messageID == "" && !r.identify {
+		r.messageID = c.cfg.messageID()
+	}
+	r.timeout = c.cfg.timeout
+	payload, err := r.encode()
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
+		defer cancel()
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, ctx.Err())
+	}
+	defer func() { <-c.sem }()
+
+	start := time.Now()
+	var at attempt
+	rctx := context.WithValue(at.trace(ctx), idempotentKey{}, o.idempotent)
+	req, err := retryablehttp.NewRequestWithContext(rctx, http.MethodPost, c.endpoint, payload)
+	if err != nil {
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, err)
+	}
+	req.Header.Set("Content-Type", "application/soap+xml; charset=utf-8")
+	rc := c.retry
+	if o.anonymous {
+		rc = c.retryAno
+	}
+	resp, err := rc.Do(req)
+	if err != nil {
+		c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "wsman request failed", slog.String("op", o.name), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("wsman: %s: %w", o.name, ctx.Err())
+		}
+		if !o.idempotent && at.written() && !errors.Is(err, ErrResponseTooLarge) {
+			return nil, &OutcomeUnknownError{Op: o.name, Err: unwrapURLError(err)}
+		}
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, unwrapURLError(err))
+	}
+	body, _ := io.ReadAll(resp.Body) // already in memory
+	_ = resp.Body.Close()
+	server := resp.Header.Get("Server")
+	c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "wsman request", slog.String("op", o.name), slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start)))
+
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		if !o.anonymous {
+			c.authFailed.Store(true)
+		}
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))
+	case resp.StatusCode != http.StatusOK && !looksLikeSOAP(body):
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))
+	}
+	msg, err := ParseMessage(body)
+	if err != nil {
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))
+		}
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, err)
+	}
+	if f := msg.Fault(); f != nil {
+		f.StatusCode = resp.StatusCode
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, f)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))
+	}
+	if !r.identify && msg.RelatesTo != "" && msg.RelatesTo != r.messageID {
+		c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "wsman response relates to another request", slog.String("op", o.name), slog.String("sent", r.messageID), slog.String("relatesTo", msg.RelatesTo))
+	}
+	return &result{msg: msg, server: server}, nil
+}
+
+func looksLikeSOAP(body []byte) bool {
+	s := strings.TrimSpace(string(body[:min(len(body), 512)]))
+	return strings.HasPrefix(s, "<?xml") || strings.Contains(s, "Envelope")
+}
+
+func httpError(resp *http.Response, body []byte) *HTTPError {
+	snippet := string(body[:min(len(body), 512)])
+	return &HTTPError{StatusCode: resp.StatusCode, Status: resp.Status, Server: resp.Header.Get("Server"), Body: strings.ToValidUTF8(snippet, "?")}
+}
+
+// unwrapURLError drops net/http's *url.Error layer, whose message repeats
+// the endpoint; the cause keeps its own chain.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,239 @@
+package wsman
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors for SOAP fault subcodes. A *Fault matches the sentinel of
+// its subcode with errors.Is.
+var (
+	ErrDestinationUnreachable          = errors.New("wsman: destination unreachable")
+	ErrActionNotSupported              = errors.New("wsman: action not supported")
+	ErrInvalidSelectors                = errors.New("wsman: invalid selectors")
+	ErrAccessDenied                    = errors.New("wsman: access denied")
+	ErrInternalError                   = errors.New("wsman: internal error")
+	ErrSchemaValidation                = errors.New("wsman: schema validation error")
+	ErrInvalidRepresentation           = errors.New("wsman: invalid representation")
+	ErrEncodingLimit                   = errors.New("wsman: encoding limit")
+	ErrTimedOut                        = errors.New("wsman: timed out")
+	ErrInvalidEnumerationContext       = errors.New("wsman: invalid enumeration context")
+	ErrInvalidParameter                = errors.New("wsman: invalid parameter")
+	ErrUnsupportedFeature              = errors.New("wsman: unsupported feature")
+	ErrAlreadyExists                   = errors.New("wsman: already exists")
+	ErrConcurrency                     = errors.New("wsman: concurrency")
+	ErrQuotaLimit                      = errors.New("wsman: quota limit")
+	ErrMessageInformationHeaderMissing = errors.New("wsman: message information header required")
+	ErrInvalidMessageInformationHeader = errors.New("wsman: invalid message information header")
+	ErrMustUnderstand                  = errors.New("wsman: must understand")
+)
+
+// Transport-level sentinel errors.
+var (
+	// ErrUnauthorized means the device rejected the credentials (HTTP 401
+	// to a request that carried them), or that the client holds no
+	// credentials for an operation that needs them. The client never
+	// retries it: repeated failed logins lock the AMT account.
+	ErrUnauthorized = errors.New("wsman: authentication failed")
+	// ErrResponseTooLarge means the device sent more than the client's
+	// response size limit.
+	ErrResponseTooLarge = errors.New("wsman: response too large")
+	// ErrMalformedResponse means the response could not be decoded as the
+	// WS-Management message the operation expects.
+	ErrMalformedResponse = errors.New("wsman: malformed response")
+	// ErrOutcomeUnknown means a non-idempotent request (an Invoke, Create,
+	// Delete or Pull) was sent, but the connection failed before a complete
+	// answer arrived: the device may or may not have carried it out. The
+	// client never resends such a request; read the device's state instead.
+	ErrOutcomeUnknown = errors.New("wsman: outcome unknown")
+	// ErrRealmChanged means the device answered with a digest realm other
+	// than the one it used first, which can mean a different machine
+	// answers at the address.
+	ErrRealmChanged = errors.New("wsman: digest realm changed")
+)
+
+// QName is an XML qualified name resolved to its namespace URI.
+type QName struct {
+	Space string // namespace URI
+	Local string
+}
+
+func (q QName) String() string {
+	if q.Space == "" {
+		return q.Local
+	}
+	return "{" + q.Space + "}" + q.Local
+}
+
+// Fault is a SOAP fault returned by the device.
+type Fault struct {
+	StatusCode  int    // HTTP status of the response (400 for AMT faults)
+	Action      string // wsa:Action of the fault message
+	Code        QName  // Sender or Receiver, in the SOAP envelope namespace
+	Subcode     QName  // e.g. {wsman}AccessDenied
+	Reason      string
+	Detail      string // text content of the Detail element, if any
+	PTStatus    int    // AMT status from a Detail of the form "AMT-STATUS <n>"
+	HasPTStatus bool
+}
+
+func (f *Fault) Error() string {
+	var b strings.Builder
+	b.WriteString("wsman: fault ")
+	if f.Subcode.Local != "" {
+		b.WriteString(f.Subcode.Local)
+	} else {
+		b.WriteString(f.Code.Local)
+	}
+	if f.Reason != "" {
+		b.WriteString(": ")
+		b.WriteString(f.Reason)
+	}
+	if f.HasPTStatus {
+		fmt.Fprintf(&b, " (AMT-STATUS %d %s)", f.PTStatus, PTStatusName(f.PTStatus))
+	} else if f.Detail != "" {
+		b.WriteString(" (")
+		b.WriteString(f.Detail)
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// faultSentinels maps subcodes to sentinel errors, keyed by namespace URI and
+// local name.
+var faultSentinels = map[QName]error{
+	{NSAddressing, "DestinationUnreachable"}:           ErrDestinationUnreachable,
+	{NSAddressing, "ActionNotSupported"}:               ErrActionNotSupported,
+	{NSAddressing, "MessageInformationHeaderRequired"}: ErrMessageInformationHeaderMissing,
+	{NSAddressing, "InvalidMessageInformationHeader"}:  ErrInvalidMessageInformationHeader,
+	{NSWSMan, "InvalidSelectors"}:                      ErrInvalidSelectors,
+	{NSWSMan, "AccessDenied"}:                          ErrAccessDenied,
+	{NSWSMan, "InternalError"}:                         ErrInternalError,
+	{NSWSMan, "SchemaValidationError"}:                 ErrSchemaValidation,
+	{NSWSMan, "EncodingLimit"}:                         ErrEncodingLimit,
+	{NSWSMan, "TimedOut"}:                              ErrTimedOut,
+	{NSWSMan, "InvalidParameter"}:                      ErrInvalidParameter,
+	{NSWSMan, "UnsupportedFeature"}:                    ErrUnsupportedFeature,
+	{NSWSMan, "AlreadyExists"}:                         ErrAlreadyExists,
+	{NSWSMan, "Concurrency"}:                           ErrConcurrency,
+	{NSWSMan, "QuotaLimit"}:                            ErrQuotaLimit,
+	{NSTransfer, "InvalidRepresentation"}:              ErrInvalidRepresentation,
+	{NSTransfer, "AlreadyExists"}:                      ErrAlreadyExists,
+	{NSEnumeration, "InvalidEnumerationContext"}:       ErrInvalidEnumerationContext,
+	{NSEnumeration, "TimedOut"}:                        ErrTimedOut,
+	{NSSOAP, "MustUnderstand"}:                         ErrMustUnderstand,
+}
+
+// Is reports whether target is the sentinel error for the fault's subcode.
+func (f *Fault) Is(target error) bool {
+	s, ok := faultSentinels[f.Subcode]
+	return ok && s == target
+}
+
+// parsePTStatus reads "AMT-STATUS <n>" anywhere in a fault detail; n is
+// decimal or 0x-prefixed hexadecimal.
+func parsePTStatus(detail string) (int, bool) {
+	i := strings.Index(detail, "AMT-STATUS")
+	if i < 0 {
+		return 0, false
+	}
+	rest := strings.TrimLeft(detail[i+len("AMT-STATUS"):], " :=\t\r\n")
+	end := strings.IndexFunc(rest, func(r rune) bool {
+		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' || r == 'x' || r == 'X')
+	})
+	if end < 0 {
+		end = len(rest)
+	}
+	n, err := strconv.ParseInt(rest[:end], 0, 32)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// ReturnValueError is returned by Invoke when the device answered a method
+// call with a non-zero ReturnValue.
+type ReturnValueError struct {
+	Class  string // class name, e.g. CIM_PowerManagementService
+	Method string
+	Code   int
+}
+
+func (e *ReturnValueError) Error() string {
+	return fmt.Sprintf("wsman: %s.%s returned %d (%s)", e.Class, e.Method, e.Code, ReturnCodeName(e.Class, e.Code))
+}
+
+// PTStatus returns the Intel PT_STATUS carried by the return value: the
+// value itself for Intel classes, the value less 32768 for a DMTF class's
+// vendor-range code. ok is false for a DMTF class's own codes.
+func (e *ReturnValueError) PTStatus() (code int, ok bool) {
+	if !isDMTFClass(e.Class) {
+		return e.Code, true
+	}
+	if e.Code >= 32768 && e.Code <= 65535 {
+		return e.Code - 32768, true
+	}
+	return 0, false
+}
+
+// HTTPError is returned for an HTTP status the client does not decode as a
+// WS-Management message: 401 (it matches ErrUnauthorized), 403, 404, 500
+// without a SOAP fault, 503 after retries, and so on.
+type HTTPError struct {
+	StatusCode int
+	Status     string
+	Server     string // the Server header, which names AMT and its version
+	Body       string // the start of the body, for diagnosis
+}
+
+func (e *HTTPError) Error() string {
+	if e.StatusCode == 401 {
+		return "wsman: authentication failed (HTTP 401)"
+	}
+	return "wsman: unexpected HTTP status " + e.Status
+}
+
+// Is makes a 401 match ErrUnauthorized.
+func (e *HTTPError) Is(target error) bool {
+	return target == ErrUnauthorized && e.StatusCode == 401
+}
+
+// DecodeError is returned when a response cannot be decoded. It matches
+// ErrMalformedResponse.
+type DecodeError struct {
+	Reason string
+	Err    error
+}
+
+func (e *DecodeError) Error() string {
+	if e.Err != nil {
+		return "wsman: malformed response: " + e.Reason + ": " + e.Err.Error()
+	}
+	return "wsman: malformed response: " + e.Reason
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Is makes every DecodeError match ErrMalformedResponse.
+func (e *DecodeError) Is(target error) bool { return target == ErrMalformedResponse }
+
+func malformed(reason string, err error) error { return &DecodeError{Reason: reason, Err: err} }
+
+// OutcomeUnknownError is returned when a non-idempotent request was written
+// to the device but no complete answer came back. It matches
+// ErrOutcomeUnknown and unwraps to the transport error.
+type OutcomeUnknownError struct {
+	Op  string // e.g. "Invoke CIM_PowerManagementService.RequestPowerStateChange"
+	Err error
+}
+
+func (e *OutcomeUnknownError) Error() string {
+	return "wsman: " + e.Op + ": outcome unknown: the request was sent but the answer was lost (" + e.Err.Error() + "); it was not resent, read the device state to learn whether it took effect"
+}
+
+func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
+
+// Is makes the error match ErrOutcomeUnknown.
+func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }

@@ -1,0 +1,216 @@
+package wsman
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"syscall"
+
+	"github.com/icholy/digest"
+)
+
+// digestTransport authenticates requests with HTTP digest. It keeps the
+// device's challenge and reuses its nonce with an increasing nonce count,
+// so that after the first exchange every request costs one round trip. It
+// answers a 401 with at most one more attempt, and only when that attempt
+// cannot be a second failed login: the first request carried no
+// credentials, or the device said the nonce was stale.
+type digestTransport struct {
+	next     http.RoundTripper
+	user     string
+	password string
+
+	mu    sync.Mutex
+	chal  *digest.Challenge
+	count int
+	realm string // the first realm seen; a different one later is refused
+	a1    string // MD5(user:realm:password) for realm
+}
+
+func (t *digestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	first, err := cloneRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	sentCredentials, err := t.authorize(first)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.next.RoundTrip(first)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	chal, err := digest.FindChallenge(resp.Header)
+	if err != nil {
+		// A 401 without a digest challenge (Kerberos only, say): give it
+		// to the caller as it is.
+		return resp, nil
+	}
+	if sentCredentials && !chal.Stale {
+		// The device rejected the credentials. Trying again would count
+		// as another failed login towards the account lockout.
+		return resp, nil
+	}
+	drain(resp)
+	if err := t.save(chal); err != nil {
+		return nil, err
+	}
+	second, err := cloneRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.authorize(second); err != nil {
+		return nil, err
+	}
+	return t.next.RoundTrip(second)
+}
+
+// authorize sets the Authorization header from the cached challenge and
+// reports whether it did.
+func (t *digestTransport) authorize(req *http.Request) (bool, error) {
+	t.mu.Lock()
+	if t.chal == nil {
+		t.mu.Unlock()
+		return false, nil
+	}
+	t.count++
+	chal, count, a1 := t.chal, t.count, t.a1
+	t.mu.Unlock()
+	cred, err := digest.Digest(chal, digest.Options{
+		Method:   req.Method,
+		URI:      req.URL.RequestURI(),
+		GetBody:  req.GetBody,
+		Count:    count,
+		Username: t.user,
+		A1:       a1,
+	})
+	if err != nil {
+		return false, fmt.Errorf("wsman: digest: %w", err)
+	}
+	req.Header.Set("Authorization", cred.String())
+	return true, nil
+}
+
+func (t *digestTransport) save(chal *digest.Challenge) error {
+	if !digest.CanDigest(chal) {
+		return fmt.Errorf("wsman: the device asks for an unsupported digest (algorithm %q, qop %q)", chal.Algorithm, chal.QOP)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.realm != "" && chal.Realm != t.realm {
+		return fmt.Errorf("%w: first %q, now %q", ErrRealmChanged, t.realm, chal.Realm)
+	}
+	if t.realm == "" {
+		t.realm = chal.Realm
+		t.a1 = md5hex(t.user + ":" + chal.Realm + ":" + t.password)
+	}
+	t.chal = chal
+	t.count = 0
+	return nil
+}
+
+// Realm returns the digest realm learned from the device, if any.
+func (t *digestTransport) Realm() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.realm
+}
+
+func cloneRequest(req *http.Request) (*http.Request, error) {
+	r := req.Clone(req.Context())
+	if req.GetBody != nil {
+		b, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = b
+	}
+	return r, nil
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+}
+
+// bufferTransport reads every response body into memory, up to a limit, so
+// that a connection lost in the middle of a response is a transport error
+// (which the retry policy may retry) rather than a short body.
+type bufferTransport struct {
+	next http.RoundTripper
+	max  int64
+}
+
+// tooLargeError is returned by the transport so that the client can tell it
+// apart from connection failures.
+type tooLargeError struct{ limit int64 }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("wsman: response larger than %d bytes", e.limit)
+}
+func (e *tooLargeError) Is(target error) bool { return target == ErrResponseTooLarge }
+
+func (t *bufferTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > t.max {
+		return nil, &tooLargeError{t.max}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, t.max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading response body: %w", err)
+	}
+	if int64(len(body)) > t.max {
+		return nil, &tooLargeError{t.max}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return resp, nil
+}
+
+// attempt records, through httptrace, whether the last attempt of a request
+// was written to the connection, so that a failure afterwards can be told
+// from one before the device saw anything.
+type attempt struct {
+	mu    sync.Mutex
+	wrote bool
+}
+
+func (a *attempt) trace(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GetConn: func(string) {
+			a.mu.Lock()
+			a.wrote = false
+			a.mu.Unlock()
+		},
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			a.mu.Lock()
+			a.wrote = info.Err == nil
+			a.mu.Unlock()
+		},
+	})
+}
+
+func (a *attempt) written() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.wrote
+}
+
+// transient reports whether err is a connection failure worth retrying for
+// an idempotent operation: refused, reset, or closed before the answer.
+func transient(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
+}

@@ -304,10 +304,10 @@ type result struct {
 func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error) {
 	if !o.anonymous {
 		if !c.cfg.hasCreds {
-			return nil, fmt.Errorf("wsman: %s: %w: no credentials configured", o.name, ErrUnauthorized)
+			return nil, fmt.Errorf("wsman: %s: %w", o.name, errNoCredentials)
 		}
 		if c.authFailed.Load() {
-			return nil, fmt.Errorf("wsman: %s: %w: not sent, because the device already rejected this client's credentials and another failed login counts towards the account lockout", o.name, ErrUnauthorized)
+			return nil, fmt.Errorf("wsman: %s: %w", o.name, errLatched)
 		}
 	}
 	if r.messageID == "" && !r.identify {
@@ -349,7 +349,7 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 			return nil, fmt.Errorf("wsman: %s: %w", o.name, ctx.Err())
 		}
 		if !o.idempotent && at.written() && !errors.Is(err, ErrResponseTooLarge) {
-			return nil, &OutcomeUnknownError{Op: o.name, Err: unwrapURLError(err)}
+			return nil, fmt.Errorf("wsman: %w", &OutcomeUnknownError{Op: o.name, Err: unwrapURLError(err)})
 		}
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, unwrapURLError(err))
 	}

@@ -10,24 +10,24 @@ import (
 // Sentinel errors for SOAP fault subcodes. A *Fault matches the sentinel of
 // its subcode with errors.Is.
 var (
-	ErrDestinationUnreachable          = errors.New("wsman: destination unreachable")
-	ErrActionNotSupported              = errors.New("wsman: action not supported")
-	ErrInvalidSelectors                = errors.New("wsman: invalid selectors")
-	ErrAccessDenied                    = errors.New("wsman: access denied")
-	ErrInternalError                   = errors.New("wsman: internal error")
-	ErrSchemaValidation                = errors.New("wsman: schema validation error")
-	ErrInvalidRepresentation           = errors.New("wsman: invalid representation")
-	ErrEncodingLimit                   = errors.New("wsman: encoding limit")
-	ErrTimedOut                        = errors.New("wsman: timed out")
-	ErrInvalidEnumerationContext       = errors.New("wsman: invalid enumeration context")
-	ErrInvalidParameter                = errors.New("wsman: invalid parameter")
-	ErrUnsupportedFeature              = errors.New("wsman: unsupported feature")
-	ErrAlreadyExists                   = errors.New("wsman: already exists")
-	ErrConcurrency                     = errors.New("wsman: concurrency")
-	ErrQuotaLimit                      = errors.New("wsman: quota limit")
-	ErrMessageInformationHeaderMissing = errors.New("wsman: message information header required")
-	ErrInvalidMessageInformationHeader = errors.New("wsman: invalid message information header")
-	ErrMustUnderstand                  = errors.New("wsman: must understand")
+	ErrDestinationUnreachable          = errors.New("destination unreachable")
+	ErrActionNotSupported              = errors.New("action not supported")
+	ErrInvalidSelectors                = errors.New("invalid selectors")
+	ErrAccessDenied                    = errors.New("access denied")
+	ErrInternalError                   = errors.New("internal error")
+	ErrSchemaValidation                = errors.New("schema validation error")
+	ErrInvalidRepresentation           = errors.New("invalid representation")
+	ErrEncodingLimit                   = errors.New("encoding limit")
+	ErrTimedOut                        = errors.New("timed out")
+	ErrInvalidEnumerationContext       = errors.New("invalid enumeration context")
+	ErrInvalidParameter                = errors.New("invalid parameter")
+	ErrUnsupportedFeature              = errors.New("unsupported feature")
+	ErrAlreadyExists                   = errors.New("already exists")
+	ErrConcurrency                     = errors.New("concurrency")
+	ErrQuotaLimit                      = errors.New("quota limit")
+	ErrMessageInformationHeaderMissing = errors.New("message information header required")
+	ErrInvalidMessageInformationHeader = errors.New("invalid message information header")
+	ErrMustUnderstand                  = errors.New("must understand")
 )
 
 // Transport-level sentinel errors.
@@ -36,22 +36,27 @@ var (
 	// to a request that carried them), or that the client holds no
 	// credentials for an operation that needs them. The client never
 	// retries it: repeated failed logins lock the AMT account.
-	ErrUnauthorized = errors.New("wsman: authentication failed")
+	ErrUnauthorized = errors.New("authentication failed")
 	// ErrResponseTooLarge means the device sent more than the client's
 	// response size limit.
-	ErrResponseTooLarge = errors.New("wsman: response too large")
+	ErrResponseTooLarge = errors.New("response too large")
 	// ErrMalformedResponse means the response could not be decoded as the
 	// WS-Management message the operation expects.
-	ErrMalformedResponse = errors.New("wsman: malformed response")
+	ErrMalformedResponse = errors.New("malformed response")
 	// ErrOutcomeUnknown means a non-idempotent request (an Invoke, Create,
 	// Delete or Pull) was sent, but the connection failed before a complete
 	// answer arrived: the device may or may not have carried it out. The
 	// client never resends such a request; read the device's state instead.
-	ErrOutcomeUnknown = errors.New("wsman: outcome unknown")
+	ErrOutcomeUnknown = errors.New("outcome unknown")
 	// ErrRealmChanged means the device answered with a digest realm other
 	// than the one it used first, which can mean a different machine
 	// answers at the address.
-	ErrRealmChanged = errors.New("wsman: digest realm changed")
+	ErrRealmChanged = errors.New("digest realm changed")
+)
+
+var (
+	errNoCredentials = fmt.Errorf("%w: no credentials configured", ErrUnauthorized)
+	errLatched       = fmt.Errorf("%w: not sent, because the device already rejected this client's credentials and another failed login would count towards the account lockout; use a new client with other credentials", ErrUnauthorized)
 )
 
 // QName is an XML qualified name resolved to its namespace URI.
@@ -81,7 +86,7 @@ type Fault struct {
 
 func (f *Fault) Error() string {
 	var b strings.Builder
-	b.WriteString("wsman: fault ")
+	b.WriteString("fault ")
 	if f.Subcode.Local != "" {
 		b.WriteString(f.Subcode.Local)
 	} else {
@@ -162,7 +167,7 @@ type ReturnValueError struct {
 }
 
 func (e *ReturnValueError) Error() string {
-	return fmt.Sprintf("wsman: %s.%s returned %d (%s)", e.Class, e.Method, e.Code, ReturnCodeName(e.Class, e.Code))
+	return fmt.Sprintf("%s.%s returned %d (%s)", e.Class, e.Method, e.Code, ReturnCodeName(e.Class, e.Code))
 }
 
 // PTStatus returns the Intel PT_STATUS carried by the return value: the
@@ -190,9 +195,9 @@ type HTTPError struct {
 
 func (e *HTTPError) Error() string {
 	if e.StatusCode == 401 {
-		return "wsman: authentication failed (HTTP 401)"
+		return "authentication failed (HTTP 401)"
 	}
-	return "wsman: unexpected HTTP status " + e.Status
+	return "unexpected HTTP status " + e.Status
 }
 
 // Is makes a 401 match ErrUnauthorized.
@@ -209,9 +214,9 @@ type DecodeError struct {
 
 func (e *DecodeError) Error() string {
 	if e.Err != nil {
-		return "wsman: malformed response: " + e.Reason + ": " + e.Err.Error()
+		return "malformed response: " + e.Reason + ": " + e.Err.Error()
 	}
-	return "wsman: malformed response: " + e.Reason
+	return "malformed response: " + e.Reason
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
@@ -230,7 +235,7 @@ type OutcomeUnknownError struct {
 }
 
 func (e *OutcomeUnknownError) Error() string {
-	return "wsman: " + e.Op + ": outcome unknown: the request was sent but the answer was lost (" + e.Err.Error() + "); it was not resent, read the device state to learn whether it took effect"
+	return e.Op + ": outcome unknown: the request was sent but the answer was lost (" + e.Err.Error() + "); it was not resent, read the device state to learn whether it took effect"
 }
 
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }

@@ -10,7 +10,7 @@ import (
 
 // ErrNoProperty is returned by the typed getters of Instance when the
 // instance does not carry the property.
-var ErrNoProperty = errors.New("wsman: no such property")
+var ErrNoProperty = errors.New("no such property")
 
 // Selector identifies an instance by one key property. Value holds a plain
 // key; Ref holds a key whose value is an endpoint reference (association

@@ -113,7 +113,7 @@ func (c *Client) Invoke(ctx context.Context, resourceURI, method string, params 
 			return out, fmt.Errorf("wsman: %s: %w", name, malformed("ReturnValue is not a number: "+clip(v), nil))
 		}
 		if code != 0 {
-			return out, &ReturnValueError{Class: class, Method: method, Code: code}
+			return out, fmt.Errorf("wsman: %w", &ReturnValueError{Class: class, Method: method, Code: code})
 		}
 	}
 	return out, nil

@@ -13,7 +13,7 @@ import (
 
 // ErrCertificatePin is matched by the error of a TLS connection whose
 // server certificate does not have a pinned SHA-256 fingerprint.
-var ErrCertificatePin = errors.New("wsman: server certificate does not match the pinned fingerprint")
+var ErrCertificatePin = errors.New("server certificate does not match the pinned fingerprint")
 
 // TLSConfig selects how the client verifies the device over TLS. The zero
 // value verifies the certificate chain against the system roots and the

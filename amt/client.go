@@ -1,0 +1,259 @@
+package amt
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amtkit/amtkit/wsman"
+)
+
+// Default WS-Management ports of Intel AMT.
+const (
+	PortHTTP = 16992
+	PortTLS  = 16993
+)
+
+// Client manages one Intel AMT device. It is safe for concurrent use.
+type Client struct {
+	host string // host[:port] as the caller named it, for errors and reports
+	ws   *wsman.Client
+}
+
+type options struct {
+	user, password string
+	hasCreds       bool
+	useTLS         bool
+	tls            wsman.TLSConfig
+	tlsSet         bool
+	httpClient     *http.Client
+	logger         *slog.Logger
+	timeout        *time.Duration
+	extra          []wsman.Option
+}
+
+// Option configures a Client. Options validate their input; New returns
+// the first error.
+type Option func(*options) error
+
+// WithCredentials sets the AMT digest user and password.
+func WithCredentials(user, password string) Option {
+	return func(o *options) error {
+		if user == "" {
+			return errors.New("amt: empty user name")
+		}
+		o.user, o.password, o.hasCreds = user, password, true
+		return nil
+	}
+}
+
+// WithTLS selects the TLS port (16993 unless the endpoint names another).
+// Certificates are verified against the system roots unless WithRootCAs or
+// WithPinnedCertificate says otherwise.
+func WithTLS() Option {
+	return func(o *options) error { o.useTLS = true; return nil }
+}
+
+// WithRootCAs verifies the device certificate against a private CA.
+func WithRootCAs(pool *x509.CertPool) Option {
+	return func(o *options) error {
+		if pool == nil {
+			return errors.New("amt: nil root CA pool")
+		}
+		o.useTLS, o.tlsSet = true, true
+		o.tls.RootCAs = pool
+		return nil
+	}
+}
+
+// WithPinnedCertificate trusts the device whose leaf certificate has this
+// SHA-256 fingerprint (hexadecimal, colons allowed), which suits AMT's
+// self-signed certificates. It may be given more than once.
+func WithPinnedCertificate(sha256 string) Option {
+	return func(o *options) error {
+		if _, err := wsman.ParseFingerprint(sha256); err != nil {
+			return fmt.Errorf("amt: %w", err)
+		}
+		o.useTLS, o.tlsSet = true, true
+		o.tls.PinnedSHA256 = append(o.tls.PinnedSHA256, sha256)
+		return nil
+	}
+}
+
+// WithClientCertificate presents a client certificate (mutual TLS).
+func WithClientCertificate(cert tls.Certificate) Option {
+	return func(o *options) error {
+		if len(cert.Certificate) == 0 {
+			return errors.New("amt: empty client certificate")
+		}
+		o.useTLS, o.tlsSet = true, true
+		o.tls.Certificates = append(o.tls.Certificates, cert)
+		return nil
+	}
+}
+
+// WithLegacyTLS allows TLS 1.0 and 1.1 and RSA key exchange, which old
+// firmware needs. Use it only for such devices.
+func WithLegacyTLS() Option {
+	return func(o *options) error {
+		o.useTLS, o.tlsSet = true, true
+		o.tls.Legacy = true
+		return nil
+	}
+}
+
+// WithInsecureSkipVerify accepts any TLS certificate the device presents.
+// Anyone on the path can then read the traffic and the digest exchange;
+// prefer WithPinnedCertificate.
+func WithInsecureSkipVerify() Option {
+	return func(o *options) error {
+		o.useTLS, o.tlsSet = true, true
+		o.tls.InsecureSkipVerify = true
+		return nil
+	}
+}
+
+// WithHTTPClient takes the transport of hc as the base of the client's own
+// digest and retry layers. The client is copied: later changes to hc have
+// no effect. Its Timeout is ignored; use WithTimeout.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *options) error {
+		if hc == nil {
+			return errors.New("amt: nil http.Client")
+		}
+		cp := *hc
+		o.httpClient = &cp
+		return nil
+	}
+}
+
+// WithLogger logs requests at debug level. Passwords, digest responses and
+// envelopes are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error { o.logger = l; return nil }
+}
+
+// WithTimeout bounds each operation; the default is 60 seconds.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return errors.New("amt: negative timeout")
+		}
+		o.timeout = &d
+		return nil
+	}
+}
+
+// WithWSManOptions passes options to the underlying WS-Management client,
+// for settings this package does not wrap (retry policy, response limit).
+func WithWSManOptions(opts ...wsman.Option) Option {
+	return func(o *options) error { o.extra = append(o.extra, opts...); return nil }
+}
+
+// New returns a client for the device at endpoint: "host", "host:port", or
+// a URL such as "https://host:16993". It does no network I/O.
+func New(endpoint string, opts ...Option) (*Client, error) {
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	u, host, err := endpointURL(endpoint, o.useTLS)
+	if err != nil {
+		return nil, err
+	}
+	var wo []wsman.Option
+	if o.hasCreds {
+		wo = append(wo, wsman.WithCredentials(o.user, o.password))
+	}
+	if o.tlsSet {
+		wo = append(wo, wsman.WithTLS(o.tls))
+	}
+	if o.httpClient != nil && o.httpClient.Transport != nil {
+		wo = append(wo, wsman.WithTransport(o.httpClient.Transport))
+	}
+	if o.logger != nil {
+		wo = append(wo, wsman.WithLogger(o.logger.With("host", host)))
+	}
+	if o.timeout != nil {
+		wo = append(wo, wsman.WithTimeout(*o.timeout))
+	}
+	wo = append(wo, o.extra...)
+	ws, err := wsman.NewClient(u, wo...)
+	if err != nil {
+		return nil, fmt.Errorf("amt: %w", err)
+	}
+	return &Client{host: host, ws: ws}, nil
+}
+
+// endpointURL turns the forms New accepts into a WS-Management URL.
+func endpointURL(endpoint string, useTLS bool) (string, string, error) {
+	endpoint = strings.TrimSpace(endpoint)
+	if endpoint == "" {
+		return "", "", errors.New("amt: empty endpoint")
+	}
+	if strings.Contains(endpoint, "://") {
+		u, err := url.Parse(endpoint)
+		if err != nil {
+			return "", "", fmt.Errorf("amt: endpoint: %w", err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return "", "", fmt.Errorf("amt: endpoint scheme %q is not http or https", u.Scheme)
+		}
+		if useTLS && u.Scheme == "http" {
+			return "", "", fmt.Errorf("amt: endpoint %q is plain http but TLS options were given", endpoint)
+		}
+		if u.Port() == "" {
+			port := PortHTTP
+			if u.Scheme == "https" {
+				port = PortTLS
+			}
+			u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
+		}
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/wsman"
+		}
+		return u.String(), u.Host, nil
+	}
+	host, port, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		// No port: a bare host name or address (IPv6 without brackets too).
+		host, port = strings.Trim(endpoint, "[]"), ""
+	}
+	if host == "" {
+		return "", "", fmt.Errorf("amt: endpoint %q has no host", endpoint)
+	}
+	scheme := "http"
+	if useTLS {
+		scheme = "https"
+	}
+	if port == "" {
+		port = strconv.Itoa(PortHTTP)
+		if useTLS {
+			port = strconv.Itoa(PortTLS)
+		}
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", "", fmt.Errorf("amt: endpoint %q has an invalid port", endpoint)
+	}
+	hp := net.JoinHostPort(host, port)
+	return scheme + "://" + hp + "/wsman", hp, nil
+}
+
+// Host returns host:port of the device.
+func (c *Client) Host() string { return c.host }
+
+// WSMan returns the underlying WS-Management client, for classes this
+// package does not wrap.
+func (c *Client) WSMan() *wsman.Client { return c.ws }
+
+// wrap classifies an error of operation op.
+func (c *Client) wrap(op string, err error) error { return classify(c.host, op, err) }

@@ -1,0 +1,162 @@
+package amt
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"strings"
+
+	"github.com/amtkit/amtkit/wsman"
+)
+
+// Failure classes. Every error a Client returns for a device call is an
+// *Error whose Kind is one of these, so that a person (or a fleet report)
+// can tell why a machine failed; match them with errors.Is.
+var (
+	// ErrUnreachable: nothing answered at the address and port, or the
+	// connection failed or timed out.
+	ErrUnreachable = errors.New("device unreachable")
+	// ErrNotDetected: something answered, but not Intel AMT.
+	ErrNotDetected = errors.New("AMT not detected")
+	// ErrTLS: the device answered over TLS, but its certificate could not
+	// be trusted (unknown authority, wrong name, or a pin mismatch), or the
+	// handshake failed.
+	ErrTLS = errors.New("TLS verification failed")
+	// ErrAuthFailed: the device rejected the credentials.
+	ErrAuthFailed = errors.New("authentication failed")
+	// ErrLockedOut: no login was attempted because that would risk locking
+	// the AMT account (the device's anti-hammering lockout).
+	ErrLockedOut = errors.New("account locked out")
+	// ErrNotProvisioned: AMT is present but not provisioned (activated),
+	// or the operation needs a provisioning state the device is not in.
+	ErrNotProvisioned = errors.New("AMT not provisioned")
+	// ErrDevice: the device answered with an error, a fault or a non-zero
+	// return value. ReturnCode gives the code where there is one.
+	ErrDevice = errors.New("device error")
+)
+
+// Error is a classified failure of an operation on one device. It matches
+// its Kind and, through Err, the underlying wsman or network error.
+type Error struct {
+	Host string
+	Op   string // e.g. "Inventory"
+	Kind error  // one of the Err* failure classes, or nil for cancellation
+	Err  error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("amt: ")
+	if e.Host != "" {
+		b.WriteString(e.Host)
+		b.WriteString(": ")
+	}
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	cause := ""
+	if e.Err != nil {
+		cause = strings.TrimPrefix(e.Err.Error(), "wsman: ")
+	}
+	if e.Kind != nil && !strings.Contains(cause, e.Kind.Error()) {
+		b.WriteString(e.Kind.Error())
+		if cause != "" {
+			b.WriteString(": ")
+		}
+	}
+	b.WriteString(cause)
+	return b.String()
+}
+
+// Unwrap returns the kind and the cause, so errors.Is matches both.
+func (e *Error) Unwrap() []error {
+	if e.Kind == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// ReturnCode returns the status code a device error carries: the
+// ReturnValue of a method, or the AMT-STATUS of a fault.
+func ReturnCode(err error) (int, bool) {
+	var rv *wsman.ReturnValueError
+	if errors.As(err, &rv) {
+		return rv.Code, true
+	}
+	var f *wsman.Fault
+	if errors.As(err, &f) && f.HasPTStatus {
+		return f.PTStatus, true
+	}
+	return 0, false
+}
+
+// ptInvalidProvisioningState is PT_STATUS INVALID_PROVISIONING_STATE.
+const ptInvalidProvisioningState = 32
+
+// classify wraps err as an *Error of the right kind.
+func classify(host, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var already *Error
+	if errors.As(err, &already) {
+		return err
+	}
+	return &Error{Host: host, Op: op, Kind: kindOf(err), Err: err}
+}
+
+func kindOf(err error) error {
+	var (
+		httpErr  *wsman.HTTPError
+		certErr  *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostErr  x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		recErr   tls.RecordHeaderError
+		alertErr tls.AlertError
+		netErr   net.Error
+		opErr    *net.OpError
+		rv       *wsman.ReturnValueError
+		fault    *wsman.Fault
+	)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return nil
+	case errors.Is(err, wsman.ErrUnauthorized):
+		return ErrAuthFailed
+	case errors.Is(err, wsman.ErrCertificatePin), errors.As(err, &certErr), errors.As(err, &unknown),
+		errors.As(err, &hostErr), errors.As(err, &invalid), errors.As(err, &alertErr):
+		return ErrTLS
+	case errors.As(err, &recErr):
+		// A TLS client met a plain-text server: something answers, but
+		// it does not speak TLS as AMT's TLS port does.
+		return ErrNotDetected
+	case errors.As(err, &rv):
+		if code, ok := rv.PTStatus(); ok && code == ptInvalidProvisioningState {
+			return ErrNotProvisioned
+		}
+		return ErrDevice
+	case errors.As(err, &fault):
+		if fault.HasPTStatus && fault.PTStatus == ptInvalidProvisioningState {
+			return ErrNotProvisioned
+		}
+		return ErrDevice
+	case errors.As(err, &httpErr):
+		if !IsAMTServer(httpErr.Server) {
+			return ErrNotDetected
+		}
+		return ErrDevice
+	case errors.Is(err, wsman.ErrMalformedResponse), errors.Is(err, wsman.ErrResponseTooLarge), errors.Is(err, wsman.ErrRealmChanged):
+		return ErrDevice
+	case strings.Contains(err.Error(), "malformed HTTP"):
+		// Something answers on the port, but not with HTTP.
+		return ErrNotDetected
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, wsman.ErrOutcomeUnknown),
+		errors.As(err, &opErr), errors.As(err, &netErr):
+		return ErrUnreachable
+	}
+	return ErrUnreachable
+}

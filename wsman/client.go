@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,31 @@ type Client struct {
 	sem      chan struct{}
 
 	authFailed atomic.Bool
+
+	templates     sync.Map // templateKey -> *envelopeTemplate
+	templateCount atomic.Int32
+}
+
+// maxTemplates bounds the envelope cache of a client.
+const maxTemplates = 128
+
+// encode returns the envelope of r, from the cache when r has no body.
+func (c *Client) encode(r *request) ([]byte, error) {
+	key, ok := r.templateKey()
+	if !ok {
+		return r.encode()
+	}
+	if t, ok := c.templates.Load(key); ok {
+		return t.(*envelopeTemplate).fill(r.messageID), nil
+	}
+	t, err := r.template()
+	if err != nil {
+		return nil, err
+	}
+	if c.templateCount.Add(1) <= maxTemplates {
+		c.templates.Store(key, t)
+	}
+	return t.fill(r.messageID), nil
 }
 
 type config struct {
@@ -314,7 +340,7 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 		r.messageID = c.cfg.messageID()
 	}
 	r.timeout = c.cfg.timeout
-	payload, err := r.encode()
+	payload, err := c.encode(r)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +370,9 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 	}
 	resp, err := rc.Do(req)
 	if err != nil {
-		c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "wsman request failed", slog.String("op", o.name), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
+		if c.cfg.logger.Enabled(ctx, slog.LevelDebug) {
+			c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "wsman request failed", slog.String("op", o.name), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("wsman: %s: %w", o.name, ctx.Err())
 		}
@@ -356,7 +384,9 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 	body, _ := io.ReadAll(resp.Body) // already in memory
 	_ = resp.Body.Close()
 	server := resp.Header.Get("Server")
-	c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "wsman request", slog.String("op", o.name), slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start)))
+	if c.cfg.logger.Enabled(ctx, slog.LevelDebug) {
+		c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "wsman request", slog.String("op", o.name), slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start)))
+	}
 
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
@@ -367,7 +397,7 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 	case resp.StatusCode != http.StatusOK && !looksLikeSOAP(body):
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))
 	}
-	msg, err := ParseMessage(body)
+	msg, err := parseMessage(body, true) // body is this call's own buffer
 	if err != nil {
 		if resp.StatusCode != http.StatusOK {
 			return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))

@@ -2,8 +2,6 @@ package wsman
 
 import (
 	"strings"
-
-	"github.com/beevik/etree"
 )
 
 // maxNodeDepth bounds the nesting of structured property values, so that a
@@ -20,27 +18,30 @@ type Message struct {
 	MessageID   string
 	ResourceURI string
 
-	header  *etree.Element
-	payload *etree.Element // first element child of Body, nil for an empty body
+	header  *xnode
+	payload *xnode // first element child of Body, nil for an empty body
 }
 
 // ParseMessage decodes a SOAP 1.2 envelope. It checks the envelope shape
-// only; the accessors decode the body as a particular response.
+// only; the accessors decode the body as a particular response. data is
+// not retained.
 func ParseMessage(data []byte) (*Message, error) {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(data); err != nil {
+	return parseMessage(data, false)
+}
+
+// parseMessage decodes an envelope; with owned, the message keeps
+// references into data, which the caller hands over for good.
+func parseMessage(data []byte, owned bool) (*Message, error) {
+	root, err := parseXML(data, owned)
+	if err != nil {
 		return nil, malformed("not XML", err)
-	}
-	root := doc.Root()
-	if root == nil {
-		return nil, malformed("empty document", nil)
 	}
 	if !is(root, NSSOAP, "Envelope") {
 		return nil, malformed("root is "+qname(root).String()+", not a SOAP 1.2 Envelope", nil)
 	}
 	m := &Message{}
-	var body *etree.Element
-	for _, c := range root.ChildElements() {
+	var body *xnode
+	for _, c := range root.children {
 		switch {
 		case is(c, NSSOAP, "Header") && m.header == nil:
 			m.header = c
@@ -52,40 +53,40 @@ func ParseMessage(data []byte) (*Message, error) {
 		return nil, malformed("envelope has no Body", nil)
 	}
 	if m.header != nil {
-		for _, h := range m.header.ChildElements() {
+		for _, h := range m.header.children {
 			switch {
 			case is(h, NSAddressing, "Action"):
-				m.Action = strings.TrimSpace(h.Text())
+				m.Action = strings.TrimSpace(h.text)
 			case is(h, NSAddressing, "To"):
-				m.To = strings.TrimSpace(h.Text())
+				m.To = strings.TrimSpace(h.text)
 			case is(h, NSAddressing, "RelatesTo"):
-				m.RelatesTo = strings.TrimSpace(h.Text())
+				m.RelatesTo = strings.TrimSpace(h.text)
 			case is(h, NSAddressing, "MessageID"):
-				m.MessageID = strings.TrimSpace(h.Text())
+				m.MessageID = strings.TrimSpace(h.text)
 			case is(h, NSWSMan, "ResourceURI"):
-				m.ResourceURI = strings.TrimSpace(h.Text())
+				m.ResourceURI = strings.TrimSpace(h.text)
 			}
 		}
 	}
-	if kids := body.ChildElements(); len(kids) > 0 {
-		m.payload = kids[0]
+	if len(body.children) > 0 {
+		m.payload = body.children[0]
 	}
 	return m, nil
 }
 
 // is reports whether e has the namespace URI ns and local name local.
-func is(e *etree.Element, ns, local string) bool {
-	return e.Tag == local && e.NamespaceURI() == ns
+func is(e *xnode, ns, local string) bool {
+	return e.local == local && e.space == ns
 }
 
-func qname(e *etree.Element) QName { return QName{Space: e.NamespaceURI(), Local: e.Tag} }
+func qname(e *xnode) QName { return QName{Space: e.space, Local: e.local} }
 
 // child returns the first child element of e named {ns}local.
-func child(e *etree.Element, ns, local string) *etree.Element {
+func child(e *xnode, ns, local string) *xnode {
 	if e == nil {
 		return nil
 	}
-	for _, c := range e.ChildElements() {
+	for _, c := range e.children {
 		if is(c, ns, local) {
 			return c
 		}
@@ -93,32 +94,15 @@ func child(e *etree.Element, ns, local string) *etree.Element {
 	return nil
 }
 
-// childLocal returns the first child element of e with the local name,
-// whatever its namespace.
-func childLocal(e *etree.Element, local string) *etree.Element {
-	for _, c := range e.ChildElements() {
-		if c.Tag == local {
-			return c
-		}
-	}
-	return nil
-}
-
 // resolveQName resolves the prefix of a QName written as text inside e.
-func resolveQName(e *etree.Element, text string) QName {
+func resolveQName(e *xnode, text string) QName {
 	text = strings.TrimSpace(text)
 	prefix, local, ok := strings.Cut(text, ":")
 	if !ok {
 		prefix, local = "", text
 	}
-	for el := e; el != nil; el = el.Parent() {
-		for _, a := range el.Attr {
-			if (prefix == "" && a.Space == "" && a.Key == "xmlns") || (prefix != "" && a.Space == "xmlns" && a.Key == prefix) {
-				return QName{Space: a.Value, Local: local}
-			}
-		}
-	}
-	return QName{Local: local}
+	uri, _ := e.scope.lookup(prefix)
+	return QName{Space: uri, Local: local}
 }
 
 // HasBody reports whether the Body holds an element. AMT answers some Put
@@ -134,17 +118,17 @@ func (m *Message) Fault() *Fault {
 	fe := m.payload
 	if code := child(fe, NSSOAP, "Code"); code != nil {
 		if v := child(code, NSSOAP, "Value"); v != nil {
-			f.Code = resolveQName(v, v.Text())
+			f.Code = resolveQName(v, v.text)
 		}
 		if sub := child(code, NSSOAP, "Subcode"); sub != nil {
 			if v := child(sub, NSSOAP, "Value"); v != nil {
-				f.Subcode = resolveQName(v, v.Text())
+				f.Subcode = resolveQName(v, v.text)
 			}
 		}
 	}
 	if reason := child(fe, NSSOAP, "Reason"); reason != nil {
 		if t := child(reason, NSSOAP, "Text"); t != nil {
-			f.Reason = strings.TrimSpace(t.Text())
+			f.Reason = strings.TrimSpace(t.text)
 		}
 	}
 	if d := child(fe, NSSOAP, "Detail"); d != nil {
@@ -155,24 +139,17 @@ func (m *Message) Fault() *Fault {
 }
 
 // allText concatenates the character data of e and its descendants.
-func allText(e *etree.Element) string {
+func allText(e *xnode) string {
 	var b strings.Builder
-	var walk func(*etree.Element, int)
-	walk = func(e *etree.Element, depth int) {
-		if depth > maxNodeDepth {
-			return
-		}
-		for _, t := range e.Child {
-			switch t := t.(type) {
-			case *etree.CharData:
-				b.WriteString(t.Data)
-				b.WriteByte(' ')
-			case *etree.Element:
-				walk(t, depth+1)
-			}
+	var walk func(*xnode)
+	walk = func(e *xnode) {
+		b.WriteString(e.text)
+		b.WriteByte(' ')
+		for _, c := range e.children {
+			walk(c)
 		}
 	}
-	walk(e, 0)
+	walk(e)
 	return b.String()
 }
 
@@ -197,10 +174,10 @@ func (m *Message) EnumerationContext() (string, error) {
 		return "", malformed("expected an EnumerateResponse", nil)
 	}
 	ctx := child(m.payload, NSEnumeration, "EnumerationContext")
-	if ctx == nil || strings.TrimSpace(ctx.Text()) == "" {
+	if ctx == nil || strings.TrimSpace(ctx.text) == "" {
 		return "", malformed("EnumerateResponse has no EnumerationContext", nil)
 	}
-	return strings.TrimSpace(ctx.Text()), nil
+	return strings.TrimSpace(ctx.text), nil
 }
 
 // PullPage is the content of a PullResponse.
@@ -221,10 +198,10 @@ func (m *Message) Pull() (*PullPage, error) {
 		return nil, malformed("expected a PullResponse", nil)
 	}
 	page := &PullPage{}
-	for _, c := range m.payload.ChildElements() {
+	for _, c := range m.payload.children {
 		switch {
 		case is(c, NSEnumeration, "Items"):
-			for _, it := range c.ChildElements() {
+			for _, it := range c.children {
 				in, err := parseInstance(it)
 				if err != nil {
 					return nil, err
@@ -232,7 +209,7 @@ func (m *Message) Pull() (*PullPage, error) {
 				page.Items = append(page.Items, in)
 			}
 		case is(c, NSEnumeration, "EnumerationContext"):
-			page.Context = strings.TrimSpace(c.Text())
+			page.Context = strings.TrimSpace(c.text)
 		case is(c, NSEnumeration, "EndOfSequence"):
 			page.End = true
 		}
@@ -277,22 +254,22 @@ func (m *Message) Identity() (*Identity, error) {
 		return nil, malformed("expected an IdentifyResponse", nil)
 	}
 	id := &Identity{}
-	for _, c := range m.payload.ChildElements() {
-		switch c.Tag {
+	for _, c := range m.payload.children {
+		switch c.local {
 		case "ProtocolVersion":
 			if id.ProtocolVersion == "" {
-				id.ProtocolVersion = strings.TrimSpace(c.Text())
+				id.ProtocolVersion = strings.TrimSpace(c.text)
 			}
 		case "ProductVendor":
-			id.ProductVendor = strings.TrimSpace(c.Text())
+			id.ProductVendor = strings.TrimSpace(c.text)
 		case "ProductVersion":
-			id.ProductVersion = strings.TrimSpace(c.Text())
+			id.ProductVersion = strings.TrimSpace(c.text)
 		case "DASHVersion":
-			id.DASHVersion = strings.TrimSpace(c.Text())
+			id.DASHVersion = strings.TrimSpace(c.text)
 		case "SecurityProfiles":
-			for _, p := range c.ChildElements() {
-				if p.Tag == "SecurityProfileName" {
-					id.SecurityProfiles = append(id.SecurityProfiles, strings.TrimSpace(p.Text()))
+			for _, p := range c.children {
+				if p.local == "SecurityProfileName" {
+					id.SecurityProfiles = append(id.SecurityProfiles, strings.TrimSpace(p.text))
 				}
 			}
 		}
@@ -301,15 +278,14 @@ func (m *Message) Identity() (*Identity, error) {
 }
 
 // parseInstance decodes a class element into an Instance.
-func parseInstance(el *etree.Element) (*Instance, error) {
-	in := &Instance{ResourceURI: el.NamespaceURI(), Class: el.Tag}
-	kids := el.ChildElements()
-	in.Properties = make([]Property, 0, len(kids))
-	for _, c := range kids {
-		p := Property{Name: c.Tag}
-		if a := nilAttr(c); a {
+func parseInstance(el *xnode) (*Instance, error) {
+	in := &Instance{ResourceURI: el.space, Class: el.local}
+	in.Properties = make([]Property, 0, len(el.children))
+	for _, c := range el.children {
+		p := Property{Name: c.local}
+		if nilAttr(c) {
 			p.Nil = true
-		} else if grand := c.ChildElements(); len(grand) > 0 {
+		} else if len(c.children) > 0 {
 			if child(c, NSAddressing, "ReferenceParameters") != nil || child(c, NSAddressing, "Address") != nil {
 				ref, err := parseEPR(c)
 				if err != nil {
@@ -324,34 +300,32 @@ func parseInstance(el *etree.Element) (*Instance, error) {
 				p.Node = &Node{Children: n.Children}
 			}
 		} else {
-			p.Value = c.Text()
+			p.Value = c.text
 		}
 		in.Properties = append(in.Properties, p)
 	}
 	return in, nil
 }
 
-func nilAttr(e *etree.Element) bool {
-	for i := range e.Attr {
-		a := &e.Attr[i]
-		if a.Key == "nil" && a.NamespaceURI() == NSXSI {
-			return strings.TrimSpace(a.Value) == "true"
+func nilAttr(e *xnode) bool {
+	for _, a := range e.attrs {
+		if a.local == "nil" && a.space == NSXSI {
+			return strings.TrimSpace(a.value) == "true"
 		}
 	}
 	return false
 }
 
-func parseNode(e *etree.Element, depth int) (*Node, error) {
+func parseNode(e *xnode, depth int) (*Node, error) {
 	if depth > maxNodeDepth {
 		return nil, malformed("property value nested too deeply", nil)
 	}
-	n := &Node{Space: e.NamespaceURI(), Local: e.Tag}
-	kids := e.ChildElements()
-	if len(kids) == 0 {
-		n.Text = e.Text()
+	n := &Node{Space: e.space, Local: e.local}
+	if len(e.children) == 0 {
+		n.Text = e.text
 		return n, nil
 	}
-	for _, c := range kids {
+	for _, c := range e.children {
 		cn, err := parseNode(c, depth+1)
 		if err != nil {
 			return nil, err
@@ -362,31 +336,31 @@ func parseNode(e *etree.Element, depth int) (*Node, error) {
 }
 
 // parseEPR decodes an element holding Address and ReferenceParameters.
-func parseEPR(e *etree.Element) (*EPR, error) {
+func parseEPR(e *xnode) (*EPR, error) {
 	return parseEPRDepth(e, 0)
 }
 
-func parseEPRDepth(e *etree.Element, depth int) (*EPR, error) {
+func parseEPRDepth(e *xnode, depth int) (*EPR, error) {
 	if depth > maxNodeDepth {
 		return nil, malformed("endpoint reference nested too deeply", nil)
 	}
 	ref := &EPR{}
 	if a := child(e, NSAddressing, "Address"); a != nil {
-		ref.Address = strings.TrimSpace(a.Text())
+		ref.Address = strings.TrimSpace(a.text)
 	}
 	rp := child(e, NSAddressing, "ReferenceParameters")
 	if rp == nil {
-		return nil, malformed("endpoint reference "+e.Tag+" has no ReferenceParameters", nil)
+		return nil, malformed("endpoint reference "+e.local+" has no ReferenceParameters", nil)
 	}
 	if u := child(rp, NSWSMan, "ResourceURI"); u != nil {
-		ref.ResourceURI = strings.TrimSpace(u.Text())
+		ref.ResourceURI = strings.TrimSpace(u.text)
 	}
 	if set := child(rp, NSWSMan, "SelectorSet"); set != nil {
-		for _, s := range set.ChildElements() {
+		for _, s := range set.children {
 			if !is(s, NSWSMan, "Selector") {
 				continue
 			}
-			sel := Selector{Name: s.SelectAttrValue("Name", "")}
+			sel := Selector{Name: s.attr("Name")}
 			if inner := child(s, NSAddressing, "EndpointReference"); inner != nil {
 				r, err := parseEPRDepth(inner, depth+1)
 				if err != nil {
@@ -394,7 +368,7 @@ func parseEPRDepth(e *etree.Element, depth int) (*EPR, error) {
 				}
 				sel.Ref = r
 			} else {
-				sel.Value = s.Text()
+				sel.Value = s.text
 			}
 			ref.Selectors = append(ref.Selectors, sel)
 		}

@@ -157,10 +157,15 @@ func TestPullWithoutContextOrEnd(t *testing.T) {
 func TestDeeplyNestedValueRejected(t *testing.T) {
 	inner := strings.Repeat("<x:n>", 200) + "v" + strings.Repeat("</x:n>", 200)
 	env := `<a:Envelope xmlns:a="http://www.w3.org/2003/05/soap-envelope" xmlns:x="urn:x"><a:Body><x:C><x:P>` + inner + `</x:P></x:C></a:Body></a:Envelope>`
+	_, err := ParseMessage([]byte(env))
+	assert.ErrorIs(t, err, ErrMalformedResponse)
+
+	inner = strings.Repeat("<x:n>", 40) + "v" + strings.Repeat("</x:n>", 40)
+	env = `<a:Envelope xmlns:a="http://www.w3.org/2003/05/soap-envelope" xmlns:x="urn:x"><a:Body><x:C><x:P>` + inner + `</x:P></x:C></a:Body></a:Envelope>`
 	msg, err := ParseMessage([]byte(env))
 	require.NoError(t, err)
 	_, err = msg.Instance()
-	assert.ErrorIs(t, err, ErrMalformedResponse)
+	assert.ErrorIs(t, err, ErrMalformedResponse, "a property value nested deeper than values ever are")
 }
 
 func TestInstanceAccessors(t *testing.T) {

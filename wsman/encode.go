@@ -2,8 +2,10 @@ package wsman
 
 import (
 	"bytes"
+	"encoding/xml"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -61,6 +63,63 @@ func writeDoc(doc *etree.Document) ([]byte, error) {
 		return nil, fmt.Errorf("wsman: encode envelope: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// messageIDPlaceholder marks where the MessageID goes in a cached envelope.
+const messageIDPlaceholder = "urn:amtkit:message-id"
+
+// envelopeTemplate is an encoded envelope split around its MessageID, so
+// that requests without a body (Get, Delete) are encoded once per resource
+// and selectors, and then only have their MessageID filled in.
+type envelopeTemplate struct {
+	head, tail []byte
+}
+
+// templateKey returns the cache key of a bodiless request, or false when
+// the request cannot be cached.
+func (r *request) templateKey() (string, bool) {
+	if r.body != nil || r.identify {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString(r.action)
+	b.WriteByte(0)
+	b.WriteString(r.resourceURI)
+	b.WriteByte(0)
+	b.WriteString(strconv.FormatInt(int64(r.timeout), 10))
+	for _, s := range r.selectors {
+		if s.Ref != nil {
+			return "", false
+		}
+		b.WriteByte(0)
+		b.WriteString(s.Name)
+		b.WriteByte(0)
+		b.WriteString(s.Value)
+	}
+	return b.String(), true
+}
+
+func (r *request) template() (*envelopeTemplate, error) {
+	cp := *r
+	cp.messageID = messageIDPlaceholder
+	data, err := cp.encode()
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.Index(data, []byte(messageIDPlaceholder))
+	if i < 0 || bytes.Count(data, []byte(messageIDPlaceholder)) != 1 {
+		return nil, fmt.Errorf("wsman: envelope template has no unique MessageID")
+	}
+	return &envelopeTemplate{head: data[:i], tail: data[i+len(messageIDPlaceholder):]}, nil
+}
+
+func (t *envelopeTemplate) fill(messageID string) []byte {
+	var b bytes.Buffer
+	b.Grow(len(t.head) + len(messageID) + len(t.tail) + 8)
+	b.Write(t.head)
+	_ = xml.EscapeText(&b, []byte(messageID))
+	b.Write(t.tail)
+	return b.Bytes()
 }
 
 // xsDuration formats d as an xs:duration in seconds, e.g. PT60S or PT1.5S.

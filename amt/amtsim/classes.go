@@ -1,0 +1,288 @@
+package amtsim
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"strconv"
+)
+
+// propType says how a writable property's value is validated on Put.
+type propType int
+
+const (
+	typeString propType = iota
+	typeBool
+	typeUint
+)
+
+func (t propType) valid(v string) bool {
+	switch t {
+	case typeBool:
+		return v == "true" || v == "false"
+	case typeUint:
+		_, err := strconv.ParseUint(v, 10, 32)
+		return err == nil
+	}
+	return true
+}
+
+// outParam is one output parameter of an extrinsic method, in the order the
+// firmware writes it (not sorted: ReturnValue usually comes last).
+type outParam struct {
+	name   string
+	values []string
+}
+
+// methodFunc implements an extrinsic method. It runs with the device lock
+// held; inst is the addressed instance and input the <Method>_INPUT element
+// (nil when the body was empty).
+type methodFunc func(d *Device, inst *instance, input *node) ([]outParam, *wsFault)
+
+// classDef describes one served class. To serve a new class, add a
+// definition to classTable: its instances are built per device by build.
+type classDef struct {
+	name      string
+	uri       string // resource URI; also the XML namespace of instances
+	commonNS  bool   // the firmware declares the wscim "common" namespace
+	singleton bool   // Get/Put accepted without selectors
+	keys      []string
+	writable  map[string]propType
+	methods   map[string]methodFunc
+	build     func(d *Device) []*instance
+}
+
+func (c *classDef) supportsPut() bool { return len(c.writable) > 0 }
+
+// classTable lists every class the simulator serves.
+var classTable = []*classDef{
+	{
+		name:      "AMT_GeneralSettings",
+		uri:       prefixAMT + "AMT_GeneralSettings",
+		singleton: true,
+		keys:      []string{"InstanceID"},
+		writable: map[string]propType{
+			"HostName":                      typeString,
+			"DomainName":                    typeString,
+			"HostOSFQDN":                    typeString,
+			"SharedFQDN":                    typeBool,
+			"PingResponseEnabled":           typeBool,
+			"RmcpPingResponseEnabled":       typeBool,
+			"WsmanOnlyMode":                 typeBool,
+			"DDNSUpdateEnabled":             typeBool,
+			"DDNSUpdateByDHCPServerEnabled": typeBool,
+			"DDNSTTL":                       typeUint,
+			"DDNSPeriodicUpdateInterval":    typeUint,
+			"IdleWakeTimeout":               typeUint,
+			"PresenceNotificationInterval":  typeUint,
+			"PreferredAddressFamily":        typeUint,
+			"DHCPv6ConfigurationTimeout":    typeUint,
+			"AMTNetworkEnabled":             typeUint,
+			"ThunderboltDockEnabled":        typeUint,
+			"DHCPSyncRequiresHostname":      typeUint,
+		},
+		build: buildGeneralSettings,
+	},
+	{
+		name:     "CIM_SoftwareIdentity",
+		uri:      prefixCIM + "CIM_SoftwareIdentity",
+		commonNS: true,
+		keys:     []string{"InstanceID"},
+		build:    buildSoftwareIdentity,
+	},
+	{
+		name:      "AMT_SetupAndConfigurationService",
+		uri:       prefixAMT + "AMT_SetupAndConfigurationService",
+		commonNS:  true,
+		singleton: true,
+		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
+		methods: map[string]methodFunc{
+			"CommitChanges": func(*Device, *instance, *node) ([]outParam, *wsFault) {
+				return []outParam{{"ReturnValue", []string{"0"}}}, nil
+			},
+			"GetUuid": func(d *Device, _ *instance, _ *node) ([]outParam, *wsFault) {
+				raw, _ := hex.DecodeString(d.guid)
+				return []outParam{
+					{"UUID", []string{base64.StdEncoding.EncodeToString(raw)}},
+					{"ReturnValue", []string{"0"}},
+				}, nil
+			},
+		},
+		build: buildSetupAndConfiguration,
+	},
+	{
+		name: "AMT_EthernetPortSettings",
+		uri:  prefixAMT + "AMT_EthernetPortSettings",
+		keys: []string{"InstanceID"},
+		writable: map[string]propType{
+			"DHCPEnabled":                  typeBool,
+			"IpSyncEnabled":                typeBool,
+			"SharedStaticIp":               typeBool,
+			"IPAddress":                    typeString,
+			"SubnetMask":                   typeString,
+			"DefaultGateway":               typeString,
+			"PrimaryDNS":                   typeString,
+			"SecondaryDNS":                 typeString,
+			"LinkPolicy":                   typeUint,
+			"ConsoleTcpMaxRetransmissions": typeUint,
+			"WLANLinkProtectionLevel":      typeUint,
+		},
+		build: buildEthernetPortSettings,
+	},
+	{
+		name:      "CIM_ComputerSystemPackage",
+		uri:       prefixCIM + "CIM_ComputerSystemPackage",
+		singleton: true,
+		keys:      []string{"Antecedent", "Dependent"},
+		build:     buildComputerSystemPackage,
+	},
+}
+
+// classByURI indexes classTable by resource URI.
+var classByURI = func() map[string]*classDef {
+	m := make(map[string]*classDef, len(classTable))
+	for _, c := range classTable {
+		m[c.uri] = c
+	}
+	return m
+}()
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// The property sets below follow the firmware captures. Properties that
+// only some firmware generations report are gated on the major version, so
+// that each version produces the set seen from a device of that era.
+
+func buildGeneralSettings(d *Device) []*instance {
+	in := newInstance().
+		set("DDNSPeriodicUpdateInterval", "1440").
+		set("DDNSTTL", "900").
+		set("DDNSUpdateByDHCPServerEnabled", "true").
+		set("DDNSUpdateEnabled", "false").
+		set("DHCPv6ConfigurationTimeout", "0").
+		set("DigestRealm", d.realm).
+		set("DomainName", d.srv.opts.DomainName).
+		set("ElementName", "Intel(r) AMT: General Settings").
+		set("HostName", d.defaultHostname).
+		set("HostOSFQDN", "").
+		set("IdleWakeTimeout", "65535").
+		set("InstanceID", "Intel(r) AMT: General Settings").
+		set("NetworkInterfaceEnabled", "true").
+		set("PingResponseEnabled", "true").
+		set("PowerSource", "0").
+		set("PreferredAddressFamily", "0").
+		set("PresenceNotificationInterval", "0").
+		set("PrivacyLevel", "0").
+		set("RmcpPingResponseEnabled", "true").
+		set("SharedFQDN", "true").
+		set("WsmanOnlyMode", "false")
+	if d.major >= 9 {
+		in.set("AMTNetworkEnabled", "1")
+	}
+	if d.major >= 12 {
+		in.set("ThunderboltDockEnabled", "0")
+	}
+	if d.major >= 16 {
+		in.set("DHCPSyncRequiresHostname", "1")
+	}
+	return []*instance{in}
+}
+
+func buildSoftwareIdentity(d *Device) []*instance {
+	short := strconv.Itoa(d.major) + "." + strconv.Itoa(d.minor) + "." + strconv.Itoa(d.hotfix)
+	build := strconv.Itoa(d.build)
+	entries := []struct{ id, version string }{
+		{"Flash", short},
+		{"Netstack", short},
+		{"AMTApps", short},
+		{"AMT", short},
+		{"Sku", strconv.Itoa(d.srv.opts.SKU)},
+		{"VendorID", "8086"},
+		{"Build Number", build},
+		{"Recovery Version", short},
+		{"Recovery Build Num", build},
+		{"Legacy Mode", "False"},
+		{"AMT FW Core Version", short},
+	}
+	out := make([]*instance, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, newInstance().
+			set("InstanceID", e.id).
+			set("IsEntity", "true").
+			set("VersionString", e.version))
+	}
+	return out
+}
+
+func buildSetupAndConfiguration(d *Device) []*instance {
+	in := newInstance().
+		set("CreationClassName", "AMT_SetupAndConfigurationService").
+		set("ElementName", "Intel(r) AMT Setup and Configuration Service").
+		set("EnabledState", "5").
+		set("Name", "Intel(r) AMT Setup and Configuration Service").
+		set("PasswordModel", "1").
+		set("ProvisioningMode", strconv.Itoa(d.srv.opts.ProvisioningMode)).
+		set("ProvisioningServerOTP", base64.StdEncoding.EncodeToString(make([]byte, 32))).
+		set("ProvisioningState", strconv.Itoa(d.srv.opts.ProvisioningState)).
+		set("RequestedState", "12").
+		set("SystemCreationClassName", "CIM_ComputerSystem").
+		set("SystemName", "Intel(r) AMT").
+		set("ZeroTouchConfigurationEnabled", "true")
+	if d.major < 9 {
+		in.set("ProvisioningPID", base64.StdEncoding.EncodeToString(make([]byte, 8)))
+	}
+	return []*instance{in}
+}
+
+func buildEthernetPortSettings(d *Device) []*instance {
+	wired := newInstance().
+		set("DHCPEnabled", "true").
+		set("DefaultGateway", d.gateway).
+		set("ElementName", "Intel(r) AMT Ethernet Port Settings").
+		set("IPAddress", d.ip).
+		set("InstanceID", "Intel(r) AMT Ethernet Port Settings 0").
+		set("IpSyncEnabled", "true").
+		set("LinkIsUp", "true").
+		set("LinkPolicy", "1", "14").
+		set("MACAddress", d.mac).
+		set("PhysicalConnectionType", "0").
+		set("PrimaryDNS", d.gateway).
+		set("SecondaryDNS", d.gateway).
+		set("SharedDynamicIP", "true").
+		set("SharedMAC", "true").
+		set("SharedStaticIp", "false").
+		set("SubnetMask", d.netmask)
+	wireless := newInstance().
+		set("ConsoleTcpMaxRetransmissions", "5").
+		set("DHCPEnabled", "true").
+		set("ElementName", "Intel(r) AMT Ethernet Port Settings").
+		set("InstanceID", "Intel(r) AMT Ethernet Port Settings 1").
+		set("LinkControl", "2").
+		set("LinkIsUp", "false").
+		set("LinkPreference", "2").
+		set("MACAddress", "00-00-00-00-00-00").
+		set("PhysicalConnectionType", "3").
+		set("SharedMAC", "true").
+		set("WLANLinkProtectionLevel", "1")
+	return []*instance{wired, wireless}
+}
+
+func buildComputerSystemPackage(d *Device) []*instance {
+	in := newInstance().
+		setEPR("Antecedent", eprValue{
+			address:     uriAnon,
+			resourceURI: prefixCIM + "CIM_Chassis",
+			selectors:   []attr{{"CreationClassName", "CIM_Chassis"}, {"Tag", "CIM_Chassis"}},
+		}).
+		setEPR("Dependent", eprValue{
+			address:     uriAnon,
+			resourceURI: prefixCIM + "CIM_ComputerSystem",
+			selectors:   []attr{{"CreationClassName", "CIM_ComputerSystem"}, {"Name", "ManagedSystem"}},
+		}).
+		set("PlatformGUID", d.guid)
+	return []*instance{in}
+}

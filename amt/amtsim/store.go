@@ -1,0 +1,106 @@
+package amtsim
+
+import (
+	"slices"
+	"sort"
+)
+
+// eprValue is an endpoint reference held by a reference-typed property such
+// as the Antecedent and Dependent of an association.
+type eprValue struct {
+	address     string
+	resourceURI string
+	selectors   []attr // Name -> value, written in this order
+}
+
+// property is one CIM property. A scalar has one value, an array has one per
+// element; an EPR-valued property has epr set instead.
+type property struct {
+	values []string
+	epr    *eprValue
+}
+
+// instance is a CIM instance: properties are written in ASCII order of
+// their names, as the firmware serializer does.
+type instance struct {
+	props map[string]property
+}
+
+func newInstance() *instance { return &instance{props: map[string]property{}} }
+
+func (in *instance) set(name string, values ...string) *instance {
+	in.props[name] = property{values: slices.Clone(values)}
+	return in
+}
+
+func (in *instance) setEPR(name string, e eprValue) *instance {
+	in.props[name] = property{epr: &e}
+	return in
+}
+
+func (in *instance) get(name string) (string, bool) {
+	p, ok := in.props[name]
+	if !ok || p.epr != nil || len(p.values) == 0 {
+		return "", false
+	}
+	return p.values[0], true
+}
+
+func (in *instance) names() []string {
+	names := make([]string, 0, len(in.props))
+	for n := range in.props {
+		names = append(names, n)
+	}
+	sort.Strings(names) // byte-wise, i.e. ASCII order
+	return names
+}
+
+func (in *instance) clone() *instance {
+	out := newInstance()
+	for k, p := range in.props {
+		cp := property{values: slices.Clone(p.values)}
+		if p.epr != nil {
+			e := *p.epr
+			e.selectors = slices.Clone(p.epr.selectors)
+			cp.epr = &e
+		}
+		out.props[k] = cp
+	}
+	return out
+}
+
+// writeInstance writes the instance element <pfx:Class> with its properties.
+// pfx is the prefix bound to the class namespace; addr and wsman are the
+// prefixes of WS-Addressing and WS-Management used inside EPR values.
+func writeInstance(w *xmlWriter, className, pfx string, in *instance) {
+	root := pfx + ":" + className
+	w.start(root)
+	for _, name := range in.names() {
+		p := in.props[name]
+		el := pfx + ":" + name
+		if p.epr != nil {
+			w.start(el)
+			writeEPR(w, p.epr)
+			w.end(el)
+			continue
+		}
+		for _, v := range p.values {
+			w.elem(el, v)
+		}
+	}
+	w.end(root)
+}
+
+// writeEPR writes the content of an endpoint reference using the fixed
+// envelope prefixes b (addressing) and c (wsman).
+func writeEPR(w *xmlWriter, e *eprValue) {
+	w.elem("b:Address", e.address)
+	w.start("b:ReferenceParameters")
+	w.elem("c:ResourceURI", e.resourceURI)
+	w.start("c:SelectorSet")
+	for _, s := range e.selectors {
+		w.elem("c:Selector", s.value, attr{"Name", s.name})
+	}
+	w.end("c:SelectorSet")
+	w.end("b:ReferenceParameters")
+}

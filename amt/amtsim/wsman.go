@@ -1,0 +1,329 @@
+package amtsim
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// execute runs an authenticated WS-Management request (other than
+// Identify) against the device state and returns the HTTP status and body.
+func (d *Device) execute(req *request, acct Account) (int, []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stats.Actions[req.action]++
+	relatesTo := req.messageID
+	if relatesTo == "" {
+		relatesTo = "0"
+	}
+	body, f := d.dispatch(req, acct, relatesTo)
+	if f != nil {
+		return http.StatusBadRequest, faultEnvelope(relatesTo, d.nextMessageID(), f)
+	}
+	return http.StatusOK, body
+}
+
+func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte, *wsFault) {
+	if req.action == "" {
+		return nil, faultHeaderRequired()
+	}
+	c := classByURI[req.resourceURI]
+	if c == nil {
+		return nil, faultDestinationUnreachable()
+	}
+	respond := func(action string, bodyNS []string, body func(w *xmlWriter, pfx []string)) []byte {
+		return responseEnvelope(relatesTo, d.nextMessageID(), action, req.resourceURI, bodyNS, body)
+	}
+	instanceNS := []string{c.uri}
+	if c.commonNS {
+		instanceNS = append(instanceNS, nsCommon)
+	}
+
+	switch req.action {
+	case actGet:
+		inst, f := d.resolve(c, req.selectors)
+		if f != nil {
+			return nil, f
+		}
+		return respond(actGet+"Response", instanceNS, func(w *xmlWriter, pfx []string) {
+			writeInstance(w, c.name, pfx[0], inst)
+		}), nil
+
+	case actPut:
+		if !c.supportsPut() {
+			return nil, faultActionNotSupported()
+		}
+		if acct.ReadOnly {
+			return nil, faultAccessDenied()
+		}
+		inst, f := d.resolve(c, req.selectors)
+		if f != nil {
+			return nil, f
+		}
+		if f := applyPut(c, inst, req.body); f != nil {
+			return nil, f
+		}
+		return respond(actPut+"Response", instanceNS, func(w *xmlWriter, pfx []string) {
+			writeInstance(w, c.name, pfx[0], inst)
+		}), nil
+
+	case actCreate, actDelete:
+		// No served class supports Create or Delete yet.
+		return nil, faultActionNotSupported()
+
+	case actEnumerate:
+		id := d.openEnumeration(c)
+		return respond(actEnumerate+"Response", []string{nsEnum}, func(w *xmlWriter, pfx []string) {
+			g := pfx[0]
+			w.start(g + ":EnumerateResponse")
+			w.elem(g+":EnumerationContext", id)
+			w.end(g + ":EnumerateResponse")
+		}), nil
+
+	case actPull:
+		if !req.body.is(nsEnum, "Pull") {
+			return nil, faultSchemaValidation()
+		}
+		id, maxElements, err := pullParams(req.body)
+		if err != nil {
+			return nil, faultSchemaValidation()
+		}
+		e := d.lookupEnumeration(id, c)
+		if e == nil {
+			return nil, faultInvalidEnumerationContext()
+		}
+		n := min(maxElements, len(e.items))
+		page := e.items[:n]
+		e.items = e.items[n:]
+		done := len(e.items) == 0
+		if done {
+			delete(d.enums, id)
+		}
+		ns := append([]string{nsEnum}, instanceNS...)
+		return respond(actPull+"Response", ns, func(w *xmlWriter, pfx []string) {
+			g, h := pfx[0], pfx[1]
+			w.start(g + ":PullResponse")
+			if !done {
+				w.elem(g+":EnumerationContext", id)
+			}
+			w.start(g + ":Items")
+			for _, inst := range page {
+				writeInstance(w, c.name, h, inst)
+			}
+			w.end(g + ":Items")
+			if done {
+				w.elem(g+":EndOfSequence", "")
+			}
+			w.end(g + ":PullResponse")
+		}), nil
+
+	case actRelease:
+		if !req.body.is(nsEnum, "Release") {
+			return nil, faultSchemaValidation()
+		}
+		id := req.body.child(nsEnum, "EnumerationContext").value()
+		if d.lookupEnumeration(id, c) == nil {
+			return nil, faultInvalidEnumerationContext()
+		}
+		delete(d.enums, id)
+		return respond(actRelease+"Response", nil, nil), nil
+	}
+
+	// Extrinsic method: <ResourceURI>/<Method>.
+	method, ok := strings.CutPrefix(req.action, c.uri+"/")
+	if !ok || method == "" || strings.Contains(method, "/") {
+		return nil, faultActionNotSupported()
+	}
+	fn := c.methods[method]
+	if fn == nil {
+		return nil, faultActionNotSupported()
+	}
+	if acct.ReadOnly {
+		return nil, faultAccessDenied()
+	}
+	inst, f := d.resolve(c, req.selectors)
+	if f != nil {
+		return nil, f
+	}
+	input := req.body
+	if input != nil && !input.is(c.uri, method+"_INPUT") {
+		return nil, faultSchemaValidation()
+	}
+	out, f := fn(d, inst, input)
+	if f != nil {
+		return nil, f
+	}
+	return respond(req.action+"Response", []string{c.uri}, func(w *xmlWriter, pfx []string) {
+		el := pfx[0] + ":" + method + "_OUTPUT"
+		w.start(el)
+		for _, p := range out {
+			for _, v := range p.values {
+				w.elem(pfx[0]+":"+p.name, v)
+			}
+		}
+		w.end(el)
+	}), nil
+}
+
+// resolve finds the instance addressed by the selectors. Singletons may be
+// addressed without selectors; otherwise every key must be given and match.
+func (d *Device) resolve(c *classDef, sels []selector) (*instance, *wsFault) {
+	insts := d.instances[c.name]
+	if len(sels) == 0 {
+		if c.singleton && len(insts) == 1 {
+			return insts[0], nil
+		}
+		return nil, faultInvalidSelectors()
+	}
+	given := map[string]bool{}
+	for _, s := range sels {
+		if !slices.Contains(c.keys, s.name) || given[s.name] {
+			return nil, faultInvalidSelectors()
+		}
+		given[s.name] = true
+	}
+	if !c.singleton && len(given) != len(c.keys) {
+		return nil, faultInvalidSelectors()
+	}
+	for _, inst := range insts {
+		if selectorsMatch(inst, sels) {
+			return inst, nil
+		}
+	}
+	return nil, faultInvalidSelectors()
+}
+
+func selectorsMatch(inst *instance, sels []selector) bool {
+	for _, s := range sels {
+		p, ok := inst.props[s.name]
+		if !ok {
+			return false
+		}
+		if p.epr != nil {
+			if s.epr == nil || !eprMatches(p.epr, s.epr) {
+				return false
+			}
+			continue
+		}
+		if s.epr != nil || len(p.values) != 1 || p.values[0] != s.value {
+			return false
+		}
+	}
+	return true
+}
+
+// eprMatches compares a selector's EndpointReference with a stored one by
+// resource URI and selector values (the address is ignored, like AMT).
+func eprMatches(want *eprValue, got *node) bool {
+	rp := got.child(nsAddr, "ReferenceParameters")
+	if rp.child(nsWSMan, "ResourceURI").value() != want.resourceURI {
+		return false
+	}
+	ss := rp.child(nsWSMan, "SelectorSet")
+	if ss == nil {
+		return false
+	}
+	n := 0
+	for _, s := range ss.children {
+		if !s.is(nsWSMan, "Selector") {
+			continue
+		}
+		name, _ := s.attr("Name")
+		if !slices.Contains(want.selectors, attr{name, s.value()}) {
+			return false
+		}
+		n++
+	}
+	return n == len(want.selectors)
+}
+
+// applyPut updates the writable properties present in body. Read-only
+// properties may be echoed unchanged; changing one is refused. Nothing is
+// changed unless the whole body is acceptable.
+func applyPut(c *classDef, inst *instance, body *node) *wsFault {
+	if !body.is(c.uri, c.name) {
+		return faultSchemaValidation()
+	}
+	var order []string
+	values := map[string][]string{}
+	for _, ch := range body.children {
+		if ch.space != c.uri {
+			return faultSchemaValidation()
+		}
+		if _, seen := values[ch.local]; !seen {
+			order = append(order, ch.local)
+		}
+		values[ch.local] = append(values[ch.local], ch.value())
+	}
+	for _, name := range order {
+		vals := values[name]
+		if t, ok := c.writable[name]; ok {
+			for _, v := range vals {
+				if !t.valid(v) {
+					return faultSchemaValidation()
+				}
+			}
+			continue
+		}
+		cur, ok := inst.props[name]
+		if !ok || cur.epr != nil || !slices.Equal(cur.values, vals) {
+			return faultInvalidRepresentation()
+		}
+	}
+	for _, name := range order {
+		if _, ok := c.writable[name]; ok {
+			inst.set(name, values[name]...)
+		}
+	}
+	return nil
+}
+
+// openEnumeration snapshots the class's instances under a new context,
+// dropping expired contexts and, beyond the bound, the least recently used.
+// Call with d.mu held.
+func (d *Device) openEnumeration(c *classDef) string {
+	now := time.Now()
+	timeout := d.srv.opts.EnumerationTimeout
+	for id, e := range d.enums {
+		if now.Sub(e.lastUsed) > timeout {
+			delete(d.enums, id)
+		}
+	}
+	for len(d.enums) >= d.srv.opts.MaxEnumerations {
+		var oldest string
+		var oldestT time.Time
+		for id, e := range d.enums {
+			if oldest == "" || e.lastUsed.Before(oldestT) {
+				oldest, oldestT = id, e.lastUsed
+			}
+		}
+		delete(d.enums, oldest)
+	}
+	items := make([]*instance, 0, len(d.instances[c.name]))
+	for _, inst := range d.instances[c.name] {
+		items = append(items, inst.clone())
+	}
+	id := d.nextEnumerationID()
+	d.enums[id] = &enumeration{class: c, items: items, lastUsed: now}
+	return id
+}
+
+// lookupEnumeration returns a live context of class c, or nil. Call with
+// d.mu held.
+func (d *Device) lookupEnumeration(id string, c *classDef) *enumeration {
+	e := d.enums[id]
+	if e == nil {
+		return nil
+	}
+	now := time.Now()
+	if now.Sub(e.lastUsed) > d.srv.opts.EnumerationTimeout {
+		delete(d.enums, id)
+		return nil
+	}
+	if e.class != c {
+		return nil
+	}
+	e.lastUsed = now
+	return e
+}

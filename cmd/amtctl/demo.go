@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amtkit/amtkit/amt"
+	"github.com/amtkit/amtkit/amt/amtsim"
+)
+
+const (
+	demoUser     = "admin"
+	demoPassword = "Demo-P@ss1"
+)
+
+func newDemoCommand() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Tour amtctl against a simulated AMT machine started in-process",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			sim, err := amtsim.New(amtsim.Options{User: demoUser, Password: demoPassword, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				return fmt.Errorf("starting the simulator: %w", err)
+			}
+			defer sim.Close()
+			dev := sim.Devices()[0]
+			fmt.Fprintf(out, "Started a simulated Intel AMT %s machine: WS-Man on %s, TLS on %s.\n", dev.Version(), dev.HTTPAddr(), dev.TLSAddr())
+			fmt.Fprintf(out, "Its self-signed TLS certificate has SHA-256 %s.\n\n", sim.CertificateSHA256())
+
+			fmt.Fprintf(out, "$ amtctl info --host %s --tls --pin %s --user %s --password '%s'\n", dev.TLSAddr(), sim.CertificateSHA256(), demoUser, demoPassword)
+			c, err := amt.New(dev.TLSAddr(), amt.WithPinnedCertificate(sim.CertificateSHA256()), amt.WithCredentials(demoUser, demoPassword))
+			if err != nil {
+				return err
+			}
+			rec, err := collectInfo(cmd, c, true)
+			if err != nil {
+				return err
+			}
+			if err := printInfo(out, output, rec); err != nil {
+				return err
+			}
+
+			fmt.Fprintf(out, "\n$ amtctl info --host %s --user %s --password 'wrong'\n", dev.HTTPAddr(), demoUser)
+			bad, err := amt.New(dev.HTTPAddr(), amt.WithCredentials(demoUser, "wrong"))
+			if err != nil {
+				return err
+			}
+			_, err = bad.Inventory(cmd.Context())
+			fmt.Fprintf(out, "amtctl: %v\n", err)
+			fmt.Fprintf(out, "(one failed login, no retry: the device counted %d of the %s it allows before locking the account)\n",
+				dev.Stats().FailedLogins, "attempts")
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}

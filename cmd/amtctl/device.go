@@ -1,0 +1,109 @@
+package main
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amtkit/amtkit/amt"
+)
+
+// deviceFlags are the connection flags every device command takes.
+type deviceFlags struct {
+	host     string
+	user     string
+	password string
+	useTLS   bool
+	caFile   string
+	pins     []string
+	legacy   bool
+	insecure bool
+	output   string
+	timeout  time.Duration
+	verbose  bool
+}
+
+func (f *deviceFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.host, "host", "", "device address, host or host:port")
+	fl.StringVarP(&f.user, "user", "u", "admin", "AMT user")
+	fl.StringVarP(&f.password, "password", "p", "", "AMT password (or set AMT_PASSWORD)")
+	fl.BoolVar(&f.useTLS, "tls", false, "use TLS (port 16993)")
+	fl.StringVar(&f.caFile, "ca", "", "PEM file of CA certificates that issued the device certificate (implies --tls)")
+	fl.StringSliceVar(&f.pins, "pin", nil, "trust the device certificate with this SHA-256 fingerprint (implies --tls)")
+	fl.BoolVar(&f.legacy, "legacy-tls", false, "allow TLS 1.0/1.1 and RSA key exchange for old firmware (implies --tls)")
+	fl.BoolVar(&f.insecure, "insecure-skip-verify", false, "accept any TLS certificate: open to interception (implies --tls)")
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "timeout of each operation")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log requests to stderr")
+}
+
+func (f *deviceFlags) validate() error {
+	if f.host == "" {
+		return usageError{errors.New("--host is required")}
+	}
+	if f.output != "table" && f.output != "json" {
+		return usageError{fmt.Errorf("--output must be table or json, not %q", f.output)}
+	}
+	return nil
+}
+
+// client builds the SDK client the flags describe.
+func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	password := f.password
+	if password == "" {
+		password = os.Getenv("AMT_PASSWORD")
+	}
+	var opts []amt.Option
+	if password != "" {
+		opts = append(opts, amt.WithCredentials(f.user, password))
+	}
+	if f.useTLS {
+		opts = append(opts, amt.WithTLS())
+	}
+	if f.caFile != "" {
+		pem, err := os.ReadFile(f.caFile)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--ca: %w", err)}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usageError{fmt.Errorf("--ca: %s holds no PEM certificate", f.caFile)}
+		}
+		opts = append(opts, amt.WithRootCAs(pool))
+	}
+	for _, p := range f.pins {
+		opts = append(opts, amt.WithPinnedCertificate(p))
+	}
+	if f.legacy {
+		opts = append(opts, amt.WithLegacyTLS())
+	}
+	if f.insecure {
+		opts = append(opts, amt.WithInsecureSkipVerify())
+	}
+	opts = append(opts, amt.WithTimeout(f.timeout))
+	if f.verbose {
+		opts = append(opts, amt.WithLogger(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	c, err := amt.New(f.host, opts...)
+	if err != nil {
+		if strings.Contains(err.Error(), "fingerprint") || strings.Contains(err.Error(), "endpoint") {
+			return nil, usageError{err}
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func (f *deviceFlags) hasPassword() bool {
+	return f.password != "" || os.Getenv("AMT_PASSWORD") != ""
+}

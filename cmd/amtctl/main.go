@@ -1,0 +1,92 @@
+// Command amtctl manages Intel AMT (vPro) machines out of band: identity
+// and inventory now, power, boot, redirection, System Defense, discovery
+// and fleet jobs as they land. Run "amtctl demo" for a tour against a
+// simulated machine.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amtkit/amtkit/amt"
+)
+
+// Exit statuses, one per failure class, so that scripts can branch on why
+// a command failed.
+const (
+	exitOK             = 0
+	exitFailure        = 1
+	exitUsage          = 2
+	exitUnreachable    = 3
+	exitNotDetected    = 4
+	exitAuthFailed     = 5
+	exitTLS            = 6
+	exitNotProvisioned = 7
+	exitDevice         = 8
+	exitLockedOut      = 9
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError marks errors in how the command was called.
+type usageError struct{ error }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "amtctl:", err)
+	return exitCode(err)
+}
+
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, amt.ErrAuthFailed):
+		return exitAuthFailed
+	case errors.Is(err, amt.ErrLockedOut):
+		return exitLockedOut
+	case errors.Is(err, amt.ErrTLS):
+		return exitTLS
+	case errors.Is(err, amt.ErrNotDetected):
+		return exitNotDetected
+	case errors.Is(err, amt.ErrNotProvisioned):
+		return exitNotProvisioned
+	case errors.Is(err, amt.ErrUnreachable):
+		return exitUnreachable
+	case errors.Is(err, amt.ErrDevice):
+		return exitDevice
+	}
+	return exitFailure
+}
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "amtctl",
+		Short:         "Manage Intel AMT (vPro) machines out of band",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newInfoCommand(), newDemoCommand())
+	return root
+}

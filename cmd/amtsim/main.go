@@ -1,0 +1,100 @@
+// Command amtsim runs simulated Intel AMT devices: one device, or a fleet
+// with one device per address of a range, serving WS-Management on the
+// firmware's ports. It prints one ready line to stdout once everything
+// listens and serves until interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "amtsim:", err)
+		os.Exit(2)
+	}
+}
+
+// run parses args, starts the simulator, writes the ready line to stdout
+// and serves until ctx is done.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("amtsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		opts           amtsim.Options
+		lockoutSeconds float64
+		faultDelay     time.Duration
+		faultStatus    int
+		faultTimes     int
+		verbose        bool
+	)
+	fs.StringVar(&opts.Addr, "addr", "127.0.0.1", "IP address of a single device")
+	fs.StringVar(&opts.DevicesCIDR, "devices-cidr", "", "one device per host address of this IPv4 range (overrides --addr)")
+	fs.StringVar(&opts.User, "user", "admin", "digest user name")
+	fs.StringVar(&opts.Password, "password", "P@ssw0rd1", "digest password")
+	fs.StringVar(&opts.Version, "version", "11.8.50.3425", "firmware version maj.min.hotfix.build")
+	fs.IntVar(&opts.HTTPPort, "http-port", 16992, "WS-Man HTTP port (0 = any free port, -1 = disabled)")
+	fs.IntVar(&opts.TLSPort, "tls-port", 16993, "WS-Man TLS port (0 = any free port, -1 = disabled)")
+	fs.IntVar(&opts.LockoutAfter, "lockout-after", 3, "consecutive failed logins before lockout")
+	fs.Float64Var(&lockoutSeconds, "lockout-seconds", 60, "lockout duration in seconds")
+	fs.DurationVar(&opts.NonceLifetime, "nonce-lifetime", 5*time.Minute, "digest nonce lifetime")
+	fs.IntVar(&opts.SKU, "sku", 16392, "firmware SKU reported by CIM_SoftwareIdentity")
+	fs.BoolVar(&opts.LegacyTLS, "legacy-tls", false, "serve only TLS 1.0/1.1 with RSA key exchange")
+	fs.DurationVar(&faultDelay, "fault-delay", 0, "delay every authenticated request by this duration")
+	fs.IntVar(&faultStatus, "fault-status", 0, "answer authenticated requests with this HTTP status")
+	fs.IntVar(&faultTimes, "fault-times", 0, "number of requests per device --fault-status affects (0 = all)")
+	fs.BoolVar(&verbose, "verbose", false, "log every request to stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if lockoutSeconds <= 0 {
+		return errors.New("--lockout-seconds must be positive")
+	}
+	if faultDelay < 0 || faultTimes < 0 {
+		return errors.New("--fault-delay and --fault-times must not be negative")
+	}
+	if faultStatus != 0 && (faultStatus < 100 || faultStatus > 599) {
+		return fmt.Errorf("--fault-status %d is not an HTTP status", faultStatus)
+	}
+	opts.LockoutDuration = time.Duration(lockoutSeconds * float64(time.Second))
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	sim, err := amtsim.New(opts)
+	if err != nil {
+		return err
+	}
+	for _, d := range sim.Devices() {
+		if faultStatus != 0 {
+			d.InjectFault(amtsim.Fault{Kind: amtsim.FaultStatus, Status: faultStatus, Times: faultTimes})
+		}
+		if faultDelay > 0 {
+			d.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelay, Delay: faultDelay})
+		}
+	}
+	fmt.Fprintln(stdout, sim.ReadyLine())
+	<-ctx.Done()
+	return sim.Close()
+}

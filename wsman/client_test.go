@@ -2,7 +2,15 @@ package wsman_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"log/slog"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -424,4 +432,108 @@ func TestClientErrorsAreDescriptive(t *testing.T) {
 	_, err = wsman.NewClient("http://h/wsman", wsman.WithCredentials("", "x"))
 	assert.Error(t, err)
 	assert.False(t, errors.Is(err, wsman.ErrUnauthorized))
+}
+
+func TestLogsNeverCarrySecrets(t *testing.T) {
+	sim, _ := newSim(t, amtsim.Options{})
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+
+	good := newClient(t, sim.URL(), wsman.WithLogger(logger))
+	_, err := good.Get(ctx, uriGeneral)
+	require.NoError(t, err)
+	_, err = good.Invoke(ctx, uriSetup, "GetUuid", nil)
+	require.NoError(t, err)
+	bad := newClient(t, sim.URL(), wsman.WithLogger(logger), wsman.WithCredentials(user, "Wr0ng-secret"))
+	_, err = bad.Get(ctx, uriGeneral)
+	require.Error(t, err)
+
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	assert.Contains(t, out, "Get AMT_GeneralSettings", "requests are logged")
+	for _, secret := range []string{password, "Wr0ng-secret", "response=", "Digest ", "cnonce", "Authorization"} {
+		assert.NotContains(t, out, secret)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestCreateAndDeleteReachTheDevice(t *testing.T) {
+	sim, dev := newSim(t, amtsim.Options{})
+	c := newClient(t, sim.URL())
+	ctx := context.Background()
+	in := wsman.NewInstance(uriGeneral)
+	in.Set("HostName", "x")
+	_, err := c.Create(ctx, in)
+	assert.ErrorIs(t, err, wsman.ErrActionNotSupported, "the general settings cannot be created")
+	err = c.Delete(ctx, uriGeneral)
+	assert.ErrorIs(t, err, wsman.ErrActionNotSupported)
+	assert.Equal(t, 1, dev.Stats().Actions[wsman.ActionCreate])
+	assert.Equal(t, 1, dev.Stats().Actions[wsman.ActionDelete])
+}
+
+func TestMutualTLS(t *testing.T) {
+	ca, caKey := newCA(t)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	sim, _ := newSim(t, amtsim.Options{ClientCAs: pool})
+	pin := sim.CertificateSHA256()
+	ctx := context.Background()
+
+	withCert := newClient(t, sim.TLSURL(), wsman.WithTLS(wsman.TLSConfig{PinnedSHA256: []string{pin}, Certificates: []tls.Certificate{clientCert(t, ca, caKey)}}))
+	_, err := withCert.Get(ctx, uriGeneral)
+	require.NoError(t, err, "a client certificate from the trusted CA is accepted")
+
+	without := newClient(t, sim.TLSURL(), wsman.WithTLS(wsman.TLSConfig{PinnedSHA256: []string{pin}}))
+	_, err = without.Get(ctx, uriGeneral)
+	require.Error(t, err, "no client certificate, no session")
+	assert.NotErrorIs(t, err, wsman.ErrUnauthorized)
+}
+
+func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test console CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	return cert, key
+}
+
+func clientCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "console"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func TestRootCAs(t *testing.T) {
+	sim, _ := newSim(t, amtsim.Options{})
+	pool := x509.NewCertPool()
+	pool.AddCert(sim.Certificate())
+	c := newClient(t, sim.TLSURL(), wsman.WithTLS(wsman.TLSConfig{RootCAs: pool}))
+	_, err := c.Get(context.Background(), uriGeneral)
+	require.NoError(t, err, "a certificate chaining to the given roots, for the right name, is trusted")
 }

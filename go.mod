@@ -1,6 +1,6 @@
 module github.com/amtkit/amtkit
 
-go 1.24.0
+go 1.25.0
 
 require (
 	github.com/beevik/etree v1.8.1
@@ -14,6 +14,8 @@ require (
 require (
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/spf13/pflag v1.0.9 // indirect
+	github.com/spf13/pflag v1.0.10 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.45.0 // indirect
 )

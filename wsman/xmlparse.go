@@ -268,6 +268,7 @@ func (p *xmlParser) element(scope *nsBinding, depth int) (*xnode, error) {
 		if err := p.checkChars(rv); err != nil {
 			return nil, err
 		}
+		rv = normalizeNewlines(rv)
 		val, err := p.unescape(rv)
 		if err != nil {
 			return nil, err
@@ -358,10 +359,7 @@ func (p *xmlParser) element(scope *nsBinding, depth int) (*xnode, error) {
 			if err := p.checkChars(chunk); err != nil {
 				return nil, err
 			}
-			if strings.IndexByte(chunk, '\r') >= 0 {
-				// XML normalises line ends to \n.
-				chunk = strings.ReplaceAll(strings.ReplaceAll(chunk, "\r\n", "\n"), "\r", "\n")
-			}
+			chunk = normalizeNewlines(chunk)
 			t, err := p.unescape(chunk)
 			if err != nil {
 				return nil, err
@@ -398,7 +396,7 @@ func (p *xmlParser) element(scope *nsBinding, depth int) (*xnode, error) {
 			if err := p.checkChars(rest[9 : 9+end]); err != nil {
 				return nil, err
 			}
-			addText(rest[9 : 9+end])
+			addText(normalizeNewlines(rest[9 : 9+end]))
 			p.pos += 9 + end + 3
 		case strings.HasPrefix(rest, "<!--"), strings.HasPrefix(rest, "<?"):
 			if err := p.misc(); err != nil {
@@ -414,6 +412,15 @@ func (p *xmlParser) element(scope *nsBinding, depth int) (*xnode, error) {
 			n.children = append(n.children, c)
 		}
 	}
+}
+
+// normalizeNewlines turns the line ends \r\n and \r into \n, as XML
+// requires of a parser.
+func normalizeNewlines(s string) string {
+	if strings.IndexByte(s, '\r') < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
 
 // unescape replaces the predefined and numeric character references.

@@ -38,6 +38,11 @@ type outParam struct {
 // (nil when the body was empty).
 type methodFunc func(d *Device, inst *instance, input *node) ([]outParam, *wsFault)
 
+// putFunc replaces the generic Put rule for classes with their own
+// constraints. It runs with the device lock held and must change nothing
+// when it returns a fault.
+type putFunc func(d *Device, inst *instance, body *node) *wsFault
+
 // classDef describes one served class. To serve a new class, add a
 // definition to classTable: its instances are built per device by build.
 type classDef struct {
@@ -47,11 +52,31 @@ type classDef struct {
 	singleton bool   // Get/Put accepted without selectors
 	keys      []string
 	writable  map[string]propType
+	put       putFunc
 	methods   map[string]methodFunc
 	build     func(d *Device) []*instance
+	// minMajor is the first firmware major version serving the class;
+	// older firmware answers wsa:DestinationUnreachable.
+	minMajor int
+	// inst names the class of the returned instances when it differs from
+	// the addressed one, as for an association queried through its parent
+	// class (CIM_ServiceAvailableToElement returns
+	// CIM_AssociatedPowerManagementService instances).
+	inst *classDef
 }
 
-func (c *classDef) supportsPut() bool { return len(c.writable) > 0 }
+func (c *classDef) supportsPut() bool { return len(c.writable) > 0 || c.put != nil }
+
+// instanceClass is the class whose name and namespace the instances carry.
+func (c *classDef) instanceClass() *classDef {
+	if c.inst != nil {
+		return c.inst
+	}
+	return c
+}
+
+// served reports whether firmware of the given major version has the class.
+func (c *classDef) served(major int) bool { return major >= c.minMajor }
 
 // classTable lists every class the simulator serves.
 var classTable = []*classDef{
@@ -135,6 +160,16 @@ var classTable = []*classDef{
 		keys:      []string{"Antecedent", "Dependent"},
 		build:     buildComputerSystemPackage,
 	},
+	classAssociatedPowerManagementService,
+	classServiceAvailableToElement,
+	classPowerManagementService,
+	classPowerManagementCapabilities,
+	classIPSPowerManagementService,
+	classBootSettingData,
+	classBootCapabilities,
+	classBootConfigSetting,
+	classBootService,
+	classBootSourceSetting,
 }
 
 // classByURI indexes classTable by resource URI.

@@ -39,6 +39,8 @@ type Device struct {
 	lockedTill time.Time
 	nonceEpoch int64 // nonces issued at or before this time (ns) are stale
 	lastNonce  int64
+	power      powerModel
+	bootState  bootModel
 }
 
 // Stats counts what a device has seen.
@@ -87,8 +89,11 @@ func newDevice(s *Server, ip net.IP, ver [4]int, netmask net.IPMask) *Device {
 		d.netmask = "255.255.255.0"
 		d.gateway = "0.0.0.0"
 	}
+	d.power = newPowerModel(&s.opts)
 	for _, c := range classTable {
-		d.instances[c.name] = c.build(d)
+		if c.served(d.major) {
+			d.instances[c.name] = c.build(d)
+		}
 	}
 	return d
 }

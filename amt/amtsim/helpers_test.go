@@ -196,3 +196,12 @@ func textOf(e *etree.Element, ns, local string) string {
 	}
 	return ""
 }
+
+// bootConfigRef is the BootConfigSetting EPR parameter of SetBootConfigRole
+// with the given prefix for the CIM_BootService namespace.
+func bootConfigRef(pfx string) string {
+	return `<` + pfx + `:BootConfigSetting xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `"><a:Address>` + uriAnon +
+		`</a:Address><a:ReferenceParameters><w:ResourceURI>` + uriBootConfigSetting +
+		`</w:ResourceURI><w:SelectorSet><w:Selector Name="InstanceID">` + bootConfigID +
+		`</w:Selector></w:SelectorSet></a:ReferenceParameters></` + pfx + `:BootConfigSetting>`
+}

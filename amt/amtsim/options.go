@@ -68,6 +68,26 @@ type Options struct {
 	// Logger receives request logs; nil discards them. Passwords and
 	// Authorization headers are never logged.
 	Logger *slog.Logger
+
+	// PowerState is the initial DMTF PowerState of every device: 0 or 2
+	// on, 4 sleep (S3), 7 hibernate (S4), 8 off (S5).
+	PowerState int
+	// TransitionTime is how long a requested power change takes. While it
+	// lasts the device reports the old PowerState and the target in
+	// TransitioningToPowerState, and refuses further changes as busy.
+	// Default 0: changes complete immediately.
+	TransitionTime time.Duration
+	// NoOSAgent simulates hosts without the OS agent (LMS) that graceful
+	// shutdown/reset, sleep, hibernate and OS power saving need. The zero
+	// value has the agent present.
+	NoOSAgent bool
+	// NoOSPowerSaving simulates platforms without OS power saving (no
+	// Modern Standby): IPS_PowerManagementService reports
+	// OSPowerSavingState 1 (unsupported).
+	NoOSPowerSaving bool
+	// BootCapabilities overrides AMT_BootCapabilities flags by property
+	// name, e.g. {"BIOSPause": true, "SOL": false}.
+	BootCapabilities map[string]bool
 }
 
 // Account is a digest account of the simulated devices.
@@ -139,6 +159,21 @@ func (o *Options) normalize() ([]net.IP, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch o.PowerState {
+	case 0:
+		o.PowerState = powerOn
+	case powerOn, powerSleep, powerHibernate, powerOff:
+	default:
+		return nil, fmt.Errorf("amtsim: invalid initial power state %d (want 2, 4, 7 or 8)", o.PowerState)
+	}
+	if o.TransitionTime < 0 {
+		return nil, errors.New("amtsim: negative transition time")
+	}
+	for name := range o.BootCapabilities {
+		if !isBootCapabilityFlag(name) {
+			return nil, fmt.Errorf("amtsim: unknown boot capability %q", name)
+		}
 	}
 	for _, p := range []int{o.HTTPPort, o.TLSPort} {
 		if p < -1 || p > 65535 {

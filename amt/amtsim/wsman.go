@@ -12,6 +12,7 @@ import (
 func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.settlePower(time.Now())
 	d.stats.Actions[req.action]++
 	relatesTo := req.messageID
 	if relatesTo == "" {
@@ -29,13 +30,14 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		return nil, faultHeaderRequired()
 	}
 	c := classByURI[req.resourceURI]
-	if c == nil {
+	if c == nil || !c.served(d.major) {
 		return nil, faultDestinationUnreachable()
 	}
+	ic := c.instanceClass()
 	respond := func(action string, bodyNS []string, body func(w *xmlWriter, pfx []string)) []byte {
 		return responseEnvelope(relatesTo, d.nextMessageID(), action, req.resourceURI, bodyNS, body)
 	}
-	instanceNS := []string{c.uri}
+	instanceNS := []string{ic.uri}
 	if c.commonNS {
 		instanceNS = append(instanceNS, nsCommon)
 	}
@@ -47,7 +49,7 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 			return nil, f
 		}
 		return respond(actGet+"Response", instanceNS, func(w *xmlWriter, pfx []string) {
-			writeInstance(w, c.name, pfx[0], inst)
+			writeInstance(w, ic.name, pfx[0], inst)
 		}), nil
 
 	case actPut:
@@ -61,11 +63,15 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		if f != nil {
 			return nil, f
 		}
-		if f := applyPut(c, inst, req.body); f != nil {
+		put := c.put
+		if put == nil {
+			put = func(_ *Device, inst *instance, body *node) *wsFault { return applyPut(c, inst, body) }
+		}
+		if f := put(d, inst, req.body); f != nil {
 			return nil, f
 		}
 		return respond(actPut+"Response", instanceNS, func(w *xmlWriter, pfx []string) {
-			writeInstance(w, c.name, pfx[0], inst)
+			writeInstance(w, ic.name, pfx[0], inst)
 		}), nil
 
 	case actCreate, actDelete:
@@ -109,7 +115,7 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 			}
 			w.start(g + ":Items")
 			for _, inst := range page {
-				writeInstance(w, c.name, h, inst)
+				writeInstance(w, ic.name, h, inst)
 			}
 			w.end(g + ":Items")
 			if done {

@@ -1,7 +1,8 @@
 // Command amtsim runs simulated Intel AMT devices: one device, or a fleet
 // with one device per address of a range, serving WS-Management on the
 // firmware's ports. It prints one ready line to stdout once everything
-// listens and serves until interrupted.
+// listens and serves until interrupted. Logs, including one line per
+// simulated boot of a host, go to stderr.
 package main
 
 import (
@@ -31,6 +32,9 @@ func main() {
 	}
 }
 
+// powerStates maps --power-state names to DMTF PowerState values.
+var powerStates = map[string]int{"on": 2, "sleep": 4, "hibernate": 7, "off": 8}
+
 // run parses args, starts the simulator, writes the ready line to stdout
 // and serves until ctx is done.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -43,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		faultStatus    int
 		faultTimes     int
 		verbose        bool
+		powerState     string
 	)
 	fs.StringVar(&opts.Addr, "addr", "127.0.0.1", "IP address of a single device")
 	fs.StringVar(&opts.DevicesCIDR, "devices-cidr", "", "one device per host address of this IPv4 range (overrides --addr)")
@@ -59,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&faultDelay, "fault-delay", 0, "delay every authenticated request by this duration")
 	fs.IntVar(&faultStatus, "fault-status", 0, "answer authenticated requests with this HTTP status")
 	fs.IntVar(&faultTimes, "fault-times", 0, "number of requests per device --fault-status affects (0 = all)")
+	fs.DurationVar(&opts.TransitionTime, "transition-time", 2*time.Second, "how long a power change takes (0 = immediate)")
+	fs.BoolVar(&opts.NoOSAgent, "no-os-agent", false, "simulate hosts without the OS agent (no graceful actions, sleep, hibernate)")
+	fs.StringVar(&powerState, "power-state", "on", "initial host power state: on, off, sleep or hibernate")
 	fs.BoolVar(&verbose, "verbose", false, "log every request to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -75,6 +83,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if faultStatus != 0 && (faultStatus < 100 || faultStatus > 599) {
 		return fmt.Errorf("--fault-status %d is not an HTTP status", faultStatus)
 	}
+	if opts.TransitionTime < 0 {
+		return errors.New("--transition-time must not be negative")
+	}
+	ps, ok := powerStates[powerState]
+	if !ok {
+		return fmt.Errorf("--power-state %q: want on, off, sleep or hibernate", powerState)
+	}
+	opts.PowerState = ps
 	opts.LockoutDuration = time.Duration(lockoutSeconds * float64(time.Second))
 	level := slog.LevelInfo
 	if verbose {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icholy/digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -99,10 +100,61 @@ func TestRunBadFlags(t *testing.T) {
 		{"--version", "x"},
 		{"--no-such-flag"},
 		{"extra"},
+		{"--power-state", "standby"},
+		{"--transition-time", "-1s"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), append([]string{"--http-port", "0", "--tls-port", "-1"}, args...), &out, &errOut)
 		assert.Error(t, err, "%v", args)
 		assert.Empty(t, out.String())
 	}
+}
+
+func TestRunPowerFlags(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr lockedBuffer
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"--http-port", "0", "--tls-port", "-1", "--power-state", "off",
+			"--transition-time", "0", "--no-os-agent"}, &stdout, &stderr)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.HasSuffix(stdout.String(), "\n") {
+		select {
+		case err := <-errc:
+			cancel()
+			t.Fatalf("run returned early: %v\nstderr: %s", err, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-errc
+			t.Fatalf("no ready line; stderr: %s", stderr.String())
+		}
+	}
+	m := readyRE.FindStringSubmatch(stdout.String())
+	require.NotNil(t, m, "ready line %q", stdout.String())
+
+	// Power the host on through WS-Man; the boot is logged to stderr.
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: &digest.Transport{Username: "admin", Password: "P@ssw0rd1", Transport: tr}}
+	const ps = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_PowerManagementService"
+	body := `<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header>` +
+		`<a:Action>` + ps + `/RequestPowerStateChange</a:Action><a:To>/wsman</a:To><w:ResourceURI>` + ps + `</w:ResourceURI><a:MessageID>1</a:MessageID></s:Header><s:Body>` +
+		`<h:RequestPowerStateChange_INPUT xmlns:h="` + ps + `"><h:PowerState>2</h:PowerState><h:ManagedElement><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>` +
+		`<a:ReferenceParameters><w:ResourceURI>http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ComputerSystem</w:ResourceURI><w:SelectorSet><w:Selector Name="Name">ManagedSystem</w:Selector></w:SelectorSet></a:ReferenceParameters></h:ManagedElement></h:RequestPowerStateChange_INPUT></s:Body></s:Envelope>`
+	resp, err := hc.Post("http://"+m[3]+"/wsman", "application/soap+xml; charset=utf-8", strings.NewReader(body))
+	require.NoError(t, err)
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+	assert.Contains(t, string(data), "<g:ReturnValue>0</g:ReturnValue>", "a power-on request from off")
+	assert.Contains(t, stderr.String(), `msg="amtsim boot"`)
+	assert.Contains(t, stderr.String(), "cause=power-on")
+
+	cancel()
+	require.NoError(t, <-errc)
+	assert.Equal(t, 1, strings.Count(stdout.String(), "\n"), "exactly one line on stdout")
+	assert.NotContains(t, stdout.String(), "boot")
 }

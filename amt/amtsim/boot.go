@@ -1,0 +1,518 @@
+package amtsim
+
+import (
+	"encoding/base64"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Boot sources reported in BootRecord.Source.
+const (
+	BootSourceHDD        = "hdd"
+	BootSourcePXE        = "pxe"
+	BootSourceCD         = "cd"
+	BootSourceIDERCD     = "ider-cd"
+	BootSourceIDERFloppy = "ider-floppy"
+	BootSourceBIOSSetup  = "bios-setup"
+)
+
+// BootRecord is one simulated boot of the host: why it happened, what it
+// booted from and the one-time options BIOS applied.
+type BootRecord struct {
+	Seq    int
+	Time   time.Time
+	Cause  string // CausePowerOn, CauseReset, CausePowerCycle or CauseSoftReset
+	Source string // BootSourceHDD, BootSourcePXE, ...
+	// OneTime reports whether the one-time settings were armed
+	// (SetBootConfigRole IsNextSingleUse) and so applied. When false the
+	// host booted its default order and every option below is false/0.
+	OneTime bool
+
+	UseIDER, UseSOL, UseSafeMode, ReflashBIOS, BIOSSetup, BIOSPause  bool
+	LockPowerButton, LockResetButton, LockSleepButton, LockKeyboard  bool
+	UserPasswordBypass, ForcedProgressEvents, ConfigurationDataReset bool
+	EnforceSecureBoot, SecureErase, PlatformErase                    bool
+	IDERBootDevice, FirmwareVerbosity, BootMediaIndex                int
+}
+
+// bootModel is the one-time boot configuration besides AMT_BootSettingData
+// (which holds the options themselves). Guarded by Device.mu.
+type bootModel struct {
+	source string // InstanceID of the selected CIM_BootSourceSetting, "" none
+	armed  bool   // role IsNextSingleUse (else IsNotNext)
+}
+
+const (
+	uriBootSettingData   = prefixAMT + "AMT_BootSettingData"
+	uriBootCapabilities  = prefixAMT + "AMT_BootCapabilities"
+	uriBootConfigSetting = prefixCIM + "CIM_BootConfigSetting"
+	uriBootService       = prefixCIM + "CIM_BootService"
+	uriBootSourceSetting = prefixCIM + "CIM_BootSourceSetting"
+
+	bootConfigID = "Intel(r) AMT: Boot Configuration 0"
+	sourceHDD    = "Intel(r) AMT: Force Hard-drive Boot"
+	sourcePXE    = "Intel(r) AMT: Force PXE Boot"
+	sourceCD     = "Intel(r) AMT: Force CD/DVD Boot"
+
+	roleIsNextSingleUse = 1
+	roleIsNotNext       = 32768
+
+	ptInvalidParameter      = 36   // PT_STATUS INVALID_PARAMETER
+	ptUnsupportedBootOption = 2050 // PT_STATUS UNSUPPORTED_BOOT_OPTION
+)
+
+var bootSourceNames = map[string]string{
+	sourceHDD: BootSourceHDD,
+	sourcePXE: BootSourcePXE,
+	sourceCD:  BootSourceCD,
+}
+
+// bootSettingsWritable are the AMT_BootSettingData properties a Put may
+// set (where the firmware version reports them).
+var bootSettingsWritable = map[string]propType{
+	"UseIDER":                 typeBool,
+	"IDERBootDevice":          typeUint,
+	"UseSOL":                  typeBool,
+	"UseSafeMode":             typeBool,
+	"ReflashBIOS":             typeBool,
+	"BIOSSetup":               typeBool,
+	"BIOSPause":               typeBool,
+	"LockPowerButton":         typeBool,
+	"LockResetButton":         typeBool,
+	"LockSleepButton":         typeBool,
+	"LockKeyboard":            typeBool,
+	"UserPasswordBypass":      typeBool,
+	"ForcedProgressEvents":    typeBool,
+	"FirmwareVerbosity":       typeUint,
+	"ConfigurationDataReset":  typeBool,
+	"BootMediaIndex":          typeUint,
+	"EnforceSecureBoot":       typeBool,
+	"SecureErase":             typeBool,
+	"RSEPassword":             typeString,
+	"PlatformErase":           typeBool,
+	"UefiBootParametersArray": typeString,
+	"UefiBootNumberOfParams":  typeUint,
+}
+
+// bootSettingsReadOnly are the properties BIOS and firmware report; a Put
+// carrying any of them is refused, even with the value unchanged.
+var bootSettingsReadOnly = []string{
+	"BIOSLastStatus", "BootguardStatus", "OptionsCleared", "RPEEnabled",
+	"SecureBootControlEnabled", "UEFIHTTPSBootEnabled", "UEFILocalPBABootEnabled",
+	"WinREBootEnabled",
+}
+
+// bootOptionCapability maps boolean options to the AMT_BootCapabilities
+// flag that must be true to set them.
+var bootOptionCapability = map[string]string{
+	"UseIDER":                "IDER",
+	"UseSOL":                 "SOL",
+	"ReflashBIOS":            "BIOSReflash",
+	"BIOSSetup":              "BIOSSetup",
+	"BIOSPause":              "BIOSPause",
+	"UseSafeMode":            "ForceHardDriveSafeModeBoot",
+	"LockPowerButton":        "PowerButtonLock",
+	"LockResetButton":        "ResetButtonLock",
+	"LockSleepButton":        "SleepButtonLock",
+	"LockKeyboard":           "KeyboardLock",
+	"UserPasswordBypass":     "UserPasswordBypass",
+	"ForcedProgressEvents":   "ForcedProgressEvents",
+	"ConfigurationDataReset": "ConfigurationDataReset",
+	"EnforceSecureBoot":      "BIOSSecureBoot",
+	"SecureErase":            "SecureErase",
+}
+
+// verbosityCapability maps FirmwareVerbosity 1..3 to its capability flag.
+var verbosityCapability = map[string]string{"1": "VerbosityQuiet", "2": "VerbosityVerbose", "3": "VerbosityScreenBlank"}
+
+// bootSourceConflicts cannot be true while a boot source is selected.
+var bootSourceConflicts = []string{"UseIDER", "UseSOL", "BIOSSetup", "BIOSPause", "ReflashBIOS"}
+
+// bootCapabilityFlags are the boolean AMT_BootCapabilities properties.
+var bootCapabilityFlags = []string{
+	"BIOSPause", "BIOSReflash", "BIOSSecureBoot", "BIOSSetup", "ConfigurationDataReset",
+	"ForceCDorDVDBoot", "ForceDiagnosticBoot", "ForceHardDriveBoot", "ForceHardDriveSafeModeBoot",
+	"ForcePXEBoot", "ForcedProgressEvents", "IDER", "KeyboardLock", "PowerButtonLock",
+	"ResetButtonLock", "SOL", "SecureErase", "SleepButtonLock", "UserPasswordBypass",
+	"VerbosityQuiet", "VerbosityScreenBlank", "VerbosityVerbose",
+}
+
+func isBootCapabilityFlag(name string) bool { return slices.Contains(bootCapabilityFlags, name) }
+
+// Firmware generations of the boot property sets, as the captures show.
+const (
+	bootRSEMajor = 11 // BIOSLastStatus, OptionsCleared, RSEPassword, SecureErase
+	bootOCRMajor = 16 // One-Click Recovery, Remote Platform Erase, Boot Guard
+)
+
+var (
+	classBootSettingData = &classDef{
+		name:      "AMT_BootSettingData",
+		uri:       uriBootSettingData,
+		singleton: true,
+		keys:      []string{"InstanceID"},
+		put:       putBootSettingData,
+		build:     buildBootSettingData,
+	}
+	classBootCapabilities = &classDef{
+		name:      "AMT_BootCapabilities",
+		uri:       uriBootCapabilities,
+		singleton: true,
+		keys:      []string{"InstanceID"},
+		build:     buildBootCapabilities,
+	}
+	classBootConfigSetting = &classDef{
+		name:      "CIM_BootConfigSetting",
+		uri:       uriBootConfigSetting,
+		singleton: true,
+		keys:      []string{"InstanceID"},
+		methods:   map[string]methodFunc{"ChangeBootOrder": methodChangeBootOrder},
+		build:     buildBootConfigSetting,
+	}
+	classBootService = &classDef{
+		name:      "CIM_BootService",
+		uri:       uriBootService,
+		commonNS:  true,
+		singleton: true,
+		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
+		methods:   map[string]methodFunc{"SetBootConfigRole": methodSetBootConfigRole},
+		build:     buildBootService,
+	}
+	classBootSourceSetting = &classDef{
+		name:  "CIM_BootSourceSetting",
+		uri:   uriBootSourceSetting,
+		keys:  []string{"InstanceID"},
+		build: buildBootSourceSettings,
+	}
+)
+
+func buildBootSettingData(d *Device) []*instance {
+	in := newInstance().
+		set("BIOSPause", "false").
+		set("BIOSSetup", "false").
+		set("BootMediaIndex", "0").
+		set("ConfigurationDataReset", "false").
+		set("ElementName", "Intel(r) AMT Boot Configuration Settings").
+		set("EnforceSecureBoot", "false").
+		set("FirmwareVerbosity", "0").
+		set("ForcedProgressEvents", "false").
+		set("IDERBootDevice", "0").
+		set("InstanceID", "Intel(r) AMT:BootSettingData 0").
+		set("LockKeyboard", "false").
+		set("LockPowerButton", "false").
+		set("LockResetButton", "false").
+		set("LockSleepButton", "false").
+		set("OwningEntity", "Intel(r) AMT").
+		set("ReflashBIOS", "false").
+		set("UseIDER", "false").
+		set("UseSOL", "false").
+		set("UseSafeMode", "false").
+		set("UserPasswordBypass", "false")
+	if d.major >= bootRSEMajor {
+		in.set("BIOSLastStatus", "2", "0").
+			set("OptionsCleared", "true").
+			set("RSEPassword", "").
+			set("SecureErase", "false")
+	}
+	if d.major >= bootOCRMajor {
+		in.set("BootguardStatus", "127").
+			set("PlatformErase", "false").
+			set("RPEEnabled", "true").
+			set("SecureBootControlEnabled", "true").
+			set("UEFIHTTPSBootEnabled", "true").
+			set("UEFILocalPBABootEnabled", "true").
+			set("UefiBootNumberOfParams", "0").
+			set("WinREBootEnabled", "true")
+	}
+	return []*instance{in}
+}
+
+func buildBootCapabilities(d *Device) []*instance {
+	in := newInstance().
+		set("BIOSReflash", "true").
+		set("BIOSSetup", "true").
+		set("ConfigurationDataReset", "false").
+		set("ElementName", "Intel(r) AMT: Boot Capabilities").
+		set("ForceCDorDVDBoot", "true").
+		set("ForceDiagnosticBoot", "false").
+		set("ForceHardDriveBoot", "true").
+		set("ForceHardDriveSafeModeBoot", "false").
+		set("ForcePXEBoot", "true").
+		set("ForcedProgressEvents", "true").
+		set("IDER", "true").
+		set("InstanceID", "Intel(r) AMT:BootCapabilities 0").
+		set("KeyboardLock", "true").
+		set("PowerButtonLock", "false").
+		set("ResetButtonLock", "false").
+		set("SOL", "true").
+		set("SleepButtonLock", "false").
+		set("UserPasswordBypass", "true")
+	// The two generations the captures show differ in these defaults.
+	older := boolString(d.major < bootRSEMajor)
+	in.set("BIOSPause", older).
+		set("BIOSSecureBoot", boolString(d.major >= bootRSEMajor)).
+		set("VerbosityQuiet", older).
+		set("VerbosityScreenBlank", older).
+		set("VerbosityVerbose", older)
+	if d.major >= bootRSEMajor {
+		in.set("SecureErase", "false")
+	}
+	for name, v := range d.srv.opts.BootCapabilities {
+		if _, ok := in.props[name]; ok {
+			in.set(name, boolString(v))
+		}
+	}
+	return []*instance{in}
+}
+
+func buildBootConfigSetting(*Device) []*instance {
+	return []*instance{newInstance().
+		set("ElementName", "Intel(r) AMT: Boot Configuration").
+		set("InstanceID", bootConfigID)}
+}
+
+func buildBootService(*Device) []*instance {
+	return []*instance{newInstance().
+		set("CreationClassName", "CIM_BootService").
+		set("ElementName", "Intel(r) AMT Boot Service").
+		set("EnabledState", "2").
+		set("Name", "Intel(r) AMT Boot Service").
+		set("OperationalStatus", "0").
+		set("RequestedState", "12").
+		set("SystemCreationClassName", "CIM_ComputerSystem").
+		set("SystemName", "Intel(r) AMT")}
+}
+
+func buildBootSourceSettings(*Device) []*instance {
+	out := make([]*instance, 0, 3)
+	for _, s := range []struct{ id, boot string }{
+		{sourceHDD, "CIM:Hard-Disk:1"},
+		{sourcePXE, "CIM:Network:1"},
+		{sourceCD, "CIM:CD/DVD:1"},
+	} {
+		out = append(out, newInstance().
+			set("ElementName", "Intel(r) AMT: Boot Source").
+			set("FailThroughSupported", "2").
+			set("InstanceID", s.id).
+			set("StructuredBootString", s.boot))
+	}
+	return out
+}
+
+// singleInstance returns the only instance of a singleton class. Call with
+// d.mu held.
+func (d *Device) singleInstance(class string) *instance {
+	if insts := d.instances[class]; len(insts) > 0 {
+		return insts[0]
+	}
+	return nil
+}
+
+func (in *instance) flag(name string) bool {
+	v, _ := in.get(name)
+	return v == "true"
+}
+
+func (in *instance) number(name string) int {
+	v, _ := in.get(name)
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+// putBootSettingData applies the AMT_BootSettingData Put rules: read-only
+// properties must not be sent at all (the firmware rejects a Put of the
+// whole instance as read back), options need their capability flag, and
+// the options that conflict with a selected boot source are refused while
+// one is selected.
+func putBootSettingData(d *Device, inst *instance, body *node) *wsFault {
+	if !body.is(uriBootSettingData, "AMT_BootSettingData") {
+		return faultSchemaValidation()
+	}
+	var order []string
+	values := map[string][]string{}
+	for _, ch := range body.children {
+		if ch.space != uriBootSettingData {
+			return faultSchemaValidation()
+		}
+		if _, seen := values[ch.local]; !seen {
+			order = append(order, ch.local)
+		}
+		values[ch.local] = append(values[ch.local], ch.value())
+	}
+	next := inst.clone()
+	for _, name := range order {
+		vals := values[name]
+		if slices.Contains(bootSettingsReadOnly, name) {
+			return faultInvalidRepresentation()
+		}
+		if t, ok := bootSettingsWritable[name]; ok && bootSettingServed(inst, name) {
+			if len(vals) != 1 || !t.valid(vals[0]) {
+				return faultSchemaValidation()
+			}
+			switch name {
+			case "RSEPassword": // write-only: never reads back
+				if len(vals[0]) > 32 {
+					return faultInternalError(ptInvalidParameter)
+				}
+				continue
+			case "UefiBootParametersArray":
+				raw, err := base64.StdEncoding.DecodeString(vals[0])
+				if err != nil || len(raw) > 1024 {
+					return faultInternalError(ptInvalidParameter)
+				}
+			}
+			next.set(name, vals...)
+			continue
+		}
+		cur, ok := inst.props[name]
+		if !ok || cur.epr != nil || !slices.Equal(cur.values, vals) {
+			return faultInvalidRepresentation()
+		}
+	}
+	if n := next.number("IDERBootDevice"); n > 1 {
+		return faultInternalError(ptInvalidParameter)
+	}
+	verbosity, _ := next.get("FirmwareVerbosity")
+	if next.number("FirmwareVerbosity") > 3 {
+		return faultInternalError(ptInvalidParameter)
+	}
+	caps := d.singleInstance("AMT_BootCapabilities")
+	for opt, capName := range bootOptionCapability {
+		if next.flag(opt) && !caps.flag(capName) {
+			return faultInternalError(ptUnsupportedBootOption)
+		}
+	}
+	if capName, ok := verbosityCapability[verbosity]; ok && !caps.flag(capName) {
+		return faultInternalError(ptUnsupportedBootOption)
+	}
+	if d.bootState.source != "" {
+		for _, opt := range bootSourceConflicts {
+			if next.flag(opt) {
+				return faultInternalError(ptUnsupportedBootOption)
+			}
+		}
+	}
+	if _, ok := next.props["OptionsCleared"]; ok {
+		next.set("OptionsCleared", "false") // pending for BIOS again
+	}
+	inst.props = next.props
+	return nil
+}
+
+// bootSettingServed reports whether the firmware version has a writable
+// property: those it reports, and the OCR parameter array (omitted from
+// Get while empty) where it reports the parameter count.
+func bootSettingServed(inst *instance, name string) bool {
+	if _, ok := inst.props[name]; ok {
+		return true
+	}
+	if name == "UefiBootParametersArray" {
+		_, ok := inst.props["UefiBootNumberOfParams"]
+		return ok
+	}
+	return false
+}
+
+func methodChangeBootOrder(d *Device, _ *instance, input *node) ([]outParam, *wsFault) {
+	var first *node
+	if input != nil {
+		for _, ch := range input.children {
+			if ch.is(uriBootConfigSetting, "Source") {
+				first = ch
+				break
+			}
+		}
+	}
+	if first == nil {
+		d.bootState.source = ""
+		return returnValue(rvOK), nil
+	}
+	uri, sels, ok := eprRef(first)
+	if !ok || uri != uriBootSourceSetting || len(sels) != 1 {
+		return returnValue(rvInvalidReference), nil
+	}
+	id := sels["InstanceID"]
+	for _, src := range d.instances["CIM_BootSourceSetting"] {
+		if v, _ := src.get("InstanceID"); v == id {
+			d.bootState.source = id
+			return returnValue(rvOK), nil
+		}
+	}
+	return returnValue(rvInvalidReference), nil
+}
+
+func methodSetBootConfigRole(d *Device, _ *instance, input *node) ([]outParam, *wsFault) {
+	uri, sels, ok := eprRef(input.child(uriBootService, "BootConfigSetting"))
+	if !ok || uri != uriBootConfigSetting || len(sels) != 1 || sels["InstanceID"] != bootConfigID {
+		return returnValue(rvInvalidReference), nil
+	}
+	role, ok := uintParam(input, uriBootService, "Role")
+	switch {
+	case ok && role == roleIsNextSingleUse:
+		d.bootState.armed = true
+	case ok && role == roleIsNotNext:
+		d.bootState.armed = false
+	default:
+		return returnValue(rvInvalidParameter), nil
+	}
+	return returnValue(rvOK), nil
+}
+
+// boot simulates BIOS starting the host: it picks the boot source from the
+// armed one-time settings (or the default order), records the boot and
+// consumes the one-time settings. Call with d.mu held.
+func (d *Device) boot(at time.Time, cause string) {
+	rec := BootRecord{Seq: len(d.power.boots) + 1, Time: at, Cause: cause, Source: BootSourceHDD}
+	if bsd := d.singleInstance("AMT_BootSettingData"); bsd != nil && d.bootState.armed {
+		rec.OneTime = true
+		rec.UseIDER = bsd.flag("UseIDER")
+		rec.UseSOL = bsd.flag("UseSOL")
+		rec.UseSafeMode = bsd.flag("UseSafeMode")
+		rec.ReflashBIOS = bsd.flag("ReflashBIOS")
+		rec.BIOSSetup = bsd.flag("BIOSSetup")
+		rec.BIOSPause = bsd.flag("BIOSPause")
+		rec.LockPowerButton = bsd.flag("LockPowerButton")
+		rec.LockResetButton = bsd.flag("LockResetButton")
+		rec.LockSleepButton = bsd.flag("LockSleepButton")
+		rec.LockKeyboard = bsd.flag("LockKeyboard")
+		rec.UserPasswordBypass = bsd.flag("UserPasswordBypass")
+		rec.ForcedProgressEvents = bsd.flag("ForcedProgressEvents")
+		rec.ConfigurationDataReset = bsd.flag("ConfigurationDataReset")
+		rec.EnforceSecureBoot = bsd.flag("EnforceSecureBoot")
+		rec.SecureErase = bsd.flag("SecureErase")
+		rec.PlatformErase = bsd.flag("PlatformErase")
+		rec.IDERBootDevice = bsd.number("IDERBootDevice")
+		rec.FirmwareVerbosity = bsd.number("FirmwareVerbosity")
+		rec.BootMediaIndex = bsd.number("BootMediaIndex")
+		switch {
+		case rec.UseIDER && rec.IDERBootDevice == 1:
+			rec.Source = BootSourceIDERCD
+		case rec.UseIDER:
+			rec.Source = BootSourceIDERFloppy
+		case d.bootState.source != "":
+			rec.Source = bootSourceNames[d.bootState.source]
+		case rec.BIOSSetup:
+			rec.Source = BootSourceBIOSSetup
+		}
+		// BIOS consumes the one-time settings.
+		for name, t := range bootSettingsWritable {
+			if _, ok := bsd.props[name]; !ok {
+				continue
+			}
+			switch {
+			case t == typeBool:
+				bsd.set(name, "false")
+			case t == typeUint:
+				bsd.set(name, "0")
+			}
+		}
+		delete(bsd.props, "UefiBootParametersArray")
+		if _, ok := bsd.props["OptionsCleared"]; ok {
+			bsd.set("OptionsCleared", "true")
+		}
+		d.bootState = bootModel{}
+	}
+	d.power.boots = append(d.power.boots, rec)
+	d.srv.log.Info("amtsim boot", "device", d.ip, "seq", rec.Seq, "cause", cause, "source", rec.Source, "one_time", rec.OneTime)
+}

@@ -1,0 +1,295 @@
+package power
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/amtkit/amtkit/wsman"
+)
+
+// Resource URIs (protocol.md §2.1).
+var (
+	uriAssociatedPower = wsman.ResourceURI("CIM_AssociatedPowerManagementService")
+	uriPowerService    = wsman.ResourceURI("CIM_PowerManagementService")
+	uriPowerCaps       = wsman.ResourceURI("CIM_PowerManagementCapabilities")
+	uriIPSPower        = wsman.ResourceURI("IPS_PowerManagementService")
+	uriComputerSystem  = wsman.ResourceURI("CIM_ComputerSystem")
+)
+
+// managedSystem is the host computer system the power methods act on.
+var managedSystem = wsman.EPR{ResourceURI: uriComputerSystem, Selectors: []wsman.Selector{
+	wsman.Sel("CreationClassName", "CIM_ComputerSystem"), wsman.Sel("Name", "ManagedSystem"),
+}}
+
+// TransitioningToPowerState values that mean "no transition" (§2.2).
+const (
+	transitionNotApplicable = 18
+	transitionNoChange      = 19
+)
+
+// Status is the power state of a machine as its AMT device reports it.
+type Status struct {
+	State State
+	// Transitioning is true while the device reports an earlier change in
+	// progress; TransitioningTo is its target then.
+	Transitioning   bool
+	TransitioningTo State
+	// Available lists the actions the device accepts in this state, in the
+	// order it advertises them.
+	Available []Action
+	// OSPowerSaving tells whether the operating system sleeps while the
+	// hardware is on (Modern Standby); OSPowerSavingUnsupported for
+	// firmware without the service.
+	OSPowerSaving OSPowerSaving
+}
+
+// Offers reports whether the device accepts a in this state.
+func (s *Status) Offers(a Action) bool { return slices.Contains(s.Available, a) }
+
+// Capabilities is CIM_PowerManagementCapabilities.
+type Capabilities struct {
+	// PowerChangeCapabilities, e.g. 3 power state settable, 4 power
+	// cycling supported, 7 HW reset, 8 graceful shutdown.
+	PowerChangeCapabilities []int
+	StatesSupported         []State
+	ActionsSupported        []Action
+}
+
+// Service reads and changes the power state and one-time boot options of
+// one device. It is safe for concurrent use.
+type Service struct {
+	ws   *wsman.Client
+	wrap func(op string, err error) error
+	poll time.Duration
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithErrorWrapper passes every error through wrap, so that a device client
+// can classify them (package amt does).
+func WithErrorWrapper(wrap func(op string, err error) error) Option {
+	return func(s *Service) {
+		if wrap != nil {
+			s.wrap = wrap
+		}
+	}
+}
+
+// WithPollInterval sets how often WaitFor reads the state (default 1s, as
+// consoles do).
+func WithPollInterval(d time.Duration) Option {
+	return func(s *Service) {
+		if d > 0 {
+			s.poll = d
+		}
+	}
+}
+
+// New returns the power service of the device behind ws.
+func New(ws *wsman.Client, opts ...Option) *Service {
+	s := &Service{ws: ws, poll: time.Second, wrap: func(_ string, err error) error { return err }}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func (s *Service) fail(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return s.wrap(op, err)
+}
+
+// Status reads the power state, the actions the device offers in it, and
+// the OS power-saving state.
+func (s *Service) Status(ctx context.Context) (*Status, error) {
+	st, err := s.status(ctx)
+	return st, s.fail("power status", err)
+}
+
+func (s *Service) status(ctx context.Context) (*Status, error) {
+	in, err := s.ws.Get(ctx, uriAssociatedPower)
+	if err != nil {
+		return nil, err
+	}
+	st, err := DecodeStatus(in)
+	if err != nil {
+		return nil, err
+	}
+	st.OSPowerSaving = OSPowerSavingUnsupported
+	ips, err := s.ws.Get(ctx, uriIPSPower)
+	switch {
+	case err == nil:
+		if v, err := ips.Uint("OSPowerSavingState"); err == nil {
+			st.OSPowerSaving = OSPowerSaving(v)
+		}
+	case errors.Is(err, wsman.ErrDestinationUnreachable), errors.Is(err, wsman.ErrActionNotSupported):
+		// Firmware before AMT 10 has no OS power-saving service.
+	default:
+		return nil, err
+	}
+	return st, nil
+}
+
+// DecodeStatus reads a CIM_AssociatedPowerManagementService instance.
+func DecodeStatus(in *wsman.Instance) (*Status, error) {
+	ps, err := in.Uint("PowerState")
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{State: State(ps)}
+	for _, v := range in.Values("AvailableRequestedPowerStates") {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: AvailableRequestedPowerStates %q", wsman.ErrMalformedResponse, v)
+		}
+		st.Available = append(st.Available, Action(n))
+	}
+	if in.Has("TransitioningToPowerState") {
+		t, err := in.Uint("TransitioningToPowerState")
+		if err != nil {
+			return nil, err
+		}
+		if t != 0 && t != transitionNotApplicable && t != transitionNoChange && State(t) != st.State {
+			st.Transitioning, st.TransitioningTo = true, State(t)
+		}
+	}
+	return st, nil
+}
+
+// Capabilities reads CIM_PowerManagementCapabilities.
+func (s *Service) Capabilities(ctx context.Context) (*Capabilities, error) {
+	in, err := s.ws.Get(ctx, uriPowerCaps)
+	if err != nil {
+		return nil, s.fail("power capabilities", err)
+	}
+	c, err := DecodeCapabilities(in)
+	return c, s.fail("power capabilities", err)
+}
+
+// DecodeCapabilities reads a CIM_PowerManagementCapabilities instance.
+func DecodeCapabilities(in *wsman.Instance) (*Capabilities, error) {
+	c := &Capabilities{}
+	ints := func(name string) ([]int, error) {
+		var out []int
+		for _, v := range in.Values(name) {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s %q", wsman.ErrMalformedResponse, name, v)
+			}
+			out = append(out, n)
+		}
+		return out, nil
+	}
+	var err error
+	if c.PowerChangeCapabilities, err = ints("PowerChangeCapabilities"); err != nil {
+		return nil, err
+	}
+	states, err := ints("PowerStatesSupported")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range states {
+		c.StatesSupported = append(c.StatesSupported, State(n))
+	}
+	reqs, err := ints("RequestedPowerStatesSupported")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range reqs {
+		c.ActionsSupported = append(c.ActionsSupported, Action(n))
+	}
+	return c, nil
+}
+
+// Set asks the device for a power change. It first reads the state: an
+// action the device does not offer now fails with *NotAvailableError, and
+// a device still carrying out an earlier change fails with
+// *TransitioningError; nothing is sent in either case.
+//
+// Set never resends the request. If the connection fails after it was
+// sent, the error matches wsman.ErrOutcomeUnknown: read the state to learn
+// whether the change happened, rather than asking again (a second reset
+// would reset the machine twice).
+func (s *Service) Set(ctx context.Context, a Action) error {
+	st, err := s.status(ctx)
+	if err != nil {
+		return s.fail("power "+a.String(), err)
+	}
+	return s.fail("power "+a.String(), s.set(ctx, st, a))
+}
+
+func (s *Service) set(ctx context.Context, st *Status, a Action) error {
+	if st.Transitioning {
+		return &TransitioningError{State: st.State, To: st.TransitioningTo}
+	}
+	if !st.Offers(a) {
+		return &NotAvailableError{Action: a, State: st.State, Available: st.Available}
+	}
+	_, err := s.ws.Invoke(ctx, uriPowerService, "RequestPowerStateChange", []wsman.Property{
+		wsman.Param("PowerState", strconv.Itoa(int(a))),
+		wsman.RefParam("ManagedElement", managedSystem),
+	})
+	return err
+}
+
+// WaitFor reads the state until the machine is in state and no longer
+// transitioning, or ctx ends. It returns the last status read.
+func (s *Service) WaitFor(ctx context.Context, state State) (*Status, error) {
+	t := time.NewTicker(s.poll)
+	defer t.Stop()
+	for {
+		st, err := s.status(ctx)
+		if err == nil && st.State == state && !st.Transitioning {
+			return st, nil
+		}
+		if err != nil && ctx.Err() == nil && !transientRead(err) {
+			return st, s.fail("power wait", err)
+		}
+		select {
+		case <-ctx.Done():
+			if st == nil {
+				return nil, s.fail("power wait", fmt.Errorf("waiting for %s: %w", state, ctx.Err()))
+			}
+			return st, s.fail("power wait", fmt.Errorf("waiting for %s (still %s): %w", state, st.State, ctx.Err()))
+		case <-t.C:
+		}
+	}
+}
+
+// transientRead reports errors worth reading again while a machine
+// changes state: AMT often drops the first request after a wake.
+func transientRead(err error) bool {
+	var he *wsman.HTTPError
+	return errors.Is(err, wsman.ErrOutcomeUnknown) || errors.As(err, &he) && he.StatusCode >= 500
+}
+
+// Wake brings the operating system out of its power-saving mode (Modern
+// Standby) to full power, through IPS_PowerManagementService (AMT 10 and
+// later). It is never resent.
+func (s *Service) Wake(ctx context.Context) error {
+	st, err := s.status(ctx)
+	if err != nil {
+		return s.fail("power wake", err)
+	}
+	if st.OSPowerSaving == OSPowerSavingUnsupported {
+		return s.fail("power wake", &UnsupportedError{What: []string{"OS power saving (IPS_PowerManagementService)"}})
+	}
+	if st.State != StateOn {
+		return s.fail("power wake", &NotAvailableError{Action: On, State: st.State, Available: st.Available})
+	}
+	if st.OSPowerSaving == OSFullPower {
+		return nil
+	}
+	_, err = s.ws.Invoke(ctx, uriIPSPower, "RequestOSPowerSavingStateChange", []wsman.Property{
+		wsman.Param("OSPowerSavingState", strconv.Itoa(int(OSFullPower))),
+		wsman.RefParam("ManagedElement", managedSystem),
+	})
+	return s.fail("power wake", err)
+}

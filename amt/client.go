@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amtkit/amtkit/power"
 	"github.com/amtkit/amtkit/wsman"
 )
 
@@ -24,6 +25,10 @@ const (
 
 // Client manages one Intel AMT device. It is safe for concurrent use.
 type Client struct {
+	// Power reads and changes the power state and the one-time boot
+	// options. Its errors are classified like the Client's.
+	Power *power.Service
+
 	host string // host[:port] as the caller named it, for errors and reports
 	ws   *wsman.Client
 }
@@ -123,7 +128,9 @@ func WithInsecureSkipVerify() Option {
 
 // WithHTTPClient takes the transport of hc as the base of the client's own
 // digest and retry layers. The client is copied: later changes to hc have
-// no effect. Its Timeout is ignored; use WithTimeout.
+// no effect. Its Timeout is ignored; use WithTimeout. TLS options need the
+// transport to be an *http.Transport, which is cloned and given the TLS
+// settings; New refuses them with any other round tripper.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
@@ -179,6 +186,12 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 		wo = append(wo, wsman.WithTLS(o.tls))
 	}
 	if o.httpClient != nil && o.httpClient.Transport != nil {
+		if _, ok := o.httpClient.Transport.(*http.Transport); !ok && o.tlsSet {
+			// The WS-Man client can only put its TLS settings into an
+			// *http.Transport; any other round tripper would silently
+			// drop the pin, the roots or the client certificate.
+			return nil, errors.New("amt: TLS options need an *http.Transport in WithHTTPClient")
+		}
 		wo = append(wo, wsman.WithTransport(o.httpClient.Transport))
 	}
 	if o.logger != nil {
@@ -192,18 +205,22 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("amt: %w", err)
 	}
-	return &Client{host: host, ws: ws}, nil
+	c := &Client{host: host, ws: ws}
+	c.Power = power.New(ws, power.WithErrorWrapper(c.wrap))
+	return c, nil
 }
 
-// endpointURL turns the forms New accepts into a WS-Management URL.
+// endpointURL turns the forms New accepts into a WS-Management URL and
+// the host:port it names.
 func endpointURL(endpoint string, useTLS bool) (string, string, error) {
 	endpoint = strings.TrimSpace(endpoint)
 	if endpoint == "" {
 		return "", "", errors.New("amt: empty endpoint")
 	}
+	var u *url.URL
 	if strings.Contains(endpoint, "://") {
-		u, err := url.Parse(endpoint)
-		if err != nil {
+		var err error
+		if u, err = url.Parse(endpoint); err != nil {
 			return "", "", fmt.Errorf("amt: endpoint: %w", err)
 		}
 		if u.Scheme != "http" && u.Scheme != "https" {
@@ -212,44 +229,67 @@ func endpointURL(endpoint string, useTLS bool) (string, string, error) {
 		if useTLS && u.Scheme == "http" {
 			return "", "", fmt.Errorf("amt: endpoint %q is plain http but TLS options were given", endpoint)
 		}
-		if u.Port() == "" {
-			port := PortHTTP
-			if u.Scheme == "https" {
-				port = PortTLS
-			}
-			u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
+		if u.User != nil {
+			// net/http would send them as Basic credentials, in clear
+			// text on port 16992.
+			return "", "", errors.New("amt: endpoint must not carry credentials; use WithCredentials")
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return "", "", fmt.Errorf("amt: endpoint %q has a query or fragment", endpoint)
 		}
 		if u.Path == "" || u.Path == "/" {
 			u.Path = "/wsman"
 		}
-		return u.String(), u.Host, nil
+	} else {
+		host, port, err := net.SplitHostPort(endpoint)
+		if err != nil {
+			// No port: a bare host name or address (IPv6 without
+			// brackets too).
+			host, port = endpoint, ""
+			if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+				host = host[1 : len(host)-1]
+			}
+		} else if port == "" {
+			return "", "", fmt.Errorf("amt: endpoint %q has an invalid port", endpoint)
+		}
+		if host == "" || strings.ContainsAny(host, "/?#@[] \t") {
+			return "", "", fmt.Errorf("amt: endpoint %q has no valid host", endpoint)
+		}
+		u = &url.URL{Scheme: "http", Path: "/wsman"}
+		if useTLS {
+			u.Scheme = "https"
+		}
+		if port == "" {
+			port = strconv.Itoa(PortHTTP)
+			if useTLS {
+				port = strconv.Itoa(PortTLS)
+			}
+		}
+		u.Host = net.JoinHostPort(host, port)
 	}
-	host, port, err := net.SplitHostPort(endpoint)
-	if err != nil {
-		// No port: a bare host name or address (IPv6 without brackets too).
-		host, port = strings.Trim(endpoint, "[]"), ""
-	}
-	if host == "" {
+	if u.Hostname() == "" {
 		return "", "", fmt.Errorf("amt: endpoint %q has no host", endpoint)
 	}
-	scheme := "http"
-	if useTLS {
-		scheme = "https"
-	}
-	if port == "" {
-		port = strconv.Itoa(PortHTTP)
-		if useTLS {
-			port = strconv.Itoa(PortTLS)
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", "", fmt.Errorf("amt: endpoint %q has an invalid port", endpoint)
 		}
-	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "", "", fmt.Errorf("amt: endpoint %q has an invalid port", endpoint)
+	} else {
+		port := PortHTTP
+		if u.Scheme == "https" {
+			port = PortTLS
+		}
+		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
 	}
-	hp := net.JoinHostPort(host, port)
-	return scheme + "://" + hp + "/wsman", hp, nil
+	return u.String(), u.Host, nil
 }
 
 // Host returns host:port of the device.
 func (c *Client) Host() string { return c.host }
+
+// CloseIdleConnections closes connections kept open for reuse. A Client
+// stays usable afterwards; call this when done with a device.
+func (c *Client) CloseIdleConnections() { c.ws.CloseIdleConnections() }
 
 // WSMan returns the underlying WS-Management client, for classes this
 // package does not wrap.

@@ -16,5 +16,5 @@
 // # Concurrency
 //
 // A Client is safe for concurrent use; requests to one device are sent one
-// at a time.
+// at a time. CloseIdleConnections releases the connections it keeps open.
 package amt

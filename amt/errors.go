@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"net/http"
 	"strings"
 
+	"github.com/amtkit/amtkit/power"
 	"github.com/amtkit/amtkit/wsman"
 )
 
@@ -22,7 +24,8 @@ var (
 	ErrNotDetected = errors.New("AMT not detected")
 	// ErrTLS: the device answered over TLS, but its certificate could not
 	// be trusted (unknown authority, wrong name, or a pin mismatch), or the
-	// handshake failed.
+	// handshake failed (for example, the device refused the client
+	// certificate or asked for one that was not given).
 	ErrTLS = errors.New("TLS verification failed")
 	// ErrAuthFailed: the device rejected the credentials.
 	ErrAuthFailed = errors.New("authentication failed")
@@ -60,6 +63,10 @@ func (e *Error) Error() string {
 	cause := ""
 	if e.Err != nil {
 		cause = strings.TrimPrefix(e.Err.Error(), "wsman: ")
+		if e.Op != "" {
+			// wsman names the operation too; say it once.
+			cause = strings.TrimPrefix(cause, e.Op+": ")
+		}
 	}
 	if e.Kind != nil && !strings.Contains(cause, e.Kind.Error()) {
 		b.WriteString(e.Kind.Error())
@@ -73,10 +80,13 @@ func (e *Error) Error() string {
 
 // Unwrap returns the kind and the cause, so errors.Is matches both.
 func (e *Error) Unwrap() []error {
-	if e.Kind == nil {
-		return []error{e.Err}
+	errs := make([]error, 0, 2)
+	for _, err := range []error{e.Kind, e.Err} {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return []error{e.Kind, e.Err}
+	return errs
 }
 
 // ReturnCode returns the status code a device error carries: the
@@ -125,15 +135,31 @@ func kindOf(err error) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return nil
-	case errors.Is(err, wsman.ErrUnauthorized):
-		return ErrAuthFailed
+	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported),
+		errors.Is(err, power.ErrNotReached):
+		// Refused before anything was sent: not a failure of the device.
+		return nil
 	case errors.Is(err, wsman.ErrCertificatePin), errors.As(err, &certErr), errors.As(err, &unknown),
 		errors.As(err, &hostErr), errors.As(err, &invalid), errors.As(err, &alertErr):
 		return ErrTLS
-	case errors.As(err, &recErr):
+	case errors.As(err, &opErr) && opErr.Op == "remote error":
+		// crypto/tls reports an alert from the peer this way: the
+		// device refused the handshake, typically because mutual TLS
+		// needs a client certificate it trusts, or because the TLS
+		// versions do not overlap.
+		return ErrTLS
+	case errors.As(err, &recErr), errors.Is(err, http.ErrSchemeMismatch):
 		// A TLS client met a plain-text server: something answers, but
-		// it does not speak TLS as AMT's TLS port does.
+		// it does not speak TLS as AMT's TLS port does. (net/http turns
+		// the record header error into ErrSchemeMismatch when the
+		// answer looks like HTTP.)
 		return ErrNotDetected
+	case errors.As(err, &httpErr) && !IsAMTServer(httpErr.Server):
+		// AMT names itself in the Server header of every answer, 401s
+		// included; anything else is another web server.
+		return ErrNotDetected
+	case errors.Is(err, wsman.ErrUnauthorized):
+		return ErrAuthFailed
 	case errors.As(err, &rv):
 		if code, ok := rv.PTStatus(); ok && code == ptInvalidProvisioningState {
 			return ErrNotProvisioned
@@ -145,14 +171,14 @@ func kindOf(err error) error {
 		}
 		return ErrDevice
 	case errors.As(err, &httpErr):
-		if !IsAMTServer(httpErr.Server) {
-			return ErrNotDetected
-		}
 		return ErrDevice
-	case errors.Is(err, wsman.ErrMalformedResponse), errors.Is(err, wsman.ErrResponseTooLarge), errors.Is(err, wsman.ErrRealmChanged):
+	case errors.Is(err, wsman.ErrMalformedResponse), errors.Is(err, wsman.ErrNoProperty),
+		errors.Is(err, wsman.ErrResponseTooLarge), errors.Is(err, wsman.ErrRealmChanged):
+		// The device answered, but not with what the operation needs.
 		return ErrDevice
 	case strings.Contains(err.Error(), "malformed HTTP"):
-		// Something answers on the port, but not with HTTP.
+		// Something answers on the port, but not with HTTP. net/http
+		// has no error type for this.
 		return ErrNotDetected
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, wsman.ErrOutcomeUnknown),
 		errors.As(err, &opErr), errors.As(err, &netErr):

@@ -45,8 +45,9 @@ func ParseVersion(s string) (Version, error) {
 	}
 	var n [4]int
 	for i, p := range parts {
+		// Digits only: Atoi alone would take "+11".
 		v, err := strconv.Atoi(p)
-		if err != nil || v < 0 {
+		if err != nil || strings.TrimLeft(p, "0123456789") != "" {
 			return Version{}, errors.New("amt: version " + strconv.Quote(s) + " is not numeric")
 		}
 		n[i] = v
@@ -87,10 +88,15 @@ func (c *Client) Identify(ctx context.Context) (*Identity, error) {
 	id, err := c.ws.Identify(ctx)
 	if err != nil {
 		var he *wsman.HTTPError
-		if errors.As(err, &he) && he.StatusCode == 401 {
-			if v, ok := ParseServerHeader(he.Server); ok {
-				return &Identity{Firmware: v}, nil
-			}
+		if errors.As(err, &he) && he.StatusCode == 401 && IsAMTServer(he.Server) {
+			v, _ := ParseServerHeader(he.Server)
+			return &Identity{Firmware: v}, nil
+		}
+		if errors.Is(err, wsman.ErrMalformedResponse) && ctx.Err() == nil {
+			// Identify is the probe for AMT: an answer that is not a
+			// WS-Management Identify response (a web page, say) means
+			// something else listens here.
+			return nil, &Error{Host: c.host, Op: "Identify", Kind: ErrNotDetected, Err: err}
 		}
 		return nil, c.wrap("Identify", err)
 	}

@@ -55,5 +55,9 @@ func (s SKU) Features() []string {
 
 // String gives the kind and the raw value, e.g. "AMT (16392: AMT+Corporate)".
 func (s SKU) String() string {
-	return s.Kind() + " (" + strconv.FormatUint(uint64(s), 10) + ": " + strings.Join(s.Features(), "+") + ")"
+	out := s.Kind() + " (" + strconv.FormatUint(uint64(s), 10)
+	if f := s.Features(); len(f) > 0 {
+		out += ": " + strings.Join(f, "+")
+	}
+	return out + ")"
 }

@@ -18,6 +18,9 @@ var (
 	// AMT_BootCapabilities, or lacks the OS power-saving service. Nothing
 	// was changed.
 	ErrUnsupported = errors.New("not supported by the device")
+	// ErrNotReached: WaitFor's context ended before the machine reached the
+	// state.
+	ErrNotReached = errors.New("power state not reached")
 )
 
 // NotAvailableError is returned when an action is not among the actions the

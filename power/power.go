@@ -255,9 +255,9 @@ func (s *Service) WaitFor(ctx context.Context, state State) (*Status, error) {
 		select {
 		case <-ctx.Done():
 			if st == nil {
-				return nil, s.fail("power wait", fmt.Errorf("waiting for %s: %w", state, ctx.Err()))
+				return nil, s.fail("power wait", fmt.Errorf("%w: waiting for %s: %w", ErrNotReached, state, ctx.Err()))
 			}
-			return st, s.fail("power wait", fmt.Errorf("waiting for %s (still %s): %w", state, st.State, ctx.Err()))
+			return st, s.fail("power wait", fmt.Errorf("%w: waiting for %s (still %s): %w", ErrNotReached, state, st.State, ctx.Err()))
 		case <-t.C:
 		}
 	}

@@ -123,12 +123,14 @@ func TestSecondChangeWhileTransitioning(t *testing.T) {
 
 func TestWaitForGivesUpWithContext(t *testing.T) {
 	svc, _, _ := setup(t, amtsim.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	st, err := svc.WaitFor(ctx, power.StateOff)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	require.NotNil(t, st)
-	assert.Equal(t, power.StateOn, st.State, "the last state read is returned")
+	assert.ErrorIs(t, err, power.ErrNotReached)
+	if st != nil {
+		assert.Equal(t, power.StateOn, st.State, "the last state read is returned")
+	}
 }
 
 func TestResetToPXEBootsPXEOnce(t *testing.T) {

@@ -140,7 +140,8 @@ func (p *xmlParser) misc() error {
 		switch {
 		case strings.HasPrefix(p.s[p.pos:], "<?"):
 			p.pos += 2
-			if _, err := p.name(); err != nil {
+			target, err := p.name()
+			if err != nil {
 				return err
 			}
 			if p.pos < len(p.s) && !strings.HasPrefix(p.s[p.pos:], "?>") && !isSpace(p.s[p.pos]) {
@@ -149,6 +150,11 @@ func (p *xmlParser) misc() error {
 			end := strings.Index(p.s[p.pos:], "?>")
 			if end < 0 {
 				return p.fail("unterminated processing instruction")
+			}
+			if target == "xml" {
+				if err := p.xmlDecl(p.s[p.pos : p.pos+end]); err != nil {
+					return err
+				}
 			}
 			p.pos += end + 2
 		case strings.HasPrefix(p.s[p.pos:], "<!--"):
@@ -412,6 +418,39 @@ func (p *xmlParser) element(scope *nsBinding, depth int) (*xnode, error) {
 			n.children = append(n.children, c)
 		}
 	}
+}
+
+// xmlDecl checks the XML declaration: version 1.0 and UTF-8, the only
+// forms this decoder reads.
+func (p *xmlParser) xmlDecl(content string) error {
+	if v, ok := declParam(content, "version"); ok && v != "1.0" {
+		return p.fail("unsupported XML version " + strconv.Quote(v))
+	}
+	if e, ok := declParam(content, "encoding"); ok && !strings.EqualFold(e, "utf-8") {
+		return p.fail("unsupported encoding " + strconv.Quote(e))
+	}
+	return nil
+}
+
+// declParam reads name="value" (or single quotes) from a declaration.
+func declParam(content, name string) (string, bool) {
+	i := strings.Index(content, name)
+	if i < 0 {
+		return "", false
+	}
+	rest := strings.TrimLeft(content[i+len(name):], " \t\r\n")
+	if !strings.HasPrefix(rest, "=") {
+		return "", false
+	}
+	rest = strings.TrimLeft(rest[1:], " \t\r\n")
+	if rest == "" || (rest[0] != '"' && rest[0] != '\'') {
+		return "", true
+	}
+	end := strings.IndexByte(rest[1:], rest[0])
+	if end < 0 {
+		return "", true
+	}
+	return rest[1 : 1+end], true
 }
 
 // normalizeNewlines turns the line ends \r\n and \r into \n, as XML

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -13,6 +14,9 @@ import (
 const (
 	demoUser     = "admin"
 	demoPassword = "Demo-P@ss1"
+	// demoLockoutAfter is how many failed logins the simulated device
+	// takes before it locks the account, as AMT does by default.
+	demoLockoutAfter = 3
 )
 
 func newDemoCommand() *cobra.Command {
@@ -22,8 +26,14 @@ func newDemoCommand() *cobra.Command {
 		Short: "Tour amtctl against a simulated AMT machine started in-process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("--output must be table or json, not %q", output)}
+			}
 			out := cmd.OutOrStdout()
-			sim, err := amtsim.New(amtsim.Options{User: demoUser, Password: demoPassword, Logger: slog.New(slog.DiscardHandler)})
+			sim, err := amtsim.New(amtsim.Options{
+				User: demoUser, Password: demoPassword, LockoutAfter: demoLockoutAfter,
+				Logger: slog.New(slog.DiscardHandler),
+			})
 			if err != nil {
 				return fmt.Errorf("starting the simulator: %w", err)
 			}
@@ -37,6 +47,7 @@ func newDemoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer c.CloseIdleConnections()
 			rec, err := collectInfo(cmd, c, true)
 			if err != nil {
 				return err
@@ -50,10 +61,19 @@ func newDemoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer bad.CloseIdleConnections()
 			_, err = bad.Inventory(cmd.Context())
+			if err == nil {
+				return errors.New("the simulator accepted a wrong password")
+			}
 			fmt.Fprintf(out, "amtctl: %v\n", err)
-			fmt.Fprintf(out, "(one failed login, no retry: the device counted %d of the %s it allows before locking the account)\n",
-				dev.Stats().FailedLogins, "attempts")
+			failed := dev.Stats().FailedLogins
+			logins := "failed logins"
+			if failed == 1 {
+				logins = "failed login"
+			}
+			fmt.Fprintf(out, "The client stopped after the first rejection, without retrying: the device counted %d %s (it locks the account after %d).\n",
+				failed, logins, demoLockoutAfter)
 			return nil
 		},
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -96,10 +95,8 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 	}
 	c, err := amt.New(f.host, opts...)
 	if err != nil {
-		if strings.Contains(err.Error(), "fingerprint") || strings.Contains(err.Error(), "endpoint") {
-			return nil, usageError{err}
-		}
-		return nil, err
+		// New does no I/O: whatever it refuses came from the flags.
+		return nil, usageError{err}
 	}
 	return c, nil
 }

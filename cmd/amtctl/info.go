@@ -27,6 +27,7 @@ func newInfoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer c.CloseIdleConnections()
 			rec, err := collectInfo(cmd, c, f.hasPassword())
 			if err != nil {
 				return err

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/amtkit/amtkit/amt"
+	"github.com/amtkit/amtkit/power"
 )
 
 // Exit statuses, one per failure class, so that scripts can branch on why
@@ -31,6 +32,7 @@ const (
 	exitNotProvisioned = 7
 	exitDevice         = 8
 	exitLockedOut      = 9
+	exitRefused        = 10
 )
 
 func main() {
@@ -45,10 +47,18 @@ type usageError struct{ error }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand(stdout, stderr)
+	// Cobra reports an unknown command or wrong arguments before any
+	// command runs, with plain errors; those are usage errors too. (A
+	// subcommand with its own PersistentPreRun would hide this hook.)
+	started := false
+	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if !started {
+		err = usageError{err}
 	}
 	fmt.Fprintln(stderr, "amtctl:", err)
 	return exitCode(err)
@@ -59,6 +69,10 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported):
+		return exitRefused
+	case errors.Is(err, power.ErrNotReached):
+		return exitFailure
 	case errors.Is(err, amt.ErrAuthFailed):
 		return exitAuthFailed
 	case errors.Is(err, amt.ErrLockedOut):
@@ -87,6 +101,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newInfoCommand(), newDemoCommand())
+	root.AddCommand(newInfoCommand(), newPowerCommand(), newBootCommand(), newDemoCommand())
 	return root
 }

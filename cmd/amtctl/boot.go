@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amtkit/amtkit/power"
+)
+
+func newBootCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "boot",
+		Short: "Set or clear one-time boot options",
+	}
+	cmd.AddCommand(newBootNextCommand(), newBootClearCommand())
+	return cmd
+}
+
+func newBootNextCommand() *cobra.Command {
+	var (
+		f         deviceFlags
+		opts      power.BootOptions
+		reset     bool
+		verbosity string
+	)
+	cmd := &cobra.Command{
+		Use:   "next pxe|hdd|cd|bios",
+		Short: "Make the next boot, once, go to PXE, the hard disk, the CD/DVD drive or BIOS setup",
+		Long: "boot next arms a one-time boot: it checks the device's boot capabilities, sets the boot settings\n" +
+			"(read-modify-write of AMT_BootSettingData), selects the boot source and marks the configuration for\n" +
+			"the next boot only. With --reset it then resets the machine, or powers it on if it is off.",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"pxe", "hdd", "cd", "bios"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, err := power.ParseBootTarget(args[0])
+			if err != nil || target == power.BootIDERCD || target == power.BootIDERFloppy {
+				return usageError{fmt.Errorf("boot target must be pxe, hdd, cd or bios, not %q (IDE-R images boot with amtctl ider)", args[0])}
+			}
+			switch verbosity {
+			case "", "default":
+			case "quiet":
+				opts.Verbosity = power.VerbosityQuiet
+			case "verbose":
+				opts.Verbosity = power.VerbosityVerbose
+			case "blank":
+				opts.Verbosity = power.VerbosityBlank
+			default:
+				return usageError{fmt.Errorf("--verbosity must be default, quiet, verbose or blank")}
+			}
+			c, err := f.client(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if !reset {
+				if err := c.Power.NextBoot(ctx, target, opts); err != nil {
+					return err
+				}
+				return bootReport(cmd, f.output, c.Host(), target, "")
+			}
+			a, err := c.Power.ResetTo(ctx, target, opts)
+			if err != nil {
+				return explainOutcome(err)
+			}
+			return bootReport(cmd, f.output, c.Host(), target, a.String())
+		},
+	}
+	f.register(cmd)
+	fl := cmd.Flags()
+	fl.BoolVar(&reset, "reset", false, "start the boot now: reset the machine, or power it on if it is off")
+	fl.BoolVar(&opts.SOL, "sol", false, "show the BIOS console over serial-over-LAN during POST")
+	fl.BoolVar(&opts.BIOSPause, "bios-pause", false, "pause in the BIOS")
+	fl.BoolVar(&opts.LockKeyboard, "lock-keyboard", false, "lock the keyboard during boot")
+	fl.BoolVar(&opts.LockPowerButton, "lock-power-button", false, "lock the power button until the next boot")
+	fl.BoolVar(&opts.LockResetButton, "lock-reset-button", false, "lock the reset button until the next boot")
+	fl.BoolVar(&opts.UserPasswordBypass, "user-password-bypass", false, "bypass the BIOS user password")
+	fl.IntVar(&opts.MediaIndex, "media-index", 0, "drive to boot for hdd or cd: 0 default, 1 primary, 2 secondary")
+	fl.StringVar(&verbosity, "verbosity", "default", "firmware verbosity: default, quiet, verbose or blank")
+	return cmd
+}
+
+func bootReport(cmd *cobra.Command, format, host string, target power.BootTarget, action string) error {
+	w := cmd.OutOrStdout()
+	if format == "json" {
+		out := map[string]any{"host": host, "next_boot": target.String()}
+		if action != "" {
+			out["action"] = action
+		}
+		return json.NewEncoder(w).Encode(out)
+	}
+	if action == "" {
+		fmt.Fprintf(w, "%s: next boot goes to %s, once\n", host, target)
+		return nil
+	}
+	fmt.Fprintf(w, "%s: next boot goes to %s, once; %s sent to start it\n", host, target, action)
+	return nil
+}
+
+func newBootClearCommand() *cobra.Command {
+	var f deviceFlags
+	cmd := &cobra.Command{
+		Use:   "clear",
+		Short: "Clear one-time boot options",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client(cmd)
+			if err != nil {
+				return err
+			}
+			if err := c.Power.ClearBootOptions(cmd.Context()); err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"host": c.Host(), "cleared": true})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: one-time boot options cleared\n", c.Host())
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amtkit/amtkit/power"
+	"github.com/amtkit/amtkit/wsman"
+)
+
+func newPowerCommand() *cobra.Command {
+	var (
+		f           deviceFlags
+		wait        bool
+		waitTimeout time.Duration
+	)
+	actions := make([]string, 0, len(power.Actions()))
+	for _, a := range power.Actions() {
+		actions = append(actions, a.String())
+	}
+	cmd := &cobra.Command{
+		Use:   "power status|" + strings.Join(actions, "|") + "|wake",
+		Short: "Read or change a machine's power state",
+		Long: "power status shows the power state, the OS power-saving state and the actions the device offers now.\n" +
+			"Any other verb asks the device for that change: on, off (immediate), reset, cycle (off then on),\n" +
+			"soft-off and soft-reset (graceful, through the OS agent), sleep, hibernate, nmi; wake brings the OS\n" +
+			"out of Modern Standby. An action the device does not offer now is refused before anything is sent,\n" +
+			"naming the ones it offers. A change is never resent: if the answer is lost, read the state again.",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: append(append([]string{"status"}, actions...), "wake"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			verb := args[0]
+			switch verb {
+			case "status":
+				st, err := c.Power.Status(ctx)
+				if err != nil {
+					return err
+				}
+				return printPowerStatus(cmd.OutOrStdout(), f.output, c.Host(), st)
+			case "wake":
+				if err := c.Power.Wake(ctx); err != nil {
+					return explainOutcome(err)
+				}
+				return report(cmd, f.output, c.Host(), "wake", nil)
+			}
+			a, err := power.ParseAction(verb)
+			if err != nil {
+				return usageError{err}
+			}
+			if err := c.Power.Set(ctx, a); err != nil {
+				return explainOutcome(err)
+			}
+			var st *power.Status
+			if target, ok := expectedState(a); ok && wait {
+				wctx, cancel := context.WithTimeout(ctx, waitTimeout)
+				defer cancel()
+				if st, err = c.Power.WaitFor(wctx, target); err != nil {
+					return err
+				}
+			}
+			return report(cmd, f.output, c.Host(), a.String(), st)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the machine reaches the state the action leads to")
+	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 3*time.Minute, "how long --wait waits")
+	return cmd
+}
+
+// expectedState is the state an action ends in, for --wait.
+func expectedState(a power.Action) (power.State, bool) {
+	switch a {
+	case power.On, power.Reset, power.PowerCycle, power.SoftReset:
+		return power.StateOn, true
+	case power.Off, power.SoftOff:
+		return power.StateOff, true
+	case power.Sleep:
+		return power.StateSleep, true
+	case power.Hibernate:
+		return power.StateHibernate, true
+	}
+	return 0, false
+}
+
+// explainOutcome adds advice to an error whose outcome is unknown.
+func explainOutcome(err error) error {
+	if errors.Is(err, wsman.ErrOutcomeUnknown) {
+		return fmt.Errorf("%w\n(the request was sent but its answer was lost; it was not resent. Run \"amtctl power status\" to see whether it took effect)", err)
+	}
+	return err
+}
+
+type powerRecord struct {
+	Host             string   `json:"host"`
+	PowerState       int      `json:"power_state"`
+	PowerStateName   string   `json:"power_state_name"`
+	OSPowerSaving    string   `json:"os_power_saving"`
+	Transitioning    bool     `json:"transitioning"`
+	TransitioningTo  string   `json:"transitioning_to,omitempty"`
+	AvailableActions []string `json:"available_actions"`
+}
+
+func newPowerRecord(host string, st *power.Status) powerRecord {
+	r := powerRecord{
+		Host: host, PowerState: int(st.State), PowerStateName: st.State.String(),
+		OSPowerSaving: st.OSPowerSaving.String(), Transitioning: st.Transitioning, AvailableActions: []string{},
+	}
+	if st.Transitioning {
+		r.TransitioningTo = st.TransitioningTo.String()
+	}
+	for _, a := range st.Available {
+		r.AvailableActions = append(r.AvailableActions, a.String())
+	}
+	return r
+}
+
+func printPowerStatus(w io.Writer, format, host string, st *power.Status) error {
+	r := newPowerRecord(host, st)
+	if format == "json" {
+		return json.NewEncoder(w).Encode(r)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Host\t%s\n", r.Host)
+	state := fmt.Sprintf("%s (%d)", r.PowerStateName, r.PowerState)
+	if st.State == power.StateOn && st.OSPowerSaving == power.OSPowerSavingOn {
+		state += ", OS in power saving (Modern Standby)"
+	}
+	fmt.Fprintf(tw, "Power\t%s\n", state)
+	if r.Transitioning {
+		fmt.Fprintf(tw, "Changing to\t%s\n", r.TransitioningTo)
+	}
+	fmt.Fprintf(tw, "OS power saving\t%s\n", r.OSPowerSaving)
+	fmt.Fprintf(tw, "Available\t%s\n", strings.Join(r.AvailableActions, ", "))
+	return tw.Flush()
+}
+
+// report prints the result of a change: the new status when --wait read
+// one, else a line saying the device accepted it.
+func report(cmd *cobra.Command, format, host, what string, st *power.Status) error {
+	w := cmd.OutOrStdout()
+	if format == "json" {
+		out := map[string]any{"host": host, "action": what, "accepted": true}
+		if st != nil {
+			out["status"] = newPowerRecord(host, st)
+		}
+		return json.NewEncoder(w).Encode(out)
+	}
+	if st != nil {
+		fmt.Fprintf(w, "%s: %s done; the machine is %s\n", host, what, st.State)
+		return nil
+	}
+	fmt.Fprintf(w, "%s: %s accepted\n", host, what)
+	return nil
+}

@@ -1,0 +1,514 @@
+package credentials
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Source supplies the credentials for a device. A device client calls Resolve
+// for its first operation, passing a function that performs that operation
+// with one credential; Resolve calls it with each candidate in turn until one
+// works, and returns the candidate that worked together with what happened to
+// every candidate. Later operations reuse the credential that worked.
+type Source interface {
+	Resolve(ctx context.Context, host string, try func(ctx context.Context, c Credential) error) (Candidate, []Attempt, error)
+}
+
+// Static returns a Source with one credential and no fallback: Resolve tries it
+// once. The single attempt's Origin is Task.
+func Static(c Credential) Source { return staticSource{c: c.clone()} }
+
+type staticSource struct{ c Credential }
+
+func (s staticSource) Resolve(ctx context.Context, host string, try func(context.Context, Credential) error) (Candidate, []Attempt, error) {
+	cand := Candidate{Origin: Task, Credential: s.c.clone()}
+	if err := ctx.Err(); err != nil {
+		return Candidate{}, []Attempt{{Origin: Task, Outcome: NotTried}}, fmt.Errorf("credentials: %s: %w", host, err)
+	}
+	err := try(ctx, cand.Credential)
+	if err == nil {
+		return cand, []Attempt{{Origin: Task, Outcome: Succeeded}}, nil
+	}
+	outcome := Failed
+	if errors.Is(err, ErrAuthFailed) {
+		outcome = AuthFailed
+	}
+	return Candidate{}, []Attempt{{Origin: Task, Outcome: outcome, Err: err}}, fmt.Errorf("credentials: %s: %w", host, err)
+}
+
+// DefaultAttemptTimeout bounds each login attempt unless WithAttemptTimeout
+// says otherwise.
+const DefaultAttemptTimeout = 30 * time.Second
+
+// defaultOrder is the resolver's default candidate order: the task
+// credential, the named profile (or the default profile when none is named),
+// the runtime entry for the host, then the other profiles when allowed.
+var defaultOrder = [...]Origin{Task, Named, Runtime, Other}
+
+// Resolver orders the candidate credentials for a host and tries them under a
+// lockout guard, learning what works into the store's runtime profile. See the
+// package documentation for the order rules.
+//
+// A Resolver is safe for concurrent use by many goroutines on many hosts.
+type Resolver struct {
+	store        Store
+	order        []Origin
+	profile      string
+	task         *Credential
+	allowOthers  bool
+	runtimeFirst bool
+	guard        *Guard
+	tech         Technology
+	timeout      time.Duration
+	isAuth       func(error) bool
+	now          func() time.Time
+}
+
+// Option configures a Resolver.
+type Option func(*Resolver) error
+
+// WithOrder sets the order in which origins are tried; the default is Task,
+// Named, Runtime, Other. Each origin may appear
+// once. Named stands for the named profile, or for the default profile when
+// no profile is named; Default for the default profile itself. Other is used
+// only with AllowOtherProfiles(true). Origins left out are not tried.
+func WithOrder(origins ...Origin) Option {
+	return func(r *Resolver) error {
+		if len(origins) == 0 {
+			return fmt.Errorf("credentials: WithOrder needs at least one origin")
+		}
+		seen := map[Origin]bool{}
+		for _, o := range origins {
+			if !o.Valid() {
+				return fmt.Errorf("credentials: WithOrder: unknown %v", o)
+			}
+			if seen[o] {
+				return fmt.Errorf("credentials: WithOrder: %v listed twice", o)
+			}
+			seen[o] = true
+		}
+		r.order = append([]Origin(nil), origins...)
+		return nil
+	}
+}
+
+// WithProfile names the profile to use; without it the default profile is
+// used. A named profile that does not exist makes resolution fail with
+// ErrNotFound rather than silently fall back.
+func WithProfile(name string) Option {
+	return func(r *Resolver) error {
+		if err := validName(name); err != nil {
+			return err
+		}
+		r.profile = name
+		return nil
+	}
+}
+
+// WithTask sets the task credential that Resolve tries first. ResolveTask and
+// For take a task credential per call instead.
+func WithTask(c Credential) Option {
+	return func(r *Resolver) error {
+		c = c.clone()
+		r.task = &c
+		return nil
+	}
+}
+
+// AllowOtherProfiles lets the resolver fall back to every other profile in
+// the store (in name order) after the configured ones. It is off by default:
+// trying every password an estate has spends the lockout budget quickly.
+func AllowOtherProfiles(allow bool) Option {
+	return func(r *Resolver) error {
+		r.allowOthers = allow
+		return nil
+	}
+}
+
+// WithRuntimeFirst sets whether a fresh (not stale) runtime entry for the host
+// is tried right after the task credential, ahead of the profiles. It is on by
+// default; off, the runtime entry keeps its place in the order.
+func WithRuntimeFirst(first bool) Option {
+	return func(r *Resolver) error {
+		r.runtimeFirst = first
+		return nil
+	}
+}
+
+// WithGuard shares a lockout guard. Without it every resolver has its own
+// guard with the defaults; resolvers that may reach the same hosts should
+// share one.
+func WithGuard(g *Guard) Option {
+	return func(r *Resolver) error {
+		if g == nil {
+			return fmt.Errorf("credentials: WithGuard(nil): a resolver always has a guard")
+		}
+		r.guard = g
+		return nil
+	}
+}
+
+// WithTechnology chooses which entry of each profile is a candidate (default
+// AMT). Profiles without an entry for it are passed over.
+func WithTechnology(t Technology) Option {
+	return func(r *Resolver) error {
+		if !t.Valid() {
+			return fmt.Errorf("credentials: unknown technology %q", string(t))
+		}
+		r.tech = t
+		return nil
+	}
+}
+
+// WithAttemptTimeout gives each login attempt its own timeout (default
+// DefaultAttemptTimeout); zero means attempts are bounded only by the
+// caller's context. An attempt that times out is a Failed attempt and stops
+// the resolution, like any network error.
+func WithAttemptTimeout(d time.Duration) Option {
+	return func(r *Resolver) error {
+		if d < 0 {
+			return fmt.Errorf("credentials: negative attempt timeout %v", d)
+		}
+		r.timeout = d
+		return nil
+	}
+}
+
+// WithAuthFailure sets how an authentication failure is recognised among the
+// errors the login function returns, e.g.
+//
+//	credentials.WithAuthFailure(func(err error) bool { return errors.Is(err, amt.ErrAuthFailed) })
+//
+// Only such failures move on to the next candidate. The default recognises
+// ErrAuthFailed.
+func WithAuthFailure(isAuth func(error) bool) Option {
+	return func(r *Resolver) error {
+		if isAuth == nil {
+			return fmt.Errorf("credentials: WithAuthFailure(nil)")
+		}
+		r.isAuth = isAuth
+		return nil
+	}
+}
+
+// WithClock sets the clock used for learned and stale times, and for the
+// resolver's own guard (a guard given with WithGuard keeps its clock). For
+// tests.
+func WithClock(now func() time.Time) Option {
+	return func(r *Resolver) error {
+		if now == nil {
+			return fmt.Errorf("credentials: WithClock(nil)")
+		}
+		r.now = now
+		return nil
+	}
+}
+
+// NewResolver returns a resolver over store.
+func NewResolver(store Store, opts ...Option) (*Resolver, error) {
+	if store == nil {
+		return nil, fmt.Errorf("credentials: NewResolver needs a store")
+	}
+	r := &Resolver{
+		store:        store,
+		order:        defaultOrder[:],
+		runtimeFirst: true,
+		tech:         AMT,
+		timeout:      DefaultAttemptTimeout,
+		isAuth:       func(err error) bool { return errors.Is(err, ErrAuthFailed) },
+		now:          time.Now,
+	}
+	for _, o := range opts {
+		if err := o(r); err != nil {
+			return nil, err
+		}
+	}
+	if r.guard == nil {
+		r.guard = NewGuard(DefaultMaxFailures, DefaultWindow, GuardClock(r.now))
+	}
+	return r, nil
+}
+
+// Guard returns the resolver's lockout guard.
+func (r *Resolver) Guard() *Guard { return r.guard }
+
+// Candidates returns the credentials a resolution for host would try, in
+// order, without trying any. task is the task credential, or nil. Candidates
+// that are the same login as an earlier one are left out.
+func (r *Resolver) Candidates(ctx context.Context, host string, task *Credential) ([]Candidate, error) {
+	if hostKey(host) == "" {
+		return nil, fmt.Errorf("credentials: no host given")
+	}
+	var (
+		profiles []Profile
+		loaded   bool
+		rt       RuntimeEntry
+		haveRT   bool
+	)
+	loadProfiles := func() error {
+		if loaded {
+			return nil
+		}
+		ps, err := r.store.Profiles(ctx)
+		if err != nil {
+			return fmt.Errorf("credentials: reading profiles: %w", err)
+		}
+		profiles, loaded = ps, true
+		return nil
+	}
+	if r.uses(Runtime) {
+		e, ok, err := r.store.Runtime(ctx, host)
+		if err != nil {
+			return nil, fmt.Errorf("credentials: reading the runtime profile for %s: %w", hostKey(host), err)
+		}
+		rt, haveRT = e, ok && e.technology() == r.tech
+	}
+
+	var out []Candidate
+	seen := map[fingerprint]bool{}
+	add := func(c Candidate) {
+		fp := fingerprintOf(r.tech, c.Credential)
+		if seen[fp] {
+			return
+		}
+		seen[fp] = true
+		out = append(out, c)
+	}
+	addProfile := func(o Origin, p Profile) {
+		if c, ok := p.Entries[r.tech]; ok {
+			add(Candidate{Origin: o, Profile: p.Name, Credential: c.clone()})
+		}
+	}
+	runtimeCand := Candidate{Origin: Runtime, Profile: rt.Profile, Credential: rt.Credential}
+	promote := haveRT && !rt.Stale && r.runtimeFirst
+
+	// The task credential always leads; a fresh runtime entry comes right
+	// after it.
+	if task != nil && r.uses(Task) {
+		add(Candidate{Origin: Task, Credential: task.clone()})
+	}
+	if promote {
+		add(runtimeCand)
+	}
+	for _, o := range r.order {
+		switch o {
+		case Task:
+			// Already placed.
+		case Named:
+			if r.profile != "" {
+				if err := loadProfiles(); err != nil {
+					return nil, err
+				}
+				p, ok := findProfile(profiles, r.profile)
+				if !ok {
+					return nil, fmt.Errorf("credentials: %w", notFound("profile", r.profile))
+				}
+				addProfile(Named, p)
+				continue
+			}
+			fallthrough
+		case Default:
+			if err := loadProfiles(); err != nil {
+				return nil, err
+			}
+			for _, p := range profiles {
+				if p.Default {
+					addProfile(Default, p)
+				}
+			}
+		case Runtime:
+			if haveRT && !promote {
+				add(runtimeCand)
+			}
+		case Other:
+			if !r.allowOthers {
+				continue
+			}
+			if err := loadProfiles(); err != nil {
+				return nil, err
+			}
+			for _, p := range profiles {
+				if p.Name != r.profile && !p.Default {
+					addProfile(Other, p)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func (r *Resolver) uses(o Origin) bool {
+	for _, x := range r.order {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+func findProfile(ps []Profile, name string) (Profile, bool) {
+	for _, p := range ps {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Profile{}, false
+}
+
+// Resolve implements Source with the task credential given by WithTask, if
+// any.
+func (r *Resolver) Resolve(ctx context.Context, host string, try func(context.Context, Credential) error) (Candidate, []Attempt, error) {
+	return r.ResolveTask(ctx, host, r.task, try)
+}
+
+// For returns a Source that resolves with task as the task credential (nil
+// for none), for handing to a device client.
+func (r *Resolver) For(task *Credential) Source {
+	var t *Credential
+	if task != nil {
+		c := task.clone()
+		t = &c
+	}
+	return boundSource{r: r, task: t}
+}
+
+type boundSource struct {
+	r    *Resolver
+	task *Credential
+}
+
+func (b boundSource) Resolve(ctx context.Context, host string, try func(context.Context, Credential) error) (Candidate, []Attempt, error) {
+	return b.r.ResolveTask(ctx, host, b.task, try)
+}
+
+// ResolveTask tries the candidates for host in order, task first (nil for
+// none), calling try with each until one works.
+//
+// It waits for the host's turn with the guard, so resolutions of one host
+// take turns. An authentication failure (as WithAuthFailure recognises it)
+// moves on to the next candidate; any other error stops, as does the end of
+// ctx. A candidate that already failed on the host within the guard's window
+// is Skipped; once the guard's budget is spent, the rest are NotTried and the
+// error is a *BudgetError. A success is recorded in the runtime profile; an
+// authentication failure of the runtime entry marks it stale.
+//
+// The attempts list one Attempt per candidate, in order, whatever the result.
+// On success the error is nil and the Candidate is the one that worked.
+func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credential, try func(context.Context, Credential) error) (Candidate, []Attempt, error) {
+	if try == nil {
+		return Candidate{}, nil, fmt.Errorf("credentials: Resolve needs a login function")
+	}
+	key := hostKey(host)
+	if key == "" {
+		return Candidate{}, nil, fmt.Errorf("credentials: no host given")
+	}
+	turn, err := r.guard.acquire(ctx, key)
+	if err != nil {
+		return Candidate{}, nil, fmt.Errorf("credentials: %s: waiting for the lockout guard: %w", key, err)
+	}
+	defer turn.release()
+
+	// Candidates are read inside the turn, so that a resolution that waited
+	// sees what the one before it learned.
+	cands, err := r.Candidates(ctx, key, task)
+	if err != nil {
+		return Candidate{}, nil, err
+	}
+	if len(cands) == 0 {
+		return Candidate{}, nil, fmt.Errorf("credentials: %s: %w (no task credential, no usable %s entry in the profiles)", key, ErrNoCandidates, r.tech)
+	}
+
+	attempts := make([]Attempt, len(cands))
+	for i, c := range cands {
+		attempts[i] = Attempt{Origin: c.Origin, Profile: c.Profile, Outcome: NotTried}
+	}
+	var (
+		lastAuth        error
+		rejected, skips int
+	)
+	for i, c := range cands {
+		if err := ctx.Err(); err != nil {
+			return Candidate{}, attempts, fmt.Errorf("credentials: %s: %w", key, err)
+		}
+		fp := fingerprintOf(r.tech, c.Credential)
+		skip, retryAt, spent := turn.check(fp)
+		if skip {
+			attempts[i].Outcome, attempts[i].Err = Skipped, ErrRecentlyFailed
+			skips++
+			continue
+		}
+		if spent {
+			return Candidate{}, attempts, &BudgetError{
+				Host: key, Untried: len(cands) - i,
+				MaxFailures: r.guard.max, Window: r.guard.window, RetryAt: retryAt,
+			}
+		}
+
+		err := r.attempt(ctx, c.Credential, try)
+		if err == nil {
+			attempts[i].Outcome = Succeeded
+			attempts[i].Err = r.learn(ctx, key, c)
+			return c, attempts, nil
+		}
+		attempts[i].Err = err
+		if r.isAuth(err) {
+			// The device counted this failure even if ctx ended meanwhile.
+			attempts[i].Outcome = AuthFailed
+			turn.fail(fp)
+			rejected++
+			lastAuth = err
+			if c.Origin == Runtime {
+				if serr := r.store.MarkRuntimeStale(context.WithoutCancel(ctx), key, c.Credential, r.now()); serr != nil {
+					attempts[i].Err = errors.Join(err, fmt.Errorf("credentials: marking the runtime entry stale: %w", serr))
+				}
+			}
+			continue
+		}
+		attempts[i].Outcome = Failed
+		if cerr := ctx.Err(); cerr != nil {
+			return Candidate{}, attempts, fmt.Errorf("credentials: %s: %w", key, cerr)
+		}
+		return Candidate{}, attempts, fmt.Errorf("credentials: %s: %s: %w", key, describe(c.Origin, c.Profile), err)
+	}
+	if lastAuth == nil {
+		lastAuth = ErrRecentlyFailed
+	}
+	return Candidate{}, attempts, fmt.Errorf("credentials: %s: %w (%d rejected, %d skipped as recently failed): %w",
+		key, ErrExhausted, rejected, skips, lastAuth)
+}
+
+// attempt runs try under the per-attempt timeout.
+func (r *Resolver) attempt(ctx context.Context, c Credential, try func(context.Context, Credential) error) error {
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if r.timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, r.timeout)
+	}
+	defer cancel()
+	return try(actx, c.clone())
+}
+
+// learn records a success in the runtime profile. The write outlives the
+// caller's context: a login that worked is worth remembering.
+func (r *Resolver) learn(ctx context.Context, host string, c Candidate) error {
+	e := RuntimeEntry{
+		Host:       host,
+		Technology: r.tech,
+		Credential: c.Credential,
+		Profile:    c.Profile,
+		Origin:     c.Origin,
+		LearnedAt:  r.now(),
+	}
+	if c.Origin == Runtime {
+		// Keep where the entry first came from.
+		old, ok, err := r.store.Runtime(context.WithoutCancel(ctx), host)
+		if err == nil && ok {
+			e.Profile, e.Origin = old.Profile, old.Origin
+		}
+	}
+	if err := r.store.PutRuntime(context.WithoutCancel(ctx), host, e); err != nil {
+		return fmt.Errorf("credentials: recording the credential that worked on %s: %w", host, err)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package amt
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -9,10 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/amtkit/amtkit/credentials"
 	"github.com/amtkit/amtkit/power"
 	"github.com/amtkit/amtkit/wsman"
 )
@@ -30,12 +34,36 @@ type Client struct {
 	Power *power.Service
 
 	host string // host[:port] as the caller named it, for errors and reports
-	ws   *wsman.Client
+	url  string
+	// wsOpts build a WS-Man client for a credential; tlsCfg is their TLS
+	// part, to which a credential's client certificate is added.
+	wsOpts []wsman.Option
+	extra  []wsman.Option
+	tlsCfg wsman.TLSConfig
+	tlsSet bool
+	anon   *wsman.Client // no credentials: Identify before a login
+
+	src  credentials.Source
+	turn chan struct{} // one resolution at a time
+	mu   sync.Mutex
+	ws   *wsman.Client // the client that logs in; nil until resolved
+	res  *Resolution   // the last resolution, for reports
+}
+
+// Resolution reports how a Client chose its credentials from a
+// credentials.Source: which candidate worked (by profile name, never the
+// secret) and every attempt made.
+type Resolution struct {
+	Origin   credentials.Origin
+	Profile  string
+	Attempts []credentials.Attempt
+	Err      error // why no candidate worked, if none did
 }
 
 type options struct {
 	user, password string
 	hasCreds       bool
+	src            credentials.Source
 	useTLS         bool
 	tls            wsman.TLSConfig
 	tlsSet         bool
@@ -56,6 +84,23 @@ func WithCredentials(user, password string) Option {
 			return errors.New("amt: empty user name")
 		}
 		o.user, o.password, o.hasCreds = user, password, true
+		return nil
+	}
+}
+
+// WithCredentialSource makes the client choose its credentials from src:
+// on the first call that needs a login it tries src's candidates in order
+// with an authenticated read of AMT_GeneralSettings, moving on only after
+// an authentication failure (a credentials.Resolver learns what worked and
+// guards against locking the account); later calls reuse the credential
+// that worked. Resolution reports the outcome. A candidate's client
+// certificate, if any, is presented over TLS.
+func WithCredentialSource(src credentials.Source) Option {
+	return func(o *options) error {
+		if src == nil {
+			return errors.New("amt: nil credential source")
+		}
+		o.src = src
 		return nil
 	}
 }
@@ -178,13 +223,10 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.hasCreds && o.src != nil {
+		return nil, errors.New("amt: WithCredentials and WithCredentialSource exclude each other")
+	}
 	var wo []wsman.Option
-	if o.hasCreds {
-		wo = append(wo, wsman.WithCredentials(o.user, o.password))
-	}
-	if o.tlsSet {
-		wo = append(wo, wsman.WithTLS(o.tls))
-	}
 	if o.httpClient != nil && o.httpClient.Transport != nil {
 		if _, ok := o.httpClient.Transport.(*http.Transport); !ok && o.tlsSet {
 			// The WS-Man client can only put its TLS settings into an
@@ -200,14 +242,103 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	if o.timeout != nil {
 		wo = append(wo, wsman.WithTimeout(*o.timeout))
 	}
-	wo = append(wo, o.extra...)
-	ws, err := wsman.NewClient(u, wo...)
+	c := &Client{host: host, url: u, wsOpts: wo, extra: o.extra, tlsCfg: o.tls, tlsSet: o.tlsSet, src: o.src, turn: make(chan struct{}, 1)}
+	anon, err := c.newWS(nil)
 	if err != nil {
 		return nil, fmt.Errorf("amt: %w", err)
 	}
-	c := &Client{host: host, ws: ws}
-	c.Power = power.New(ws, power.WithErrorWrapper(c.wrap))
+	c.anon = anon
+	switch {
+	case o.hasCreds:
+		if c.ws, err = c.newWS(&credentials.Credential{User: o.user, Password: o.password}); err != nil {
+			return nil, fmt.Errorf("amt: %w", err)
+		}
+	case o.src == nil:
+		c.ws = anon // no credentials: operations that need a login say so
+	}
+	c.Power = power.New(nil, power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap))
 	return c, nil
+}
+
+// newWS builds a WS-Man client logging in with cred (none when nil).
+func (c *Client) newWS(cred *credentials.Credential) (*wsman.Client, error) {
+	opts := slices.Clone(c.wsOpts)
+	tlsCfg, tlsSet := c.tlsCfg, c.tlsSet
+	if cred != nil {
+		opts = append(opts, wsman.WithCredentials(cred.User, cred.Password))
+		cert, err := cred.ClientCertificate()
+		if err != nil {
+			return nil, err
+		}
+		if cert != nil {
+			tlsCfg.Certificates = append(slices.Clone(tlsCfg.Certificates), *cert)
+			tlsSet = true
+		}
+	}
+	if tlsSet {
+		opts = append(opts, wsman.WithTLS(tlsCfg))
+	}
+	opts = append(opts, c.extra...) // the caller's WithWSManOptions have the last word
+	return wsman.NewClient(c.url, opts...)
+}
+
+// conn returns the client that logs in, choosing credentials from the
+// source on first use.
+func (c *Client) conn(ctx context.Context) (*wsman.Client, error) {
+	c.mu.Lock()
+	ws := c.ws
+	c.mu.Unlock()
+	if ws != nil {
+		return ws, nil
+	}
+	select {
+	case c.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-c.turn }()
+	c.mu.Lock()
+	ws = c.ws
+	c.mu.Unlock()
+	if ws != nil {
+		return ws, nil // another call resolved meanwhile
+	}
+	var winner *wsman.Client
+	cand, attempts, err := c.src.Resolve(ctx, c.host, func(ctx context.Context, cred credentials.Credential) error {
+		w, err := c.newWS(&cred)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Get(ctx, uriGeneralSettings); err != nil {
+			w.CloseIdleConnections()
+			return c.wrap("login", err)
+		}
+		winner = w
+		return nil
+	})
+	res := &Resolution{Origin: cand.Origin, Profile: cand.Profile, Attempts: attempts, Err: err}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.res = res
+	if err != nil {
+		return nil, c.wrap("login", err)
+	}
+	c.ws = winner
+	return winner, nil
+}
+
+// Resolution reports how the client chose its credentials from its
+// credential source: nil before the first login, and for a client given
+// fixed credentials.
+func (c *Client) Resolution() *Resolution {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.res == nil {
+		return nil
+	}
+	r := *c.res
+	r.Attempts = slices.Clone(r.Attempts)
+	return &r
 }
 
 // endpointURL turns the forms New accepts into a WS-Management URL and
@@ -289,11 +420,29 @@ func (c *Client) Host() string { return c.host }
 
 // CloseIdleConnections closes connections kept open for reuse. A Client
 // stays usable afterwards; call this when done with a device.
-func (c *Client) CloseIdleConnections() { c.ws.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	c.anon.CloseIdleConnections()
+	c.mu.Lock()
+	ws := c.ws
+	c.mu.Unlock()
+	if ws != nil {
+		ws.CloseIdleConnections()
+	}
+}
 
 // WSMan returns the underlying WS-Management client, for classes this
 // package does not wrap.
-func (c *Client) WSMan() *wsman.Client { return c.ws }
+//
+// With a credential source, the client that logs in exists only after the
+// first login; before that WSMan returns a client without credentials.
+func (c *Client) WSMan() *wsman.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ws != nil {
+		return c.ws
+	}
+	return c.anon
+}
 
 // wrap classifies an error of operation op.
 func (c *Client) wrap(op string, err error) error { return classify(c.host, op, err) }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/amtkit/amtkit/credentials"
 	"github.com/amtkit/amtkit/power"
 	"github.com/amtkit/amtkit/wsman"
 )
@@ -89,6 +90,12 @@ func (e *Error) Unwrap() []error {
 	return errs
 }
 
+// Is lets a failed login also match credentials.ErrAuthFailed, so that a
+// credentials.Resolver recognises it without configuration.
+func (e *Error) Is(target error) bool {
+	return target == credentials.ErrAuthFailed && e.Kind == ErrAuthFailed
+}
+
 // ReturnCode returns the status code a device error carries: the
 // ReturnValue of a method, or the AMT-STATUS of a fault.
 func ReturnCode(err error) (int, bool) {
@@ -110,6 +117,11 @@ const ptInvalidProvisioningState = 32
 func classify(host, op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, credentials.ErrLockoutRisk) {
+		// The guard refused further logins: the honest answer is that
+		// trying would risk the device's lockout.
+		return &Error{Host: host, Op: op, Kind: ErrLockedOut, Err: err}
 	}
 	var already *Error
 	if errors.As(err, &already) {

@@ -85,7 +85,7 @@ type Identity struct {
 // answer, which is used then. A device that is not AMT gives
 // ErrNotDetected.
 func (c *Client) Identify(ctx context.Context) (*Identity, error) {
-	id, err := c.ws.Identify(ctx)
+	id, err := c.WSMan().Identify(ctx)
 	if err != nil {
 		var he *wsman.HTTPError
 		if errors.As(err, &he) && he.StatusCode == 401 && IsAMTServer(he.Server) {

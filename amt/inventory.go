@@ -104,8 +104,12 @@ type Inventory struct {
 // mode, digest realm, names, platform UUID and network ports.
 func (c *Client) Inventory(ctx context.Context) (*Inventory, error) {
 	inv := &Inventory{Host: c.host, SoftwareIdentity: map[string]string{}}
+	ws, err := c.conn(ctx)
+	if err != nil {
+		return nil, c.wrap("Inventory", err)
+	}
 
-	gs, err := c.ws.Get(ctx, uriGeneralSettings)
+	gs, err := ws.Get(ctx, uriGeneralSettings)
 	if err != nil {
 		return nil, c.wrap("Inventory", err)
 	}
@@ -113,7 +117,7 @@ func (c *Client) Inventory(ctx context.Context) (*Inventory, error) {
 	inv.Hostname = gs.String("HostName")
 	inv.DomainName = gs.String("DomainName")
 
-	ids, err := c.ws.EnumerateAll(ctx, uriSoftwareIdentity)
+	ids, err := ws.EnumerateAll(ctx, uriSoftwareIdentity)
 	if err != nil {
 		return nil, c.wrap("Inventory", err)
 	}
@@ -131,7 +135,7 @@ func (c *Client) Inventory(ctx context.Context) (*Inventory, error) {
 		inv.SKU = SKU(n)
 	}
 
-	sc, err := c.ws.Get(ctx, uriSetupAndConfig)
+	sc, err := ws.Get(ctx, uriSetupAndConfig)
 	if err != nil {
 		return nil, c.wrap("Inventory", err)
 	}
@@ -150,7 +154,7 @@ func (c *Client) Inventory(ctx context.Context) (*Inventory, error) {
 
 	// Older firmware may lack the next two classes; the rest of the
 	// inventory stands without them.
-	pkg, err := c.ws.Get(ctx, uriSystemPackage)
+	pkg, err := ws.Get(ctx, uriSystemPackage)
 	switch {
 	case err == nil:
 		inv.PlatformGUID = pkg.String("PlatformGUID")
@@ -158,7 +162,7 @@ func (c *Client) Inventory(ctx context.Context) (*Inventory, error) {
 	case !optionalClassMissing(err):
 		return nil, c.wrap("Inventory", err)
 	}
-	ports, err := c.ws.EnumerateAll(ctx, uriEthernetPortSetts)
+	ports, err := ws.EnumerateAll(ctx, uriEthernetPortSetts)
 	switch {
 	case err == nil:
 		for _, p := range ports {

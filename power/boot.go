@@ -129,7 +129,11 @@ func (s *Service) BootCapabilities(ctx context.Context) (*BootCapabilities, erro
 }
 
 func (s *Service) bootCapabilities(ctx context.Context) (*BootCapabilities, error) {
-	in, err := s.ws.Get(ctx, uriBootCapabilities)
+	ws, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in, err := ws.Get(ctx, uriBootCapabilities)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +288,11 @@ func (s *Service) nextBoot(ctx context.Context, target BootTarget, opts BootOpti
 }
 
 func (s *Service) putBootSettings(ctx context.Context, target BootTarget, opts BootOptions) error {
-	in, err := s.ws.Get(ctx, uriBootSettingData)
+	ws, err := s.client(ctx)
+	if err != nil {
+		return err
+	}
+	in, err := ws.Get(ctx, uriBootSettingData)
 	if err != nil {
 		return err
 	}
@@ -312,7 +320,7 @@ func (s *Service) putBootSettings(ctx context.Context, target BootTarget, opts B
 	in.Set("IDERBootDevice", ider)
 	in.Set("BootMediaIndex", strconv.Itoa(opts.MediaIndex))
 	in.Set("FirmwareVerbosity", strconv.Itoa(int(opts.Verbosity)))
-	_, err = s.ws.Put(ctx, in)
+	_, err = ws.Put(ctx, in)
 	return err
 }
 
@@ -322,13 +330,21 @@ func (s *Service) changeBootOrder(ctx context.Context, source string) error {
 		params = append(params, wsman.RefParam("Source", wsman.EPR{ResourceURI: uriBootSource,
 			Selectors: []wsman.Selector{wsman.Sel("InstanceID", source)}}))
 	}
-	_, err := s.ws.Invoke(ctx, uriBootConfig, "ChangeBootOrder", params,
+	ws, err := s.client(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = ws.Invoke(ctx, uriBootConfig, "ChangeBootOrder", params,
 		wsman.Sel("InstanceID", "Intel(r) AMT: Boot Configuration 0"))
 	return err
 }
 
 func (s *Service) setBootConfigRole(ctx context.Context, role int) error {
-	_, err := s.ws.Invoke(ctx, uriBootService, "SetBootConfigRole", []wsman.Property{
+	ws, err := s.client(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = ws.Invoke(ctx, uriBootService, "SetBootConfigRole", []wsman.Property{
 		wsman.RefParam("BootConfigSetting", bootConfig),
 		wsman.Param("Role", strconv.Itoa(role)),
 	})
@@ -350,7 +366,11 @@ func (s *Service) ClearBootOptions(ctx context.Context) error {
 
 // BootSettings reads AMT_BootSettingData as it stands.
 func (s *Service) BootSettings(ctx context.Context) (*wsman.Instance, error) {
-	in, err := s.ws.Get(ctx, uriBootSettingData)
+	ws, err := s.client(ctx)
+	if err != nil {
+		return nil, s.fail("boot settings", err)
+	}
+	in, err := ws.Get(ctx, uriBootSettingData)
 	return in, s.fail("boot settings", err)
 }
 

@@ -62,9 +62,9 @@ type Capabilities struct {
 // Service reads and changes the power state and one-time boot options of
 // one device. It is safe for concurrent use.
 type Service struct {
-	ws   *wsman.Client
-	wrap func(op string, err error) error
-	poll time.Duration
+	client func(ctx context.Context) (*wsman.Client, error)
+	wrap   func(op string, err error) error
+	poll   time.Duration
 }
 
 // Option configures a Service.
@@ -76,6 +76,17 @@ func WithErrorWrapper(wrap func(op string, err error) error) Option {
 	return func(s *Service) {
 		if wrap != nil {
 			s.wrap = wrap
+		}
+	}
+}
+
+// WithClientFunc makes the service ask f for the WS-Management client on
+// every call, for device clients that choose their credentials on first
+// use (package amt does); the client given to New may then be nil.
+func WithClientFunc(f func(ctx context.Context) (*wsman.Client, error)) Option {
+	return func(s *Service) {
+		if f != nil {
+			s.client = f
 		}
 	}
 }
@@ -92,7 +103,11 @@ func WithPollInterval(d time.Duration) Option {
 
 // New returns the power service of the device behind ws.
 func New(ws *wsman.Client, opts ...Option) *Service {
-	s := &Service{ws: ws, poll: time.Second, wrap: func(_ string, err error) error { return err }}
+	s := &Service{
+		client: func(context.Context) (*wsman.Client, error) { return ws, nil },
+		poll:   time.Second,
+		wrap:   func(_ string, err error) error { return err },
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -114,7 +129,11 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 }
 
 func (s *Service) status(ctx context.Context) (*Status, error) {
-	in, err := s.ws.Get(ctx, uriAssociatedPower)
+	ws, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in, err := ws.Get(ctx, uriAssociatedPower)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +142,7 @@ func (s *Service) status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	st.OSPowerSaving = OSPowerSavingUnsupported
-	ips, err := s.ws.Get(ctx, uriIPSPower)
+	ips, err := ws.Get(ctx, uriIPSPower)
 	switch {
 	case err == nil:
 		if v, err := ips.Uint("OSPowerSavingState"); err == nil {
@@ -165,7 +184,11 @@ func DecodeStatus(in *wsman.Instance) (*Status, error) {
 
 // Capabilities reads CIM_PowerManagementCapabilities.
 func (s *Service) Capabilities(ctx context.Context) (*Capabilities, error) {
-	in, err := s.ws.Get(ctx, uriPowerCaps)
+	ws, err := s.client(ctx)
+	if err != nil {
+		return nil, s.fail("power capabilities", err)
+	}
+	in, err := ws.Get(ctx, uriPowerCaps)
 	if err != nil {
 		return nil, s.fail("power capabilities", err)
 	}
@@ -232,7 +255,11 @@ func (s *Service) set(ctx context.Context, st *Status, a Action) error {
 	if !st.Offers(a) {
 		return &NotAvailableError{Action: a, State: st.State, Available: st.Available}
 	}
-	_, err := s.ws.Invoke(ctx, uriPowerService, "RequestPowerStateChange", []wsman.Property{
+	ws, err := s.client(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = ws.Invoke(ctx, uriPowerService, "RequestPowerStateChange", []wsman.Property{
 		wsman.Param("PowerState", strconv.Itoa(int(a))),
 		wsman.RefParam("ManagedElement", managedSystem),
 	})
@@ -287,7 +314,11 @@ func (s *Service) Wake(ctx context.Context) error {
 	if st.OSPowerSaving == OSFullPower {
 		return nil
 	}
-	_, err = s.ws.Invoke(ctx, uriIPSPower, "RequestOSPowerSavingStateChange", []wsman.Property{
+	ws, err := s.client(ctx)
+	if err != nil {
+		return s.fail("power wake", err)
+	}
+	_, err = ws.Invoke(ctx, uriIPSPower, "RequestOSPowerSavingStateChange", []wsman.Property{
 		wsman.Param("OSPowerSavingState", strconv.Itoa(int(OSFullPower))),
 		wsman.RefParam("ManagedElement", managedSystem),
 	})

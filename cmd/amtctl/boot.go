@@ -50,6 +50,7 @@ func newBootNextCommand() *cobra.Command {
 				return usageError{fmt.Errorf("--verbosity must be default, quiet, verbose or blank")}
 			}
 			c, err := f.client(cmd)
+			defer f.close()
 			if err != nil {
 				return err
 			}
@@ -106,6 +107,7 @@ func newBootClearCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client(cmd)
+			defer f.close()
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/amtkit/amtkit/amt"
+	"github.com/amtkit/amtkit/credentials"
 )
 
 // deviceFlags are the connection flags every device command takes.
@@ -26,6 +27,11 @@ type deviceFlags struct {
 	output   string
 	timeout  time.Duration
 	verbose  bool
+	profile  string
+	state    string
+
+	store       *credentials.DB // opened by client, closed by close
+	credentials bool            // some credential or profile applies
 }
 
 func (f *deviceFlags) register(cmd *cobra.Command) {
@@ -41,6 +47,8 @@ func (f *deviceFlags) register(cmd *cobra.Command) {
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "timeout of each operation")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log requests to stderr")
+	fl.StringVar(&f.profile, "profile", "", "credential profile to log in with (else the default profile)")
+	registerStateFlag(fl, &f.state)
 }
 
 func (f *deviceFlags) validate() error {
@@ -58,13 +66,13 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
-	password := f.password
-	if password == "" {
-		password = os.Getenv("AMT_PASSWORD")
-	}
 	var opts []amt.Option
-	if password != "" {
-		opts = append(opts, amt.WithCredentials(f.user, password))
+	src, err := f.source()
+	if err != nil {
+		return nil, err
+	}
+	if src != nil {
+		opts = append(opts, amt.WithCredentialSource(src))
 	}
 	if f.useTLS {
 		opts = append(opts, amt.WithTLS())
@@ -103,4 +111,59 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 
 func (f *deviceFlags) hasPassword() bool {
 	return f.password != "" || os.Getenv("AMT_PASSWORD") != ""
+}
+
+// source chooses where credentials come from. --user/--password (or
+// AMT_PASSWORD) are a task credential. When the credential store exists (or
+// --profile or --state names one), a resolver tries the task credential,
+// then the named or default profile, then what last worked on the host,
+// learns what works, and never spends more failed logins than the guard
+// allows. Without a store, the task credential is used alone, and nothing is
+// written to disk.
+func (f *deviceFlags) source() (credentials.Source, error) {
+	var task *credentials.Credential
+	if f.hasPassword() {
+		password := f.password
+		if password == "" {
+			password = os.Getenv("AMT_PASSWORD")
+		}
+		if f.user == "" {
+			return nil, usageError{errors.New("--user must not be empty")}
+		}
+		task = &credentials.Credential{User: f.user, Password: password}
+	}
+	path, explicit, err := statePath(f.state)
+	if err != nil {
+		return nil, err
+	}
+	_, statErr := os.Stat(path)
+	useStore := f.profile != "" || explicit || statErr == nil
+	if !useStore {
+		if task == nil {
+			return nil, nil
+		}
+		f.credentials = true
+		return credentials.Static(*task), nil
+	}
+	if f.store, err = credentials.Open(path); err != nil {
+		return nil, fmt.Errorf("credential store: %w", err)
+	}
+	opts := []credentials.Option{}
+	if f.profile != "" {
+		opts = append(opts, credentials.WithProfile(f.profile))
+	}
+	r, err := credentials.NewResolver(f.store, opts...)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	f.credentials = true
+	return r.For(task), nil
+}
+
+// close releases what client opened.
+func (f *deviceFlags) close() {
+	if f.store != nil {
+		_ = f.store.Close()
+		f.store = nil
+	}
 }

@@ -24,11 +24,12 @@ func newInfoCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client(cmd)
+			defer f.close()
 			if err != nil {
 				return err
 			}
 			defer c.CloseIdleConnections()
-			rec, err := collectInfo(cmd, c, f.hasPassword())
+			rec, err := collectInfo(cmd, c, f.credentials)
 			if err != nil {
 				return err
 			}
@@ -57,6 +58,37 @@ type infoRecord struct {
 	UUID              string       `json:"uuid"`
 	PlatformGUID      string       `json:"platform_guid"`
 	Ports             []portRecord `json:"ports"`
+	Credentials       *credsReport `json:"credentials,omitempty"`
+}
+
+// credsReport says which credentials worked, by profile name only, and
+// every attempt made.
+type credsReport struct {
+	Profile  string          `json:"profile"`
+	Origin   string          `json:"origin"`
+	Attempts []attemptRecord `json:"attempts"`
+}
+
+type attemptRecord struct {
+	Profile string `json:"profile"`
+	Origin  string `json:"origin"`
+	Outcome string `json:"outcome"`
+	Error   string `json:"error,omitempty"`
+}
+
+func newCredsReport(res *amt.Resolution) *credsReport {
+	if res == nil {
+		return nil
+	}
+	r := &credsReport{Profile: res.Profile, Origin: res.Origin.String(), Attempts: []attemptRecord{}}
+	for _, a := range res.Attempts {
+		ar := attemptRecord{Profile: a.Profile, Origin: a.Origin.String(), Outcome: a.Outcome.String()}
+		if a.Err != nil {
+			ar.Error = a.Err.Error()
+		}
+		r.Attempts = append(r.Attempts, ar)
+	}
+	return r
 }
 
 type portRecord struct {
@@ -81,8 +113,14 @@ func collectInfo(cmd *cobra.Command, c *amt.Client, withInventory bool) (*infoRe
 	}
 	inv, err := c.Inventory(ctx)
 	if err != nil {
+		if res := c.Resolution(); res != nil && len(res.Attempts) > 1 {
+			for _, a := range res.Attempts {
+				fmt.Fprintf(cmd.ErrOrStderr(), "amtctl: credentials %s %q: %s\n", a.Origin, a.Profile, a.Outcome)
+			}
+		}
 		return nil, err
 	}
+	rec.Credentials = newCredsReport(c.Resolution())
 	rec.AMTVersion = inv.AMTVersion
 	rec.Build = inv.Build
 	rec.SKU = inv.SKU.Kind()

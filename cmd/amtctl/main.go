@@ -46,7 +46,13 @@ func main() {
 type usageError struct{ error }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runIO(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runIO is run with its standard input given.
+func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCommand(stdout, stderr)
+	root.SetIn(stdin)
 	// Cobra reports an unknown command or wrong arguments before any
 	// command runs, with plain errors; those are usage errors too. (A
 	// subcommand with its own PersistentPreRun would hide this hook.)
@@ -101,6 +107,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newInfoCommand(), newPowerCommand(), newBootCommand(), newDemoCommand())
+	root.AddCommand(newInfoCommand(), newPowerCommand(), newBootCommand(), newCredsCommand(), newDemoCommand())
 	return root
 }

@@ -27,7 +27,25 @@ import (
 func TestMain(m *testing.M) {
 	// Tests that want a password from the environment set it themselves.
 	os.Unsetenv("AMT_PASSWORD")
-	goleak.VerifyTestMain(m)
+	// Keep the credential store of the person running the tests out of
+	// reach: the default state directory is a fresh one.
+	os.Unsetenv("AMTKIT_STATE")
+	os.Unsetenv("AMTKIT_KEY_FILE")
+	dir, err := os.MkdirTemp("", "amtctl-test-state")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_STATE_HOME", dir)
+	os.Setenv("HOME", dir)
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+			code = 1
+		}
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 const (

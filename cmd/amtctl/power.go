@@ -38,6 +38,7 @@ func newPowerCommand() *cobra.Command {
 		ValidArgs: append(append([]string{"status"}, actions...), "wake"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client(cmd)
+			defer f.close()
 			if err != nil {
 				return err
 			}

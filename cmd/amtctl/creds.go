@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/amtkit/amtkit/credentials"
+)
+
+// registerStateFlag adds --state, the credential store's directory.
+func registerStateFlag(fl *pflag.FlagSet, dir *string) {
+	fl.StringVar(dir, "state", "", "directory of the credential store (default $"+credentials.StateEnv+" or the per-user state directory)")
+}
+
+// statePath returns the credential database path and whether the user
+// named the location (by --state or the environment).
+func statePath(flag string) (string, bool, error) {
+	if flag != "" {
+		return filepath.Join(flag, credentials.DatabaseFileName), true, nil
+	}
+	p, err := credentials.DefaultStatePath()
+	if err != nil {
+		return "", false, err
+	}
+	return p, os.Getenv(credentials.StateEnv) != "", nil
+}
+
+// openStore opens (creating if need be) the credential store for the creds
+// commands.
+func openStore(dir string) (*credentials.DB, error) {
+	path, _, err := statePath(dir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := credentials.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("credential store: %w", err)
+	}
+	return db, nil
+}
+
+func newCredsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "creds",
+		Short: "Manage credential profiles and the runtime profile of credentials known to work",
+		Long: "Credentials live in an encrypted store (AES-256-GCM, key file beside it, mode 0600) in the per-user\n" +
+			"state directory, or in --state / $AMTKIT_STATE. Device commands try, in order: --user/--password, the\n" +
+			"--profile named (else the default profile), then what last worked on that host; only a failed login\n" +
+			"moves on, and never so often that the device would lock the account.",
+	}
+	profile := &cobra.Command{Use: "profile", Short: "User-defined credential profiles"}
+	profile.AddCommand(newProfileAddCommand(), newProfileListCommand(), newProfileRemoveCommand(), newProfileDefaultCommand())
+	runtime := &cobra.Command{Use: "runtime", Short: "The runtime profile: per host, the credentials that last worked"}
+	runtime.AddCommand(newRuntimeListCommand(), newRuntimeForgetCommand())
+	cmd.AddCommand(profile, runtime)
+	return cmd
+}
+
+func newProfileAddCommand() *cobra.Command {
+	var (
+		state, user, technology, certFile, keyFile string
+		passwordStdin, makeDefault, kerberos       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Add or update a profile's credential for one technology",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tech, err := credentials.ParseTechnology(technology)
+			if err != nil {
+				return usageError{err}
+			}
+			if user == "" {
+				return usageError{errors.New("--user is required")}
+			}
+			if !passwordStdin {
+				return usageError{errors.New("--password-stdin is required: the password is read from standard input, never from the command line")}
+			}
+			password, err := readPassword(cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			cred := credentials.Credential{User: user, Password: password, Kerberos: kerberos}
+			if certFile != "" || keyFile != "" {
+				if certFile == "" || keyFile == "" {
+					return usageError{errors.New("--client-cert and --client-key go together")}
+				}
+				if cred.ClientCertPEM, err = os.ReadFile(certFile); err != nil {
+					return usageError{err}
+				}
+				if cred.ClientKeyPEM, err = os.ReadFile(keyFile); err != nil {
+					return usageError{err}
+				}
+				if _, err := cred.ClientCertificate(); err != nil {
+					return usageError{fmt.Errorf("client certificate: %w", err)}
+				}
+			}
+			db, err := openStore(state)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			ctx := cmd.Context()
+			p, err := db.Profile(ctx, args[0])
+			switch {
+			case errors.Is(err, credentials.ErrNotFound):
+				p = credentials.Profile{Name: args[0]}
+			case err != nil:
+				return err
+			}
+			if p.Entries == nil {
+				p.Entries = map[credentials.Technology]credentials.Credential{}
+			}
+			p.Entries[tech] = cred
+			if makeDefault {
+				p.Default = true
+			}
+			if err := db.PutProfile(ctx, p); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "profile %s: %s credential for %s saved\n", p.Name, tech, user)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	registerStateFlag(fl, &state)
+	fl.StringVarP(&user, "user", "u", "", "user name (AMT digest user, or Kerberos principal with --kerberos)")
+	fl.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
+	fl.BoolVar(&makeDefault, "default", false, "make this the default profile")
+	fl.StringVar(&technology, "technology", "amt", "technology of the credential: amt, wmi, asf or snmp")
+	fl.BoolVar(&kerberos, "kerberos", false, "the user is a Kerberos principal")
+	fl.StringVar(&certFile, "client-cert", "", "PEM client certificate for mutual TLS")
+	fl.StringVar(&keyFile, "client-key", "", "PEM key of --client-cert")
+	return cmd
+}
+
+// readPassword reads one line, without its line end.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", usageError{errors.New("empty password on standard input")}
+	}
+	return line, nil
+}
+
+type profileRecord struct {
+	Name    string            `json:"name"`
+	Default bool              `json:"default"`
+	Users   map[string]string `json:"users"` // technology -> user; never secrets
+}
+
+func newProfileListCommand() *cobra.Command {
+	var state, output string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List profiles (names, default, users; never secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := openStore(state)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			ps, err := db.Profiles(cmd.Context())
+			if err != nil {
+				return err
+			}
+			recs := make([]profileRecord, 0, len(ps))
+			for _, p := range ps {
+				r := profileRecord{Name: p.Name, Default: p.Default, Users: map[string]string{}}
+				for tech, c := range p.Entries {
+					r.Users[string(tech)] = c.User
+				}
+				recs = append(recs, r)
+			}
+			w := cmd.OutOrStdout()
+			if output == "json" {
+				enc := json.NewEncoder(w)
+				for _, r := range recs {
+					if err := enc.Encode(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "PROFILE\tDEFAULT\tCREDENTIALS")
+			for _, r := range recs {
+				var techs []string
+				for t, u := range r.Users {
+					techs = append(techs, t+":"+u)
+				}
+				sort.Strings(techs)
+				def := ""
+				if r.Default {
+					def = "yes"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, def, strings.Join(techs, " "))
+			}
+			return tw.Flush()
+		},
+	}
+	registerStateFlag(cmd.Flags(), &state)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func newProfileRemoveCommand() *cobra.Command {
+	var state string
+	cmd := &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Remove a profile",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(state)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.DeleteProfile(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "profile %s removed\n", args[0])
+			return nil
+		},
+	}
+	registerStateFlag(cmd.Flags(), &state)
+	return cmd
+}
+
+func newProfileDefaultCommand() *cobra.Command {
+	var state string
+	cmd := &cobra.Command{
+		Use:   "default NAME",
+		Short: "Make a profile the default",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(state)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.SetDefault(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "profile %s is the default\n", args[0])
+			return nil
+		},
+	}
+	registerStateFlag(cmd.Flags(), &state)
+	return cmd
+}
+
+type runtimeRecord struct {
+	Host      string    `json:"host"`
+	Profile   string    `json:"profile"`
+	Origin    string    `json:"origin"`
+	User      string    `json:"user"`
+	LearnedAt time.Time `json:"learned_at"`
+	Stale     bool      `json:"stale"`
+}
+
+func newRuntimeListCommand() *cobra.Command {
+	var state, output string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List, per host, the credentials that last worked (never secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := openStore(state)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			es, err := db.RuntimeEntries(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			enc := json.NewEncoder(w)
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			if output != "json" {
+				fmt.Fprintln(tw, "HOST\tPROFILE\tUSER\tLEARNED\tSTALE")
+			}
+			for _, e := range es {
+				r := runtimeRecord{Host: e.Host, Profile: e.Profile, Origin: e.Origin.String(), User: e.Credential.User, LearnedAt: e.LearnedAt, Stale: e.Stale}
+				if output == "json" {
+					if err := enc.Encode(r); err != nil {
+						return err
+					}
+					continue
+				}
+				stale := ""
+				if r.Stale {
+					stale = "stale"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Host, r.Profile, r.User, r.LearnedAt.Format(time.RFC3339), stale)
+			}
+			if output == "json" {
+				return nil
+			}
+			return tw.Flush()
+		},
+	}
+	registerStateFlag(cmd.Flags(), &state)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func newRuntimeForgetCommand() *cobra.Command {
+	var state string
+	cmd := &cobra.Command{
+		Use:   "forget HOST",
+		Short: "Forget the credentials learned for a host",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(state)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.ForgetRuntime(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "forgot the credentials learned for %s\n", args[0])
+			return nil
+		},
+	}
+	registerStateFlag(cmd.Flags(), &state)
+	return cmd
+}

@@ -132,17 +132,18 @@ func classify(host, op string, err error) error {
 
 func kindOf(err error) error {
 	var (
-		httpErr  *wsman.HTTPError
-		certErr  *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostErr  x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		recErr   tls.RecordHeaderError
-		alertErr tls.AlertError
-		netErr   net.Error
-		opErr    *net.OpError
-		rv       *wsman.ReturnValueError
-		fault    *wsman.Fault
+		httpErr   *wsman.HTTPError
+		certErr   *tls.CertificateVerificationError
+		unknown   x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		recErr    tls.RecordHeaderError
+		alertErr  tls.AlertError
+		netErr    net.Error
+		opErr     *net.OpError
+		rv        *wsman.ReturnValueError
+		fault     *wsman.Fault
+		decodeErr *wsman.DecodeError
 	)
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -184,6 +185,10 @@ func kindOf(err error) error {
 		return ErrDevice
 	case errors.As(err, &httpErr):
 		return ErrDevice
+	case errors.As(err, &decodeErr) && decodeErr.Server != "" && !IsAMTServer(decodeErr.Server):
+		// A web server that is not AMT answered 200 with something that
+		// is not WS-Management.
+		return ErrNotDetected
 	case errors.Is(err, wsman.ErrMalformedResponse), errors.Is(err, wsman.ErrNoProperty),
 		errors.Is(err, wsman.ErrResponseTooLarge), errors.Is(err, wsman.ErrRealmChanged):
 		// The device answered, but not with what the operation needs.

@@ -390,7 +390,7 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
-		if !o.anonymous {
+		if !o.anonymous && at.sentCredentials() {
 			c.authFailed.Store(true)
 		}
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))
@@ -401,6 +401,10 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 	if err != nil {
 		if resp.StatusCode != http.StatusOK {
 			return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))
+		}
+		var de *DecodeError
+		if errors.As(err, &de) {
+			de.Server = server
 		}
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"log/slog"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -536,4 +538,38 @@ func TestRootCAs(t *testing.T) {
 	c := newClient(t, sim.TLSURL(), wsman.WithTLS(wsman.TLSConfig{RootCAs: pool}))
 	_, err := c.Get(context.Background(), uriGeneral)
 	require.NoError(t, err, "a certificate chaining to the given roots, for the right name, is trusted")
+}
+
+func TestUnauthenticated401DoesNotLatch(t *testing.T) {
+	hits := 0
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		w.Header().Set("WWW-Authenticate", `Basic realm="router"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL)
+	for i := 0; i < 2; i++ {
+		_, err := c.Get(context.Background(), uriGeneral)
+		assert.ErrorIs(t, err, wsman.ErrUnauthorized)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 2, hits, "no digest challenge, so no credentials were sent and none were rejected: the client does not latch")
+}
+
+func TestNonSOAPAnswerKeepsServerHeader(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "nginx")
+		_, _ = w.Write([]byte("<html>hello</html>"))
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL)
+	_, err := c.Get(context.Background(), uriGeneral)
+	var de *wsman.DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "nginx", de.Server)
 }

@@ -210,6 +210,9 @@ func (e *HTTPError) Is(target error) bool {
 type DecodeError struct {
 	Reason string
 	Err    error
+	// Server is the HTTP Server header of the response, when the error
+	// came from a request: it tells AMT from another web server.
+	Server string
 }
 
 func (e *DecodeError) Error() string {

@@ -77,6 +77,7 @@ func (t *digestTransport) authorize(req *http.Request) (bool, error) {
 	t.mu.Lock()
 	if t.chal == nil {
 		t.mu.Unlock()
+		noteAuthorized(req, false)
 		return false, nil
 	}
 	t.count++
@@ -94,6 +95,7 @@ func (t *digestTransport) authorize(req *http.Request) (bool, error) {
 		return false, fmt.Errorf("wsman: digest: %w", err)
 	}
 	req.Header["Authorization"] = []string{formatCredentials(cred)}
+	noteAuthorized(req, true)
 	return true, nil
 }
 
@@ -240,9 +242,32 @@ func (t *bufferTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 type attempt struct {
 	mu    sync.Mutex
 	wrote bool
+	// authed records whether the last attempt carried credentials, so that
+	// a 401 to an unauthenticated request (a device that offers no digest
+	// challenge) is not taken for rejected credentials.
+	authed bool
+}
+
+type attemptKey struct{}
+
+// noteAuthorized records on the request's attempt, if any, whether it
+// carried credentials.
+func noteAuthorized(req *http.Request, authed bool) {
+	if a, ok := req.Context().Value(attemptKey{}).(*attempt); ok {
+		a.mu.Lock()
+		a.authed = authed
+		a.mu.Unlock()
+	}
+}
+
+func (a *attempt) sentCredentials() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.authed
 }
 
 func (a *attempt) trace(ctx context.Context) context.Context {
+	ctx = context.WithValue(ctx, attemptKey{}, a)
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GetConn: func(string) {
 			a.mu.Lock()

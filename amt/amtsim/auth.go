@@ -157,7 +157,7 @@ func (d *Device) authenticate(method, uri, header string) (Account, authResult) 
 	if !ours {
 		return Account{}, authChallenge
 	}
-	acct, known := d.srv.accounts[p["username"]]
+	acct, known := d.accountMap[p["username"]]
 	valid := known && d.verifyDigest(acct, method, uri, p)
 	switch {
 	case stale && valid:

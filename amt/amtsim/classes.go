@@ -212,7 +212,7 @@ func buildGeneralSettings(d *Device) []*instance {
 		set("PreferredAddressFamily", "0").
 		set("PresenceNotificationInterval", "0").
 		set("PrivacyLevel", "0").
-		set("RmcpPingResponseEnabled", "true").
+		set("RmcpPingResponseEnabled", boolString(!d.prof.noRMCP)).
 		set("SharedFQDN", "true").
 		set("WsmanOnlyMode", "false")
 	if d.major >= 9 {
@@ -235,7 +235,7 @@ func buildSoftwareIdentity(d *Device) []*instance {
 		{"Netstack", short},
 		{"AMTApps", short},
 		{"AMT", short},
-		{"Sku", strconv.Itoa(d.srv.opts.SKU)},
+		{"Sku", strconv.Itoa(d.prof.sku)},
 		{"VendorID", "8086"},
 		{"Build Number", build},
 		{"Recovery Version", short},
@@ -260,9 +260,9 @@ func buildSetupAndConfiguration(d *Device) []*instance {
 		set("EnabledState", "5").
 		set("Name", "Intel(r) AMT Setup and Configuration Service").
 		set("PasswordModel", "1").
-		set("ProvisioningMode", strconv.Itoa(d.srv.opts.ProvisioningMode)).
+		set("ProvisioningMode", strconv.Itoa(d.prof.provMode)).
 		set("ProvisioningServerOTP", base64.StdEncoding.EncodeToString(make([]byte, 32))).
-		set("ProvisioningState", strconv.Itoa(d.srv.opts.ProvisioningState)).
+		set("ProvisioningState", strconv.Itoa(d.prof.provState)).
 		set("RequestedState", "12").
 		set("SystemCreationClassName", "CIM_ComputerSystem").
 		set("SystemName", "Intel(r) AMT").

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 // use with the requests it serves.
 type Device struct {
 	srv      *Server
+	prof     *profile
 	ip       string
 	realm    string
 	guid     string
@@ -23,12 +25,15 @@ type Device struct {
 	gateway  string
 	httpAddr string
 	tlsAddr  string
+	rmcpAddr string // bound presence-ping socket, even when pings are ignored
 
 	defaultHostname             string
 	major, minor, hotfix, build int
 
 	// mu guards everything below.
 	mu         sync.Mutex
+	accounts   []Account              // digest accounts, in configuration order
+	accountMap map[string]Account     // by user name; never modified in place
 	instances  map[string][]*instance // by class name, in enumeration order
 	enums      map[string]*enumeration
 	enumSeq    uint32
@@ -49,6 +54,7 @@ type Stats struct {
 	Authenticated int            // requests that passed digest (or Identify)
 	FailedLogins  int            // logins counted by anti-hammering
 	Actions       map[string]int // executed operations by wsa:Action URI ("Identify" for Identify)
+	RMCPPings     int            // RMCP presence pings answered with a pong
 }
 
 // enumeration is an open enumeration context holding a snapshot of the
@@ -59,20 +65,30 @@ type enumeration struct {
 	lastUsed time.Time
 }
 
-func newDevice(s *Server, ip net.IP, ver [4]int, netmask net.IPMask) *Device {
+// unprovisionedRealm is the digest realm of every device in
+// pre-provisioning: a fixed short prefix and zeros, as such firmware shows.
+const unprovisionedRealm = "Digest:A4070000000000000000000000000000"
+
+func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Account, netmask net.IPMask) *Device {
 	ipStr := ip.String()
 	d := &Device{
-		srv:       s,
-		ip:        ipStr,
-		realm:     "Digest:" + derivedHex("realm", ipStr),
-		guid:      derivedHex("platform-guid", ipStr),
-		major:     ver[0],
-		minor:     ver[1],
-		hotfix:    ver[2],
-		build:     ver[3],
-		instances: map[string][]*instance{},
-		enums:     map[string]*enumeration{},
-		stats:     Stats{Actions: map[string]int{}},
+		srv:        s,
+		prof:       prof,
+		ip:         ipStr,
+		realm:      "Digest:" + derivedHex("realm", ipStr),
+		guid:       derivedHex("platform-guid", ipStr),
+		major:      prof.ver[0],
+		minor:      prof.ver[1],
+		hotfix:     prof.ver[2],
+		build:      prof.ver[3],
+		accounts:   prof.accounts,
+		accountMap: accountMap,
+		instances:  map[string][]*instance{},
+		enums:      map[string]*enumeration{},
+		stats:      Stats{Actions: map[string]int{}},
+	}
+	if prof.provState == 0 {
+		d.realm = unprovisionedRealm
 	}
 	d.defaultHostname = "amtsim-" + strings.NewReplacer(".", "-", ":", "-").Replace(ipStr)
 	raw := ip.To16()[12:16]
@@ -89,7 +105,7 @@ func newDevice(s *Server, ip net.IP, ver [4]int, netmask net.IPMask) *Device {
 		d.netmask = "255.255.255.0"
 		d.gateway = "0.0.0.0"
 	}
-	d.power = newPowerModel(&s.opts)
+	d.power = newPowerModel(prof)
 	for _, c := range classTable {
 		if c.served(d.major) {
 			d.instances[c.name] = c.build(d)
@@ -121,7 +137,82 @@ func (d *Device) Realm() string { return d.realm }
 func (d *Device) PlatformGUID() string { return d.guid }
 
 // Version returns the firmware version "maj.min.hotfix.build".
-func (d *Device) Version() string { return d.srv.opts.Version }
+func (d *Device) Version() string { return d.prof.version }
+
+// SKU returns the firmware SKU reported by CIM_SoftwareIdentity "Sku".
+func (d *Device) SKU() int { return d.prof.sku }
+
+// ProvisioningState returns AMT_SetupAndConfigurationService.ProvisioningState:
+// 0 pre-provisioning, 1 in-provisioning, 2 post-provisioning.
+func (d *Device) ProvisioningState() int { return d.prof.provState }
+
+// ProvisioningMode returns AMT_SetupAndConfigurationService.ProvisioningMode:
+// 1 admin control mode, 4 client control mode.
+func (d *Device) ProvisioningMode() int { return d.prof.provMode }
+
+// TLSOnly reports whether the device serves WS-Man over TLS only, with
+// nothing listening on the plain HTTP port.
+func (d *Device) TLSOnly() bool { return d.httpAddr == "" }
+
+// Group returns the name of the device's fleet group ("" without a fleet
+// spec).
+func (d *Device) Group() string { return d.prof.group }
+
+// RMCPEnabled reports whether the device answers RMCP presence pings now:
+// RMCP is served, the firmware is AMT 4 or later and
+// AMT_GeneralSettings.RmcpPingResponseEnabled is true.
+func (d *Device) RMCPEnabled() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rmcpEnabledLocked()
+}
+
+func (d *Device) rmcpEnabledLocked() bool {
+	if d.rmcpAddr == "" || d.major < rmcpMinMajor {
+		return false
+	}
+	insts := d.instances["AMT_GeneralSettings"]
+	if len(insts) == 0 {
+		return false
+	}
+	v, _ := insts[0].get("RmcpPingResponseEnabled")
+	return v == "true"
+}
+
+// RMCPAddr returns host:port where the device answers presence pings, or
+// "" when it does not answer them.
+func (d *Device) RMCPAddr() string {
+	if !d.RMCPEnabled() {
+		return ""
+	}
+	return d.rmcpAddr
+}
+
+// Accounts returns a copy of the device's digest accounts.
+func (d *Device) Accounts() []Account {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.accounts)
+}
+
+// SetAccounts replaces the device's digest accounts, for tests that need
+// machines accepting different passwords. A later account replaces an
+// earlier one of the same user name. The anti-hammering state is kept.
+func (d *Device) SetAccounts(accounts []Account) {
+	accts := slices.Clone(accounts)
+	m := accountIndex(accts)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.accounts, d.accountMap = accts, m
+}
+
+func accountIndex(accts []Account) map[string]Account {
+	m := make(map[string]Account, len(accts))
+	for _, a := range accts {
+		m[a.User] = a
+	}
+	return m
+}
 
 // Hostname returns the current AMT_GeneralSettings.HostName.
 func (d *Device) Hostname() string {

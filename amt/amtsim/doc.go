@@ -24,6 +24,97 @@
 // device has its own digest realm, platform GUID, host name, MAC address and
 // state, all derived from its address so that runs are reproducible.
 //
+// # Fleets
+//
+// Options.DeviceCount places only that many devices in the range, and
+// Options.EmptyFraction leaves that fraction of the addresses empty; the
+// addresses are chosen from Options.Seed (the same seed gives the same
+// addresses). Nothing is bound on an empty address: TCP connections are
+// refused and pings go unanswered. Each device binds its own sockets on its
+// own address (no wildcard address): one for plain HTTP, one for TLS and
+// one for RMCP, so a fleet needs about three file descriptors per device.
+// All devices share one TLS certificate and key; its subject alternative
+// names list the device addresses when there are at most 1024 devices,
+// otherwise only the loopback addresses.
+//
+// Options.Fleet (a FleetSpec, usually read with ReadFleetSpecFile) mixes
+// kinds of device. The JSON format is one object with a list of groups:
+//
+//	{
+//	  "groups": [
+//	    {"name": "ent-acm", "weight": 6, "version": "16.1.25.2124", "provisioning_mode": 1},
+//	    {"name": "branch-ccm", "weight": 2, "version": "11.8.50.3425", "sku": 16400,
+//	     "provisioning_mode": 4, "tls_only": true,
+//	     "accounts": [{"user": "admin", "password": "Br4nch!pass"}]},
+//	    {"name": "new", "weight": 1, "version": "12.0.67.1579", "provisioning_state": 0},
+//	    {"name": "quiet", "weight": 1, "no_rmcp": true, "power_state": "off"}
+//	  ]
+//	}
+//
+// Group fields: name (required, unique); weight (required, positive: the
+// group's share of the devices, normalised over the groups); version
+// ("maj.min.hotfix.build"); sku; provisioning_state (0 pre-provisioning, 1
+// in-provisioning, 2 post-provisioning); provisioning_mode (1 ACM, 4 CCM);
+// tls_only (no plain HTTP listener); no_rmcp (RmcpPingResponseEnabled
+// false: presence pings go unanswered); accounts (a list of {"user",
+// "password", "read_only"}, replacing Options.User, Password and Accounts
+// for the group); power_state ("on", "sleep", "hibernate" or "off");
+// no_os_agent; no_os_power_saving. Omitted fields inherit the Options.
+// Unknown fields, trailing data and invalid values are errors.
+//
+// Devices are assigned to groups by the largest remainder method, so the
+// counts follow the weights as closely as whole devices allow; while there
+// are at least as many devices as groups every group gets at least one
+// device. Which device joins which group is decided by a hash of Seed and
+// its address: the same seed and addresses give the same mix.
+// Device.Group, Version, SKU, ProvisioningState, ProvisioningMode, TLSOnly
+// and RMCPEnabled report what a device became.
+//
+// The firmware version drives every place that shows it: the Server
+// header, Identify's ProductVersion, CIM_SoftwareIdentity, the served
+// property sets and the presence pong. The same holds for the SKU and the
+// provisioning state and mode (AMT_SetupAndConfigurationService).
+//
+// A device in pre-provisioning (state 0) answers with the fixed realm
+// Digest:A4070000000000000000000000000000, also its
+// AMT_GeneralSettings.DigestRealm, and advertises port 0 in its presence
+// pong. It still answers the HTTP ports with the 401 challenge and the
+// Server header, answers Identify, and accepts its configured accounts
+// like any other device, so that tests can inspect it.
+//
+// # RMCP presence ping
+//
+// Unless Options.RMCPPort is -1, every device answers ASF RMCP presence
+// pings (DSP0136) on UDP. A well-formed ping is exactly 12 bytes: 06 00
+// seq 06, IANA 00 00 11 BE, type 0x80, tag, a reserved byte and data length
+// 0. Anything else (another length, RMCP version, message class, IANA,
+// type or a non-zero data length) is silently ignored. A ping whose
+// sequence number is not 0xFF first gets the 4-byte RMCP ACK (06 00 seq
+// 86), as the firmware sends. The 28-byte pong is:
+//
+//	0..3   06 00 seq 06      RMCP header of the ping
+//	4..7   00 00 11 BE       ASF IANA 4542
+//	8      40                presence pong
+//	9      tag               from the ping
+//	10     00
+//	11     10                data length 16
+//	12..15 00 00 01 57       OEM IANA 343 (Intel)
+//	16..17 port              16992, or 16993 when TLS-only; 0 in pre-provisioning
+//	18     version           major<<4 | minor below AMT 16; 0 from AMT 16 (or a minor above 15)
+//	19     state             provisioning state in bits 0-1
+//	20     01                supported entities: ASF 1.0
+//	21     20                supported interactions: DASH (AMT 5.1 and later; else 00)
+//	22..23 major, minor      when byte 18 is 0; else 00 00
+//	24..27 00 00 00 00
+//
+// Bytes 16 to 19 are zero for firmware before AMT 6, and firmware before
+// AMT 4 does not answer. The pong always advertises the standard ports
+// 16992 and 16993 even when the simulator listens elsewhere: a scanner
+// probes its own configured ports and reads the pong's port only to tell
+// TLS from plain HTTP. A device answers only while
+// AMT_GeneralSettings.RmcpPingResponseEnabled is true, which a Put may
+// change. Stats.RMCPPings counts the pongs sent.
+//
 // # Served classes
 //
 // AMT_GeneralSettings, CIM_SoftwareIdentity, AMT_SetupAndConfigurationService
@@ -116,7 +207,11 @@
 // Options.NonceLifetime (stale="true" on a correct digest over an expired
 // nonce). After Options.LockoutAfter consecutive failed logins the device
 // refuses every login for Options.LockoutDuration. Accounts marked ReadOnly
-// get wsman:AccessDenied for Put, Create, Delete and methods.
+// get wsman:AccessDenied for Put, Create, Delete and methods. Each device
+// holds its own accounts: those of Options, of its fleet group, or set by
+// Device.SetAccounts, so that different machines accept different
+// passwords. The lockout counter is per device and shared by all its
+// accounts.
 //
 // # Fault injection
 //

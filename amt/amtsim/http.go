@@ -29,8 +29,8 @@ const (
 	msgServiceError = "The service is temporarily unavailable."
 )
 
-func (s *Server) serverHeader() string {
-	return "Intel(R) Active Management Technology " + s.opts.Version
+func (d *Device) serverHeader() string {
+	return "Intel(R) Active Management Technology " + d.prof.version
 }
 
 // ServeHTTP implements the device side of WS-Management over HTTP.
@@ -45,7 +45,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
 	d.stats.HTTPRequests++
 	d.mu.Unlock()
-	w.Header()["Server"] = []string{s.serverHeader()}
+	w.Header()["Server"] = []string{d.serverHeader()}
 
 	status, op := s.handle(w, r, d, ci.tls)
 	s.log.Debug("request", "device", d.ip, "remote", r.RemoteAddr, "tls", ci.tls,
@@ -137,7 +137,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, d *Device, isTLS
 		return 0, op
 	case FaultResetMidResponse:
 		status, out := exec()
-		s.resetMidResponse(w, status, out)
+		s.resetMidResponse(w, d, status, out)
 		return 0, op
 	case FaultMalformedBody:
 		status, out := exec()
@@ -218,7 +218,7 @@ func resetConnection(w http.ResponseWriter) {
 
 // resetMidResponse writes the status line, the headers and part of the
 // first chunk of the body, then resets the connection.
-func (s *Server) resetMidResponse(w http.ResponseWriter, status int, body []byte) {
+func (s *Server) resetMidResponse(w http.ResponseWriter, d *Device, status int, body []byte) {
 	c, brw := rawConn(w)
 	if c == nil {
 		return
@@ -226,7 +226,7 @@ func (s *Server) resetMidResponse(w http.ResponseWriter, status int, body []byte
 	part := body[:len(body)/2]
 	fmt.Fprintf(brw, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
 	fmt.Fprintf(brw, "Date: %s\r\n", time.Now().UTC().Format(http.TimeFormat))
-	fmt.Fprintf(brw, "Server: %s\r\n", s.serverHeader())
+	fmt.Fprintf(brw, "Server: %s\r\n", d.serverHeader())
 	fmt.Fprintf(brw, "X-Frame-Options: DENY\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n", contentTypeSOAP)
 	fmt.Fprintf(brw, "%X\r\n", len(body))
 	_, _ = brw.Write(part)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -19,17 +20,39 @@ type Options struct {
 	Addr string
 	// DevicesCIDR, if set, creates one device per host address of the
 	// range (network and broadcast addresses excluded for prefixes shorter
-	// than /31); Addr is then ignored. Only IPv4 ranges are supported.
+	// than /31); Addr is then ignored. Only IPv4 ranges of up to 65,536
+	// hosts are supported.
 	DevicesCIDR string
+	// DeviceCount, with DevicesCIDR, places only this many devices in the
+	// range, spread over it deterministically from Seed; the other
+	// addresses have nothing listening at all. 0 means every address.
+	DeviceCount int
+	// EmptyFraction, with DevicesCIDR, leaves this fraction of the
+	// addresses (rounded to the nearest whole number of addresses) without
+	// a device, chosen deterministically from Seed. It must be in [0, 1)
+	// and cannot be combined with DeviceCount.
+	EmptyFraction float64
+	// Seed seeds every deterministic choice: device placement and group
+	// assignment. Default (0) 1. Device identities (realm, GUID, MAC, host
+	// name) depend on the address only.
+	Seed int64
+	// Fleet, if set, describes a mix of device kinds; its groups override
+	// the per-device settings below for their devices.
+	Fleet *FleetSpec
 	// HTTPPort is the WS-Man port without TLS: 0 picks a free port (shared
 	// by every device of a fleet), -1 disables plain HTTP.
 	HTTPPort int
 	// TLSPort is the WS-Man port with TLS, with the same semantics.
 	TLSPort int
+	// RMCPPort is the UDP port answering ASF RMCP presence pings: 0 picks
+	// a free port (shared by every device of a fleet), -1 disables RMCP.
+	// Real firmware uses 623.
+	RMCPPort int
 	// User and Password form the default (administrator) account;
 	// defaults "admin" / "P@ssw0rd1".
 	User, Password string
-	// Accounts are further digest accounts.
+	// Accounts are further digest accounts. A fleet group with accounts
+	// replaces User, Password and Accounts for its devices.
 	Accounts []Account
 	// Version is the firmware version "maj.min.hotfix.build"; default
 	// "11.8.50.3425".
@@ -92,10 +115,11 @@ type Options struct {
 
 // Account is a digest account of the simulated devices.
 type Account struct {
-	User, Password string
+	User     string `json:"user"`
+	Password string `json:"password"`
 	// ReadOnly accounts may Get, Enumerate and Pull but are denied Put,
 	// Create, Delete and method invocations.
-	ReadOnly bool
+	ReadOnly bool `json:"read_only,omitempty"`
 }
 
 const (
@@ -126,6 +150,9 @@ func (o *Options) normalize() ([]net.IP, error) {
 	}
 	if _, err := parseVersion(o.Version); err != nil {
 		return nil, err
+	}
+	if o.SKU < 0 {
+		return nil, fmt.Errorf("amtsim: negative SKU %d", o.SKU)
 	}
 	if o.SKU == 0 {
 		o.SKU = defaultSKU
@@ -175,7 +202,7 @@ func (o *Options) normalize() ([]net.IP, error) {
 			return nil, fmt.Errorf("amtsim: unknown boot capability %q", name)
 		}
 	}
-	for _, p := range []int{o.HTTPPort, o.TLSPort} {
+	for _, p := range []int{o.HTTPPort, o.TLSPort, o.RMCPPort} {
 		if p < -1 || p > 65535 {
 			return nil, fmt.Errorf("amtsim: invalid port %d", p)
 		}
@@ -183,17 +210,37 @@ func (o *Options) normalize() ([]net.IP, error) {
 	if o.HTTPPort == -1 && o.TLSPort == -1 {
 		return nil, errors.New("amtsim: both HTTP and TLS are disabled")
 	}
-	seen := map[string]bool{o.User: true}
-	for _, a := range o.Accounts {
-		if a.User == "" || a.Password == "" {
-			return nil, errors.New("amtsim: account with empty user or password")
+	if err := validateAccounts(append([]Account{{User: o.User, Password: o.Password}}, o.Accounts...)); err != nil {
+		return nil, fmt.Errorf("amtsim: %w", err)
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Fleet != nil {
+		if err := o.Fleet.validate(); err != nil {
+			return nil, err
 		}
-		if seen[a.User] {
-			return nil, fmt.Errorf("amtsim: duplicate account %q", a.User)
+		if o.TLSPort == -1 {
+			for _, g := range o.Fleet.Groups {
+				if g.TLSOnly {
+					return nil, fmt.Errorf("amtsim: fleet group %q is TLS-only but TLS is disabled", g.Name)
+				}
+			}
 		}
-		seen[a.User] = true
+	}
+	if o.DeviceCount < 0 {
+		return nil, fmt.Errorf("amtsim: negative device count %d", o.DeviceCount)
+	}
+	if math.IsNaN(o.EmptyFraction) || o.EmptyFraction < 0 || o.EmptyFraction >= 1 {
+		return nil, fmt.Errorf("amtsim: empty fraction %v is not in [0, 1)", o.EmptyFraction)
+	}
+	if o.DeviceCount > 0 && o.EmptyFraction > 0 {
+		return nil, errors.New("amtsim: device count and empty fraction are mutually exclusive")
 	}
 	if o.DevicesCIDR == "" {
+		if o.DeviceCount > 1 || o.EmptyFraction > 0 {
+			return nil, errors.New("amtsim: device count and empty fraction need a devices CIDR")
+		}
 		ip := net.ParseIP(o.Addr)
 		if ip == nil {
 			return nil, fmt.Errorf("amtsim: invalid address %q", o.Addr)
@@ -203,18 +250,53 @@ func (o *Options) normalize() ([]net.IP, error) {
 		}
 		return []net.IP{ip}, nil
 	}
-	return cidrHosts(o.DevicesCIDR)
+	start, n, err := cidrRange(o.DevicesCIDR)
+	if err != nil {
+		return nil, err
+	}
+	k := n
+	switch {
+	case o.DeviceCount > n:
+		return nil, fmt.Errorf("amtsim: device count %d exceeds the %d host addresses of %s", o.DeviceCount, n, o.DevicesCIDR)
+	case o.DeviceCount > 0:
+		k = o.DeviceCount
+	case o.EmptyFraction > 0:
+		k = n - int(math.Round(o.EmptyFraction*float64(n)))
+		if k == 0 {
+			return nil, fmt.Errorf("amtsim: empty fraction %v leaves no device in %s", o.EmptyFraction, o.DevicesCIDR)
+		}
+	}
+	addrs := pickAddresses(start, n, k, o.Seed)
+	ips := make([]net.IP, len(addrs))
+	for i, a := range addrs {
+		ips[i] = uint32IP(a)
+	}
+	return ips, nil
 }
 
-// cidrHosts lists the host addresses of an IPv4 range.
-func cidrHosts(cidr string) ([]net.IP, error) {
+func uint32IP(v uint32) net.IP {
+	return net.IP{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+}
+
+// ipUint32 returns an IPv4 address as a number (0 for IPv6).
+func ipUint32(ip net.IP) uint32 {
+	v4 := ip.To4()
+	if v4 == nil {
+		return 0
+	}
+	return uint32(v4[0])<<24 | uint32(v4[1])<<16 | uint32(v4[2])<<8 | uint32(v4[3])
+}
+
+// cidrRange returns the first host address of an IPv4 range and the number
+// of host addresses.
+func cidrRange(cidr string) (uint32, int, error) {
 	_, ipnet, err := net.ParseCIDR(cidr)
 	if err != nil {
-		return nil, fmt.Errorf("amtsim: devices CIDR: %w", err)
+		return 0, 0, fmt.Errorf("amtsim: devices CIDR: %w", err)
 	}
 	base := ipnet.IP.To4()
 	if base == nil {
-		return nil, fmt.Errorf("amtsim: devices CIDR %q: only IPv4 ranges are supported", cidr)
+		return 0, 0, fmt.Errorf("amtsim: devices CIDR %q: only IPv4 ranges are supported", cidr)
 	}
 	ones, _ := ipnet.Mask.Size()
 	size := uint64(1) << (32 - ones)
@@ -223,18 +305,13 @@ func cidrHosts(cidr string) ([]net.IP, error) {
 		first, last = 1, size-2
 	}
 	if last-first+1 > maxDevices {
-		return nil, fmt.Errorf("amtsim: devices CIDR %q has more than %d hosts", cidr, maxDevices)
+		return 0, 0, fmt.Errorf("amtsim: devices CIDR %q has more than %d hosts", cidr, maxDevices)
 	}
-	start := uint64(base[0])<<24 | uint64(base[1])<<16 | uint64(base[2])<<8 | uint64(base[3])
-	ips := make([]net.IP, 0, last-first+1)
-	for i := first; i <= last; i++ {
-		v := start + i
-		ips = append(ips, net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)).To4())
-	}
-	return ips, nil
+	return ipUint32(base) + uint32(first), int(last - first + 1), nil
 }
 
-// parseVersion splits "maj.min.hotfix.build".
+// parseVersion splits "maj.min.hotfix.build". Major (1 or more) and minor
+// must fit the presence pong's version bytes (255 at most).
 func parseVersion(v string) ([4]int, error) {
 	var out [4]int
 	parts := strings.Split(v, ".")
@@ -243,10 +320,13 @@ func parseVersion(v string) ([4]int, error) {
 	}
 	for i, p := range parts {
 		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || strings.TrimSpace(p) != p || p[0] == '+' {
 			return out, fmt.Errorf("amtsim: version %q is not maj.min.hotfix.build", v)
 		}
 		out[i] = n
+	}
+	if out[0] < 1 || out[0] > 255 || out[1] > 255 {
+		return out, fmt.Errorf("amtsim: version %q: major must be 1-255 and minor 0-255", v)
 	}
 	return out, nil
 }

@@ -81,12 +81,12 @@ type powerModel struct {
 	boots       []BootRecord
 }
 
-func newPowerModel(o *Options) powerModel {
+func newPowerModel(o *profile) powerModel {
 	p := powerModel{
-		state:      o.PowerState,
+		state:      o.powerState,
 		osSaving:   osSavingFull,
-		osSavingOK: !o.NoOSPowerSaving,
-		agent:      !o.NoOSAgent,
+		osSavingOK: !o.noOSPowerSaving,
+		agent:      !o.noOSAgent,
 	}
 	if !p.osSavingOK {
 		p.osSaving = osSavingNone

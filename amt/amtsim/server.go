@@ -23,7 +23,6 @@ import (
 // and stop it with Close.
 type Server struct {
 	opts     Options
-	accounts map[string]Account
 	nonceKey [32]byte
 	log      *slog.Logger
 
@@ -32,10 +31,12 @@ type Server struct {
 
 	cert     *tls.Certificate
 	leaf     *x509.Certificate
-	httpPort int
-	tlsPort  int
+	httpPort int // 0: no plain listener
+	tlsPort  int // 0: no TLS listener
+	rmcpPort int // 0: RMCP disabled
 
 	servers []*http.Server
+	udp     []*net.UDPConn
 	wg      sync.WaitGroup
 	done    chan struct{}
 
@@ -58,16 +59,11 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ver, _ := parseVersion(opts.Version)
 	s := &Server{
-		opts:     opts,
-		accounts: map[string]Account{opts.User: {User: opts.User, Password: opts.Password}},
-		log:      opts.Logger,
-		byIP:     make(map[string]*Device, len(ips)),
-		done:     make(chan struct{}),
-	}
-	for _, a := range opts.Accounts {
-		s.accounts[a.User] = a
+		opts: opts,
+		log:  opts.Logger,
+		byIP: make(map[string]*Device, len(ips)),
+		done: make(chan struct{}),
 	}
 	if _, err := rand.Read(s.nonceKey[:]); err != nil {
 		return nil, err
@@ -79,10 +75,20 @@ func New(opts Options) (*Server, error) {
 			mask = n.Mask
 		}
 	}
-	for _, ip := range ips {
-		d := newDevice(s, ip, ver, mask)
+	profiles, groupOf := deviceProfiles(&opts, ips)
+	indexes := make([]map[string]Account, len(profiles))
+	for i, p := range profiles {
+		indexes[i] = accountIndex(p.accounts)
+	}
+	var plainIPs []net.IP
+	for i, ip := range ips {
+		g := groupOf[i]
+		d := newDevice(s, ip, profiles[g], indexes[g], mask)
 		s.devices = append(s.devices, d)
 		s.byIP[d.ip] = d
+		if !profiles[g].tlsOnly {
+			plainIPs = append(plainIPs, ip)
+		}
 	}
 
 	var tlsConf *tls.Config
@@ -94,27 +100,42 @@ func New(opts Options) (*Server, error) {
 	}
 
 	var plainLs, tlsLs []net.Listener
-	if opts.HTTPPort != -1 {
-		plainLs, s.httpPort, err = listenAll(ips, opts.HTTPPort)
-		if err != nil {
-			return nil, err
+	var udp []*net.UDPConn
+	fail := func(err error) (*Server, error) {
+		closeListeners(plainLs)
+		closeListeners(tlsLs)
+		closeUDP(udp)
+		return nil, err
+	}
+	if opts.HTTPPort != -1 && len(plainIPs) > 0 {
+		if plainLs, s.httpPort, err = listenAll(plainIPs, opts.HTTPPort); err != nil {
+			return fail(err)
 		}
 	}
 	if opts.TLSPort != -1 {
-		tlsLs, s.tlsPort, err = listenAll(ips, opts.TLSPort)
-		if err != nil {
-			closeListeners(plainLs)
-			return nil, err
+		if tlsLs, s.tlsPort, err = listenAll(ips, opts.TLSPort); err != nil {
+			return fail(err)
 		}
 	}
-	for _, d := range s.devices {
-		if s.httpPort != 0 {
+	if opts.RMCPPort != -1 {
+		if udp, s.rmcpPort, err = listenUDPAll(ips, opts.RMCPPort); err != nil {
+			return fail(err)
+		}
+	}
+	for i, d := range s.devices {
+		if s.httpPort != 0 && !d.prof.tlsOnly {
 			d.httpAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.httpPort))
 		}
 		if s.tlsPort != 0 {
 			d.tlsAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.tlsPort))
 		}
+		if s.rmcpPort != 0 {
+			d.rmcpAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.rmcpPort))
+			s.wg.Add(1)
+			go s.serveRMCP(d, udp[i])
+		}
 	}
+	s.udp = udp
 	if plainLs != nil {
 		s.serve(plainLs, false)
 	}
@@ -124,8 +145,31 @@ func New(opts Options) (*Server, error) {
 		}
 		s.serve(tlsLs, true)
 	}
-	s.log.Info("amtsim listening", "devices", len(s.devices), "http_port", s.httpPort, "tls_port", s.tlsPort, "version", opts.Version)
+	s.log.Info("amtsim listening", "devices", len(s.devices), "http_port", s.HTTPPort(), "tls_port", s.TLSPort(),
+		"rmcp_port", s.RMCPPort(), "version", s.versionSummary())
 	return s, nil
+}
+
+// deviceProfiles returns the profiles in use and, per device address, the
+// index of its profile.
+func deviceProfiles(opts *Options, ips []net.IP) ([]*profile, []int) {
+	base := baseProfile(opts)
+	groupOf := make([]int, len(ips))
+	if opts.Fleet == nil {
+		return []*profile{base}, groupOf
+	}
+	profiles := make([]*profile, len(opts.Fleet.Groups))
+	weights := make([]float64, len(opts.Fleet.Groups))
+	for i := range opts.Fleet.Groups {
+		g := &opts.Fleet.Groups[i]
+		profiles[i] = groupProfile(base, g)
+		weights[i] = g.Weight
+	}
+	addrs := make([]uint32, len(ips))
+	for i, ip := range ips {
+		addrs[i] = ipUint32(ip)
+	}
+	return profiles, assignGroups(addrs, weights, opts.Seed)
 }
 
 func (s *Server) serve(ls []net.Listener, isTLS bool) {
@@ -203,17 +247,56 @@ func closeListeners(ls []net.Listener) {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
+		closeUDP(s.udp)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
 		for _, hs := range s.servers {
-			if err := hs.Shutdown(ctx); err != nil {
-				_ = hs.Close()
-				s.closeErr = err
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := hs.Shutdown(ctx); err != nil {
+					_ = hs.Close()
+					mu.Lock()
+					s.closeErr = err
+					mu.Unlock()
+				}
+			}()
 		}
+		wg.Wait()
 		s.wg.Wait()
 	})
 	return s.closeErr
+}
+
+// HTTPPort returns the plain WS-Man port, or -1 when no device listens on
+// plain HTTP.
+func (s *Server) HTTPPort() int { return portOrOff(s.httpPort) }
+
+// TLSPort returns the TLS WS-Man port, or -1 when TLS is disabled.
+func (s *Server) TLSPort() int { return portOrOff(s.tlsPort) }
+
+// RMCPPort returns the UDP port of RMCP presence pings, or -1 when RMCP is
+// disabled.
+func (s *Server) RMCPPort() int { return portOrOff(s.rmcpPort) }
+
+func portOrOff(p int) int {
+	if p == 0 {
+		return -1
+	}
+	return p
+}
+
+// versionSummary is the firmware version of every device, or "mixed".
+func (s *Server) versionSummary() string {
+	v := s.devices[0].prof.version
+	for _, d := range s.devices[1:] {
+		if d.prof.version != v {
+			return "mixed"
+		}
+	}
+	return v
 }
 
 // Devices returns the devices in address order.
@@ -227,9 +310,10 @@ func (s *Server) Device(ip string) *Device {
 	return nil
 }
 
-// URL returns http://ip:port of the first device ("" if HTTP is disabled).
+// URL returns http://ip:port of the first device ("" if it has no plain
+// HTTP listener).
 func (s *Server) URL() string {
-	if s.httpPort == 0 {
+	if s.devices[0].httpAddr == "" {
 		return ""
 	}
 	return "http://" + s.devices[0].httpAddr
@@ -238,7 +322,7 @@ func (s *Server) URL() string {
 // TLSURL returns https://ip:port of the first device ("" if TLS is
 // disabled).
 func (s *Server) TLSURL() string {
-	if s.tlsPort == 0 {
+	if s.devices[0].tlsAddr == "" {
 		return ""
 	}
 	return "https://" + s.devices[0].tlsAddr
@@ -260,12 +344,14 @@ func (s *Server) CertificateSHA256() string {
 // ReadyLine returns the single line the amtsim program prints once it
 // listens, e.g.
 //
-//	amtsim: ready devices=1 version=11.8.50.3425 http=127.0.0.1:16992 tls=127.0.0.1:16993 tls-sha256=…
+//	amtsim: ready devices=1 version=11.8.50.3425 http=127.0.0.1:16992 tls=127.0.0.1:16993 rmcp=127.0.0.1:623 tls-sha256=…
 //
-// For a fleet the addresses are written first-last:port.
+// For a fleet the addresses are written first-last:port, where first and
+// last are the lowest and highest device addresses, and the version is
+// "mixed" when the devices differ. Disabled ports are written "off".
 func (s *Server) ReadyLine() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "amtsim: ready devices=%d version=%s", len(s.devices), s.opts.Version)
+	fmt.Fprintf(&b, "amtsim: ready devices=%d version=%s", len(s.devices), s.versionSummary())
 	addr := func(port int) string {
 		if port == 0 {
 			return "off"
@@ -276,7 +362,7 @@ func (s *Server) ReadyLine() string {
 		}
 		return first + "-" + last + ":" + strconv.Itoa(port)
 	}
-	fmt.Fprintf(&b, " http=%s tls=%s", addr(s.httpPort), addr(s.tlsPort))
+	fmt.Fprintf(&b, " http=%s tls=%s rmcp=%s", addr(s.httpPort), addr(s.tlsPort), addr(s.rmcpPort))
 	if s.leaf != nil {
 		fmt.Fprintf(&b, " tls-sha256=%s", s.CertificateSHA256())
 	}

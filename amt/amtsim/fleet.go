@@ -1,0 +1,357 @@
+package amtsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+)
+
+// FleetSpec describes a mix of device kinds. Each device of the simulator
+// belongs to one group; a group's settings override the Options for its
+// devices. See the package documentation for the JSON format.
+type FleetSpec struct {
+	Groups []DeviceGroup `json:"groups"`
+}
+
+// DeviceGroup is one kind of device in a fleet. Zero-valued fields inherit
+// the corresponding Options value.
+type DeviceGroup struct {
+	// Name identifies the group (Device.Group); required and unique.
+	Name string `json:"name"`
+	// Weight is the group's share of the fleet's devices, normalised over
+	// the groups; it must be positive. Assignment is deterministic from
+	// Options.Seed and the device addresses.
+	Weight float64 `json:"weight"`
+	// Version is the firmware version "maj.min.hotfix.build".
+	Version string `json:"version,omitempty"`
+	// SKU is the CIM_SoftwareIdentity "Sku" value, e.g. 16392 (full AMT)
+	// or 16400 (Standard Manageability).
+	SKU int `json:"sku,omitempty"`
+	// ProvisioningState is 0 pre-provisioning (not activated), 1
+	// in-provisioning or 2 post-provisioning.
+	ProvisioningState *int `json:"provisioning_state,omitempty"`
+	// ProvisioningMode is 1 admin control mode (ACM) or 4 client control
+	// mode (CCM); 0, 2 and 3 are accepted for legacy modes.
+	ProvisioningMode *int `json:"provisioning_mode,omitempty"`
+	// TLSOnly devices have no plain-HTTP listener (the HTTP port refuses
+	// connections), like firmware with TLS enforced; their presence pong
+	// advertises 16993.
+	TLSOnly bool `json:"tls_only,omitempty"`
+	// NoRMCP devices do not answer presence pings
+	// (AMT_GeneralSettings.RmcpPingResponseEnabled false).
+	NoRMCP bool `json:"no_rmcp,omitempty"`
+	// Accounts replace Options.User, Password and Accounts for the group's
+	// devices.
+	Accounts []Account `json:"accounts,omitempty"`
+	// PowerState is the initial host power state: "on", "sleep",
+	// "hibernate" or "off".
+	PowerState string `json:"power_state,omitempty"`
+	// NoOSAgent and NoOSPowerSaving are as in Options.
+	NoOSAgent       bool `json:"no_os_agent,omitempty"`
+	NoOSPowerSaving bool `json:"no_os_power_saving,omitempty"`
+}
+
+// ParseFleetSpec reads a JSON fleet spec. Unknown fields, trailing data and
+// invalid values are errors.
+func ParseFleetSpec(r io.Reader) (*FleetSpec, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var spec FleetSpec
+	if err := dec.Decode(&spec); err != nil {
+		return nil, fmt.Errorf("amtsim: fleet spec: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("amtsim: fleet spec: unexpected data after the top-level object")
+	}
+	if err := spec.validate(); err != nil {
+		return nil, err
+	}
+	return &spec, nil
+}
+
+// ReadFleetSpecFile reads a JSON fleet spec from a file.
+func ReadFleetSpecFile(path string) (*FleetSpec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("amtsim: fleet spec: %w", err)
+	}
+	spec, err := ParseFleetSpec(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, path)
+	}
+	return spec, nil
+}
+
+// powerStateNames maps DeviceGroup.PowerState to DMTF PowerState values.
+var powerStateNames = map[string]int{"on": powerOn, "sleep": powerSleep, "hibernate": powerHibernate, "off": powerOff}
+
+func (spec *FleetSpec) validate() error {
+	if len(spec.Groups) == 0 {
+		return errors.New("amtsim: fleet spec: no groups")
+	}
+	names := map[string]bool{}
+	for i := range spec.Groups {
+		g := &spec.Groups[i]
+		fail := func(format string, args ...any) error {
+			return fmt.Errorf("amtsim: fleet spec: group %d (%q): %s", i+1, g.Name, fmt.Sprintf(format, args...))
+		}
+		if g.Name == "" {
+			return fail("name is required")
+		}
+		if names[g.Name] {
+			return fail("duplicate name")
+		}
+		names[g.Name] = true
+		if math.IsNaN(g.Weight) || math.IsInf(g.Weight, 0) || g.Weight <= 0 {
+			return fail("weight must be a positive number, got %v", g.Weight)
+		}
+		if g.Version != "" {
+			if _, err := parseVersion(g.Version); err != nil {
+				return fail("%v", err)
+			}
+		}
+		if g.SKU < 0 {
+			return fail("sku must not be negative")
+		}
+		if p := g.ProvisioningState; p != nil && (*p < 0 || *p > 2) {
+			return fail("provisioning_state %d: want 0 (pre), 1 (in) or 2 (post)", *p)
+		}
+		if p := g.ProvisioningMode; p != nil && (*p < 0 || *p > 4) {
+			return fail("provisioning_mode %d: want 1 (ACM) or 4 (CCM)", *p)
+		}
+		if g.PowerState != "" {
+			if _, ok := powerStateNames[g.PowerState]; !ok {
+				return fail("power_state %q: want on, sleep, hibernate or off", g.PowerState)
+			}
+		}
+		if err := validateAccounts(g.Accounts); err != nil {
+			return fail("%v", err)
+		}
+	}
+	return nil
+}
+
+func validateAccounts(accts []Account) error {
+	seen := map[string]bool{}
+	for _, a := range accts {
+		if a.User == "" || a.Password == "" {
+			return errors.New("account with empty user or password")
+		}
+		if seen[a.User] {
+			return fmt.Errorf("duplicate account %q", a.User)
+		}
+		seen[a.User] = true
+	}
+	return nil
+}
+
+// profile is what distinguishes one kind of device from another. Devices
+// share their group's profile, which never changes once built.
+type profile struct {
+	group           string
+	version         string
+	ver             [4]int
+	sku             int
+	provState       int
+	provMode        int
+	tlsOnly         bool
+	noRMCP          bool
+	accounts        []Account
+	powerState      int
+	noOSAgent       bool
+	noOSPowerSaving bool
+}
+
+// baseProfile is the profile of devices without a fleet spec; opts must be
+// normalised.
+func baseProfile(opts *Options) *profile {
+	ver, _ := parseVersion(opts.Version)
+	accts := append([]Account{{User: opts.User, Password: opts.Password}}, opts.Accounts...)
+	return &profile{
+		version:         opts.Version,
+		ver:             ver,
+		sku:             opts.SKU,
+		provState:       opts.ProvisioningState,
+		provMode:        opts.ProvisioningMode,
+		tlsOnly:         opts.HTTPPort == -1,
+		accounts:        accts,
+		powerState:      opts.PowerState,
+		noOSAgent:       opts.NoOSAgent,
+		noOSPowerSaving: opts.NoOSPowerSaving,
+	}
+}
+
+// groupProfile applies a group's overrides to the base profile.
+func groupProfile(base *profile, g *DeviceGroup) *profile {
+	p := *base
+	p.group = g.Name
+	if g.Version != "" {
+		p.version = g.Version
+		p.ver, _ = parseVersion(g.Version)
+	}
+	if g.SKU != 0 {
+		p.sku = g.SKU
+	}
+	if g.ProvisioningState != nil {
+		p.provState = *g.ProvisioningState
+	}
+	if g.ProvisioningMode != nil {
+		p.provMode = *g.ProvisioningMode
+	}
+	p.tlsOnly = base.tlsOnly || g.TLSOnly
+	p.noRMCP = g.NoRMCP
+	if len(g.Accounts) > 0 {
+		p.accounts = slices.Clone(g.Accounts)
+	}
+	if g.PowerState != "" {
+		p.powerState = powerStateNames[g.PowerState]
+	}
+	p.noOSAgent = base.noOSAgent || g.NoOSAgent
+	p.noOSPowerSaving = base.noOSPowerSaving || g.NoOSPowerSaving
+	return &p
+}
+
+// mix64 is the SplitMix64 finaliser: a fixed, well-distributed hash that
+// keeps every seeded choice reproducible across Go releases.
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// Purposes of seeded keys, so that placement and grouping are independent.
+const (
+	keyPlacement = 0x706c616365 // "place"
+	keyGroup     = 0x67726f7570 // "group"
+)
+
+// seededKey ranks an IPv4 address for a purpose under a seed.
+func seededKey(seed int64, purpose uint64, addr uint32) uint64 {
+	return mix64(mix64(uint64(seed)^purpose<<24) ^ uint64(addr))
+}
+
+// pickAddresses chooses k of the n host addresses start..start+n-1: those
+// with the smallest seeded keys, returned in address order.
+func pickAddresses(start uint32, n, k int, seed int64) []uint32 {
+	out := make([]uint32, 0, k)
+	if k >= n {
+		for i := range n {
+			out = append(out, start+uint32(i))
+		}
+		return out
+	}
+	type ranked struct {
+		key  uint64
+		addr uint32
+	}
+	all := make([]ranked, n)
+	for i := range n {
+		a := start + uint32(i)
+		all[i] = ranked{seededKey(seed, keyPlacement, a), a}
+	}
+	slices.SortFunc(all, func(x, y ranked) int {
+		switch {
+		case x.key < y.key:
+			return -1
+		case x.key > y.key:
+			return 1
+		}
+		return int(x.addr) - int(y.addr)
+	})
+	for _, r := range all[:k] {
+		out = append(out, r.addr)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// groupQuotas divides n devices over the weights by the largest remainder
+// method. While there are at least as many devices as groups, every group
+// gets at least one device, taken from the largest group.
+func groupQuotas(weights []float64, n int) []int {
+	var total float64
+	for _, w := range weights {
+		total += w
+	}
+	quotas := make([]int, len(weights))
+	rems := make([]float64, len(weights))
+	given := 0
+	for i, w := range weights {
+		exact := float64(n) * w / total
+		quotas[i] = int(math.Floor(exact))
+		rems[i] = exact - float64(quotas[i])
+		given += quotas[i]
+	}
+	order := make([]int, len(weights))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		switch {
+		case rems[a] > rems[b]:
+			return -1
+		case rems[a] < rems[b]:
+			return 1
+		}
+		return 0
+	})
+	for i := 0; given < n; i++ {
+		quotas[order[i%len(order)]]++
+		given++
+	}
+	if n >= len(weights) {
+		for i := range quotas {
+			if quotas[i] > 0 {
+				continue
+			}
+			largest := 0
+			for j := range quotas {
+				if quotas[j] > quotas[largest] {
+					largest = j
+				}
+			}
+			quotas[largest]--
+			quotas[i]++
+		}
+	}
+	return quotas
+}
+
+// assignGroups returns, for each address (in the given order), the index
+// of its group: addresses are ranked by a seeded key and handed out to the
+// groups in spec order by quota.
+func assignGroups(addrs []uint32, weights []float64, seed int64) []int {
+	quotas := groupQuotas(weights, len(addrs))
+	idx := make([]int, len(addrs))
+	for i := range idx {
+		idx[i] = i
+	}
+	keys := make([]uint64, len(addrs))
+	for i, a := range addrs {
+		keys[i] = seededKey(seed, keyGroup, a)
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		switch {
+		case keys[a] < keys[b]:
+			return -1
+		case keys[a] > keys[b]:
+			return 1
+		}
+		return int(addrs[a]) - int(addrs[b])
+	})
+	out := make([]int, len(addrs))
+	pos := 0
+	for g, q := range quotas {
+		for range q {
+			out[idx[pos]] = g
+			pos++
+		}
+	}
+	return out
+}

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/amt/amtsim"
+	"github.com/amtkit/amtkit/power"
 )
 
 const (
@@ -32,7 +35,8 @@ func newDemoCommand() *cobra.Command {
 			out := cmd.OutOrStdout()
 			sim, err := amtsim.New(amtsim.Options{
 				User: demoUser, Password: demoPassword, LockoutAfter: demoLockoutAfter,
-				Logger: slog.New(slog.DiscardHandler),
+				TransitionTime: 1500 * time.Millisecond,
+				Logger:         slog.New(slog.DiscardHandler),
 			})
 			if err != nil {
 				return fmt.Errorf("starting the simulator: %w", err)
@@ -53,6 +57,9 @@ func newDemoCommand() *cobra.Command {
 				return err
 			}
 			if err := printInfo(out, output, rec); err != nil {
+				return err
+			}
+			if err := demoPower(cmd, c, dev, output); err != nil {
 				return err
 			}
 
@@ -79,4 +86,48 @@ func newDemoCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+// demoPower shows the power state, resets the machine to PXE once and waits
+// for it to come back on.
+func demoPower(cmd *cobra.Command, c *amt.Client, dev *amtsim.Device, output string) error {
+	out, ctx := cmd.OutOrStdout(), cmd.Context()
+	flags := fmt.Sprintf("--host %s --tls --pin %s --user %s --password '%s'", c.Host(), "<sha256>", demoUser, demoPassword)
+
+	fmt.Fprintf(out, "\n$ amtctl power status %s\n", flags)
+	st, err := c.Power.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if err := printPowerStatus(out, output, c.Host(), st); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "\n$ amtctl boot next pxe --reset %s\n", flags)
+	a, err := c.Power.ResetTo(ctx, power.BootPXE, power.BootOptions{})
+	if err != nil {
+		return err
+	}
+	if err := bootReport(cmd, output, c.Host(), power.BootPXE, a.String()); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "\n$ amtctl power status %s   # while it resets\n", flags)
+	if st, err = c.Power.Status(ctx); err != nil {
+		return err
+	}
+	if err := printPowerStatus(out, output, c.Host(), st); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	fmt.Fprintf(out, "\n(waiting for the machine to be on again, as --wait does)\n")
+	if st, err = c.Power.WaitFor(wctx, power.StateOn); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s: the machine is %s\n", c.Host(), st.State)
+	for _, b := range dev.Boots() {
+		fmt.Fprintf(out, "(the simulated machine booted from %s after a %s; the next boot goes to disk again)\n", b.Source, b.Cause)
+	}
+	return nil
 }

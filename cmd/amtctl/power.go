@@ -120,7 +120,7 @@ func newPowerRecord(host string, st *power.Status) powerRecord {
 		OSPowerSaving: st.OSPowerSaving.String(), Transitioning: st.Transitioning, AvailableActions: []string{},
 	}
 	if st.Transitioning {
-		r.TransitioningTo = st.TransitioningTo.String()
+		r.TransitioningTo = transitionName(st.TransitioningTo)
 	}
 	for _, a := range st.Available {
 		r.AvailableActions = append(r.AvailableActions, a.String())
@@ -146,6 +146,18 @@ func printPowerStatus(w io.Writer, format, host string, st *power.Status) error 
 	fmt.Fprintf(tw, "OS power saving\t%s\n", r.OSPowerSaving)
 	fmt.Fprintf(tw, "Available\t%s\n", strings.Join(r.AvailableActions, ", "))
 	return tw.Flush()
+}
+
+// transitionName names the target of a transition: the action's name when
+// the device reports the action it carries out (10 while resetting), the
+// state's otherwise.
+func transitionName(s power.State) string {
+	for _, a := range power.Actions() {
+		if int(a) == int(s) {
+			return a.String()
+		}
+	}
+	return s.String()
 }
 
 // report prints the result of a change: the new status when --wait read

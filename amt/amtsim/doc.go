@@ -18,6 +18,10 @@
 //	defer sim.Close()
 //	// talk WS-Man to sim.URL() + "/wsman" as "admin" / "P@ssw0rd1"
 //
+// Every device also answers RMCP presence pings on a free UDP port
+// (Server.RMCPPort); tests that do not want the socket set Options.RMCPPort
+// to -1.
+//
 // With Options.DevicesCIDR a fleet of devices is created, one per host
 // address of the range, all on the same ports (on Linux every 127.0.0.0/8
 // address is local, so ranges such as 127.77.0.0/24 need no setup). Each

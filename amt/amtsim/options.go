@@ -14,7 +14,7 @@ import (
 )
 
 // Options configures a simulator. The zero value serves one device on
-// 127.0.0.1 with free HTTP and TLS ports.
+// 127.0.0.1 with free HTTP, TLS and RMCP ports.
 type Options struct {
 	// Addr is the IP address of a single device; default "127.0.0.1".
 	Addr string

@@ -1,8 +1,11 @@
 // Command amtsim runs simulated Intel AMT devices: one device, or a fleet
-// with one device per address of a range, serving WS-Management on the
-// firmware's ports. It prints one ready line to stdout once everything
-// listens and serves until interrupted. Logs, including one line per
-// simulated boot of a host, go to stderr.
+// with devices on the addresses of a range, serving WS-Management on the
+// firmware's ports and answering ASF RMCP presence pings. A fleet may leave
+// addresses empty (--device-count, --empty-fraction) and mix kinds of
+// device described by a JSON fleet spec (--fleet-spec; the format is in
+// the amtsim package documentation). It prints one ready line to stdout
+// once everything listens and serves until interrupted. Logs, including
+// one line per simulated boot of a host, go to stderr.
 package main
 
 import (
@@ -48,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		faultTimes     int
 		verbose        bool
 		powerState     string
+		fleetSpec      string
 	)
 	fs.StringVar(&opts.Addr, "addr", "127.0.0.1", "IP address of a single device")
 	fs.StringVar(&opts.DevicesCIDR, "devices-cidr", "", "one device per host address of this IPv4 range (overrides --addr)")
@@ -56,6 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&opts.Version, "version", "11.8.50.3425", "firmware version maj.min.hotfix.build")
 	fs.IntVar(&opts.HTTPPort, "http-port", 16992, "WS-Man HTTP port (0 = any free port, -1 = disabled)")
 	fs.IntVar(&opts.TLSPort, "tls-port", 16993, "WS-Man TLS port (0 = any free port, -1 = disabled)")
+	fs.IntVar(&opts.RMCPPort, "rmcp-port", 623, "UDP port answering RMCP presence pings (0 = any free port, -1 = disabled)")
+	fs.IntVar(&opts.DeviceCount, "device-count", 0, "with --devices-cidr: only this many addresses hold a device (0 = all)")
+	fs.Float64Var(&opts.EmptyFraction, "empty-fraction", 0, "with --devices-cidr: this fraction of the addresses holds no device")
+	fs.Int64Var(&opts.Seed, "seed", 1, "seed of device placement and fleet group assignment")
+	fs.StringVar(&fleetSpec, "fleet-spec", "", "JSON file describing the fleet's groups of devices")
 	fs.IntVar(&opts.LockoutAfter, "lockout-after", 3, "consecutive failed logins before lockout")
 	fs.Float64Var(&lockoutSeconds, "lockout-seconds", 60, "lockout duration in seconds")
 	fs.DurationVar(&opts.NonceLifetime, "nonce-lifetime", 5*time.Minute, "digest nonce lifetime")
@@ -91,6 +100,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--power-state %q: want on, off, sleep or hibernate", powerState)
 	}
 	opts.PowerState = ps
+	if fleetSpec != "" {
+		spec, err := amtsim.ReadFleetSpecFile(fleetSpec)
+		if err != nil {
+			return err
+		}
+		opts.Fleet = spec
+	}
 	opts.LockoutDuration = time.Duration(lockoutSeconds * float64(time.Second))
 	level := slog.LevelInfo
 	if verbose {

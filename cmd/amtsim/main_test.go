@@ -3,14 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim"
 	"github.com/icholy/digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,7 +43,7 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-var readyRE = regexp.MustCompile(`^amtsim: ready devices=(\d+) version=(\S+) http=(\S+) tls=(\S+)( tls-sha256=[0-9a-f]{64})?\n$`)
+var readyRE = regexp.MustCompile(`^amtsim: ready devices=(\d+) version=(\S+) http=(\S+) tls=(\S+) rmcp=(\S+)( tls-sha256=[0-9a-f]{64})?\n$`)
 
 func startRun(t *testing.T, args ...string) (ready []string, stop func() error) {
 	t.Helper()
@@ -47,10 +51,18 @@ func startRun(t *testing.T, args ...string) (ready []string, stop func() error) 
 	var stdout, stderr lockedBuffer
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, args, &stdout, &stderr) }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped { // a failed check: stop the simulator anyway
+			cancel()
+			<-errc
+		}
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.HasSuffix(stdout.String(), "\n") {
 		select {
 		case err := <-errc:
+			stopped = true
 			cancel()
 			t.Fatalf("run returned early: %v\nstderr: %s", err, stderr.String())
 		default:
@@ -61,6 +73,7 @@ func startRun(t *testing.T, args ...string) (ready []string, stop func() error) 
 	m := readyRE.FindStringSubmatch(stdout.String())
 	require.NotNil(t, m, "ready line %q", stdout.String())
 	return m, func() error {
+		stopped = true
 		cancel()
 		err := <-errc
 		assert.Equal(t, 1, strings.Count(stdout.String(), "\n"), "exactly one line on stdout")
@@ -69,10 +82,11 @@ func startRun(t *testing.T, args ...string) (ready []string, stop func() error) 
 }
 
 func TestRunSingleDevice(t *testing.T) {
-	m, stop := startRun(t, "--http-port", "0", "--tls-port", "-1", "--version", "15.0.23.1706", "--fault-status", "503", "--fault-times", "1")
+	m, stop := startRun(t, "--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--version", "15.0.23.1706", "--fault-status", "503", "--fault-times", "1")
 	assert.Equal(t, "1", m[1])
 	assert.Equal(t, "15.0.23.1706", m[2])
 	assert.Equal(t, "off", m[4])
+	assert.Equal(t, "off", m[5])
 
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
@@ -86,10 +100,11 @@ func TestRunSingleDevice(t *testing.T) {
 }
 
 func TestRunFleetWithTLS(t *testing.T) {
-	m, stop := startRun(t, "--devices-cidr", "127.77.9.0/30", "--http-port", "0", "--tls-port", "0", "--legacy-tls", "--verbose")
+	m, stop := startRun(t, "--devices-cidr", "127.77.9.0/30", "--http-port", "0", "--tls-port", "0", "--rmcp-port", "0", "--legacy-tls", "--verbose")
 	assert.Equal(t, "2", m[1])
 	assert.Regexp(t, `^127\.77\.9\.1-127\.77\.9\.2:\d+$`, m[3])
-	assert.NotEmpty(t, m[5])
+	assert.Regexp(t, `^127\.77\.9\.1-127\.77\.9\.2:\d+$`, m[5])
+	assert.NotEmpty(t, m[6])
 	require.NoError(t, stop())
 }
 
@@ -102,9 +117,16 @@ func TestRunBadFlags(t *testing.T) {
 		{"extra"},
 		{"--power-state", "standby"},
 		{"--transition-time", "-1s"},
+		{"--rmcp-port", "70000"},
+		{"--device-count", "3"},
+		{"--devices-cidr", "127.77.11.0/29", "--empty-fraction", "1.5"},
+		{"--devices-cidr", "127.77.11.0/29", "--empty-fraction", "0.5", "--device-count", "2"},
+		{"--devices-cidr", "127.77.11.0/29", "--device-count", "7"},
+		{"--fleet-spec", "testdata/missing.json"},
+		{"--fleet-spec", "main_test.go"},
 	} {
 		var out, errOut bytes.Buffer
-		err := run(context.Background(), append([]string{"--http-port", "0", "--tls-port", "-1"}, args...), &out, &errOut)
+		err := run(context.Background(), append([]string{"--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1"}, args...), &out, &errOut)
 		assert.Error(t, err, "%v", args)
 		assert.Empty(t, out.String())
 	}
@@ -115,7 +137,7 @@ func TestRunPowerFlags(t *testing.T) {
 	var stdout, stderr lockedBuffer
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"--http-port", "0", "--tls-port", "-1", "--power-state", "off",
+		errc <- run(ctx, []string{"--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--power-state", "off",
 			"--transition-time", "0", "--no-os-agent"}, &stdout, &stderr)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
@@ -157,4 +179,126 @@ func TestRunPowerFlags(t *testing.T) {
 	require.NoError(t, <-errc)
 	assert.Equal(t, 1, strings.Count(stdout.String(), "\n"), "exactly one line on stdout")
 	assert.NotContains(t, stdout.String(), "boot")
+}
+
+func TestRunHelpNamesRMCPDefault(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"-h"}, &out, &errOut)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	assert.Regexp(t, `-rmcp-port int\n.*\(default 623\)`, errOut.String())
+	for _, name := range []string{"-device-count", "-empty-fraction", "-seed", "-fleet-spec"} {
+		assert.Contains(t, errOut.String(), name)
+	}
+}
+
+// TestRunFleetSpec starts the example fleet spec over a sparse range and
+// checks, from the outside, that the addresses, the pongs and the accounts
+// are those the library gives for the same options.
+func TestRunFleetSpec(t *testing.T) {
+	const cidr, count, seed = "127.77.12.0/24", 40, 5
+	m, stop := startRun(t, "--devices-cidr", cidr, "--device-count", strconv.Itoa(count), "--seed", strconv.Itoa(seed),
+		"--fleet-spec", "testdata/fleet.json", "--http-port", "0", "--tls-port", "0", "--rmcp-port", "0")
+	defer func() { require.NoError(t, stop()) }()
+	assert.Equal(t, strconv.Itoa(count), m[1])
+	assert.Equal(t, "mixed", m[2])
+	rmcpPort := m[5][strings.LastIndexByte(m[5], ':')+1:]
+	httpPort := m[3][strings.LastIndexByte(m[3], ':')+1:]
+
+	// The same options in process, on other ports, as the reference.
+	spec, err := amtsim.ReadFleetSpecFile("testdata/fleet.json")
+	require.NoError(t, err)
+	ref, err := amtsim.New(amtsim.Options{DevicesCIDR: cidr, DeviceCount: count, Seed: seed, Fleet: spec, RMCPPort: -1})
+	require.NoError(t, err)
+	defer ref.Close()
+	groups := map[string]int{}
+	for _, d := range ref.Devices() {
+		groups[d.Group()]++
+	}
+	assert.Equal(t, map[string]int{"hq-acm": 17, "branch-ccm": 10, "tls-enforced": 7, "unprovisioned": 3, "rmcp-off": 3}, groups)
+
+	// Ping every address of the range; only devices with RMCP on answer.
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer pc.Close()
+	for host := 1; host <= 254; host++ {
+		to := &net.UDPAddr{IP: net.IPv4(127, 77, 12, byte(host)), Port: mustAtoi(t, rmcpPort)}
+		_, err := pc.WriteToUDP([]byte{0x06, 0x00, 0xFF, 0x06, 0x00, 0x00, 0x11, 0xBE, 0x80, byte(host), 0x00, 0x00}, to)
+		require.NoError(t, err)
+	}
+	want := 0
+	for _, d := range ref.Devices() {
+		if d.Group() != "rmcp-off" {
+			want++
+		}
+	}
+	// Wait for the expected answers, then a little longer for any extra.
+	answered := map[string][]byte{}
+	buf := make([]byte, 64)
+	deadline := time.Now().Add(10 * time.Second)
+	for received := 0; ; received++ {
+		wait := deadline
+		if received >= want {
+			wait = time.Now().Add(200 * time.Millisecond)
+		}
+		require.NoError(t, pc.SetReadDeadline(wait))
+		n, from, err := pc.ReadFromUDP(buf)
+		if err != nil {
+			break
+		}
+		answered[from.IP.String()] = append([]byte(nil), buf[:n]...)
+	}
+	for _, d := range ref.Devices() {
+		pong, ok := answered[d.IP()]
+		if d.Group() == "rmcp-off" {
+			assert.False(t, ok, "%s has RMCP off", d.IP())
+			continue
+		}
+		require.True(t, ok, "no pong from %s (%s)", d.IP(), d.Group())
+		require.Len(t, pong, 28)
+		port := int(pong[16])<<8 | int(pong[17])
+		switch d.Group() {
+		case "unprovisioned":
+			assert.Equal(t, 0, port)
+			assert.Equal(t, byte(0), pong[19]&3)
+		case "tls-enforced":
+			assert.Equal(t, 16993, port)
+		default:
+			assert.Equal(t, 16992, port)
+			assert.Equal(t, byte(2), pong[19]&3)
+		}
+	}
+	assert.Len(t, answered, want, "nothing answers from empty addresses")
+
+	// Per-group accounts: a branch device takes its own password only.
+	for _, d := range ref.Devices() {
+		if d.Group() != "branch-ccm" {
+			continue
+		}
+		url := "http://" + net.JoinHostPort(d.IP(), httpPort) + "/wsman"
+		assert.Equal(t, http.StatusOK, getSettings(t, url, "admin", "Br4nch!Pass"))
+		assert.Equal(t, http.StatusUnauthorized, getSettings(t, url, "admin", "P@ssw0rd1"))
+		break
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
+}
+
+func getSettings(t *testing.T, url, user, pass string) int {
+	t.Helper()
+	const gs = "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_GeneralSettings"
+	body := `<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header>` +
+		`<a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action><a:To>/wsman</a:To><w:ResourceURI>` + gs + `</w:ResourceURI><a:MessageID>1</a:MessageID></s:Header><s:Body/></s:Envelope>`
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: &digest.Transport{Username: user, Password: pass, Transport: tr}}
+	resp, err := hc.Post(url, "application/soap+xml; charset=utf-8", strings.NewReader(body))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }

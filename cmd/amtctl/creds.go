@@ -51,6 +51,16 @@ func openStore(dir string) (*credentials.DB, error) {
 	return db, nil
 }
 
+// withStore runs fn with the credential store open.
+func withStore(dir string, fn func(db *credentials.DB) error) error {
+	db, err := openStore(dir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(db)
+}
+
 func newCredsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "creds",
@@ -228,16 +238,13 @@ func newProfileRemoveCommand() *cobra.Command {
 		Short: "Remove a profile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := openStore(state)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := db.DeleteProfile(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "profile %s removed\n", args[0])
-			return nil
+			return withStore(state, func(db *credentials.DB) error {
+				if err := db.DeleteProfile(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "profile %s removed\n", args[0])
+				return nil
+			})
 		},
 	}
 	registerStateFlag(cmd.Flags(), &state)
@@ -251,16 +258,13 @@ func newProfileDefaultCommand() *cobra.Command {
 		Short: "Make a profile the default",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := openStore(state)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := db.SetDefault(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "profile %s is the default\n", args[0])
-			return nil
+			return withStore(state, func(db *credentials.DB) error {
+				if err := db.SetDefault(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "profile %s is the default\n", args[0])
+				return nil
+			})
 		},
 	}
 	registerStateFlag(cmd.Flags(), &state)
@@ -330,16 +334,13 @@ func newRuntimeForgetCommand() *cobra.Command {
 		Short: "Forget the credentials learned for a host",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := openStore(state)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := db.ForgetRuntime(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "forgot the credentials learned for %s\n", args[0])
-			return nil
+			return withStore(state, func(db *credentials.DB) error {
+				if err := db.ForgetRuntime(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "forgot the credentials learned for %s\n", args[0])
+				return nil
+			})
 		},
 	}
 	registerStateFlag(cmd.Flags(), &state)

@@ -90,6 +90,11 @@ func (p *Pong) TLS() bool { return p.AMT() && p.Port == PongPortTLS }
 // that is present but not set up advertises port 0.
 func (p *Pong) SetUp() bool { return p.AMT() && p.Port != 0 }
 
+// Extended reports whether the pong carries the fields of AMT 6 and
+// later (port, version and provisioning state); older firmware leaves
+// them zero, which must not be read as "pre-provisioning".
+func (p *Pong) Extended() bool { return p.AMT() && (p.Major != 0 || p.Minor != 0) }
+
 // Version returns "major.minor", or "" when the pong carries no version.
 func (p *Pong) Version() string {
 	if !p.AMT() || (p.Major == 0 && p.Minor == 0) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/amt/amtsim"
+	"github.com/amtkit/amtkit/amt/discovery"
 	"github.com/amtkit/amtkit/power"
 )
 
@@ -20,6 +21,9 @@ const (
 	// demoLockoutAfter is how many failed logins the simulated device
 	// takes before it locks the account, as AMT does by default.
 	demoLockoutAfter = 3
+	// demoCIDR is a loopback range: on Linux every 127.0.0.0/8 address is
+	// local, so the simulated fleet needs no set-up.
+	demoCIDR = "127.78.200.0/28"
 )
 
 func newDemoCommand() *cobra.Command {
@@ -33,19 +37,47 @@ func newDemoCommand() *cobra.Command {
 				return usageError{fmt.Errorf("--output must be table or json, not %q", output)}
 			}
 			out := cmd.OutOrStdout()
+			state0, ccm := 0, 4
 			sim, err := amtsim.New(amtsim.Options{
+				DevicesCIDR: demoCIDR, DeviceCount: 6,
 				User: demoUser, Password: demoPassword, LockoutAfter: demoLockoutAfter,
 				TransitionTime: 1500 * time.Millisecond,
 				Logger:         slog.New(slog.DiscardHandler),
+				Fleet: &amtsim.FleetSpec{Groups: []amtsim.DeviceGroup{
+					{Name: "office", Weight: 3, Version: "16.1.25.2124"},
+					{Name: "branch", Weight: 1, Version: "11.8.50.3425", ProvisioningMode: &ccm, SKU: 16400},
+					{Name: "new", Weight: 1, Version: "12.0.67.1579", ProvisioningState: &state0},
+					{Name: "quiet", Weight: 1, Version: "15.0.23.1706", NoRMCP: true},
+				}},
 			})
 			if err != nil {
 				return fmt.Errorf("starting the simulator: %w", err)
 			}
 			defer sim.Close()
-			dev := sim.Devices()[0]
-			fmt.Fprintf(out, "Started a simulated Intel AMT %s machine: WS-Man on %s, TLS on %s.\n", dev.Version(), dev.HTTPAddr(), dev.TLSAddr())
-			fmt.Fprintf(out, "Its self-signed TLS certificate has SHA-256 %s.\n\n", sim.CertificateSHA256())
+			fmt.Fprintf(out, "Started %d simulated Intel AMT machines in %s (some addresses empty), RMCP on UDP %d,\n", len(sim.Devices()), demoCIDR, sim.RMCPPort())
+			fmt.Fprintf(out, "WS-Man on TCP %d and TLS on %d; their self-signed TLS certificate has SHA-256 %s.\n\n", sim.HTTPPort(), sim.TLSPort(), sim.CertificateSHA256())
 
+			fmt.Fprintf(out, "$ amtctl discover %s --rmcp-port %d --http-port %d --tls-port %d\n", demoCIDR, sim.RMCPPort(), sim.HTTPPort(), sim.TLSPort())
+			df := discoverFlags{
+				rmcpPort: sim.RMCPPort(), httpPort: sim.HTTPPort(), tlsPort: sim.TLSPort(),
+				rate: discovery.DefaultRate, rmcpWait: 300 * time.Millisecond, concurrency: discovery.DefaultConcurrency,
+				timeout: discovery.DefaultProbeTimeout, maxAddresses: discovery.DefaultMaxAddresses, output: output,
+			}
+			cmd.SetErr(out) // the summary line belongs to the tour
+			if err := runDiscover(cmd, &df, []string{demoCIDR}); err != nil {
+				return err
+			}
+			var dev *amtsim.Device
+			for _, d := range sim.Devices() {
+				if d.Group() == "office" {
+					dev = d
+					break
+				}
+			}
+			if dev == nil {
+				return errors.New("the demo fleet has no office machine")
+			}
+			fmt.Fprintf(out, "\nNow one of them, %s, over TLS with its certificate pinned:\n\n", dev.IP())
 			fmt.Fprintf(out, "$ amtctl info --host %s --tls --pin %s --user %s --password '%s'\n", dev.TLSAddr(), sim.CertificateSHA256(), demoUser, demoPassword)
 			c, err := amt.New(dev.TLSAddr(), amt.WithPinnedCertificate(sim.CertificateSHA256()), amt.WithCredentials(demoUser, demoPassword))
 			if err != nil {

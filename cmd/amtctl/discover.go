@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amtkit/amtkit/amt"
+	"github.com/amtkit/amtkit/amt/discovery"
+	"github.com/amtkit/amtkit/credentials"
+)
+
+// discoverFlags are the flags of amtctl discover.
+type discoverFlags struct {
+	rmcpPort, httpPort, tlsPort int
+	rate                        int
+	noRMCP                      bool
+	rmcpWait                    time.Duration
+	concurrency                 int
+	timeout                     time.Duration
+	all                         bool
+	maxAddresses                uint64
+	inventory                   bool
+	user, password              string
+	profile, state              string
+	output                      string
+	verbose                     bool
+}
+
+func newDiscoverCommand() *cobra.Command {
+	var f discoverFlags
+	cmd := &cobra.Command{
+		Use:   "discover TARGET...",
+		Short: "Find Intel AMT machines on a network, without credentials; inventory them with",
+		Long: "discover sweeps the targets for Intel AMT: an RMCP presence ping (UDP 623) to every address, then an\n" +
+			"unauthenticated probe of the WS-Management ports (16992/16993) for the firmware version, digest realm and\n" +
+			"TLS certificate. Addresses that do not answer RMCP are probed over TCP too, so machines with RMCP disabled\n" +
+			"are found. With --inventory it logs in to every provisioned machine found and reads its capability record\n" +
+			"(SKU, provisioning mode, names, UUID, boot capabilities, redirection, user consent, System Defense limits,\n" +
+			"power state); over TLS it pins the certificate seen by the probe (trust on first use).\n\n" +
+			"TARGET is an IPv4 CIDR (10.0.0.0/24), a range (10.0.0.10-10.0.0.50 or 10.0.0.10-50), an address,\n" +
+			"a host name, or @FILE with one target per line (# starts a comment).\n\n" +
+			"Each address where anything answered is printed as it completes (--output json: one object per line);\n" +
+			"progress goes to stderr when it is a terminal, and a summary at the end. The exit status is non-zero\n" +
+			"only when the command was misused or the scan could not run, not for machines that failed.",
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runDiscover(cmd, &f, args) },
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&f.rmcpPort, "rmcp-port", discovery.DefaultRMCPPort, "UDP port of the RMCP presence ping")
+	fl.IntVar(&f.httpPort, "http-port", amt.PortHTTP, "WS-Management port without TLS")
+	fl.IntVar(&f.tlsPort, "tls-port", amt.PortTLS, "WS-Management port with TLS")
+	fl.IntVar(&f.rate, "rate", discovery.DefaultRate, "RMCP packets per second at most")
+	fl.BoolVar(&f.noRMCP, "no-rmcp", false, "skip the RMCP ping: probe every address over TCP")
+	fl.DurationVar(&f.rmcpWait, "rmcp-wait", discovery.DefaultRMCPWait, "how long to wait for late RMCP pongs")
+	fl.IntVar(&f.concurrency, "concurrency", discovery.DefaultConcurrency, "addresses probed over TCP at once")
+	fl.DurationVar(&f.timeout, "timeout", discovery.DefaultProbeTimeout, "timeout of each port probe once connected")
+	fl.BoolVar(&f.all, "all", false, "also print addresses where nothing answered")
+	fl.Uint64Var(&f.maxAddresses, "max-addresses", discovery.DefaultMaxAddresses, "refuse to scan more addresses than this")
+	fl.BoolVar(&f.inventory, "inventory", false, "log in to provisioned machines and read their capability record")
+	fl.StringVarP(&f.user, "user", "u", "admin", "AMT user for --inventory")
+	fl.StringVarP(&f.password, "password", "p", "", "AMT password for --inventory (or set AMT_PASSWORD)")
+	fl.StringVar(&f.profile, "profile", "", "credential profile for --inventory (default: the store's default profile)")
+	fl.StringVar(&f.state, "state", "", "directory of the credential store (default: $AMTKIT_STATE or the per-user state directory)")
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log to stderr")
+	return cmd
+}
+
+func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
+	if len(args) == 0 {
+		return usageError{errors.New("discover: name at least one TARGET (CIDR, range, address, host name or @file)")}
+	}
+	if f.output != "table" && f.output != "json" {
+		return usageError{fmt.Errorf("--output must be table or json, not %q", f.output)}
+	}
+	for name, v := range map[string]int{"--rmcp-port": f.rmcpPort, "--http-port": f.httpPort, "--tls-port": f.tlsPort} {
+		if v < 1 || v > 65535 {
+			return usageError{fmt.Errorf("%s %d is not a port", name, v)}
+		}
+	}
+	switch {
+	case f.rate < 1 || f.rate > discovery.MaxRate:
+		return usageError{fmt.Errorf("--rate must be 1..%d packets per second", discovery.MaxRate)}
+	case f.concurrency < 1 || f.concurrency > discovery.MaxConcurrency:
+		return usageError{fmt.Errorf("--concurrency must be 1..%d", discovery.MaxConcurrency)}
+	case f.rmcpWait < 0 || f.timeout <= 0:
+		return usageError{errors.New("--rmcp-wait must not be negative and --timeout must be positive")}
+	case f.maxAddresses == 0:
+		return usageError{errors.New("--max-addresses must be positive")}
+	}
+	targets, err := discovery.ParseTargets(args...)
+	if err != nil {
+		return usageError{err}
+	}
+	stderr := cmd.ErrOrStderr()
+	opts := discovery.Options{
+		RMCPPort: f.rmcpPort, HTTPPort: f.httpPort, TLSPort: f.tlsPort,
+		Rate: f.rate, DisableRMCP: f.noRMCP, RMCPWait: f.rmcpWait,
+		Concurrency: f.concurrency, ProbeTimeout: f.timeout,
+		ReportAll: f.all, MaxAddresses: f.maxAddresses,
+	}
+	if f.verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	password := f.password
+	if password == "" {
+		password = os.Getenv("AMT_PASSWORD")
+	}
+	if f.inventory {
+		src, closeStore, err := f.source(cmd.Context(), password)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		opts.Inventory, opts.Source = true, src
+	} else if password != "" || f.profile != "" {
+		fmt.Fprintln(stderr, "amtctl: credentials are used only with --inventory")
+	}
+
+	var prog *progressLine
+	if isTerminal(stderr) {
+		prog = &progressLine{w: stderr}
+		opts.Progress = prog.update
+		opts.ProgressInterval = 250 * time.Millisecond
+	}
+
+	out := cmd.OutOrStdout()
+	var table *discoverTable
+	var enc *json.Encoder
+	if f.output == "json" {
+		enc = json.NewEncoder(out)
+	} else {
+		table = &discoverTable{w: out, inventory: f.inventory}
+	}
+	var sum summary
+	start := time.Now()
+	var scanErr error
+	for r, err := range discovery.Scan(cmd.Context(), targets, opts) {
+		if err != nil {
+			scanErr = err
+			break
+		}
+		sum.add(r)
+		prog.clear()
+		if enc != nil {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		} else {
+			table.row(r)
+		}
+	}
+	prog.clear()
+	if scanErr != nil {
+		if errors.Is(scanErr, discovery.ErrTooManyAddresses) {
+			return usageError{fmt.Errorf("%w; raise --max-addresses to scan anyway", scanErr)}
+		}
+		fmt.Fprintln(stderr, sum.line(targets.Len(), time.Since(start), true))
+		return scanErr
+	}
+	fmt.Fprintln(stderr, sum.line(targets.Len(), time.Since(start), false))
+	return nil
+}
+
+// source builds the credential source of --inventory: --user/--password as
+// the task credential, a profile from the store (--profile, else the
+// default profile), or both, the task credential first.
+func (f *discoverFlags) source(ctx context.Context, password string) (credentials.Source, func(), error) {
+	nothing := func() {}
+	task := &credentials.Credential{User: f.user, Password: password}
+	if f.profile == "" && password != "" {
+		return credentials.Static(*task), nothing, nil
+	}
+	path, err := credentials.DefaultStatePath()
+	if f.state != "" {
+		path, err = filepath.Join(f.state, credentials.DatabaseFileName), nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("credential store: %w", err)
+	}
+	db, err := credentials.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeDB := func() { _ = db.Close() }
+	var ropts []credentials.Option
+	if f.profile != "" {
+		if _, err := db.Profile(ctx, f.profile); err != nil {
+			closeDB()
+			return nil, nil, usageError{fmt.Errorf("--profile %s: %w", f.profile, err)}
+		}
+		ropts = append(ropts, credentials.WithProfile(f.profile))
+	} else {
+		profiles, err := db.Profiles(ctx)
+		if err != nil {
+			closeDB()
+			return nil, nil, err
+		}
+		hasDefault := false
+		for _, p := range profiles {
+			hasDefault = hasDefault || p.Default
+		}
+		if !hasDefault {
+			closeDB()
+			return nil, nil, usageError{errors.New("--inventory needs --password (or AMT_PASSWORD), --profile, or a default profile in the credential store")}
+		}
+	}
+	r, err := credentials.NewResolver(db, ropts...)
+	if err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	if password == "" {
+		task = nil
+	}
+	return r.For(task), closeDB, nil
+}
+
+// discoverTable prints results as aligned rows as they come; the widths
+// are fixed because the rows stream.
+type discoverTable struct {
+	w         io.Writer
+	inventory bool
+	header    bool
+}
+
+func (t *discoverTable) row(r *discovery.Result) {
+	if !t.header {
+		t.header = true
+		h := fmt.Sprintf("%-15s  %-15s  %-13s  %-17s  %-4s  %-3s  %-3s  %-39s", "ADDRESS", "CLASS", "VERSION", "STATE", "MODE", "TLS", "SKU", "REALM")
+		if t.inventory {
+			h += "  HOST NAME"
+		}
+		fmt.Fprintln(t.w, strings.TrimRight(h, " ")+"  NOTE")
+	}
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	tls := "no"
+	if r.TLS {
+		tls = "yes"
+	}
+	addr := r.Address.String()
+	if !r.Address.IsValid() {
+		addr = r.Host
+	}
+	line := fmt.Sprintf("%-15s  %-15s  %-13s  %-17s  %-4s  %-3s  %-3s  %-39s", addr, r.Classification, dash(r.Version),
+		dash(r.ProvisioningState), dash(r.ProvisioningMode), tls, dash(r.SKU), dash(r.Realm))
+	if t.inventory {
+		host := ""
+		if r.Inventory != nil {
+			host = r.Inventory.Hostname
+			if r.Inventory.DomainName != "" {
+				host += "." + r.Inventory.DomainName
+			}
+		}
+		line += "  " + fmt.Sprintf("%-24s", dash(host))
+	}
+	if r.Err != nil {
+		line += "  " + r.Err.Error()
+	}
+	fmt.Fprintln(t.w, strings.TrimRight(line, " "))
+}
+
+// summary counts the results by classification.
+type summary struct {
+	reported, amt int
+	byClass       [5]int
+}
+
+func (s *summary) add(r *discovery.Result) {
+	s.reported++
+	if r.AMT {
+		s.amt++
+	}
+	if c := int(r.Classification); c >= 0 && c < len(s.byClass) {
+		s.byClass[c]++
+	}
+}
+
+func (s *summary) line(total uint64, took time.Duration, stopped bool) string {
+	verb := "scanned"
+	if stopped {
+		verb = "stopped after scanning part of"
+	}
+	return fmt.Sprintf("amtctl: discover: %s %d addresses in %s: %d AMT (%d provisioned, %d not provisioned, %d authentication failed, %d errors), %d other answers",
+		verb, total, took.Round(10*time.Millisecond), s.amt, s.byClass[discovery.Provisioned], s.byClass[discovery.NotProvisioned],
+		s.byClass[discovery.AuthFailed], s.byClass[discovery.Error], s.byClass[discovery.NoAMT])
+}
+
+// progressLine rewrites one status line on a terminal.
+type progressLine struct {
+	mu    sync.Mutex
+	w     io.Writer
+	shown bool
+}
+
+func (p *progressLine) update(pr discovery.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "\r\033[Kdiscover: %d/%d addresses, %d AMT, %.0f/s", pr.Done, pr.Total, pr.Found, pr.Rate)
+	p.shown = true
+}
+
+func (p *progressLine) clear() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.shown = false
+	}
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -312,11 +312,16 @@ func TestDemo(t *testing.T) {
 	code, stdout, stderr := amtctl(t, "demo")
 	require.Equal(t, exitOK, code, stderr)
 	for _, want := range []string{
-		"Started a simulated Intel AMT 11.8.50.3425 machine",
-		"$ amtctl info --host 127.0.0.1:",
+		"Started 6 simulated Intel AMT machines in 127.78.200.0/28",
+		"$ amtctl discover 127.78.200.0/28",
+		"not_provisioned",
+		"6 AMT (5 provisioned, 1 not provisioned",
+		"$ amtctl info --host 127.78.200.",
 		"AMT version",
-		"11.8.50",
+		"16.1.25",
 		"AMT (16392: AMT, Corporate)",
+		"$ amtctl boot next pxe --reset",
+		"booted from pxe after a reset",
 		"post-provisioning, ACM",
 		"Digest realm",
 		"UUID",

@@ -200,7 +200,12 @@ func TestNextBootTargetsAndOptions(t *testing.T) {
 			boots := dev.Boots()
 			require.Len(t, boots, 1)
 			b := boots[0]
-			assert.Equal(t, tc.source, b.Source)
+			assert.Equal(t, tc.source, b.Requested, "the settings asked for this source")
+			if tc.target == power.BootIDERCD || tc.target == power.BootIDERFloppy {
+				assert.Equal(t, amtsim.BootSourceHDD, b.Source, "with no IDE-R session open the BIOS falls back to disk")
+			} else {
+				assert.Equal(t, tc.source, b.Source)
+			}
 			assert.True(t, b.OneTime)
 			assert.Equal(t, tc.opts.SOL, b.UseSOL)
 			assert.Equal(t, tc.opts.LockKeyboard, b.LockKeyboard)

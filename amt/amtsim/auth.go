@@ -138,7 +138,7 @@ func isHex8(s string) bool {
 
 // authenticate checks an Authorization header for method and uri and applies
 // anti-hammering. The lockout counter is per device and shared by every
-// account (and, later, by other ports of the device).
+// account and by the redirection port.
 func (d *Device) authenticate(method, uri, header string) (Account, authResult) {
 	if header == "" {
 		return Account{}, authChallenge
@@ -165,16 +165,23 @@ func (d *Device) authenticate(method, uri, header string) (Account, authResult) 
 	case stale:
 		return Account{}, authChallenge
 	case !valid:
-		d.failCount++
-		d.stats.FailedLogins++
-		if d.failCount >= d.srv.opts.LockoutAfter {
-			d.failCount = 0
-			d.lockedTill = now.Add(d.srv.opts.LockoutDuration)
-		}
+		d.failedLoginLocked(now)
 		return Account{}, authFailed
 	}
 	d.failCount = 0
 	return acct, authOK
+}
+
+// failedLoginLocked counts a failed login, from WS-Man or the redirection
+// port, and starts the lockout after LockoutAfter in a row. Call with d.mu
+// held.
+func (d *Device) failedLoginLocked(now time.Time) {
+	d.failCount++
+	d.stats.FailedLogins++
+	if d.failCount >= d.srv.opts.LockoutAfter {
+		d.failCount = 0
+		d.lockedTill = now.Add(d.srv.opts.LockoutDuration)
+	}
 }
 
 func (d *Device) verifyDigest(acct Account, method, uri string, p map[string]string) bool {

@@ -24,6 +24,11 @@ type BootRecord struct {
 	Time   time.Time
 	Cause  string // CausePowerOn, CauseReset, CausePowerCycle or CauseSoftReset
 	Source string // BootSourceHDD, BootSourcePXE, ...
+	// Requested is the source the armed one-time settings asked for: the
+	// same as Source, except for a boot from IDE-R that has not (or not
+	// yet) succeeded, where it is BootSourceIDERCD or BootSourceIDERFloppy
+	// and Source BootSourceHDD.
+	Requested string
 	// OneTime reports whether the one-time settings were armed
 	// (SetBootConfigRole IsNextSingleUse) and so applied. When false the
 	// host booted its default order and every option below is false/0.
@@ -34,6 +39,12 @@ type BootRecord struct {
 	UserPasswordBypass, ForcedProgressEvents, ConfigurationDataReset bool
 	EnforceSecureBoot, SecureErase, PlatformErase                    bool
 	IDERBootDevice, FirmwareVerbosity, BootMediaIndex                int
+
+	// IDERBoot is the Seq of the IDERBoot this boot attempted (UseIDER),
+	// or 0. Source stays BootSourceHDD, the default order the BIOS falls
+	// back to, unless and until that IDE-R boot succeeds; it then becomes
+	// BootSourceIDERCD or BootSourceIDERFloppy.
+	IDERBoot int
 }
 
 // bootModel is the one-time boot configuration besides AMT_BootSettingData
@@ -486,10 +497,12 @@ func (d *Device) boot(at time.Time, cause string) {
 		rec.FirmwareVerbosity = bsd.number("FirmwareVerbosity")
 		rec.BootMediaIndex = bsd.number("BootMediaIndex")
 		switch {
-		case rec.UseIDER && rec.IDERBootDevice == 1:
-			rec.Source = BootSourceIDERCD
 		case rec.UseIDER:
-			rec.Source = BootSourceIDERFloppy
+			// Decided by the IDE-R boot below; hard drive until it succeeds.
+			rec.Requested = BootSourceIDERFloppy
+			if rec.IDERBootDevice == 1 {
+				rec.Requested = BootSourceIDERCD
+			}
 		case d.bootState.source != "":
 			rec.Source = bootSourceNames[d.bootState.source]
 		case rec.BIOSSetup:
@@ -513,6 +526,12 @@ func (d *Device) boot(at time.Time, cause string) {
 		}
 		d.bootState = bootModel{}
 	}
+	if rec.Requested == "" {
+		rec.Requested = rec.Source
+	}
 	d.power.boots = append(d.power.boots, rec)
 	d.srv.log.Info("amtsim boot", "device", d.ip, "seq", rec.Seq, "cause", cause, "source", rec.Source, "one_time", rec.OneTime)
+	if rec.UseIDER {
+		d.power.boots[len(d.power.boots)-1].IDERBoot = d.startIDERBootLocked(rec.Seq, rec.IDERBootDevice == 1)
+	}
 }

@@ -27,6 +27,9 @@ type Device struct {
 	tlsAddr  string
 	rmcpAddr string // bound presence-ping socket, even when pings are ignored
 
+	redirAddr    string
+	redirTLSAddr string
+
 	defaultHostname             string
 	major, minor, hotfix, build int
 
@@ -46,6 +49,14 @@ type Device struct {
 	lastNonce  int64
 	power      powerModel
 	bootState  bootModel
+
+	// Redirection sessions and IDE-R boots.
+	ider        *iderSession // the IDE-R session slot (from StartRedirectionSession)
+	sol         *redirConn   // the SOL session slot
+	redirOpen   int          // authenticated redirection sessions
+	solSessions int
+	iderRuns    []*iderRun
+	iderCh      chan struct{} // closed and replaced when an IDE-R boot finishes
 }
 
 // Stats counts what a device has seen.
@@ -86,6 +97,7 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		instances:  map[string][]*instance{},
 		enums:      map[string]*enumeration{},
 		stats:      Stats{Actions: map[string]int{}},
+		iderCh:     make(chan struct{}),
 	}
 	if prof.provState == 0 {
 		d.realm = unprovisionedRealm

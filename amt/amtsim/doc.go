@@ -20,7 +20,10 @@
 //
 // Every device also answers RMCP presence pings on a free UDP port
 // (Server.RMCPPort); tests that do not want the socket set Options.RMCPPort
-// to -1.
+// to -1. Likewise every device serves the redirection protocol (IDE-R and
+// SOL) on free ports, without and with TLS (Device.RedirectAddr and
+// RedirectTLSAddr; Options.RedirectPort and RedirectTLSPort -1 turn them
+// off).
 //
 // With Options.DevicesCIDR a fleet of devices is created, one per host
 // address of the range, all on the same ports (on Linux every 127.0.0.0/8
@@ -35,8 +38,9 @@
 // addresses are chosen from Options.Seed (the same seed gives the same
 // addresses). Nothing is bound on an empty address: TCP connections are
 // refused and pings go unanswered. Each device binds its own sockets on its
-// own address (no wildcard address): one for plain HTTP, one for TLS and
-// one for RMCP, so a fleet needs about three file descriptors per device.
+// own address (no wildcard address): one for plain HTTP, one for TLS, one
+// for RMCP and two for redirection, so a fleet needs about five file
+// descriptors per device (turn off what a large fleet does not need).
 // All devices share one TLS certificate and key; its subject alternative
 // names list the device addresses when there are at most 1024 devices,
 // otherwise only the loopback addresses.
@@ -203,7 +207,11 @@
 // BIOSSetup, else the hard drive; BIOS then consumes it: options false or
 // 0, no source, role IsNotNext, OptionsCleared true. Unarmed settings are
 // ignored, and kept, and the host boots its default order (hard drive).
-// Every boot is kept (Device.Boots) and logged as "amtsim boot".
+// Every boot is kept (Device.Boots) and logged as "amtsim boot". A boot
+// whose armed settings have UseIDER is a boot from IDE-R (see below): its
+// BootRecord reads BootSourceHDD, the default order BIOS falls back to,
+// until the IDE-R boot succeeds, and BootSourceIDERCD or
+// BootSourceIDERFloppy once it has.
 //
 // # Authentication
 //
@@ -217,17 +225,139 @@
 // passwords. The lockout counter is per device and shared by all its
 // accounts.
 //
+// # Redirection protocol
+//
+// Each device listens on Options.RedirectPort (16994 on firmware) and,
+// with the WS-Man certificate and TLS settings, on Options.RedirectTLSPort
+// (16995); TLS-only devices only on the latter. A device accepts at most
+// 16 redirection connections at a time. All integers are little-endian.
+//
+// Session manager. StartRedirectionSession (10 b1 00 00 + tag, b1 0 or 1)
+// with "IDER" or "SOL " is answered with the 13-byte
+// StartRedirectionSessionReply: 11, status 00, 00 00, then bytes 4..11 are
+// the simulator's choice of version information: protocol 1.0 (01 00),
+// firmware major and minor (one byte each), hotfix and build (u16 each),
+// and an OEM length of 0. "KVMR" gets status 01 (not simulated); a second
+// IDE-R or SOL session on a device while one is open gets status 02
+// (busy); the connection is then closed. Any other tag or malformed
+// message closes the connection. Until authenticated, the console has 30
+// seconds and may send only AuthenticateSession (or EndRedirectionSession);
+// anything else closes the connection.
+//
+// Authentication. Type 0 (query) answers 14 00 00 00 00, length 2, 03 04:
+// digest without qop (3) and with qop=auth (4). For types 3 and 4 the data
+// is user, realm, nonce, uri, cnonce, nc, response and qop (type 3: qop
+// may be left out), each a length byte and its bytes, filling the data
+// exactly. A request without nonce or response gets the challenge: status
+// 01 with realm (the device's digest realm), a fresh nonce and qop "auth".
+// The answer must use uri "/RedirectionService"; type 4 is checked as
+// MD5(MD5(user:realm:password):nonce:nc:cnonce:auth:MD5("POST:/RedirectionService"))
+// with nc 8 hex digits and a cnonce, type 3 as MD5(HA1:nonce:HA2). Success
+// answers status 00 with no data. A wrong user, password, realm or uri is a
+// failed login counted by the same anti-hammering counter as WS-Man (the
+// counter and the lockout are per device and shared by both ports); during
+// a lockout every login is refused on both ports. A refusal (also for a
+// nonce the device did not issue or that expired, for read-only accounts,
+// and for types 1 and 2) answers status 01 with no data and closes the
+// connection. Data longer than 4096 bytes, a user or realm longer than 64
+// bytes, too many fields or a field overrunning the data close the
+// connection without allocating. While an authenticated session lasts,
+// Device.RedirectionSessionOpen is true, so that power cycle and power off
+// are refused.
+//
+// IDE-R. Every message has the 8-byte header (id, 00 00, attributes,
+// sequence number); each direction counts from 0, starting with
+// OPEN_SESSION and OPEN_SESSION_REPLY. The console's numbers are checked
+// strictly: a wrong one gets ERROR_OCCURRED (4A, code 01) and the
+// connection is closed. OPEN_SESSION_REPLY is 30 bytes: protocol 1.0 at
+// [8..9], firmware major and minor at [10..11], zeros at [12..15], maximum
+// read and write buffers 8192 at [16..19], 0 at [20..24] (so [21] is 0),
+// IANA 343 (Intel) at [25..28] and no OEM data. DISABLE_ENABLE_FEATURES
+// answers 49 with the type at [8] and a u32 value: GET_SUPPORTED 1,
+// GET_REGISTER_STATE 2 when the device is enabled (else 0),
+// SET_REGISTER_STATE 1 (accepted; bits other than 0x01|0x18 answer 0 and
+// change nothing). KEEPALIVE_PING is answered with KEEPALIVE_PONG,
+// CLOSE_SESSION with CLOSE_SESSION_REPLY and the end of the session;
+// HEARTBEAT needs no answer. The device sends, alternately, HEARTBEAT and
+// KEEPALIVE_PING every Options.RedirectKeepAlive and closes a session
+// whose pings stay unanswered (see the option). A DATA_TO_HOST longer than
+// 8192 bytes, an unknown message or DISABLE_ENABLE_FEATURES type closes
+// the connection.
+//
+// The simulated BIOS. When the host boots (power-on, reset, power cycle,
+// graceful reset) with armed one-time settings asking for UseIDER, BIOS
+// tries the IDE-R device: a CD (drive select B0) with IDERBootDevice 1,
+// else a floppy (A0). It needs an open IDE-R session whose device was
+// enabled by SET_REGISTER_STATE before the boot (any start mode: now,
+// graceful or next reboot); without one the boot fails at once ("no IDE-R
+// session open", "IDE-R device not enabled") and the host boots its
+// default order. Otherwise, after the power request has been answered, the
+// device sends RESET_OCCURRED (mask 01) and waits for its response
+// (dropping answers to abandoned commands), then sends one ATAPI command at
+// a time as COMMAND_WRITTEN (cable select 0, PIO, the allocation length
+// capped at 0xFFFE as byte count limit, ATA command A0, the 12-byte CDB)
+// and checks each answer: COMMAND_END_RESPONSE with the completed
+// attribute, the drive and a status whose ERR bit agrees with the sense;
+// DATA_TO_HOST chunks in PIO mode with matching byte count and drive,
+// reassembled up to the chunk marked completed (whose status must be
+// good), never more than asked for, and for READs exactly the blocks asked
+// for. The sequence:
+//
+//   - TEST UNIT READY: 06/28/00 is accepted once, then it must be GOOD;
+//   - READ CAPACITY(10): 2048-byte blocks for a CD, 512 for a floppy;
+//   - CD: READ TOC (format 0), MODE SENSE(10) page 2A (the page must be
+//     there), GET CONFIGURATION (current profile 0008); READ(10) of sector
+//     17, the El Torito boot record volume descriptor (00 "CD001" 01 "EL
+//     TORITO SPECIFICATION", the catalog's sector at 0x47); READ(10) of
+//     the boot catalog (validation entry 01 ... 55 AA; initial entry at 32
+//     with boot indicator 88, sector count at +6 and load RBA at +8); READ
+//     of the boot image (sector count × 512 bytes, at least one block);
+//     WRITE(10) of one block, which must be refused with 07/27/00;
+//   - floppy: READ FORMAT CAPACITIES (a formatted 512-byte descriptor);
+//     READ(10) of LBA 0, the boot sector, which must end in 55 AA;
+//   - opcode FF, which must be refused with 05/20/00;
+//   - reads from LBA 0 of Options.IDERReadLimit bytes of the medium (1 MiB
+//     by default, -1 for all of it) in chunks of up to 64 KiB, alternately
+//     READ(10) and READ(12).
+//
+// Every READ is recorded with the SHA-256 of its data (IDERBoot.Reads),
+// with the boot image's SHA-256 and the bytes read; a boot that completes
+// the sequence is OK and its BootRecord's Source becomes ider-cd or
+// ider-floppy. Any failed check, a silent console (30 seconds per answer),
+// the end of the session or another boot meanwhile fails it, with the
+// reason in IDERBoot.Err. Each IDE-R boot is logged as "amtsim ider boot"
+// (device, seq, boot_seq, medium, ok, bytes, commands, boot_image_sha256,
+// err). Device.IDERBoots returns the finished ones; Device.WaitIDERBoot
+// waits for one.
+//
+// SOL. StartSOLRedirection (20, 24 bytes) is answered with a 23-byte reply
+// (21, status 00, sequence number, then the console's six u16 settings
+// echoed, the transmit buffer capped at 8192, and three zero bytes). The
+// device then sends "amtsim serial console <host name>\r\n" as data from
+// host (2A, a u16 length and the data) and, when the last boot had UseSOL,
+// a few lines of BIOS output; it echoes the data of every data-to-host
+// message (28) back as 2A, answers keep-alive pings (24) with 25, ignores
+// heartbeats (2B), settings (27) and controls (29), and answers End SOL (22)
+// with 23 and closes. Data longer than 8192 bytes closes the connection.
+// Device.SOLSessions counts the sessions started.
+//
 // # Fault injection
 //
 // Device.InjectFault queues delays, HTTP error statuses, connection resets
 // and malformed bodies for authenticated requests, to exercise clients'
 // retry and error handling. Device.ExpireNonces and Device.Stats help tests
-// observe and steer the device.
+// observe and steer the device. The kinds FaultRedirBadSequence,
+// FaultRedirReset and FaultRedirSilent disturb the redirection port instead
+// (a wrong IDE-R sequence number, a reset in the middle of a READ's data,
+// a session that stops sending and answering); Fault.Action does not apply
+// to them, and WS-Man requests never take them.
 //
 // # Concurrency
 //
 // A Server and its Devices are safe for concurrent use. Each device
 // executes one operation at a time, like the firmware; devices of a fleet
-// work in parallel. Close stops listeners, aborts injected delays and waits
-// for every goroutine it started.
+// work in parallel. Each redirection connection has one goroutine, and an
+// open IDE-R session a second one for the device side (keep-alives and the
+// simulated BIOS). Close stops listeners, ends redirection sessions,
+// aborts injected delays and waits for every goroutine it started.
 package amtsim

@@ -22,6 +22,24 @@ const (
 	// FaultMalformedBody executes the request and answers 200 with a
 	// truncated, malformed XML body.
 	FaultMalformedBody
+
+	// The redirection faults disturb the redirection port instead of
+	// WS-Man requests; Action does not apply to them (every session
+	// matches) and WS-Man requests never take them.
+
+	// FaultRedirBadSequence makes the next IDE-R message the device sends
+	// carry a wrong sequence number (the expected one plus 7); the console
+	// must abort.
+	FaultRedirBadSequence
+	// FaultRedirReset resets the TCP connection in the middle of the next
+	// DATA_TO_HOST exchange: when the first chunk answering a READ of the
+	// simulated BIOS arrives.
+	FaultRedirReset
+	// FaultRedirSilent makes the next redirection session (or the current
+	// one, from the next message the device would send) stop sending and
+	// answering anything; the connection stays open until the console ends
+	// it.
+	FaultRedirSilent
 )
 
 func (k FaultKind) String() string {
@@ -36,18 +54,26 @@ func (k FaultKind) String() string {
 		return "reset-mid-response"
 	case FaultMalformedBody:
 		return "malformed-body"
+	case FaultRedirBadSequence:
+		return "redir-bad-sequence"
+	case FaultRedirReset:
+		return "redir-reset"
+	case FaultRedirSilent:
+		return "redir-silent"
 	}
 	return "unknown"
 }
 
-// Fault is an injected misbehaviour. Faults apply only to requests that
-// passed authentication (Identify included), in queue order; the first
-// matching fault affects a request.
+// Fault is an injected misbehaviour. WS-Man faults apply only to requests
+// that passed authentication (Identify included), in queue order; the
+// first matching fault affects a request. Redirection faults apply to the
+// redirection port, by kind.
 type Fault struct {
 	Kind FaultKind
 	// Action matches the request's wsa:Action: the full URI, or a suffix
 	// after a '/' such as "Get" or "RequestPowerStateChange". Identify is
 	// matched by "Identify". Empty matches every authenticated request.
+	// Ignored by the redirection faults.
 	Action string
 	// Times is the number of matching requests to affect; 0 affects every
 	// matching request until ClearFaults.
@@ -91,7 +117,7 @@ func (f *Fault) matches(action string) bool {
 // use of it. Call with d.mu held.
 func (d *Device) takeFault(action string) *Fault {
 	for i, q := range d.faults {
-		if !q.matches(action) {
+		if q.Kind.redirect() || !q.matches(action) {
 			continue
 		}
 		f := q.Fault
@@ -104,4 +130,28 @@ func (d *Device) takeFault(action string) *Fault {
 		return &f
 	}
 	return nil
+}
+
+func (k FaultKind) redirect() bool {
+	return k == FaultRedirBadSequence || k == FaultRedirReset || k == FaultRedirSilent
+}
+
+// takeRedirFault consumes one use of the first queued redirection fault of
+// the kind and reports whether there was one.
+func (d *Device) takeRedirFault(kind FaultKind) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, q := range d.faults {
+		if q.Kind != kind {
+			continue
+		}
+		if q.Times > 0 {
+			q.remaining--
+			if q.remaining <= 0 {
+				d.faults = append(d.faults[:i:i], d.faults[i+1:]...)
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -52,7 +52,8 @@ func TestFleet(t *testing.T) {
 	assert.Len(t, guids, 6)
 	assert.Len(t, hosts, 6)
 	assert.Equal(t, "amtsim: ready devices=6 version=11.8.50.3425 http=127.77.0.1-127.77.0.6:"+port+
-		" tls=off rmcp=127.77.0.1-127.77.0.6:"+strconv.Itoa(sim.RMCPPort()), sim.ReadyLine())
+		" tls=off rmcp=127.77.0.1-127.77.0.6:"+strconv.Itoa(sim.RMCPPort())+
+		" redirect=127.77.0.1-127.77.0.6:"+strconv.Itoa(sim.RedirectPort())+" redirect-tls=off", sim.ReadyLine())
 
 	// State and anti-hammering are per device.
 	c := newRawClient(t, "http://"+devs[0].HTTPAddr())

@@ -41,7 +41,7 @@ func startSim(t *testing.T, opts Options) *Server {
 	return s
 }
 
-func plainOpts() Options { return Options{TLSPort: -1} }
+func plainOpts() Options { return Options{TLSPort: -1, RedirectTLSPort: -1} }
 
 // wsClient posts envelopes through an independent digest implementation.
 type wsClient struct {

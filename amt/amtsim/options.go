@@ -48,6 +48,24 @@ type Options struct {
 	// a free port (shared by every device of a fleet), -1 disables RMCP.
 	// Real firmware uses 623.
 	RMCPPort int
+	// RedirectPort is the redirection port (IDE-R and SOL) without TLS,
+	// 16994 on real firmware: 0 picks a free port (shared by every device
+	// of a fleet), -1 disables it. TLS-only devices do not listen on it.
+	RedirectPort int
+	// RedirectTLSPort is the redirection port with TLS (16995), with the
+	// same semantics and the WS-Man TLS certificate and settings.
+	RedirectTLSPort int
+	// IDERReadLimit is how much of the medium (in bytes, rounded up to
+	// whole blocks) the simulated BIOS reads after the boot image, from
+	// the start of the medium: 0 means 1 MiB, -1 the whole medium.
+	IDERReadLimit int64
+	// RedirectKeepAlive is the interval of the KEEPALIVE_PING and
+	// HEARTBEAT messages the device sends on IDE-R sessions (alternately):
+	// 0 uses the heartbeat the console asked for in OPEN_SESSION (20s if
+	// it asked for none), a negative value sends none. The device closes a
+	// session whose pings stay unanswered for 4 intervals, at least 200ms
+	// with this option set and at least 5s otherwise.
+	RedirectKeepAlive time.Duration
 	// User and Password form the default (administrator) account;
 	// defaults "admin" / "P@ssw0rd1".
 	User, Password string
@@ -202,7 +220,10 @@ func (o *Options) normalize() ([]net.IP, error) {
 			return nil, fmt.Errorf("amtsim: unknown boot capability %q", name)
 		}
 	}
-	for _, p := range []int{o.HTTPPort, o.TLSPort, o.RMCPPort} {
+	if o.IDERReadLimit < -1 {
+		return nil, fmt.Errorf("amtsim: invalid IDE-R read limit %d", o.IDERReadLimit)
+	}
+	for _, p := range []int{o.HTTPPort, o.TLSPort, o.RMCPPort, o.RedirectPort, o.RedirectTLSPort} {
 		if p < -1 || p > 65535 {
 			return nil, fmt.Errorf("amtsim: invalid port %d", p)
 		}

@@ -207,7 +207,7 @@ func (d *Device) requestPowerChange(ps int) int {
 	if !slices.Contains(d.availablePowerStates(), ps) {
 		return rvInvalidTransition
 	}
-	if d.power.redirection && (ps == powerCycle || ps == powerOff) {
+	if d.redirectionOpenLocked() && (ps == powerCycle || ps == powerOff) {
 		return rvInvalidTransition
 	}
 	d.power.requests = append(d.power.requests, ps)
@@ -332,19 +332,24 @@ func (d *Device) SetOSPowerSavingSupported(supported bool) {
 }
 
 // SetRedirectionSession marks a redirection session (SOL, storage, KVM) as
-// open or closed. While one is open, power cycle and power off are refused.
+// open or closed, besides the sessions really open on the redirection
+// port. While one is open, power cycle and power off are refused.
 func (d *Device) SetRedirectionSession(open bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.power.redirection = open
 }
 
-// RedirectionSessionOpen reports whether a redirection session is open.
+// RedirectionSessionOpen reports whether a redirection session is open:
+// an authenticated session on the redirection port, or one marked by
+// SetRedirectionSession.
 func (d *Device) RedirectionSessionOpen() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.power.redirection
+	return d.redirectionOpenLocked()
 }
+
+func (d *Device) redirectionOpenLocked() bool { return d.power.redirection || d.redirOpen > 0 }
 
 // PowerRequests returns every accepted RequestPowerStateChange value, in
 // order.

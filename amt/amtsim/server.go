@@ -35,6 +35,14 @@ type Server struct {
 	tlsPort  int // 0: no TLS listener
 	rmcpPort int // 0: RMCP disabled
 
+	redirPort    int // 0: no plain redirection listener
+	redirTLSPort int // 0: no TLS redirection listener
+	redirLs      []net.Listener
+	redirMu      sync.Mutex
+	redirConns   map[net.Conn]struct{}
+	redirPerDev  map[*Device]int
+	redirClosed  bool
+
 	servers []*http.Server
 	udp     []*net.UDPConn
 	wg      sync.WaitGroup
@@ -92,18 +100,20 @@ func New(opts Options) (*Server, error) {
 	}
 
 	var tlsConf *tls.Config
-	if opts.TLSPort != -1 {
+	if opts.TLSPort != -1 || opts.RedirectTLSPort != -1 {
 		if err := s.setupCertificate(ips); err != nil {
 			return nil, err
 		}
 		tlsConf = s.tlsConfig()
 	}
 
-	var plainLs, tlsLs []net.Listener
+	var plainLs, tlsLs, redirLs, redirTLSLs []net.Listener
 	var udp []*net.UDPConn
 	fail := func(err error) (*Server, error) {
 		closeListeners(plainLs)
 		closeListeners(tlsLs)
+		closeListeners(redirLs)
+		closeListeners(redirTLSLs)
 		closeUDP(udp)
 		return nil, err
 	}
@@ -122,7 +132,16 @@ func New(opts Options) (*Server, error) {
 			return fail(err)
 		}
 	}
+	if redirLs, redirTLSLs, err = s.listenRedirect(plainIPs, ips); err != nil {
+		return fail(err)
+	}
 	for i, d := range s.devices {
+		if s.redirPort != 0 && !d.prof.tlsOnly {
+			d.redirAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.redirPort))
+		}
+		if s.redirTLSPort != 0 {
+			d.redirTLSAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.redirTLSPort))
+		}
 		if s.httpPort != 0 && !d.prof.tlsOnly {
 			d.httpAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.httpPort))
 		}
@@ -145,8 +164,13 @@ func New(opts Options) (*Server, error) {
 		}
 		s.serve(tlsLs, true)
 	}
+	s.serveRedirect(redirLs, nil)
+	if redirTLSLs != nil {
+		s.serveRedirect(redirTLSLs, s.redirectTLSConfig(tlsConf))
+	}
 	s.log.Info("amtsim listening", "devices", len(s.devices), "http_port", s.HTTPPort(), "tls_port", s.TLSPort(),
-		"rmcp_port", s.RMCPPort(), "version", s.versionSummary())
+		"rmcp_port", s.RMCPPort(), "redirect_port", s.RedirectPort(), "redirect_tls_port", s.RedirectTLSPort(),
+		"version", s.versionSummary())
 	return s, nil
 }
 
@@ -242,12 +266,14 @@ func closeListeners(ls []net.Listener) {
 	}
 }
 
-// Close stops every listener, aborts injected delays, waits for requests
-// in progress and for every goroutine the server started.
+// Close stops every listener, ends the redirection sessions, aborts
+// injected delays, waits for requests in progress and for every goroutine
+// the server started.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		closeUDP(s.udp)
+		s.closeRedirect()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var wg sync.WaitGroup
@@ -328,11 +354,12 @@ func (s *Server) TLSURL() string {
 	return "https://" + s.devices[0].tlsAddr
 }
 
-// Certificate returns the TLS leaf certificate (nil if TLS is disabled).
+// Certificate returns the TLS leaf certificate (nil if both TLS ports are
+// disabled).
 func (s *Server) Certificate() *x509.Certificate { return s.leaf }
 
 // CertificateSHA256 returns the lower-case hex SHA-256 of the leaf
-// certificate's DER encoding ("" if TLS is disabled).
+// certificate's DER encoding ("" if both TLS ports are disabled).
 func (s *Server) CertificateSHA256() string {
 	if s.leaf == nil {
 		return ""
@@ -344,7 +371,7 @@ func (s *Server) CertificateSHA256() string {
 // ReadyLine returns the single line the amtsim program prints once it
 // listens, e.g.
 //
-//	amtsim: ready devices=1 version=11.8.50.3425 http=127.0.0.1:16992 tls=127.0.0.1:16993 rmcp=127.0.0.1:623 tls-sha256=…
+//	amtsim: ready devices=1 version=11.8.50.3425 http=127.0.0.1:16992 tls=127.0.0.1:16993 rmcp=127.0.0.1:623 redirect=127.0.0.1:16994 redirect-tls=127.0.0.1:16995 tls-sha256=…
 //
 // For a fleet the addresses are written first-last:port, where first and
 // last are the lowest and highest device addresses, and the version is
@@ -362,7 +389,8 @@ func (s *Server) ReadyLine() string {
 		}
 		return first + "-" + last + ":" + strconv.Itoa(port)
 	}
-	fmt.Fprintf(&b, " http=%s tls=%s rmcp=%s", addr(s.httpPort), addr(s.tlsPort), addr(s.rmcpPort))
+	fmt.Fprintf(&b, " http=%s tls=%s rmcp=%s redirect=%s redirect-tls=%s", addr(s.httpPort), addr(s.tlsPort), addr(s.rmcpPort),
+		addr(s.redirPort), addr(s.redirTLSPort))
 	if s.leaf != nil {
 		fmt.Fprintf(&b, " tls-sha256=%s", s.CertificateSHA256())
 	}

@@ -128,3 +128,11 @@ func (s *Server) tlsConfig() *tls.Config {
 	}
 	return cfg
 }
+
+// redirectTLSConfig is the WS-Man TLS configuration without the HTTP
+// protocol negotiation, for the redirection port.
+func (s *Server) redirectTLSConfig(base *tls.Config) *tls.Config {
+	cfg := base.Clone()
+	cfg.NextProtos = nil
+	return cfg
+}

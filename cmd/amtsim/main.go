@@ -1,11 +1,13 @@
 // Command amtsim runs simulated Intel AMT devices: one device, or a fleet
 // with devices on the addresses of a range, serving WS-Management on the
-// firmware's ports and answering ASF RMCP presence pings. A fleet may leave
+// firmware's ports, the redirection protocol (IDE-R and serial-over-LAN)
+// on 16994/16995 and answering ASF RMCP presence pings. A fleet may leave
 // addresses empty (--device-count, --empty-fraction) and mix kinds of
 // device described by a JSON fleet spec (--fleet-spec; the format is in
 // the amtsim package documentation). It prints one ready line to stdout
 // once everything listens and serves until interrupted. Logs, including
-// one line per simulated boot of a host, go to stderr.
+// one line per simulated boot of a host and one per boot from IDE-R, go to
+// stderr.
 package main
 
 import (
@@ -61,6 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&opts.HTTPPort, "http-port", 16992, "WS-Man HTTP port (0 = any free port, -1 = disabled)")
 	fs.IntVar(&opts.TLSPort, "tls-port", 16993, "WS-Man TLS port (0 = any free port, -1 = disabled)")
 	fs.IntVar(&opts.RMCPPort, "rmcp-port", 623, "UDP port answering RMCP presence pings (0 = any free port, -1 = disabled)")
+	fs.IntVar(&opts.RedirectPort, "redirect-port", 16994, "redirection (IDE-R, SOL) port (0 = any free port, -1 = disabled)")
+	fs.IntVar(&opts.RedirectTLSPort, "redirect-tls-port", 16995, "redirection port with TLS (0 = any free port, -1 = disabled)")
+	fs.Int64Var(&opts.IDERReadLimit, "ider-read-limit", 0, "bytes of the medium the simulated BIOS reads after the boot image (0 = 1 MiB, -1 = all)")
 	fs.IntVar(&opts.DeviceCount, "device-count", 0, "with --devices-cidr: only this many addresses hold a device (0 = all)")
 	fs.Float64Var(&opts.EmptyFraction, "empty-fraction", 0, "with --devices-cidr: this fraction of the addresses holds no device")
 	fs.Int64Var(&opts.Seed, "seed", 1, "seed of device placement and fleet group assignment")

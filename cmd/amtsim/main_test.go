@@ -43,7 +43,7 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-var readyRE = regexp.MustCompile(`^amtsim: ready devices=(\d+) version=(\S+) http=(\S+) tls=(\S+) rmcp=(\S+)( tls-sha256=[0-9a-f]{64})?\n$`)
+var readyRE = regexp.MustCompile(`^amtsim: ready devices=(\d+) version=(\S+) http=(\S+) tls=(\S+) rmcp=(\S+) redirect=(\S+) redirect-tls=(\S+)( tls-sha256=[0-9a-f]{64})?\n$`)
 
 func startRun(t *testing.T, args ...string) (ready []string, stop func() error) {
 	t.Helper()
@@ -82,7 +82,8 @@ func startRun(t *testing.T, args ...string) (ready []string, stop func() error) 
 }
 
 func TestRunSingleDevice(t *testing.T) {
-	m, stop := startRun(t, "--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--version", "15.0.23.1706", "--fault-status", "503", "--fault-times", "1")
+	m, stop := startRun(t, "--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--redirect-port", "-1", "--redirect-tls-port", "-1",
+		"--version", "15.0.23.1706", "--fault-status", "503", "--fault-times", "1")
 	assert.Equal(t, "1", m[1])
 	assert.Equal(t, "15.0.23.1706", m[2])
 	assert.Equal(t, "off", m[4])
@@ -100,11 +101,14 @@ func TestRunSingleDevice(t *testing.T) {
 }
 
 func TestRunFleetWithTLS(t *testing.T) {
-	m, stop := startRun(t, "--devices-cidr", "127.77.9.0/30", "--http-port", "0", "--tls-port", "0", "--rmcp-port", "0", "--legacy-tls", "--verbose")
+	m, stop := startRun(t, "--devices-cidr", "127.77.9.0/30", "--http-port", "0", "--tls-port", "0", "--rmcp-port", "0",
+		"--redirect-port", "0", "--redirect-tls-port", "0", "--legacy-tls", "--verbose")
 	assert.Equal(t, "2", m[1])
 	assert.Regexp(t, `^127\.77\.9\.1-127\.77\.9\.2:\d+$`, m[3])
 	assert.Regexp(t, `^127\.77\.9\.1-127\.77\.9\.2:\d+$`, m[5])
-	assert.NotEmpty(t, m[6])
+	assert.Regexp(t, `^127\.77\.9\.1-127\.77\.9\.2:\d+$`, m[6])
+	assert.Regexp(t, `^127\.77\.9\.1-127\.77\.9\.2:\d+$`, m[7])
+	assert.NotEmpty(t, m[8])
 	require.NoError(t, stop())
 }
 
@@ -124,9 +128,12 @@ func TestRunBadFlags(t *testing.T) {
 		{"--devices-cidr", "127.77.11.0/29", "--device-count", "7"},
 		{"--fleet-spec", "testdata/missing.json"},
 		{"--fleet-spec", "main_test.go"},
+		{"--ider-read-limit", "-2"},
+		{"--redirect-port", "65536"},
 	} {
 		var out, errOut bytes.Buffer
-		err := run(context.Background(), append([]string{"--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1"}, args...), &out, &errOut)
+		err := run(context.Background(), append([]string{"--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1",
+			"--redirect-port", "0", "--redirect-tls-port", "-1"}, args...), &out, &errOut)
 		assert.Error(t, err, "%v", args)
 		assert.Empty(t, out.String())
 	}
@@ -137,7 +144,7 @@ func TestRunPowerFlags(t *testing.T) {
 	var stdout, stderr lockedBuffer
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--power-state", "off",
+		errc <- run(ctx, []string{"--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--redirect-port", "-1", "--redirect-tls-port", "-1", "--power-state", "off",
 			"--transition-time", "0", "--no-os-agent"}, &stdout, &stderr)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
@@ -186,7 +193,9 @@ func TestRunHelpNamesRMCPDefault(t *testing.T) {
 	err := run(context.Background(), []string{"-h"}, &out, &errOut)
 	require.ErrorIs(t, err, flag.ErrHelp)
 	assert.Regexp(t, `-rmcp-port int\n.*\(default 623\)`, errOut.String())
-	for _, name := range []string{"-device-count", "-empty-fraction", "-seed", "-fleet-spec"} {
+	assert.Regexp(t, `-redirect-port int\n.*\(default 16994\)`, errOut.String())
+	assert.Regexp(t, `-redirect-tls-port int\n.*\(default 16995\)`, errOut.String())
+	for _, name := range []string{"-device-count", "-empty-fraction", "-seed", "-fleet-spec", "-ider-read-limit"} {
 		assert.Contains(t, errOut.String(), name)
 	}
 }
@@ -197,7 +206,8 @@ func TestRunHelpNamesRMCPDefault(t *testing.T) {
 func TestRunFleetSpec(t *testing.T) {
 	const cidr, count, seed = "127.77.12.0/24", 40, 5
 	m, stop := startRun(t, "--devices-cidr", cidr, "--device-count", strconv.Itoa(count), "--seed", strconv.Itoa(seed),
-		"--fleet-spec", "testdata/fleet.json", "--http-port", "0", "--tls-port", "0", "--rmcp-port", "0")
+		"--fleet-spec", "testdata/fleet.json", "--http-port", "0", "--tls-port", "0", "--rmcp-port", "0",
+		"--redirect-port", "-1", "--redirect-tls-port", "-1")
 	defer func() { require.NoError(t, stop()) }()
 	assert.Equal(t, strconv.Itoa(count), m[1])
 	assert.Equal(t, "mixed", m[2])
@@ -207,7 +217,8 @@ func TestRunFleetSpec(t *testing.T) {
 	// The same options in process, on other ports, as the reference.
 	spec, err := amtsim.ReadFleetSpecFile("testdata/fleet.json")
 	require.NoError(t, err)
-	ref, err := amtsim.New(amtsim.Options{DevicesCIDR: cidr, DeviceCount: count, Seed: seed, Fleet: spec, RMCPPort: -1})
+	ref, err := amtsim.New(amtsim.Options{DevicesCIDR: cidr, DeviceCount: count, Seed: seed, Fleet: spec, RMCPPort: -1,
+		RedirectPort: -1, RedirectTLSPort: -1})
 	require.NoError(t, err)
 	defer ref.Close()
 	groups := map[string]int{}
@@ -301,4 +312,23 @@ func getSettings(t *testing.T, url, user, pass string) int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestRunRedirection checks that the ready line names the redirection
+// port and that a device answers there.
+func TestRunRedirection(t *testing.T) {
+	m, stop := startRun(t, "--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--redirect-port", "0",
+		"--redirect-tls-port", "-1", "--ider-read-limit", "-1")
+	assert.Equal(t, "off", m[7])
+	c, err := net.DialTimeout("tcp", m[6], 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = c.Write([]byte{0x10, 0, 0, 0, 'S', 'O', 'L', ' '})
+	require.NoError(t, err)
+	reply := make([]byte, 13)
+	_, err = io.ReadFull(c, reply)
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0x11, 0x00}, reply[:2], "StartRedirectionSessionReply, success")
+	require.NoError(t, stop())
 }

@@ -1,0 +1,513 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amtkit/amtkit/amt"
+	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/power"
+	"github.com/amtkit/amtkit/redirect"
+	"github.com/amtkit/amtkit/wsman"
+)
+
+func newIDERCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ider",
+		Short: "Boot a machine from an image over IDE-R, or serve an image to it",
+	}
+	cmd.AddCommand(newIDERBootCommand(), newIDERServeCommand())
+	return cmd
+}
+
+// iderFlags are the flags of ider boot and ider serve.
+type iderFlags struct {
+	dev        deviceFlags
+	redirect   redirectFlags
+	image      string
+	floppy     string
+	device     string
+	start      string
+	untilBytes int64
+	idle       time.Duration
+}
+
+func (f *iderFlags) register(cmd *cobra.Command, start string, idle time.Duration) {
+	f.dev.register(cmd)
+	f.redirect.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.image, "image", "", "CD image (ISO) to serve")
+	fl.StringVar(&f.floppy, "floppy", "", "floppy image to serve")
+	fl.StringVar(&f.device, "device", "", "device to boot from: cd or floppy (default: cd when --image is given)")
+	fl.StringVar(&f.start, "start", start, "when the device attaches the drives: now, graceful or reboot")
+	fl.Int64Var(&f.untilBytes, "until-bytes", 0, "stop after serving this many bytes (0: no limit)")
+	fl.DurationVar(&f.idle, "idle", idle, "stop after the machine sent no command for this long, counted from its first (0: never)")
+}
+
+// media opens the image files; close releases them.
+func (f *iderFlags) media() (redirect.IDERMedia, func(), error) {
+	var m redirect.IDERMedia
+	var files []*os.File
+	closeAll := func() {
+		for _, fh := range files {
+			_ = fh.Close()
+		}
+	}
+	open := func(path string) (*redirect.Medium, error) {
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, fh)
+		st, err := fh.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if st.Size() == 0 || st.IsDir() {
+			return nil, fmt.Errorf("%s is empty or not a file", path)
+		}
+		return &redirect.Medium{Reader: fh, Size: st.Size()}, nil
+	}
+	if f.image == "" && f.floppy == "" {
+		return m, closeAll, usageError{errors.New("--image or --floppy is required")}
+	}
+	var err error
+	if f.image != "" {
+		if m.CD, err = open(f.image); err != nil {
+			closeAll()
+			return m, func() {}, usageError{fmt.Errorf("--image: %w", err)}
+		}
+	}
+	if f.floppy != "" {
+		if m.Floppy, err = open(f.floppy); err != nil {
+			closeAll()
+			return m, func() {}, usageError{fmt.Errorf("--floppy: %w", err)}
+		}
+	}
+	return m, closeAll, nil
+}
+
+func (f *iderFlags) options() (redirect.StartMode, power.BootTarget, error) {
+	start, err := redirect.ParseStartMode(f.start)
+	if err != nil {
+		return 0, 0, usageError{fmt.Errorf("--start must be now, graceful or reboot, not %q", f.start)}
+	}
+	var target power.BootTarget
+	switch f.device {
+	case "":
+		target = power.BootIDERCD
+		if f.image == "" {
+			target = power.BootIDERFloppy
+		}
+	case "cd":
+		target = power.BootIDERCD
+	case "floppy":
+		target = power.BootIDERFloppy
+	default:
+		return 0, 0, usageError{fmt.Errorf("--device must be cd or floppy, not %q", f.device)}
+	}
+	if target == power.BootIDERCD && f.image == "" || target == power.BootIDERFloppy && f.floppy == "" {
+		return 0, 0, usageError{fmt.Errorf("--device %s needs its image (--image for cd, --floppy for floppy)", f.device)}
+	}
+	if f.untilBytes < 0 || f.idle < 0 {
+		return 0, 0, usageError{errors.New("--until-bytes and --idle must not be negative")}
+	}
+	return start, target, nil
+}
+
+func newIDERBootCommand() *cobra.Command {
+	var (
+		f           iderFlags
+		sol         bool
+		console     bool
+		consentCode string
+	)
+	cmd := &cobra.Command{
+		Use:   "boot --image FILE",
+		Short: "Boot the machine once from an image served over IDE-R",
+		Long: "ider boot enables the redirection service and its listener if needed, obtains user consent when the\n" +
+			"device requires it (--consent-code, or a prompt on a terminal), opens an IDE-R session, arms a one-time\n" +
+			"boot from the image, resets the machine (or powers it on when it is off; never a power cycle or a\n" +
+			"power-off) and serves the image until --until-bytes, --idle or ctrl-c. Afterwards it always clears the\n" +
+			"boot options and puts the redirection settings back as they were.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			media, closeMedia, err := f.media()
+			defer closeMedia()
+			if err != nil {
+				return err
+			}
+			start, target, err := f.options()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			rt, err := f.dev.redirectTarget(cmd, &f.redirect)
+			defer f.dev.close()
+			if err != nil {
+				return err
+			}
+			opts := redirect.BootOptions{
+				Media: media, Device: target, Start: start, SOL: sol,
+				StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
+				Logger: rt.logger,
+			}
+			bar := newProgressBar(cmd.ErrOrStderr())
+			opts.Progress = bar.update
+			if console {
+				opts.Console = cmd.OutOrStdout()
+			}
+			switch {
+			case consentCode != "":
+				opts.ConsentCode = func(context.Context) (string, error) { return consentCode, nil }
+			case isCharDevice(cmd.InOrStdin()):
+				opts.ConsentCode = promptConsent(cmd)
+			}
+			res, err := redirect.BootFromImage(ctx, rt.client.WSMan(), rt.client.Power, rt.dial, opts)
+			bar.done()
+			if res != nil && (err == nil || res.Stats != nil) {
+				if perr := printBootResult(cmd, f.dev.output, rt.client.Host(), res, err); perr != nil && err == nil {
+					err = perr
+				}
+			}
+			if errors.Is(err, context.Canceled) && res != nil && res.Stats != nil && res.Stats.Stop == redirect.StopContext {
+				return nil // ctrl-c ends serving
+			}
+			return classifyRedirect(explainOutcome(err))
+		},
+	}
+	f.register(cmd, "reboot", 30*time.Second)
+	fl := cmd.Flags()
+	fl.BoolVar(&sol, "sol", false, "redirect the BIOS console to serial-over-LAN during this boot (UseSOL)")
+	fl.BoolVar(&console, "console", false, "copy the serial console (SOL) to standard output while serving")
+	fl.StringVar(&consentCode, "consent-code", "", "user consent code shown on the machine's screen, when the device requires consent")
+	return cmd
+}
+
+func newIDERServeCommand() *cobra.Command {
+	var f iderFlags
+	cmd := &cobra.Command{
+		Use:   "serve --image FILE",
+		Short: "Serve an image over IDE-R without touching the boot settings",
+		Long: "ider serve opens an IDE-R session and presents the image(s) to the machine until --until-bytes, --idle or\n" +
+			"ctrl-c. It changes no boot setting and no power state: boot the machine from the drive yourself.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			media, closeMedia, err := f.media()
+			defer closeMedia()
+			if err != nil {
+				return err
+			}
+			start, _, err := f.options()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			rt, err := f.dev.redirectTarget(cmd, &f.redirect)
+			defer f.dev.close()
+			if err != nil {
+				return err
+			}
+			s, err := rt.dial(ctx, redirect.IDER)
+			if err != nil {
+				return classifyRedirect(err)
+			}
+			bar := newProgressBar(cmd.ErrOrStderr())
+			started := time.Now()
+			stats, err := redirect.ServeIDER(ctx, s, media, redirect.IDEROptions{
+				Start: start, Progress: bar.update, StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
+			})
+			bar.done()
+			if stats != nil {
+				res := &redirect.BootResult{Stats: stats, Duration: time.Since(started)}
+				if perr := printBootResult(cmd, f.dev.output, rt.client.Host(), res, err); perr != nil && err == nil {
+					err = perr
+				}
+				if errors.Is(err, context.Canceled) && stats.Stop == redirect.StopContext {
+					return nil
+				}
+			}
+			return classifyRedirect(err)
+		},
+	}
+	f.register(cmd, "now", 0)
+	return cmd
+}
+
+// redirectFlags are the flags of the redirection port.
+type redirectFlags struct {
+	port int
+}
+
+func (r *redirectFlags) register(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&r.port, "redirect-port", 0, "redirection port (default 16994, or 16995 with TLS)")
+}
+
+// redirectTarget is a device client that has logged in, with what the
+// redirection port needs: the credential that worked, the address and TLS.
+type redirectTarget struct {
+	client *amt.Client
+	addr   string
+	cred   credentials.Credential
+	tls    *wsman.TLSConfig
+	logger *slog.Logger
+}
+
+func (r *redirectTarget) dial(ctx context.Context, kind redirect.Kind) (*redirect.Session, error) {
+	return redirect.Dial(ctx, r.addr, kind, r.cred, redirect.Options{TLS: r.tls, Logger: r.logger})
+}
+
+// capturingSource keeps the credential its source resolved, for the
+// redirection port, which takes the same login as WS-Management.
+type capturingSource struct {
+	inner credentials.Source
+	mu    sync.Mutex
+	cred  *credentials.Credential
+}
+
+func (c *capturingSource) Resolve(ctx context.Context, host string, try func(context.Context, credentials.Credential) error) (credentials.Candidate, []credentials.Attempt, error) {
+	cand, attempts, err := c.inner.Resolve(ctx, host, try)
+	if err == nil {
+		c.mu.Lock()
+		cred := cand.Credential
+		c.cred = &cred
+		c.mu.Unlock()
+	}
+	return cand, attempts, err
+}
+
+// redirectTarget builds the device client the flags describe, logs in over
+// WS-Management (which resolves the credentials, from the store when there
+// is one) and returns where and how to reach the redirection port.
+func (f *deviceFlags) redirectTarget(cmd *cobra.Command, rf *redirectFlags) (*redirectTarget, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	if rf.port < 0 || rf.port > 65535 {
+		return nil, usageError{fmt.Errorf("--redirect-port %d is not a port", rf.port)}
+	}
+	src, err := f.source()
+	if err != nil {
+		return nil, err
+	}
+	if src == nil {
+		return nil, usageError{errors.New("the redirection port needs credentials: give --password (or AMT_PASSWORD) or a --profile")}
+	}
+	capture := &capturingSource{inner: src}
+	opts := []amt.Option{amt.WithCredentialSource(capture), amt.WithTimeout(f.timeout)}
+	var tlsCfg *wsman.TLSConfig
+	useTLS := f.useTLS || f.caFile != "" || len(f.pins) > 0 || f.legacy || f.insecure
+	if useTLS {
+		tlsCfg = &wsman.TLSConfig{PinnedSHA256: f.pins, Legacy: f.legacy, InsecureSkipVerify: f.insecure}
+		opts = append(opts, amt.WithTLS())
+	}
+	if f.caFile != "" {
+		pem, err := os.ReadFile(f.caFile)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--ca: %w", err)}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usageError{fmt.Errorf("--ca: %s holds no PEM certificate", f.caFile)}
+		}
+		tlsCfg.RootCAs = pool
+		opts = append(opts, amt.WithRootCAs(pool))
+	}
+	for _, p := range f.pins {
+		opts = append(opts, amt.WithPinnedCertificate(p))
+	}
+	if f.legacy {
+		opts = append(opts, amt.WithLegacyTLS())
+	}
+	if f.insecure {
+		opts = append(opts, amt.WithInsecureSkipVerify())
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if f.verbose {
+		logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts = append(opts, amt.WithLogger(logger))
+	}
+	c, err := amt.New(f.host, opts...)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	// Log in: a power status read resolves the credentials.
+	if _, err := c.Power.Status(cmd.Context()); err != nil {
+		return nil, err
+	}
+	capture.mu.Lock()
+	cred := capture.cred
+	capture.mu.Unlock()
+	if cred == nil {
+		return nil, errors.New("no credential was resolved")
+	}
+	host, _, err := net.SplitHostPort(c.Host())
+	if err != nil {
+		return nil, err
+	}
+	port := rf.port
+	if port == 0 {
+		port = redirect.PortRedirect
+		if useTLS {
+			port = redirect.PortRedirectTLS
+		}
+	}
+	return &redirectTarget{client: c, addr: net.JoinHostPort(host, strconv.Itoa(port)), cred: *cred, tls: tlsCfg, logger: logger}, nil
+}
+
+// classifiedError gives a redirection error the device-client failure
+// class that decides amtctl's exit status, keeping its message.
+type classifiedError struct {
+	err, kind error
+}
+
+func (e *classifiedError) Error() string   { return e.err.Error() }
+func (e *classifiedError) Unwrap() []error { return []error{e.err, e.kind} }
+
+func classifyRedirect(err error) error {
+	if err == nil {
+		return nil
+	}
+	var kind error
+	var opErr *net.OpError
+	var certErr *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, amt.ErrDevice), errors.Is(err, amt.ErrAuthFailed), errors.Is(err, amt.ErrUnreachable),
+		errors.Is(err, amt.ErrTLS), errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, redirect.ErrAuthFailed):
+		kind = amt.ErrAuthFailed
+	case errors.Is(err, wsman.ErrCertificatePin), errors.As(err, &certErr):
+		kind = amt.ErrTLS
+	case errors.Is(err, redirect.ErrRefused), errors.Is(err, redirect.ErrConsentRequired),
+		errors.Is(err, redirect.ErrProtocol), errors.Is(err, redirect.ErrPeerClosed), errors.Is(err, redirect.ErrRestore):
+		kind = amt.ErrDevice
+	case errors.As(err, &opErr):
+		kind = amt.ErrUnreachable
+	default:
+		return err
+	}
+	return &classifiedError{err: err, kind: kind}
+}
+
+func promptConsent(cmd *cobra.Command) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) {
+		fmt.Fprint(cmd.ErrOrStderr(), "The device requires user consent. Enter the code shown on the machine's screen: ")
+		line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+		if err != nil && line == "" {
+			return "", fmt.Errorf("reading the consent code: %w", err)
+		}
+		return strings.TrimSpace(line), nil
+	}
+}
+
+// isCharDevice reports whether f is a file on a character device (a terminal).
+func isCharDevice(f any) bool {
+	fh, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := fh.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressBar draws bytes served and the rate on one line of a terminal;
+// on anything else it draws nothing.
+type progressBar struct {
+	w     io.Writer
+	on    bool
+	drawn bool
+}
+
+func newProgressBar(w io.Writer) *progressBar { return &progressBar{w: w, on: isCharDevice(w)} }
+
+func (b *progressBar) update(p redirect.Progress) {
+	if !b.on {
+		return
+	}
+	b.drawn = true
+	fmt.Fprintf(b.w, "\r%10s served  %8.1f MB/s  %7d commands  %s ", mib(p.BytesServed), p.Rate/1e6, p.Commands, p.Elapsed.Truncate(time.Second))
+}
+
+func (b *progressBar) done() {
+	if b.drawn {
+		fmt.Fprintln(b.w)
+	}
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+type iderRecord struct {
+	Host                 string   `json:"host"`
+	Device               string   `json:"device,omitempty"`
+	Action               string   `json:"action,omitempty"`
+	ActionOutcomeUnknown bool     `json:"action_outcome_unknown,omitempty"`
+	BytesServed          int64    `json:"bytes_served"`
+	Commands             int      `json:"commands"`
+	Resets               int      `json:"resets"`
+	Seconds              float64  `json:"seconds"`
+	RateMBps             float64  `json:"rate_mb_s"`
+	Stop                 string   `json:"stop,omitempty"`
+	Restored             []string `json:"restored,omitempty"`
+	RestoreErrors        []string `json:"restore_errors,omitempty"`
+	Error                string   `json:"error,omitempty"`
+}
+
+func printBootResult(cmd *cobra.Command, format, host string, res *redirect.BootResult, runErr error) error {
+	rec := iderRecord{Host: host, Restored: res.Restored, Seconds: res.Duration.Seconds()}
+	if res.Device != 0 {
+		rec.Device = res.Device.String()
+	}
+	if res.Action != 0 {
+		rec.Action = res.Action.String()
+	}
+	rec.ActionOutcomeUnknown = res.ActionOutcomeUnknown
+	if st := res.Stats; st != nil {
+		rec.BytesServed, rec.Commands, rec.Resets, rec.Stop = st.BytesServed, st.Commands, st.Resets, st.Stop.String()
+		rec.RateMBps = st.Rate / 1e6
+	}
+	for _, e := range res.RestoreErrors {
+		rec.RestoreErrors = append(rec.RestoreErrors, e.Error())
+	}
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		rec.Error = runErr.Error()
+	}
+	w := cmd.OutOrStdout()
+	if format == "json" {
+		return json.NewEncoder(w).Encode(rec)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: ", host)
+	if rec.Device != "" {
+		fmt.Fprintf(&b, "boot from %s", rec.Device)
+		if rec.Action != "" {
+			fmt.Fprintf(&b, ", %s sent", rec.Action)
+		}
+		b.WriteString("; ")
+	}
+	fmt.Fprintf(&b, "served %s in %d commands over %s (%.1f MB/s)", mib(rec.BytesServed), rec.Commands,
+		res.Duration.Round(100*time.Millisecond), rec.RateMBps)
+	if rec.Stop != "" {
+		fmt.Fprintf(&b, "; stopped: %s", rec.Stop)
+	}
+	if len(rec.Restored) > 0 {
+		fmt.Fprintf(&b, "; restored: %s", strings.Join(rec.Restored, ", "))
+	}
+	fmt.Fprintln(w, b.String())
+	return nil
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amtkit/amtkit/redirect"
+)
+
+// solEscape ends an interactive session: ctrl-], as telnet has it.
+const solEscape = 0x1D
+
+// solDrain is how long amtctl sol keeps showing console output after its
+// input ended, when the machine goes on writing.
+const (
+	solQuiet    = 300 * time.Millisecond
+	solDrainMax = 2 * time.Second
+)
+
+func newSOLCommand() *cobra.Command {
+	var (
+		f  deviceFlags
+		rf redirectFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "sol",
+		Short: "Attach the terminal to the machine's serial console (serial-over-LAN)",
+		Long: "sol connects standard input and output to the machine's serial console until ctrl-] is typed or\n" +
+			"standard input ends. On a terminal the input is sent key by key (the terminal is put in raw mode with\n" +
+			"stty and restored afterwards). With the UseSOL boot option (amtctl boot next --sol, amtctl ider boot\n" +
+			"--sol) the console shows the BIOS's POST and the boot loader.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			rt, err := f.redirectTarget(cmd, &rf)
+			defer f.close()
+			if err != nil {
+				return err
+			}
+			s, err := rt.dial(ctx, redirect.SOL)
+			if err != nil {
+				return classifyRedirect(err)
+			}
+			conn, err := redirect.OpenSOL(ctx, s)
+			if err != nil {
+				return classifyRedirect(err)
+			}
+			in := cmd.InOrStdin()
+			if restore := rawTerminal(in); restore != nil {
+				defer restore()
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "connected to the serial console of %s; ctrl-] ends\r\n", rt.client.Host())
+			return classifyRedirect(attachSOL(cmd, conn, in, cmd.OutOrStdout()))
+		},
+	}
+	f.register(cmd)
+	rf.register(cmd)
+	return cmd
+}
+
+// attachSOL copies console output to out and in to the console until the
+// escape key, the end of in, the end of the console or the command's
+// context.
+func attachSOL(cmd *cobra.Command, conn *redirect.SOLConn, in io.Reader, out io.Writer) error {
+	ctx := cmd.Context()
+	output := make(chan struct{}, 1) // a sign of console output
+	outDone := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if n > 0 {
+				if _, werr := out.Write(buf[:n]); werr != nil {
+					outDone <- werr
+					return
+				}
+				select {
+				case output <- struct{}{}:
+				default:
+				}
+			}
+			if err != nil {
+				if errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) || strings.Contains(err.Error(), "closed") {
+					err = nil
+				}
+				outDone <- err
+				return
+			}
+		}
+	}()
+	type chunk struct {
+		b   []byte
+		err error
+	}
+	input := make(chan chunk)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			buf := make([]byte, 1024)
+			n, err := in.Read(buf)
+			select {
+			case input <- chunk{buf[:n], err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	finish := func(err error) error {
+		cerr := conn.Close()
+		if oerr := <-outDone; err == nil {
+			err = oerr
+		}
+		if err == nil {
+			err = cerr
+		}
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return finish(nil)
+		case err := <-outDone:
+			_ = conn.Close()
+			if err == nil {
+				fmt.Fprint(cmd.ErrOrStderr(), "\r\nthe device ended the serial console\r\n")
+			}
+			return err
+		case c := <-input:
+			data := c.b
+			esc := bytes.IndexByte(data, solEscape)
+			if esc >= 0 {
+				data = data[:esc]
+			}
+			if len(data) > 0 {
+				if _, err := conn.Write(data); err != nil {
+					return finish(err)
+				}
+			}
+			if esc >= 0 {
+				return finish(nil)
+			}
+			if c.err != nil {
+				// Input ended: show what the machine still writes, until
+				// it is quiet.
+				quiet := time.NewTimer(solQuiet)
+				limit := time.NewTimer(solDrainMax)
+			drain:
+				for {
+					select {
+					case <-output:
+						quiet.Reset(solQuiet)
+					case <-quiet.C:
+						break drain
+					case <-limit.C:
+						break drain
+					case <-ctx.Done():
+						break drain
+					}
+				}
+				quiet.Stop()
+				limit.Stop()
+				if errors.Is(c.err, io.EOF) {
+					return finish(nil)
+				}
+				return finish(c.err)
+			}
+		}
+	}
+}
+
+// rawTerminal puts a terminal on in into raw mode with stty, so that keys
+// reach the console as they are typed, and returns how to restore it; nil
+// when in is not a terminal or stty is not available (input is then sent
+// line by line, and ctrl-] takes effect at the end of the line).
+func rawTerminal(in io.Reader) func() {
+	fh, ok := in.(*os.File)
+	if !ok || !isCharDevice(fh) {
+		return nil
+	}
+	stty := func(args ...string) ([]byte, error) {
+		c := exec.Command("stty", args...)
+		c.Stdin = fh
+		return c.Output()
+	}
+	saved, err := stty("-g")
+	if err != nil {
+		return nil
+	}
+	if _, err := stty("raw", "-echo"); err != nil {
+		return nil
+	}
+	return func() { _, _ = stty(strings.TrimSpace(string(saved))) }
+}

@@ -32,6 +32,9 @@ type Client struct {
 	// Power reads and changes the power state and the one-time boot
 	// options. Its errors are classified like the Client's.
 	Power *power.Service
+	// Redirect reaches the redirection port (IDE-R, serial-over-LAN) with
+	// the same credentials and TLS settings.
+	Redirect *RedirectService
 
 	host string // host[:port] as the caller named it, for errors and reports
 	url  string
@@ -46,8 +49,9 @@ type Client struct {
 	src  credentials.Source
 	turn chan struct{} // one resolution at a time
 	mu   sync.Mutex
-	ws   *wsman.Client // the client that logs in; nil until resolved
-	res  *Resolution   // the last resolution, for reports
+	ws   *wsman.Client           // the client that logs in; nil until resolved
+	cred *credentials.Credential // the credential ws logs in with
+	res  *Resolution             // the last resolution, for reports
 }
 
 // Resolution reports how a Client chose its credentials from a
@@ -64,6 +68,7 @@ type options struct {
 	user, password string
 	hasCreds       bool
 	src            credentials.Source
+	redirectPort   int
 	useTLS         bool
 	tls            wsman.TLSConfig
 	tlsSet         bool
@@ -101,6 +106,18 @@ func WithCredentialSource(src credentials.Source) Option {
 			return errors.New("amt: nil credential source")
 		}
 		o.src = src
+		return nil
+	}
+}
+
+// WithRedirectPort sets the redirection port (default 16994, or 16995 with
+// TLS).
+func WithRedirectPort(port int) Option {
+	return func(o *options) error {
+		if port < 1 || port > 65535 {
+			return fmt.Errorf("amt: redirection port %d out of range", port)
+		}
+		o.redirectPort = port
 		return nil
 	}
 }
@@ -250,13 +267,15 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	c.anon = anon
 	switch {
 	case o.hasCreds:
-		if c.ws, err = c.newWS(&credentials.Credential{User: o.user, Password: o.password}); err != nil {
+		c.cred = &credentials.Credential{User: o.user, Password: o.password}
+		if c.ws, err = c.newWS(c.cred); err != nil {
 			return nil, fmt.Errorf("amt: %w", err)
 		}
 	case o.src == nil:
 		c.ws = anon // no credentials: operations that need a login say so
 	}
 	c.Power = power.New(nil, power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap))
+	c.Redirect = &RedirectService{c: c, port: o.redirectPort}
 	return c, nil
 }
 
@@ -304,6 +323,7 @@ func (c *Client) conn(ctx context.Context) (*wsman.Client, error) {
 		return ws, nil // another call resolved meanwhile
 	}
 	var winner *wsman.Client
+	var winnerCred credentials.Credential
 	cand, attempts, err := c.src.Resolve(ctx, c.host, func(ctx context.Context, cred credentials.Credential) error {
 		w, err := c.newWS(&cred)
 		if err != nil {
@@ -313,7 +333,7 @@ func (c *Client) conn(ctx context.Context) (*wsman.Client, error) {
 			w.CloseIdleConnections()
 			return c.wrap("login", err)
 		}
-		winner = w
+		winner, winnerCred = w, cred
 		return nil
 	})
 	res := &Resolution{Origin: cand.Origin, Profile: cand.Profile, Attempts: attempts, Err: err}
@@ -323,7 +343,7 @@ func (c *Client) conn(ctx context.Context) (*wsman.Client, error) {
 	if err != nil {
 		return nil, c.wrap("login", err)
 	}
-	c.ws = winner
+	c.ws, c.cred = winner, &winnerCred
 	return winner, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/amtkit/amtkit/credentials"
 	"github.com/amtkit/amtkit/power"
+	"github.com/amtkit/amtkit/redirect"
 	"github.com/amtkit/amtkit/wsman"
 )
 
@@ -171,8 +172,11 @@ func kindOf(err error) error {
 		// AMT names itself in the Server header of every answer, 401s
 		// included; anything else is another web server.
 		return ErrNotDetected
-	case errors.Is(err, wsman.ErrUnauthorized):
+	case errors.Is(err, wsman.ErrUnauthorized), errors.Is(err, redirect.ErrAuthFailed):
 		return ErrAuthFailed
+	case errors.Is(err, redirect.ErrRefused), errors.Is(err, redirect.ErrProtocol), errors.Is(err, redirect.ErrConsentRequired),
+		errors.Is(err, redirect.ErrRestore), errors.Is(err, redirect.ErrPeerClosed):
+		return ErrDevice
 	case errors.As(err, &rv):
 		if code, ok := rv.PTStatus(); ok && code == ptInvalidProvisioningState {
 			return ErrNotProvisioned

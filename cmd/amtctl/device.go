@@ -30,6 +30,7 @@ type deviceFlags struct {
 	profile  string
 	state    string
 
+	extra       []amt.Option    // options a command adds to the flags
 	store       *credentials.DB // opened by client, closed by close
 	credentials bool            // some credential or profile applies
 }
@@ -99,8 +100,9 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 	}
 	opts = append(opts, amt.WithTimeout(f.timeout))
 	if f.verbose {
-		opts = append(opts, amt.WithLogger(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		opts = append(opts, amt.WithLogger(f.logger(cmd)))
 	}
+	opts = append(opts, f.extra...)
 	c, err := amt.New(f.host, opts...)
 	if err != nil {
 		// New does no I/O: whatever it refuses came from the flags.
@@ -158,6 +160,14 @@ func (f *deviceFlags) source() (credentials.Source, error) {
 	}
 	f.credentials = true
 	return r.For(task), nil
+}
+
+// logger logs to stderr with --verbose, and nowhere otherwise.
+func (f *deviceFlags) logger(cmd *cobra.Command) *slog.Logger {
+	if !f.verbose {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // close releases what client opened.

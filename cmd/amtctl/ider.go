@@ -3,27 +3,19 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"os"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/amtkit/amtkit/amt"
-	"github.com/amtkit/amtkit/credentials"
 	"github.com/amtkit/amtkit/power"
 	"github.com/amtkit/amtkit/redirect"
-	"github.com/amtkit/amtkit/wsman"
 )
 
 func newIDERCommand() *cobra.Command {
@@ -157,7 +149,7 @@ func newIDERBootCommand() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			rt, err := f.dev.redirectTarget(cmd, &f.redirect)
+			c, err := f.dev.redirectClient(cmd, &f.redirect)
 			defer f.dev.close()
 			if err != nil {
 				return err
@@ -165,7 +157,7 @@ func newIDERBootCommand() *cobra.Command {
 			opts := redirect.BootOptions{
 				Media: media, Device: target, Start: start, SOL: sol,
 				StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
-				Logger: rt.logger,
+				Logger: f.dev.logger(cmd),
 			}
 			bar := newProgressBar(cmd.ErrOrStderr())
 			opts.Progress = bar.update
@@ -178,17 +170,17 @@ func newIDERBootCommand() *cobra.Command {
 			case isCharDevice(cmd.InOrStdin()):
 				opts.ConsentCode = promptConsent(cmd)
 			}
-			res, err := redirect.BootFromImage(ctx, rt.client.WSMan(), rt.client.Power, rt.dial, opts)
+			res, err := c.Redirect.BootFromImage(ctx, opts)
 			bar.done()
 			if res != nil && (err == nil || res.Stats != nil) {
-				if perr := printBootResult(cmd, f.dev.output, rt.client.Host(), res, err); perr != nil && err == nil {
+				if perr := printBootResult(cmd, f.dev.output, c.Host(), res, err); perr != nil && err == nil {
 					err = perr
 				}
 			}
 			if errors.Is(err, context.Canceled) && res != nil && res.Stats != nil && res.Stats.Stop == redirect.StopContext {
 				return nil // ctrl-c ends serving
 			}
-			return classifyRedirect(explainOutcome(err))
+			return explainOutcome(err)
 		},
 	}
 	f.register(cmd, "reboot", 30*time.Second)
@@ -218,14 +210,14 @@ func newIDERServeCommand() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			rt, err := f.dev.redirectTarget(cmd, &f.redirect)
+			c, err := f.dev.redirectClient(cmd, &f.redirect)
 			defer f.dev.close()
 			if err != nil {
 				return err
 			}
-			s, err := rt.dial(ctx, redirect.IDER)
+			s, err := c.Redirect.Dial(ctx, redirect.IDER)
 			if err != nil {
-				return classifyRedirect(err)
+				return err
 			}
 			bar := newProgressBar(cmd.ErrOrStderr())
 			started := time.Now()
@@ -235,14 +227,14 @@ func newIDERServeCommand() *cobra.Command {
 			bar.done()
 			if stats != nil {
 				res := &redirect.BootResult{Stats: stats, Duration: time.Since(started)}
-				if perr := printBootResult(cmd, f.dev.output, rt.client.Host(), res, err); perr != nil && err == nil {
+				if perr := printBootResult(cmd, f.dev.output, c.Host(), res, err); perr != nil && err == nil {
 					err = perr
 				}
 				if errors.Is(err, context.Canceled) && stats.Stop == redirect.StopContext {
 					return nil
 				}
 			}
-			return classifyRedirect(err)
+			return err
 		},
 	}
 	f.register(cmd, "now", 0)
@@ -258,151 +250,25 @@ func (r *redirectFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&r.port, "redirect-port", 0, "redirection port (default 16994, or 16995 with TLS)")
 }
 
-// redirectTarget is a device client that has logged in, with what the
-// redirection port needs: the credential that worked, the address and TLS.
-type redirectTarget struct {
-	client *amt.Client
-	addr   string
-	cred   credentials.Credential
-	tls    *wsman.TLSConfig
-	logger *slog.Logger
-}
-
-func (r *redirectTarget) dial(ctx context.Context, kind redirect.Kind) (*redirect.Session, error) {
-	return redirect.Dial(ctx, r.addr, kind, r.cred, redirect.Options{TLS: r.tls, Logger: r.logger})
-}
-
-// capturingSource keeps the credential its source resolved, for the
-// redirection port, which takes the same login as WS-Management.
-type capturingSource struct {
-	inner credentials.Source
-	mu    sync.Mutex
-	cred  *credentials.Credential
-}
-
-func (c *capturingSource) Resolve(ctx context.Context, host string, try func(context.Context, credentials.Credential) error) (credentials.Candidate, []credentials.Attempt, error) {
-	cand, attempts, err := c.inner.Resolve(ctx, host, try)
-	if err == nil {
-		c.mu.Lock()
-		cred := cand.Credential
-		c.cred = &cred
-		c.mu.Unlock()
-	}
-	return cand, attempts, err
-}
-
-// redirectTarget builds the device client the flags describe, logs in over
-// WS-Management (which resolves the credentials, from the store when there
-// is one) and returns where and how to reach the redirection port.
-func (f *deviceFlags) redirectTarget(cmd *cobra.Command, rf *redirectFlags) (*redirectTarget, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
-	}
+// redirectClient builds the device client the flags describe, with the
+// redirection port of --redirect-port. The client logs in over
+// WS-Management first (which resolves the credentials, from the store when
+// there is one) and takes the same credential to the redirection port.
+func (f *deviceFlags) redirectClient(cmd *cobra.Command, rf *redirectFlags) (*amt.Client, error) {
 	if rf.port < 0 || rf.port > 65535 {
 		return nil, usageError{fmt.Errorf("--redirect-port %d is not a port", rf.port)}
 	}
-	src, err := f.source()
+	if rf.port != 0 {
+		f.extra = append(f.extra, amt.WithRedirectPort(rf.port))
+	}
+	c, err := f.client(cmd)
 	if err != nil {
 		return nil, err
 	}
-	if src == nil {
+	if !f.credentials {
 		return nil, usageError{errors.New("the redirection port needs credentials: give --password (or AMT_PASSWORD) or a --profile")}
 	}
-	capture := &capturingSource{inner: src}
-	opts := []amt.Option{amt.WithCredentialSource(capture), amt.WithTimeout(f.timeout)}
-	var tlsCfg *wsman.TLSConfig
-	useTLS := f.useTLS || f.caFile != "" || len(f.pins) > 0 || f.legacy || f.insecure
-	if useTLS {
-		tlsCfg = &wsman.TLSConfig{PinnedSHA256: f.pins, Legacy: f.legacy, InsecureSkipVerify: f.insecure}
-		opts = append(opts, amt.WithTLS())
-	}
-	if f.caFile != "" {
-		pem, err := os.ReadFile(f.caFile)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--ca: %w", err)}
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, usageError{fmt.Errorf("--ca: %s holds no PEM certificate", f.caFile)}
-		}
-		tlsCfg.RootCAs = pool
-		opts = append(opts, amt.WithRootCAs(pool))
-	}
-	for _, p := range f.pins {
-		opts = append(opts, amt.WithPinnedCertificate(p))
-	}
-	if f.legacy {
-		opts = append(opts, amt.WithLegacyTLS())
-	}
-	if f.insecure {
-		opts = append(opts, amt.WithInsecureSkipVerify())
-	}
-	logger := slog.New(slog.DiscardHandler)
-	if f.verbose {
-		logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-		opts = append(opts, amt.WithLogger(logger))
-	}
-	c, err := amt.New(f.host, opts...)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	// Log in: a power status read resolves the credentials.
-	if _, err := c.Power.Status(cmd.Context()); err != nil {
-		return nil, err
-	}
-	capture.mu.Lock()
-	cred := capture.cred
-	capture.mu.Unlock()
-	if cred == nil {
-		return nil, errors.New("no credential was resolved")
-	}
-	host, _, err := net.SplitHostPort(c.Host())
-	if err != nil {
-		return nil, err
-	}
-	port := rf.port
-	if port == 0 {
-		port = redirect.PortRedirect
-		if useTLS {
-			port = redirect.PortRedirectTLS
-		}
-	}
-	return &redirectTarget{client: c, addr: net.JoinHostPort(host, strconv.Itoa(port)), cred: *cred, tls: tlsCfg, logger: logger}, nil
-}
-
-// classifiedError gives a redirection error the device-client failure
-// class that decides amtctl's exit status, keeping its message.
-type classifiedError struct {
-	err, kind error
-}
-
-func (e *classifiedError) Error() string   { return e.err.Error() }
-func (e *classifiedError) Unwrap() []error { return []error{e.err, e.kind} }
-
-func classifyRedirect(err error) error {
-	if err == nil {
-		return nil
-	}
-	var kind error
-	var opErr *net.OpError
-	var certErr *tls.CertificateVerificationError
-	switch {
-	case errors.Is(err, amt.ErrDevice), errors.Is(err, amt.ErrAuthFailed), errors.Is(err, amt.ErrUnreachable),
-		errors.Is(err, amt.ErrTLS), errors.Is(err, context.Canceled):
-		return err
-	case errors.Is(err, redirect.ErrAuthFailed):
-		kind = amt.ErrAuthFailed
-	case errors.Is(err, wsman.ErrCertificatePin), errors.As(err, &certErr):
-		kind = amt.ErrTLS
-	case errors.Is(err, redirect.ErrRefused), errors.Is(err, redirect.ErrConsentRequired),
-		errors.Is(err, redirect.ErrProtocol), errors.Is(err, redirect.ErrPeerClosed), errors.Is(err, redirect.ErrRestore):
-		kind = amt.ErrDevice
-	case errors.As(err, &opErr):
-		kind = amt.ErrUnreachable
-	default:
-		return err
-	}
-	return &classifiedError{err: err, kind: kind}
+	return c, nil
 }
 
 func promptConsent(cmd *cobra.Command) func(context.Context) (string, error) {

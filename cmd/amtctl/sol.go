@@ -40,25 +40,25 @@ func newSOLCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			rt, err := f.redirectTarget(cmd, &rf)
+			c, err := f.redirectClient(cmd, &rf)
 			defer f.close()
 			if err != nil {
 				return err
 			}
-			s, err := rt.dial(ctx, redirect.SOL)
+			s, err := c.Redirect.Dial(ctx, redirect.SOL)
 			if err != nil {
-				return classifyRedirect(err)
+				return err
 			}
 			conn, err := redirect.OpenSOL(ctx, s)
 			if err != nil {
-				return classifyRedirect(err)
+				return err
 			}
 			in := cmd.InOrStdin()
 			if restore := rawTerminal(in); restore != nil {
 				defer restore()
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "connected to the serial console of %s; ctrl-] ends\r\n", rt.client.Host())
-			return classifyRedirect(attachSOL(cmd, conn, in, cmd.OutOrStdout()))
+			fmt.Fprintf(cmd.ErrOrStderr(), "connected to the serial console of %s; ctrl-] ends\r\n", c.Host())
+			return attachSOL(cmd, conn, in, cmd.OutOrStdout())
 		},
 	}
 	f.register(cmd)

@@ -1,0 +1,85 @@
+package amt
+
+import (
+	"context"
+	"net"
+	"net/url"
+	"strconv"
+
+	"github.com/amtkit/amtkit/redirect"
+	"github.com/amtkit/amtkit/wsman"
+)
+
+// RedirectService opens the machine's redirection sessions (IDE-R, SOL) on
+// TCP 16994, or 16995 when the client uses TLS, with the credential the
+// client logs in with and its TLS verification settings.
+type RedirectService struct {
+	c    *Client
+	port int
+}
+
+// Addr returns host:port of the redirection port.
+func (r *RedirectService) Addr() string {
+	u, err := url.Parse(r.c.url)
+	if err != nil {
+		return ""
+	}
+	port := r.port
+	if port == 0 {
+		port = redirect.PortRedirect
+		if u.Scheme == "https" {
+			port = redirect.PortRedirectTLS
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
+}
+
+func (r *RedirectService) options() redirect.Options {
+	var opts redirect.Options
+	if u, err := url.Parse(r.c.url); err == nil && u.Scheme == "https" {
+		t := r.c.tlsCfg
+		opts.TLS = &t
+	}
+	return opts
+}
+
+// dialer returns a redirect.DialFunc with the client's credential, logging
+// in over WS-Man first when the credential is still to be chosen.
+func (r *RedirectService) dialer(ctx context.Context) (redirect.DialFunc, error) {
+	if _, err := r.c.conn(ctx); err != nil {
+		return nil, err
+	}
+	r.c.mu.Lock()
+	cred := r.c.cred
+	r.c.mu.Unlock()
+	if cred == nil {
+		return nil, &Error{Host: r.c.host, Op: "redirect", Kind: ErrAuthFailed, Err: wsman.ErrUnauthorized}
+	}
+	return redirect.Dialer(r.Addr(), *cred, r.options()), nil
+}
+
+// Dial opens a redirection session of kind.
+func (r *RedirectService) Dial(ctx context.Context, kind redirect.Kind) (*redirect.Session, error) {
+	dial, err := r.dialer(ctx)
+	if err != nil {
+		return nil, r.c.wrap("redirect", err)
+	}
+	s, err := dial(ctx, kind)
+	return s, r.c.wrap("redirect", err)
+}
+
+// BootFromImage boots the machine once from the image opts describe, served
+// over IDE-R, and restores the boot settings and the redirection state
+// afterwards; see redirect.BootFromImage.
+func (r *RedirectService) BootFromImage(ctx context.Context, opts redirect.BootOptions) (*redirect.BootResult, error) {
+	dial, err := r.dialer(ctx)
+	if err != nil {
+		return nil, r.c.wrap("boot from image", err)
+	}
+	ws, err := r.c.conn(ctx)
+	if err != nil {
+		return nil, r.c.wrap("boot from image", err)
+	}
+	res, err := redirect.BootFromImage(ctx, ws, r.c.Power, dial, opts)
+	return res, r.c.wrap("boot from image", err)
+}

@@ -322,6 +322,8 @@ func TestDemo(t *testing.T) {
 		"AMT (16392: AMT, Corporate)",
 		"$ amtctl boot next pxe --reset",
 		"booted from pxe after a reset",
+		"$ amtctl ider boot --image rescue.iso",
+		"booted from the served CD; the boot image's SHA-256 matches the image's",
 		"post-provisioning, ACM",
 		"Digest realm",
 		"UUID",

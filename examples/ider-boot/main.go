@@ -5,25 +5,23 @@
 // in-process and serves it a small image made on the spot; with AMT_HOST
 // it serves AMT_IMAGE (an ISO file) to that machine.
 //
-//	go run ./examples/ider
-//	AMT_HOST=192.0.2.10 AMT_PASSWORD=... AMT_IMAGE=rescue.iso go run ./examples/ider
+//	go run ./examples/ider-boot
+//	AMT_HOST=192.0.2.10 AMT_PASSWORD=... AMT_IMAGE=rescue.iso go run ./examples/ider-boot-boot
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"os"
 	"time"
 
 	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/amt/amtsim"
-	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/internal/testiso"
 	"github.com/amtkit/amtkit/redirect"
 )
 
@@ -37,8 +35,8 @@ func main() {
 
 	var image io.ReaderAt
 	var size int64
-	redirAddr := ""
 	var dev *amtsim.Device
+	var opts []amt.Option
 	if host == "" {
 		password = "Example-P@ss1"
 		sim, err := amtsim.New(amtsim.Options{User: user, Password: password, TransitionTime: 200 * time.Millisecond})
@@ -47,10 +45,11 @@ func main() {
 		}
 		defer sim.Close()
 		dev = sim.Devices()[0]
-		host, redirAddr = dev.HTTPAddr(), dev.RedirectAddr()
-		iso := makeISO()
+		host = dev.HTTPAddr()
+		opts = append(opts, amt.WithRedirectPort(sim.RedirectPort()))
+		iso := testiso.Make(512, 4) // 1 MiB with an El Torito boot record and a 2 KiB boot image
 		image, size = bytes.NewReader(iso), int64(len(iso))
-		fmt.Println("simulated machine at", host, "redirection port at", redirAddr)
+		fmt.Println("simulated machine at", host, "redirection port at", dev.RedirectAddr())
 		// The simulator completes a reset when it is next asked
 		// something; waiting for the boot asks.
 		go func() { _, _ = dev.WaitIDERBoot(ctx, 1) }()
@@ -67,20 +66,11 @@ func main() {
 		image, size = f, st.Size()
 	}
 
-	c, err := amt.New(host, amt.WithCredentials(user, password))
+	c, err := amt.New(host, append(opts, amt.WithCredentials(user, password))...)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if redirAddr == "" {
-		h, _, err := net.SplitHostPort(c.Host())
-		if err != nil {
-			log.Fatal(err)
-		}
-		redirAddr = net.JoinHostPort(h, "16994")
-	}
-	dial := redirect.Dialer(redirAddr, credentials.Credential{User: user, Password: password}, redirect.Options{})
-
-	res, err := redirect.BootFromImage(ctx, c.WSMan(), c.Power, dial, redirect.BootOptions{
+	res, err := c.Redirect.BootFromImage(ctx, redirect.BootOptions{
 		Media:       redirect.IDERMedia{CD: &redirect.Medium{Reader: image, Size: size}},
 		IdleTimeout: time.Second, // the machine has booted when it stops reading
 		ConsentCode: func(context.Context) (string, error) {
@@ -103,27 +93,4 @@ func main() {
 		}
 		fmt.Printf("the simulated BIOS booted from the %s: ok=%v, boot image sha256 %s\n", b.Medium, b.OK, b.BootImageSHA256)
 	}
-}
-
-// makeISO makes a 1 MiB CD image that a BIOS can boot: an El Torito boot
-// record at sector 17, its catalog at 19 and a 2 KiB boot image at 20.
-func makeISO() []byte {
-	img := make([]byte, 512*2048)
-	br := img[17*2048:]
-	br[6] = 1
-	copy(br[1:6], "CD001")
-	copy(br[7:], "EL TORITO SPECIFICATION")
-	binary.LittleEndian.PutUint32(br[0x47:], 19)
-	cat := img[19*2048:]
-	cat[0], cat[0x1E], cat[0x1F] = 1, 0x55, 0xAA
-	var sum uint16
-	for i := 0; i < 32; i += 2 {
-		sum += binary.LittleEndian.Uint16(cat[i:])
-	}
-	binary.LittleEndian.PutUint16(cat[0x1C:], -sum)
-	cat[32] = 0x88                                // bootable, no emulation
-	binary.LittleEndian.PutUint16(cat[32+6:], 4)  // 4 × 512 bytes
-	binary.LittleEndian.PutUint32(cat[32+8:], 20) // at sector 20
-	copy(img[20*2048:], "a boot loader would be here")
-	return img
 }

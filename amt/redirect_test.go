@@ -27,7 +27,6 @@ func TestRedirectBootFromImage(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	go func() { _, _ = dev.WaitIDERBoot(ctx, 1) }()
 	res, err := c.Redirect.BootFromImage(ctx, redirect.BootOptions{
 		Media:       redirect.IDERMedia{CD: &redirect.Medium{Reader: bytes.NewReader(img), Size: int64(len(img))}},
 		IdleTimeout: 300 * time.Millisecond,
@@ -60,4 +59,39 @@ func TestRedirectWrongPassword(t *testing.T) {
 	_, err := c.Redirect.Dial(context.Background(), redirect.IDER)
 	assert.ErrorIs(t, err, amt.ErrAuthFailed)
 	assert.Equal(t, 1, dev.Stats().FailedLogins, "the WS-Man login failed first; the redirection port was not tried")
+}
+
+func TestRedirectBootNeedsConsent(t *testing.T) {
+	t.Parallel()
+	sim, dev := newSim(t, amtsim.Options{TLSPort: -1, RMCPPort: -1, RedirectTLSPort: -1,
+		OptInRequired: 4294967295, RedirectionState: 32768, ListenerDisabled: true})
+	img := testiso.Make(128, 4)
+	media := redirect.IDERMedia{CD: &redirect.Medium{Reader: bytes.NewReader(img), Size: int64(len(img))}}
+	c := newClient(t, dev.HTTPAddr(), amt.WithCredentials(user, password), amt.WithRedirectPort(sim.RedirectPort()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// Without a way to ask for the code: a typed error, and nothing left changed.
+	_, err := c.Redirect.BootFromImage(ctx, redirect.BootOptions{Media: media, IdleTimeout: 300 * time.Millisecond})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, redirect.ErrConsentRequired)
+	assert.Equal(t, 32768, dev.RedirectionState(), "the redirection state is put back")
+	assert.False(t, dev.ListenerEnabled(), "and so is the listener")
+	assert.Empty(t, dev.Boots())
+
+	// With the code the machine shows, the boot goes through.
+	asked := 0
+	res, err := c.Redirect.BootFromImage(ctx, redirect.BootOptions{
+		Media:       media,
+		IdleTimeout: 300 * time.Millisecond,
+		ConsentCode: func(context.Context) (string, error) { asked++; return dev.OptInCode(), nil },
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 1, asked)
+	require.NotNil(t, res.Stats)
+	b, err := dev.WaitIDERBoot(ctx, 1)
+	require.NoError(t, err)
+	assert.True(t, b.OK, b.Err)
+	assert.Equal(t, 32768, dev.RedirectionState(), "IDE-R disabled again afterwards")
+	assert.False(t, dev.ListenerEnabled(), "listener closed again afterwards")
 }

@@ -117,8 +117,8 @@ func TestBootFromImage(t *testing.T) {
 			assert.Equal(t, power.BootIDERCD, res.Device)
 			require.NotNil(t, res.Stats)
 			assert.Equal(t, StopUntil, res.Stats.Stop)
-			assert.True(t, res.RedirectionServiceMissing, "the simulator has no AMT_RedirectionService yet")
-			assert.True(t, res.OptInServiceMissing)
+			assert.False(t, res.RedirectionServiceMissing, "the simulator serves AMT_RedirectionService")
+			assert.False(t, res.OptInServiceMissing)
 			assert.Equal(t, []string{"boot options"}, res.Restored)
 			assert.Empty(t, res.RestoreErrors)
 			got := <-r.read

@@ -80,9 +80,18 @@ func (s *iderSession) runBIOS(run *iderRun, w *waiter) {
 	if err != nil {
 		err = fmt.Errorf("%s: %w", run.rec.Medium, err)
 	}
+	injected := errors.Is(err, errIDERInjectedReset)
 	s.d.mu.Lock()
 	s.d.finishIDERLocked(run, err)
+	if injected {
+		// The boot is recorded and the slot free before the console sees
+		// the reset, so that it may start a new session at once.
+		s.rc.releaseLocked()
+	}
 	s.d.mu.Unlock()
+	if injected {
+		abort(s.rc.c)
+	}
 }
 
 // wait returns the next answer of the console, keeping the session alive
@@ -456,8 +465,7 @@ func (b *bios) command(c [12]byte, alloc int, sink func([]byte), isRead bool) (s
 			}
 			if isRead && n == 0 && b.s.d.takeRedirFault(FaultRedirReset) {
 				b.s.rc.s.log.Debug("redirection: injecting fault", "device", b.s.d.ip, "kind", FaultRedirReset.String())
-				abort(b.s.rc.c)
-				return sense{}, 0, errIDERInjectedReset
+				return sense{}, 0, errIDERInjectedReset // runBIOS resets the connection
 			}
 			if sink != nil && l > 0 {
 				sink(body[iderDataToHostLen:])

@@ -397,6 +397,13 @@ func putBootSettingData(d *Device, inst *instance, body *node) *wsFault {
 	if capName, ok := verbosityCapability[verbosity]; ok && !caps.flag(capName) {
 		return faultInternalError(ptUnsupportedBootOption)
 	}
+	if d.consentMissingLocked(time.Now()) {
+		for _, opt := range consentOptions {
+			if next.flag(opt) {
+				return faultInternalError(ptUserConsentMissing)
+			}
+		}
+	}
 	if d.bootState.source != "" {
 		for _, opt := range bootSourceConflicts {
 			if next.flag(opt) {

@@ -170,6 +170,8 @@ var classTable = []*classDef{
 	classBootConfigSetting,
 	classBootService,
 	classBootSourceSetting,
+	classRedirectionService,
+	classOptInService,
 }
 
 // classByURI indexes classTable by resource URI.

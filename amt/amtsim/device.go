@@ -57,6 +57,9 @@ type Device struct {
 	solSessions int
 	iderRuns    []*iderRun
 	iderCh      chan struct{} // closed and replaced when an IDE-R boot finishes
+	slotFreed   chan struct{} // closed and replaced when a session slot is released
+
+	optIn optInModel // user consent (IPS_OptInService)
 }
 
 // Stats counts what a device has seen.
@@ -98,6 +101,7 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		enums:      map[string]*enumeration{},
 		stats:      Stats{Actions: map[string]int{}},
 		iderCh:     make(chan struct{}),
+		slotFreed:  make(chan struct{}),
 	}
 	if prof.provState == 0 {
 		d.realm = unprovisionedRealm

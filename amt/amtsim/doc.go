@@ -67,7 +67,9 @@
 // false: presence pings go unanswered); accounts (a list of {"user",
 // "password", "read_only"}, replacing Options.User, Password and Accounts
 // for the group); power_state ("on", "sleep", "hibernate" or "off");
-// no_os_agent; no_os_power_saving. Omitted fields inherit the Options.
+// no_os_agent; no_os_power_saving; redirection_state (32768 to 32771);
+// listener_disabled; opt_in_required (0, 1 or 4294967295, ignored by
+// client control mode groups). Omitted fields inherit the Options.
 // Unknown fields, trailing data and invalid values are errors.
 //
 // Devices are assigned to groups by the largest remainder method, so the
@@ -134,7 +136,9 @@
 // (RequestOSPowerSavingStateChange); for boot AMT_BootSettingData,
 // AMT_BootCapabilities, CIM_BootConfigSetting (ChangeBootOrder),
 // CIM_BootService (SetBootConfigRole) and CIM_BootSourceSetting (hard drive,
-// PXE, CD/DVD). All answer Get, Enumerate, Pull and Release, and Put where
+// PXE, CD/DVD); for redirection AMT_RedirectionService (RequestStateChange,
+// TerminateSession) and, from AMT 6, IPS_OptInService (StartOptIn,
+// SendOptInCode, CancelOptIn). All answer Get, Enumerate, Pull and Release, and Put where
 // the class has writable properties. Identify is answered without
 // credentials. Property sets follow the firmware generation of
 // Options.Version as the captures show it. Classes are described by a table
@@ -171,8 +175,11 @@
 // A change takes Options.TransitionTime. Meanwhile the device reports the old
 // PowerState, TransitioningToPowerState with the requested value (the
 // property is omitted when idle, as the captures do) and refuses further
-// changes; the transition completes lazily, on the next request or
-// inspection, using the wall clock, and its boot is recorded once.
+// changes. The transition completes on its own once its time has passed (a
+// timer, stopped by Close), so that the boot it causes starts without
+// anyone asking the device: a console serving IDE-R need not poll for the
+// reset to happen. Requests and inspections also complete a transition
+// whose time has come; its boot is recorded once.
 // RequestedPowerState (in its shifted value map) is reported once a change
 // has been requested, as real firmware does. RequestOSPowerSavingStateChange
 // answers 1 where OS power saving is unsupported, 5 for values other than 2
@@ -237,10 +244,19 @@
 // StartRedirectionSessionReply: 11, status 00, 00 00, then bytes 4..11 are
 // the simulator's choice of version information: protocol 1.0 (01 00),
 // firmware major and minor (one byte each), hotfix and build (u16 each),
-// and an OEM length of 0. "KVMR" gets status 01 (not simulated); a second
-// IDE-R or SOL session on a device while one is open gets status 02
-// (busy); the connection is then closed. Any other tag or malformed
-// message closes the connection. Until authenticated, the console has 30
+// and an OEM length of 0. "KVMR" gets status 01 (not simulated). IDE-R and
+// SOL get status 01 while AMT_RedirectionService has the listener closed
+// (ListenerEnabled false) or the feature disabled in EnabledState, and 03
+// while user consent is required and not given (see below); the status
+// codes are the simulator's choice. A second IDE-R or SOL session on a
+// device while one is open gets status 02 (busy), after waiting up to
+// 250ms for a session being torn down (its console gone before the device
+// noticed) to free the slot. After a refusal the connection is closed. Any
+// other tag or malformed message closes the connection. Whenever the
+// device itself ends a session (a failed login, a wrong sequence number,
+// unanswered keep-alives, an injected reset, TerminateSession) it frees the
+// session's slot (and records a failed IDE-R boot) before the console can
+// see the end, so that the console may start a new session at once. Until authenticated, the console has 30
 // seconds and may send only AuthenticateSession (or EndRedirectionSession);
 // anything else closes the connection.
 //
@@ -340,6 +356,61 @@
 // heartbeats (2B), settings (27) and controls (29), and answers End SOL (22)
 // with 23 and closes. Data longer than 8192 bytes closes the connection.
 // Device.SOLSessions counts the sessions started.
+//
+// # Redirection service and user consent
+//
+// AMT_RedirectionService.EnabledState is 32768 plus 1 when IDE-R is enabled
+// and 2 when SOL is (default 32771, Options.RedirectionState);
+// ListenerEnabled opens the redirection port (default true,
+// Options.ListenerDisabled). RequestStateChange accepts RequestedState
+// 32768 to 32771 (0); anything else, or none, returns 5 (Invalid
+// Parameter, the DMTF code). Disabling a feature does not end a session
+// already open. Put changes ListenerEnabled; other properties may be
+// echoed unchanged and a changed one is refused with
+// wxf:InvalidRepresentation. TerminateSession(SessionType 0 IDE-R, 1 SOL)
+// resets the open session of that type and returns 0 (also when none is
+// open); another SessionType returns PT_STATUS 36. AccessLog, omitted
+// while empty as the captures show, lists the last 10 IDE-R sessions as
+// "MM/DD/YYYY, hh:mm:ss, address:port" (UTC) [assumption].
+//
+// IPS_OptInService (AMT 6 and later; earlier firmware answers
+// wsa:DestinationUnreachable and needs no consent) holds OptInRequired (0
+// none, 1 KVM only, 4294967295 all), OptInState (0 not started, 2 code
+// displayed, 3 consent received, 4 consent in use by a session; 1 is not
+// used), CanModifyOptInPolicy, OptInCodeTimeout (120 s) and
+// OptInDisplayTimeout (300 s). Devices in client control mode
+// (ProvisioningMode 4) always require consent for everything and cannot
+// modify the policy (CanModifyOptInPolicy 0: a Put changing OptInRequired
+// is refused with wsman:InternalError, "AMT-STATUS 16"); admin control mode
+// devices start with Options.OptInRequired (default 0), and a Put may
+// change it (0, 1 or 4294967295, else "AMT-STATUS 36") and
+// OptInDisplayTimeout.
+//
+// StartOptIn shows a six-digit code on the host's screen: OptInState 2,
+// the code logged at info level ("amtsim user consent code") and returned
+// by Device.OptInCode. Codes are derived from Options.Seed and the device
+// address, so runs are reproducible. StartOptIn returns 0; while a code is
+// displayed it shows the same code again, and with consent received or in
+// use it changes nothing. SendOptInCode with the right code returns 0 and
+// gives consent (state 3); a wrong code returns PT_STATUS 2066
+// (UNSUPPORTED) [assumption: the firmware's code for a wrong consent
+// code], and after 3 wrong codes the code is dropped (state 0). A code
+// sent while none is displayed returns PT_STATUS 2 (NOT_READY), as the
+// capture shows; a missing or non-numeric OptInCode PT_STATUS 36.
+// CancelOptIn returns 2 with nothing started (as captured); otherwise it
+// drops the code or the consent (state 0), resets the IDE-R and SOL
+// sessions the consent was in use by, and returns 0. A displayed code
+// expires after OptInDisplayTimeout, a consent not used by a session
+// within OptInCodeTimeout; consent in use lapses when the last IDE-R or SOL
+// session ends.
+//
+// With OptInRequired 4294967295 and no consent (state other than 3 and 4)
+// the redirection port refuses IDE-R and SOL sessions (status 03), and a
+// Put of AMT_BootSettingData that leaves UseIDER, UseSOL, BIOSSetup,
+// BIOSPause or ReflashBIOS true is refused with wsman:InternalError, detail
+// "AMT-STATUS 2081" (USER_CONSENT_REQUIRED, in the shape protocol.md gives
+// intrinsic operations); clearing them needs no consent. An authenticated
+// IDE-R or SOL session puts received consent in use (state 4).
 //
 // # Fault injection
 //

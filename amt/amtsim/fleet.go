@@ -2,6 +2,7 @@ package amtsim
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +55,11 @@ type DeviceGroup struct {
 	// NoOSAgent and NoOSPowerSaving are as in Options.
 	NoOSAgent       bool `json:"no_os_agent,omitempty"`
 	NoOSPowerSaving bool `json:"no_os_power_saving,omitempty"`
+	// RedirectionState, ListenerDisabled and OptInRequired are as in
+	// Options; OptInRequired is a pointer so that 0 (none) can override.
+	RedirectionState int    `json:"redirection_state,omitempty"`
+	ListenerDisabled bool   `json:"listener_disabled,omitempty"`
+	OptInRequired    *int64 `json:"opt_in_required,omitempty"`
 }
 
 // ParseFleetSpec reads a JSON fleet spec. Unknown fields, trailing data and
@@ -132,6 +138,21 @@ func (spec *FleetSpec) validate() error {
 		if err := validateAccounts(g.Accounts); err != nil {
 			return fail("%v", err)
 		}
+		if err := validateRedirection(g.RedirectionState, g.OptInRequired); err != nil {
+			return fail("%v", err)
+		}
+	}
+	return nil
+}
+
+// validateRedirection checks a RedirectionState (0 for the default) and
+// an OptInRequired (nil for the default).
+func validateRedirection(state int, optIn *int64) error {
+	if state != 0 && (state < redirStateBase || state > redirStateAll) {
+		return fmt.Errorf("redirection state %d: want 32768 to 32771", state)
+	}
+	if optIn != nil && *optIn != optInNone && *optIn != optInKVM && *optIn != optInAll {
+		return fmt.Errorf("opt-in required %d: want 0, 1 or 4294967295", *optIn)
 	}
 	return nil
 }
@@ -165,6 +186,18 @@ type profile struct {
 	powerState      int
 	noOSAgent       bool
 	noOSPowerSaving bool
+	redirState      int   // initial AMT_RedirectionService.EnabledState
+	listenerOff     bool  // initial ListenerEnabled false
+	optInRequired   int64 // IPS_OptInService.OptInRequired (all in CCM)
+}
+
+// finish applies the rules that follow from other settings: client
+// control mode always requires consent for everything.
+func (p *profile) finish() *profile {
+	if p.provMode == provModeCCM {
+		p.optInRequired = optInAll
+	}
+	return p
 }
 
 // baseProfile is the profile of devices without a fleet spec; opts must be
@@ -172,7 +205,7 @@ type profile struct {
 func baseProfile(opts *Options) *profile {
 	ver, _ := parseVersion(opts.Version)
 	accts := append([]Account{{User: opts.User, Password: opts.Password}}, opts.Accounts...)
-	return &profile{
+	return (&profile{
 		version:         opts.Version,
 		ver:             ver,
 		sku:             opts.SKU,
@@ -183,7 +216,10 @@ func baseProfile(opts *Options) *profile {
 		powerState:      opts.PowerState,
 		noOSAgent:       opts.NoOSAgent,
 		noOSPowerSaving: opts.NoOSPowerSaving,
-	}
+		redirState:      cmp.Or(opts.RedirectionState, redirStateAll),
+		listenerOff:     opts.ListenerDisabled,
+		optInRequired:   opts.OptInRequired,
+	}).finish()
 }
 
 // groupProfile applies a group's overrides to the base profile.
@@ -213,7 +249,14 @@ func groupProfile(base *profile, g *DeviceGroup) *profile {
 	}
 	p.noOSAgent = base.noOSAgent || g.NoOSAgent
 	p.noOSPowerSaving = base.noOSPowerSaving || g.NoOSPowerSaving
-	return &p
+	if g.RedirectionState != 0 {
+		p.redirState = g.RedirectionState
+	}
+	p.listenerOff = base.listenerOff || g.ListenerDisabled
+	if g.OptInRequired != nil {
+		p.optInRequired = *g.OptInRequired
+	}
+	return p.finish()
 }
 
 // mix64 is the SplitMix64 finaliser: a fixed, well-distributed hash that
@@ -229,6 +272,7 @@ func mix64(x uint64) uint64 {
 const (
 	keyPlacement = 0x706c616365 // "place"
 	keyGroup     = 0x67726f7570 // "group"
+	keyOptIn     = 0x6f7074696e // "optin": user consent codes
 )
 
 // seededKey ranks an IPv4 address for a purpose under a seed.

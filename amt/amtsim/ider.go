@@ -199,6 +199,7 @@ func (s *iderSession) serve() error {
 		return err
 	}
 	if seq := binary.LittleEndian.Uint32(hdr[4:8]); seq != 0 {
+		rc.release()
 		_ = s.sendError(iderErrSequence)
 		return fmt.Errorf("IDE-R: OPEN_SESSION sequence %d, want 0", seq)
 	}
@@ -275,6 +276,7 @@ func (s *iderSession) serve() error {
 			}
 		}
 		if seq := binary.LittleEndian.Uint32(hdr[4:8]); seq != s.recvSeq {
+			rc.release()
 			_ = s.sendError(iderErrSequence)
 			return fmt.Errorf("IDE-R: message 0x%02X with sequence %d, want %d", id, seq, s.recvSeq)
 		}
@@ -445,6 +447,7 @@ func (s *iderSession) keepAliveTick(w *waiter) bool {
 	if s.pongs.Load() < s.pingsSent.Load() {
 		if now.Sub(w.pingAt) > w.timeout {
 			s.rc.s.log.Info("amtsim redirection: keep-alive unanswered, closing the IDE-R session", "device", s.d.ip)
+			s.rc.release()
 			_ = s.rc.c.Close()
 			return false
 		}
@@ -564,19 +567,11 @@ func (d *Device) WaitIDERBoot(ctx context.Context, n int) (IDERBoot, error) {
 	}
 }
 
-// waitIDERChange waits for ch to close. A pending power change completes
-// lazily, on inspection, so with a transition time it also returns now
-// and then to look again.
+// waitIDERChange waits for ch to close. Power changes complete on their
+// own (a timer armed by the request), so no polling is needed.
 func (d *Device) waitIDERChange(ctx context.Context, ch <-chan struct{}) error {
-	var poll <-chan time.Time
-	if tt := d.srv.opts.TransitionTime; tt > 0 {
-		t := time.NewTimer(min(tt, 50*time.Millisecond))
-		defer t.Stop()
-		poll = t.C
-	}
 	select {
 	case <-ch:
-	case <-poll:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-d.srv.done:

@@ -129,6 +129,20 @@ type Options struct {
 	// BootCapabilities overrides AMT_BootCapabilities flags by property
 	// name, e.g. {"BIOSPause": true, "SOL": false}.
 	BootCapabilities map[string]bool
+
+	// RedirectionState is the initial AMT_RedirectionService.EnabledState:
+	// 32768 plus 1 for IDE-R and 2 for SOL. Default (0) 32771, both
+	// enabled.
+	RedirectionState int
+	// ListenerDisabled starts AMT_RedirectionService.ListenerEnabled
+	// false: the redirection port refuses every session until a Put opens
+	// the listener.
+	ListenerDisabled bool
+	// OptInRequired is IPS_OptInService.OptInRequired of devices in admin
+	// control mode: 0 none (default), 1 KVM only, 4294967295 everything
+	// (IDE-R, SOL and the boot options too). Client control mode always
+	// requires consent for everything.
+	OptInRequired int64
 }
 
 // Account is a digest account of the simulated devices.
@@ -219,6 +233,13 @@ func (o *Options) normalize() ([]net.IP, error) {
 		if !isBootCapabilityFlag(name) {
 			return nil, fmt.Errorf("amtsim: unknown boot capability %q", name)
 		}
+	}
+	var optIn *int64
+	if o.OptInRequired != 0 {
+		optIn = &o.OptInRequired
+	}
+	if err := validateRedirection(o.RedirectionState, optIn); err != nil {
+		return nil, fmt.Errorf("amtsim: %w", err)
 	}
 	if o.IDERReadLimit < -1 {
 		return nil, fmt.Errorf("amtsim: invalid IDE-R read limit %d", o.IDERReadLimit)

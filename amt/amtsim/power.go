@@ -76,9 +76,12 @@ type powerModel struct {
 	redirection bool
 	lastRequest int // last accepted request (0: none since start)
 	pending     *transition
-	requests    []int
-	events      []PowerEvent
-	boots       []BootRecord
+	// settle completes pending at its time without waiting for a request
+	// or inspection (nil when nothing is pending or the server closes).
+	settle   *time.Timer
+	requests []int
+	events   []PowerEvent
+	boots    []BootRecord
 }
 
 func newPowerModel(o *profile) powerModel {
@@ -227,9 +230,46 @@ func (d *Device) requestPowerChange(ps int) int {
 		d.completePower(t)
 	} else {
 		d.power.pending = t
+		d.scheduleSettleLocked(t)
 		d.syncPowerInstances()
 	}
 	return rvOK
+}
+
+// scheduleSettleLocked arms a timer that completes the transition at its
+// time, so that the boot it causes starts on its own: a console serving
+// IDE-R need not poll the device for the reset to happen. Close stops the
+// timer (or waits for its callback). Call with d.mu held.
+func (d *Device) scheduleSettleLocked(t *transition) {
+	d.stopSettleLocked()
+	s := d.srv
+	s.timerMu.Lock()
+	defer s.timerMu.Unlock()
+	if s.timersClosed {
+		return // completes lazily, if anyone still asks
+	}
+	s.wg.Add(1)
+	var tm *time.Timer
+	tm = time.AfterFunc(time.Until(t.done), func() {
+		defer s.wg.Done()
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.power.settle == tm {
+			d.power.settle = nil
+		}
+		d.settlePower(time.Now())
+	})
+	d.power.settle = tm
+}
+
+// stopSettleLocked cancels the settle timer. Call with d.mu held.
+func (d *Device) stopSettleLocked() {
+	if tm := d.power.settle; tm != nil {
+		d.power.settle = nil
+		if tm.Stop() {
+			d.srv.wg.Done() // its callback will not run
+		}
+	}
 }
 
 // requestOSPowerSaving implements RequestOSPowerSavingStateChange. Call
@@ -290,6 +330,7 @@ func (d *Device) SetPowerState(state int) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.stopSettleLocked()
 	d.power.pending = nil
 	d.power.state = state
 	if state != powerOn && d.power.osSavingOK {

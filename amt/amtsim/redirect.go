@@ -36,8 +36,13 @@ const (
 	// simulator's choice.
 	redirStatusOK      = 0x00
 	redirStatusFail    = 0x01 // authentication failed, or a challenge (with data)
-	redirStatusRefused = 0x01 // session type not available (KVM)
+	redirStatusRefused = 0x01 // session type not available (KVM), or disabled in AMT_RedirectionService
 	redirStatusBusy    = 0x02 // a session of that type is already open
+	redirStatusConsent = 0x03 // user consent required and not given
+
+	// redirBusyGrace is how long a new session waits for a slot held by a
+	// session being torn down before it is refused as busy.
+	redirBusyGrace = 250 * time.Millisecond
 
 	redirURI        = "/RedirectionService"
 	redirMethod     = "POST"
@@ -174,21 +179,29 @@ type redirConn struct {
 	wmu    sync.Mutex // serialises writes and IDE-R sequence numbers
 	silent atomic.Bool
 
-	user   string
-	authed bool         // guarded by d.mu
-	ider   *iderSession // the IDE-R session slot this connection holds
+	user    string
+	authed  bool         // guarded by d.mu
+	ider    *iderSession // the IDE-R session slot this connection holds
+	solSlot bool         // the connection holds the SOL session slot
 	// released is set once the session slot and the open-session mark are
 	// given back; guarded by d.mu.
 	released bool
 }
 
 // release gives back the device's session slot and the open-session mark,
-// once: before the final reply of a session, so that a console may start
-// the next session at once, or when the connection ends.
+// once. The device releases before anything that lets the console see the
+// session end (the final reply, a refusal, a reset or close of the
+// connection it decides itself), so that a console may start the next
+// session at once; otherwise when the connection ends.
 func (rc *redirConn) release() {
+	rc.d.mu.Lock()
+	defer rc.d.mu.Unlock()
+	rc.releaseLocked()
+}
+
+// releaseLocked is release with d.mu held.
+func (rc *redirConn) releaseLocked() {
 	d := rc.d
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if rc.released {
 		return
 	}
@@ -202,6 +215,19 @@ func (rc *redirConn) release() {
 	if d.sol == rc {
 		d.sol = nil
 	}
+	if rc.ider != nil || rc.solSlot {
+		d.sessionEndedLocked()
+		close(d.slotFreed)
+		d.slotFreed = make(chan struct{})
+	}
+}
+
+// abortLocked releases the session and resets its connection at once: the
+// device ends the session (TerminateSession, a cancelled consent). Call
+// with d.mu held.
+func (rc *redirConn) abortLocked() {
+	rc.releaseLocked()
+	abort(rc.raw)
 }
 
 func (s *Server) handleRedirect(c net.Conn, d *Device, isTLS bool) {
@@ -288,29 +314,14 @@ func (rc *redirConn) serve() error {
 	}
 	var ider *iderSession
 	switch tag {
-	case tagIDER:
-		ider = newIDERSession(rc)
-		d.mu.Lock()
-		busy := d.ider != nil
-		if !busy {
-			d.ider = ider
+	case tagIDER, tagSOL:
+		if tag == tagIDER {
+			ider = newIDERSession(rc)
 		}
-		d.mu.Unlock()
-		if busy {
-			_ = reply(redirStatusBusy)
-			return errors.New("IDE-R session busy")
-		}
-		rc.ider = ider
-	case tagSOL:
-		d.mu.Lock()
-		busy := d.sol != nil
-		if !busy {
-			d.sol = rc
-		}
-		d.mu.Unlock()
-		if busy {
-			_ = reply(redirStatusBusy)
-			return errors.New("SOL session busy")
+		status, err := rc.takeSlot(ider)
+		if err != nil {
+			_ = reply(status)
+			return err
 		}
 	case tagKVM:
 		_ = reply(redirStatusRefused)
@@ -332,6 +343,61 @@ func (rc *redirConn) serve() error {
 		return ider.serve()
 	}
 	return rc.serveSOL()
+}
+
+// takeSlot takes the device's IDE-R slot (ider not nil) or SOL slot for
+// the connection. It refuses the session when AMT_RedirectionService has
+// the listener or the feature disabled, or when user consent is required
+// and not given; it waits up to redirBusyGrace for a slot held by a
+// session that is ending (its console gone, the device not yet done
+// tearing it down) before answering busy. It returns the reply status of
+// a refusal.
+func (rc *redirConn) takeSlot(ider *iderSession) (byte, error) {
+	d := rc.d
+	feature, name := redirFeatureSOL, "SOL"
+	if ider != nil {
+		feature, name = redirFeatureIDER, "IDE-R"
+	}
+	var grace *time.Timer
+	defer func() {
+		if grace != nil {
+			grace.Stop()
+		}
+	}()
+	for {
+		d.mu.Lock()
+		if st, err := d.redirectionRefusalLocked(feature, name); err != nil {
+			d.mu.Unlock()
+			return st, err
+		}
+		busy := d.sol != nil
+		if ider != nil {
+			busy = d.ider != nil
+		}
+		if !busy {
+			if ider != nil {
+				d.ider = ider
+				rc.ider = ider
+			} else {
+				d.sol = rc
+				rc.solSlot = true
+			}
+			d.mu.Unlock()
+			return redirStatusOK, nil
+		}
+		freed := d.slotFreed
+		d.mu.Unlock()
+		if grace == nil {
+			grace = time.NewTimer(redirBusyGrace)
+		}
+		select {
+		case <-freed:
+		case <-grace.C:
+			return redirStatusBusy, errors.New(name + " session busy")
+		case <-rc.s.done:
+			return redirStatusBusy, errRedirClosed
+		}
+	}
 }
 
 // authenticate runs AuthenticateSession until the console is
@@ -371,6 +437,7 @@ func (rc *redirConn) authenticate() error {
 			continue
 		case authDigest, authDigestQop:
 		default:
+			rc.release()
 			_ = rc.send(authReply(redirStatusFail, typ))
 			return errors.New("unsupported authentication type " + strconv.Itoa(int(typ)))
 		}
@@ -386,6 +453,7 @@ func (rc *redirConn) authenticate() error {
 			continue
 		}
 		if err := rc.d.checkRedirDigest(f, typ); err != nil {
+			rc.release()
 			_ = rc.send(authReply(redirStatusFail, typ))
 			return err
 		}
@@ -394,6 +462,7 @@ func (rc *redirConn) authenticate() error {
 		rc.d.mu.Lock()
 		rc.authed = true
 		rc.d.redirOpen++
+		rc.d.sessionStartedLocked(rc)
 		rc.d.mu.Unlock()
 		return rc.send(authReply(redirStatusOK, typ))
 	}

@@ -48,6 +48,10 @@ type Server struct {
 	wg      sync.WaitGroup
 	done    chan struct{}
 
+	// timerMu guards timersClosed: once set, devices arm no more timers.
+	timerMu      sync.Mutex
+	timersClosed bool
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -291,9 +295,23 @@ func (s *Server) Close() error {
 			}()
 		}
 		wg.Wait()
+		s.stopTimers()
 		s.wg.Wait()
 	})
 	return s.closeErr
+}
+
+// stopTimers cancels the devices' timers; a callback already running is
+// waited for by Close through s.wg.
+func (s *Server) stopTimers() {
+	s.timerMu.Lock()
+	s.timersClosed = true
+	s.timerMu.Unlock()
+	for _, d := range s.devices {
+		d.mu.Lock()
+		d.stopSettleLocked()
+		d.mu.Unlock()
+	}
 }
 
 // HTTPPort returns the plain WS-Man port, or -1 when no device listens on

@@ -12,7 +12,9 @@ import (
 func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.settlePower(time.Now())
+	now := time.Now()
+	d.settlePower(now)
+	d.settleOptInLocked(now)
 	d.stats.Actions[req.action]++
 	relatesTo := req.messageID
 	if relatesTo == "" {

@@ -7,7 +7,8 @@
 // the amtsim package documentation). It prints one ready line to stdout
 // once everything listens and serves until interrupted. Logs, including
 // one line per simulated boot of a host and one per boot from IDE-R, go to
-// stderr.
+// stderr, as does the user consent code a device "shows on its screen"
+// when a console starts the opt-in.
 package main
 
 import (
@@ -81,6 +82,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&opts.TransitionTime, "transition-time", 2*time.Second, "how long a power change takes (0 = immediate)")
 	fs.BoolVar(&opts.NoOSAgent, "no-os-agent", false, "simulate hosts without the OS agent (no graceful actions, sleep, hibernate)")
 	fs.StringVar(&powerState, "power-state", "on", "initial host power state: on, off, sleep or hibernate")
+	fs.IntVar(&opts.RedirectionState, "redirection-state", 32771, "initial AMT_RedirectionService.EnabledState: 32768 + 1 (IDE-R) + 2 (SOL)")
+	fs.BoolVar(&opts.ListenerDisabled, "listener-disabled", false, "start with the redirection listener closed (ListenerEnabled false)")
+	fs.Int64Var(&opts.OptInRequired, "opt-in-required", 0, "user consent of admin-control-mode devices: 0 none, 1 KVM, 4294967295 all (client control mode: always all)")
 	fs.BoolVar(&verbose, "verbose", false, "log every request to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err

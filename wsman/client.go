@@ -358,7 +358,14 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 
 	start := time.Now()
 	var at attempt
-	rctx := context.WithValue(at.trace(ctx), idempotentKey{}, o.idempotent)
+	// Only a request that is never resent needs to know whether it was
+	// written (for ErrOutcomeUnknown); the others skip the trace.
+	var rctx context.Context
+	if o.idempotent {
+		rctx = context.WithValue(context.WithValue(ctx, attemptKey{}, &at), idempotentKey{}, true)
+	} else {
+		rctx = context.WithValue(at.trace(ctx), idempotentKey{}, false)
+	}
 	req, err := retryablehttp.NewRequestWithContext(rctx, http.MethodPost, c.endpoint, payload)
 	if err != nil {
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, err)

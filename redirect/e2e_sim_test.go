@@ -87,8 +87,6 @@ func TestSimBootFromFloppy(t *testing.T) {
 	media := redirect.IDERMedia{Floppy: &redirect.Medium{Reader: bytes.NewReader(img), Size: int64(len(img))}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	// The simulator completes a reset when it is next asked something;
-	// waiting for the boot asks.
 	booted := make(chan amtsim.IDERBoot, 1)
 	go func() {
 		b, _ := r.dev.WaitIDERBoot(ctx, 1)
@@ -172,7 +170,6 @@ func TestSimFaults(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			dial := redirect.Dialer(r.addr, simCred, redirect.Options{})
-			go func() { _, _ = r.dev.WaitIDERBoot(ctx, 1) }() // completes the reset
 			bctx, bcancel := context.WithTimeout(ctx, time.Second)
 			res, err := redirect.BootFromImage(bctx, r.ws, r.pw, dial, redirect.BootOptions{Media: media, IdleTimeout: 300 * time.Millisecond})
 			bcancel()
@@ -184,25 +181,14 @@ func TestSimFaults(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "false", bsd.String("UseIDER"))
 
-			// Recovered: the next boot works. (The simulator occasionally
-			// boots before it has attached the new session right after a
-			// reset connection, "no IDE-R session open"; that is its side,
-			// so a second attempt is allowed.)
-			var b amtsim.IDERBoot
-			time.Sleep(200 * time.Millisecond) // let the device tear the failed session down
-			for attempt := 1; attempt <= 2; attempt++ {
-				n := len(r.dev.IDERBoots()) + 1
-				go func() { _, _ = r.dev.WaitIDERBoot(ctx, n) }()
-				actx, acancel := context.WithTimeout(ctx, 3*time.Second)
-				_, err = redirect.BootFromImage(actx, r.ws, r.pw, untilFree(dial), redirect.BootOptions{Media: media, IdleTimeout: 300 * time.Millisecond})
-				acancel()
-				b, _ = r.dev.WaitIDERBoot(ctx, n)
-				if err == nil || b.Err != "no IDE-R session open" {
-					break
-				}
-				t.Logf("attempt %d: the simulator reports %q", attempt, b.Err)
-			}
+			// Recovered: the next boot works, straight away.
+			n := len(r.dev.IDERBoots()) + 1
+			actx, acancel := context.WithTimeout(ctx, 3*time.Second)
+			_, err = redirect.BootFromImage(actx, r.ws, r.pw, dial, redirect.BootOptions{Media: media, IdleTimeout: 300 * time.Millisecond})
+			acancel()
 			require.NoError(t, err, "%+v", r.dev.IDERBoots())
+			b, err := r.dev.WaitIDERBoot(ctx, n)
+			require.NoError(t, err)
 			assert.True(t, b.OK, b.Err)
 		})
 	}
@@ -223,18 +209,4 @@ func TestSimBootWithConsole(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, power.Reset, res.Action)
 	assert.Contains(t, console.String(), "amtsim serial console")
-}
-
-// untilFree retries a dial the device refuses while it tears down the
-// previous session (its one IDE-R slot is busy until then).
-func untilFree(dial redirect.DialFunc) redirect.DialFunc {
-	return func(ctx context.Context, kind redirect.Kind) (*redirect.Session, error) {
-		for i := 0; ; i++ {
-			s, err := dial(ctx, kind)
-			if !errors.Is(err, redirect.ErrRefused) || i == 100 {
-				return s, err
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
 }

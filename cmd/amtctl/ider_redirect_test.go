@@ -92,8 +92,6 @@ func TestIDERBootCommand(t *testing.T) {
 	iso := writeISO(t, 300)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	// The simulator completes the reset when it is next asked something.
-	go func() { _, _ = dev.WaitIDERBoot(ctx, 1) }()
 	code, stdout, stderr := redirectCtl(ctx, "", "ider", "boot", "--host", dev.HTTPAddr(), "-p", password,
 		"--redirect-port", redirectPort(t, dev), "--image", iso, "--idle", "300ms", "--sol", "-o", "json")
 	require.Equal(t, exitOK, code, stderr)

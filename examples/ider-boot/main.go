@@ -50,9 +50,6 @@ func main() {
 		iso := testiso.Make(512, 4) // 1 MiB with an El Torito boot record and a 2 KiB boot image
 		image, size = bytes.NewReader(iso), int64(len(iso))
 		fmt.Println("simulated machine at", host, "redirection port at", dev.RedirectAddr())
-		// The simulator completes a reset when it is next asked
-		// something; waiting for the boot asks.
-		go func() { _, _ = dev.WaitIDERBoot(ctx, 1) }()
 	} else {
 		f, err := os.Open(os.Getenv("AMT_IMAGE"))
 		if err != nil {

@@ -122,6 +122,39 @@ func (f *iderFlags) options() (redirect.StartMode, power.BootTarget, error) {
 	return start, target, nil
 }
 
+// iderRun is what both ider commands prepare from their flags.
+type iderRun struct {
+	media  redirect.IDERMedia
+	start  redirect.StartMode
+	target power.BootTarget
+	client *amt.Client
+	closes []func()
+}
+
+func (r *iderRun) close() {
+	for i := len(r.closes) - 1; i >= 0; i-- {
+		r.closes[i]()
+	}
+}
+
+// prepare opens the images, reads the start mode and target, and builds
+// the device client. close releases what it opened, also on error.
+func (f *iderFlags) prepare(cmd *cobra.Command) (*iderRun, error) {
+	r := &iderRun{}
+	media, closeMedia, err := f.media()
+	r.closes = append(r.closes, closeMedia)
+	if err != nil {
+		return r, err
+	}
+	r.media = media
+	if r.start, r.target, err = f.options(); err != nil {
+		return r, err
+	}
+	r.client, err = f.dev.redirectClient(cmd, &f.redirect)
+	r.closes = append(r.closes, f.dev.close)
+	return r, err
+}
+
 func newIDERBootCommand() *cobra.Command {
 	var (
 		f           iderFlags
@@ -139,23 +172,14 @@ func newIDERBootCommand() *cobra.Command {
 			"boot options and puts the redirection settings back as they were.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			media, closeMedia, err := f.media()
-			defer closeMedia()
+			p, err := f.prepare(cmd)
+			defer p.close()
 			if err != nil {
 				return err
 			}
-			start, target, err := f.options()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			c, err := f.dev.redirectClient(cmd, &f.redirect)
-			defer f.dev.close()
-			if err != nil {
-				return err
-			}
+			ctx, c := cmd.Context(), p.client
 			opts := redirect.BootOptions{
-				Media: media, Device: target, Start: start, SOL: sol,
+				Media: p.media, Device: p.target, Start: p.start, SOL: sol,
 				StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
 				Logger: f.dev.logger(cmd),
 			}
@@ -200,29 +224,20 @@ func newIDERServeCommand() *cobra.Command {
 			"ctrl-c. It changes no boot setting and no power state: boot the machine from the drive yourself.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			media, closeMedia, err := f.media()
-			defer closeMedia()
+			p, err := f.prepare(cmd)
+			defer p.close()
 			if err != nil {
 				return err
 			}
-			start, _, err := f.options()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			c, err := f.dev.redirectClient(cmd, &f.redirect)
-			defer f.dev.close()
-			if err != nil {
-				return err
-			}
+			ctx, c := cmd.Context(), p.client
 			s, err := c.Redirect.Dial(ctx, redirect.IDER)
 			if err != nil {
 				return err
 			}
 			bar := newProgressBar(cmd.ErrOrStderr())
 			started := time.Now()
-			stats, err := redirect.ServeIDER(ctx, s, media, redirect.IDEROptions{
-				Start: start, Progress: bar.update, StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
+			stats, err := redirect.ServeIDER(ctx, s, p.media, redirect.IDEROptions{
+				Start: p.start, Progress: bar.update, StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
 			})
 			bar.done()
 			if stats != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -231,46 +232,6 @@ func newProfileListCommand() *cobra.Command {
 	return cmd
 }
 
-func newProfileRemoveCommand() *cobra.Command {
-	var state string
-	cmd := &cobra.Command{
-		Use:   "remove NAME",
-		Short: "Remove a profile",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStore(state, func(db *credentials.DB) error {
-				if err := db.DeleteProfile(cmd.Context(), args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "profile %s removed\n", args[0])
-				return nil
-			})
-		},
-	}
-	registerStateFlag(cmd.Flags(), &state)
-	return cmd
-}
-
-func newProfileDefaultCommand() *cobra.Command {
-	var state string
-	cmd := &cobra.Command{
-		Use:   "default NAME",
-		Short: "Make a profile the default",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStore(state, func(db *credentials.DB) error {
-				if err := db.SetDefault(cmd.Context(), args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "profile %s is the default\n", args[0])
-				return nil
-			})
-		},
-	}
-	registerStateFlag(cmd.Flags(), &state)
-	return cmd
-}
-
 type runtimeRecord struct {
 	Host      string    `json:"host"`
 	Profile   string    `json:"profile"`
@@ -327,18 +288,35 @@ func newRuntimeListCommand() *cobra.Command {
 	return cmd
 }
 
+func newProfileRemoveCommand() *cobra.Command {
+	return newStoreActionCommand("remove NAME", "Remove a profile", "profile %s removed",
+		func(ctx context.Context, db *credentials.DB, name string) error { return db.DeleteProfile(ctx, name) })
+}
+
+func newProfileDefaultCommand() *cobra.Command {
+	return newStoreActionCommand("default NAME", "Make a profile the default", "profile %s is the default",
+		func(ctx context.Context, db *credentials.DB, name string) error { return db.SetDefault(ctx, name) })
+}
+
 func newRuntimeForgetCommand() *cobra.Command {
+	return newStoreActionCommand("forget HOST", "Forget the credentials learned for a host", "forgot the credentials learned for %s",
+		func(ctx context.Context, db *credentials.DB, host string) error { return db.ForgetRuntime(ctx, host) })
+}
+
+// newStoreActionCommand builds a command that takes one argument, applies
+// action to the credential store with it, and says what it did.
+func newStoreActionCommand(use, short, done string, action func(ctx context.Context, db *credentials.DB, arg string) error) *cobra.Command {
 	var state string
 	cmd := &cobra.Command{
-		Use:   "forget HOST",
-		Short: "Forget the credentials learned for a host",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(state, func(db *credentials.DB) error {
-				if err := db.ForgetRuntime(cmd.Context(), args[0]); err != nil {
+				if err := action(cmd.Context(), db, args[0]); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "forgot the credentials learned for %s\n", args[0])
+				fmt.Fprintf(cmd.OutOrStdout(), done+"\n", args[0])
 				return nil
 			})
 		},

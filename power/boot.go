@@ -187,32 +187,23 @@ func (c *BootCapabilities) check(target BootTarget, opts BootOptions) error {
 	if opts.SafeMode && target != BootHardDisk {
 		missing = append(missing, "option safe-mode with a target other than hdd")
 	}
-	if opts.SOL {
-		need(c.SOL, "option sol")
-	}
-	if opts.BIOSPause {
-		need(c.BIOSPause, "option bios-pause")
-	}
-	if opts.LockKeyboard {
-		need(c.KeyboardLock, "option lock-keyboard")
-	}
-	if opts.LockPowerButton {
-		need(c.PowerButtonLock, "option lock-power-button")
-	}
-	if opts.LockResetButton {
-		need(c.ResetButtonLock, "option lock-reset-button")
-	}
-	if opts.LockSleepButton {
-		need(c.SleepButtonLock, "option lock-sleep-button")
-	}
-	if opts.UserPasswordBypass {
-		need(c.UserPasswordBypass, "option user-password-bypass")
-	}
-	if opts.ForcedProgressEvents {
-		need(c.ForcedProgressEvents, "option forced-progress-events")
-	}
-	if opts.ConfigurationDataReset {
-		need(c.ConfigurationDataReset, "option configuration-data-reset")
+	for _, o := range []struct {
+		asked, capable bool
+		name           string
+	}{
+		{opts.SOL, c.SOL, "option sol"},
+		{opts.BIOSPause, c.BIOSPause, "option bios-pause"},
+		{opts.LockKeyboard, c.KeyboardLock, "option lock-keyboard"},
+		{opts.LockPowerButton, c.PowerButtonLock, "option lock-power-button"},
+		{opts.LockResetButton, c.ResetButtonLock, "option lock-reset-button"},
+		{opts.LockSleepButton, c.SleepButtonLock, "option lock-sleep-button"},
+		{opts.UserPasswordBypass, c.UserPasswordBypass, "option user-password-bypass"},
+		{opts.ForcedProgressEvents, c.ForcedProgressEvents, "option forced-progress-events"},
+		{opts.ConfigurationDataReset, c.ConfigurationDataReset, "option configuration-data-reset"},
+	} {
+		if o.asked {
+			need(o.capable, o.name)
+		}
 	}
 	switch opts.Verbosity {
 	case VerbosityDefault:

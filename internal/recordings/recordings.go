@@ -12,12 +12,16 @@ import (
 	"testing"
 )
 
-// Dir returns the recordings folder, or skips the test with a clear message
-// when neither $AMT_RECORDINGS nor ../shared/recordings exists.
+// Dir returns the recordings folder. When neither $AMT_RECORDINGS nor
+// ../shared/recordings exists it fails the test in CI (CI=true), where the
+// recordings are required, and skips it with a clear message elsewhere.
 func Dir(t testing.TB) string {
 	t.Helper()
 	if d, ok := Find(); ok {
 		return d
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("AMT firmware recordings not found, and CI requires them: set AMT_RECORDINGS or place them in ../shared/recordings beside the repository")
 	}
 	t.Skip("AMT firmware recordings not found: set AMT_RECORDINGS or place them in ../shared/recordings beside the repository")
 	return ""

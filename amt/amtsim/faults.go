@@ -40,6 +40,11 @@ const (
 	// answering anything; the connection stays open until the console ends
 	// it.
 	FaultRedirSilent
+
+	// FaultDelayAnswer executes the request (state changes, Stats counts
+	// it) and then waits Delay before answering, so that a client whose
+	// deadline is shorter gives up on a request the device has acted on.
+	FaultDelayAnswer
 )
 
 func (k FaultKind) String() string {
@@ -60,6 +65,8 @@ func (k FaultKind) String() string {
 		return "redir-reset"
 	case FaultRedirSilent:
 		return "redir-silent"
+	case FaultDelayAnswer:
+		return "delay-answer"
 	}
 	return "unknown"
 }
@@ -78,7 +85,7 @@ type Fault struct {
 	// Times is the number of matching requests to affect; 0 affects every
 	// matching request until ClearFaults.
 	Times int
-	// Delay is the wait of FaultDelay.
+	// Delay is the wait of FaultDelay and FaultDelayAnswer.
 	Delay time.Duration
 	// Status is the HTTP status of FaultStatus (default 500).
 	Status int

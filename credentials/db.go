@@ -57,9 +57,13 @@ type DB struct {
 	keyPath string
 	bolt    *bolt.DB
 	aead    cipher.AEAD
+	macKey  []byte // keys the lockout guard's candidate hashes
 }
 
-var _ Store = (*DB)(nil)
+var (
+	_ Store      = (*DB)(nil)
+	_ GuardStore = (*DB)(nil)
+)
 
 // StoreOption configures Open.
 type StoreOption func(*storeConfig) error
@@ -170,7 +174,12 @@ func Open(path string, opts ...StoreOption) (*DB, error) {
 
 	// The key is read or made while the file is locked, so that two
 	// processes opening a new store agree on it.
-	aead, err := loadKey(bdb, path, keyPath)
+	key, err := loadKey(bdb, path, keyPath)
+	if err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	aead, err := newAEAD(key)
 	if err != nil {
 		_ = bdb.Close()
 		return nil, err
@@ -178,7 +187,7 @@ func Open(path string, opts ...StoreOption) (*DB, error) {
 	// Learning writes from many resolutions at once are folded into shared
 	// transactions; a lone writer waits at most this long for company.
 	bdb.MaxBatchDelay = 2 * time.Millisecond
-	d := &DB{path: path, keyPath: keyPath, bolt: bdb, aead: aead}
+	d := &DB{path: path, keyPath: keyPath, bolt: bdb, aead: aead, macKey: key}
 	if err := d.init(); err != nil {
 		_ = bdb.Close()
 		return nil, err
@@ -212,7 +221,7 @@ func openBolt(path string, timeout time.Duration) (bdb *bolt.DB, err error) {
 
 // loadKey reads the key file, or makes one when the store holds no credential
 // records yet (a new file, or one that so far holds only other state).
-func loadKey(bdb *bolt.DB, path, keyPath string) (cipher.AEAD, error) {
+func loadKey(bdb *bolt.DB, path, keyPath string) ([]byte, error) {
 	key, err := readKey(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		var laidOut bool
@@ -232,7 +241,7 @@ func loadKey(bdb *bolt.DB, path, keyPath string) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newAEAD(key)
+	return key, nil
 }
 
 // Path returns the database file's path.
@@ -628,7 +637,7 @@ func (d *DB) RuntimeEntries(ctx context.Context) ([]RuntimeEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	sort.Slice(out, func(i, j int) bool { return CompareDevices(out[i].Host, out[j].Host) < 0 })
 	return out, nil
 }
 

@@ -133,8 +133,8 @@ func (g *Guard) Status(ctx context.Context, host string) (GuardRecord, error) {
 // waits for the device's turn, asks the guard's store, calls try only when
 // allowed, and records the outcome (isAuth says which errors are failed
 // logins; nil means ErrAuthFailed). It returns a *BudgetError when the
-// budget is spent and an error matching ErrRecentlyFailed when c already
-// failed on the device within the window; try is not called then. This is
+// budget is spent or c already failed on the device within the window (it
+// then also matches ErrRecentlyFailed); try is not called then. This is
 // for logins outside a resolution, such as the redirection port's.
 func (g *Guard) Login(ctx context.Context, host string, tech Technology, c Credential, isAuth func(error) bool, try func(ctx context.Context) error) error {
 	if isAuth == nil {
@@ -155,7 +155,7 @@ func (g *Guard) Login(ctx context.Context, host string, tech Technology, c Crede
 	}
 	switch res.Decision {
 	case GuardSkip:
-		return fmt.Errorf("credentials: %s: %w", turn.key, ErrRecentlyFailed)
+		return &BudgetError{Host: turn.key, Skipped: 1, MaxFailures: g.max, Window: g.window, RetryAt: res.RetryAt}
 	case GuardSpent:
 		return &BudgetError{Host: turn.key, Untried: 1, MaxFailures: g.max, Window: g.window, RetryAt: res.RetryAt}
 	}

@@ -53,7 +53,7 @@ const (
 	// GuardAllow: the login may be sent; a pending record was written.
 	GuardAllow GuardDecision = iota + 1
 	// GuardSkip: this candidate already failed on the device within the
-	// window; it must not be sent again. Nothing was written.
+	// window; it must not be sent again until RetryAt. Nothing was written.
 	GuardSkip
 	// GuardSpent: the device's budget is spent; nothing may be sent until
 	// RetryAt. Nothing was written.
@@ -96,7 +96,8 @@ type GuardReservation struct {
 	// ID names the pending record written for GuardAllow, to settle it.
 	ID string
 	// RetryAt, for GuardSpent, is when the oldest counted record leaves
-	// its window and one login is allowed again.
+	// its window and one login is allowed again; for GuardSkip, when the
+	// candidate's failure leaves its window.
 	RetryAt time.Time
 }
 
@@ -133,7 +134,8 @@ type GuardStore interface {
 	//   - records whose window has ended at req.At do not count (the store
 	//     may delete them);
 	//   - a failed record (not a pending one) with the candidate's hash
-	//     gives GuardSkip;
+	//     gives GuardSkip, with RetryAt the end of that record's window
+	//     (the latest, if there are several);
 	//   - otherwise, MaxFailures or more counted records give GuardSpent,
 	//     with RetryAt the earliest time at which fewer than MaxFailures
 	//     would still count;
@@ -217,11 +219,15 @@ func pruneEntries(es []guardEntry, now time.Time) []guardEntry {
 // GuardStore implementations may use EvaluateGuard for the same rules.
 func decide(es []guardEntry, hash []byte, req GuardRequest) GuardReservation {
 	untils := make([]time.Time, 0, len(es))
+	var skip GuardReservation
 	for _, e := range es {
-		if !e.pending && hmac.Equal(e.hash, hash) {
-			return GuardReservation{Decision: GuardSkip}
+		if !e.pending && hmac.Equal(e.hash, hash) && (skip.Decision == 0 || e.until.After(skip.RetryAt)) {
+			skip = GuardReservation{Decision: GuardSkip, RetryAt: e.until}
 		}
 		untils = append(untils, e.until)
+	}
+	if skip.Decision != 0 {
+		return skip
 	}
 	return evaluate(untils, req.MaxFailures)
 }

@@ -427,6 +427,7 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 	var (
 		lastAuth        error
 		rejected, skips int
+		skipRetry       time.Time
 	)
 	for i, c := range cands {
 		if err := ctx.Err(); err != nil {
@@ -440,6 +441,9 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 		switch res.Decision {
 		case GuardSkip:
 			attempts[i].Outcome, attempts[i].Err = Skipped, ErrRecentlyFailed
+			if skips == 0 || res.RetryAt.Before(skipRetry) {
+				skipRetry = res.RetryAt
+			}
 			skips++
 			continue
 		case GuardSpent:
@@ -477,6 +481,12 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 			return Candidate{}, attempts, fmt.Errorf("credentials: %s: %w", key, cerr)
 		}
 		return Candidate{}, attempts, fmt.Errorf("credentials: %s: %s: %w", key, describe(c.Origin, c.Profile), err)
+	}
+	if rejected == 0 && skips > 0 {
+		// Nothing was sent: every candidate already failed here.
+		return Candidate{}, attempts, &BudgetError{
+			Host: key, Skipped: skips, MaxFailures: r.guard.max, Window: r.guard.window, RetryAt: skipRetry,
+		}
 	}
 	if lastAuth == nil {
 		lastAuth = ErrRecentlyFailed

@@ -65,6 +65,7 @@ func RunGuardStoreTests(t *testing.T, e Engine) {
 		r, err := g.ReserveLogin(ctx, req("192.0.2.10", 1, t0.Add(time.Minute)))
 		require.NoError(t, err)
 		assert.Equal(t, credentials.GuardSkip, r.Decision)
+		assert.True(t, t0.Add(window).Equal(r.RetryAt), "a skip says when the failure leaves its window: %v", r.RetryAt)
 
 		r2, err := g.ReserveLogin(ctx, req("192.0.2.10", 2, t0.Add(time.Minute)))
 		require.NoError(t, err)

@@ -45,6 +45,9 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.RemoveAll(dir)
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
 	os.Exit(code)
 }
 

@@ -143,6 +143,10 @@ type Options struct {
 	// (IDE-R, SOL and the boot options too). Client control mode always
 	// requires consent for everything.
 	OptInRequired int64
+
+	// SystemDefense configures the modelled parts of System Defense:
+	// limits, status codes and the length of a timeout minute.
+	SystemDefense *SystemDefenseOptions
 }
 
 // Account is a digest account of the simulated devices.
@@ -240,6 +244,9 @@ func (o *Options) normalize() ([]net.IP, error) {
 	}
 	if err := validateRedirection(o.RedirectionState, optIn); err != nil {
 		return nil, fmt.Errorf("amtsim: %w", err)
+	}
+	if err := o.SystemDefense.validate(); err != nil {
+		return nil, err
 	}
 	if o.IDERReadLimit < -1 {
 		return nil, fmt.Errorf("amtsim: invalid IDE-R read limit %d", o.IDERReadLimit)

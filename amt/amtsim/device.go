@@ -66,6 +66,7 @@ type Device struct {
 
 	defense       *sysdefense.Unit // System Defense; has its own lock
 	defenseOffset atomic.Int64     // AdvanceDefenseClock, in ns
+	traffic       []trafficFlow    // host traffic trickle; immutable
 }
 
 // Stats counts what a device has seen.
@@ -132,7 +133,8 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 	}
 	d.power = newPowerModel(prof)
 	// The options were checked by Options.normalize.
-	_ = d.newSystemDefense(s.opts.SystemDefense)
+	_ = d.newSystemDefense(prof.defense)
+	d.traffic = prof.traffic
 	for _, c := range classTable {
 		if c.served(d.major) {
 			d.instances[c.name] = c.build(d)

@@ -464,6 +464,24 @@
 // headers. Statistics profiles (0, 1) count matching packets, as do the
 // default counters for packets no filter matched.
 //
+// Simulated host traffic: Device.HostPacket sends one packet; Options.HostTraffic
+// (a fleet group's host_traffic) sends a steady trickle from every device to
+// named peers, each entry a request and its reply every interval, so that
+// the statistics of a running simulator move. In a fleet group:
+//
+//	"system_defense": {"max_policies": 8, "max_filters": 80, "max_enabled_per_port": 1,
+//	  "timeout_minute": "1s", "limit_status": 23, "wired": {"ipv4_max_tx_filters": 16, ...}},
+//	"host_traffic": [{"peer": "10.0.0.5", "protocol": "tcp", "port": 443, "interval": "1s",
+//	  "interface": "wired"}]
+//
+// protocol is tcp, udp (both with port) or icmp; interval a Go duration
+// (default 1s, at least 1ms); interface wired (default) or wireless. The
+// trickle is not a model of the host: it exists to exercise statistics.
+// A port limits object (wired, wireless) replaces the defaults as a whole:
+// ipv4_max_tx_filters, ipv4_max_tx_counters, ipv4_max_rx_filters,
+// ipv4_max_rx_counters, ipv4_anti_spoofing, the same for ipv6 and
+// ipv6_to_ipv4_ratio.
+//
 // Modelled, with why and the option:
 //
 //   - Status codes. Intrinsic operations fail with wsman:InternalError and

@@ -147,6 +147,9 @@ type Options struct {
 	// SystemDefense configures the modelled parts of System Defense:
 	// limits, status codes and the length of a timeout minute.
 	SystemDefense *SystemDefenseOptions
+	// HostTraffic is a trickle of simulated host traffic every device
+	// sends through System Defense.
+	HostTraffic []HostTraffic
 }
 
 // Account is a digest account of the simulated devices.
@@ -247,6 +250,9 @@ func (o *Options) normalize() ([]net.IP, error) {
 	}
 	if err := o.SystemDefense.validate(); err != nil {
 		return nil, err
+	}
+	if _, err := parseTraffic(o.HostTraffic); err != nil {
+		return nil, fmt.Errorf("amtsim: %w", err)
 	}
 	if o.IDERReadLimit < -1 {
 		return nil, fmt.Errorf("amtsim: invalid IDE-R read limit %d", o.IDERReadLimit)

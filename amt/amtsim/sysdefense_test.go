@@ -430,3 +430,59 @@ func selectorValue(e *etree.Element, name string) string {
 	}
 	return ""
 }
+
+func TestDefenseHostTrafficMovesStatistics(t *testing.T) {
+	spec, err := ParseFleetSpec(strings.NewReader(`{"groups": [{"name": "desks", "weight": 1,
+		"system_defense": {"max_policies": 4, "timeout_minute": "1s"},
+		"host_traffic": [{"peer": "10.0.0.5", "protocol": "tcp", "port": 443, "interval": "5ms"},
+		                 {"peer": "10.0.0.53", "protocol": "udp", "port": 53, "interval": "5ms"}]}]}`))
+	require.NoError(t, err)
+	opts := plainOpts()
+	opts.Fleet = spec
+	_, c := defenseSim(t, opts)
+	resp, data := c.post(getReq(uriGenSDCaps))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+	require.Equal(t, "4", textOf(parseDoc(t, data), uriGenSDCaps, "GlobalMaxSupportedPolicies"))
+
+	https := sdCreate(t, c, uriIPFilter, ipFilterBody("https", 0, 0, "HdrProtocolID", "6", "HdrDestPortStart", "443", "HdrDestPortEnd", "443"))
+	p := sdCreate(t, c, uriSDPolicy, sdPolicyBody("watch", 1, false, false, true, https))
+	resp, data = c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+
+	counts := func() map[string]int {
+		sdInvoke(t, c, "UpdateStatistics", p, `<h:NetworkInterface>`+eprContent(uriEthPort, textSel("DeviceID", wiredPort))+
+			`</h:NetworkInterface><h:ResetOnRead>false</h:ResetOnRead>`)
+		out := map[string]int{}
+		for _, s := range sdEnumerate(t, c, uriFilterStats) {
+			var n int
+			_, _ = fmt.Sscan(textOf(s, uriFilterStats, "ReadCount"), &n)
+			out[selectorValue(find(s, uriFilterStats, "Dependent"), "Name")] = n
+		}
+		return out
+	}
+	// The trickle runs on its own: wait until both counters have moved.
+	require.Eventually(t, func() bool {
+		c := counts()
+		return c["https"] > 0 && c["TxDefault"] > 0
+	}, 20*time.Second, 20*time.Millisecond)
+}
+
+func TestDefenseFleetSpecValidation(t *testing.T) {
+	for _, bad := range []string{
+		`"system_defense": {"bogus": 1}`,
+		`"system_defense": {"timeout_minute": "soon"}`,
+		`"system_defense": {"max_filters": -1}`,
+		`"host_traffic": [{"peer": "nowhere", "protocol": "tcp", "port": 1}]`,
+		`"host_traffic": [{"peer": "10.0.0.1", "protocol": "sctp", "port": 1}]`,
+		`"host_traffic": [{"peer": "10.0.0.1", "protocol": "tcp", "port": 0}]`,
+		`"host_traffic": [{"peer": "10.0.0.1", "protocol": "icmp", "port": 7}]`,
+		`"host_traffic": [{"peer": "10.0.0.1", "protocol": "tcp", "port": 1, "interval": "1us"}]`,
+		`"host_traffic": [{"peer": "10.0.0.1", "protocol": "tcp", "port": 1, "interface": "fibre"}]`,
+		`"host_traffic": [{"peer": "10.0.0.1", "protocol": "tcp", "port": 1, "colour": "red"}]`,
+	} {
+		_, err := ParseFleetSpec(strings.NewReader(`{"groups": [{"name": "g", "weight": 1, ` + bad + `}]}`))
+		require.Error(t, err, bad)
+	}
+	_, err := New(Options{HostTraffic: []HostTraffic{{Peer: "10.0.0.1", Protocol: "udp"}}})
+	require.ErrorContains(t, err, "port 0")
+}

@@ -27,15 +27,19 @@ const (
 // AMT_NetworkPortSystemDefenseCapabilities reports and that enabling a
 // policy on the port enforces.
 type PortLimits struct {
-	IPv4MaxTxFilters, IPv4MaxTxCounters int
-	IPv4MaxRxFilters, IPv4MaxRxCounters int
-	IPv4AntiSpoofing                    bool
-	IPv6MaxTxFilters, IPv6MaxTxCounters int
-	IPv6MaxRxFilters, IPv6MaxRxCounters int
-	IPv6AntiSpoofing                    bool
+	IPv4MaxTxFilters  int  `json:"ipv4_max_tx_filters"`
+	IPv4MaxTxCounters int  `json:"ipv4_max_tx_counters"`
+	IPv4MaxRxFilters  int  `json:"ipv4_max_rx_filters"`
+	IPv4MaxRxCounters int  `json:"ipv4_max_rx_counters"`
+	IPv4AntiSpoofing  bool `json:"ipv4_anti_spoofing"`
+	IPv6MaxTxFilters  int  `json:"ipv6_max_tx_filters"`
+	IPv6MaxTxCounters int  `json:"ipv6_max_tx_counters"`
+	IPv6MaxRxFilters  int  `json:"ipv6_max_rx_filters"`
+	IPv6MaxRxCounters int  `json:"ipv6_max_rx_counters"`
+	IPv6AntiSpoofing  bool `json:"ipv6_anti_spoofing"`
 	// IPv6ToIPv4Ratio is the number of IPv4 slots one IPv6 filter or
 	// counter consumes.
-	IPv6ToIPv4Ratio int
+	IPv6ToIPv4Ratio int `json:"ipv6_to_ipv4_ratio"`
 }
 
 // DefaultPortLimits are the modelled per-port limits: no capture reports

@@ -576,7 +576,13 @@
 // FaultRedirReset and FaultRedirSilent disturb the redirection port instead
 // (a wrong IDE-R sequence number, a reset in the middle of a READ's data,
 // a session that stops sending and answering); Fault.Action does not apply
-// to them, and WS-Man requests never take them.
+// to them, and WS-Man requests never take them. FaultInternalError refuses
+// a request without executing it, with wsman:InternalError and
+// "AMT-STATUS Fault.PTStatus". Fault.ResourceURI narrows a fault to one
+// class and Fault.Skip lets that many matching requests through first, so
+// that a test can fail, say, the third Create of a System Defense apply:
+// Fault{Kind: FaultInternalError, Action: "Create", Skip: 2, Times: 1,
+// PTStatus: 23}.
 //
 // # Concurrency
 //

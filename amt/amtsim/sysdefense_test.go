@@ -486,3 +486,28 @@ func TestDefenseFleetSpecValidation(t *testing.T) {
 	_, err := New(Options{HostTraffic: []HostTraffic{{Peer: "10.0.0.1", Protocol: "udp"}}})
 	require.ErrorContains(t, err, "port 0")
 }
+
+func TestDefenseFailTheNthCreate(t *testing.T) {
+	d, c := defenseSim(t, plainOpts())
+	// Fail the third Create of any class, once, as a device refusing it.
+	d.InjectFault(Fault{Kind: FaultInternalError, Action: "Create", Skip: 2, Times: 1, PTStatus: 23})
+	f1 := sdCreate(t, c, uriIPFilter, ipFilterBody("a", 0, 3))
+	f2 := sdCreate(t, c, uriHdrFilter, instanceBody("AMT_Hdr8021Filter", uriHdrFilter,
+		props(append(filterPlaceholders(), "Name", "arp", "HdrProtocolID8021", "2054", "FilterProfile", "3",
+			"FilterDirection", "1", "ActionEventOnMatch", "false")...)))
+	resp, data := c.post(rawEnvelope(actCreate, uriSDPolicy, "", sdPolicyBody("p", 1, true, true, false, f1, f2)))
+	requireAMTStatus(t, resp, data, 23)
+	require.Empty(t, sdEnumerate(t, c, uriSDPolicy), "the refused Create was not executed")
+	p := sdCreate(t, c, uriSDPolicy, sdPolicyBody("p", 1, true, true, false, f1, f2))
+	require.NotEmpty(t, p)
+
+	// Narrowed to one class: the second policy Create fails, filter
+	// Creates in between do not count.
+	d.InjectFault(Fault{Kind: FaultInternalError, Action: "Create", ResourceURI: "AMT_SystemDefensePolicy", Skip: 1, Times: 1})
+	sdCreate(t, c, uriSDPolicy, sdPolicyBody("q", 1, true, true, false))
+	sdCreate(t, c, uriIPFilter, ipFilterBody("b", 0, 3))
+	resp, data = c.post(rawEnvelope(actCreate, uriSDPolicy, "", sdPolicyBody("r", 1, true, true, false)))
+	requireAMTStatus(t, resp, data, 1)
+	sdCreate(t, c, uriSDPolicy, sdPolicyBody("r", 1, true, true, false))
+	require.Len(t, sdEnumerate(t, c, uriSDPolicy), 3)
+}

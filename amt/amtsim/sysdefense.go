@@ -168,12 +168,12 @@ func (d *Device) dispatchDefense(c sysdefense.Class, req *request, acct Account,
 		return responseEnvelope(relatesTo, d.nextMessageID(), action, req.resourceURI, bodyNS, body)
 	}
 	instanceNS := []string{c.URI}
-	if c.Datetimes {
+	if c.CommonNS {
 		instanceNS = append(instanceNS, nsCommon)
 	}
 	writeOne := func(w *xmlWriter, pfx []string, in *sysdefense.Instance) {
 		common := ""
-		if c.Datetimes {
+		if c.CommonNS {
 			common = pfx[len(pfx)-1]
 		}
 		writeDefenseInstance(w, pfx[0], common, in)

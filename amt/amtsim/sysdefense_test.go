@@ -260,7 +260,7 @@ func TestDefenseQuarantineOverTheWire(t *testing.T) {
 		require.Equal(t, pol, textOf(e, uriNetFilter, "OwnerID"))
 	}
 	ports := sdEnumerate(t, c, uriEthPort)
-	require.Len(t, ports, 2)
+	require.NotEmpty(t, ports)
 	require.Equal(t, wiredPort, textOf(ports[0], uriEthPort, "DeviceID"))
 }
 

@@ -31,7 +31,7 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 	if req.action == "" {
 		return nil, faultHeaderRequired()
 	}
-	if dc, ok := defenseClasses[req.resourceURI]; ok {
+	if dc, ok := defenseClasses[req.resourceURI]; ok && classByURI[req.resourceURI] == nil {
 		return d.dispatchDefense(dc, req, acct, relatesTo)
 	}
 	c := classByURI[req.resourceURI]

@@ -561,7 +561,9 @@
 //   - Ports: the wired port follows the CIM_EthernetPort capture with the
 //     device's MAC; the wireless port (DeviceID ... Port 1, Description
 //     Wireless1, EnabledState 3, no link properties) is modelled on it, as
-//     AMT_EthernetPortSettings serves both (NoWireless removes it).
+//     AMT_EthernetPortSettings serves both (NoWireless removes it). Where
+//     the class table serves CIM_EthernetPort from its capture, that
+//     answer wins and the unit's ports stay addressable in references.
 //     AMT_NetworkPortSystemDefenseCapabilities instances are named by
 //     InstanceID "Intel(r) AMT Network Port System Defense Capabilities N",
 //     N the port, and the service and general capabilities by their

@@ -60,6 +60,8 @@ type Device struct {
 	slotFreed   chan struct{} // closed and replaced when a session slot is released
 
 	optIn optInModel // user consent (IPS_OptInService)
+
+	captured capturedState // state of the captured class families (captured_state.go)
 }
 
 // Stats counts what a device has seen.

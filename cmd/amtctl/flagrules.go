@@ -11,6 +11,7 @@ package main
 //   - --profile, when given, must be a name (not empty).
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -95,4 +96,14 @@ func checkNamedFlags(cmd *cobra.Command) error {
 		}
 	}
 	return nil
+}
+
+// plainFlagError keeps only the reason of a flag given twice, which the
+// flag parser wraps in "invalid argument ... for ... flag".
+func plainFlagError(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, ": --"); i >= 0 && strings.Contains(msg[i:], " given twice") {
+		return errors.New(msg[i+2:])
+	}
+	return err
 }

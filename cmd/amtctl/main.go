@@ -128,7 +128,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetVersionTemplate("amtctl {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{plainFlagError(err)} })
 	root.PersistentFlags().BoolP("quiet", "q", false, "no progress on stderr")
 	root.PersistentFlags().String("config", "", "configuration file (default $XDG_CONFIG_HOME/amtkit/config.yaml)")
 	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDemoCommand())

@@ -18,8 +18,15 @@ type buildVersion struct {
 	GoVersion string  `json:"go_version"`
 }
 
+// buildCommit is the commit when the build has no VCS information
+// (go build -ldflags "-X main.buildCommit=...").
+var buildCommit string
+
 func readBuildVersion() buildVersion {
 	v := buildVersion{Module: "github.com/amtkit/amtkit", Version: "(unknown)"}
+	if buildCommit != "" {
+		v.Commit = &buildCommit
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return v

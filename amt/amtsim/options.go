@@ -160,6 +160,12 @@ type Options struct {
 	// any time: the next request reusing a nonce gets 401 with
 	// stale="false". See Device.ForgetNonces.
 	FaultForgetNoncesEvery int
+	// SystemDefense configures the modelled parts of System Defense:
+	// limits, status codes and the length of a timeout minute.
+	SystemDefense *SystemDefenseOptions
+	// HostTraffic is a trickle of simulated host traffic every device
+	// sends through System Defense.
+	HostTraffic []HostTraffic
 }
 
 // Account is a digest account of the simulated devices.
@@ -262,6 +268,12 @@ func (o *Options) normalize() ([]net.IP, error) {
 		optIn = &o.OptInRequired
 	}
 	if err := validateRedirection(o.RedirectionState, optIn); err != nil {
+		return nil, fmt.Errorf("amtsim: %w", err)
+	}
+	if err := o.SystemDefense.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := parseTraffic(o.HostTraffic); err != nil {
 		return nil, fmt.Errorf("amtsim: %w", err)
 	}
 	if o.IDERReadLimit < -1 {

@@ -331,7 +331,7 @@ func (c *Client) conn(ctx context.Context) (*wsman.Client, error) {
 		}
 		if _, err := w.Get(ctx, uriGeneralSettings); err != nil {
 			w.CloseIdleConnections()
-			return c.wrap("login", err)
+			return classifyLogin(err)
 		}
 		winner, winnerCred = w, cred
 		return nil

@@ -241,6 +241,9 @@ func DecodeCapabilities(in *wsman.Instance) (*Capabilities, error) {
 // whether the change happened, rather than asking again (a second reset
 // would reset the machine twice).
 func (s *Service) Set(ctx context.Context, a Action) error {
+	if !a.known() {
+		return s.fail("power", wsman.InvalidArgument("power: %s", a))
+	}
 	st, err := s.status(ctx)
 	if err != nil {
 		return s.fail("power "+a.String(), err)

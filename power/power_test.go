@@ -229,7 +229,33 @@ func TestNextBootRefusesWhatTheFirmwareCannotDo(t *testing.T) {
 	assert.Zero(t, stats.Actions[wsman.ResourceURI("CIM_BootConfigSetting")+"/ChangeBootOrder"])
 
 	err = svc.NextBoot(ctx, power.BootPXE, power.BootOptions{MediaIndex: 2})
-	assert.ErrorIs(t, err, power.ErrUnsupported, "a media index is for hdd and cd only")
+	assert.ErrorIs(t, err, wsman.ErrInvalidArgument, "a media index is for hdd and cd only: a caller mistake")
+	assert.NotErrorIs(t, err, power.ErrUnsupported)
+}
+
+// A target or option no firmware has is a caller mistake, named once.
+func TestBootCallerMistakes(t *testing.T) {
+	svc, dev, _ := setup(t, amtsim.Options{})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		target power.BootTarget
+		opts   power.BootOptions
+	}{
+		{"unknown target", 99, power.BootOptions{}},
+		{"safe mode without hdd", power.BootPXE, power.BootOptions{SafeMode: true}},
+		{"unknown verbosity", power.BootPXE, power.BootOptions{Verbosity: 7}},
+		{"negative media index", power.BootHardDisk, power.BootOptions{MediaIndex: -1}},
+	} {
+		err := svc.NextBoot(ctx, tc.target, tc.opts)
+		assert.ErrorIs(t, err, wsman.ErrInvalidArgument, tc.name)
+		assert.NotContains(t, err.Error(), "boot boot", tc.name)
+		_, err = svc.ResetTo(ctx, tc.target, tc.opts)
+		assert.ErrorIs(t, err, wsman.ErrInvalidArgument, tc.name)
+	}
+	err := svc.Set(ctx, power.Action(6))
+	assert.ErrorIs(t, err, wsman.ErrInvalidArgument, "an action AMT does not have")
+	assert.Zero(t, dev.Stats().HTTPRequests, "nothing was sent")
 }
 
 func TestClearBootOptions(t *testing.T) {

@@ -1,9 +1,10 @@
 package power
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/amtkit/amtkit/wsman"
 )
 
 // State is the power state a device reports (CIM_AssociatedPowerManagementService
@@ -54,7 +55,7 @@ func ParseState(s string) (State, error) {
 			return st, nil
 		}
 	}
-	return 0, fmt.Errorf("power: unknown state %q (want on, off, sleep or hibernate)", s)
+	return 0, wsman.InvalidArgument("power: unknown state %q (want on, off, sleep or hibernate)", s)
 }
 
 // Action is a power change to request (RequestPowerStateChange PowerState,
@@ -107,6 +108,15 @@ func (a Action) String() string {
 	return "action " + strconv.Itoa(int(a))
 }
 
+func (a Action) known() bool {
+	for _, n := range actionNames {
+		if n.a == a {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseAction reads an action name as String writes it.
 func ParseAction(s string) (Action, error) {
 	for _, n := range actionNames {
@@ -114,7 +124,7 @@ func ParseAction(s string) (Action, error) {
 			return n.a, nil
 		}
 	}
-	return 0, fmt.Errorf("power: unknown action %q (want one of %s)", s, joinActions(Actions()))
+	return 0, wsman.InvalidArgument("power: unknown action %q (want one of %s)", s, joinActions(Actions()))
 }
 
 func joinActions(as []Action) string {

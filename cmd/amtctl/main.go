@@ -79,7 +79,7 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 func exitCode(err error) int {
 	var ue usageError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, amt.ErrInvalidArgument):
 		return exitUsage
 	case errors.Is(err, amt.ErrOutcomeUnknown):
 		return exitOutcomeUnknown

@@ -75,6 +75,7 @@ type options struct {
 	httpClient     *http.Client
 	logger         *slog.Logger
 	timeout        *time.Duration
+	powerGap       *time.Duration
 	extra          []wsman.Option
 }
 
@@ -221,6 +222,19 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
+// WithPowerChangeGap sets the minimum time between two power changes the
+// client sends to the device (default power.DefaultMinGap, as protocol.md
+// §6 advises); see power.WithMinGap.
+func WithPowerChangeGap(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return errors.New("amt: negative power change gap")
+		}
+		o.powerGap = &d
+		return nil
+	}
+}
+
 // WithWSManOptions passes options to the underlying WS-Management client,
 // for settings this package does not wrap (retry policy, response limit).
 func WithWSManOptions(opts ...wsman.Option) Option {
@@ -274,7 +288,11 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	case o.src == nil:
 		c.ws = anon // no credentials: operations that need a login say so
 	}
-	c.Power = power.New(nil, power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap))
+	popts := []power.Option{power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap)}
+	if o.powerGap != nil {
+		popts = append(popts, power.WithMinGap(*o.powerGap))
+	}
+	c.Power = power.New(nil, popts...)
 	c.Redirect = &RedirectService{c: c, port: o.redirectPort}
 	return c, nil
 }

@@ -229,7 +229,7 @@ func kindOf(err error) error {
 	case errors.Is(err, context.Canceled):
 		return nil
 	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported),
-		errors.Is(err, power.ErrNotReached):
+		errors.Is(err, power.ErrNotReached), errors.Is(err, power.ErrStateUnknown):
 		// Refused before anything was sent: not a failure of the device.
 		return nil
 	case errors.Is(err, wsman.ErrCertificatePin), errors.As(err, &certErr), errors.As(err, &unknown),

@@ -403,11 +403,40 @@ func (s *Service) resetTo(ctx context.Context, target BootTarget, opts BootOptio
 	if err != nil {
 		return 0, err
 	}
+	if !st.State.Known() {
+		return 0, &StateUnknownError{State: st.State}
+	}
 	if st.Transitioning {
 		return 0, &TransitioningError{State: st.State, To: st.TransitioningTo}
 	}
 	if err := s.nextBoot(ctx, target, opts); err != nil {
 		return 0, err
+	}
+	return s.startBoot(ctx, st)
+}
+
+// StartBoot starts the machine's boot path, so that armed one-time boot
+// options take effect: a machine that is on is reset; one that is off or
+// hibernating is powered on; one that sleeps is woken, waited for and then
+// reset, since resuming from sleep does not run the BIOS boot path. It
+// never power cycles or powers off (the device refuses both while a
+// redirection session is open). It returns the last action sent, or the
+// one that failed. The two changes from sleep keep the minimum gap
+// (WithMinGap).
+func (s *Service) StartBoot(ctx context.Context) (Action, error) {
+	st, err := s.status(ctx)
+	if err != nil {
+		return 0, s.fail("boot start", err)
+	}
+	a, err := s.startBoot(ctx, st)
+	return a, s.fail("boot start", err)
+}
+
+// startBoot is StartBoot from the status st just read; this is the one
+// place that wakes, waits and resets.
+func (s *Service) startBoot(ctx context.Context, st *Status) (Action, error) {
+	if st.Transitioning {
+		return 0, &TransitioningError{State: st.State, To: st.TransitioningTo}
 	}
 	switch st.State {
 	case StateOn:
@@ -419,7 +448,7 @@ func (s *Service) resetTo(ctx context.Context, target BootTarget, opts BootOptio
 		if _, err := s.WaitFor(ctx, StateOn); err != nil {
 			return On, err
 		}
-		st, err = s.status(ctx)
+		st, err := s.status(ctx)
 		if err != nil {
 			return Reset, err
 		}

@@ -48,6 +48,11 @@ func (s State) String() string {
 	return "state " + strconv.Itoa(int(s))
 }
 
+// Known reports whether s is a power state of the table (1 to 17,
+// protocol.md §2.2). 0 (Unknown) and other values are what firmware reports
+// when it lost the machine's state.
+func (s State) Known() bool { return s >= 1 && s <= 17 }
+
 // ParseState reads "on", "off", "sleep" or "hibernate".
 func ParseState(s string) (State, error) {
 	for _, st := range []State{StateOn, StateSleep, StateHibernate, StateOff} {

@@ -432,27 +432,8 @@ func zeroIfEmpty(code string) string {
 	return ""
 }
 
-// startBoot resets a machine that is on and powers on one that is off; a
-// sleeping machine is woken, then reset, since resuming does not run the
-// BIOS. It never power cycles or powers off.
+// startBoot resets a machine that is on and powers on one that is off
+// (power.Service.StartBoot, which wakes a sleeping one first).
 func (b *booter) startBoot() (power.Action, error) {
-	ctx := b.ctx
-	st, err := b.pw.Status(ctx)
-	if err != nil {
-		return 0, err
-	}
-	switch st.State {
-	case power.StateOn:
-		return power.Reset, b.pw.Set(ctx, power.Reset)
-	case power.StateSleep:
-		if err := b.pw.Set(ctx, power.On); err != nil {
-			return power.On, err
-		}
-		if _, err := b.pw.WaitFor(ctx, power.StateOn); err != nil {
-			return power.On, err
-		}
-		return power.Reset, b.pw.Set(ctx, power.Reset)
-	default:
-		return power.On, b.pw.Set(ctx, power.On)
-	}
+	return b.pw.StartBoot(b.ctx)
 }

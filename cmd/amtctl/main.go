@@ -83,7 +83,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, amt.ErrOutcomeUnknown):
 		return exitOutcomeUnknown
-	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported):
+	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported),
+		errors.Is(err, power.ErrStateUnknown):
 		return exitRefused
 	case errors.Is(err, power.ErrNotReached):
 		return exitNotReached

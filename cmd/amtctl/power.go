@@ -61,14 +61,30 @@ func newPowerCommand() *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			if err := c.Power.Set(ctx, a); err != nil {
+			ch, err := c.Power.Apply(ctx, a)
+			if err != nil {
 				return explainOutcome(err, powerStatusCommand(f.host))
+			}
+			if !ch.Sent {
+				return reportAlready(cmd, f.output, c.Host(), a, ch.Before)
 			}
 			var st *power.Status
 			if target, ok := expectedState(a); ok && wait {
 				wctx, cancel := context.WithTimeout(ctx, waitTimeout)
 				defer cancel()
-				if st, err = c.Power.WaitFor(wctx, target); err != nil {
+				var opts []power.WaitOption
+				if isCharDevice(cmd.ErrOrStderr()) {
+					w := cmd.ErrOrStderr()
+					opts = append(opts, power.OnPoll(func(p power.Poll) {
+						state := "busy"
+						if p.Status != nil {
+							state = p.Status.State.String()
+						}
+						fmt.Fprintf(w, "\r%s: waiting for %s: %s, %s ", c.Host(), target, state, p.Elapsed.Truncate(time.Second))
+					}))
+					defer fmt.Fprintln(w)
+				}
+				if st, err = c.Power.WaitFor(wctx, target, opts...); err != nil {
 					return err
 				}
 			}
@@ -77,7 +93,7 @@ func newPowerCommand() *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the machine reaches the state the action leads to")
-	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 3*time.Minute, "how long --wait waits")
+	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 3*time.Minute, "how long --wait waits (exit 12 when the state is not reached by then)")
 	return cmd
 }
 
@@ -165,12 +181,26 @@ func transitionName(s power.State) string {
 	return s.String()
 }
 
+// reportAlready prints that the machine already was in the state the
+// action leads to, so nothing was sent.
+func reportAlready(cmd *cobra.Command, format, host string, a power.Action, st *power.Status) error {
+	w := cmd.OutOrStdout()
+	if format == "json" {
+		return json.NewEncoder(w).Encode(map[string]any{
+			"host": host, "action": a.String(), "accepted": false, "sent": false,
+			"status": newPowerRecord(host, st),
+		})
+	}
+	fmt.Fprintf(w, "%s: already %s; nothing sent\n", host, st.State)
+	return nil
+}
+
 // report prints the result of a change: the new status when --wait read
 // one, else a line saying the device accepted it.
 func report(cmd *cobra.Command, format, host, what string, st *power.Status) error {
 	w := cmd.OutOrStdout()
 	if format == "json" {
-		out := map[string]any{"host": host, "action": what, "accepted": true}
+		out := map[string]any{"host": host, "action": what, "accepted": true, "sent": true, "status": nil}
 		if st != nil {
 			out["status"] = newPowerRecord(host, st)
 		}

@@ -99,11 +99,12 @@ func flagValue(cmd *cobra.Command, name string) string {
 func exitCode(err error) int {
 	var ue usageError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, amt.ErrInvalidArgument):
 		return exitUsage
 	case errors.Is(err, amt.ErrOutcomeUnknown):
 		return exitOutcomeUnknown
-	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported):
+	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported),
+		errors.Is(err, power.ErrStateUnknown):
 		return exitRefused
 	case errors.Is(err, power.ErrNotReached):
 		return exitNotReached

@@ -404,6 +404,7 @@ type runtimeRecord struct {
 	Profile    string     `json:"profile,omitempty"`
 	Origin     Origin     `json:"origin,omitempty"`
 	LearnedAt  time.Time  `json:"learned"`
+	Changes    bool       `json:"changes,omitempty"`
 	Stale      bool       `json:"stale,omitempty"`
 	StaleAt    time.Time  `json:"stale_at,omitzero"`
 }
@@ -550,7 +551,7 @@ func (d *DB) readRuntime(key, sealed []byte) (RuntimeEntry, error) {
 	}
 	return RuntimeEntry{
 		Host: rec.Host, Technology: rec.Technology, Credential: rec.Credential.credential(),
-		Profile: rec.Profile, Origin: rec.Origin, LearnedAt: rec.LearnedAt, Stale: rec.Stale, StaleAt: rec.StaleAt,
+		Profile: rec.Profile, Origin: rec.Origin, LearnedAt: rec.LearnedAt, Changes: rec.Changes, Stale: rec.Stale, StaleAt: rec.StaleAt,
 	}, nil
 }
 
@@ -583,7 +584,7 @@ func (d *DB) PutRuntime(ctx context.Context, host string, e RuntimeEntry) error 
 	}
 	rec := runtimeRecord{
 		Host: key, Technology: e.Technology, Credential: toRecord(e.Credential),
-		Profile: e.Profile, Origin: e.Origin, LearnedAt: e.LearnedAt, Stale: e.Stale, StaleAt: e.StaleAt,
+		Profile: e.Profile, Origin: e.Origin, LearnedAt: e.LearnedAt, Changes: e.Changes, Stale: e.Stale, StaleAt: e.StaleAt,
 	}
 	err = d.batch(ctx, func(tx *bolt.Tx) error {
 		return d.putRecord(tx.Bucket(bucketRuntime), bucketRuntime, []byte(key), rec)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -56,12 +57,13 @@ func newBootNextCommand() *cobra.Command {
 			}
 			ctx := cmd.Context()
 			if !reset {
-				if err := c.Power.NextBoot(ctx, target, opts); err != nil {
+				if err := c.Authorize(ctx, func(ctx context.Context) error { return c.Power.NextBoot(ctx, target, opts) }); err != nil {
 					return err
 				}
 				return bootReport(cmd, f.output, c.Host(), target, "")
 			}
-			a, err := c.Power.ResetTo(ctx, target, opts)
+			var a power.Action
+			err = c.Authorize(ctx, func(ctx context.Context) (err error) { a, err = c.Power.ResetTo(ctx, target, opts); return err })
 			if err != nil {
 				return explainOutcome(err)
 			}
@@ -111,7 +113,7 @@ func newBootClearCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.Power.ClearBootOptions(cmd.Context()); err != nil {
+			if err := c.Authorize(cmd.Context(), c.Power.ClearBootOptions); err != nil {
 				return err
 			}
 			if f.output == "json" {

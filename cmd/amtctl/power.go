@@ -52,16 +52,18 @@ func newPowerCommand() *cobra.Command {
 				}
 				return printPowerStatus(cmd.OutOrStdout(), f.output, c.Host(), st)
 			case "wake":
-				if err := c.Power.Wake(ctx); err != nil {
+				if err := c.Authorize(ctx, c.Power.Wake); err != nil {
 					return explainOutcome(err)
 				}
-				return report(cmd, f.output, c.Host(), "wake", nil)
+				return report(cmd, f.output, c.Host(), "wake", nil, credentialsUsed(c))
 			}
 			a, err := power.ParseAction(verb)
 			if err != nil {
 				return usageError{err}
 			}
-			if err := c.Power.Set(ctx, a); err != nil {
+			// Authorize: a credential that may log in but not make the
+			// change gives way to the next candidate.
+			if err := c.Authorize(ctx, func(ctx context.Context) error { return c.Power.Set(ctx, a) }); err != nil {
 				return explainOutcome(err)
 			}
 			var st *power.Status
@@ -72,7 +74,7 @@ func newPowerCommand() *cobra.Command {
 					return err
 				}
 			}
-			return report(cmd, f.output, c.Host(), a.String(), st)
+			return report(cmd, f.output, c.Host(), a.String(), st, credentialsUsed(c))
 		},
 	}
 	f.register(cmd)
@@ -162,10 +164,10 @@ func transitionName(s power.State) string {
 
 // report prints the result of a change: the new status when --wait read
 // one, else a line saying the device accepted it.
-func report(cmd *cobra.Command, format, host, what string, st *power.Status) error {
+func report(cmd *cobra.Command, format, host, what string, st *power.Status, creds *credentialUse) error {
 	w := cmd.OutOrStdout()
 	if format == "json" {
-		out := map[string]any{"host": host, "action": what, "accepted": true}
+		out := map[string]any{"host": host, "action": what, "accepted": true, "credentials": creds}
 		if st != nil {
 			out["status"] = newPowerRecord(host, st)
 		}

@@ -359,3 +359,36 @@ func TestExplicitCredentialsExclusive(t *testing.T) {
 	assert.Equal(t, user, runtimeUser(t, state))
 	assert.False(t, dev.LockedOut())
 }
+
+// Five processes at once, each with another wrong password: the guard's
+// reservations are atomic across processes, so at most the budget of logins
+// reaches the device and it never locks.
+func TestLockoutGuardConcurrentProcesses(t *testing.T) {
+	t.Parallel()
+	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
+	state := t.TempDir()
+	amtctlBinary(t)
+	var wg sync.WaitGroup
+	codes := make([]int, 5)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, _ = process(t, state, "power", "status", "--host", dev.HTTPAddr(), "-p", fmt.Sprintf("Wrong-pass%d", i))
+		}()
+	}
+	wg.Wait()
+	failed, refused := 0, 0
+	for _, c := range codes {
+		switch c {
+		case exitAuthFailed:
+			failed++
+		case exitLockedOut:
+			refused++
+		}
+	}
+	assert.Equal(t, 2, failed, "exit statuses %v", codes)
+	assert.Equal(t, 3, refused, "exit statuses %v", codes)
+	assert.Equal(t, 2, dev.Stats().FailedLogins)
+	assert.False(t, dev.LockedOut())
+}

@@ -333,6 +333,9 @@ func (c *Client) newWS(cred *credentials.Credential) (*wsman.Client, error) {
 // conn returns the client that logs in, choosing credentials from the
 // source on first use.
 func (c *Client) conn(ctx context.Context) (*wsman.Client, error) {
+	if w := c.trial(ctx); w != nil {
+		return w, nil // a candidate on trial in Authorize
+	}
 	c.mu.Lock()
 	ws := c.ws
 	c.mu.Unlock()

@@ -115,10 +115,12 @@ func (e *Error) Unwrap() []error {
 	return errs
 }
 
-// Is lets a failed login also match credentials.ErrAuthFailed, so that a
-// credentials.Resolver recognises it without configuration.
+// Is lets a failed login also match credentials.ErrAuthFailed, and an
+// AccessDenied fault credentials.ErrAccessDenied, so that a
+// credentials.Resolver recognises them without configuration.
 func (e *Error) Is(target error) bool {
-	return target == credentials.ErrAuthFailed && e.Kind == ErrAuthFailed
+	return (target == credentials.ErrAuthFailed && e.Kind == ErrAuthFailed) ||
+		(target == credentials.ErrAccessDenied && errors.Is(e.Err, wsman.ErrAccessDenied))
 }
 
 func hostOnly(hostport string) string {

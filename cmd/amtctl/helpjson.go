@@ -30,8 +30,9 @@ info:
   provisioning_mode string|null (null unless provisioned), digest_realm
   string|null, hostname string|null, domain_name string|null, uuid
   string|null, platform_guid string|null, ports [port], credentials
-  object|null ({"profile", "origin", "attempts": [{"profile", "origin",
-  "outcome", "error"}]}).
+  object|null ({"profile", "origin", "fallback" (bool: a candidate after the
+  first in the order logged in), "attempts": [{"profile", "origin", "outcome",
+  "error"}]}).
   Without credentials only host, firmware and product_version are known.
   port: {"instance_id", "wireless", "mac", "ip_address" (string|null),
          "dhcp", "link_up"}
@@ -55,7 +56,9 @@ power status:
   host string, power_state number, power_state_name string, os_power_saving
   string, transitioning bool, transitioning_to string|null,
   available_actions [string].
-power ACTION: the change shape plus "status" (power status, or null without --wait).
+power ACTION: the change shape plus "status" (power status, or null without --wait)
+  and "credentials" object|null ({"origin", "profile", "fallback" bool}; null
+  when no credential was chosen from the store).
 
 boot next:  the change shape plus "next_boot" string.
 boot clear: the change shape.

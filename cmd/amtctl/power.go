@@ -65,21 +65,27 @@ func newPowerCommand() *cobra.Command {
 				}
 				return printPowerStatus(cmd.OutOrStdout(), f.output, c.Host(), st)
 			case "wake":
-				if err := c.Power.Wake(ctx); err != nil {
+				if err := c.Authorize(ctx, c.Power.Wake); err != nil {
 					return explainOutcome(err, powerStatusCommand(f.host))
 				}
-				return report(cmd, f.output, c.Host(), "wake", nil)
+				return report(cmd, f.output, c.Host(), "wake", nil, credentialsUsed(c))
 			}
 			a, err := power.ParseAction(verb)
 			if err != nil {
 				return usageError{err}
 			}
-			ch, err := c.Power.Apply(ctx, a)
-			if err != nil {
+			// Authorize: a credential that may log in but not make the
+			// change gives way to the next candidate.
+			var ch *power.Change
+			if err := c.Authorize(ctx, func(ctx context.Context) error {
+				var err error
+				ch, err = c.Power.Apply(ctx, a)
+				return err
+			}); err != nil {
 				return explainOutcome(err, powerStatusCommand(f.host))
 			}
 			if !ch.Sent {
-				return reportAlready(cmd, f.output, c.Host(), a, ch.Before)
+				return reportAlready(cmd, f.output, c.Host(), a, ch.Before, credentialsUsed(c))
 			}
 			var st *power.Status
 			if target, ok := expectedState(a); ok && wait {
@@ -107,7 +113,7 @@ func newPowerCommand() *cobra.Command {
 					return err
 				}
 			}
-			return report(cmd, f.output, c.Host(), a.String(), st)
+			return report(cmd, f.output, c.Host(), a.String(), st, credentialsUsed(c))
 		},
 	}
 	f.register(cmd)
@@ -208,19 +214,20 @@ func transitionName(s power.State) string {
 
 // reportAlready prints that the machine already was in the state the
 // action leads to, so nothing was sent.
-func reportAlready(cmd *cobra.Command, format, host string, a power.Action, st *power.Status) error {
+func reportAlready(cmd *cobra.Command, format, host string, a power.Action, st *power.Status, creds *credentialUse) error {
 	changed := false
 	return printAction(cmd, format, actionResult{
 		Host: host, Action: a.String(), Accepted: false, Changed: &changed,
 		Message: fmt.Sprintf("already %s; nothing sent", st.State),
-		Extra:   map[string]any{"sent": false, "status": newPowerRecord(host, st)},
+		Extra:   map[string]any{"sent": false, "status": newPowerRecord(host, st), "credentials": creds},
 	})
 }
 
 // report prints the result of a change: the new status when --wait read
 // one, else a line saying the device accepted it.
-func report(cmd *cobra.Command, format, host, what string, st *power.Status) error {
-	r := actionResult{Host: host, Action: what, Accepted: true, Message: what + " accepted", Extra: map[string]any{"sent": true, "status": nil}}
+func report(cmd *cobra.Command, format, host, what string, st *power.Status, creds *credentialUse) error {
+	r := actionResult{Host: host, Action: what, Accepted: true, Message: what + " accepted",
+		Extra: map[string]any{"sent": true, "status": nil, "credentials": creds}}
 	if st != nil {
 		r.Extra["status"] = newPowerRecord(host, st)
 		r.Message = fmt.Sprintf("%s done; %s", what, machineIs(st.State))

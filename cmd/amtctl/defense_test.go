@@ -225,3 +225,12 @@ func TestDefenseBinary(t *testing.T) {
 	assert.Equal(t, exitOK, code, stderr)
 	assert.Equal(t, "", dev.ActiveDefensePolicy(0))
 }
+
+func TestDemoQuarantineStep(t *testing.T) {
+	code, stdout, stderr := amtctl(t, "demo")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "DROP  10.0.0.10:443/tcp: rx dropped (tcp 10.0.0.10:443 -> host) by rx default")
+	assert.Contains(t, stdout, `policy "quarantine" applied with 12 filters, timeout 30m`)
+	assert.Contains(t, stdout, "srv1-tx     tx   pass    3")
+	assert.Contains(t, stdout, "removed 1 policies, 12 filters")
+}

@@ -65,7 +65,7 @@ func TestDefenseQuarantineStatusStatsRemove(t *testing.T) {
 	for _, k := range []string{"host", "mode", "interfaces"} {
 		assert.Contains(t, st, k)
 	}
-	assert.Equal(t, "acm", st["mode"])
+	assert.Equal(t, "ACM", st["mode"]) // as info writes provisioning_mode
 	ifs := st["interfaces"].([]any)
 	require.Len(t, ifs, 2)
 	wired := ifs[0].(map[string]any)

@@ -145,6 +145,84 @@
 // (classes.go); adding one means adding a definition with its key
 // properties, writable properties, methods and an instance builder.
 //
+// # Classes served from their captures
+//
+// Beyond the classes above, every class for which the recordings hold a
+// genuine Get or Pull response is served as that response shows it
+// (captured_data.go, written by gen_captured.py from the recordings; the
+// simulator never reads the recordings): hardware inventory (CIM_Chassis,
+// CIM_Card, CIM_BIOSElement, CIM_BIOSFeature, CIM_Processor, CIM_Chip,
+// CIM_PhysicalMemory, CIM_MediaAccessDevice, CIM_PhysicalPackage,
+// CIM_SystemPackaging, CIM_Battery, CIM_Fan, CIM_Sensor,
+// AMT_AssetTableService), logs (AMT_MessageLog, AMT_AuditLog,
+// AMT_AuditPolicyRule, AMT_EventLogEntry, IPS_ProvisioningRecordLog), time
+// (AMT_TimeSynchronizationService), ACLs (AMT_AuthorizationService),
+// certificates and TLS, 802.1X, KVM (CIM_KVMRedirectionSAP,
+// IPS_KVMRedirectionSettingData, IPS_ScreenSettingData,
+// CIM_RedirectionService), IPv6 and host IP settings, the alarm clock,
+// environment detection, the ethernet and Wi-Fi ports, remote access,
+// further services, and CIM_ElementConformsToProfile. Where the
+// recordings hold a capture of the AMT 8.1 device (the mps parser tests),
+// firmware before AMT 12 serves its shape and later firmware the other
+// capture's [modelled: the generation boundary is the nearest captured
+// version]; otherwise every version serves the one capture [modelled].
+// Instances of a subclass keep their own element and namespace (an
+// enumeration of CIM_PhysicalPackage returns CIM_Card, of
+// CIM_SystemPackaging CIM_ComputerSystemPackage); a Pull page holds
+// instances of one class, and the AMT 12 enumeration of CIM_Chip, captured
+// as a first page holding the processor chip, continues with the
+// CIM_PhysicalMemory instances [modelled: the AMT 8 device returned
+// memory for that enumeration]. An empty page declares no instance
+// namespace, and CIM_PhysicalPackage keeps its enumeration context on the
+// last page, as captured. CIM_SystemPackaging, CIM_EthernetPort and
+// IPS_LANEndpoint carry the device's platform GUID and MAC address;
+// everything else is the captured value. CIM_WiFiEndpoint is not served:
+// its only captures lack the namespace declarations of every other
+// firmware envelope.
+//
+// State, where the classes have any:
+//
+//   - AMT_TimeSynchronizationService: the device clock is the host's plus
+//     an offset (Device.SetClockOffset, ClockOffset; 0 for a new device).
+//     GetLowAccuracyTimeSynch answers Ta0, the device time in seconds;
+//     SetHighAccuracyTimeSynch sets the device time to Tm2 [modelled: the
+//     firmware's use of Ta0 and Tm1 is not captured] and answers 36
+//     (INVALID_PARAMETER) without Ta0, Tm1 and Tm2 [modelled].
+//   - AMT_MessageLog: the event log starts with the three captured records,
+//     newest first, and keeps the 390 newest (MaxNumberOfRecords);
+//     Device.AppendEventLog and ClearLogs change it. PositionToFirstRecord
+//     answers IterationIdentifier 1; GetRecords reads MaxReadRecords records
+//     from the 1-based IterationIdentifier and answers the index of the
+//     next record, or of the last one when NoMoreRecords is true (3 after
+//     three records, as captured) [modelled]; a position beyond the log
+//     answers 35 (INVALID_INDEX) [modelled]. CurrentNumberOfRecords and
+//     PercentageNearFull follow the log.
+//   - AMT_AuditLog: the audit log starts with the two captured records,
+//     oldest first (Device.AppendAuditLog). ReadRecords answers at most 10
+//     records from the 1-based StartIndex [modelled: the captured answer
+//     held the whole two-record log] with TotalRecordCount and
+//     RecordsReturned; CurrentNumberOfRecords follows the log.
+//   - AMT_AuthorizationService: the first account is the administrator
+//     (GetAdminAclEntry); the others are user entries with handles 1, 2, ...
+//     (EnumerateUserAclEntries, GetUserAclEntryEx with AccessPermission 2
+//     and Realms 3 for a full account, 13 for a read-only one [modelled];
+//     an unknown handle answers 2053 INVALID_HANDLE [modelled]).
+//     GetAclEnabledState, GetAdminAclEntryStatus and
+//     GetAdminNetAclEntryStatus answer as captured. The methods that change
+//     ACLs are not served (wsa:ActionNotSupported).
+//   - CIM_KVMRedirectionSAP: RequestStateChange 2 enables (EnabledState 6,
+//     as captured), 3 disables (EnabledState 3); other values answer 5
+//     [modelled]. IPS_KVMRedirectionSettingData takes Puts of
+//     Is5900PortEnabled, OptInPolicy, OptInPolicyTimeout, SessionTimeout,
+//     RFBPassword and DefaultScreen [modelled].
+//   - CIM_ElementSettingData (no capture; protocol.md §3.3): the host's
+//     link to CIM_BootConfigSetting, IsNext 3 (IsNextForSingleUse) while a
+//     one-time boot is armed with SetBootConfigRole, else 2; IsDefault 2.
+//
+// Other captured methods (certificate and key management, alarms, Wi-Fi
+// and remote access changes) are not served: their effects have no
+// capture to follow.
+//
 // # Power
 //
 // Each device simulates a host with a power state machine: on (PowerState
@@ -167,6 +245,9 @@
 //     AvailableRequestedPowerStates [assumption], and for power cycle (5)
 //     and power off (8) while a redirection session is open
 //     (Device.SetRedirectionSession), which firmware refuses;
+//   - 0 for power on (2) while the host is on, a no-op (protocol.md
+//     §2.2): recorded in PowerRequests and RequestedPowerState, no event,
+//     no boot;
 //   - 0 otherwise. 10 resets (a boot), 5 power-cycles (a boot), 8 and 12
 //     turn the host off, 11 (NMI) is recorded and changes nothing, 14 resets
 //     gracefully (a boot), 4 sleeps, 7 hibernates, 2 powers on from off or
@@ -222,9 +303,31 @@
 //
 // # Authentication
 //
-// HTTP digest (MD5, qop=auth) with stateless nonces that expire after
-// Options.NonceLifetime (stale="true" on a correct digest over an expired
-// nonce). After Options.LockoutAfter consecutive failed logins the device
+// HTTP digest (MD5, qop=auth). Nonces expire after Options.NonceLifetime.
+// Every WS-Man request but Identify needs a wsa:MessageID (and a
+// wsa:Action): without one it gets wsa:MessageInformationHeaderRequired and
+// is not executed (DSP0226 §6, protocol.md §1.5; the fault is in §1.7). The device
+// answers:
+//
+//   - a nonce it never issued, or one that expired (NonceLifetime,
+//     Device.ExpireNonces), with 401 stale="true", whatever the digest, not
+//     counted as a failed login (Stats.StaleNonces);
+//   - a wrong digest over a live nonce (wrong user, password, realm, uri
+//     or qop) with 401 stale="false", counted by anti-hammering;
+//   - a correct digest whose nc is not above the highest nc it accepted
+//     for that nonce (a repeated or lower count) with 401 stale="false",
+//     not counted (Stats.RejectedNonceCounts) [modelled: RFC 2617 replay
+//     protection; protocol.md only says the count is not capped];
+//   - a correct digest over a nonce it forgot with 401 stale="false", not
+//     counted (Stats.ForgottenNonces). Firmware may drop its nonces at any
+//     time (protocol.md §1.2); the simulator forgets them on demand
+//     (Device.ForgetNonces, Server.ForgetNonces; amtsim SIGUSR1), after
+//     every n-th successful login (Options.FaultForgetNoncesEvery,
+//     Device.SetForgetNoncesEvery; amtsim --fault-forget-nonces N), and
+//     drops the least recently used of more than 128 live nonces
+//     [modelled: firmware keeps a bounded table; the size is a guess].
+//
+// After Options.LockoutAfter consecutive failed logins the device
 // refuses every login for Options.LockoutDuration. Accounts marked ReadOnly
 // get wsman:AccessDenied for Put, Create, Delete and methods. Each device
 // holds its own accounts: those of Options, of its fleet group, or set by
@@ -273,7 +376,9 @@
 // failed login counted by the same anti-hammering counter as WS-Man (the
 // counter and the lockout are per device and shared by both ports); during
 // a lockout every login is refused on both ports. A refusal (also for a
-// nonce the device did not issue or that expired, for read-only accounts,
+// nonce the device did not issue, that expired or that it forgot, for a
+// type 4 nc not above the last one accepted for the nonce, for read-only
+// accounts,
 // and for types 1 and 2) answers status 01 with no data and closes the
 // connection. Data longer than 4096 bytes, a user or realm longer than 64
 // bytes, too many fields or a field overrunning the data close the
@@ -561,7 +666,9 @@
 //   - Ports: the wired port follows the CIM_EthernetPort capture with the
 //     device's MAC; the wireless port (DeviceID ... Port 1, Description
 //     Wireless1, EnabledState 3, no link properties) is modelled on it, as
-//     AMT_EthernetPortSettings serves both (NoWireless removes it).
+//     AMT_EthernetPortSettings serves both (NoWireless removes it). Where
+//     the class table serves CIM_EthernetPort from its capture, that
+//     answer wins and the unit's ports stay addressable in references.
 //     AMT_NetworkPortSystemDefenseCapabilities instances are named by
 //     InstanceID "Intel(r) AMT Network Port System Defense Capabilities N",
 //     N the port, and the service and general capabilities by their
@@ -571,12 +678,22 @@
 //
 // Device.InjectFault queues delays, HTTP error statuses, connection resets
 // and malformed bodies for authenticated requests, to exercise clients'
-// retry and error handling. Device.ExpireNonces and Device.Stats help tests
+// retry and error handling. FaultDelayAnswer executes the request and then
+// delays its answer, so that a test can show a change the device made
+// while the client's deadline expired; Options.FaultAnswerDelay with
+// Options.FaultMethod (amtsim --fault-answer-delay D --fault-method NAME)
+// queues it on every device at start. Device.ExpireNonces and Device.Stats help tests
 // observe and steer the device. The kinds FaultRedirBadSequence,
 // FaultRedirReset and FaultRedirSilent disturb the redirection port instead
 // (a wrong IDE-R sequence number, a reset in the middle of a READ's data,
 // a session that stops sending and answering); Fault.Action does not apply
-// to them, and WS-Man requests never take them.
+// to them, and WS-Man requests never take them. FaultInternalError refuses
+// a request without executing it, with wsman:InternalError and
+// "AMT-STATUS Fault.PTStatus". Fault.ResourceURI narrows a fault to one
+// class and Fault.Skip lets that many matching requests through first, so
+// that a test can fail, say, the third Create of a System Defense apply:
+// Fault{Kind: FaultInternalError, Action: "Create", Skip: 2, Times: 1,
+// PTStatus: 23}.
 //
 // # Concurrency
 //

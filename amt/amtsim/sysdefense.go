@@ -152,7 +152,9 @@ func (d *Device) HostPacket(p Packet) Verdict { return d.defense.HostPacket(p) }
 // active on the port now (0 wired, 1 wireless), or "" when none is.
 func (d *Device) ActiveDefensePolicy(port int) string { return d.defense.Active(port) }
 
-// defenseClasses indexes the System Defense classes by resource URI.
+// defenseClasses indexes the System Defense classes by resource URI. A
+// class the class table serves as captured (CIM_EthernetPort) is answered
+// from there; the unit still knows every port.
 var defenseClasses = func() map[string]sysdefense.Class {
 	m := map[string]sysdefense.Class{}
 	for _, c := range sysdefense.Classes() {
@@ -168,12 +170,12 @@ func (d *Device) dispatchDefense(c sysdefense.Class, req *request, acct Account,
 		return responseEnvelope(relatesTo, d.nextMessageID(), action, req.resourceURI, bodyNS, body)
 	}
 	instanceNS := []string{c.URI}
-	if c.Datetimes {
+	if c.CommonNS {
 		instanceNS = append(instanceNS, nsCommon)
 	}
 	writeOne := func(w *xmlWriter, pfx []string, in *sysdefense.Instance) {
 		common := ""
-		if c.Datetimes {
+		if c.CommonNS {
 			common = pfx[len(pfx)-1]
 		}
 		writeDefenseInstance(w, pfx[0], common, in)

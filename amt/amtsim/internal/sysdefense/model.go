@@ -60,9 +60,10 @@ type Class struct {
 	Create, Delete bool
 	// Methods are the extrinsic methods.
 	Methods []string
-	// Datetimes says that instances carry CIM datetime properties, written
-	// as a Datetime element in the wscim common namespace.
-	Datetimes bool
+	// CommonNS says that responses declare the wscim common namespace:
+	// the CIM_EthernetPort captures do, and CIM datetime properties are
+	// written as a Datetime element in it.
+	CommonNS bool
 }
 
 var filterKeys = []string{"CreationClassName", "InstanceID", "Name", "SystemCreationClassName", "SystemName"}
@@ -78,10 +79,10 @@ var classes = []Class{
 	{Name: ClassPolicyInService, Keys: []string{"Antecedent", "Dependent"}},
 	{Name: ClassPortPolicy, Keys: []string{"Antecedent", "Dependent"}, Create: true, Delete: true},
 	{Name: ClassPortDefaultPolicy, Keys: []string{"Antecedent", "Dependent"}, Create: true, Delete: true},
-	{Name: ClassActiveStatistics, Keys: []string{"Antecedent", "Dependent"}, Datetimes: true},
+	{Name: ClassActiveStatistics, Keys: []string{"Antecedent", "Dependent"}, CommonNS: true},
 	{Name: ClassGeneralCapabilities, Keys: []string{"InstanceID"}, Singleton: true},
 	{Name: ClassPortCapabilities, Keys: []string{"InstanceID"}},
-	{Name: ClassEthernetPort, Keys: []string{"CreationClassName", "DeviceID", "SystemCreationClassName", "SystemName"}},
+	{Name: ClassEthernetPort, Keys: []string{"CreationClassName", "DeviceID", "SystemCreationClassName", "SystemName"}, CommonNS: true},
 }
 
 func init() {

@@ -120,7 +120,7 @@ func (u *Unit) HostPacket(p Packet) Verdict {
 	}
 	pol := ps.active
 	v := Verdict{Policy: pol.id}
-	if pol.antiSpoofing != 0 && p.Direction == DirTx && u.spoofed(&p) {
+	if pol.antiSpoofing != 0 && p.Direction == DirTx && u.spoofed(&p, ps.limits) {
 		v.Rule = RuleAntiSpoofing
 		return v
 	}
@@ -175,15 +175,16 @@ func (u *Unit) HostPacket(p Packet) Verdict {
 // spoofed reports whether a transmitted packet's source is not the
 // host's own. A check needs the identity to compare with: a source MAC
 // is checked when the host MAC is known, a source address when the host
-// address of that IP version is known.
-func (u *Unit) spoofed(p *Packet) bool {
+// address of that IP version is known and the port is anti-spoofing
+// capable for that version.
+func (u *Unit) spoofed(p *Packet, l *PortLimits) bool {
 	if p.SrcMAC != nil && u.cfg.HostMAC != nil && !bytes.Equal(p.SrcMAC, u.cfg.HostMAC) {
 		return true
 	}
-	if p.Src.Is4() && u.cfg.HostIPv4.IsValid() && p.Src != u.cfg.HostIPv4 {
+	if p.Src.Is4() && l.IPv4AntiSpoofing && u.cfg.HostIPv4.IsValid() && p.Src != u.cfg.HostIPv4 {
 		return true
 	}
-	if p.Src.Is6() && u.cfg.HostIPv6.IsValid() && p.Src != u.cfg.HostIPv6 {
+	if p.Src.Is6() && l.IPv6AntiSpoofing && u.cfg.HostIPv6.IsValid() && p.Src != u.cfg.HostIPv6 {
 		return true
 	}
 	return false

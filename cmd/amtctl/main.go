@@ -107,6 +107,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDemoCommand())
+	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDemoCommand(), newHWCommand(), newLogCommand(), newTimeCommand())
 	return root
 }

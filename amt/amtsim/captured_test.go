@@ -255,3 +255,29 @@ func TestFirstConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestCapturedKVMSettingsPut changes a writable property of
+// IPS_KVMRedirectionSettingData and compares the answer with the Put
+// capture; a read-only property is refused.
+func TestCapturedKVMSettingsPut(t *testing.T) {
+	dir := recordingsDir(t)
+	idx := realCaptures(t, dir)
+	sim := startSim(t, plainOpts())
+	wc := newClient(t, sim.URL(), testUser, testPass)
+	uri := capturedURI("IPS_KVMRedirectionSettingData")
+	caps := loadCaptures(t, dir, idx, "IPS_KVMRedirectionSettingData", "PutResponse__*.resp.xml")
+	require.NotEmpty(t, caps)
+	put := func(body string) (*http.Response, []byte) {
+		return wc.post(envelope(actPut, uri, "7", nil, `<r:IPS_KVMRedirectionSettingData xmlns:r="`+uri+`">`+body+`</r:IPS_KVMRedirectionSettingData>`))
+	}
+	resp, data := put(`<r:OptInPolicy>false</r:OptInPolicy>`)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+	root := parseDoc(t, data)
+	compareEnvelope(t, "Put", root, caps)
+	assert.Equal(t, "false", textOf(root, uri, "OptInPolicy"))
+	resp, data = wc.post(getReq(uri))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+	assert.Equal(t, "false", textOf(parseDoc(t, data), uri, "OptInPolicy"))
+	resp, data = put(`<r:EnabledByMEBx>false</r:EnabledByMEBx>`)
+	requireFault(t, resp, data, "d:InvalidRepresentation")
+}

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -106,19 +104,11 @@ type batteryRecord struct {
 	Chemistry             *int   `json:"chemistry"`
 }
 
-// nullable is nil for "", so that JSON shows an unknown string as null.
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 func newPackageRecord(p *amt.PhysicalPackage) *packageRecord {
 	if p == nil {
 		return nil
 	}
-	return &packageRecord{nullable(p.Manufacturer), nullable(p.Model), nullable(p.SerialNumber), nullable(p.Version), nullable(p.AssetTag)}
+	return &packageRecord{str(p.Manufacturer), str(p.Model), str(p.SerialNumber), str(p.Version), str(p.AssetTag)}
 }
 
 func newHWRecord(hw *amt.Hardware) *hwRecord {
@@ -132,16 +122,16 @@ func newHWRecord(hw *amt.Hardware) *hwRecord {
 		Batteries:  []batteryRecord{},
 	}
 	if b := hw.BIOS; b != nil {
-		r.BIOS = &biosRecord{Vendor: nullable(b.Vendor), Version: nullable(b.Version)}
+		r.BIOS = &biosRecord{Vendor: str(b.Vendor), Version: str(b.Version)}
 		if !b.ReleaseDate.IsZero() {
-			r.BIOS.ReleaseDate = nullable(b.ReleaseDate.Format(time.DateOnly))
+			r.BIOS.ReleaseDate = str(b.ReleaseDate.Format(time.DateOnly))
 		}
 	}
 	for _, p := range hw.Processors {
-		r.Processors = append(r.Processors, cpuRecord{p.DeviceID, nullable(p.Manufacturer), nullable(p.Model), p.CurrentClockMHz, p.MaxClockMHz, p.Family, nullable(p.Stepping), p.Status})
+		r.Processors = append(r.Processors, cpuRecord{p.DeviceID, str(p.Manufacturer), str(p.Model), p.CurrentClockMHz, p.MaxClockMHz, p.Family, str(p.Stepping), p.Status})
 	}
 	for _, m := range hw.Memory {
-		r.Memory = append(r.Memory, memoryRecord{nullable(m.Slot), m.SizeBytes, m.SpeedMHz, nullable(m.Manufacturer), nullable(m.PartNumber), nullable(m.SerialNumber), m.MemoryType, m.FormFactor})
+		r.Memory = append(r.Memory, memoryRecord{str(m.Slot), m.SizeBytes, m.SpeedMHz, str(m.Manufacturer), str(m.PartNumber), str(m.SerialNumber), m.MemoryType, m.FormFactor})
 	}
 	for _, s := range hw.Storage {
 		caps := s.Capabilities
@@ -156,13 +146,6 @@ func newHWRecord(hw *amt.Hardware) *hwRecord {
 	return r
 }
 
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
 func num[T int | uint64](p *T, unit string) string {
 	if p == nil {
 		return ""
@@ -172,9 +155,9 @@ func num[T int | uint64](p *T, unit string) string {
 
 func printHardware(w io.Writer, format string, r *hwRecord) error {
 	if format == "json" {
-		return json.NewEncoder(w).Encode(r)
+		return writeJSON(w, r)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	row := func(k string, vs ...string) {
 		var parts []string
 		for _, v := range vs {
@@ -199,22 +182,22 @@ func printHardware(w io.Writer, format string, r *hwRecord) error {
 		if p.SerialNumber != nil {
 			serial = "serial " + *p.SerialNumber
 		}
-		row(name, str(p.Manufacturer), str(p.Model), str(p.Version), serial, tag)
+		row(name, val(p.Manufacturer), val(p.Model), val(p.Version), serial, tag)
 	}
 	pkg("Chassis", r.Chassis)
 	pkg("Baseboard", r.Baseboard)
 	if b := r.BIOS; b != nil {
-		row("BIOS", str(b.Vendor), str(b.Version), str(b.ReleaseDate))
+		row("BIOS", val(b.Vendor), val(b.Version), val(b.ReleaseDate))
 	}
 	for _, p := range r.Processors {
-		row("Processor "+p.DeviceID, str(p.Model), num(p.MaxClockMHz, " MHz max"))
+		row("Processor "+p.DeviceID, val(p.Model), num(p.MaxClockMHz, " MHz max"))
 	}
 	for _, m := range r.Memory {
 		size := ""
 		if m.SizeBytes != nil {
 			size = strconv.FormatUint(*m.SizeBytes>>20, 10) + " MiB"
 		}
-		row("Memory "+str(m.Slot), size, num(m.SpeedMHz, " MHz"), str(m.Manufacturer), str(m.PartNumber))
+		row("Memory "+val(m.Slot), size, num(m.SpeedMHz, " MHz"), val(m.Manufacturer), val(m.PartNumber))
 	}
 	for _, s := range r.Storage {
 		size := ""

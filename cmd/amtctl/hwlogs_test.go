@@ -122,17 +122,34 @@ func TestTimeSet(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	rec := decodeOne(t, out)
 	assert.InDelta(t, -7200, rec["offset_seconds"], 2)
-	assert.Equal(t, false, rec["set"])
-	assert.Contains(t, rec, "offset_after_seconds")
-	assert.Nil(t, rec["offset_after_seconds"])
+	for _, k := range []string{"host", "device_time", "console_time", "offset_seconds"} {
+		assert.Contains(t, rec, k)
+	}
+
+	// A dry run sends nothing that changes the clock.
+	code, out, errOut = amtctl(t, "time", "--host", dev.HTTPAddr(), "--password", password, "-o", "json", "--set", "--dry-run")
+	require.Equal(t, exitOK, code, errOut)
+	rec = decodeOne(t, out)
+	assert.Equal(t, true, rec["dry_run"])
+	ws := rec["would_send"].([]any)
+	require.Len(t, ws, 2)
+	assert.Equal(t, "SetHighAccuracyTimeSynch", ws[1].(map[string]any)["method"])
+	assert.InDelta(t, (-2 * time.Hour).Seconds(), dev.ClockOffset().Seconds(), 1)
 
 	code, out, errOut = amtctl(t, "time", "--host", dev.HTTPAddr(), "--password", password, "-o", "json", "--set")
 	require.Equal(t, exitOK, code, errOut)
 	rec = decodeOne(t, out)
+	for _, k := range []string{"host", "action", "accepted", "changed", "message", "dry_run", "would_send", "device_time", "console_time", "offset_seconds", "offset_after_seconds"} {
+		assert.Contains(t, rec, k)
+	}
+	assert.Equal(t, true, rec["accepted"])
+	assert.Equal(t, true, rec["changed"])
 	assert.InDelta(t, -7200, rec["offset_seconds"], 2)
-	assert.Equal(t, true, rec["set"])
 	assert.InDelta(t, 0, rec["offset_after_seconds"], 2)
 	assert.Less(t, dev.ClockOffset().Abs(), 2*time.Second)
+
+	code, _, _ = amtctl(t, "time", "--host", dev.HTTPAddr(), "--password", password, "--dry-run")
+	assert.Equal(t, exitUsage, code, "--dry-run without --set")
 }
 
 // TestHWLogTimeBinary runs the built amtctl against the simulator: output,

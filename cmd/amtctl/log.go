@@ -2,12 +2,10 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -171,17 +169,17 @@ func printEvents(w io.Writer, format, host string, evs []amt.Event) error {
 	rec := eventsRecord{Host: host, Events: []eventRecord{}}
 	for _, e := range evs {
 		rec.Events = append(rec.Events, eventRecord{
-			Time: e.Time.Format(time.RFC3339), SensorType: e.SensorType, SensorTypeName: nullable(e.SensorTypeName),
+			Time: e.Time.Format(time.RFC3339), SensorType: e.SensorType, SensorTypeName: str(e.SensorTypeName),
 			EventType: e.EventType, EventOffset: e.EventOffset, SourceType: e.SourceType,
-			Severity: e.Severity, SeverityName: nullable(e.SeverityName), SensorNumber: e.SensorNumber,
-			Entity: e.Entity, EntityName: nullable(e.EntityName), EntityInstance: e.EntityInstance,
+			Severity: e.Severity, SeverityName: str(e.SeverityName), SensorNumber: e.SensorNumber,
+			Entity: e.Entity, EntityName: str(e.EntityName), EntityInstance: e.EntityInstance,
 			EventData: hex.EncodeToString(e.EventData), Description: e.Description,
 		})
 	}
 	if format == "json" {
-		return json.NewEncoder(w).Encode(rec)
+		return writeJSON(w, rec)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "TIME\tSEVERITY\tENTITY\tDESCRIPTION")
 	for _, e := range rec.Events {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Time, or(e.SeverityName, fmt.Sprint(e.Severity)), or(e.EntityName, fmt.Sprint(e.Entity)), e.Description)
@@ -193,20 +191,20 @@ func printAudit(w io.Writer, format, host string, recs []amt.AuditRecord) error 
 	rec := auditRecords{Host: host, Records: []auditRecord{}}
 	for _, r := range recs {
 		rec.Records = append(rec.Records, auditRecord{
-			Time: r.Time.Format(time.RFC3339), Group: r.Group, GroupName: nullable(r.GroupName),
-			Event: r.Event, EventName: nullable(r.EventName), InitiatorType: r.InitiatorType,
-			Initiator: r.Initiator, AddressType: r.AddressType, Address: nullable(r.Address),
-			ExtendedData: hex.EncodeToString(r.ExtendedData), Description: nullable(r.Description),
+			Time: r.Time.Format(time.RFC3339), Group: r.Group, GroupName: str(r.GroupName),
+			Event: r.Event, EventName: str(r.EventName), InitiatorType: r.InitiatorType,
+			Initiator: r.Initiator, AddressType: r.AddressType, Address: str(r.Address),
+			ExtendedData: hex.EncodeToString(r.ExtendedData), Description: str(r.Description),
 		})
 	}
 	if format == "json" {
-		return json.NewEncoder(w).Encode(rec)
+		return writeJSON(w, rec)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "TIME\tINITIATOR\tADDRESS\tGROUP\tEVENT\tDETAIL")
 	for _, r := range rec.Records {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time, r.Initiator, or(r.Address, "-"),
-			or(r.GroupName, fmt.Sprint(r.Group)), or(r.EventName, fmt.Sprint(r.Event)), strings.TrimSpace(str(r.Description)))
+			or(r.GroupName, fmt.Sprint(r.Group)), or(r.EventName, fmt.Sprint(r.Event)), strings.TrimSpace(val(r.Description)))
 	}
 	return tw.Flush()
 }

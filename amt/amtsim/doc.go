@@ -176,7 +176,10 @@
 // namespace, and CIM_PhysicalPackage keeps its enumeration context on the
 // last page, as captured. CIM_SystemPackaging, CIM_EthernetPort and
 // IPS_LANEndpoint carry the device's platform GUID and MAC address;
-// everything else is the captured value. CIM_WiFiEndpoint is not served:
+// everything else is the captured value [modelled: where only one of the
+// two captured machines has a class, a device of either generation shows
+// that machine's values, so an AMT 8 device reports the NUC chassis of the
+// AMT 12 captures beside its own board]. CIM_WiFiEndpoint is not served:
 // its only captures lack the namespace declarations of every other
 // firmware envelope.
 //

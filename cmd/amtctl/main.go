@@ -145,6 +145,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().String("config", "", "configuration file (default $XDG_CONFIG_HOME/amtkit/config.yaml)")
 	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDefenseCommand(), newDemoCommand())
 	root.AddCommand(newVersionCommand(), newConfigCommand())
+	root.AddCommand(newHWCommand(), newLogCommand(), newTimeCommand())
 	root.SetHelpCommand(newHelpCommand(root))
 	applyFlagRules(root)
 	registerCompletions(root)

@@ -202,8 +202,8 @@ type contractCase struct {
 	env     []string
 	stdin   string
 	exit    int
-	shape   shape                                      // success: the object's keys; nil for an error
-	check   func(t *testing.T, out map[string]any)     // more checks of the object
+	shape   shape                                     // success: the object's keys; nil for an error
+	check   func(t *testing.T, out map[string]any)    // more checks of the object
 	after   func(t *testing.T, stdout, stderr string) // checks of the device afterwards
 }
 
@@ -298,7 +298,9 @@ func TestContract(t *testing.T) {
 		{name: "creds profile add without --password-stdin", command: "creds profile add", args: []string{"creds", "profile", "add", "lab2", "--user", user, "--state", state}, exit: exitUsage},
 		{name: "creds profile default", command: "creds profile default", args: []string{"creds", "profile", "default", "lab", "--state", state}},
 		{name: "info with --profile", command: "info", args: j("info", "--host", host, "--profile", "lab", "--state", state), shape: infoShape,
-			check: func(t *testing.T, o map[string]any) { assert.Equal(t, "lab", o["credentials"].(map[string]any)["profile"]) }},
+			check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, "lab", o["credentials"].(map[string]any)["profile"])
+			}},
 		{name: "creds profile list", command: "creds profile list", args: j("creds", "profile", "list", "--state", state),
 			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, `"name":"lab"`) }},
 		{name: "creds runtime list", command: "creds runtime list", args: j("creds", "runtime", "list", "--state", state),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -30,6 +29,8 @@ type deviceFlags struct {
 	verbose  bool
 	profile  string
 	state    string
+	fallback bool
+	remember bool
 	// passwordStdin: read the password from standard input (without echo
 	// on a terminal).
 	passwordStdin bool
@@ -37,9 +38,9 @@ type deviceFlags struct {
 	// credentials (info), so none are asked for.
 	optionalCredentials bool
 
-	extra       []amt.Option    // options a command adds to the flags
-	store       *credentials.DB // opened by client, closed by close
-	credentials bool            // some credential or profile applies
+	extra       []amt.Option      // options a command adds to the flags
+	store       credentials.Store // opened by client, closed by close
+	credentials bool              // some credential or profile applies
 }
 
 func (f *deviceFlags) register(cmd *cobra.Command) {
@@ -57,6 +58,8 @@ func (f *deviceFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "timeout of each operation")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log requests to stderr")
 	fl.StringVar(&f.profile, "profile", "", "credential profile to log in with (else the default profile)")
+	fl.BoolVar(&f.fallback, "fallback", false, "after --user/--password, fall back to --profile (or the default profile) and the runtime entry")
+	fl.BoolVar(&f.remember, "remember", false, "remember --user/--password (or AMT_PASSWORD) in the runtime profile when it works")
 	registerStateFlag(fl, &f.state)
 }
 
@@ -87,7 +90,7 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 		f.password = pw
 	}
 	var opts []amt.Option
-	src, err := f.source()
+	src, err := f.source(cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +102,7 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 			return nil, err
 		}
 		f.password = pw
-		if src, err = f.source(); err != nil {
+		if src, err = f.source(cmd); err != nil {
 			return nil, err
 		}
 	}
@@ -146,15 +149,12 @@ func (f *deviceFlags) hasPassword() bool {
 	return f.password != "" || os.Getenv("AMT_PASSWORD") != ""
 }
 
-// source chooses where credentials come from. --user/--password (or
-// AMT_PASSWORD) are a task credential. When the credential store exists (or
-// --profile or --state names one), a resolver tries the task credential,
-// then the named or default profile, then what last worked on the host,
-// learns what works, and never spends more failed logins than the guard
-// allows. Without a store, the task credential is used alone, and nothing is
-// written to disk.
-func (f *deviceFlags) source() (credentials.Source, error) {
-	var task *credentials.Credential
+// source chooses where credentials come from (see credentialSource):
+// --user/--password (or AMT_PASSWORD) alone unless --fallback, else the
+// named or default profile and the runtime entry; every login under the
+// lockout guard kept in the local state.
+func (f *deviceFlags) source(cmd *cobra.Command) (credentials.Source, error) {
+	ch := credentialChoice{profile: f.profile, state: f.state, fallback: f.fallback, remember: f.remember}
 	if f.hasPassword() {
 		password := f.password
 		if password == "" {
@@ -163,37 +163,20 @@ func (f *deviceFlags) source() (credentials.Source, error) {
 		if f.user == "" {
 			return nil, usageError{errors.New("--user must not be empty")}
 		}
-		task = &credentials.Credential{User: f.user, Password: password}
+		ch.task = &credentials.Credential{User: f.user, Password: password}
 	}
-	path, explicit, err := statePath(f.state)
+	src, store, err := credentialSource(cmd.Context(), ch, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}
-	_, statErr := os.Stat(path)
-	useStore := f.profile != "" || explicit || statErr == nil
-	if !useStore {
-		if task == nil {
-			return nil, nil
-		}
-		f.credentials = true
-		return credentials.Static(*task), nil
-	}
-	if f.store, err = credentials.Open(path); err != nil {
+	f.store = store
+	if f.credentials, err = haveCandidates(cmd.Context(), store, ch, f.host); err != nil {
 		return nil, fmt.Errorf("credential store: %w", err)
 	}
-	opts := []credentials.Option{}
-	if f.profile != "" {
-		if _, err := f.store.Profile(context.Background(), f.profile); errors.Is(err, credentials.ErrNotFound) {
-			return nil, usageError{fmt.Errorf("--profile %s: no such profile (amtctl creds profile list shows them)", f.profile)}
-		}
-		opts = append(opts, credentials.WithProfile(f.profile))
+	if !f.credentials {
+		return nil, nil
 	}
-	r, err := credentials.NewResolver(f.store, opts...)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	f.credentials = true
-	return r.For(task), nil
+	return src, nil
 }
 
 // logger logs to stderr with --verbose, and nowhere otherwise.

@@ -29,7 +29,7 @@ func discoverCLI(t *testing.T, args ...string) (int, string, string) {
 	}
 	started := false
 	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
-	root.SetArgs(append([]string{"discover"}, args...))
+	root.SetArgs(withTestState(t, append([]string{"discover"}, args...)))
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return exitOK, stdout.String(), stderr.String()

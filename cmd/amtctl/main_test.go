@@ -45,6 +45,9 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.RemoveAll(dir)
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
 	os.Exit(code)
 }
 
@@ -66,7 +69,7 @@ func newSim(t *testing.T, opts amtsim.Options) (*amtsim.Server, *amtsim.Device) 
 func amtctl(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
+	code := run(context.Background(), withTestState(t, args), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -361,8 +364,9 @@ func TestBinaryExitStatus(t *testing.T) {
 	_, dev := newSim(t, amtsim.Options{})
 
 	var stdout, stderr bytes.Buffer
+	state := t.TempDir()
 	cmd := exec.Command(bin, "info", "--host", dev.HTTPAddr(), "--password", "wrong")
-	cmd.Env = append(os.Environ(), "AMT_PASSWORD=")
+	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
 	var exitErr *exec.ExitError
@@ -373,7 +377,7 @@ func TestBinaryExitStatus(t *testing.T) {
 	assert.Equal(t, 1, dev.Stats().FailedLogins)
 
 	cmd = exec.Command(bin, "info", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
-	cmd.Env = append(os.Environ(), "AMT_PASSWORD=")
+	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
 	out, err = cmd.Output()
 	require.NoError(t, err)
 	assert.Equal(t, "11.8.50", decodeInfo(t, string(out))["amt_version"])

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -82,10 +83,37 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if code == exitUsage {
 		fmt.Fprint(stderr, "\n", cmd.UsageString())
 	}
-	if flagValue(cmd, "output") == "json" {
+	if outputFormat(cmd, args) == "json" {
 		_ = writeJSONError(stdout, flagValue(cmd, "host"), err, code)
 	}
 	return code
+}
+
+// outputFormat is the --output of cmd, or, when cmd has no such flag (an
+// unknown command), what the arguments ask for.
+func outputFormat(cmd *cobra.Command, args []string) string {
+	f := cmd.Flags().Lookup("output")
+	if f != nil && f.Changed {
+		return f.Value.String()
+	}
+	// Parsing may have stopped before --output (at an unknown flag).
+args:
+	for i, a := range args {
+		switch {
+		case (a == "--output" || a == "-o") && i+1 < len(args):
+			return args[i+1]
+		case strings.HasPrefix(a, "--output="):
+			return strings.TrimPrefix(a, "--output=")
+		case a == "-ojson":
+			return "json"
+		case a == "--":
+			break args
+		}
+	}
+	if f != nil {
+		return f.Value.String()
+	}
+	return ""
 }
 
 // flagValue is the value of cmd's flag name, "" when it has none.

@@ -427,36 +427,46 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 	var (
 		lastAuth        error
 		rejected, skips int
+		skipRetry       time.Time
 	)
 	for i, c := range cands {
 		if err := ctx.Err(); err != nil {
 			return Candidate{}, attempts, fmt.Errorf("credentials: %s: %w", key, err)
 		}
 		fp := fingerprintOf(r.tech, c.Credential)
-		skip, retryAt, spent := turn.check(fp)
-		if skip {
+		res, err := turn.reserve(ctx, fp)
+		if err != nil {
+			return Candidate{}, attempts, err
+		}
+		switch res.Decision {
+		case GuardSkip:
 			attempts[i].Outcome, attempts[i].Err = Skipped, ErrRecentlyFailed
+			if skips == 0 || res.RetryAt.Before(skipRetry) {
+				skipRetry = res.RetryAt
+			}
 			skips++
 			continue
-		}
-		if spent {
+		case GuardSpent:
 			return Candidate{}, attempts, &BudgetError{
 				Host: key, Untried: len(cands) - i,
-				MaxFailures: r.guard.max, Window: r.guard.window, RetryAt: retryAt,
+				MaxFailures: r.guard.max, Window: r.guard.window, RetryAt: res.RetryAt,
 			}
 		}
 
-		err := r.attempt(ctx, c.Credential, try)
+		err = r.attempt(ctx, c.Credential, try)
+		// The device counted a failure even if ctx ended meanwhile.
+		serr := turn.settle(ctx, res.ID, err != nil && r.isAuth(err))
 		if err == nil {
 			attempts[i].Outcome = Succeeded
-			attempts[i].Err = r.learn(ctx, key, c)
+			attempts[i].Err = errors.Join(serr, r.learn(ctx, key, c))
 			return c, attempts, nil
 		}
 		attempts[i].Err = err
 		if r.isAuth(err) {
-			// The device counted this failure even if ctx ended meanwhile.
 			attempts[i].Outcome = AuthFailed
-			turn.fail(fp)
+			if serr != nil {
+				attempts[i].Err = errors.Join(err, serr)
+			}
 			rejected++
 			lastAuth = err
 			if c.Origin == Runtime {
@@ -471,6 +481,12 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 			return Candidate{}, attempts, fmt.Errorf("credentials: %s: %w", key, cerr)
 		}
 		return Candidate{}, attempts, fmt.Errorf("credentials: %s: %s: %w", key, describe(c.Origin, c.Profile), err)
+	}
+	if rejected == 0 && skips > 0 {
+		// Nothing was sent: every candidate already failed here.
+		return Candidate{}, attempts, &BudgetError{
+			Host: key, Skipped: skips, MaxFailures: r.guard.max, Window: r.guard.window, RetryAt: skipRetry,
+		}
 	}
 	if lastAuth == nil {
 		lastAuth = ErrRecentlyFailed

@@ -52,8 +52,9 @@ func sameLogin(a, b credentials.Credential) bool {
 		bytes.Equal(a.ClientCertPEM, b.ClientCertPEM) && bytes.Equal(a.ClientKeyPEM, b.ClientKeyPEM)
 }
 
-// hostKey normalises a host name as the credentials package does.
-func hostKey(host string) string { return strings.ToLower(strings.TrimSpace(host)) }
+// hostKey is the device a host names (credentials.DeviceKey: the address
+// without the port).
+func hostKey(host string) string { return credentials.DeviceKey(host) }
 
 func (s *Credentials) check(ctx context.Context) error {
 	if s.closed.Load() || s.db.isClosed() {
@@ -360,7 +361,7 @@ func (s *Credentials) RuntimeEntries(ctx context.Context) ([]credentials.Runtime
 	if err := rs.Err(); err != nil {
 		return nil, s.db.fail("reading the runtime profile", err)
 	}
-	slices.SortFunc(out, func(a, b credentials.RuntimeEntry) int { return strings.Compare(a.Host, b.Host) })
+	slices.SortFunc(out, func(a, b credentials.RuntimeEntry) int { return credentials.CompareDevices(a.Host, b.Host) })
 	return out, nil
 }
 

@@ -44,6 +44,7 @@ func (d *DB) loadKey(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
+	d.macKey = key
 	if d.aead, err = newAEAD(key); err != nil {
 		return err
 	}

@@ -30,9 +30,9 @@ type deviceFlags struct {
 	profile  string
 	state    string
 
-	extra       []amt.Option    // options a command adds to the flags
-	store       *credentials.DB // opened by client, closed by close
-	credentials bool            // some credential or profile applies
+	extra       []amt.Option // options a command adds to the flags
+	store       *stateStore  // opened by client, closed by close
+	credentials bool         // some credential or profile applies
 }
 
 func (f *deviceFlags) register(cmd *cobra.Command) {
@@ -68,7 +68,7 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 		return nil, err
 	}
 	var opts []amt.Option
-	src, err := f.source()
+	src, err := f.source(cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +108,7 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 		// New does no I/O: whatever it refuses came from the flags.
 		return nil, usageError{err}
 	}
+	noteClient(cmd.Context(), c, f.state)
 	return c, nil
 }
 
@@ -122,7 +123,7 @@ func (f *deviceFlags) hasPassword() bool {
 // learns what works, and never spends more failed logins than the guard
 // allows. Without a store, the task credential is used alone, and nothing is
 // written to disk.
-func (f *deviceFlags) source() (credentials.Source, error) {
+func (f *deviceFlags) source(cmd *cobra.Command) (credentials.Source, error) {
 	var task *credentials.Credential
 	if f.hasPassword() {
 		password := f.password
@@ -134,12 +135,11 @@ func (f *deviceFlags) source() (credentials.Source, error) {
 		}
 		task = &credentials.Credential{User: f.user, Password: password}
 	}
-	path, explicit, err := statePath(f.state)
+	target, explicit, err := stateTarget(cmd, f.state)
 	if err != nil {
 		return nil, err
 	}
-	_, statErr := os.Stat(path)
-	useStore := f.profile != "" || explicit || statErr == nil
+	useStore := f.profile != "" || explicit || stateExists(target)
 	if !useStore {
 		if task == nil {
 			return nil, nil
@@ -147,12 +147,27 @@ func (f *deviceFlags) source() (credentials.Source, error) {
 		f.credentials = true
 		return credentials.Static(*task), nil
 	}
-	if f.store, err = credentials.Open(path); err != nil {
-		return nil, fmt.Errorf("credential store: %w", err)
+	db, err := openState(cmd, f.state)
+	if err != nil {
+		return nil, err
 	}
-	opts := []credentials.Option{}
-	if f.profile != "" {
+	f.store = &stateStore{Credentials: db.Credentials(), db: db}
+	// The lockout guard counts in the state database, so that every
+	// process (and every machine sharing it) spends one budget.
+	opts := []credentials.Option{credentials.WithGuard(credentials.NewGuard(0, 0, credentials.GuardStorage(f.store)))}
+	switch {
+	case f.profile != "":
 		opts = append(opts, credentials.WithProfile(f.profile))
+	case task != nil:
+		// Credentials given on the command line are tried alone.
+		opts = append(opts, credentials.WithOrder(credentials.Task))
+	default:
+		// Nothing given: the store's default profile or what worked on
+		// the host; with neither, the command runs without a login.
+		if ok, err := f.storeKnows(cmd); err != nil || !ok {
+			f.close()
+			return nil, err
+		}
 	}
 	r, err := credentials.NewResolver(f.store, opts...)
 	if err != nil {
@@ -160,6 +175,25 @@ func (f *deviceFlags) source() (credentials.Source, error) {
 	}
 	f.credentials = true
 	return r.For(task), nil
+}
+
+// storeKnows says whether the store has credentials for the host: a
+// default profile, or a runtime entry.
+func (f *deviceFlags) storeKnows(cmd *cobra.Command) (bool, error) {
+	ctx := cmd.Context()
+	if _, ok, err := f.store.Runtime(ctx, f.host); err != nil || ok {
+		return ok, err
+	}
+	profiles, err := f.store.Profiles(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range profiles {
+		if p.Default {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // logger logs to stderr with --verbose, and nowhere otherwise.

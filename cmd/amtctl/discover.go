@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -118,7 +116,7 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 		password = os.Getenv("AMT_PASSWORD")
 	}
 	if f.inventory {
-		src, closeStore, err := f.source(cmd.Context(), password)
+		src, closeStore, err := f.source(cmd, password)
 		if err != nil {
 			return err
 		}
@@ -176,20 +174,14 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 // source builds the credential source of --inventory: --user/--password as
 // the task credential, a profile from the store (--profile, else the
 // default profile), or both, the task credential first.
-func (f *discoverFlags) source(ctx context.Context, password string) (credentials.Source, func(), error) {
+func (f *discoverFlags) source(cmd *cobra.Command, password string) (credentials.Source, func(), error) {
+	ctx := cmd.Context()
 	nothing := func() {}
 	task := &credentials.Credential{User: f.user, Password: password}
 	if f.profile == "" && password != "" {
 		return credentials.Static(*task), nothing, nil
 	}
-	path, err := credentials.DefaultStatePath()
-	if f.state != "" {
-		path, err = filepath.Join(f.state, credentials.DatabaseFileName), nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("credential store: %w", err)
-	}
-	db, err := credentials.Open(path)
+	db, err := openStore(cmd, f.state)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,6 +208,7 @@ func (f *discoverFlags) source(ctx context.Context, password string) (credential
 			return nil, nil, usageError{errors.New("--inventory needs --password (or AMT_PASSWORD), --profile, or a default profile in the credential store")}
 		}
 	}
+	ropts = append(ropts, credentials.WithGuard(credentials.NewGuard(0, 0, credentials.GuardStorage(db))))
 	r, err := credentials.NewResolver(db, ropts...)
 	if err != nil {
 		closeDB()

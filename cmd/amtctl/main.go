@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,7 +60,11 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	started := false
 	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	rec, start := &commandRecord{}, time.Now()
+	cmd, err := root.ExecuteContextC(context.WithValue(ctx, recordKey{}, rec))
+	if started {
+		recordActivity(ctx, cmd, cmd.Flags().Args(), rec, start, err, stderr)
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -106,7 +111,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	registerGlobalStateFlags(root.PersistentFlags(), &stateFlags{})
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDemoCommand())
+	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newLogCommand(), newDemoCommand())
 	return root
 }

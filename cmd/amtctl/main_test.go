@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"go/build"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -34,6 +35,16 @@ func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "amtctl-test-state")
 	if err != nil {
 		panic(err)
+	}
+	// The go command finds its caches through HOME: keep them where they
+	// were, so that building amtctl in a test reuses what is compiled.
+	if os.Getenv("GOCACHE") == "" {
+		if cache, err := os.UserCacheDir(); err == nil {
+			os.Setenv("GOCACHE", filepath.Join(cache, "go-build"))
+		}
+	}
+	if os.Getenv("GOPATH") == "" {
+		os.Setenv("GOPATH", build.Default.GOPATH)
 	}
 	os.Setenv("XDG_STATE_HOME", dir)
 	os.Setenv("HOME", dir)
@@ -66,7 +77,7 @@ func newSim(t *testing.T, opts amtsim.Options) (*amtsim.Server, *amtsim.Device) 
 func amtctl(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
+	code := run(context.Background(), withTestState(t, args), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amtkit/amtkit/amt/amtsim"
+	"github.com/amtkit/amtkit/credentials"
 )
 
 func TestPowerStatusJSON(t *testing.T) {
@@ -111,12 +113,12 @@ func TestBootUnsupportedOptionRefused(t *testing.T) {
 func creds(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := runIO(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+	code := runIO(context.Background(), withTestState(t, args), strings.NewReader(stdin), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
 func TestCredentialProfilesEndToEnd(t *testing.T) {
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 4})
 	host := dev.HTTPAddr()
 
@@ -157,14 +159,14 @@ func TestCredentialProfilesEndToEnd(t *testing.T) {
 
 	code, out, errOut = amtctl(t, "creds", "runtime", "list", "--state", state, "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
-	assert.Contains(t, out, host)
+	assert.Contains(t, out, `"host":"`+credentials.DeviceKey(host)+`"`, "runtime entries are kept per device")
 	assert.NotContains(t, out, password)
 
 	code, _, errOut = amtctl(t, "creds", "runtime", "forget", host, "--state", state)
 	require.Equal(t, exitOK, code, errOut)
 	code, out, _ = amtctl(t, "creds", "runtime", "list", "--state", state)
 	require.Equal(t, exitOK, code)
-	assert.NotContains(t, out, host)
+	assert.NotContains(t, out, credentials.DeviceKey(host))
 
 	code, _, errOut = amtctl(t, "creds", "profile", "default", "lab", "--state", state)
 	require.Equal(t, exitOK, code, errOut)
@@ -176,7 +178,7 @@ func TestCredentialProfilesEndToEnd(t *testing.T) {
 }
 
 func TestCredsUsage(t *testing.T) {
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	code, _, _ := creds(t, "", "creds", "profile", "add", "x", "--user", user, "--password-stdin", "--state", state)
 	assert.Equal(t, exitUsage, code, "empty password")
 	code, _, _ = creds(t, "pw\n", "creds", "profile", "add", "x", "--user", user, "--state", state)

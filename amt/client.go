@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/defense"
 	"github.com/amtkit/amtkit/power"
 	"github.com/amtkit/amtkit/wsman"
 )
@@ -32,6 +33,9 @@ type Client struct {
 	// Power reads and changes the power state and the one-time boot
 	// options. Its errors are classified like the Client's.
 	Power *power.Service
+	// Defense configures System Defense network filters. Its errors are
+	// classified like the Client's.
+	Defense *defense.Service
 	// Redirect reaches the redirection port (IDE-R, serial-over-LAN) with
 	// the same credentials and TLS settings.
 	Redirect *RedirectService
@@ -278,6 +282,7 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 		c.ws = anon // no credentials: operations that need a login say so
 	}
 	c.Power = power.New(nil, power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap))
+	c.Defense = defense.New(nil, defense.WithClientFunc(c.conn), defense.WithErrorWrapper(c.wrap))
 	c.Redirect = &RedirectService{c: c, port: o.redirectPort}
 	return c, nil
 }

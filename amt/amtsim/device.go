@@ -9,7 +9,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/sysdefense"
 )
 
 // Device is one simulated AMT device. Its methods are safe for concurrent
@@ -60,6 +63,10 @@ type Device struct {
 	slotFreed   chan struct{} // closed and replaced when a session slot is released
 
 	optIn optInModel // user consent (IPS_OptInService)
+
+	defense       *sysdefense.Unit // System Defense; has its own lock
+	defenseOffset atomic.Int64     // AdvanceDefenseClock, in ns
+	traffic       []trafficFlow    // host traffic trickle; immutable
 }
 
 // Stats counts what a device has seen.
@@ -77,6 +84,9 @@ type enumeration struct {
 	class    *classDef
 	items    []*instance
 	lastUsed time.Time
+	// System Defense enumerations hold the unit's instances instead.
+	defenseURI   string
+	defenseItems []*sysdefense.Instance
 }
 
 // unprovisionedRealm is the digest realm of every device in
@@ -122,6 +132,9 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		d.gateway = "0.0.0.0"
 	}
 	d.power = newPowerModel(prof)
+	// The options were checked by Options.normalize.
+	_ = d.newSystemDefense(prof.defense)
+	d.traffic = prof.traffic
 	for _, c := range classTable {
 		if c.served(d.major) {
 			d.instances[c.name] = c.build(d)

@@ -412,6 +412,163 @@
 // intrinsic operations); clearing them needs no consent. An authenticated
 // IDE-R or SOL session puts received consent in use (state 4).
 //
+// # System Defense
+//
+// System Defense (protocol.md §4) is served by its own unit
+// (internal/sysdefense), written from protocol.md alone: there is no capture
+// of these classes but a hand-edited AMT_Hdr8021Filter, so shapes follow
+// protocol.md and what it leaves open is modelled as listed below, each
+// with its option in Options.SystemDefense (SystemDefenseOptions).
+//
+// Classes: AMT_SystemDefenseService; AMT_Hdr8021Filter and
+// AMT_IPHeadersFilter (Create, Delete, Get, Enumerate); AMT_NetworkFilter,
+// a view of every filter with OwnerID; AMT_SystemDefensePolicy (Create,
+// Delete, GetTimeout, SetTimeout, UpdateStatistics);
+// AMT_FilterInSystemDefensePolicy and AMT_SystemDefensePolicyInService;
+// AMT_NetworkPortSystemDefensePolicy (enables a policy on a port) and
+// AMT_NetworkPortDefaultSystemDefensePolicy (a port's default policy), both
+// created and deleted with the bodies and EPR-valued selectors of
+// protocol.md §4.4; AMT_ActiveFilterStatistics;
+// AMT_GeneralSystemDefenseCapabilities; AMT_NetworkPortSystemDefenseCapabilities;
+// CIM_EthernetPort. No class accepts Put.
+//
+// What follows protocol.md: the device assigns creation handles (numeric
+// InstanceIDs, one sequence for filters and policies, never reused) and
+// overwrites the placeholder keys (CreationClassName the class,
+// SystemCreationClassName CIM_ComputerSystem, SystemName Intel(r) AMT, as
+// the filter capture shows); ResourceCreated carries every key selector,
+// for associations as nested EndpointReferences like the captured
+// AMT_TLSCredentialContext answer. Names and PolicyName have at most 16
+// characters; FilterDirection 0 Tx, 1 Rx; FilterProfile 0..4; a rate limit
+// needs FilterProfileData > 0; HdrIPVersion 4 or 6 and without it no
+// address field; addresses hex-encoded, 4 bytes for IPv4 and 16 or 20 for
+// IPv6, a mask or an end of range (not both) only with an address; port
+// fields only with HdrProtocolID; not a range of source ports and a range
+// of destination ports at once; FilterCreationHandles at most 62, each an
+// existing filter; AntiSpoofingSupport 0..4; SetTimeout 0..65535 minutes.
+// A filter a policy references cannot be deleted, nor a policy enabled on
+// or default for a port. Exactly one policy is active per port: the
+// highest PolicyPrecedence among the enabled ones, else the port's default,
+// else none (traffic unfiltered). Limits are GlobalMaxSupportedPolicies and
+// GlobalMaxSupportedFilters (defaults 8 and 80, protocol.md §4.7) and the
+// per-port Tx/Rx filter and counter limits, an IPv6 filter or counter
+// taking IPv6_to_IPv4_Ratio IPv4 slots, each default count flag a counter.
+//
+// Packets (Device.HostPacket, one simulated host packet through the active
+// policy of its port): anti-spoofing first, for transmitted packets whose
+// source MAC or IP is not the host's (the device's MAC and address); then
+// every filter of the policy in the packet's direction: any matching drop
+// filter (profiles 1 and 4), or a matching rate limit over its rate, drops
+// the packet; else any matching filter passes it; else the direction's
+// default (Tx/RxDefaultDrop). Filters are stateless: they see one packet's
+// headers. Statistics profiles (0, 1) count matching packets, as do the
+// default counters for packets no filter matched.
+//
+// Simulated host traffic: Device.HostPacket sends one packet; Options.HostTraffic
+// (a fleet group's host_traffic) sends a steady trickle from every device to
+// named peers, each entry a request and its reply every interval, so that
+// the statistics of a running simulator move. In a fleet group:
+//
+//	"system_defense": {"max_policies": 8, "max_filters": 80, "max_enabled_per_port": 1,
+//	  "timeout_minute": "1s", "limit_status": 23, "wired": {"ipv4_max_tx_filters": 16, ...}},
+//	"host_traffic": [{"peer": "10.0.0.5", "protocol": "tcp", "port": 443, "interval": "1s",
+//	  "interface": "wired"}]
+//
+// protocol is tcp, udp (both with port) or icmp; interval a Go duration
+// (default 1s, at least 1ms); interface wired (default) or wireless. The
+// trickle is not a model of the host: it exists to exercise statistics.
+// A port limits object (wired, wireless) replaces the defaults as a whole:
+// ipv4_max_tx_filters, ipv4_max_tx_counters, ipv4_max_rx_filters,
+// ipv4_max_rx_counters, ipv4_anti_spoofing, the same for ipv6 and
+// ipv6_to_ipv4_ratio.
+//
+// Modelled, with why and the option:
+//
+//   - Status codes. Intrinsic operations fail with wsman:InternalError and
+//     "AMT-STATUS n" (protocol.md §1.8), methods with ReturnValue n. A limit
+//     gives 23 MAX_LIMIT_REACHED (protocol.md says 23 or 11, exact code
+//     unknown; LimitStatus); a value breaking a constraint 36
+//     INVALID_PARAMETER (InvalidStatus); deleting what is in use 16
+//     NOT_PERMITTED (InUseStatus); any Create, Delete or method in client
+//     control mode 3 INVALID_PT_MODE (protocol.md: System Defense needs
+//     ACM; CCMStatus), while Get and Enumerate still answer so that a
+//     console can read the capabilities; anti-spoofing on a port not
+//     capable of it 2066 UNSUPPORTED (UnsupportedStatus). A type error, a
+//     missing required property or a property the class does not have is
+//     wsman:SchemaValidationError; enabling the same policy twice on a port
+//     wsman:AlreadyExists (the fault of the captures).
+//   - One enabled policy per port (protocol.md: System Defense enables one
+//     per interface; a second gives the limit status). The other sources of
+//     enabled policies (Agent Presence, Environment Detection) are not
+//     modelled; MaxEnabledPerPort > 1 lets System Defense enable several so
+//     that precedence and hand-over show. Equal precedence: the earlier
+//     enabled wins. One default policy per port; a second gives the limit
+//     status. PolicyPrecedence and timeouts do not apply to defaults.
+//   - Timeouts. A policy's timeout runs from when it becomes active on a
+//     port (per port) and restarts when SetTimeout is invoked while it is
+//     active; when it runs out the policy stays enabled (Enabled true,
+//     Active false) and the next candidate takes over from that instant.
+//     SetTimeout re-arms an expired policy. GetTimeout returns the minutes
+//     left, rounded up, while the policy is active with a timeout, and the
+//     configured value otherwise (GetTimeoutConfigured always returns the
+//     configured value). The device clock is the host clock moved by
+//     Device.AdvanceDefenseClock; TimeoutMinute shortens a minute so that a
+//     running simulator shows timeouts expire.
+//   - Per-port limits. No capture reports them: the defaults are 16 Tx and
+//     16 Rx filters, 8 Tx and 8 Rx counters for IPv4, 8/8/4/4 for IPv6, a
+//     ratio of 2 and anti-spoofing on both (Wired, Wireless). They are
+//     checked when a policy is enabled on or made default for a port, each
+//     policy on its own; IPv6 filters also count against the IPv6 limits.
+//     Anti-spoofing takes 2 Tx filters (AntiSpoofingTxFilters) and needs
+//     IPv4_AntiSpoofingCapable; its labels 1..4 are unknown, so any non-zero
+//     value turns it on. A rate limit filter keeps a counter and reports
+//     statistics (RateLimitNoCounter turns that off); pass and drop filters
+//     without statistics keep none.
+//   - Rate limits count matching packets in one-second windows from the
+//     first match: packets beyond FilterProfileData in a window are
+//     dropped ("approximate" in protocol.md).
+//   - Statistics. UpdateStatistics (on the policy active on the port given
+//     as NetworkInterface, else ReturnValue 36) copies the live counters to
+//     AMT_ActiveFilterStatistics (ReadCount, FilterMatched), and with
+//     ResetOnRead zeroes them and sets LastResetTime; enumerating without it
+//     shows the last copy. Counters and ActivationTime restart when a policy
+//     becomes active on a port. Entries exist for the counting filters of
+//     each port's active policy; Antecedent is the port, Dependent the
+//     AMT_FilterInSystemDefensePolicy reference (Antecedent the policy,
+//     Dependent the filter with its key selectors, Name among them).
+//     Default counters have no filter: they are reported as entries whose
+//     filter reference is an AMT_NetworkFilter with InstanceID and Name
+//     "TxDefault" or "RxDefault" (NoDefaultStatistics leaves them out).
+//     Times are CIM datetimes in the wscim common namespace, as the
+//     captures of other classes write them.
+//   - Association directions not in protocol.md:
+//     AMT_FilterInSystemDefensePolicy has the policy as Antecedent and the
+//     filter as Dependent; AMT_SystemDefensePolicyInService the service and
+//     the policy. Port references carry CreationClassName and DeviceID, as
+//     the Delete of protocol.md §4.4 sends them; a reference given by a
+//     console matches when its identifying selector (DeviceID, InstanceID)
+//     is there and every selector it gives is right.
+//   - Matching details protocol.md leaves open: an IP headers filter
+//     matches IP packets only (not ARP); a 20-byte IPv6 octet string is
+//     matched on its first 16 bytes; HdrFlowLabel is hex like the addresses
+//     and needs IPv6; TCPFlagsOn/TCPFlagsOff elements are OR-ed bit masks of
+//     the TCP flags (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32) and need
+//     HdrProtocolID 6; HdrDSCP lists values compared with the packet's DSCP
+//     field; IsNegated negates the whole match. Port fields come in
+//     start/end pairs. Filter names need not be unique. ActionEventOnMatch
+//     and the default match events raise no events (no event log is
+//     modelled).
+//   - Ports: the wired port follows the CIM_EthernetPort capture with the
+//     device's MAC; the wireless port (DeviceID ... Port 1, Description
+//     Wireless1, EnabledState 3, no link properties) is modelled on it, as
+//     AMT_EthernetPortSettings serves both (NoWireless removes it). Where
+//     the class table serves CIM_EthernetPort from its capture, that
+//     answer wins and the unit's ports stay addressable in references.
+//     AMT_NetworkPortSystemDefenseCapabilities instances are named by
+//     InstanceID "Intel(r) AMT Network Port System Defense Capabilities N",
+//     N the port, and the service and general capabilities by their
+//     ElementName; these names are modelled.
+//
 // # Fault injection
 //
 // Device.InjectFault queues delays, HTTP error statuses, connection resets
@@ -421,7 +578,13 @@
 // FaultRedirReset and FaultRedirSilent disturb the redirection port instead
 // (a wrong IDE-R sequence number, a reset in the middle of a READ's data,
 // a session that stops sending and answering); Fault.Action does not apply
-// to them, and WS-Man requests never take them.
+// to them, and WS-Man requests never take them. FaultInternalError refuses
+// a request without executing it, with wsman:InternalError and
+// "AMT-STATUS Fault.PTStatus". Fault.ResourceURI narrows a fault to one
+// class and Fault.Skip lets that many matching requests through first, so
+// that a test can fail, say, the third Create of a System Defense apply:
+// Fault{Kind: FaultInternalError, Action: "Create", Skip: 2, Times: 1,
+// PTStatus: 23}.
 //
 // # Concurrency
 //

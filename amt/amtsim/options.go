@@ -143,6 +143,13 @@ type Options struct {
 	// (IDE-R, SOL and the boot options too). Client control mode always
 	// requires consent for everything.
 	OptInRequired int64
+
+	// SystemDefense configures the modelled parts of System Defense:
+	// limits, status codes and the length of a timeout minute.
+	SystemDefense *SystemDefenseOptions
+	// HostTraffic is a trickle of simulated host traffic every device
+	// sends through System Defense.
+	HostTraffic []HostTraffic
 }
 
 // Account is a digest account of the simulated devices.
@@ -239,6 +246,12 @@ func (o *Options) normalize() ([]net.IP, error) {
 		optIn = &o.OptInRequired
 	}
 	if err := validateRedirection(o.RedirectionState, optIn); err != nil {
+		return nil, fmt.Errorf("amtsim: %w", err)
+	}
+	if err := o.SystemDefense.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := parseTraffic(o.HostTraffic); err != nil {
 		return nil, fmt.Errorf("amtsim: %w", err)
 	}
 	if o.IDERReadLimit < -1 {

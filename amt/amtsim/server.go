@@ -172,6 +172,7 @@ func New(opts Options) (*Server, error) {
 	if redirTLSLs != nil {
 		s.serveRedirect(redirTLSLs, s.redirectTLSConfig(tlsConf))
 	}
+	s.startHostTraffic()
 	s.log.Info("amtsim listening", "devices", len(s.devices), "http_port", s.HTTPPort(), "tls_port", s.TLSPort(),
 		"rmcp_port", s.RMCPPort(), "redirect_port", s.RedirectPort(), "redirect_tls_port", s.RedirectTLSPort(),
 		"version", s.versionSummary())

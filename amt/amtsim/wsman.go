@@ -31,6 +31,9 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 	if req.action == "" {
 		return nil, faultHeaderRequired()
 	}
+	if dc, ok := defenseClasses[req.resourceURI]; ok && classByURI[req.resourceURI] == nil {
+		return d.dispatchDefense(dc, req, acct, relatesTo)
+	}
 	c := classByURI[req.resourceURI]
 	if c == nil || !c.served(d.major) {
 		return nil, faultDestinationUnreachable()
@@ -291,6 +294,19 @@ func applyPut(c *classDef, inst *instance, body *node) *wsFault {
 // dropping expired contexts and, beyond the bound, the least recently used.
 // Call with d.mu held.
 func (d *Device) openEnumeration(c *classDef) string {
+	now := d.pruneEnumerations()
+	items := make([]*instance, 0, len(d.instances[c.name]))
+	for _, inst := range d.instances[c.name] {
+		items = append(items, inst.clone())
+	}
+	id := d.nextEnumerationID()
+	d.enums[id] = &enumeration{class: c, items: items, lastUsed: now}
+	return id
+}
+
+// pruneEnumerations drops expired contexts and, beyond the bound, the
+// least recently used, and returns the time it used. Call with d.mu held.
+func (d *Device) pruneEnumerations() time.Time {
 	now := time.Now()
 	timeout := d.srv.opts.EnumerationTimeout
 	for id, e := range d.enums {
@@ -308,13 +324,7 @@ func (d *Device) openEnumeration(c *classDef) string {
 		}
 		delete(d.enums, oldest)
 	}
-	items := make([]*instance, 0, len(d.instances[c.name]))
-	for _, inst := range d.instances[c.name] {
-		items = append(items, inst.clone())
-	}
-	id := d.nextEnumerationID()
-	d.enums[id] = &enumeration{class: c, items: items, lastUsed: now}
-	return id
+	return now
 }
 
 // lookupEnumeration returns a live context of class c, or nil. Call with

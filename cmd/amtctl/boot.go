@@ -63,7 +63,7 @@ func newBootNextCommand() *cobra.Command {
 			}
 			a, err := c.Power.ResetTo(ctx, target, opts)
 			if err != nil {
-				return explainOutcome(err)
+				return explainOutcome(err, powerStatusCommand(f.host))
 			}
 			return bootReport(cmd, f.output, c.Host(), target, a.String())
 		},

@@ -29,10 +29,12 @@ type deviceFlags struct {
 	verbose  bool
 	profile  string
 	state    string
+	fallback bool
+	remember bool
 
-	extra       []amt.Option // options a command adds to the flags
-	store       *stateStore  // opened by client, closed by close
-	credentials bool         // some credential or profile applies
+	extra       []amt.Option      // options a command adds to the flags
+	store       credentials.Store // opened by client, closed by close
+	credentials bool              // some credential or profile applies
 }
 
 func (f *deviceFlags) register(cmd *cobra.Command) {
@@ -49,6 +51,8 @@ func (f *deviceFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "timeout of each operation")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log requests to stderr")
 	fl.StringVar(&f.profile, "profile", "", "credential profile to log in with (else the default profile)")
+	fl.BoolVar(&f.fallback, "fallback", false, "after --user/--password, fall back to --profile (or the default profile) and the runtime entry")
+	fl.BoolVar(&f.remember, "remember", false, "remember --user/--password (or AMT_PASSWORD) in the runtime profile when it works")
 	registerStateFlag(fl, &f.state)
 }
 
@@ -116,15 +120,12 @@ func (f *deviceFlags) hasPassword() bool {
 	return f.password != "" || os.Getenv("AMT_PASSWORD") != ""
 }
 
-// source chooses where credentials come from. --user/--password (or
-// AMT_PASSWORD) are a task credential. When the credential store exists (or
-// --profile or --state names one), a resolver tries the task credential,
-// then the named or default profile, then what last worked on the host,
-// learns what works, and never spends more failed logins than the guard
-// allows. Without a store, the task credential is used alone, and nothing is
-// written to disk.
+// source chooses where credentials come from (see credentialSource):
+// --user/--password (or AMT_PASSWORD) alone unless --fallback, else the
+// named or default profile and the runtime entry; every login under the
+// lockout guard kept in the local state.
 func (f *deviceFlags) source(cmd *cobra.Command) (credentials.Source, error) {
-	var task *credentials.Credential
+	ch := credentialChoice{profile: f.profile, state: f.state, fallback: f.fallback, remember: f.remember}
 	if f.hasPassword() {
 		password := f.password
 		if password == "" {
@@ -133,67 +134,20 @@ func (f *deviceFlags) source(cmd *cobra.Command) (credentials.Source, error) {
 		if f.user == "" {
 			return nil, usageError{errors.New("--user must not be empty")}
 		}
-		task = &credentials.Credential{User: f.user, Password: password}
+		ch.task = &credentials.Credential{User: f.user, Password: password}
 	}
-	target, explicit, err := stateTarget(cmd, f.state)
+	src, store, err := credentialSource(cmd, ch, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}
-	useStore := f.profile != "" || explicit || stateExists(target)
-	if !useStore {
-		if task == nil {
-			return nil, nil
-		}
-		f.credentials = true
-		return credentials.Static(*task), nil
+	f.store = store
+	if f.credentials, err = haveCandidates(cmd.Context(), store, ch, f.host); err != nil {
+		return nil, fmt.Errorf("credential store: %w", err)
 	}
-	db, err := openState(cmd, f.state)
-	if err != nil {
-		return nil, err
+	if !f.credentials {
+		return nil, nil
 	}
-	f.store = &stateStore{Credentials: db.Credentials(), db: db}
-	// The lockout guard counts in the state database, so that every
-	// process (and every machine sharing it) spends one budget.
-	opts := []credentials.Option{credentials.WithGuard(credentials.NewGuard(0, 0, credentials.GuardStorage(f.store)))}
-	switch {
-	case f.profile != "":
-		opts = append(opts, credentials.WithProfile(f.profile))
-	case task != nil:
-		// Credentials given on the command line are tried alone.
-		opts = append(opts, credentials.WithOrder(credentials.Task))
-	default:
-		// Nothing given: the store's default profile or what worked on
-		// the host; with neither, the command runs without a login.
-		if ok, err := f.storeKnows(cmd); err != nil || !ok {
-			f.close()
-			return nil, err
-		}
-	}
-	r, err := credentials.NewResolver(f.store, opts...)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	f.credentials = true
-	return r.For(task), nil
-}
-
-// storeKnows says whether the store has credentials for the host: a
-// default profile, or a runtime entry.
-func (f *deviceFlags) storeKnows(cmd *cobra.Command) (bool, error) {
-	ctx := cmd.Context()
-	if _, ok, err := f.store.Runtime(ctx, f.host); err != nil || ok {
-		return ok, err
-	}
-	profiles, err := f.store.Profiles(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, p := range profiles {
-		if p.Default {
-			return true, nil
-		}
-	}
-	return false, nil
+	return src, nil
 }
 
 // logger logs to stderr with --verbose, and nowhere otherwise.

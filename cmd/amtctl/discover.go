@@ -31,6 +31,7 @@ type discoverFlags struct {
 	inventory                   bool
 	user, password              string
 	profile, state              string
+	fallback, remember          bool
 	output                      string
 	verbose                     bool
 }
@@ -70,6 +71,8 @@ func newDiscoverCommand() *cobra.Command {
 	fl.StringVarP(&f.password, "password", "p", "", "AMT password for --inventory (or set AMT_PASSWORD)")
 	fl.StringVar(&f.profile, "profile", "", "credential profile for --inventory (default: the store's default profile)")
 	fl.StringVar(&f.state, "state", "", "directory of the credential store (default: $AMTKIT_STATE or the per-user state directory)")
+	fl.BoolVar(&f.fallback, "fallback", false, "after --password, fall back to --profile (or the default profile) and the runtime entries")
+	fl.BoolVar(&f.remember, "remember", false, "remember --password (or AMT_PASSWORD) in the runtime profile where it works")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log to stderr")
 	return cmd
@@ -116,7 +119,7 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 		password = os.Getenv("AMT_PASSWORD")
 	}
 	if f.inventory {
-		src, closeStore, err := f.source(cmd, password)
+		src, closeStore, err := f.source(cmd, password, stderr)
 		if err != nil {
 			return err
 		}
@@ -171,32 +174,25 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 	return nil
 }
 
-// source builds the credential source of --inventory: --user/--password as
-// the task credential, a profile from the store (--profile, else the
-// default profile), or both, the task credential first.
-func (f *discoverFlags) source(cmd *cobra.Command, password string) (credentials.Source, func(), error) {
+// source builds the credential source of --inventory: --user/--password
+// alone (with --fallback, then the profiles), or a profile from the store
+// (--profile, else the default profile); every login under the lockout
+// guard kept in the local state.
+func (f *discoverFlags) source(cmd *cobra.Command, password string, stderr io.Writer) (credentials.Source, func(), error) {
 	ctx := cmd.Context()
-	nothing := func() {}
-	task := &credentials.Credential{User: f.user, Password: password}
-	if f.profile == "" && password != "" {
-		return credentials.Static(*task), nothing, nil
+	ch := credentialChoice{profile: f.profile, state: f.state, fallback: f.fallback, remember: f.remember}
+	if password != "" {
+		ch.task = &credentials.Credential{User: f.user, Password: password}
 	}
-	db, err := openStore(cmd, f.state)
+	src, store, err := credentialSource(cmd, ch, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
-	closeDB := func() { _ = db.Close() }
-	var ropts []credentials.Option
-	if f.profile != "" {
-		if _, err := db.Profile(ctx, f.profile); err != nil {
-			closeDB()
-			return nil, nil, usageError{fmt.Errorf("--profile %s: %w", f.profile, err)}
-		}
-		ropts = append(ropts, credentials.WithProfile(f.profile))
-	} else {
-		profiles, err := db.Profiles(ctx)
+	closeStore := func() { _ = store.Close() }
+	if ch.task == nil && ch.profile == "" {
+		profiles, err := store.Profiles(ctx)
 		if err != nil {
-			closeDB()
+			closeStore()
 			return nil, nil, err
 		}
 		hasDefault := false
@@ -204,20 +200,11 @@ func (f *discoverFlags) source(cmd *cobra.Command, password string) (credentials
 			hasDefault = hasDefault || p.Default
 		}
 		if !hasDefault {
-			closeDB()
+			closeStore()
 			return nil, nil, usageError{errors.New("--inventory needs --password (or AMT_PASSWORD), --profile, or a default profile in the credential store")}
 		}
 	}
-	ropts = append(ropts, credentials.WithGuard(credentials.NewGuard(0, 0, credentials.GuardStorage(db))))
-	r, err := credentials.NewResolver(db, ropts...)
-	if err != nil {
-		closeDB()
-		return nil, nil, err
-	}
-	if password == "" {
-		task = nil
-	}
-	return r.For(task), closeDB, nil
+	return src, closeStore, nil
 }
 
 // discoverTable prints results as aligned rows as they come; the widths

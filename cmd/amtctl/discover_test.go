@@ -103,7 +103,7 @@ func TestDiscoverJSON(t *testing.T) {
 		assert.Equal(t, want, rec["classification"], d.Group())
 		assert.NotContains(t, rec, "inventory")
 	}
-	assert.Contains(t, stderr, fmt.Sprintf("scanned 30 addresses"))
+	assert.Contains(t, stderr, "scanned 30 addresses")
 	assert.Contains(t, stderr, fmt.Sprintf("%d AMT", len(sim.Devices())))
 	assert.NotContains(t, stderr, "\r", "no progress when stderr is not a terminal")
 }

@@ -204,7 +204,7 @@ func newIDERBootCommand() *cobra.Command {
 			if errors.Is(err, context.Canceled) && res != nil && res.Stats != nil && res.Stats.Stop == redirect.StopContext {
 				return nil // ctrl-c ends serving
 			}
-			return explainOutcome(err)
+			return explainOutcome(err, powerStatusCommand(f.dev.host))
 		},
 	}
 	f.register(cmd, "reboot", 30*time.Second)

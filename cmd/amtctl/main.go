@@ -34,6 +34,12 @@ const (
 	exitDevice         = 8
 	exitLockedOut      = 9
 	exitRefused        = 10
+	// exitOutcomeUnknown: a change was sent but its answer was lost;
+	// whether the device acted is unknown.
+	exitOutcomeUnknown = 11
+	// exitNotReached: a change was accepted but --wait ran out before the
+	// machine reached the state.
+	exitNotReached = 12
 )
 
 func main() {
@@ -80,10 +86,12 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.Is(err, amt.ErrOutcomeUnknown):
+		return exitOutcomeUnknown
 	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported):
 		return exitRefused
 	case errors.Is(err, power.ErrNotReached):
-		return exitFailure
+		return exitNotReached
 	case errors.Is(err, amt.ErrAuthFailed):
 		return exitAuthFailed
 	case errors.Is(err, amt.ErrLockedOut):

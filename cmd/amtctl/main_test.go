@@ -56,6 +56,9 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.RemoveAll(dir)
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
 	os.Exit(code)
 }
 
@@ -369,8 +372,9 @@ func TestBinaryExitStatus(t *testing.T) {
 	_, dev := newSim(t, amtsim.Options{})
 
 	var stdout, stderr bytes.Buffer
+	state := filepath.Join(t.TempDir(), "state")
 	cmd := exec.Command(bin, "info", "--host", dev.HTTPAddr(), "--password", "wrong")
-	cmd.Env = append(os.Environ(), "AMT_PASSWORD=")
+	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
 	var exitErr *exec.ExitError
@@ -381,7 +385,7 @@ func TestBinaryExitStatus(t *testing.T) {
 	assert.Equal(t, 1, dev.Stats().FailedLogins)
 
 	cmd = exec.Command(bin, "info", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
-	cmd.Env = append(os.Environ(), "AMT_PASSWORD=")
+	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
 	out, err = cmd.Output()
 	require.NoError(t, err)
 	assert.Equal(t, "11.8.50", decodeInfo(t, string(out))["amt_version"])

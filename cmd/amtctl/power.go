@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/power"
-	"github.com/amtkit/amtkit/wsman"
 )
 
 func newPowerCommand() *cobra.Command {
@@ -53,7 +53,7 @@ func newPowerCommand() *cobra.Command {
 				return printPowerStatus(cmd.OutOrStdout(), f.output, c.Host(), st)
 			case "wake":
 				if err := c.Power.Wake(ctx); err != nil {
-					return explainOutcome(err)
+					return explainOutcome(err, powerStatusCommand(f.host))
 				}
 				return report(cmd, f.output, c.Host(), "wake", nil)
 			}
@@ -62,7 +62,7 @@ func newPowerCommand() *cobra.Command {
 				return usageError{err}
 			}
 			if err := c.Power.Set(ctx, a); err != nil {
-				return explainOutcome(err)
+				return explainOutcome(err, powerStatusCommand(f.host))
 			}
 			var st *power.Status
 			if target, ok := expectedState(a); ok && wait {
@@ -96,13 +96,18 @@ func expectedState(a power.Action) (power.State, bool) {
 	return 0, false
 }
 
-// explainOutcome adds advice to an error whose outcome is unknown.
-func explainOutcome(err error) error {
-	if errors.Is(err, wsman.ErrOutcomeUnknown) {
-		return fmt.Errorf("%w\n(the request was sent but its answer was lost; it was not resent. Run \"amtctl power status\" to see whether it took effect)", err)
+// explainOutcome adds the command that reads the state to an error whose
+// outcome is unknown (the error itself says the request was sent and that
+// whether the device acted is unknown).
+func explainOutcome(err error, read string) error {
+	if errors.Is(err, amt.ErrOutcomeUnknown) {
+		return fmt.Errorf("%w\n(read it with \"%s\")", err, read)
 	}
 	return err
 }
+
+// powerStatusCommand is the command that reads the power state of host.
+func powerStatusCommand(host string) string { return "amtctl power status --host " + host }
 
 type powerRecord struct {
 	Host             string   `json:"host"`

@@ -155,7 +155,7 @@ func OutcomeOf(err error) string {
 	switch {
 	case err == nil:
 		return OutcomeOK
-	case errors.Is(err, wsman.ErrOutcomeUnknown):
+	case errors.Is(err, ErrOutcomeUnknown), errors.Is(err, wsman.ErrOutcomeUnknown):
 		return OutcomeUnknown
 	case errors.Is(err, context.Canceled):
 		return OutcomeCancelled

@@ -190,7 +190,11 @@ func recordActivity(ctx context.Context, cmd *cobra.Command, args []string, rec 
 	if host == "" {
 		host = os.Getenv("AMT_HOST")
 	}
-	if len(args) > 0 {
+	switch {
+	case len(args) > 0 && len(cmd.ValidArgs) > 0:
+		// The argument is the verb: "power reset", "boot next pxe".
+		op += " " + strings.Join(args, " ")
+	case len(args) > 0:
 		params["args"] = strings.Join(args, " ")
 	}
 	tech := amt.TechWSMan

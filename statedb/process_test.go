@@ -101,8 +101,8 @@ func TestManyProcesses(t *testing.T) {
 				target := e.Target(t)
 				key := keyFor(t, target)
 				var (
-					wg      sync.WaitGroup
-					mu      sync.Mutex
+					wg          sync.WaitGroup
+					mu          sync.Mutex
 					longest     time.Duration // one operation after the open
 					longestOpen time.Duration // the open, with the race to lay the database out
 				)
@@ -170,4 +170,3 @@ func TestLongReaderBlocksNoWriter(t *testing.T) {
 		require.NoError(t, err, "the long-lived handle sees the other's write")
 	})
 }
-

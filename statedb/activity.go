@@ -140,10 +140,12 @@ func (w *ActivityWriter) write(batch []amt.Activity) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := w.db.InTx(ctx, func(tx *Tx) error {
-		for _, a := range batch {
-			if err := insertActivity(ctx, tx.q, a); err != nil {
+		for len(batch) > 0 {
+			n := min(len(batch), activityRowsPerInsert)
+			if err := insertActivity(ctx, tx.q, batch[:n], w.db.engine == Postgres); err != nil {
 				return err
 			}
+			batch = batch[n:]
 		}
 		return nil
 	})
@@ -158,28 +160,57 @@ func (w *ActivityWriter) write(batch []amt.Activity) error {
 	return nil
 }
 
-func insertActivity(ctx context.Context, q querier, a amt.Activity) error {
-	params := a.Params
-	if params == nil {
-		params = map[string]string{}
+// activityRowsPerInsert bounds one INSERT's rows (15 parameters each, well
+// under both engines' limits on parameters).
+const activityRowsPerInsert = 200
+
+const activityColumns = 15 - 1 // without id
+
+// insertActivity writes entries with one multi-row INSERT. Postgres numbers
+// its parameters; SQLite takes plain positional ones, which it binds without
+// looking each name up.
+func insertActivity(ctx context.Context, q querier, batch []amt.Activity, numbered bool) error {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO amtkit_activity (at, actor, host, operation, params, technology, profile, outcome,
+		return_code, return_code_name, auth_step, job, duration_us, message) VALUES `)
+	args := make([]any, 0, len(batch)*activityColumns)
+	for i, a := range batch {
+		params := a.Params
+		if params == nil {
+			params = map[string]string{}
+		}
+		pj, err := json.Marshal(params)
+		if err != nil {
+			return err
+		}
+		var rc sql.NullInt64
+		if a.ReturnCode != nil {
+			rc = sql.NullInt64{Int64: int64(*a.ReturnCode), Valid: true}
+		}
+		t := a.Time
+		if t.IsZero() {
+			t = time.Now()
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range activityColumns {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			if numbered {
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(len(args) + c + 1))
+			} else {
+				b.WriteByte('?')
+			}
+		}
+		b.WriteByte(')')
+		args = append(args, micros(t), a.Actor, a.Host, a.Operation, string(pj), a.Technology, a.Profile, a.Outcome,
+			rc, a.ReturnCodeName, a.AuthStep, a.Job, a.Duration.Microseconds(), a.Message)
 	}
-	pj, err := json.Marshal(params)
-	if err != nil {
-		return err
-	}
-	var rc sql.NullInt64
-	if a.ReturnCode != nil {
-		rc = sql.NullInt64{Int64: int64(*a.ReturnCode), Valid: true}
-	}
-	t := a.Time
-	if t.IsZero() {
-		t = time.Now()
-	}
-	_, err = q.exec(ctx, `INSERT INTO amtkit_activity (at, actor, host, operation, params, technology, profile, outcome,
-			return_code, return_code_name, auth_step, job, duration_us, message)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		micros(t), a.Actor, a.Host, a.Operation, string(pj), a.Technology, a.Profile, a.Outcome,
-		rc, a.ReturnCodeName, a.AuthStep, a.Job, a.Duration.Microseconds(), a.Message)
+	_, err := q.exec(ctx, b.String(), args...)
 	return err
 }
 

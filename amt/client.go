@@ -39,6 +39,10 @@ type Client struct {
 	// Redirect reaches the redirection port (IDE-R, serial-over-LAN) with
 	// the same credentials and TLS settings.
 	Redirect *RedirectService
+	// Logs reads the event log and the audit log.
+	Logs *LogService
+	// Clock reads and sets the device's clock.
+	Clock *ClockService
 
 	host string // host[:port] as the caller named it, for errors and reports
 	url  string
@@ -284,6 +288,8 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	c.Power = power.New(nil, power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap))
 	c.Defense = defense.New(nil, defense.WithClientFunc(c.conn), defense.WithErrorWrapper(c.wrap))
 	c.Redirect = &RedirectService{c: c, port: o.redirectPort}
+	c.Logs = &LogService{c: c}
+	c.Clock = &ClockService{c: c, now: time.Now}
 	return c, nil
 }
 

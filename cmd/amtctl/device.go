@@ -31,6 +31,12 @@ type deviceFlags struct {
 	state    string
 	fallback bool
 	remember bool
+	// passwordStdin: read the password from standard input (without echo
+	// on a terminal).
+	passwordStdin bool
+	// optionalCredentials: the command does something useful without
+	// credentials (info), so none are asked for.
+	optionalCredentials bool
 
 	extra       []amt.Option      // options a command adds to the flags
 	store       credentials.Store // opened by client, closed by close
@@ -39,9 +45,10 @@ type deviceFlags struct {
 
 func (f *deviceFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.host, "host", "", "device address, host or host:port")
-	fl.StringVarP(&f.user, "user", "u", "admin", "AMT user")
-	fl.StringVarP(&f.password, "password", "p", "", "AMT password (or set AMT_PASSWORD)")
+	fl.StringVar(&f.host, "host", "", "device address, host or host:port (or set AMT_HOST)")
+	fl.StringVarP(&f.user, "user", "u", "admin", "AMT user (or set AMT_USER)")
+	fl.StringVarP(&f.password, "password", "p", "", "AMT password (prefer AMT_PASSWORD or --password-stdin: the command line is visible to others)")
+	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from standard input (without echo on a terminal)")
 	fl.BoolVar(&f.useTLS, "tls", false, "use TLS (port 16993)")
 	fl.StringVar(&f.caFile, "ca", "", "PEM file of CA certificates that issued the device certificate (implies --tls)")
 	fl.StringSliceVar(&f.pins, "pin", nil, "trust the device certificate with this SHA-256 fingerprint (implies --tls)")
@@ -56,25 +63,48 @@ func (f *deviceFlags) register(cmd *cobra.Command) {
 	registerStateFlag(fl, &f.state)
 }
 
-func (f *deviceFlags) validate() error {
+func (f *deviceFlags) validate(cmd *cobra.Command) error {
 	if f.host == "" {
-		return usageError{errors.New("--host is required")}
+		return usageError{errors.New("--host is required (or set AMT_HOST)")}
 	}
-	if f.output != "table" && f.output != "json" {
-		return usageError{fmt.Errorf("--output must be table or json, not %q", f.output)}
-	}
-	return nil
+	return firstError(
+		checkHost("--host", f.host),
+		checkOneOf("--output", f.output, "table", "json"),
+		checkPositive("--timeout", f.timeout),
+		checkConflict(cmd, "pin", "insecure-skip-verify"),
+		checkConflict(cmd, "ca", "insecure-skip-verify"),
+		checkConflict(cmd, "password", "password-stdin"),
+	)
 }
 
 // client builds the SDK client the flags describe.
 func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
-	if err := f.validate(); err != nil {
+	if err := f.validate(cmd); err != nil {
 		return nil, err
+	}
+	if f.passwordStdin {
+		pw, err := readSecret(cmd, fmt.Sprintf("Password for %s@%s: ", f.user, f.host))
+		if err != nil {
+			return nil, err
+		}
+		f.password = pw
 	}
 	var opts []amt.Option
 	src, err := f.source(cmd)
 	if err != nil {
 		return nil, err
+	}
+	if src == nil && !f.optionalCredentials {
+		// Nothing to log in with: ask on a terminal, else say how.
+		pw, err := promptSecret(cmd, fmt.Sprintf("Password for %s@%s: ", f.user, f.host),
+			"give --password-stdin, AMT_PASSWORD or --profile")
+		if err != nil {
+			return nil, err
+		}
+		f.password = pw
+		if src, err = f.source(cmd); err != nil {
+			return nil, err
+		}
 	}
 	if src != nil {
 		opts = append(opts, amt.WithCredentialSource(src))

@@ -1,14 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -80,15 +79,15 @@ func newDiscoverCommand() *cobra.Command {
 
 func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 	if len(args) == 0 {
-		return usageError{errors.New("discover: name at least one TARGET (CIDR, range, address, host name or @file)")}
+		return usageError{errors.New("discover: name at least one TARGET (CIDR, range, address, host name, @file or @-)")}
 	}
-	if f.output != "table" && f.output != "json" {
-		return usageError{fmt.Errorf("--output must be table or json, not %q", f.output)}
-	}
-	for name, v := range map[string]int{"--rmcp-port": f.rmcpPort, "--http-port": f.httpPort, "--tls-port": f.tlsPort} {
-		if v < 1 || v > 65535 {
-			return usageError{fmt.Errorf("%s %d is not a port", name, v)}
-		}
+	if err := firstError(
+		checkOneOf("--output", f.output, "table", "json"),
+		checkPort("--rmcp-port", f.rmcpPort, false),
+		checkPort("--http-port", f.httpPort, false),
+		checkPort("--tls-port", f.tlsPort, false),
+	); err != nil {
+		return err
 	}
 	switch {
 	case f.rate < 1 || f.rate > discovery.MaxRate:
@@ -100,9 +99,16 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 	case f.maxAddresses == 0:
 		return usageError{errors.New("--max-addresses must be positive")}
 	}
-	targets, err := discovery.ParseTargets(args...)
+	specs, err := readTargetSpecs(args, cmd.InOrStdin())
 	if err != nil {
-		return usageError{err}
+		return err
+	}
+	targets, err := uniqueTargets(specs, f.maxAddresses)
+	if err != nil {
+		return err
+	}
+	if targets.Len() > f.maxAddresses {
+		return usageError{fmt.Errorf("%d addresses exceed --max-addresses %d; raise --max-addresses to scan them anyway", targets.Len(), f.maxAddresses)}
 	}
 	stderr := cmd.ErrOrStderr()
 	opts := discovery.Options{
@@ -129,10 +135,11 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 		fmt.Fprintln(stderr, "amtctl: credentials are used only with --inventory")
 	}
 
-	var prog *progressLine
-	if isTerminal(stderr) {
-		prog = &progressLine{w: stderr}
-		opts.Progress = prog.update
+	prog := newProgress(cmd)
+	if prog.Enabled() {
+		opts.Progress = func(pr discovery.Progress) {
+			prog.Show("discover: %d/%d addresses, %d AMT, %.0f/s", pr.Done, pr.Total, pr.Found, pr.Rate)
+		}
 		opts.ProgressInterval = 250 * time.Millisecond
 	}
 
@@ -144,6 +151,7 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 	} else {
 		table = &discoverTable{w: out, inventory: f.inventory}
 	}
+	seen := map[string]bool{}
 	var sum summary
 	start := time.Now()
 	var scanErr error
@@ -152,22 +160,40 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 			scanErr = err
 			break
 		}
+		// A host name that resolves to an address already scanned is
+		// reported once.
+		key := r.Host
+		if r.Address.IsValid() {
+			key = r.Address.String()
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
 		sum.add(r)
-		prog.clear()
 		if enc != nil {
-			if err := enc.Encode(r); err != nil {
+			prog.Done()
+			if err := enc.Encode(newDiscoverRecord(r)); err != nil {
 				return err
 			}
 		} else {
-			table.row(r)
+			table.add(r)
 		}
 	}
-	prog.clear()
+	prog.Done()
+	if table != nil {
+		if err := table.flush(); err != nil {
+			return err
+		}
+	}
 	if scanErr != nil {
 		if errors.Is(scanErr, discovery.ErrTooManyAddresses) {
-			return usageError{fmt.Errorf("%w; raise --max-addresses to scan anyway", scanErr)}
+			return usageError{fmt.Errorf("%d addresses exceed --max-addresses %d; raise --max-addresses to scan them anyway", targets.Len(), f.maxAddresses)}
 		}
 		fmt.Fprintln(stderr, sum.line(targets.Len(), time.Since(start), true))
+		if errors.Is(scanErr, context.Canceled) {
+			return errors.New("discover: interrupted")
+		}
 		return scanErr
 	}
 	fmt.Fprintln(stderr, sum.line(targets.Len(), time.Since(start), false))
@@ -207,55 +233,6 @@ func (f *discoverFlags) source(cmd *cobra.Command, password string, stderr io.Wr
 	return src, closeStore, nil
 }
 
-// discoverTable prints results as aligned rows as they come; the widths
-// are fixed because the rows stream.
-type discoverTable struct {
-	w         io.Writer
-	inventory bool
-	header    bool
-}
-
-func (t *discoverTable) row(r *discovery.Result) {
-	if !t.header {
-		t.header = true
-		h := fmt.Sprintf("%-15s  %-15s  %-13s  %-17s  %-4s  %-3s  %-3s  %-39s", "ADDRESS", "CLASS", "VERSION", "STATE", "MODE", "TLS", "SKU", "REALM")
-		if t.inventory {
-			h += "  HOST NAME"
-		}
-		fmt.Fprintln(t.w, strings.TrimRight(h, " ")+"  NOTE")
-	}
-	dash := func(s string) string {
-		if s == "" {
-			return "-"
-		}
-		return s
-	}
-	tls := "no"
-	if r.TLS {
-		tls = "yes"
-	}
-	addr := r.Address.String()
-	if !r.Address.IsValid() {
-		addr = r.Host
-	}
-	line := fmt.Sprintf("%-15s  %-15s  %-13s  %-17s  %-4s  %-3s  %-3s  %-39s", addr, r.Classification, dash(r.Version),
-		dash(r.ProvisioningState), dash(r.ProvisioningMode), tls, dash(r.SKU), dash(r.Realm))
-	if t.inventory {
-		host := ""
-		if r.Inventory != nil {
-			host = r.Inventory.Hostname
-			if r.Inventory.DomainName != "" {
-				host += "." + r.Inventory.DomainName
-			}
-		}
-		line += "  " + fmt.Sprintf("%-24s", dash(host))
-	}
-	if r.Err != nil {
-		line += "  " + r.Err.Error()
-	}
-	fmt.Fprintln(t.w, strings.TrimRight(line, " "))
-}
-
 // summary counts the results by classification.
 type summary struct {
 	reported, amt int
@@ -278,42 +255,6 @@ func (s *summary) line(total uint64, took time.Duration, stopped bool) string {
 		verb = "stopped after scanning part of"
 	}
 	return fmt.Sprintf("amtctl: discover: %s %d addresses in %s: %d AMT (%d provisioned, %d not provisioned, %d authentication failed, %d errors), %d other answers",
-		verb, total, took.Round(10*time.Millisecond), s.amt, s.byClass[discovery.Provisioned], s.byClass[discovery.NotProvisioned],
+		verb, total, formatDuration(took), s.amt, s.byClass[discovery.Provisioned], s.byClass[discovery.NotProvisioned],
 		s.byClass[discovery.AuthFailed], s.byClass[discovery.Error], s.byClass[discovery.NoAMT])
-}
-
-// progressLine rewrites one status line on a terminal.
-type progressLine struct {
-	mu    sync.Mutex
-	w     io.Writer
-	shown bool
-}
-
-func (p *progressLine) update(pr discovery.Progress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "\r\033[Kdiscover: %d/%d addresses, %d AMT, %.0f/s", pr.Done, pr.Total, pr.Found, pr.Rate)
-	p.shown = true
-}
-
-func (p *progressLine) clear() {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.shown = false
-	}
-}
-
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -121,7 +121,8 @@ func TestInfoJSON(t *testing.T) {
 	assert.Equal(t, 16392.0, rec["sku_value"])
 	assert.Equal(t, []any{"AMT", "Corporate"}, rec["sku_features"])
 	assert.Equal(t, dev.PlatformGUID(), rec["platform_guid"])
-	assert.Equal(t, "", rec["domain_name"])
+	assert.Nil(t, rec["domain_name"])
+	assert.Contains(t, rec, "domain_name", "unknown is null, not left out")
 	assert.Len(t, rec["ports"], 2)
 	assert.Zero(t, dev.Stats().FailedLogins)
 }
@@ -204,7 +205,9 @@ func TestInfoWithoutPassword(t *testing.T) {
 	rec := decodeInfo(t, stdout)
 	assert.Equal(t, dev.HTTPAddr(), rec["host"])
 	assert.Equal(t, "11.8.50.3425", rec["firmware"])
-	assert.Equal(t, "", rec["amt_version"])
+	assert.Nil(t, rec["amt_version"])
+	assert.Contains(t, rec, "amt_version")
+	assert.Nil(t, rec["provisioning_mode"])
 }
 
 func TestInfoTLS(t *testing.T) {

@@ -254,7 +254,7 @@ func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 		if err != nil {
 			return d.fail("", err)
 		}
-		if err := fn(&Tx{q: pgxQ{ptx}, pgxTx: ptx}); err != nil {
+		if err := fn(&Tx{db: d, q: pgxQ{ptx}, pgxTx: ptx}); err != nil {
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
 			return err
 		}
@@ -267,7 +267,7 @@ func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return d.fail("", err)
 	}
-	if err := fn(&Tx{q: sqlQ{stx}, sqlTx: stx}); err != nil {
+	if err := fn(&Tx{db: d, q: sqlQ{stx}, sqlTx: stx}); err != nil {
 		_ = stx.Rollback()
 		return err
 	}

@@ -15,10 +15,19 @@ import (
 // process (or worker on another machine) can find and finish an unfinished
 // restore. The record is the caller's, stored as JSON; it must hold no
 // secret.
-type Journal struct{ db *DB }
+type Journal struct {
+	db *DB
+	q  querier
+}
 
 // Journal returns the database's restore journal.
-func (d *DB) Journal() *Journal { return &Journal{db: d} }
+func (d *DB) Journal() *Journal { return &Journal{db: d, q: d.q} }
+
+// Journal returns the restore journal within the transaction.
+func (t *Tx) Journal() *Journal { return &Journal{db: t.db, q: t.q} }
+
+// Now returns the database's clock.
+func (d *DB) Now() time.Time { return d.now() }
 
 // JournalEntry is one unfinished record.
 type JournalEntry struct {
@@ -40,7 +49,7 @@ func (j *Journal) Put(ctx context.Context, host, reason string, started time.Tim
 	if err != nil {
 		return fmt.Errorf("statedb: restore record of %s: %w", host, err)
 	}
-	_, err = j.db.q.exec(ctx, `INSERT INTO amtkit_restore (host, reason, started_at, record) VALUES ($1, $2, $3, $4)
+	_, err = j.q.exec(ctx, `INSERT INTO amtkit_restore (host, reason, started_at, record) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (host) DO UPDATE SET reason = excluded.reason, started_at = excluded.started_at, record = excluded.record`,
 		host, reason, micros(started), string(b))
 	if err != nil {
@@ -56,7 +65,7 @@ func (j *Journal) Get(ctx context.Context, host string, record any) (ok bool, er
 		return false, ErrClosed
 	}
 	var s string
-	err = j.db.q.queryRow(ctx, "SELECT record FROM amtkit_restore WHERE host = $1", host).Scan(&s)
+	err = j.q.queryRow(ctx, "SELECT record FROM amtkit_restore WHERE host = $1", host).Scan(&s)
 	if errors.Is(err, errNoRows) {
 		return false, nil
 	}
@@ -75,7 +84,7 @@ func (j *Journal) Done(ctx context.Context, host string) error {
 	if j.db.isClosed() {
 		return ErrClosed
 	}
-	if _, err := j.db.q.exec(ctx, "DELETE FROM amtkit_restore WHERE host = $1", host); err != nil {
+	if _, err := j.q.exec(ctx, "DELETE FROM amtkit_restore WHERE host = $1", host); err != nil {
 		return j.db.fail("removing the restore record of "+host, err)
 	}
 	return nil
@@ -86,7 +95,7 @@ func (j *Journal) List(ctx context.Context) ([]JournalEntry, error) {
 	if j.db.isClosed() {
 		return nil, ErrClosed
 	}
-	rs, err := j.db.q.query(ctx, "SELECT host, reason, started_at, record FROM amtkit_restore ORDER BY host")
+	rs, err := j.q.query(ctx, "SELECT host, reason, started_at, record FROM amtkit_restore ORDER BY host")
 	if err != nil {
 		return nil, j.db.fail("reading the restore journal", err)
 	}

@@ -107,6 +107,7 @@ func (r pgxRow) Scan(dest ...any) error {
 // River's are written together: hand Tx.SQL (SQLite) or Tx.Pgx (Postgres)
 // to River's InsertTx.
 type Tx struct {
+	db    *DB
 	q     querier
 	sqlTx *sql.Tx
 	pgxTx pgx.Tx

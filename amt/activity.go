@@ -109,6 +109,9 @@ func (c *Client) Track(operation, technology string, params map[string]string) f
 // ended with err, naming the profile the client logged in with.
 func (c *Client) ActivityOf(operation, technology string, params map[string]string, start time.Time, err error) Activity {
 	a := NewActivity(c.host, operation, technology, params, start, err)
+	if errors.Is(err, redirect.ErrAuthFailed) && c.Redirect != nil {
+		a.AuthStep = "redirection login on " + c.Redirect.Addr()
+	}
 	if c.activity != nil {
 		a.Actor, a.Job = c.activity.actor, c.activity.job
 	}
@@ -143,6 +146,12 @@ func NewActivity(host, operation, technology string, params map[string]string, s
 		}
 	}
 	a.AuthStep = AuthStep(host, err)
+	if a.AuthStep == "access denied" {
+		a.AuthStep += " for " + operation
+		if u := params["user"]; u != "" {
+			a.AuthStep += " as " + u
+		}
+	}
 	return a
 }
 

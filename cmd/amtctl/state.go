@@ -182,7 +182,9 @@ func recordActivity(ctx context.Context, cmd *cobra.Command, args []string, rec 
 		switch {
 		case f.Name == "host":
 			host = f.Value.String()
-		case f.Name == "actor" || secretFlag(f.Name):
+		case secretFlag(f.Name):
+		case f.Name == "actor", f.Name == "state", f.Name == "output", f.Name == "quiet", f.Name == "verbose", f.Name == "config":
+			// how amtctl ran, not what it did
 		default:
 			params[f.Name] = f.Value.String()
 		}

@@ -260,3 +260,42 @@ func TestStateBadFiles(t *testing.T) {
 	require.NoError(t, db.Close())
 	check("newer", "upgrade amtkit")
 }
+
+// TestActivityOfAFailedLogin: a refused login is recorded with its class and
+// the step that refused it (the WS-Man login on its port), under the actor
+// given, with its parameters and never the password.
+func TestActivityOfAFailedLogin(t *testing.T) {
+	t.Parallel()
+	_, dev := newSim(t, amtsim.Options{TLSPort: -1})
+	state := filepath.Join(t.TempDir(), "state")
+	code, _, errOut := amtctl(t, "power", "status", "--host", dev.HTTPAddr(), "-p", "Wrong-pass9", "--state", state, "--actor", "alice", "--timeout", "20s")
+	require.Equal(t, exitAuthFailed, code, errOut)
+	code, out, errOut := amtctl(t, "log", "activity", "--state", state, "-o", "json", "--actor", "alice")
+	require.Equal(t, exitOK, code, errOut)
+	assert.NotContains(t, out, "Wrong-pass9")
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &rec), out)
+	assert.Equal(t, "power status", rec["operation"])
+	assert.Equal(t, "auth_failed", rec["outcome"])
+	assert.Equal(t, dev.HTTPAddr(), rec["host"])
+	_, port, _ := strings.Cut(dev.HTTPAddr(), ":")
+	assert.Equal(t, "wsman login on port "+port, rec["auth_step"])
+	assert.Nil(t, rec["return_code"])
+	assert.Equal(t, map[string]any{"timeout": "20s"}, rec["params"], "parameters without the password")
+
+	code, out, errOut = amtctl(t, "log", "activity", "--state", state, "--stats", "-o", "json")
+	require.Equal(t, exitOK, code, errOut)
+	var st map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	assert.EqualValues(t, 1, st["count"])
+	assert.EqualValues(t, 180, st["retention_days"])
+	for _, key := range []string{"oldest", "newest", "last_purge"} {
+		assert.Contains(t, st, key)
+	}
+
+	code, out, errOut = amtctl(t, "log", "purge", "--older-than", "0d", "--state", state)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "deleted 1 activity entries")
+	code, _, _ = amtctl(t, "log", "purge", "--state", state)
+	assert.Equal(t, exitUsage, code, "--older-than is required")
+}

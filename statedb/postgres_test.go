@@ -53,17 +53,27 @@ func TestPostgresRefusedAndWrongPassword(t *testing.T) {
 	assert.NotContains(t, err.Error(), secret)
 }
 
-// TestPostgresSSLModeHonoured: sslmode=require against a server without
-// TLS fails instead of going on in clear text.
+// TestPostgresSSLModeHonoured: sslmode=verify-full without a trusted root
+// fails; sslmode=require either runs over TLS or, against a server without
+// TLS, fails instead of going on in clear text.
 func TestPostgresSSLModeHonoured(t *testing.T) {
-	admin := statedbtest.AdminURL(t)
-	u, err := url.Parse(admin)
+	u, err := url.Parse(statedbtest.Postgres(t))
 	require.NoError(t, err)
 	q := u.Query()
 	q.Set("sslmode", "require")
 	u.RawQuery = q.Encode()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// verify-full with no trusted root for the server's certificate must
+	// fail, whatever the server offers: the mode is not quietly weakened.
+	strict := *u
+	sq := strict.Query()
+	sq.Set("sslmode", "verify-full")
+	sq.Set("sslrootcert", filepath.Join(t.TempDir(), "none.pem"))
+	strict.RawQuery = sq.Encode()
+	_, err = statedb.Open(ctx, strict.String(), pgKey(t))
+	require.ErrorIs(t, err, statedb.ErrUnavailable)
+
 	db, err := statedb.Open(ctx, u.String(), pgKey(t))
 	if err == nil {
 		// The server offers TLS: then the connection uses it.

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amtkit/amtkit/amt/amtsim"
+	"github.com/amtkit/amtkit/statedb"
 )
 
 var (
@@ -99,7 +100,7 @@ func guardList(t *testing.T, state string) map[string]map[string]any {
 func TestLockoutGuardAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	host := dev.HTTPAddr()
 
 	code, _, errOut := process(t, state, "power", "status", "--host", host, "-p", "Wrong-pass1")
@@ -128,7 +129,7 @@ func TestLockoutGuardAcrossProcesses(t *testing.T) {
 func TestLockoutGuardBudgetAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	host := dev.HTTPAddr()
 
 	for i := 1; i <= 2; i++ {
@@ -167,8 +168,10 @@ func TestLockoutGuardBudgetAcrossProcesses(t *testing.T) {
 	assert.False(t, dev.LockedOut())
 
 	// The state holds no password.
-	data, err := os.ReadFile(filepath.Join(state, "amtkit.db"))
+	data, err := os.ReadFile(filepath.Join(state, statedb.FileName))
 	require.NoError(t, err)
+	wal, _ := os.ReadFile(filepath.Join(state, statedb.FileName+"-wal"))
+	data = append(data, wal...)
 	for _, pw := range []string{"Wrong-pass1", "Wrong-pass2", "Wrong-pass3", password} {
 		assert.NotContains(t, string(data), pw)
 	}
@@ -180,7 +183,7 @@ func TestLockoutGuardAcrossPorts(t *testing.T) {
 	t.Parallel()
 	sim, dev := newSim(t, amtsim.Options{LockoutAfter: 3, LockoutDuration: time.Hour,
 		Accounts: []amtsim.Account{{User: "viewer", Password: "View-0nly!", ReadOnly: true}}})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	pin := sim.CertificateSHA256()
 
 	code, _, errOut := process(t, state, "power", "status", "--host", dev.HTTPAddr(), "-p", "Wrong-pass1")
@@ -220,7 +223,7 @@ func TestDiscoverInventoryTypoLocksNobody(t *testing.T) {
 	sim, err := amtsim.New(amtsim.Options{DevicesCIDR: "127.79.31.0/26", DeviceCount: 40, Seed: 5, LockoutAfter: 3, LockoutDuration: time.Hour})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, sim.Close()) })
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	args := append(simFlags(sim), "--inventory", "-p", "Typo-passw0rd", "-o", "json", "127.79.31.0/26")
 	for run := 1; run <= 3; run++ {
 		code, _, errOut := process(t, state, append([]string{"discover"}, args...)...)

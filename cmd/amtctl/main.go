@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,7 +69,11 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return firstError(checkNamedFlags(cmd), applyDefaults(cmd))
 	}
 	root.SetArgs(args)
-	cmd, err := root.ExecuteContextC(ctx)
+	rec, start := &commandRecord{}, time.Now()
+	cmd, err := root.ExecuteContextC(context.WithValue(ctx, recordKey{}, rec))
+	if started {
+		recordActivity(ctx, cmd, cmd.Flags().Args(), rec, start, err, stderr)
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -168,6 +173,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetVersionTemplate("amtctl {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	registerGlobalStateFlags(root.PersistentFlags(), &stateFlags{})
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{plainFlagError(err)} })
 	root.PersistentFlags().BoolP("quiet", "q", false, "no progress on stderr")
 	root.PersistentFlags().String("config", "", "configuration file (default $XDG_CONFIG_HOME/amtkit/config.yaml)")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +69,7 @@ func TestPowerOutcomeUnknownBinary(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1})
 	dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultResetAfterRequest, Action: "RequestPowerStateChange", Times: 1})
-	code, out, errOut := runBinary(t, nil, "power", "reset", "--host", dev.HTTPAddr(), "-p", password, "--timeout", "2s")
+	code, out, errOut := runBinaryEnv(t, nil, "power", "reset", "--host", dev.HTTPAddr(), "-p", password, "--timeout", "2s")
 	assert.Equal(t, exitOutcomeUnknown, code, errOut)
 	assert.Empty(t, out)
 	assert.Contains(t, errOut, "the request was sent")
@@ -136,7 +137,7 @@ func creds(t *testing.T, stdin string, args ...string) (int, string, string) {
 }
 
 func TestCredentialProfilesEndToEnd(t *testing.T) {
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 4})
 	host := dev.HTTPAddr()
 
@@ -197,7 +198,7 @@ func TestCredentialProfilesEndToEnd(t *testing.T) {
 }
 
 func TestCredsUsage(t *testing.T) {
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	code, _, _ := creds(t, "", "creds", "profile", "add", "x", "--user", user, "--password-stdin", "--state", state)
 	assert.Equal(t, exitUsage, code, "empty password")
 	code, _, _ = creds(t, "pw\n", "creds", "profile", "add", "x", "--user", user, "--state", state)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -13,7 +14,7 @@ import (
 var testStates sync.Map // *testing.T -> state directory
 
 // statefulCommands take --state.
-var statefulCommands = []string{"info", "power", "boot", "ider", "sol", "creds", "discover", "redirect"}
+var statefulCommands = []string{"info", "power", "boot", "ider", "sol", "creds", "discover", "redirect", "log", "defense"}
 
 // withTestState adds --state with the test's own directory to args, unless
 // they name one or the command takes none.
@@ -34,7 +35,7 @@ func testState(t *testing.T) string {
 	if dir, ok := testStates.Load(t); ok {
 		return dir.(string)
 	}
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "state") // private: the state database refuses a directory others can read
 	testStates.Store(t, dir)
 	t.Cleanup(func() { testStates.Delete(t) })
 	return dir

@@ -37,6 +37,9 @@ type credRecord struct {
 	Kerberos bool   `json:"k,omitempty"`
 	CertPEM  []byte `json:"c,omitempty"`
 	KeyPEM   []byte `json:"ck,omitempty"`
+	// Changes is kept for runtime entries only: the credential has made a
+	// change on the device (credentials.RuntimeEntry.Changes).
+	Changes bool `json:"ch,omitempty"`
 }
 
 func toRecord(c credentials.Credential) credRecord {
@@ -261,6 +264,7 @@ func (s *Credentials) scanRuntime(r row) (credentials.RuntimeEntry, error) {
 	e.Origin = credentials.Origin(origin)
 	e.LearnedAt = fromMicros(learned)
 	e.Credential = rec.credential()
+	e.Changes = rec.Changes
 	if staleAt.Valid {
 		e.Stale, e.StaleAt = true, fromMicros(staleAt.Int64)
 	}
@@ -295,7 +299,9 @@ func (s *Credentials) PutRuntime(ctx context.Context, host string, e credentials
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	sealed, err := s.sealJSON("amtkit_runtime", key, toRecord(e.Credential))
+	rec := toRecord(e.Credential)
+	rec.Changes = e.Changes
+	sealed, err := s.sealJSON("amtkit_runtime", key, rec)
 	if err != nil {
 		return err
 	}

@@ -262,9 +262,10 @@ func runtimeUser(t *testing.T, state string) string {
 	t.Helper()
 	code, out, errOut := process(t, state, "creds", "runtime", "list", "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
-	var rec map[string]any
-	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &rec), out)
-	return rec["user"].(string)
+	var recs []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &recs), out)
+	require.Len(t, recs, 1, out)
+	return recs[0]["user"].(string)
 }
 
 // A read-only account that logs in but is refused a power change never
@@ -274,7 +275,7 @@ func TestReadOnlyRuntimeEntryNeverDisplacesAdmin(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour,
 		Accounts: []amtsim.Account{{User: "viewer", Password: "View-0nly!", ReadOnly: true}}})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	host := dev.HTTPAddr()
 	code, _, errOut := processIn(t, state, password+"\n", "creds", "profile", "add", "ops", "--user", user, "--password-stdin", "--default")
 	require.Equal(t, exitOK, code, errOut)
@@ -326,7 +327,7 @@ func TestReadOnlyRuntimeEntryNeverDisplacesAdmin(t *testing.T) {
 func TestExplicitCredentialsExclusive(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	host := dev.HTTPAddr()
 	code, _, errOut := processIn(t, state, password+"\n", "creds", "profile", "add", "ops", "--user", user, "--password-stdin", "--default")
 	require.Equal(t, exitOK, code, errOut)
@@ -356,7 +357,7 @@ func TestExplicitCredentialsExclusive(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	code, out, _ = process(t, state, "creds", "runtime", "list", "-o", "json")
 	require.Equal(t, exitOK, code)
-	assert.Empty(t, strings.TrimSpace(out), "not remembered without --remember")
+	assert.Equal(t, "[]", strings.TrimSpace(out), "not remembered without --remember")
 	code, _, errOut = process(t, state, "power", "status", "--host", host, "-p", password, "--remember")
 	require.Equal(t, exitOK, code, errOut)
 	assert.Equal(t, user, runtimeUser(t, state))
@@ -369,7 +370,7 @@ func TestExplicitCredentialsExclusive(t *testing.T) {
 func TestLockoutGuardConcurrentProcesses(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	amtctlBinary(t)
 	var wg sync.WaitGroup
 	codes := make([]int, 5)

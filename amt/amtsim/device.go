@@ -101,6 +101,7 @@ type enumeration struct {
 	class    *classDef
 	items    []*instance
 	lastUsed time.Time
+	mode     int // modeObject, modeEPR or modeObjectAndEPR
 	// System Defense enumerations hold the unit's instances instead.
 	defenseURI   string
 	defenseItems []*sysdefense.Instance

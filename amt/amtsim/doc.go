@@ -145,6 +145,19 @@
 // (classes.go); adding one means adding a definition with its key
 // properties, writable properties, methods and an instance builder.
 //
+// Enumerate honours wsman:EnumerationMode as the captures show:
+// EnumerateObjectAndEPR pulls w:Item elements holding the instance and its
+// a:EndpointReference (CIM_BootConfigSetting and CIM_OrderedComponent
+// captures), EnumerateEPR pulls a:EndpointReference items alone (no
+// instance namespace declared) [modelled: no capture of that mode; the
+// items are those of the other mode without the instance]. An EPR holds
+// the class's resource URI and a selector per key property in key order,
+// a reference-valued key as a nested EndpointReference. An unknown mode is
+// refused with wsman:UnsupportedFeature [modelled]. OptimizeEnumeration
+// and MaxElements in Enumerate are ignored, as the captured
+// EnumerateResponse holds only the context. The System Defense classes
+// answer instances in every mode.
+//
 // # Layout and the path of a request
 //
 // The protocol layers that need nothing of a device live in packages under

@@ -108,6 +108,7 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 		// New does no I/O: whatever it refuses came from the flags.
 		return nil, usageError{err}
 	}
+	warnUnfinishedRestore(cmd, f.state, c.Host())
 	return c, nil
 }
 

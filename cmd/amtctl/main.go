@@ -78,7 +78,10 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 
 func exitCode(err error) int {
 	var ue usageError
+	var se *signalError
 	switch {
+	case errors.As(err, &se):
+		return se.exitCode()
 	case errors.As(err, &ue), errors.Is(err, amt.ErrInvalidArgument):
 		return exitUsage
 	case errors.Is(err, amt.ErrOutcomeUnknown):
@@ -116,6 +119,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDemoCommand())
+	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newRedirectCommand(), newCredsCommand(), newDemoCommand())
 	return root
 }

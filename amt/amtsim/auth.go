@@ -1,15 +1,12 @@
 package amtsim
 
 import (
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
 )
 
 // authResult is the outcome of checking a request's credentials.
@@ -17,133 +14,44 @@ type authResult int
 
 const (
 	authOK        authResult = iota
-	authChallenge            // no usable credentials: plain challenge, not counted
-	authStale                // correct digest on an expired nonce: stale="true"
+	authChallenge            // no usable credentials, a forgotten nonce or a replayed count: stale="false", not counted
+	authStale                // a nonce never issued or expired: stale="true", not counted
 	authFailed               // counted by anti-hammering
 	authLocked               // refused because the device is locked out
 )
 
-// Nonces are stateless: 8 bytes of issue time (Unix ns, big-endian) and a
-// 16-byte HMAC-SHA256 tag over the device address and that time, under a
-// per-server random key. 24 bytes encode to 32 base64 characters.
-const nonceTagLen = 16
+// nonceTable returns the device's nonce table. Call with d.mu held.
+func (d *Device) nonceTable() *digest.Table {
+	if d.nonces == nil {
+		d.nonces = digest.NewTable(d.srv.nonceKey[:], d.ip, d.srv.opts.NonceLifetime)
+	}
+	return d.nonces
+}
 
 func (d *Device) issueNonce() string {
 	d.mu.Lock()
-	ts := time.Now().UnixNano()
-	if ts <= d.lastNonce {
-		ts = d.lastNonce + 1
-	}
-	d.lastNonce = ts
-	d.mu.Unlock()
-	var raw [8 + nonceTagLen]byte
-	binary.BigEndian.PutUint64(raw[:8], uint64(ts))
-	copy(raw[8:], d.nonceTag(raw[:8]))
-	return base64.StdEncoding.EncodeToString(raw[:])
+	defer d.mu.Unlock()
+	return d.nonceTable().Issue(time.Now())
 }
 
-func (d *Device) nonceTag(ts []byte) []byte {
-	m := hmac.New(sha256.New, d.srv.nonceKey[:])
-	m.Write([]byte(d.ip))
-	m.Write([]byte{0})
-	m.Write(ts)
-	return m.Sum(nil)[:nonceTagLen]
-}
-
-// checkNonce reports whether this device issued the nonce and, if so,
-// whether it is stale. Call with d.mu held.
-func (d *Device) checkNonce(nonce string, now time.Time) (ours, stale bool) {
-	raw, err := base64.StdEncoding.DecodeString(nonce)
-	if err != nil || len(raw) != 8+nonceTagLen {
-		return false, false
-	}
-	if !hmac.Equal(raw[8:], d.nonceTag(raw[:8])) {
-		return false, false
-	}
-	ts := int64(binary.BigEndian.Uint64(raw[:8]))
-	stale = ts <= d.nonceEpoch || now.Sub(time.Unix(0, ts)) > d.srv.opts.NonceLifetime
-	return true, stale
-}
-
-// parseDigest splits the parameters of an "Authorization: Digest ..."
-// header. Values may be quoted or not.
-func parseDigest(h string) (map[string]string, bool) {
-	scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok || !strings.EqualFold(scheme, "Digest") {
-		return nil, false
-	}
-	params := map[string]string{}
-	for {
-		rest = strings.TrimLeft(rest, " \t,")
-		if rest == "" {
-			break
-		}
-		eq := strings.IndexByte(rest, '=')
-		if eq <= 0 {
-			return nil, false
-		}
-		key := strings.ToLower(strings.TrimSpace(rest[:eq]))
-		rest = strings.TrimLeft(rest[eq+1:], " \t")
-		var val string
-		if strings.HasPrefix(rest, `"`) {
-			var b strings.Builder
-			i := 1
-			for ; i < len(rest); i++ {
-				c := rest[i]
-				if c == '\\' && i+1 < len(rest) {
-					i++
-					b.WriteByte(rest[i])
-					continue
-				}
-				if c == '"' {
-					break
-				}
-				b.WriteByte(c)
-			}
-			if i >= len(rest) {
-				return nil, false
-			}
-			val = b.String()
-			rest = rest[i+1:]
-		} else {
-			end := strings.IndexByte(rest, ',')
-			if end < 0 {
-				end = len(rest)
-			}
-			val = strings.TrimSpace(rest[:end])
-			rest = rest[end:]
-		}
-		params[key] = val
-	}
-	return params, true
-}
-
-func md5hex(s string) string {
-	sum := md5.Sum([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
-func isHex8(s string) bool {
-	if len(s) != 8 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
+// forgetNoncesLocked drops the nonce table: every nonce issued so far is
+// answered with 401 stale="false" from now on. Call with d.mu held.
+func (d *Device) forgetNoncesLocked() { d.nonceTable().Forget() }
 
 // authenticate checks an Authorization header for method and uri and applies
 // anti-hammering. The lockout counter is per device and shared by every
-// account and by the redirection port.
+// account, by both WS-Man ports and by the redirection ports.
+//
+// A nonce the device never issued, or one that expired, gets stale="true"
+// and is not counted as a failed login. A correct digest over a nonce the
+// device forgot, or with a nonce count not above the last one accepted for
+// the nonce, gets stale="false" and is not counted either. A wrong digest
+// over a live nonce is a failed login.
 func (d *Device) authenticate(method, uri, header string) (Account, authResult) {
 	if header == "" {
 		return Account{}, authChallenge
 	}
-	p, ok := parseDigest(header)
+	p, ok := digest.ParseHeader(header)
 	if !ok {
 		return Account{}, authChallenge
 	}
@@ -153,22 +61,30 @@ func (d *Device) authenticate(method, uri, header string) (Account, authResult) 
 	if now.Before(d.lockedTill) {
 		return Account{}, authLocked
 	}
-	ours, stale := d.checkNonce(p["nonce"], now)
-	if !ours {
+	nonces := d.nonceTable()
+	switch nonces.Check(p["nonce"], now) {
+	case digest.Foreign, digest.Expired:
+		d.stats.StaleNonces++
+		return Account{}, authStale
+	case digest.Forgotten:
+		d.stats.ForgottenNonces++
 		return Account{}, authChallenge
 	}
 	acct, known := d.accountMap[p["username"]]
-	valid := known && d.verifyDigest(acct, method, uri, p)
-	switch {
-	case stale && valid:
-		return Account{}, authStale
-	case stale:
-		return Account{}, authChallenge
-	case !valid:
+	if !known || !d.verifyDigest(acct, method, uri, p) {
 		d.failedLoginLocked(now)
 		return Account{}, authFailed
 	}
+	nc, _ := strconv.ParseUint(p["nc"], 16, 64) // verifyDigest checked 8 hex digits
+	if !nonces.Use(p["nonce"], nc, true, now) {
+		d.stats.RejectedNonceCounts++
+		return Account{}, authChallenge
+	}
 	d.failCount = 0
+	d.authCount++
+	if d.forgetEvery > 0 && d.authCount%d.forgetEvery == 0 {
+		d.forgetNoncesLocked()
+	}
 	return acct, authOK
 }
 
@@ -189,12 +105,10 @@ func (d *Device) verifyDigest(acct Account, method, uri string, p map[string]str
 		return false
 	}
 	nc, cnonce := p["nc"], p["cnonce"]
-	if !isHex8(nc) || cnonce == "" {
+	if !digest.IsHex8(nc) || cnonce == "" {
 		return false
 	}
-	ha1 := md5hex(acct.User + ":" + d.realm + ":" + acct.Password)
-	ha2 := md5hex(method + ":" + uri)
-	want := md5hex(ha1 + ":" + p["nonce"] + ":" + nc + ":" + cnonce + ":auth:" + ha2)
+	want := digest.ResponseAuth(acct.User, d.realm, acct.Password, method, uri, p["nonce"], nc, cnonce)
 	got := strings.ToLower(p["response"])
 	return subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
 }

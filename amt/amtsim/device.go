@@ -9,7 +9,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/sysdefense"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/rmcp"
 )
 
 // Device is one simulated AMT device. Its methods are safe for concurrent
@@ -45,10 +51,13 @@ type Device struct {
 	faults     []*queuedFault
 	failCount  int
 	lockedTill time.Time
-	nonceEpoch int64 // nonces issued at or before this time (ns) are stale
-	lastNonce  int64
-	power      powerModel
-	bootState  bootModel
+	nonces     *digest.Table // digest nonces (internal/digest)
+	authCount  int           // successful digest logins
+	// forgetEvery makes the device forget its nonces after every
+	// forgetEvery-th successful login (0: never).
+	forgetEvery int
+	power       powerModel
+	bootState   bootModel
 
 	// Redirection sessions and IDE-R boots.
 	ider        *iderSession // the IDE-R session slot (from StartRedirectionSession)
@@ -60,6 +69,12 @@ type Device struct {
 	slotFreed   chan struct{} // closed and replaced when a session slot is released
 
 	optIn optInModel // user consent (IPS_OptInService)
+
+	defense       *sysdefense.Unit // System Defense; has its own lock
+	defenseOffset atomic.Int64     // AdvanceDefenseClock, in ns
+	traffic       []trafficFlow    // host traffic trickle; immutable
+
+	captured capturedState // state of the captured class families (captured_state.go)
 }
 
 // Stats counts what a device has seen.
@@ -69,6 +84,15 @@ type Stats struct {
 	FailedLogins  int            // logins counted by anti-hammering
 	Actions       map[string]int // executed operations by wsa:Action URI ("Identify" for Identify)
 	RMCPPings     int            // RMCP presence pings answered with a pong
+	// StaleNonces counts 401s with stale="true": a nonce the device never
+	// issued or one that expired.
+	StaleNonces int
+	// ForgottenNonces counts 401s with stale="false" to a nonce the device
+	// issued and then forgot (ForgetNonces, SetForgetNoncesEvery).
+	ForgottenNonces int
+	// RejectedNonceCounts counts 401s to a correct digest whose nonce
+	// count was not above the last one accepted for its nonce.
+	RejectedNonceCounts int
 }
 
 // enumeration is an open enumeration context holding a snapshot of the
@@ -77,6 +101,10 @@ type enumeration struct {
 	class    *classDef
 	items    []*instance
 	lastUsed time.Time
+	mode     int // modeObject, modeEPR or modeObjectAndEPR
+	// System Defense enumerations hold the unit's instances instead.
+	defenseURI   string
+	defenseItems []*sysdefense.Instance
 }
 
 // unprovisionedRealm is the digest realm of every device in
@@ -122,6 +150,9 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		d.gateway = "0.0.0.0"
 	}
 	d.power = newPowerModel(prof)
+	// The options were checked by Options.normalize.
+	_ = d.newSystemDefense(prof.defense)
+	d.traffic = prof.traffic
 	for _, c := range classTable {
 		if c.served(d.major) {
 			d.instances[c.name] = c.build(d)
@@ -184,7 +215,7 @@ func (d *Device) RMCPEnabled() bool {
 }
 
 func (d *Device) rmcpEnabledLocked() bool {
-	if d.rmcpAddr == "" || d.major < rmcpMinMajor {
+	if d.rmcpAddr == "" || d.major < rmcp.MinMajor {
 		return false
 	}
 	insts := d.instances["AMT_GeneralSettings"]
@@ -255,11 +286,26 @@ func (d *Device) Stats() Stats {
 func (d *Device) ExpireNonces() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := time.Now().UnixNano()
-	if d.lastNonce > now {
-		now = d.lastNonce
-	}
-	d.nonceEpoch = now
+	d.nonceTable().Expire(time.Now())
+}
+
+// ForgetNonces makes the device forget every nonce it issued so far, as
+// firmware may at any time: the next request reusing one gets 401 with
+// stale="false" (not counted as a failed login) and a fresh challenge.
+func (d *Device) ForgetNonces() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.forgetNoncesLocked()
+}
+
+// SetForgetNoncesEvery makes the device forget its nonces after every n-th
+// successful digest login (n <= 0 turns it off); see ForgetNonces and
+// Options.FaultForgetNoncesEvery.
+func (d *Device) SetForgetNoncesEvery(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.forgetEvery = max(n, 0)
+	d.authCount = 0
 }
 
 // LockedOut reports whether anti-hammering currently refuses all logins.

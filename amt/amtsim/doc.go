@@ -145,6 +145,139 @@
 // (classes.go); adding one means adding a definition with its key
 // properties, writable properties, methods and an instance builder.
 //
+// Enumerate honours wsman:EnumerationMode as the captures show:
+// EnumerateObjectAndEPR pulls w:Item elements holding the instance and its
+// a:EndpointReference (CIM_BootConfigSetting and CIM_OrderedComponent
+// captures), EnumerateEPR pulls a:EndpointReference items alone (no
+// instance namespace declared) [modelled: no capture of that mode; the
+// items are those of the other mode without the instance]. An EPR holds
+// the class's resource URI and a selector per key property in key order,
+// a reference-valued key as a nested EndpointReference. An unknown mode is
+// refused with wsman:UnsupportedFeature [modelled]. OptimizeEnumeration
+// and MaxElements in Enumerate are ignored, as the captured
+// EnumerateResponse holds only the context. The System Defense classes
+// answer instances in every mode.
+//
+// # Layout and the path of a request
+//
+// The protocol layers that need nothing of a device live in packages under
+// internal/, each depending only on the standard library:
+//
+//   - internal/digest: the wire side of digest authentication (parsing the
+//     Authorization header, responses, the nonce table with its nonce
+//     counts), used by WS-Man and the redirection port;
+//   - internal/rmcp: the presence ping, its ACK and the pong;
+//   - internal/sysdefense: the System Defense class family, a unit with its
+//     own state (filters, policies, counters) and packet evaluator, behind
+//     Enumerate, Get, Create, Delete and Invoke.
+//
+// The rest is still in this package, one file per layer: the HTTP wire
+// (http.go: framing, the 401 page, injected faults), authentication and
+// anti-hammering (auth.go), the SOAP layer (soap.go decodes requests,
+// envelope.go writes responses and faults, xmlr.go and xmlw.go), the class
+// table and dispatch (classes.go, wsman.go, store.go), the class families
+// (power.go, boot.go, redirsvc.go, optin.go, captured*.go, sysdefense.go),
+// the simulated host (power.go's state machine, bios.go) and the
+// redirection port (redirect.go, ider.go, sol.go).
+//
+// A WS-Man request goes: the listener of the device's address (server.go)
+// → Server.ServeHTTP (http.go) reads the body and decodes the envelope
+// (soap.go) → Device.authenticate (auth.go, internal/digest) or a 401 →
+// an injected fault, if one matches → Device.execute (wsman.go) takes the
+// device lock, settles the power state machine and consent timers →
+// dispatch checks wsa:Action and wsa:MessageID, finds the class by
+// resource URI in the class table (classByURI), or the System Defense
+// unit → Get/Put/Enumerate/Pull/Release or the class's method → the
+// response or fault envelope (envelope.go) → writeSOAP (http.go).
+//
+// To add a class from a capture: add a classDef to classTable
+// (classes.go, or the file of its family) with its name, resource URI,
+// keys, writable properties with their types, methods and an instance
+// builder that sets the properties the capture shows, gated on the
+// firmware major version where the captures of several versions differ;
+// a class whose state lives elsewhere sets live to refresh its instances
+// before each request. Then name it in this documentation, and test it
+// against its capture (conformance_test.go compares shapes with the
+// recordings).
+//
+// # Classes served from their captures
+//
+// Beyond the classes above, every class for which the recordings hold a
+// genuine Get or Pull response is served as that response shows it
+// (captured_data.go, written by gen_captured.py from the recordings; the
+// simulator never reads the recordings): hardware inventory (CIM_Chassis,
+// CIM_Card, CIM_BIOSElement, CIM_BIOSFeature, CIM_Processor, CIM_Chip,
+// CIM_PhysicalMemory, CIM_MediaAccessDevice, CIM_PhysicalPackage,
+// CIM_SystemPackaging, CIM_Battery, CIM_Fan, CIM_Sensor,
+// AMT_AssetTableService), logs (AMT_MessageLog, AMT_AuditLog,
+// AMT_AuditPolicyRule, AMT_EventLogEntry, IPS_ProvisioningRecordLog), time
+// (AMT_TimeSynchronizationService), ACLs (AMT_AuthorizationService),
+// certificates and TLS, 802.1X, KVM (CIM_KVMRedirectionSAP,
+// IPS_KVMRedirectionSettingData, IPS_ScreenSettingData,
+// CIM_RedirectionService), IPv6 and host IP settings, the alarm clock,
+// environment detection, the ethernet and Wi-Fi ports, remote access,
+// further services, and CIM_ElementConformsToProfile. Where the
+// recordings hold a capture of the AMT 8.1 device (the mps parser tests),
+// firmware before AMT 12 serves its shape and later firmware the other
+// capture's [modelled: the generation boundary is the nearest captured
+// version]; otherwise every version serves the one capture [modelled].
+// Instances of a subclass keep their own element and namespace (an
+// enumeration of CIM_PhysicalPackage returns CIM_Card, of
+// CIM_SystemPackaging CIM_ComputerSystemPackage); a Pull page holds
+// instances of one class, and the AMT 12 enumeration of CIM_Chip, captured
+// as a first page holding the processor chip, continues with the
+// CIM_PhysicalMemory instances [modelled: the AMT 8 device returned
+// memory for that enumeration]. An empty page declares no instance
+// namespace, and CIM_PhysicalPackage keeps its enumeration context on the
+// last page, as captured. CIM_SystemPackaging, CIM_EthernetPort and
+// IPS_LANEndpoint carry the device's platform GUID and MAC address;
+// everything else is the captured value. CIM_WiFiEndpoint is not served:
+// its only captures lack the namespace declarations of every other
+// firmware envelope.
+//
+// State, where the classes have any:
+//
+//   - AMT_TimeSynchronizationService: the device clock is the host's plus
+//     an offset (Device.SetClockOffset, ClockOffset; 0 for a new device).
+//     GetLowAccuracyTimeSynch answers Ta0, the device time in seconds;
+//     SetHighAccuracyTimeSynch sets the device time to Tm2 [modelled: the
+//     firmware's use of Ta0 and Tm1 is not captured] and answers 36
+//     (INVALID_PARAMETER) without Ta0, Tm1 and Tm2 [modelled].
+//   - AMT_MessageLog: the event log starts with the three captured records,
+//     newest first, and keeps the 390 newest (MaxNumberOfRecords);
+//     Device.AppendEventLog and ClearLogs change it. PositionToFirstRecord
+//     answers IterationIdentifier 1; GetRecords reads MaxReadRecords records
+//     from the 1-based IterationIdentifier and answers the index of the
+//     next record, or of the last one when NoMoreRecords is true (3 after
+//     three records, as captured) [modelled]; a position beyond the log
+//     answers 35 (INVALID_INDEX) [modelled]. CurrentNumberOfRecords and
+//     PercentageNearFull follow the log.
+//   - AMT_AuditLog: the audit log starts with the two captured records,
+//     oldest first (Device.AppendAuditLog). ReadRecords answers at most 10
+//     records from the 1-based StartIndex [modelled: the captured answer
+//     held the whole two-record log] with TotalRecordCount and
+//     RecordsReturned; CurrentNumberOfRecords follows the log.
+//   - AMT_AuthorizationService: the first account is the administrator
+//     (GetAdminAclEntry); the others are user entries with handles 1, 2, ...
+//     (EnumerateUserAclEntries, GetUserAclEntryEx with AccessPermission 2
+//     and Realms 3 for a full account, 13 for a read-only one [modelled];
+//     an unknown handle answers 2053 INVALID_HANDLE [modelled]).
+//     GetAclEnabledState, GetAdminAclEntryStatus and
+//     GetAdminNetAclEntryStatus answer as captured. The methods that change
+//     ACLs are not served (wsa:ActionNotSupported).
+//   - CIM_KVMRedirectionSAP: RequestStateChange 2 enables (EnabledState 6,
+//     as captured), 3 disables (EnabledState 3); other values answer 5
+//     [modelled]. IPS_KVMRedirectionSettingData takes Puts of
+//     Is5900PortEnabled, OptInPolicy, OptInPolicyTimeout, SessionTimeout,
+//     RFBPassword and DefaultScreen [modelled].
+//   - CIM_ElementSettingData (no capture; protocol.md §3.3): the host's
+//     link to CIM_BootConfigSetting, IsNext 3 (IsNextForSingleUse) while a
+//     one-time boot is armed with SetBootConfigRole, else 2; IsDefault 2.
+//
+// Other captured methods (certificate and key management, alarms, Wi-Fi
+// and remote access changes) are not served: their effects have no
+// capture to follow.
+//
 // # Power
 //
 // Each device simulates a host with a power state machine: on (PowerState
@@ -167,6 +300,9 @@
 //     AvailableRequestedPowerStates [assumption], and for power cycle (5)
 //     and power off (8) while a redirection session is open
 //     (Device.SetRedirectionSession), which firmware refuses;
+//   - 0 for power on (2) while the host is on, a no-op (protocol.md
+//     §2.2): recorded in PowerRequests and RequestedPowerState, no event,
+//     no boot;
 //   - 0 otherwise. 10 resets (a boot), 5 power-cycles (a boot), 8 and 12
 //     turn the host off, 11 (NMI) is recorded and changes nothing, 14 resets
 //     gracefully (a boot), 4 sleeps, 7 hibernates, 2 powers on from off or
@@ -222,9 +358,31 @@
 //
 // # Authentication
 //
-// HTTP digest (MD5, qop=auth) with stateless nonces that expire after
-// Options.NonceLifetime (stale="true" on a correct digest over an expired
-// nonce). After Options.LockoutAfter consecutive failed logins the device
+// HTTP digest (MD5, qop=auth). Nonces expire after Options.NonceLifetime.
+// Every WS-Man request but Identify needs a wsa:MessageID (and a
+// wsa:Action): without one it gets wsa:MessageInformationHeaderRequired and
+// is not executed (DSP0226 §6, protocol.md §1.5; the fault is in §1.7). The device
+// answers:
+//
+//   - a nonce it never issued, or one that expired (NonceLifetime,
+//     Device.ExpireNonces), with 401 stale="true", whatever the digest, not
+//     counted as a failed login (Stats.StaleNonces);
+//   - a wrong digest over a live nonce (wrong user, password, realm, uri
+//     or qop) with 401 stale="false", counted by anti-hammering;
+//   - a correct digest whose nc is not above the highest nc it accepted
+//     for that nonce (a repeated or lower count) with 401 stale="false",
+//     not counted (Stats.RejectedNonceCounts) [modelled: RFC 2617 replay
+//     protection; protocol.md only says the count is not capped];
+//   - a correct digest over a nonce it forgot with 401 stale="false", not
+//     counted (Stats.ForgottenNonces). Firmware may drop its nonces at any
+//     time (protocol.md §1.2); the simulator forgets them on demand
+//     (Device.ForgetNonces, Server.ForgetNonces; amtsim SIGUSR1), after
+//     every n-th successful login (Options.FaultForgetNoncesEvery,
+//     Device.SetForgetNoncesEvery; amtsim --fault-forget-nonces N), and
+//     drops the least recently used of more than 128 live nonces
+//     [modelled: firmware keeps a bounded table; the size is a guess].
+//
+// After Options.LockoutAfter consecutive failed logins the device
 // refuses every login for Options.LockoutDuration. Accounts marked ReadOnly
 // get wsman:AccessDenied for Put, Create, Delete and methods. Each device
 // holds its own accounts: those of Options, of its fleet group, or set by
@@ -273,7 +431,9 @@
 // failed login counted by the same anti-hammering counter as WS-Man (the
 // counter and the lockout are per device and shared by both ports); during
 // a lockout every login is refused on both ports. A refusal (also for a
-// nonce the device did not issue or that expired, for read-only accounts,
+// nonce the device did not issue, that expired or that it forgot, for a
+// type 4 nc not above the last one accepted for the nonce, for read-only
+// accounts,
 // and for types 1 and 2) answers status 01 with no data and closes the
 // connection. Data longer than 4096 bytes, a user or realm longer than 64
 // bytes, too many fields or a field overrunning the data close the
@@ -412,16 +572,183 @@
 // intrinsic operations); clearing them needs no consent. An authenticated
 // IDE-R or SOL session puts received consent in use (state 4).
 //
+// # System Defense
+//
+// System Defense (protocol.md §4) is served by its own unit
+// (internal/sysdefense), written from protocol.md alone: there is no capture
+// of these classes but a hand-edited AMT_Hdr8021Filter, so shapes follow
+// protocol.md and what it leaves open is modelled as listed below, each
+// with its option in Options.SystemDefense (SystemDefenseOptions).
+//
+// Classes: AMT_SystemDefenseService; AMT_Hdr8021Filter and
+// AMT_IPHeadersFilter (Create, Delete, Get, Enumerate); AMT_NetworkFilter,
+// a view of every filter with OwnerID; AMT_SystemDefensePolicy (Create,
+// Delete, GetTimeout, SetTimeout, UpdateStatistics);
+// AMT_FilterInSystemDefensePolicy and AMT_SystemDefensePolicyInService;
+// AMT_NetworkPortSystemDefensePolicy (enables a policy on a port) and
+// AMT_NetworkPortDefaultSystemDefensePolicy (a port's default policy), both
+// created and deleted with the bodies and EPR-valued selectors of
+// protocol.md §4.4; AMT_ActiveFilterStatistics;
+// AMT_GeneralSystemDefenseCapabilities; AMT_NetworkPortSystemDefenseCapabilities;
+// CIM_EthernetPort. No class accepts Put.
+//
+// What follows protocol.md: the device assigns creation handles (numeric
+// InstanceIDs, one sequence for filters and policies, never reused) and
+// overwrites the placeholder keys (CreationClassName the class,
+// SystemCreationClassName CIM_ComputerSystem, SystemName Intel(r) AMT, as
+// the filter capture shows); ResourceCreated carries every key selector,
+// for associations as nested EndpointReferences like the captured
+// AMT_TLSCredentialContext answer. Names and PolicyName have at most 16
+// characters; FilterDirection 0 Tx, 1 Rx; FilterProfile 0..4; a rate limit
+// needs FilterProfileData > 0; HdrIPVersion 4 or 6 and without it no
+// address field; addresses hex-encoded, 4 bytes for IPv4 and 16 or 20 for
+// IPv6, a mask or an end of range (not both) only with an address; port
+// fields only with HdrProtocolID; not a range of source ports and a range
+// of destination ports at once; FilterCreationHandles at most 62, each an
+// existing filter; AntiSpoofingSupport 0..4; SetTimeout 0..65535 minutes.
+// A filter a policy references cannot be deleted, nor a policy enabled on
+// or default for a port. Exactly one policy is active per port: the
+// highest PolicyPrecedence among the enabled ones, else the port's default,
+// else none (traffic unfiltered). Limits are GlobalMaxSupportedPolicies and
+// GlobalMaxSupportedFilters (defaults 8 and 80, protocol.md §4.7) and the
+// per-port Tx/Rx filter and counter limits, an IPv6 filter or counter
+// taking IPv6_to_IPv4_Ratio IPv4 slots, each default count flag a counter.
+//
+// Packets (Device.HostPacket, one simulated host packet through the active
+// policy of its port): anti-spoofing first, for transmitted packets whose
+// source MAC or IP is not the host's (the device's MAC and address); then
+// every filter of the policy in the packet's direction: any matching drop
+// filter (profiles 1 and 4), or a matching rate limit over its rate, drops
+// the packet; else any matching filter passes it; else the direction's
+// default (Tx/RxDefaultDrop). Filters are stateless: they see one packet's
+// headers. Statistics profiles (0, 1) count matching packets, as do the
+// default counters for packets no filter matched.
+//
+// Simulated host traffic: Device.HostPacket sends one packet; Options.HostTraffic
+// (a fleet group's host_traffic) sends a steady trickle from every device to
+// named peers, each entry a request and its reply every interval, so that
+// the statistics of a running simulator move. In a fleet group:
+//
+//	"system_defense": {"max_policies": 8, "max_filters": 80, "max_enabled_per_port": 1,
+//	  "timeout_minute": "1s", "limit_status": 23, "wired": {"ipv4_max_tx_filters": 16, ...}},
+//	"host_traffic": [{"peer": "10.0.0.5", "protocol": "tcp", "port": 443, "interval": "1s",
+//	  "interface": "wired"}]
+//
+// protocol is tcp, udp (both with port) or icmp; interval a Go duration
+// (default 1s, at least 1ms); interface wired (default) or wireless. The
+// trickle is not a model of the host: it exists to exercise statistics.
+// A port limits object (wired, wireless) replaces the defaults as a whole:
+// ipv4_max_tx_filters, ipv4_max_tx_counters, ipv4_max_rx_filters,
+// ipv4_max_rx_counters, ipv4_anti_spoofing, the same for ipv6 and
+// ipv6_to_ipv4_ratio.
+//
+// Modelled, with why and the option:
+//
+//   - Status codes. Intrinsic operations fail with wsman:InternalError and
+//     "AMT-STATUS n" (protocol.md §1.8), methods with ReturnValue n. A limit
+//     gives 23 MAX_LIMIT_REACHED (protocol.md says 23 or 11, exact code
+//     unknown; LimitStatus); a value breaking a constraint 36
+//     INVALID_PARAMETER (InvalidStatus); deleting what is in use 16
+//     NOT_PERMITTED (InUseStatus); any Create, Delete or method in client
+//     control mode 3 INVALID_PT_MODE (protocol.md: System Defense needs
+//     ACM; CCMStatus), while Get and Enumerate still answer so that a
+//     console can read the capabilities; anti-spoofing on a port not
+//     capable of it 2066 UNSUPPORTED (UnsupportedStatus). A type error, a
+//     missing required property or a property the class does not have is
+//     wsman:SchemaValidationError; enabling the same policy twice on a port
+//     wsman:AlreadyExists (the fault of the captures).
+//   - One enabled policy per port (protocol.md: System Defense enables one
+//     per interface; a second gives the limit status). The other sources of
+//     enabled policies (Agent Presence, Environment Detection) are not
+//     modelled; MaxEnabledPerPort > 1 lets System Defense enable several so
+//     that precedence and hand-over show. Equal precedence: the earlier
+//     enabled wins. One default policy per port; a second gives the limit
+//     status. PolicyPrecedence and timeouts do not apply to defaults.
+//   - Timeouts. A policy's timeout runs from when it becomes active on a
+//     port (per port) and restarts when SetTimeout is invoked while it is
+//     active; when it runs out the policy stays enabled (Enabled true,
+//     Active false) and the next candidate takes over from that instant.
+//     SetTimeout re-arms an expired policy. GetTimeout returns the minutes
+//     left, rounded up, while the policy is active with a timeout, and the
+//     configured value otherwise (GetTimeoutConfigured always returns the
+//     configured value). The device clock is the host clock moved by
+//     Device.AdvanceDefenseClock; TimeoutMinute shortens a minute so that a
+//     running simulator shows timeouts expire.
+//   - Per-port limits. No capture reports them: the defaults are 16 Tx and
+//     16 Rx filters, 8 Tx and 8 Rx counters for IPv4, 8/8/4/4 for IPv6, a
+//     ratio of 2 and anti-spoofing on both (Wired, Wireless). They are
+//     checked when a policy is enabled on or made default for a port, each
+//     policy on its own; IPv6 filters also count against the IPv6 limits.
+//     Anti-spoofing takes 2 Tx filters (AntiSpoofingTxFilters) and needs
+//     IPv4_AntiSpoofingCapable; its labels 1..4 are unknown, so any non-zero
+//     value turns it on. A rate limit filter keeps a counter and reports
+//     statistics (RateLimitNoCounter turns that off); pass and drop filters
+//     without statistics keep none.
+//   - Rate limits count matching packets in one-second windows from the
+//     first match: packets beyond FilterProfileData in a window are
+//     dropped ("approximate" in protocol.md).
+//   - Statistics. UpdateStatistics (on the policy active on the port given
+//     as NetworkInterface, else ReturnValue 36) copies the live counters to
+//     AMT_ActiveFilterStatistics (ReadCount, FilterMatched), and with
+//     ResetOnRead zeroes them and sets LastResetTime; enumerating without it
+//     shows the last copy. Counters and ActivationTime restart when a policy
+//     becomes active on a port. Entries exist for the counting filters of
+//     each port's active policy; Antecedent is the port, Dependent the
+//     AMT_FilterInSystemDefensePolicy reference (Antecedent the policy,
+//     Dependent the filter with its key selectors, Name among them).
+//     Default counters have no filter: they are reported as entries whose
+//     filter reference is an AMT_NetworkFilter with InstanceID and Name
+//     "TxDefault" or "RxDefault" (NoDefaultStatistics leaves them out).
+//     Times are CIM datetimes in the wscim common namespace, as the
+//     captures of other classes write them.
+//   - Association directions not in protocol.md:
+//     AMT_FilterInSystemDefensePolicy has the policy as Antecedent and the
+//     filter as Dependent; AMT_SystemDefensePolicyInService the service and
+//     the policy. Port references carry CreationClassName and DeviceID, as
+//     the Delete of protocol.md §4.4 sends them; a reference given by a
+//     console matches when its identifying selector (DeviceID, InstanceID)
+//     is there and every selector it gives is right.
+//   - Matching details protocol.md leaves open: an IP headers filter
+//     matches IP packets only (not ARP); a 20-byte IPv6 octet string is
+//     matched on its first 16 bytes; HdrFlowLabel is hex like the addresses
+//     and needs IPv6; TCPFlagsOn/TCPFlagsOff elements are OR-ed bit masks of
+//     the TCP flags (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32) and need
+//     HdrProtocolID 6; HdrDSCP lists values compared with the packet's DSCP
+//     field; IsNegated negates the whole match. Port fields come in
+//     start/end pairs. Filter names need not be unique. ActionEventOnMatch
+//     and the default match events raise no events (no event log is
+//     modelled).
+//   - Ports: the wired port follows the CIM_EthernetPort capture with the
+//     device's MAC; the wireless port (DeviceID ... Port 1, Description
+//     Wireless1, EnabledState 3, no link properties) is modelled on it, as
+//     AMT_EthernetPortSettings serves both (NoWireless removes it). Where
+//     the class table serves CIM_EthernetPort from its capture, that
+//     answer wins and the unit's ports stay addressable in references.
+//     AMT_NetworkPortSystemDefenseCapabilities instances are named by
+//     InstanceID "Intel(r) AMT Network Port System Defense Capabilities N",
+//     N the port, and the service and general capabilities by their
+//     ElementName; these names are modelled.
+//
 // # Fault injection
 //
 // Device.InjectFault queues delays, HTTP error statuses, connection resets
 // and malformed bodies for authenticated requests, to exercise clients'
-// retry and error handling. Device.ExpireNonces and Device.Stats help tests
+// retry and error handling. FaultDelayAnswer executes the request and then
+// delays its answer, so that a test can show a change the device made
+// while the client's deadline expired; Options.FaultAnswerDelay with
+// Options.FaultMethod (amtsim --fault-answer-delay D --fault-method NAME)
+// queues it on every device at start. Device.ExpireNonces and Device.Stats help tests
 // observe and steer the device. The kinds FaultRedirBadSequence,
 // FaultRedirReset and FaultRedirSilent disturb the redirection port instead
 // (a wrong IDE-R sequence number, a reset in the middle of a READ's data,
 // a session that stops sending and answering); Fault.Action does not apply
-// to them, and WS-Man requests never take them.
+// to them, and WS-Man requests never take them. FaultInternalError refuses
+// a request without executing it, with wsman:InternalError and
+// "AMT-STATUS Fault.PTStatus". Fault.ResourceURI narrows a fault to one
+// class and Fault.Skip lets that many matching requests through first, so
+// that a test can fail, say, the third Create of a System Defense apply:
+// Fault{Kind: FaultInternalError, Action: "Create", Skip: 2, Times: 1,
+// PTStatus: 23}.
 //
 // # Concurrency
 //

@@ -40,6 +40,15 @@ const (
 	// answering anything; the connection stays open until the console ends
 	// it.
 	FaultRedirSilent
+
+	// FaultInternalError answers wsman:InternalError with detail
+	// "AMT-STATUS PTStatus" without executing the request, as firmware
+	// refuses an intrinsic operation (a Create over a limit, for one).
+	FaultInternalError
+	// FaultDelayAnswer executes the request (state changes, Stats counts
+	// it) and then waits Delay before answering, so that a client whose
+	// deadline is shorter gives up on a request the device has acted on.
+	FaultDelayAnswer
 )
 
 func (k FaultKind) String() string {
@@ -60,6 +69,10 @@ func (k FaultKind) String() string {
 		return "redir-reset"
 	case FaultRedirSilent:
 		return "redir-silent"
+	case FaultDelayAnswer:
+		return "delay-answer"
+	case FaultInternalError:
+		return "internal-error"
 	}
 	return "unknown"
 }
@@ -78,15 +91,27 @@ type Fault struct {
 	// Times is the number of matching requests to affect; 0 affects every
 	// matching request until ClearFaults.
 	Times int
-	// Delay is the wait of FaultDelay.
+	// Delay is the wait of FaultDelay and FaultDelayAnswer.
 	Delay time.Duration
 	// Status is the HTTP status of FaultStatus (default 500).
 	Status int
+	// ResourceURI, if set, narrows the match to requests for that
+	// resource: the full URI, or a suffix after a '/' such as
+	// "AMT_SystemDefensePolicy". Ignored by the redirection faults.
+	ResourceURI string
+	// Skip lets that many matching requests through untouched before the
+	// fault takes effect: Action "Create" with Skip 2 fails the third
+	// Create. A request let through takes no other fault.
+	Skip int
+	// PTStatus is the PT_STATUS of FaultInternalError (default 1,
+	// INTERNAL_ERROR).
+	PTStatus int
 }
 
 type queuedFault struct {
 	Fault
 	remaining int // meaningful when Times > 0
+	skipped   int
 }
 
 // InjectFault queues a fault.
@@ -95,6 +120,9 @@ func (d *Device) InjectFault(f Fault) {
 	defer d.mu.Unlock()
 	if f.Kind == FaultStatus && f.Status == 0 {
 		f.Status = 500
+	}
+	if f.Kind == FaultInternalError && f.PTStatus == 0 {
+		f.PTStatus = 1
 	}
 	d.faults = append(d.faults, &queuedFault{Fault: f, remaining: f.Times})
 }
@@ -106,19 +134,27 @@ func (d *Device) ClearFaults() {
 	d.faults = nil
 }
 
-func (f *Fault) matches(action string) bool {
+func (f *Fault) matches(action, resourceURI string) bool {
+	if f.ResourceURI != "" && f.ResourceURI != resourceURI && !strings.HasSuffix(resourceURI, "/"+f.ResourceURI) {
+		return false
+	}
 	if f.Action == "" || f.Action == action {
 		return true
 	}
 	return strings.HasSuffix(action, "/"+f.Action)
 }
 
-// takeFault returns the first queued fault matching action, consuming one
-// use of it. Call with d.mu held.
-func (d *Device) takeFault(action string) *Fault {
+// takeFault returns the first queued fault matching action and resource,
+// consuming one use of it; nil when none matches or the first match is
+// still letting requests through. Call with d.mu held.
+func (d *Device) takeFault(action, resourceURI string) *Fault {
 	for i, q := range d.faults {
-		if q.Kind.redirect() || !q.matches(action) {
+		if q.Kind.redirect() || !q.matches(action, resourceURI) {
 			continue
+		}
+		if q.skipped < q.Skip {
+			q.skipped++
+			return nil
 		}
 		f := q.Fault
 		if q.Times > 0 {

@@ -60,6 +60,10 @@ type DeviceGroup struct {
 	RedirectionState int    `json:"redirection_state,omitempty"`
 	ListenerDisabled bool   `json:"listener_disabled,omitempty"`
 	OptInRequired    *int64 `json:"opt_in_required,omitempty"`
+	// SystemDefense and HostTraffic replace the Options values for the
+	// group's devices.
+	SystemDefense *SystemDefenseOptions `json:"system_defense,omitempty"`
+	HostTraffic   []HostTraffic         `json:"host_traffic,omitempty"`
 }
 
 // ParseFleetSpec reads a JSON fleet spec. Unknown fields, trailing data and
@@ -141,6 +145,12 @@ func (spec *FleetSpec) validate() error {
 		if err := validateRedirection(g.RedirectionState, g.OptInRequired); err != nil {
 			return fail("%v", err)
 		}
+		if err := g.SystemDefense.validate(); err != nil {
+			return fail("%v", err)
+		}
+		if _, err := parseTraffic(g.HostTraffic); err != nil {
+			return fail("%v", err)
+		}
 	}
 	return nil
 }
@@ -189,6 +199,8 @@ type profile struct {
 	redirState      int   // initial AMT_RedirectionService.EnabledState
 	listenerOff     bool  // initial ListenerEnabled false
 	optInRequired   int64 // IPS_OptInService.OptInRequired (all in CCM)
+	defense         *SystemDefenseOptions
+	traffic         []trafficFlow
 }
 
 // finish applies the rules that follow from other settings: client
@@ -219,6 +231,8 @@ func baseProfile(opts *Options) *profile {
 		redirState:      cmp.Or(opts.RedirectionState, redirStateAll),
 		listenerOff:     opts.ListenerDisabled,
 		optInRequired:   opts.OptInRequired,
+		defense:         opts.SystemDefense,
+		traffic:         must(parseTraffic(opts.HostTraffic)),
 	}).finish()
 }
 
@@ -255,6 +269,12 @@ func groupProfile(base *profile, g *DeviceGroup) *profile {
 	p.listenerOff = base.listenerOff || g.ListenerDisabled
 	if g.OptInRequired != nil {
 		p.optInRequired = *g.OptInRequired
+	}
+	if g.SystemDefense != nil {
+		p.defense = g.SystemDefense
+	}
+	if g.HostTraffic != nil {
+		p.traffic = must(parseTraffic(g.HostTraffic))
 	}
 	return p.finish()
 }

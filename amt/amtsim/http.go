@@ -2,6 +2,7 @@ package amtsim
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -107,7 +108,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, d *Device, isTLS
 	}
 
 	d.mu.Lock()
-	f := d.takeFault(op)
+	f := d.takeFault(op, req.resourceURI)
 	d.mu.Unlock()
 	if f == nil {
 		status, out := exec()
@@ -129,6 +130,19 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, d *Device, isTLS
 		}
 		status, out := exec()
 		return writeSOAP(w, status, out), op
+	case FaultDelayAnswer:
+		status, out := exec()
+		t := time.NewTimer(f.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.done:
+			resetConnection(w)
+			return 0, op
+		case <-r.Context().Done():
+			return 0, op // the client gave up; the request was executed
+		}
+		return writeSOAP(w, status, out), op
 	case FaultStatus:
 		return writeHTML(w, f.Status, msgServiceError, false), op
 	case FaultResetAfterRequest:
@@ -142,6 +156,12 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, d *Device, isTLS
 	case FaultMalformedBody:
 		status, out := exec()
 		return writeSOAP(w, status, out[:len(out)/2]), op
+	case FaultInternalError:
+		d.mu.Lock()
+		relatesTo := cmp.Or(req.messageID, "0")
+		out := faultEnvelope(relatesTo, d.nextMessageID(), faultInternalError(f.PTStatus))
+		d.mu.Unlock()
+		return writeSOAP(w, http.StatusBadRequest, out), op
 	}
 	status, out := exec()
 	return writeSOAP(w, status, out), op

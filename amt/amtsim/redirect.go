@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
+
 	"bufio"
 	"crypto/subtle"
 	"crypto/tls"
@@ -525,10 +527,11 @@ func parseAuthFields(data []byte, typ byte) (authFields, bool) {
 }
 
 var (
-	errRedirLocked   = errors.New("login refused: anti-hammering lockout")
-	errRedirNonce    = errors.New("login refused: unknown or expired nonce")
-	errRedirPassword = errors.New("login failed")
-	errRedirReadOnly = errors.New("login refused: read-only account")
+	errRedirLocked     = errors.New("login refused: anti-hammering lockout")
+	errRedirNonce      = errors.New("login refused: unknown, expired or forgotten nonce")
+	errRedirNonceCount = errors.New("login refused: nonce count not above the last one")
+	errRedirPassword   = errors.New("login failed")
+	errRedirReadOnly   = errors.New("login refused: read-only account")
 )
 
 // checkRedirDigest verifies a digest response of type 3 or 4. A wrong
@@ -541,27 +544,30 @@ func (d *Device) checkRedirDigest(f authFields, typ byte) error {
 	if now.Before(d.lockedTill) {
 		return errRedirLocked
 	}
-	ours, stale := d.checkNonce(f.nonce, now)
-	if !ours || stale {
+	nonces := d.nonceTable()
+	if nonces.Check(f.nonce, now) != digest.Live {
 		return errRedirNonce
 	}
 	acct, known := d.accountMap[f.user]
 	valid := known && f.realm == d.realm && f.uri == redirURI
 	if valid {
-		ha1 := md5hex(acct.User + ":" + d.realm + ":" + acct.Password)
-		ha2 := md5hex(redirMethod + ":" + redirURI)
 		var want string
 		if typ == authDigestQop {
-			valid = f.qop == "auth" && isHex8(f.nc) && f.cnonce != ""
-			want = md5hex(ha1 + ":" + f.nonce + ":" + f.nc + ":" + f.cnonce + ":auth:" + ha2)
+			valid = f.qop == "auth" && digest.IsHex8(f.nc) && f.cnonce != ""
+			want = digest.ResponseAuth(acct.User, d.realm, acct.Password, redirMethod, redirURI, f.nonce, f.nc, f.cnonce)
 		} else {
-			want = md5hex(ha1 + ":" + f.nonce + ":" + ha2)
+			want = digest.ResponseNoQop(acct.User, d.realm, acct.Password, redirMethod, redirURI, f.nonce)
 		}
 		valid = valid && subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(f.response))) == 1
 	}
 	if !valid {
 		d.failedLoginLocked(now)
 		return errRedirPassword
+	}
+	nc, _ := strconv.ParseUint(f.nc, 16, 64) // type 4: checked, 8 hex digits
+	if !nonces.Use(f.nonce, nc, typ == authDigestQop, now) {
+		d.stats.RejectedNonceCounts++
+		return errRedirNonceCount
 	}
 	d.failCount = 0
 	if acct.ReadOnly {

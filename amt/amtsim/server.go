@@ -96,6 +96,10 @@ func New(opts Options) (*Server, error) {
 	for i, ip := range ips {
 		g := groupOf[i]
 		d := newDevice(s, ip, profiles[g], indexes[g], mask)
+		d.forgetEvery = opts.FaultForgetNoncesEvery
+		if opts.FaultAnswerDelay > 0 {
+			d.faults = append(d.faults, &queuedFault{Fault: Fault{Kind: FaultDelayAnswer, Action: opts.FaultMethod, Delay: opts.FaultAnswerDelay}})
+		}
 		s.devices = append(s.devices, d)
 		s.byIP[d.ip] = d
 		if !profiles[g].tlsOnly {
@@ -172,6 +176,7 @@ func New(opts Options) (*Server, error) {
 	if redirTLSLs != nil {
 		s.serveRedirect(redirTLSLs, s.redirectTLSConfig(tlsConf))
 	}
+	s.startHostTraffic()
 	s.log.Info("amtsim listening", "devices", len(s.devices), "http_port", s.HTTPPort(), "tls_port", s.TLSPort(),
 		"rmcp_port", s.RMCPPort(), "redirect_port", s.RedirectPort(), "redirect_tls_port", s.RedirectTLSPort(),
 		"version", s.versionSummary())
@@ -311,6 +316,14 @@ func (s *Server) stopTimers() {
 		d.mu.Lock()
 		d.stopSettleLocked()
 		d.mu.Unlock()
+	}
+}
+
+// ForgetNonces makes every device forget its digest nonces (see
+// Device.ForgetNonces).
+func (s *Server) ForgetNonces() {
+	for _, d := range s.devices {
+		d.ForgetNonces()
 	}
 }
 

@@ -28,20 +28,34 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 }
 
 func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte, *wsFault) {
-	if req.action == "" {
+	if req.action == "" || req.messageID == "" {
+		// DSP0226: wsa:Action and wsa:MessageID are required headers.
 		return nil, faultHeaderRequired()
+	}
+	if dc, ok := defenseClasses[req.resourceURI]; ok && classByURI[req.resourceURI] == nil {
+		return d.dispatchDefense(dc, req, acct, relatesTo)
 	}
 	c := classByURI[req.resourceURI]
 	if c == nil || !c.served(d.major) {
 		return nil, faultDestinationUnreachable()
 	}
 	ic := c.instanceClass()
+	if c.live != nil {
+		c.live(d)
+	}
 	respond := func(action string, bodyNS []string, body func(w *xmlWriter, pfx []string)) []byte {
 		return responseEnvelope(relatesTo, d.nextMessageID(), action, req.resourceURI, bodyNS, body)
 	}
 	instanceNS := []string{ic.uri}
 	if c.commonNS {
 		instanceNS = append(instanceNS, nsCommon)
+	}
+	// nsOf gives the namespaces of an instance of a subclass of ic.
+	nsOf := func(inst *instance) []string {
+		if inst == nil || inst.uri == "" {
+			return instanceNS
+		}
+		return append([]string{inst.uri}, instanceNS[1:]...)
 	}
 
 	switch req.action {
@@ -50,7 +64,7 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		if f != nil {
 			return nil, f
 		}
-		return respond(actGet+"Response", instanceNS, func(w *xmlWriter, pfx []string) {
+		return respond(actGet+"Response", nsOf(inst), func(w *xmlWriter, pfx []string) {
 			writeInstance(w, ic.name, pfx[0], inst)
 		}), nil
 
@@ -81,7 +95,12 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		return nil, faultActionNotSupported()
 
 	case actEnumerate:
+		mode, f := enumerationMode(req.body)
+		if f != nil {
+			return nil, f
+		}
 		id := d.openEnumeration(c)
+		d.enums[id].mode = mode
 		return respond(actEnumerate+"Response", []string{nsEnum}, func(w *xmlWriter, pfx []string) {
 			g := pfx[0]
 			w.start(g + ":EnumerateResponse")
@@ -102,22 +121,48 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 			return nil, faultInvalidEnumerationContext()
 		}
 		n := min(maxElements, len(e.items))
+		// A page holds instances of one class: the firmware ends a page
+		// where an enumeration of a parent class moves on to a subclass.
+		for i := 1; i < n; i++ {
+			if e.items[i].class != e.items[0].class {
+				n = i
+				break
+			}
+		}
 		page := e.items[:n]
 		e.items = e.items[n:]
 		done := len(e.items) == 0
 		if done {
 			delete(d.enums, id)
 		}
-		ns := append([]string{nsEnum}, instanceNS...)
+		// An empty page declares no instance namespace, as captured; nor
+		// does a page of EPRs alone.
+		ns := []string{nsEnum}
+		if len(page) > 0 && e.mode != modeEPR {
+			ns = append(ns, nsOf(page[0])...)
+		}
 		return respond(actPull+"Response", ns, func(w *xmlWriter, pfx []string) {
-			g, h := pfx[0], pfx[1]
+			g, h := pfx[0], ""
+			if len(pfx) > 1 {
+				h = pfx[1]
+			}
 			w.start(g + ":PullResponse")
-			if !done {
+			if !done || (c.contextAtEnd != nil && c.contextAtEnd(d.major)) {
 				w.elem(g+":EnumerationContext", id)
 			}
 			w.start(g + ":Items")
 			for _, inst := range page {
-				writeInstance(w, ic.name, h, inst)
+				switch e.mode {
+				case modeEPR:
+					writeInstanceEPR(w, ic, inst)
+				case modeObjectAndEPR:
+					w.start("c:Item")
+					writeInstance(w, ic.name, h, inst)
+					writeInstanceEPR(w, ic, inst)
+					w.end("c:Item")
+				default:
+					writeInstance(w, ic.name, h, inst)
+				}
 			}
 			w.end(g + ":Items")
 			if done {
@@ -291,6 +336,19 @@ func applyPut(c *classDef, inst *instance, body *node) *wsFault {
 // dropping expired contexts and, beyond the bound, the least recently used.
 // Call with d.mu held.
 func (d *Device) openEnumeration(c *classDef) string {
+	now := d.pruneEnumerations()
+	items := make([]*instance, 0, len(d.instances[c.name]))
+	for _, inst := range d.instances[c.name] {
+		items = append(items, inst.clone())
+	}
+	id := d.nextEnumerationID()
+	d.enums[id] = &enumeration{class: c, items: items, lastUsed: now}
+	return id
+}
+
+// pruneEnumerations drops expired contexts and, beyond the bound, the
+// least recently used, and returns the time it used. Call with d.mu held.
+func (d *Device) pruneEnumerations() time.Time {
 	now := time.Now()
 	timeout := d.srv.opts.EnumerationTimeout
 	for id, e := range d.enums {
@@ -308,13 +366,7 @@ func (d *Device) openEnumeration(c *classDef) string {
 		}
 		delete(d.enums, oldest)
 	}
-	items := make([]*instance, 0, len(d.instances[c.name]))
-	for _, inst := range d.instances[c.name] {
-		items = append(items, inst.clone())
-	}
-	id := d.nextEnumerationID()
-	d.enums[id] = &enumeration{class: c, items: items, lastUsed: now}
-	return id
+	return now
 }
 
 // lookupEnumeration returns a live context of class c, or nil. Call with
@@ -334,4 +386,64 @@ func (d *Device) lookupEnumeration(id string, c *classDef) *enumeration {
 	}
 	e.lastUsed = now
 	return e
+}
+
+// Enumeration modes (DSP0226 8.7, wsman:EnumerationMode).
+const (
+	modeObject       = iota // the instances (no EnumerationMode)
+	modeEPR                 // EnumerateEPR: an EndpointReference per instance
+	modeObjectAndEPR        // EnumerateObjectAndEPR: w:Item with both
+)
+
+// enumerationMode reads wsman:EnumerationMode of an Enumerate body. An
+// unknown mode is refused with wsman:UnsupportedFeature [modelled: DSP0226
+// names the fault; no capture shows it].
+func enumerationMode(body *node) (int, *wsFault) {
+	m := body.child(nsWSMan, "EnumerationMode")
+	if m == nil {
+		return modeObject, nil
+	}
+	switch m.value() {
+	case "EnumerateEPR":
+		return modeEPR, nil
+	case "EnumerateObjectAndEPR":
+		return modeObjectAndEPR, nil
+	}
+	return 0, faultUnsupportedFeature()
+}
+
+// writeInstanceEPR writes the EndpointReference of an instance, as the
+// firmware does in the EPR enumeration modes: its class's resource URI and
+// a selector per key property, in key order; a reference-valued key holds
+// a nested EndpointReference.
+func writeInstanceEPR(w *xmlWriter, ic *classDef, inst *instance) {
+	uri, keys := ic.uri, ic.keys
+	if inst.uri != "" {
+		uri = inst.uri
+		if sc := classByURI[inst.uri]; sc != nil {
+			keys = sc.instanceClass().keys
+		}
+	}
+	w.start("b:EndpointReference")
+	w.elem("b:Address", uriAnon)
+	w.start("b:ReferenceParameters")
+	w.elem("c:ResourceURI", uri)
+	w.start("c:SelectorSet")
+	for _, k := range keys {
+		p, ok := inst.props[k]
+		switch {
+		case !ok:
+		case p.epr != nil:
+			w.start("c:Selector", attr{"Name", k})
+			w.start("b:EndpointReference")
+			writeEPR(w, p.epr)
+			w.end("b:EndpointReference")
+			w.end("c:Selector")
+		case len(p.values) == 1:
+			w.elem("c:Selector", p.values[0], attr{"Name", k})
+		}
+	}
+	w.end("c:SelectorSet")
+	w.end("b:ReferenceParameters")
+	w.end("b:EndpointReference")
 }

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,48 +20,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amtkit/amtkit/amt/amtsim"
+	"github.com/amtkit/amtkit/internal/testiso"
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// amtctlBinary builds the real amtctl once for the tests that run it as a
-// process.
-func amtctlBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp(os.Getenv("XDG_STATE_HOME"), "bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "amtctl")
-		args := []string{"build", "-o", builtBin}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		out, err := exec.Command(goTool, append(args, ".")...).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("%v: %s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return builtBin
-}
-
-// runBinary runs the real amtctl with a clean environment (plus env) and
+// runCLI runs the real amtctl with a clean environment (plus env) and
 // stdin, and returns its exit status, stdout and stderr.
-func runBinary(t *testing.T, env []string, stdin string, args ...string) (int, string, string) {
+func runCLI(t *testing.T, env []string, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(amtctlBinary(t), args...)
+	cmd := exec.Command(builtAmtctl(t), args...)
 	cmd.Env = append(cleanEnv(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
@@ -216,6 +181,7 @@ func TestContract(t *testing.T) {
 	sim, dev := newSim(t, amtsim.Options{Addr: "127.0.3.1"})
 	_, unprov := newSim(t, amtsim.Options{Addr: "127.0.3.2", ProvisioningState: -1, TLSPort: -1})
 	_, noAgent := newSim(t, amtsim.Options{Addr: "127.0.3.4", NoOSAgent: true, TLSPort: -1})
+	_, guarded := newSim(t, amtsim.Options{Addr: "127.0.3.3", TLSPort: -1})
 	_, faulty := newSim(t, amtsim.Options{Addr: "127.0.3.5", TLSPort: -1})
 	faulty.InjectFault(amtsim.Fault{Kind: amtsim.FaultStatus, Status: 400})
 	notAMT := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -228,6 +194,8 @@ func TestContract(t *testing.T) {
 	pw := []string{"AMT_PASSWORD=" + password}
 	j := func(a ...string) []string { return append(a, "--output", "json") }
 	state := t.TempDir()
+	iso := filepath.Join(t.TempDir(), "rescue.iso")
+	require.NoError(t, os.WriteFile(iso, testiso.Make(512, 4), 0o600))
 
 	cases := []contractCase{
 		// Successes.
@@ -274,6 +242,18 @@ func TestContract(t *testing.T) {
 				}
 				assert.Equal(t, []string{"Invoke ChangeBootOrder", "Put ", "Invoke ChangeBootOrder", "Invoke SetBootConfigRole", "Invoke RequestPowerStateChange"}, methods)
 			}},
+		{name: "ider boot --dry-run", command: "ider boot", args: j("ider", "boot", "--image", iso, "--host", host, "--dry-run"), env: pw,
+			shape: actionShape, check: func(t *testing.T, o map[string]any) {
+				var got []string
+				for _, r := range o["would_send"].([]any) {
+					req := r.(map[string]any)
+					assertShape(t, "would_send", requestShape, req)
+					got = append(got, req["method"].(string))
+				}
+				assert.Contains(t, got, "open and enable the drives")
+				assert.Contains(t, got, "RequestPowerStateChange")
+				assert.Equal(t, "SetBootConfigRole", got[len(got)-1], "the boot options are cleared at the end")
+			}},
 		{name: "boot clear --dry-run", command: "boot clear", args: j("boot", "clear", "--host", host, "--dry-run"), env: pw, shape: actionShape},
 		{name: "boot next", command: "boot next", args: j("boot", "next", "bios", "--host", host), env: pw,
 			shape: with(actionShape, "next_boot", "string", "sent", "string|null")},
@@ -304,7 +284,9 @@ func TestContract(t *testing.T) {
 		{name: "creds profile list", command: "creds profile list", args: j("creds", "profile", "list", "--state", state),
 			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, `"name":"lab"`) }},
 		{name: "creds runtime list", command: "creds runtime list", args: j("creds", "runtime", "list", "--state", state),
-			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, host) }},
+			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, `"host":"`+dev.IP()+`"`) }},
+		{name: "creds guard list, empty", command: "creds guard list", args: j("creds", "guard", "list", "--state", state),
+			after: func(t *testing.T, stdout, _ string) { assert.Equal(t, "[]\n", stdout) }},
 		{name: "creds runtime forget", command: "creds runtime forget", args: []string{"creds", "runtime", "forget", host, "--state", state}},
 		{name: "creds profile remove", command: "creds profile remove", args: []string{"creds", "profile", "remove", "lab", "--state", state}},
 
@@ -337,6 +319,15 @@ func TestContract(t *testing.T) {
 		{name: "wrong password", command: "power", args: j("power", "status", "--host", host, "--password-stdin"), stdin: "wrong\n", exit: exitAuthFailed},
 		{name: "wrong pin", command: "info", args: j("info", "--host", dev.TLSAddr(), "--pin", strings.Repeat("0", 64)), env: pw, exit: exitTLS},
 		{name: "device error", command: "power", args: j("power", "status", "--host", faulty.HTTPAddr()), env: pw, exit: exitDevice},
+		{name: "wrong password, guarded", command: "info", args: j("info", "--host", guarded.HTTPAddr(), "--password-stdin"), stdin: "wrong\n", exit: exitAuthFailed},
+		{name: "locked out", command: "info", args: j("info", "--host", guarded.HTTPAddr(), "--password-stdin"), stdin: "wrong\n", exit: exitLockedOut,
+			after: func(t *testing.T, _, _ string) {
+				assert.Equal(t, 1, guarded.Stats().FailedLogins, "the guard sent nothing the second time")
+				assert.False(t, guarded.LockedOut())
+			}},
+		{name: "creds guard list", command: "creds guard list", args: j("creds", "guard", "list", "--state", state),
+			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, `"host":"`+guarded.IP()+`"`) }},
+		{name: "creds guard reset", command: "creds guard reset", args: []string{"creds", "guard", "reset", guarded.IP(), "--state", state}},
 		{name: "refused", command: "power", args: j("power", "sleep", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
 		{name: "refused dry run", command: "power", args: j("power", "sleep", "--dry-run", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
 	}
@@ -365,7 +356,7 @@ func TestContract(t *testing.T) {
 	before := dev.Stats().Actions
 	for _, tc := range cases {
 		start := time.Now()
-		code, stdout, stderr := runBinary(t, tc.env, tc.stdin, tc.args...)
+		code, stdout, stderr := runCLI(t, append([]string{"AMTKIT_STATE=" + state}, tc.env...), tc.stdin, tc.args...)
 		if d := time.Since(start); d > 2*time.Second {
 			t.Logf("%s took %s", tc.name, d)
 		}

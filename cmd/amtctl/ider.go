@@ -162,6 +162,7 @@ func newIDERBootCommand() *cobra.Command {
 		sol         bool
 		console     bool
 		consentCode string
+		dry         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "boot --image FILE",
@@ -184,6 +185,9 @@ func newIDERBootCommand() *cobra.Command {
 				return err
 			}
 			ctx, c := cmd.Context(), p.client
+			if dry {
+				return iderBootDryRun(cmd, c, f.dev.output, p.target, sol, console)
+			}
 			opts := redirect.BootOptions{
 				Media: p.media, Device: p.target, Start: p.start, SOL: sol,
 				StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
@@ -218,6 +222,7 @@ func newIDERBootCommand() *cobra.Command {
 	fl.BoolVar(&sol, "sol", false, "redirect the BIOS console to serial-over-LAN during this boot (UseSOL)")
 	fl.BoolVar(&console, "console", false, "copy the serial console (SOL) to standard output while serving")
 	fl.StringVar(&consentCode, "consent-code", "", "user consent code shown on the machine's screen, when the device requires consent")
+	registerDryRun(cmd, &dry)
 	return cmd
 }
 

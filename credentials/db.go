@@ -303,7 +303,7 @@ func (d *DB) init() error {
 		return fmt.Errorf("credentials: %s: %w", d.path, err)
 	}
 	if !fresh {
-		return nil
+		return d.migrateRuntimeKeys()
 	}
 	return d.update(context.Background(), func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
@@ -332,6 +332,63 @@ func (d *DB) init() error {
 		}
 		return nil
 	})
+}
+
+// migrateRuntimeKeys moves runtime entries written per host:port by earlier
+// versions to their device key (the address without the port), keeping the
+// most recently learned where two ports of one device had entries. It writes
+// nothing when every key is a device key already.
+func (d *DB) migrateRuntimeKeys() error {
+	var old [][]byte
+	err := d.view(context.Background(), func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRuntime).ForEach(func(k, _ []byte) error {
+			if DeviceKey(string(k)) != string(k) {
+				old = append(old, bytes.Clone(k))
+			}
+			return nil
+		})
+	})
+	if err != nil || len(old) == 0 {
+		return err
+	}
+	err = d.update(context.Background(), func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRuntime)
+		for _, k := range old {
+			v := b.Get(k)
+			if v == nil {
+				continue // another process migrated it meanwhile
+			}
+			var rec runtimeRecord
+			if err := d.getRecord(bucketRuntime, k, v, &rec); err != nil {
+				return err
+			}
+			nk := []byte(DeviceKey(string(k)))
+			if cur := b.Get(nk); cur != nil {
+				var have runtimeRecord
+				if err := d.getRecord(bucketRuntime, nk, cur, &have); err != nil {
+					return err
+				}
+				if !rec.LearnedAt.After(have.LearnedAt) {
+					if err := b.Delete(k); err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			rec.Host = string(nk)
+			if err := d.putRecord(b, bucketRuntime, nk, rec); err != nil {
+				return err
+			}
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("moving runtime entries to per-device keys: %w", err)
+	}
+	return nil
 }
 
 // Close closes the database and releases its lock.
@@ -404,6 +461,7 @@ type runtimeRecord struct {
 	Profile    string     `json:"profile,omitempty"`
 	Origin     Origin     `json:"origin,omitempty"`
 	LearnedAt  time.Time  `json:"learned"`
+	Changes    bool       `json:"changes,omitempty"`
 	Stale      bool       `json:"stale,omitempty"`
 	StaleAt    time.Time  `json:"stale_at,omitzero"`
 }
@@ -550,7 +608,7 @@ func (d *DB) readRuntime(key, sealed []byte) (RuntimeEntry, error) {
 	}
 	return RuntimeEntry{
 		Host: rec.Host, Technology: rec.Technology, Credential: rec.Credential.credential(),
-		Profile: rec.Profile, Origin: rec.Origin, LearnedAt: rec.LearnedAt, Stale: rec.Stale, StaleAt: rec.StaleAt,
+		Profile: rec.Profile, Origin: rec.Origin, LearnedAt: rec.LearnedAt, Changes: rec.Changes, Stale: rec.Stale, StaleAt: rec.StaleAt,
 	}, nil
 }
 
@@ -583,7 +641,7 @@ func (d *DB) PutRuntime(ctx context.Context, host string, e RuntimeEntry) error 
 	}
 	rec := runtimeRecord{
 		Host: key, Technology: e.Technology, Credential: toRecord(e.Credential),
-		Profile: e.Profile, Origin: e.Origin, LearnedAt: e.LearnedAt, Stale: e.Stale, StaleAt: e.StaleAt,
+		Profile: e.Profile, Origin: e.Origin, LearnedAt: e.LearnedAt, Changes: e.Changes, Stale: e.Stale, StaleAt: e.StaleAt,
 	}
 	err = d.batch(ctx, func(tx *bolt.Tx) error {
 		return d.putRecord(tx.Bucket(bucketRuntime), bucketRuntime, []byte(key), rec)

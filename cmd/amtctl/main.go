@@ -126,12 +126,16 @@ func flagValue(cmd *cobra.Command, name string) string {
 
 func exitCode(err error) int {
 	var ue usageError
+	if code, ok := defenseExit(err); ok && !errors.As(err, &ue) {
+		return code
+	}
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, amt.ErrInvalidArgument):
 		return exitUsage
 	case errors.Is(err, amt.ErrOutcomeUnknown):
 		return exitOutcomeUnknown
-	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported):
+	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported),
+		errors.Is(err, power.ErrStateUnknown):
 		return exitRefused
 	case errors.Is(err, power.ErrNotReached):
 		return exitNotReached
@@ -167,8 +171,9 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{plainFlagError(err)} })
 	root.PersistentFlags().BoolP("quiet", "q", false, "no progress on stderr")
 	root.PersistentFlags().String("config", "", "configuration file (default $XDG_CONFIG_HOME/amtkit/config.yaml)")
-	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDemoCommand())
+	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDefenseCommand(), newDemoCommand())
 	root.AddCommand(newVersionCommand(), newConfigCommand())
+	root.AddCommand(newHWCommand(), newLogCommand(), newTimeCommand())
 	root.SetHelpCommand(newHelpCommand(root))
 	applyFlagRules(root)
 	registerCompletions(root)

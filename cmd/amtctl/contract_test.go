@@ -103,7 +103,7 @@ func assertShape(t *testing.T, name string, want shape, obj map[string]any) {
 }
 
 // decodeOne decodes stdout as exactly one JSON object on one line.
-func decodeOne(t *testing.T, name, stdout string) map[string]any {
+func decodeContractLine(t *testing.T, name, stdout string) map[string]any {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
 	require.Len(t, lines, 1, "%s: one JSON line: %q", name, stdout)
@@ -194,6 +194,8 @@ func TestContract(t *testing.T) {
 	pw := []string{"AMT_PASSWORD=" + password}
 	j := func(a ...string) []string { return append(a, "--output", "json") }
 	state := t.TempDir()
+	policyFile, err := filepath.Abs("../../examples/quarantine/policy.yaml")
+	require.NoError(t, err)
 	iso := filepath.Join(t.TempDir(), "rescue.iso")
 	require.NoError(t, os.WriteFile(iso, testiso.Make(512, 4), 0o600))
 
@@ -256,7 +258,7 @@ func TestContract(t *testing.T) {
 			}},
 		{name: "boot clear --dry-run", command: "boot clear", args: j("boot", "clear", "--host", host, "--dry-run"), env: pw, shape: actionShape},
 		{name: "boot next", command: "boot next", args: j("boot", "next", "bios", "--host", host), env: pw,
-			shape: with(actionShape, "next_boot", "string", "sent", "string|null")},
+			shape: with(actionShape, "next_boot", "string", "start_action", "string|null")},
 		{name: "boot show", command: "boot show", args: j("boot", "show", "--host", host), env: pw, shape: bootShowShape,
 			check: func(t *testing.T, o map[string]any) {
 				assert.Equal(t, "bios", o["boot_source"])
@@ -264,7 +266,7 @@ func TestContract(t *testing.T) {
 			}},
 		{name: "boot clear", command: "boot clear", args: j("boot", "clear", "--host", host), env: pw, shape: actionShape},
 		{name: "power reset", command: "power", args: j("power", "reset", "--host", host), env: pw,
-			shape: with(actionShape, "status", "object|null")},
+			shape: with(actionShape, "status", "object|null", "sent", "bool", "credentials", "object|null")},
 		{name: "discover", command: "discover", args: j("discover", dev.IP(), "--rmcp-port", fmt.Sprint(sim.RMCPPort()),
 			"--http-port", fmt.Sprint(sim.HTTPPort()), "--tls-port", fmt.Sprint(sim.TLSPort()), "--rmcp-wait", "300ms"), shape: discoverShape},
 		{name: "version", command: "version", args: j("version"), shape: versionShape},
@@ -290,7 +292,41 @@ func TestContract(t *testing.T) {
 		{name: "creds runtime forget", command: "creds runtime forget", args: []string{"creds", "runtime", "forget", host, "--state", state}},
 		{name: "creds profile remove", command: "creds profile remove", args: []string{"creds", "profile", "remove", "lab", "--state", state}},
 
+		{name: "hw", command: "hw", args: j("hw", "--host", host), env: pw, shape: shape{
+			"host": "string", "chassis": "object|null", "baseboard": "object|null", "bios": "object|null",
+			"processors": "array", "memory": "array", "storage": "array", "batteries": "array"}},
+		{name: "log events", command: "log events", args: j("log", "events", "--host", host), env: pw, shape: shape{"host": "string", "events": "array"}},
+		{name: "log audit", command: "log audit", args: j("log", "audit", "--host", host), env: pw, shape: shape{"host": "string", "records": "array"}},
+		{name: "time", command: "time", args: j("time", "--host", host), env: pw, shape: shape{
+			"host": "string", "device_time": "string", "console_time": "string", "offset_seconds": "number"}},
+		{name: "time --set --dry-run", command: "time", args: j("time", "--set", "--host", host, "--dry-run"), env: pw, shape: actionShape},
+		{name: "time --set", command: "time", args: j("time", "--set", "--host", host), env: pw, shape: with(actionShape,
+			"device_time", "string", "console_time", "string", "offset_seconds", "number", "offset_after_seconds", "number|null")},
+		{name: "defense caps", command: "defense caps", args: j("defense", "caps", "--host", host), env: pw, shape: shape{
+			"host": "string", "interfaces": "array", "max_filters": "number", "max_policies": "number", "mode": "string",
+			"system_defense_available": "bool"}},
+		{name: "defense check", command: "defense check", args: j("defense", "check", "--policy", policyFile), shape: shape{
+			"ok": "bool", "policy": "object", "report": "object"}},
+		{name: "defense ping-only --dry-run", command: "defense ping-only", args: j("defense", "ping-only", "--no-timeout", "--host", host, "--dry-run"), env: pw,
+			shape: with(actionShape, "filter_ids", "array", "interfaces", "array", "policy", "object", "policy_id", "string|null",
+				"replaced", "array", "report", "object|null", "round_trips", "number", "unbound", "array", "writes", "number")},
+		{name: "defense quarantine", command: "defense quarantine", args: j("defense", "quarantine", "--allow", "10.0.0.10:443", "--dns", "10.0.0.53", "--timeout", "1h", "--host", host), env: pw,
+			shape: with(actionShape, "filter_ids", "array", "interfaces", "array", "policy", "object", "policy_id", "string|null",
+				"replaced", "array", "report", "object|null", "round_trips", "number", "unbound", "array", "writes", "number")},
+		{name: "defense status", command: "defense status", args: j("defense", "status", "--host", host), env: pw, shape: shape{"host": "string", "interfaces": "array", "mode": "string"}},
+		{name: "defense stats", command: "defense stats", args: j("defense", "stats", "--host", host), env: pw, shape: shape{"host": "string", "interfaces": "array", "reset": "bool"}},
+		{name: "defense apply", command: "defense apply", args: j("defense", "apply", "--policy", policyFile, "--no-timeout", "--host", host), env: pw,
+			shape: with(actionShape, "filter_ids", "array", "interfaces", "array", "policy", "object", "policy_id", "string|null",
+				"replaced", "array", "report", "object|null", "round_trips", "number", "unbound", "array", "writes", "number")},
+		{name: "defense remove --dry-run", command: "defense remove", args: j("defense", "remove", "--host", host, "--dry-run"), env: pw,
+			shape: with(actionShape, "bindings", "number", "filter_ids", "array", "policies", "array", "round_trips", "number")},
+		{name: "defense remove", command: "defense remove", args: j("defense", "remove", "--host", host), env: pw,
+			shape: with(actionShape, "bindings", "number", "filter_ids", "array", "policies", "array", "round_trips", "number")},
+
 		// Usage errors: exit 2, before anything is sent.
+		{name: "time --dry-run without --set", command: "time", args: j("time", "--dry-run", "--host", host), env: pw, exit: exitUsage},
+		{name: "defense check without a policy", command: "defense check", args: j("defense", "check"), exit: exitUsage},
+		{name: "defense quarantine without a timeout", command: "defense quarantine", args: j("defense", "quarantine", "--allow", "10.0.0.10:443", "--host", host), env: pw, exit: exitUsage},
 		{name: "unknown command", command: "", args: j("no-such-command"), exit: exitUsage},
 		{name: "parent without a command", command: "boot", args: j("boot", "status", "--host", host), exit: exitUsage},
 		{name: "unknown flag", command: "info", args: j("info", "--host", host, "--no-such-flag"), exit: exitUsage},
@@ -370,7 +406,7 @@ func TestContract(t *testing.T) {
 				var v any
 				assert.NoError(t, json.Unmarshal([]byte(stdout), &v), "%s: %s", tc.name, stdout)
 			} else {
-				o := decodeOne(t, tc.name, stdout)
+				o := decodeContractLine(t, tc.name, stdout)
 				assertShape(t, tc.name, tc.shape, o)
 				if tc.check != nil {
 					tc.check(t, o)
@@ -383,7 +419,7 @@ func TestContract(t *testing.T) {
 				assert.NotContains(t, strings.SplitN(stderr, "\n", 2)[0], "invalid argument", tc.name)
 			}
 			if slicesContain(tc.args, "json") {
-				o := decodeOne(t, tc.name, stdout)
+				o := decodeContractLine(t, tc.name, stdout)
 				assertShape(t, tc.name, errorShape, o)
 				detail, _ := o["error"].(map[string]any)
 				assertShape(t, tc.name+" error", errorDetail, detail)

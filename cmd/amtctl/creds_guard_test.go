@@ -79,12 +79,9 @@ func guardList(t *testing.T, state string) map[string]map[string]any {
 	code, out, errOut := process(t, state, "creds", "guard", "list", "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
 	recs := map[string]map[string]any{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+	var list []map[string]any // one array, [] when empty
+	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
+	for _, m := range list {
 		for _, k := range []string{"host", "failures", "pending", "max_failures", "spent", "last", "frees_at", "clear_at"} {
 			assert.Contains(t, m, k, "documented key")
 		}

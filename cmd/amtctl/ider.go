@@ -177,6 +177,7 @@ func newIDERBootCommand() *cobra.Command {
 		sol         bool
 		console     bool
 		consentCode string
+		dry         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "boot --image FILE",
@@ -198,13 +199,16 @@ func newIDERBootCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			c := p.client
+			if dry {
+				return iderBootDryRun(cmd, c, f.dev.output, p.target, sol, console)
+			}
 			journal, err := restoreJournal(f.dev.state)
 			if err != nil {
 				return err
 			}
 			ctx, sigs, stop := catchInterrupts(cmd.Context())
 			defer stop()
-			c := p.client
 			opts := redirect.BootOptions{
 				Media: p.media, Device: p.target, Start: p.start, SOL: sol,
 				StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
@@ -246,6 +250,7 @@ func newIDERBootCommand() *cobra.Command {
 	fl.BoolVar(&sol, "sol", false, "redirect the BIOS console to serial-over-LAN during this boot (UseSOL)")
 	fl.BoolVar(&console, "console", false, "copy the serial console (SOL) to standard output while serving")
 	fl.StringVar(&consentCode, "consent-code", "", "user consent code shown on the machine's screen, when the device requires consent")
+	registerDryRun(cmd, &dry)
 	return cmd
 }
 

@@ -66,7 +66,7 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	started := false
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		started = true
-		return firstError(checkNamedFlags(cmd), applyDefaults(cmd))
+		return firstError(checkNamedFlags(cmd), applyDefaults(cmd), checkKeyFile(cmd))
 	}
 	root.SetArgs(args)
 	rec, start := &commandRecord{}, time.Now()

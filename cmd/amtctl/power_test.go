@@ -110,7 +110,7 @@ func TestBootNextAndClear(t *testing.T) {
 	code, out, errOut := amtctl(t, "boot", "next", "bios", "--host", host, "-p", password, "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
 	assert.JSONEq(t, `{"host":"`+host+`","action":"boot next","accepted":true,"changed":true,"message":"next boot goes to bios, once",`+
-		`"dry_run":false,"would_send":[],"next_boot":"bios","sent":null}`, out)
+		`"dry_run":false,"would_send":[],"next_boot":"bios","start_action":null}`, out)
 	code, _, errOut = amtctl(t, "boot", "clear", "--host", host, "-p", password)
 	require.Equal(t, exitOK, code, errOut)
 	code, _, errOut = amtctl(t, "power", "reset", "--host", host, "-p", password)

@@ -155,13 +155,13 @@ func TestIDERBootKilledThenRestore(t *testing.T) {
 	assert.True(t, dev.ListenerEnabled())
 
 	env := []string{"AMTKIT_STATE=" + state}
-	code, _, errOut := runBinary(t, env, "power", "status", "--host", dev.HTTPAddr(), "-p", password)
+	code, _, errOut := runBinaryEnv(t, env, "power", "status", "--host", dev.HTTPAddr(), "-p", password)
 	require.Equal(t, exitOK, code, errOut)
 	assert.Contains(t, errOut, "not put back")
 	assert.Contains(t, errOut, "amtctl ider restore --host "+dev.HTTPAddr())
 
 	t.Log("status read")
-	code, out, errOut := runBinary(t, env, "ider", "restore", "--host", dev.HTTPAddr(), "-p", password)
+	code, out, errOut := runBinaryEnv(t, env, "ider", "restore", "--host", dev.HTTPAddr(), "-p", password)
 	t.Log("restored")
 	require.Equal(t, exitOK, code, errOut)
 	assert.Contains(t, out, "restored: boot options, redirection listener, redirection features")
@@ -169,7 +169,7 @@ func TestIDERBootKilledThenRestore(t *testing.T) {
 	assert.False(t, dev.ListenerEnabled())
 	requireNotArmed(t, dev)
 
-	code, out, errOut = runBinary(t, env, "ider", "restore", "--host", dev.HTTPAddr(), "-p", password)
+	code, out, errOut = runBinaryEnv(t, env, "ider", "restore", "--host", dev.HTTPAddr(), "-p", password)
 	require.Equal(t, exitOK, code, errOut)
 	assert.Contains(t, out, "nothing to restore")
 	assert.NotContains(t, errOut, "not put back")

@@ -85,6 +85,7 @@ type options struct {
 	httpClient     *http.Client
 	logger         *slog.Logger
 	timeout        *time.Duration
+	powerGap       *time.Duration
 	extra          []wsman.Option
 	activity       *activityConfig
 }
@@ -232,6 +233,19 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
+// WithPowerChangeGap sets the minimum time between two power changes the
+// client sends to the device (default power.DefaultMinGap, as protocol.md
+// §6 advises); see power.WithMinGap.
+func WithPowerChangeGap(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return errors.New("amt: negative power change gap")
+		}
+		o.powerGap = &d
+		return nil
+	}
+}
+
 // WithWSManOptions passes options to the underlying WS-Management client,
 // for settings this package does not wrap (retry policy, response limit).
 func WithWSManOptions(opts ...wsman.Option) Option {
@@ -285,7 +299,11 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	case o.src == nil:
 		c.ws = anon // no credentials: operations that need a login say so
 	}
-	c.Power = power.New(nil, power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap))
+	popts := []power.Option{power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap)}
+	if o.powerGap != nil {
+		popts = append(popts, power.WithMinGap(*o.powerGap))
+	}
+	c.Power = power.New(nil, popts...)
 	c.Defense = defense.New(nil, defense.WithClientFunc(c.conn), defense.WithErrorWrapper(c.wrap))
 	c.Redirect = &RedirectService{c: c, port: o.redirectPort}
 	c.Logs = &LogService{c: c}
@@ -318,6 +336,9 @@ func (c *Client) newWS(cred *credentials.Credential) (*wsman.Client, error) {
 // conn returns the client that logs in, choosing credentials from the
 // source on first use.
 func (c *Client) conn(ctx context.Context) (*wsman.Client, error) {
+	if w := c.trial(ctx); w != nil {
+		return w, nil // a candidate on trial in Authorize
+	}
 	c.mu.Lock()
 	ws := c.ws
 	c.mu.Unlock()
@@ -346,7 +367,7 @@ func (c *Client) conn(ctx context.Context) (*wsman.Client, error) {
 		}
 		if _, err := w.Get(ctx, uriGeneralSettings); err != nil {
 			w.CloseIdleConnections()
-			return c.wrap("login", err)
+			return classifyLogin(err)
 		}
 		winner, winnerCred = w, cred
 		return nil

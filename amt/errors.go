@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/amtkit/amtkit/credentials"
 	"github.com/amtkit/amtkit/power"
@@ -45,12 +47,22 @@ var (
 	// lost: the deadline passed, the call was cancelled, the connection
 	// failed, or the answer was malformed. The device may or may not have
 	// acted; it was not asked again. Read its state before trying again.
-	// The error matches wsman.ErrOutcomeUnknown and the cause too.
-	ErrOutcomeUnknown = errors.New("outcome unknown")
+	// It is wsman.ErrOutcomeUnknown (one failure, one identity), and the
+	// error matches the cause too.
+	ErrOutcomeUnknown = wsman.ErrOutcomeUnknown
+	// ErrInvalidArgument: the call was refused before anything was sent
+	// because an argument is wrong (an unknown boot target, options that
+	// contradict each other, boot options without an image): a caller
+	// mistake. It is wsman.ErrInvalidArgument, which power and redirect
+	// use too.
+	ErrInvalidArgument = wsman.ErrInvalidArgument
 )
 
 // Error is a classified failure of an operation on one device. It matches
-// its Kind and, through Err, the underlying wsman or network error.
+// its Kind and, through Err, the underlying wsman or network error. Kind is
+// nil for a cancellation, for a refusal before anything was sent (a power
+// action the device does not offer now), and for a cause this package does
+// not know: the message then carries the cause as it is.
 type Error struct {
 	Host string
 	Op   string // e.g. "Inventory"
@@ -76,6 +88,11 @@ func (e *Error) Error() string {
 			// wsman names the operation too; say it once.
 			cause = strings.TrimPrefix(cause, e.Op+": ")
 		}
+		// The resolver names the device too; the host was said above.
+		if e.Host != "" {
+			cause = strings.TrimPrefix(cause, "credentials: "+e.Host+": ")
+			cause = strings.TrimPrefix(cause, "credentials: "+hostOnly(e.Host)+": ")
+		}
 	}
 	if e.Kind != nil && !strings.Contains(cause, e.Kind.Error()) {
 		b.WriteString(e.Kind.Error())
@@ -98,10 +115,55 @@ func (e *Error) Unwrap() []error {
 	return errs
 }
 
-// Is lets a failed login also match credentials.ErrAuthFailed, so that a
-// credentials.Resolver recognises it without configuration.
+// Is lets a failed login also match credentials.ErrAuthFailed, and an
+// AccessDenied fault credentials.ErrAccessDenied, so that a
+// credentials.Resolver recognises them without configuration.
 func (e *Error) Is(target error) bool {
-	return target == credentials.ErrAuthFailed && e.Kind == ErrAuthFailed
+	return (target == credentials.ErrAuthFailed && e.Kind == ErrAuthFailed) ||
+		(target == credentials.ErrAccessDenied && errors.Is(e.Err, wsman.ErrAccessDenied))
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}
+
+// loginError is the error a login attempt gives the credential resolver:
+// classified, so that the resolver and the caller see the failure class,
+// but without the host, which the resolver and classify add once.
+type loginError struct {
+	kind error
+	err  error
+}
+
+func (e *loginError) Error() string {
+	cause := strings.TrimPrefix(e.err.Error(), "wsman: ")
+	if e.kind != nil && !strings.Contains(cause, e.kind.Error()) {
+		return e.kind.Error() + ": " + cause
+	}
+	return cause
+}
+
+func (e *loginError) Unwrap() []error {
+	if e.kind == nil {
+		return []error{e.err}
+	}
+	return []error{e.kind, e.err}
+}
+
+// Is lets a rejected login match credentials.ErrAuthFailed.
+func (e *loginError) Is(target error) bool {
+	return target == credentials.ErrAuthFailed && e.kind == ErrAuthFailed
+}
+
+// classifyLogin classifies err of a login attempt without naming the host.
+func classifyLogin(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &loginError{kind: kindOf(err), err: err}
 }
 
 // ReturnCode returns the status code a device error carries: the
@@ -133,6 +195,8 @@ func classify(host, op string, err error) error {
 	}
 	var already *Error
 	if errors.As(err, &already) {
+		// Classified by a layer below (a power call inside a boot from
+		// an image): the host is said once already.
 		return err
 	}
 	return &Error{Host: host, Op: op, Kind: kindOf(err), Err: err}
@@ -153,7 +217,13 @@ func kindOf(err error) error {
 		fault     *wsman.Fault
 		decodeErr *wsman.DecodeError
 	)
+	var le *loginError
+	if errors.As(err, &le) {
+		return le.kind
+	}
 	switch {
+	case errors.Is(err, wsman.ErrInvalidArgument):
+		return ErrInvalidArgument
 	case errors.Is(err, wsman.ErrOutcomeUnknown):
 		// Before everything else: a sent change whose wait ended in a
 		// cancellation, a timeout or a reset is neither of those.
@@ -161,7 +231,7 @@ func kindOf(err error) error {
 	case errors.Is(err, context.Canceled):
 		return nil
 	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported),
-		errors.Is(err, power.ErrNotReached):
+		errors.Is(err, power.ErrNotReached), errors.Is(err, power.ErrStateUnknown):
 		// Refused before anything was sent: not a failure of the device.
 		return nil
 	case errors.Is(err, wsman.ErrCertificatePin), errors.As(err, &certErr), errors.As(err, &unknown),
@@ -213,8 +283,15 @@ func kindOf(err error) error {
 		// has no error type for this.
 		return ErrNotDetected
 	case errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &opErr), errors.As(err, &netErr):
+		errors.As(err, &opErr), errors.As(err, &netErr),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// Nothing answered, or the connection failed before an answer:
+		// for a read (a change would be outcome unknown, above).
 		return ErrUnreachable
 	}
-	return ErrUnreachable
+	// A cause this package does not know stays unclassified: saying
+	// "unreachable" (or anything else) would be a guess.
+	return nil
 }

@@ -101,6 +101,10 @@ const (
 	// NotTried: resolution ended before this candidate (success, a stop, or
 	// the guard's budget was spent).
 	NotTried
+	// Denied: the credential logged in but the device refused it the
+	// operation (AccessDenied); resolution moved on, and it cost no failed
+	// login.
+	Denied
 )
 
 var outcomeNames = map[Outcome]string{
@@ -109,9 +113,11 @@ var outcomeNames = map[Outcome]string{
 	Failed:     "failed",
 	Skipped:    "skipped",
 	NotTried:   "not_tried",
+	Denied:     "denied",
 }
 
-// String returns "succeeded", "auth_failed", "failed", "skipped" or "not_tried".
+// String returns "succeeded", "auth_failed", "failed", "skipped", "not_tried"
+// or "denied".
 func (o Outcome) String() string {
 	if s, ok := outcomeNames[o]; ok {
 		return s

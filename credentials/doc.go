@@ -25,35 +25,44 @@
 //
 //  1. the task credential, given for one job or command;
 //  2. the named profile (WithProfile), or the default profile when none is named;
-//  3. the runtime profile's entry for the host;
+//  3. the runtime profile's entry for the device;
 //  4. every other profile, in name order, only with AllowOtherProfiles(true).
 //
-// WithOrder changes the order or leaves origins out. Only the entry for the
-// resolver's technology (WithTechnology, default AMT) of each profile is a
-// candidate; a profile without one is passed over. A candidate that is the
-// same login as an earlier one (same technology, user, password, Kerberos
-// flag and client certificate) is dropped, so the first place wins.
+// WithOrder changes the order or leaves origins out (WithOrder(Task) makes a
+// task credential exclusive, as amtctl does unless --fallback). Only the
+// entry for the resolver's technology (WithTechnology, default AMT) of each
+// profile is a candidate; a profile without one is passed over. A candidate
+// that is the same login as an earlier one (same technology, user, password,
+// Kerberos flag and client certificate) is dropped, so the first place wins.
 //
-// One rule reconciles the order with learning: a fresh runtime entry (one not
-// marked stale) is tried right after the task credential, ahead of the
-// profiles, so that a host whose credential is known costs exactly one login.
-// The task credential always comes first, because the operator asked for it.
-// A stale runtime entry keeps its configured place. WithRuntimeFirst(false)
-// turns the rule off.
+// One rule reconciles the order with learning: when no profile is named, a
+// fresh runtime entry (one not marked stale) is tried right after the task
+// credential, ahead of the default profile, so that a device whose
+// credential is known costs exactly one login. A named profile is what the
+// caller asked for and keeps its place before the runtime entry; the task
+// credential always comes first. A stale runtime entry keeps its configured
+// place. WithRuntimeFirst(false) turns the rule off.
 //
 // # Fallback and learning
 //
 // Only an authentication failure moves on to the next candidate; the caller
 // says how to recognise one with WithAuthFailure (default: errors.Is(err,
-// ErrAuthFailed)). Any other error (network, TLS, the per-attempt timeout of
+// ErrAuthFailed)). A candidate that logs in but is refused the operation
+// (WithAccessDenied, default ErrAccessDenied) is Denied: the resolution
+// moves on too, at no cost to the guard's budget, and learns nothing from
+// it. Any other error (network, TLS, the per-attempt timeout of
 // WithAttemptTimeout, cancellation) stops the resolution and is returned.
 // Every resolution returns one Attempt per candidate, in order, saying what
-// became of it (Succeeded, AuthFailed, Failed, Skipped, NotTried); the
-// resolver keeps no record of them.
+// became of it (Succeeded, AuthFailed, Denied, Failed, Skipped, NotTried);
+// the resolver keeps no record of them.
 //
-// A success is written to the store's runtime profile with its time. An
-// authentication failure of the runtime entry marks it stale; a later success
-// replaces it.
+// A success is written to the store's runtime profile with its time (a task
+// credential only with RememberTask, on by default). A resolution for a
+// change (ForChange) marks what it learns as having made changes, and a
+// resolution that only read does not replace such an entry, while it still
+// works, with another credential: a read-only account never displaces the
+// administrator's. An authentication failure of the runtime entry marks it
+// stale; a later success replaces it.
 //
 // # Lockout guard
 //
@@ -83,7 +92,9 @@
 // per-user state directory, DefaultStateDir, or a shared Postgres database)
 // keeps them, with the lockout guard's records, for amtctl and for programs
 // that opt in; this package links no database. Stores seal secrets; no
-// password is ever written in clear text.
+// password is ever written in clear text. GuardStore is where the lockout
+// guard's records live; the suite in package credtest checks any
+// implementation of the store interfaces.
 //
 // # Concurrency
 //

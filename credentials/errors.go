@@ -15,6 +15,10 @@ var (
 	// because another failure could lock the account. Returned as a
 	// *BudgetError.
 	ErrLockoutRisk = errors.New("further logins risk locking the account")
+	// ErrAccessDenied is the refusal the resolver recognises by default
+	// when a credential logs in but may not do the operation (the device's
+	// AccessDenied); WithAccessDenied replaces the test.
+	ErrAccessDenied = errors.New("access denied")
 	// ErrRecentlyFailed is the error of a Skipped attempt: the same
 	// credential already failed on this host within the guard's window.
 	ErrRecentlyFailed = errors.New("this credential already failed on this host within the guard window")

@@ -64,6 +64,7 @@ type Resolver struct {
 	tech         Technology
 	timeout      time.Duration
 	isAuth       func(error) bool
+	isDenied     func(error) bool
 	now          func() time.Time
 }
 
@@ -207,6 +208,38 @@ func WithAuthFailure(isAuth func(error) bool) Option {
 	}
 }
 
+// WithAccessDenied sets how the refusal of an operation to a credential that
+// logged in (the device's AccessDenied) is recognised among the errors the
+// login function returns. Such a candidate is Denied: the resolution moves
+// on to the next candidate, the refusal costs no failed login, and nothing
+// is learned from it. The default recognises ErrAccessDenied.
+func WithAccessDenied(isDenied func(error) bool) Option {
+	return func(r *Resolver) error {
+		if isDenied == nil {
+			return fmt.Errorf("credentials: WithAccessDenied(nil)")
+		}
+		r.isDenied = isDenied
+		return nil
+	}
+}
+
+type changeKey struct{}
+
+// ForChange marks ctx for a resolution whose login function makes a change
+// on the device (a power change, a boot setting), not only reads. What
+// such a resolution learns is marked RuntimeEntry.Changes, and a resolution
+// not so marked does not replace a fresh entry that has made changes with a
+// different credential: a read-only account that can read must not displace
+// the administrator's credential that could do more.
+func ForChange(ctx context.Context) context.Context {
+	return context.WithValue(ctx, changeKey{}, true)
+}
+
+func isChange(ctx context.Context) bool {
+	v, _ := ctx.Value(changeKey{}).(bool)
+	return v
+}
+
 // WithClock sets the clock used for learned and stale times, and for the
 // resolver's own guard (a guard given with WithGuard keeps its clock). For
 // tests.
@@ -233,6 +266,7 @@ func NewResolver(store Store, opts ...Option) (*Resolver, error) {
 		tech:         AMT,
 		timeout:      DefaultAttemptTimeout,
 		isAuth:       func(err error) bool { return errors.Is(err, ErrAuthFailed) },
+		isDenied:     func(err error) bool { return errors.Is(err, ErrAccessDenied) },
 		now:          time.Now,
 	}
 	for _, o := range opts {
@@ -456,6 +490,8 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 	var (
 		lastAuth        error
 		rejected, skips int
+		denied          int
+		lastDenied      error
 		skipRetry       time.Time
 	)
 	for i, c := range cands {
@@ -491,6 +527,17 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 			return c, attempts, nil
 		}
 		attempts[i].Err = err
+		if r.isDenied(err) && !r.isAuth(err) {
+			// Logged in, but refused the operation: the next candidate
+			// may be allowed. Not a failed login, and nothing learned.
+			attempts[i].Outcome = Denied
+			if serr != nil {
+				attempts[i].Err = errors.Join(err, serr)
+			}
+			denied++
+			lastDenied = err
+			continue
+		}
 		if r.isAuth(err) {
 			attempts[i].Outcome = AuthFailed
 			if serr != nil {
@@ -511,6 +558,11 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 		}
 		return Candidate{}, attempts, fmt.Errorf("credentials: %s: %s: %w", key, describe(c.Origin, c.Profile), err)
 	}
+	if denied > 0 && rejected == 0 {
+		// Every candidate that logged in was refused the operation.
+		return Candidate{}, attempts, fmt.Errorf("credentials: %s: %d candidate(s) logged in but were refused the operation (%d skipped as recently failed): %w",
+			key, denied, skips, lastDenied)
+	}
 	if rejected == 0 && skips > 0 {
 		// Nothing was sent: every candidate already failed here.
 		return Candidate{}, attempts, &BudgetError{
@@ -520,8 +572,8 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 	if lastAuth == nil {
 		lastAuth = ErrRecentlyFailed
 	}
-	return Candidate{}, attempts, fmt.Errorf("credentials: %s: %w (%d rejected, %d skipped as recently failed): %w",
-		key, ErrExhausted, rejected, skips, lastAuth)
+	return Candidate{}, attempts, fmt.Errorf("credentials: %s: %w (%d rejected, %d refused the operation, %d skipped as recently failed): %w",
+		key, ErrExhausted, rejected, denied, skips, lastAuth)
 }
 
 // attempt runs try under the per-attempt timeout.
@@ -547,13 +599,25 @@ func (r *Resolver) learn(ctx context.Context, host string, c Candidate) error {
 		Profile:    c.Profile,
 		Origin:     c.Origin,
 		LearnedAt:  r.now(),
+		Changes:    isChange(ctx),
 	}
-	if c.Origin == Runtime {
-		// Keep where the entry first came from.
-		old, ok, err := r.store.Runtime(context.WithoutCancel(ctx), host)
-		if err == nil && ok {
+	old, haveOld, err := r.store.Runtime(context.WithoutCancel(ctx), host)
+	if err != nil {
+		return fmt.Errorf("credentials: reading the runtime entry for %s: %w", host, err)
+	}
+	same := haveOld && old.technology() == r.tech && fingerprintOf(r.tech, old.Credential) == fingerprintOf(r.tech, c.Credential)
+	switch {
+	case same:
+		// Keep what the entry has done, and, when it was the runtime
+		// candidate that worked, where it first came from.
+		if c.Origin == Runtime {
 			e.Profile, e.Origin = old.Profile, old.Origin
 		}
+		e.Changes = e.Changes || old.Changes
+	case haveOld && !old.Stale && old.Changes && !e.Changes && old.technology() == r.tech:
+		// A credential that has only read does not displace one that
+		// has made changes and still works.
+		return nil
 	}
 	if err := r.store.PutRuntime(context.WithoutCancel(ctx), host, e); err != nil {
 		return fmt.Errorf("credentials: recording the credential that worked on %s: %w", host, err)

@@ -78,6 +78,10 @@ type RuntimeEntry struct {
 	Profile   string    `json:"profile,omitempty"`
 	Origin    Origin    `json:"origin,omitempty"`
 	LearnedAt time.Time `json:"learned_at"`
+	// Changes is set when the credential has made a change on the device
+	// (not only read it): an entry that has is not replaced by a credential
+	// that has only read.
+	Changes bool `json:"changes,omitempty"`
 	// Stale is set when the credential was rejected after it was learned.
 	Stale   bool      `json:"stale,omitempty"`
 	StaleAt time.Time `json:"stale_at,omitzero"`
@@ -101,6 +105,9 @@ func (e RuntimeEntry) String() string {
 		fmt.Fprintf(&b, ", Origin:%s", e.Origin)
 	}
 	fmt.Fprintf(&b, ", LearnedAt:%s", e.LearnedAt.Format(time.RFC3339))
+	if e.Changes {
+		b.WriteString(", Changes:true")
+	}
 	if e.Stale {
 		fmt.Fprintf(&b, ", Stale:true, StaleAt:%s", e.StaleAt.Format(time.RFC3339))
 	}

@@ -49,6 +49,66 @@ type ApplyResult struct {
 	// Writes is the number of requests that change the device (Create,
 	// Delete, SetTimeout).
 	Writes int
+	// Plan lists those requests in order (set in a dry run).
+	Plan []Request
+}
+
+// Request is one request that changes the device, as a dry run plans it.
+type Request struct {
+	Operation string // Create, Delete or Invoke
+	Class     string // e.g. AMT_IPHeadersFilter
+	Method    string // for Invoke
+	// Args are the properties or parameters that matter to a reader.
+	Args map[string]any
+}
+
+func (r Request) String() string {
+	s := r.Operation + " " + r.Class
+	if r.Method != "" {
+		s += "." + r.Method
+	}
+	keys := make([]string, 0, len(r.Args))
+	for k := range r.Args {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	s += "("
+	for i, k := range keys {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s=%v", k, r.Args[k])
+	}
+	return s + ")"
+}
+
+// plan lists the writes of an apply.
+func plan(p *Policy, minutes int, targets []int, moved []*devBinding, old []*devPolicy, st *state) []Request {
+	var out []Request
+	for _, f := range p.Filters {
+		cls := "AMT_IPHeadersFilter"
+		if f.Kind == Ethernet {
+			cls = "AMT_Hdr8021Filter"
+		}
+		out = append(out, Request{Operation: "Create", Class: cls, Args: map[string]any{"Name": f.Name, "FilterDirection": int(f.Direction), "FilterProfile": profile(f.Action, f.Statistics)}})
+	}
+	out = append(out, Request{Operation: "Create", Class: "AMT_SystemDefensePolicy", Args: map[string]any{"PolicyName": p.Name, "PolicyPrecedence": p.Precedence, "FilterCreationHandles": len(p.Filters)}})
+	if minutes > 0 {
+		out = append(out, Request{Operation: "Invoke", Class: "AMT_SystemDefensePolicy", Method: "SetTimeout", Args: map[string]any{"Timeout": minutes}})
+	}
+	for _, b := range moved {
+		out = append(out, Request{Operation: "Delete", Class: "AMT_NetworkPortSystemDefensePolicy", Args: map[string]any{"port": portName(b.Port), "policy": b.PolicyID}})
+	}
+	for _, n := range targets {
+		out = append(out, Request{Operation: "Create", Class: "AMT_NetworkPortSystemDefensePolicy", Args: map[string]any{"port": portName(n), "policy": p.Name}})
+	}
+	for _, o := range old {
+		out = append(out, Request{Operation: "Delete", Class: "AMT_SystemDefensePolicy", Args: map[string]any{"InstanceID": o.ID}})
+		for _, f := range orphans(st, o, old) {
+			out = append(out, Request{Operation: "Delete", Class: wsman.ClassName(f.URI), Args: map[string]any{"InstanceID": f.ID}})
+		}
+	}
+	return out
 }
 
 // state is System Defense as read from a device.
@@ -310,17 +370,13 @@ func (s *Service) Apply(ctx context.Context, p *Policy, opts ApplyOptions) (*App
 		}
 	}
 	if opts.DryRun {
-		res.Writes = len(p.Filters) + 1 + len(moved) + len(targets)
-		if minutes > 0 {
-			res.Writes++
-		}
-		for _, o := range old {
-			res.Writes += 1 + len(orphans(st, o, nil))
-		}
+		res.Plan = plan(p, minutes, targets, moved, old, st)
+		res.Writes = len(res.Plan)
 		res.RoundTrips = int(x.rt.Load()) + res.Writes
 		return res, nil
 	}
 
+	reads := x.rt.Load()
 	mark := Marker + " " + token()
 	tx := &txn{x: x, mark: mark}
 	if err := tx.run(ctx, p, minutes, targets, moved, res); err != nil {
@@ -347,6 +403,7 @@ func (s *Service) Apply(ctx context.Context, p *Policy, opts ApplyOptions) (*App
 		}
 	}
 	res.RoundTrips = int(x.rt.Load())
+	res.Writes = int(x.rt.Load() - reads)
 	return res, nil
 }
 
@@ -443,7 +500,6 @@ func (t *txn) run(ctx context.Context, p *Policy, minutes int, targets []int, mo
 		}
 		t.bound = append(t.bound, n)
 	}
-	res.Writes = int(x.rt.Load())
 	return nil
 }
 

@@ -247,9 +247,9 @@ const (
 func (m Mode) String() string {
 	switch m {
 	case ModeACM:
-		return "acm"
+		return "ACM"
 	case ModeCCM:
-		return "ccm"
+		return "CCM"
 	case ModeUnknown:
 		return "unknown"
 	}

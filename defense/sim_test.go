@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -32,6 +33,8 @@ type createCounter struct {
 	n      atomic.Int64
 	failAt atomic.Int64
 	kind   amtsim.FaultKind
+	// before, when set, runs instead of the fault before the Nth Create.
+	before func(n int64)
 }
 
 func (c *createCounter) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -45,7 +48,11 @@ func (c *createCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 		if bytes.Contains(body, []byte(wsman.ActionCreate+"<")) && req.Header.Get("Authorization") != "" {
 			n := c.n.Add(1)
 			if at := c.failAt.Load(); at > 0 && n == at {
-				c.dev.Load().InjectFault(amtsim.Fault{Kind: c.kind, Action: "Create", Times: 1})
+				if c.before != nil {
+					c.before(n)
+				} else {
+					c.dev.Load().InjectFault(amtsim.Fault{Kind: c.kind, Action: "Create", Times: 1})
+				}
 			}
 		}
 	}
@@ -465,4 +472,34 @@ func TestTimeoutMustBeExplicit(t *testing.T) {
 	var fe *defense.FieldError
 	assert.True(t, errors.As(err, &fe))
 	assert.Zero(t, writes(f.dev))
+}
+
+// Another console fills the device between Apply's reads and its writes:
+// the device's limit status comes back as ErrLimit, and the apply is
+// rolled back.
+func TestDeviceLimitMidApply(t *testing.T) {
+	f := setup(t, amtsim.Options{SystemDefense: &amtsim.SystemDefenseOptions{MaxFilters: 13}})
+	other, err := wsman.NewClient(f.ws.Endpoint(), wsman.WithCredentials("admin", "P@ssw0rd1"))
+	require.NoError(t, err)
+	t.Cleanup(other.CloseIdleConnections)
+	f.cc.before = func(int64) {
+		for i := range 2 {
+			in := wsman.NewInstance(wsman.ResourceURI("AMT_Hdr8021Filter"))
+			for _, kv := range [][2]string{{"InstanceID", "0"}, {"Name", fmt.Sprintf("other%d", i)}, {"CreationClassName", "n/a"}, {"SystemName", "n/a"}, {"SystemCreationClassName", "n/a"}, {"HdrProtocolID8021", "2054"}, {"FilterProfile", "3"}, {"FilterDirection", "0"}, {"ActionEventOnMatch", "false"}} {
+				in.Set(kv[0], kv[1])
+			}
+			_, err := other.Create(context.Background(), in)
+			require.NoError(t, err)
+		}
+	}
+	f.cc.failAt.Store(1)
+	_, err = f.svc.Apply(context.Background(), threeServers(t), defense.ApplyOptions{NoTimeout: true})
+	require.ErrorIs(t, err, defense.ErrLimit)
+	var de *defense.DeviceError
+	require.ErrorAs(t, err, &de)
+	assert.Contains(t, err.Error(), "MAX_LIMIT_REACHED")
+	inv := inventory(t, f.ws)
+	assert.Len(t, inv["AMT_Hdr8021Filter"], 2, "only the other console's filters are left")
+	assert.Empty(t, inv["AMT_IPHeadersFilter"])
+	assert.Empty(t, inv["AMT_SystemDefensePolicy"])
 }

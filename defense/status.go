@@ -262,6 +262,9 @@ type RemoveOptions struct {
 	// All removes every System Defense policy and filter, not only those
 	// amtkit created.
 	All bool
+	// DryRun reads the device and reports what would be deleted, deleting
+	// nothing.
+	DryRun bool
 }
 
 // RemoveResult lists what Remove deleted.
@@ -270,6 +273,7 @@ type RemoveResult struct {
 	Filters    []string // InstanceIDs
 	Bindings   int
 	RoundTrips int
+	DryRun     bool
 }
 
 // Remove disables and deletes the policies amtkit created (or, with All,
@@ -289,7 +293,7 @@ func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (*RemoveResult
 	if err != nil {
 		return nil, err
 	}
-	res := &RemoveResult{}
+	res := &RemoveResult{DryRun: opts.DryRun}
 	var gone []*devPolicy
 	for _, p := range st.policies {
 		if opts.All || st.ours(p) {
@@ -300,13 +304,13 @@ func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (*RemoveResult
 		if !slices.ContainsFunc(gone, func(p *devPolicy) bool { return p.ID == b.PolicyID }) {
 			continue
 		}
-		if err := x.delete(ctx, uriBinding, bindingSelectors(b)...); err != nil {
+		if err := x.deleteUnless(opts.DryRun, ctx, uriBinding, bindingSelectors(b)...); err != nil {
 			return res, fmt.Errorf("defense: disabling policy %s on the %s port: %w", b.PolicyID, portName(b.Port), err)
 		}
 		res.Bindings++
 	}
 	for _, p := range gone {
-		if err := x.delete(ctx, uriPolicy, wsman.Sel("InstanceID", p.ID)); err != nil {
+		if err := x.deleteUnless(opts.DryRun, ctx, uriPolicy, wsman.Sel("InstanceID", p.ID)); err != nil {
 			return res, fmt.Errorf("defense: deleting policy %q (%s): %w", p.Name, p.ID, err)
 		}
 		res.Policies = append(res.Policies, p.info(st))
@@ -324,11 +328,20 @@ func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (*RemoveResult
 		if used {
 			continue
 		}
-		if err := x.delete(ctx, f.URI, wsman.Sel("InstanceID", f.ID)); err != nil {
+		if err := x.deleteUnless(opts.DryRun, ctx, f.URI, wsman.Sel("InstanceID", f.ID)); err != nil {
 			return res, fmt.Errorf("defense: deleting filter %q (%s): %w", f.Filter.Name, f.ID, err)
 		}
 		res.Filters = append(res.Filters, f.ID)
 	}
 	res.RoundTrips = int(x.rt.Load())
 	return res, nil
+}
+
+// deleteUnless deletes unless dry, when it only counts the request.
+func (x *session) deleteUnless(dry bool, ctx context.Context, uri string, sel ...wsman.Selector) error {
+	if dry {
+		x.rt.Add(1)
+		return nil
+	}
+	return x.delete(ctx, uri, sel...)
 }

@@ -157,12 +157,18 @@ func decodeFilter(in *wsman.Instance) (*devFilter, error) {
 	fail := func(err error) (*devFilter, error) {
 		return nil, fmt.Errorf("defense: %s %q: %w", in.Class, clip(d.ID), err)
 	}
-	dir, _, err := uintIn(in, "FilterDirection", 1)
+	dir, ok, err := uintIn(in, "FilterDirection", 1)
+	if err == nil && !ok {
+		err = fmt.Errorf("no FilterDirection")
+	}
 	if err != nil {
 		return fail(err)
 	}
 	f.Direction = Direction(dir)
-	prof, _, err := uintIn(in, "FilterProfile", 4)
+	prof, ok, err := uintIn(in, "FilterProfile", 4)
+	if err == nil && !ok {
+		err = fmt.Errorf("no FilterProfile")
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -240,6 +246,11 @@ func decodeFilter(in *wsman.Instance) (*devFilter, error) {
 					return Addr{}, fmt.Errorf("%s: %w", p.name, err)
 				}
 				*p.dst = ip
+			}
+			if a.Addr.IsValid() || a.Mask.IsValid() || a.End.IsValid() {
+				if err := a.validate(); err != nil {
+					return Addr{}, fmt.Errorf("Hdr%sAddress: %w", prefix, err)
+				}
 			}
 			return a, nil
 		}

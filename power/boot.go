@@ -2,7 +2,6 @@ package power
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -63,7 +62,7 @@ func ParseBootTarget(s string) (BootTarget, error) {
 			return t, nil
 		}
 	}
-	return 0, fmt.Errorf("power: unknown boot target %q (want pxe, hdd, cd, bios, ider-cd or ider-floppy)", s)
+	return 0, wsman.InvalidArgument("power: unknown boot target %q (want pxe, hdd, cd, bios, ider-cd or ider-floppy)", s)
 }
 
 // bootSource is the CIM_BootSourceSetting of the targets chosen by boot
@@ -159,7 +158,35 @@ func DecodeBootCapabilities(in *wsman.Instance) *BootCapabilities {
 	}
 }
 
-// check lists what the firmware cannot do of target and opts.
+// validate refuses what no firmware can do: an unknown target, options
+// that contradict each other or the target. These are caller mistakes.
+func validate(target BootTarget, opts BootOptions) error {
+	if _, ok := targetNames[target]; !ok {
+		return wsman.InvalidArgument("power: unknown boot target %d", int(target))
+	}
+	if opts.SafeMode && target != BootHardDisk {
+		return wsman.InvalidArgument("power: safe mode needs boot target hdd, not %s", target)
+	}
+	if opts.Verbosity < VerbosityDefault || opts.Verbosity > VerbosityBlank {
+		return wsman.InvalidArgument("power: unknown firmware verbosity %d", int(opts.Verbosity))
+	}
+	if opts.MediaIndex < 0 || opts.MediaIndex > 65535 || opts.MediaIndex != 0 && target != BootHardDisk && target != BootCD {
+		return wsman.InvalidArgument("power: media index %d does not apply to boot target %s", opts.MediaIndex, target)
+	}
+	return nil
+}
+
+// opName is the operation name of a boot call for target, naming the
+// target only when it is one.
+func opName(prefix string, target BootTarget) string {
+	if _, ok := targetNames[target]; ok {
+		return prefix + " " + target.String()
+	}
+	return prefix
+}
+
+// check lists what the firmware cannot do of target and opts, which
+// validate accepted.
 func (c *BootCapabilities) check(target BootTarget, opts BootOptions) error {
 	var missing []string
 	need := func(ok bool, what string) {
@@ -181,11 +208,6 @@ func (c *BootCapabilities) check(target BootTarget, opts BootOptions) error {
 		need(c.BIOSSetup, "boot target bios")
 	case BootIDERCD, BootIDERFloppy:
 		need(c.IDER, "boot target "+target.String())
-	default:
-		missing = append(missing, target.String())
-	}
-	if opts.SafeMode && target != BootHardDisk {
-		missing = append(missing, "option safe-mode with a target other than hdd")
 	}
 	for _, o := range []struct {
 		asked, capable bool
@@ -213,11 +235,6 @@ func (c *BootCapabilities) check(target BootTarget, opts BootOptions) error {
 		need(c.VerbosityVerbose, "option verbosity verbose")
 	case VerbosityBlank:
 		need(c.VerbosityScreenBlank, "option verbosity screen-blank")
-	default:
-		missing = append(missing, "verbosity "+strconv.Itoa(int(opts.Verbosity)))
-	}
-	if opts.MediaIndex < 0 || opts.MediaIndex > 65535 || opts.MediaIndex != 0 && target != BootHardDisk && target != BootCD {
-		missing = append(missing, "media index "+strconv.Itoa(opts.MediaIndex)+" with target "+target.String())
 	}
 	if len(missing) > 0 {
 		return &UnsupportedError{What: missing}
@@ -252,10 +269,13 @@ var optionBooleans = []string{
 // IsNextSingleUse (SetBootConfigRole), which is what makes the firmware use
 // the settings at all. It does not change the power state; see ResetTo.
 func (s *Service) NextBoot(ctx context.Context, target BootTarget, opts BootOptions) error {
-	return s.fail("boot next "+target.String(), s.nextBoot(ctx, target, opts))
+	return s.fail(opName("boot next", target), s.nextBoot(ctx, target, opts))
 }
 
 func (s *Service) nextBoot(ctx context.Context, target BootTarget, opts BootOptions) error {
+	if err := validate(target, opts); err != nil {
+		return err
+	}
 	caps, err := s.bootCapabilities(ctx)
 	if err != nil {
 		return err
@@ -372,19 +392,51 @@ func (s *Service) BootSettings(ctx context.Context) (*wsman.Instance, error) {
 // boot. The device must not be transitioning (*TransitioningError).
 func (s *Service) ResetTo(ctx context.Context, target BootTarget, opts BootOptions) (Action, error) {
 	a, err := s.resetTo(ctx, target, opts)
-	return a, s.fail("boot "+target.String(), err)
+	return a, s.fail(opName("boot", target), err)
 }
 
 func (s *Service) resetTo(ctx context.Context, target BootTarget, opts BootOptions) (Action, error) {
+	if err := validate(target, opts); err != nil {
+		return 0, err
+	}
 	st, err := s.status(ctx)
 	if err != nil {
 		return 0, err
+	}
+	if !st.State.Known() {
+		return 0, &StateUnknownError{State: st.State}
 	}
 	if st.Transitioning {
 		return 0, &TransitioningError{State: st.State, To: st.TransitioningTo}
 	}
 	if err := s.nextBoot(ctx, target, opts); err != nil {
 		return 0, err
+	}
+	return s.startBoot(ctx, st)
+}
+
+// StartBoot starts the machine's boot path, so that armed one-time boot
+// options take effect: a machine that is on is reset; one that is off or
+// hibernating is powered on; one that sleeps is woken, waited for and then
+// reset, since resuming from sleep does not run the BIOS boot path. It
+// never power cycles or powers off (the device refuses both while a
+// redirection session is open). It returns the last action sent, or the
+// one that failed. The two changes from sleep keep the minimum gap
+// (WithMinGap).
+func (s *Service) StartBoot(ctx context.Context) (Action, error) {
+	st, err := s.status(ctx)
+	if err != nil {
+		return 0, s.fail("boot start", err)
+	}
+	a, err := s.startBoot(ctx, st)
+	return a, s.fail("boot start", err)
+}
+
+// startBoot is StartBoot from the status st just read; this is the one
+// place that wakes, waits and resets.
+func (s *Service) startBoot(ctx context.Context, st *Status) (Action, error) {
+	if st.Transitioning {
+		return 0, &TransitioningError{State: st.State, To: st.TransitioningTo}
 	}
 	switch st.State {
 	case StateOn:
@@ -396,7 +448,7 @@ func (s *Service) resetTo(ctx context.Context, target BootTarget, opts BootOptio
 		if _, err := s.WaitFor(ctx, StateOn); err != nil {
 			return On, err
 		}
-		st, err = s.status(ctx)
+		st, err := s.status(ctx)
 		if err != nil {
 			return Reset, err
 		}

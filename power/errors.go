@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinel errors; the typed errors below match them with errors.Is.
@@ -19,9 +20,58 @@ var (
 	// was changed.
 	ErrUnsupported = errors.New("not supported by the device")
 	// ErrNotReached: WaitFor's context ended before the machine reached the
-	// state.
+	// state. The change was accepted; the machine may still get there.
+	// Returned as *NotReachedError.
 	ErrNotReached = errors.New("power state not reached")
+	// ErrStateUnknown: the management engine's stored power state is
+	// Unknown (PowerState 0 or a value outside the table), and firmware
+	// then fails every power change. Rebooting the machine once from its
+	// operating system restores it. Returned as *StateUnknownError;
+	// nothing was sent.
+	ErrStateUnknown = errors.New("power state unknown")
 )
+
+// NotReachedError is a WaitFor that ran out.
+type NotReachedError struct {
+	Want    State
+	Last    *Status // the last state read, nil if none could be read
+	LastErr error   // the last failure read through, if any
+	Waited  time.Duration
+	Err     error // the context's error
+}
+
+func (e *NotReachedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the change was accepted, but the machine did not reach %s within %s", e.Want, e.Waited.Round(time.Second))
+	switch {
+	case e.Last != nil:
+		fmt.Fprintf(&b, " (it reports %s)", e.Last.State)
+	case e.LastErr != nil:
+		fmt.Fprintf(&b, " (the device did not answer: %v)", e.LastErr)
+	}
+	return b.String()
+}
+
+// Is matches ErrNotReached.
+func (e *NotReachedError) Is(target error) bool { return target == ErrNotReached }
+
+func (e *NotReachedError) Unwrap() error { return e.Err }
+
+// StateUnknownError is a power change refused because the device's stored
+// power state is Unknown.
+type StateUnknownError struct {
+	State State
+	Err   error // the device's answer, when it refused the change
+}
+
+func (e *StateUnknownError) Error() string {
+	return fmt.Sprintf("power state unknown: the management engine reports power state %d, outside the table, and fails power changes until the machine is rebooted once from its operating system", int(e.State))
+}
+
+// Is matches ErrStateUnknown.
+func (e *StateUnknownError) Is(target error) bool { return target == ErrStateUnknown }
+
+func (e *StateUnknownError) Unwrap() error { return e.Err }
 
 // NotAvailableError is returned when an action is not among the actions the
 // device advertises for its current state.

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/amtkit/amtkit/wsman"
@@ -65,7 +69,19 @@ type Service struct {
 	client func(ctx context.Context) (*wsman.Client, error)
 	wrap   func(op string, err error) error
 	poll   time.Duration
+	gap    time.Duration
+
+	// turn serialises power changes; last is when the device last
+	// accepted one (or may have: an outcome unknown counts too).
+	turn chan struct{}
+	mu   sync.Mutex
+	last time.Time
 }
+
+// DefaultMinGap is the default minimum time between two power changes to
+// one device: firmware needs the BIOS to report back after a change
+// (protocol.md §6) and refuses or loses a second one sent sooner.
+const DefaultMinGap = 10 * time.Second
 
 // Option configures a Service.
 type Option func(*Service)
@@ -101,12 +117,25 @@ func WithPollInterval(d time.Duration) Option {
 	}
 }
 
+// WithMinGap sets the minimum time between two power changes this service
+// sends (default DefaultMinGap). A change asked for sooner waits, within
+// its context, for the gap to pass. Zero sends at once.
+func WithMinGap(d time.Duration) Option {
+	return func(s *Service) {
+		if d >= 0 {
+			s.gap = d
+		}
+	}
+}
+
 // New returns the power service of the device behind ws.
 func New(ws *wsman.Client, opts ...Option) *Service {
 	s := &Service{
 		client: func(context.Context) (*wsman.Client, error) { return ws, nil },
 		poll:   time.Second,
+		gap:    DefaultMinGap,
 		wrap:   func(_ string, err error) error { return err },
+		turn:   make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		o(s)
@@ -240,15 +269,63 @@ func DecodeCapabilities(in *wsman.Instance) (*Capabilities, error) {
 // sent, the error matches wsman.ErrOutcomeUnknown: read the state to learn
 // whether the change happened, rather than asking again (a second reset
 // would reset the machine twice).
+//
+// Set(On) of a machine that is on, and Set(Off) or Set(SoftOff) of one
+// that is off, send nothing and succeed; Apply tells these apart.
 func (s *Service) Set(ctx context.Context, a Action) error {
+	_, err := s.Apply(ctx, a)
+	return err
+}
+
+// Change reports what Apply did.
+type Change struct {
+	Action Action
+	// Before is the status read before anything was sent.
+	Before *Status
+	// Sent is false when the machine already was in the state the action
+	// leads to (on for On, off for Off and SoftOff): nothing was sent.
+	Sent bool
+}
+
+// Apply is Set, reporting whether a request was sent: an action whose
+// end state the machine is already in (On while on, Off or SoftOff while
+// off) is a no-op.
+func (s *Service) Apply(ctx context.Context, a Action) (*Change, error) {
+	if !a.known() {
+		return nil, s.fail("power", wsman.InvalidArgument("power: %s", a))
+	}
+	op := "power " + a.String()
 	st, err := s.status(ctx)
 	if err != nil {
-		return s.fail("power "+a.String(), err)
+		return nil, s.fail(op, err)
 	}
-	return s.fail("power "+a.String(), s.set(ctx, st, a))
+	ch := &Change{Action: a, Before: st}
+	if alreadyIn(st, a) {
+		return ch, nil
+	}
+	ch.Sent = true
+	return ch, s.fail(op, s.set(ctx, st, a))
+}
+
+// alreadyIn reports whether the machine is in the state a leads to, so
+// that sending a would change nothing.
+func alreadyIn(st *Status, a Action) bool {
+	if st.Transitioning {
+		return false
+	}
+	switch a {
+	case On:
+		return st.State == StateOn
+	case Off, SoftOff:
+		return st.State == StateOff
+	}
+	return false
 }
 
 func (s *Service) set(ctx context.Context, st *Status, a Action) error {
+	if !st.State.Known() {
+		return &StateUnknownError{State: st.State}
+	}
 	if st.Transitioning {
 		return &TransitioningError{State: st.State, To: st.TransitioningTo}
 	}
@@ -259,42 +336,131 @@ func (s *Service) set(ctx context.Context, st *Status, a Action) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.waitGap(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	_, err = ws.Invoke(ctx, uriPowerService, "RequestPowerStateChange", []wsman.Property{
 		wsman.Param("PowerState", strconv.Itoa(int(a))),
 		wsman.RefParam("ManagedElement", managedSystem),
 	})
+	var rv *wsman.ReturnValueError
+	if errors.As(err, &rv) && rv.Code == returnUnknownError {
+		// Firmware answers 2 when its stored state is outside the
+		// table (DSP1027); read it again to tell that apart.
+		if again, serr := s.status(ctx); serr == nil && !again.State.Known() {
+			return &StateUnknownError{State: again.State, Err: err}
+		}
+	}
 	return err
 }
 
-// WaitFor reads the state until the machine is in state and no longer
-// transitioning, or ctx ends. It returns the last status read.
-func (s *Service) WaitFor(ctx context.Context, state State) (*Status, error) {
+// returnUnknownError is DMTF ReturnValue 2, Unknown/Unspecified Error.
+const returnUnknownError = 2
+
+// waitGap takes the service's power-change turn and waits until the
+// minimum gap since the last change has passed. release records the
+// change and gives the turn back.
+func (s *Service) waitGap(ctx context.Context) (release func(), err error) {
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	wait := time.Until(s.last.Add(s.gap))
+	s.mu.Unlock()
+	if wait > 0 && !s.last.IsZero() {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			<-s.turn
+			return nil, fmt.Errorf("waiting %s between two power changes (protocol.md §6): %w", s.gap, ctx.Err())
+		}
+	}
+	return func() {
+		s.mu.Lock()
+		s.last = time.Now()
+		s.mu.Unlock()
+		<-s.turn
+	}, nil
+}
+
+// Poll is what WaitFor saw at one reading of the state.
+type Poll struct {
+	Status  *Status // nil when the reading failed
+	Err     error   // a failure WaitFor reads through (the device busy rebooting)
+	Elapsed time.Duration
+}
+
+// WaitOption adjusts WaitFor.
+type WaitOption func(*waitConfig)
+
+type waitConfig struct {
+	progress func(Poll)
+}
+
+// OnPoll has WaitFor call f after every reading of the state, for a
+// progress display.
+func OnPoll(f func(Poll)) WaitOption {
+	return func(c *waitConfig) { c.progress = f }
+}
+
+// WaitFor reads the state until the machine is in state, or ctx ends. It
+// returns the last status read. It reads PowerState as firmware reports
+// it; a TransitioningToPowerState still in progress, where firmware
+// reports one, is waited out too. A device busy while the machine changes
+// state (refused or reset connections, timeouts, 5xx answers) is read
+// again until ctx ends. When ctx ends first the error matches
+// ErrNotReached: the change was accepted, the state not reached yet.
+func (s *Service) WaitFor(ctx context.Context, state State, opts ...WaitOption) (*Status, error) {
+	var cfg waitConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	started := time.Now()
 	t := time.NewTicker(s.poll)
 	defer t.Stop()
+	var last *Status
+	var lastErr error
 	for {
 		st, err := s.status(ctx)
+		if st != nil {
+			last = st
+		}
+		if cfg.progress != nil && ctx.Err() == nil {
+			cfg.progress(Poll{Status: st, Err: err, Elapsed: time.Since(started)})
+		}
 		if err == nil && st.State == state && !st.Transitioning {
 			return st, nil
 		}
 		if err != nil && ctx.Err() == nil && !transientRead(err) {
-			return st, s.fail("power wait", err)
+			return last, s.fail("power wait", err)
+		}
+		if err != nil {
+			lastErr = err
 		}
 		select {
 		case <-ctx.Done():
-			if st == nil {
-				return nil, s.fail("power wait", fmt.Errorf("%w: waiting for %s: %w", ErrNotReached, state, ctx.Err()))
-			}
-			return st, s.fail("power wait", fmt.Errorf("%w: waiting for %s (still %s): %w", ErrNotReached, state, st.State, ctx.Err()))
+			return last, s.fail("power wait", &NotReachedError{Want: state, Last: last, LastErr: lastErr, Waited: time.Since(started), Err: ctx.Err()})
 		case <-t.C:
 		}
 	}
 }
 
 // transientRead reports errors worth reading again while a machine
-// changes state: AMT often drops the first request after a wake.
+// changes state: the device stops answering while it resets, and AMT
+// often drops the first request after a wake.
 func transientRead(err error) bool {
 	var he *wsman.HTTPError
-	return errors.Is(err, wsman.ErrOutcomeUnknown) || errors.As(err, &he) && he.StatusCode >= 500
+	var ne net.Error
+	return errors.Is(err, wsman.ErrOutcomeUnknown) || errors.As(err, &he) && he.StatusCode >= 500 ||
+		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // Wake brings the operating system out of its power-saving mode (Modern

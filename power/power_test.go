@@ -35,7 +35,7 @@ func setup(t *testing.T, opts amtsim.Options) (*power.Service, *amtsim.Device, *
 	ws, err := wsman.NewClient(sim.URL()+"/wsman", wsman.WithCredentials(user, password), wsman.WithRetry(2, time.Millisecond, 5*time.Millisecond))
 	require.NoError(t, err)
 	t.Cleanup(ws.CloseIdleConnections)
-	return power.New(ws, power.WithPollInterval(10*time.Millisecond)), sim.Devices()[0], ws
+	return power.New(ws, power.WithPollInterval(10*time.Millisecond), power.WithMinGap(0)), sim.Devices()[0], ws
 }
 
 // expected is the state each accepted action leads to (protocol.md §2.2).
@@ -64,6 +64,11 @@ func TestEveryActionFromEveryState(t *testing.T) {
 					assert.Equal(t, allowed, st.Offers(a), "what the device offers")
 
 					err = svc.Set(ctx, a)
+					if noop := from == power.StateOn && a == power.On || from == power.StateOff && (a == power.Off || a == power.SoftOff); noop {
+						require.NoError(t, err, "already in the state the action leads to")
+						assert.Empty(t, dev.PowerRequests(), "a no-op: nothing sent")
+						return
+					}
 					if !allowed {
 						var na *power.NotAvailableError
 						require.ErrorAs(t, err, &na)
@@ -229,7 +234,33 @@ func TestNextBootRefusesWhatTheFirmwareCannotDo(t *testing.T) {
 	assert.Zero(t, stats.Actions[wsman.ResourceURI("CIM_BootConfigSetting")+"/ChangeBootOrder"])
 
 	err = svc.NextBoot(ctx, power.BootPXE, power.BootOptions{MediaIndex: 2})
-	assert.ErrorIs(t, err, power.ErrUnsupported, "a media index is for hdd and cd only")
+	assert.ErrorIs(t, err, wsman.ErrInvalidArgument, "a media index is for hdd and cd only: a caller mistake")
+	assert.NotErrorIs(t, err, power.ErrUnsupported)
+}
+
+// A target or option no firmware has is a caller mistake, named once.
+func TestBootCallerMistakes(t *testing.T) {
+	svc, dev, _ := setup(t, amtsim.Options{})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		target power.BootTarget
+		opts   power.BootOptions
+	}{
+		{"unknown target", 99, power.BootOptions{}},
+		{"safe mode without hdd", power.BootPXE, power.BootOptions{SafeMode: true}},
+		{"unknown verbosity", power.BootPXE, power.BootOptions{Verbosity: 7}},
+		{"negative media index", power.BootHardDisk, power.BootOptions{MediaIndex: -1}},
+	} {
+		err := svc.NextBoot(ctx, tc.target, tc.opts)
+		assert.ErrorIs(t, err, wsman.ErrInvalidArgument, tc.name)
+		assert.NotContains(t, err.Error(), "boot boot", tc.name)
+		_, err = svc.ResetTo(ctx, tc.target, tc.opts)
+		assert.ErrorIs(t, err, wsman.ErrInvalidArgument, tc.name)
+	}
+	err := svc.Set(ctx, power.Action(6))
+	assert.ErrorIs(t, err, wsman.ErrInvalidArgument, "an action AMT does not have")
+	assert.Zero(t, dev.Stats().HTTPRequests, "nothing was sent")
 }
 
 func TestClearBootOptions(t *testing.T) {

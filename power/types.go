@@ -1,9 +1,10 @@
 package power
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/amtkit/amtkit/wsman"
 )
 
 // State is the power state a device reports (CIM_AssociatedPowerManagementService
@@ -47,6 +48,11 @@ func (s State) String() string {
 	return "state " + strconv.Itoa(int(s))
 }
 
+// Known reports whether s is a power state of the table (1 to 17,
+// protocol.md §2.2). 0 (Unknown) and other values are what firmware reports
+// when it lost the machine's state.
+func (s State) Known() bool { return s >= 1 && s <= 17 }
+
 // ParseState reads "on", "off", "sleep" or "hibernate".
 func ParseState(s string) (State, error) {
 	for _, st := range []State{StateOn, StateSleep, StateHibernate, StateOff} {
@@ -54,7 +60,7 @@ func ParseState(s string) (State, error) {
 			return st, nil
 		}
 	}
-	return 0, fmt.Errorf("power: unknown state %q (want on, off, sleep or hibernate)", s)
+	return 0, wsman.InvalidArgument("power: unknown state %q (want on, off, sleep or hibernate)", s)
 }
 
 // Action is a power change to request (RequestPowerStateChange PowerState,
@@ -107,6 +113,15 @@ func (a Action) String() string {
 	return "action " + strconv.Itoa(int(a))
 }
 
+func (a Action) known() bool {
+	for _, n := range actionNames {
+		if n.a == a {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseAction reads an action name as String writes it.
 func ParseAction(s string) (Action, error) {
 	for _, n := range actionNames {
@@ -114,7 +129,7 @@ func ParseAction(s string) (Action, error) {
 			return n.a, nil
 		}
 	}
-	return 0, fmt.Errorf("power: unknown action %q (want one of %s)", s, joinActions(Actions()))
+	return 0, wsman.InvalidArgument("power: unknown action %q (want one of %s)", s, joinActions(Actions()))
 }
 
 func joinActions(as []Action) string {

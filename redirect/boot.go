@@ -141,11 +141,11 @@ func BootFromImage(ctx context.Context, ws *wsman.Client, pw *power.Service, dia
 	switch {
 	case opts.Device == power.BootIDERCD && opts.Media.CD == nil,
 		opts.Device == power.BootIDERFloppy && opts.Media.Floppy == nil:
-		return res, fmt.Errorf("redirect: boot from %s needs that medium", opts.Device)
+		return res, wsman.InvalidArgument("redirect: boot from %s needs that medium", opts.Device)
 	case opts.Device != power.BootIDERCD && opts.Device != power.BootIDERFloppy:
-		return res, fmt.Errorf("redirect: boot device must be %s or %s, not %s", power.BootIDERCD, power.BootIDERFloppy, opts.Device)
+		return res, wsman.InvalidArgument("redirect: boot device must be %s or %s, not %s", power.BootIDERCD, power.BootIDERFloppy, opts.Device)
 	case ws == nil || pw == nil || dial == nil:
-		return res, errors.New("redirect: BootFromImage needs a WS-Management client, a power service and a dial function")
+		return res, wsman.InvalidArgument("redirect: BootFromImage needs a WS-Management client, a power service and a dial function")
 	}
 	log := opts.Logger
 	if log == nil {
@@ -406,7 +406,7 @@ func (b *booter) consent() error {
 	if err == nil {
 		code = strings.TrimSpace(code)
 		if n, perr := strconv.Atoi(code); perr != nil || n < 0 || n > 999999 || len(code) > 6 {
-			err = fmt.Errorf("redirect: consent code %q is not a number of at most six digits", code)
+			err = wsman.InvalidArgument("redirect: consent code %q is not a number of at most six digits", code)
 		}
 	}
 	if err == nil {
@@ -432,27 +432,8 @@ func zeroIfEmpty(code string) string {
 	return ""
 }
 
-// startBoot resets a machine that is on and powers on one that is off; a
-// sleeping machine is woken, then reset, since resuming does not run the
-// BIOS. It never power cycles or powers off.
+// startBoot resets a machine that is on and powers on one that is off
+// (power.Service.StartBoot, which wakes a sleeping one first).
 func (b *booter) startBoot() (power.Action, error) {
-	ctx := b.ctx
-	st, err := b.pw.Status(ctx)
-	if err != nil {
-		return 0, err
-	}
-	switch st.State {
-	case power.StateOn:
-		return power.Reset, b.pw.Set(ctx, power.Reset)
-	case power.StateSleep:
-		if err := b.pw.Set(ctx, power.On); err != nil {
-			return power.On, err
-		}
-		if _, err := b.pw.WaitFor(ctx, power.StateOn); err != nil {
-			return power.On, err
-		}
-		return power.Reset, b.pw.Set(ctx, power.Reset)
-	default:
-		return power.On, b.pw.Set(ctx, power.On)
-	}
+	return b.pw.StartBoot(b.ctx)
 }

@@ -51,7 +51,7 @@ func newBootRig(t *testing.T, powerState int, wsURL func(simURL string) string) 
 	r.ws, err = wsman.NewClient(u+"/wsman", wsman.WithCredentials(testUser, testPassword))
 	require.NoError(t, err)
 	t.Cleanup(r.ws.CloseIdleConnections)
-	r.pw = power.New(r.ws, power.WithPollInterval(5*time.Millisecond))
+	r.pw = power.New(r.ws, power.WithPollInterval(5*time.Millisecond), power.WithMinGap(0))
 	img := makeISO(256, 8)
 	r.fake = newFakeAMT(t, func(p *peer) error {
 		r.dev.SetRedirectionSession(true)

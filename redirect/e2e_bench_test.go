@@ -52,7 +52,7 @@ func BenchmarkSimBootFromImage(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer ws.CloseIdleConnections()
-			pw := power.New(ws, power.WithPollInterval(5*time.Millisecond))
+			pw := power.New(ws, power.WithPollInterval(5*time.Millisecond), power.WithMinGap(0))
 			img := patternImage{head: isoImage(64, 8), size: size}
 			media := redirect.IDERMedia{CD: &redirect.Medium{Reader: img, Size: size}}
 			dial := redirect.Dialer(dev.RedirectAddr(), simCred, redirect.Options{})

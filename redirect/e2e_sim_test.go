@@ -30,7 +30,7 @@ func TestSimBootFromISO(t *testing.T) {
 	ws, err := wsman.NewClient(sim.URL()+"/wsman", wsman.WithCredentials("admin", "P@ssw0rd1"))
 	require.NoError(t, err)
 	t.Cleanup(ws.CloseIdleConnections)
-	pw := power.New(ws, power.WithPollInterval(5*time.Millisecond))
+	pw := power.New(ws, power.WithPollInterval(5*time.Millisecond), power.WithMinGap(0))
 	img := isoImage(512, 8)
 	media := redirect.IDERMedia{CD: &redirect.Medium{Reader: bytes.NewReader(img), Size: int64(len(img))}}
 	dial := redirect.Dialer(dev.RedirectAddr(), credentials.Credential{User: "admin", Password: "P@ssw0rd1"}, redirect.Options{})
@@ -71,7 +71,7 @@ func newSimRig(t *testing.T, verbose ...bool) *simRig {
 	ws, err := wsman.NewClient(sim.URL()+"/wsman", wsman.WithCredentials("admin", "P@ssw0rd1"))
 	require.NoError(t, err)
 	t.Cleanup(ws.CloseIdleConnections)
-	return &simRig{dev: dev, ws: ws, pw: power.New(ws, power.WithPollInterval(5*time.Millisecond)), addr: dev.RedirectAddr()}
+	return &simRig{dev: dev, ws: ws, pw: power.New(ws, power.WithPollInterval(5*time.Millisecond), power.WithMinGap(0)), addr: dev.RedirectAddr()}
 }
 
 var simCred = credentials.Credential{User: "admin", Password: "P@ssw0rd1"}

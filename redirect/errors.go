@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/amtkit/amtkit/wsman"
 )
 
 // Sentinel errors. The typed errors below match them with errors.Is.
@@ -15,7 +17,9 @@ var (
 	// ErrAuthFailed: the device rejected the credentials. Dial never
 	// retries it: AMT counts failed logins on the redirection port and on
 	// WS-Management together and locks the account after a few.
-	ErrAuthFailed = errors.New("authentication failed")
+	// It is wsman.ErrUnauthorized: one failure, one identity, whichever
+	// port refused the login.
+	ErrAuthFailed = wsman.ErrUnauthorized
 	// ErrProtocol: the device sent something the protocol does not allow
 	// (an unknown command, a bad length, a sequence number out of order).
 	// Returned as *ProtocolError. The session is unusable afterwards.

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/amtkit/amtkit/wsman"
 )
 
 // IDERMedia are the images presented to the machine; at least one is
@@ -49,7 +51,7 @@ func ParseStartMode(s string) (StartMode, error) {
 			return m, nil
 		}
 	}
-	return 0, fmt.Errorf("redirect: unknown start mode %q (want now, graceful or reboot)", s)
+	return 0, wsman.InvalidArgument("redirect: unknown start mode %q (want now, graceful or reboot)", s)
 }
 
 // IDEROptions configure ServeIDER. The zero value attaches the drives at
@@ -284,11 +286,11 @@ var errAbandoned = errors.New("transfer abandoned after a reset")
 // was taken.
 func ServeIDER(ctx context.Context, s *Session, media IDERMedia, opts IDEROptions) (*IDERStats, error) {
 	if media.CD == nil && media.Floppy == nil {
-		return nil, errors.New("redirect: ServeIDER: no medium")
+		return nil, wsman.InvalidArgument("redirect: ServeIDER: no medium")
 	}
 	for _, m := range []*Medium{media.CD, media.Floppy} {
 		if m != nil && (m.Reader == nil || m.Size <= 0 || m.Size > 1<<40) {
-			return nil, errors.New("redirect: ServeIDER: a medium needs a reader and a size between 1 byte and 1 TiB")
+			return nil, wsman.InvalidArgument("redirect: ServeIDER: a medium needs a reader and a size between 1 byte and 1 TiB")
 		}
 	}
 	if err := s.take(IDER, "ServeIDER"); err != nil {

@@ -133,10 +133,10 @@ func (s *Session) Close() error {
 // take hands the session to a service.
 func (s *Session) take(kind Kind, op string) error {
 	if s.kind != kind {
-		return fmt.Errorf("redirect: %s needs a session of kind %s, this one is %s", op, kind, s.kind)
+		return wsman.InvalidArgument("redirect: %s needs a session of kind %s, this one is %s", op, kind, s.kind)
 	}
 	if s.taken {
-		return fmt.Errorf("redirect: %s: the session was already used", op)
+		return wsman.InvalidArgument("redirect: %s: the session was already used", op)
 	}
 	s.taken = true
 	return nil
@@ -172,13 +172,13 @@ const (
 func Dial(ctx context.Context, addr string, kind Kind, cred credentials.Credential, opts Options) (*Session, error) {
 	tag, ok := kind.tag()
 	if !ok {
-		return nil, fmt.Errorf("redirect: unknown session kind %d", int(kind))
+		return nil, wsman.InvalidArgument("redirect: unknown session kind %d", int(kind))
 	}
 	if cred.User == "" {
-		return nil, errors.New("redirect: empty user name")
+		return nil, wsman.InvalidArgument("redirect: empty user name")
 	}
 	if len(cred.User) > 255 || len(cred.Password) > 255 {
-		return nil, errors.New("redirect: user name or password longer than 255 bytes")
+		return nil, wsman.InvalidArgument("redirect: user name or password longer than 255 bytes")
 	}
 	logger := opts.Logger
 	if logger == nil {

@@ -20,10 +20,15 @@
 //
 // Digest authentication keeps the device's nonce and counts up the nonce
 // count, so that after the first exchange each operation is one round
-// trip; a stale nonce is renewed transparently. A 401 to a request that
-// carried credentials is never retried, and the client refuses to send
-// further authenticated requests once the device has rejected its
-// credentials: repeated failed logins lock AMT accounts.
+// trip; a stale nonce is renewed transparently. Firmware may also drop a
+// nonce at any time and refuse the next request with stale="false": a 401
+// to a request that reused a nonce (nonce count above 1) is tried once more
+// on the fresh challenge. Only a 401 to a request on a fresh nonce is a
+// rejection of the credentials: it is never retried, and the client then
+// refuses to send further authenticated requests, since repeated failed
+// logins lock AMT accounts. With WithMaxConcurrency above 1, each request
+// is written before the next takes its nonce count, so the counts reach
+// the device in increasing order.
 //
 // Identify, Get and Enumerate are retried after a refused or reset
 // connection or an HTTP 503. Put is retried only while it cannot have

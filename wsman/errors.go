@@ -50,6 +50,11 @@ var (
 	// decoded. The device may or may not have carried it out. The client
 	// never resends such a request; read the device's state instead.
 	ErrOutcomeUnknown = errors.New("outcome unknown")
+	// ErrInvalidArgument means the call was refused before anything was
+	// sent because an argument is wrong: a caller mistake, never a
+	// failure of the device. Packages above wsman (power, redirect, amt)
+	// use the same sentinel, through *ArgumentError.
+	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrRealmChanged means the device answered with a digest realm other
 	// than the one it used first, which can mean a different machine
 	// answers at the address.
@@ -248,3 +253,19 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
 // Is makes the error match ErrOutcomeUnknown.
 func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }
+
+// ArgumentError is a caller mistake found before anything was sent. It
+// matches ErrInvalidArgument.
+type ArgumentError struct {
+	Reason string // e.g. "power: unknown boot target 99"
+}
+
+func (e *ArgumentError) Error() string { return e.Reason }
+
+// Is makes the error match ErrInvalidArgument.
+func (e *ArgumentError) Is(target error) bool { return target == ErrInvalidArgument }
+
+// InvalidArgument returns an *ArgumentError with the formatted reason.
+func InvalidArgument(format string, args ...any) error {
+	return &ArgumentError{Reason: fmt.Sprintf(format, args...)}
+}

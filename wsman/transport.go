@@ -18,13 +18,21 @@ import (
 // digestTransport authenticates requests with HTTP digest. It keeps the
 // device's challenge and reuses its nonce with an increasing nonce count,
 // so that after the first exchange every request costs one round trip. It
-// answers a 401 with at most one more attempt, and only when that attempt
-// cannot be a second failed login: the first request carried no
-// credentials, or the device said the nonce was stale.
+// answers a 401 with at most one more attempt, on the fresh challenge of
+// that 401, and only when the 401 cannot mean wrong credentials: the first
+// request carried none, the device said the nonce was stale, or the
+// request reused a nonce (nonce count above 1), which firmware may drop at
+// any time and then refuse with stale="false". Only a 401 to a request on
+// a nonce used for the first time is a rejection of the credentials.
 type digestTransport struct {
 	next     http.RoundTripper
 	user     string
 	password string
+	// ordered keeps nonce counts increasing on the wire when requests run
+	// concurrently: a request takes its count and is written before the
+	// next one takes the following count.
+	ordered bool
+	sendMu  sync.Mutex
 
 	mu    sync.Mutex
 	chal  *digest.Challenge
@@ -38,11 +46,11 @@ func (t *digestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	sentCredentials, err := t.authorize(first)
+	first, sentCredentials, count, err := t.authorize(first)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := t.next.RoundTrip(first)
+	resp, err := t.send(first)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
@@ -52,9 +60,10 @@ func (t *digestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// to the caller as it is.
 		return resp, nil
 	}
-	if sentCredentials && !chal.Stale {
-		// The device rejected the credentials. Trying again would count
-		// as another failed login towards the account lockout.
+	if sentCredentials && !chal.Stale && count <= 1 {
+		// The device rejected the credentials on a nonce used for the
+		// first time. Trying again would count as another failed login
+		// towards the account lockout.
 		return resp, nil
 	}
 	drain(resp)
@@ -65,20 +74,44 @@ func (t *digestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := t.authorize(second); err != nil {
+	second, _, _, err = t.authorize(second)
+	if err != nil {
 		return nil, err
 	}
-	return t.next.RoundTrip(second)
+	return t.send(second)
 }
 
+// send passes req on; with ordered counts it releases the send turn that
+// authorize took once the request is written (or failed).
+func (t *digestTransport) send(req *http.Request) (*http.Response, error) {
+	release, _ := req.Context().Value(sendTurnKey{}).(func())
+	if release == nil {
+		return t.next.RoundTrip(req)
+	}
+	defer release()
+	return t.next.RoundTrip(req)
+}
+
+type sendTurnKey struct{}
+
 // authorize sets the Authorization header from the cached challenge and
-// reports whether it did.
-func (t *digestTransport) authorize(req *http.Request) (bool, error) {
+// reports whether it did, and with which nonce count. With ordered counts
+// the returned request carries a send turn, released when it is written.
+func (t *digestTransport) authorize(req *http.Request) (*http.Request, bool, int, error) {
+	if t.ordered {
+		t.sendMu.Lock()
+		var once sync.Once
+		release := func() { once.Do(t.sendMu.Unlock) }
+		ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { release() },
+		})
+		req = req.WithContext(context.WithValue(ctx, sendTurnKey{}, release))
+	}
 	t.mu.Lock()
 	if t.chal == nil {
 		t.mu.Unlock()
 		noteAuthorized(req, false)
-		return false, nil
+		return req, false, 0, nil
 	}
 	t.count++
 	chal, count, a1 := t.chal, t.count, t.a1
@@ -92,11 +125,14 @@ func (t *digestTransport) authorize(req *http.Request) (bool, error) {
 		A1:       a1,
 	})
 	if err != nil {
-		return false, fmt.Errorf("wsman: digest: %w", err)
+		if release, _ := req.Context().Value(sendTurnKey{}).(func()); release != nil {
+			release()
+		}
+		return nil, false, 0, fmt.Errorf("wsman: digest: %w", err)
 	}
 	req.Header["Authorization"] = []string{formatCredentials(cred)}
 	noteAuthorized(req, true)
-	return true, nil
+	return req, true, count, nil
 }
 
 // formatCredentials writes the Authorization header the way consoles that

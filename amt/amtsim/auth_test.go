@@ -67,15 +67,35 @@ func TestDigestNonceReuseAndCount(t *testing.T) {
 	c := newRawClient(t, sim.URL())
 	chal := c.challenge()
 	require.Equal(t, sim.Devices()[0].Realm(), chal.Realm)
-	for _, nc := range []int{1, 2, 3, 2, 7} { // reuse, increasing, and out of order
-		resp, data := c.send(getReq(uriGeneral), authHeader(t, chal, testUser, testPass, nc))
-		require.Equal(t, http.StatusOK, resp.StatusCode, "nc=%d: %s", nc, data)
+	// Reuse with increasing counts is accepted, gaps included; a repeated
+	// or lower count is refused with stale="false" and not counted as a
+	// failed login.
+	for i, step := range []struct {
+		nc int
+		ok bool
+	}{{1, true}, {2, true}, {3, true}, {3, false}, {2, false}, {1, false}, {7, true}, {7, false}, {8, true}} {
+		resp, data := c.send(getReq(uriGeneral), authHeader(t, chal, testUser, testPass, step.nc))
+		if step.ok {
+			require.Equal(t, http.StatusOK, resp.StatusCode, "step %d nc=%d: %s", i, step.nc, data)
+			continue
+		}
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "step %d nc=%d", i, step.nc)
+		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `stale="false"`)
 	}
 	st := sim.Devices()[0].Stats()
-	assert.Equal(t, 6, st.HTTPRequests)
+	assert.Equal(t, 10, st.HTTPRequests)
 	assert.Equal(t, 5, st.Authenticated)
 	assert.Equal(t, 0, st.FailedLogins)
+	assert.Equal(t, 4, st.RejectedNonceCounts)
 	assert.Equal(t, 5, st.Actions[actGet])
+
+	// A wrong password with a fresh count is a failed login; it does not
+	// advance the nonce's count.
+	resp, _ := c.send(getReq(uriGeneral), authHeader(t, chal, testUser, "wrong", 9))
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Equal(t, 1, sim.Devices()[0].Stats().FailedLogins)
+	resp, _ = c.send(getReq(uriGeneral), authHeader(t, chal, testUser, testPass, 9))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 
 	// The library's transport (cached challenge, nc++) works too.
 	wc := newClient(t, sim.URL(), testUser, testPass)
@@ -146,10 +166,12 @@ func TestStaleNonce(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, chal.Nonce, fresh.Nonce)
 
-	// A wrong password on a stale nonce is neither stale nor counted.
+	// An expired nonce is stale whatever the digest; a wrong password on
+	// it is not counted (the device cannot tell it from a late request).
 	resp, _ = c.send(getReq(uriGeneral), authHeader(t, chal, testUser, "wrong", 3))
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `stale="false"`)
+	assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `stale="true"`)
+	assert.Equal(t, 2, d.Stats().StaleNonces)
 
 	resp, _ = c.send(getReq(uriGeneral), authHeader(t, fresh, testUser, testPass, 1))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -190,10 +212,13 @@ func TestForeignNonceNotCounted(t *testing.T) {
 	for _, nonce := range []string{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "garbage", chal.Nonce[:31] + last} {
 		forged := *chal
 		forged.Nonce = nonce
-		resp, _ := c.send(getReq(uriGeneral), authHeader(t, &forged, testUser, "wrong", 1))
-		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `stale="false"`)
+		for _, pass := range []string{"wrong", testPass} {
+			resp, _ := c.send(getReq(uriGeneral), authHeader(t, &forged, testUser, pass, 1))
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `stale="true"`, "a nonce the device never issued")
+		}
 	}
+	assert.Equal(t, 6, d.Stats().StaleNonces)
 	// Nonces of another device are foreign too.
 	assert.Equal(t, 0, d.Stats().FailedLogins)
 	assert.False(t, d.LockedOut())

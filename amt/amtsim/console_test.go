@@ -33,6 +33,8 @@ type testConsole struct {
 
 	maxRead int // from OPEN_SESSION_REPLY
 
+	realm, nonce string // of the last challenge login answered
+
 	// Observations of the IDE-R serve loop.
 	pings, heartbeats, resets atomic.Int32
 	opcodes                   sync.Map // opcode -> count
@@ -158,22 +160,26 @@ func (tc *testConsole) login(typ byte, user, pass string) (byte, error) {
 	if len(f) != 3 || f[2] != "auth" {
 		return 0, fmt.Errorf("challenge fields %q", f)
 	}
-	realm, nonce := f[0], f[1]
-	cnonce, nc := "0a4f113b9c1d2e3f", "00000002"
-	ha1, ha2 := md5s(user+":"+realm+":"+pass), md5s("POST:"+uri)
-	var data []byte
-	if typ == 4 {
-		resp := md5s(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2)
-		data = lp(user, realm, nonce, uri, cnonce, nc, resp, "auth")
-	} else {
-		resp := md5s(ha1 + ":" + nonce + ":" + ha2)
-		data = lp(user, realm, nonce, uri, cnonce, nc, resp)
-	}
+	tc.realm, tc.nonce = f[0], f[1]
+	data := digestAnswer(typ, user, pass, tc.realm, tc.nonce, "00000002")
 	if err := tc.write(authMsg(typ, data)); err != nil {
 		return 0, err
 	}
 	st, _, _, err = tc.authReply()
 	return st, err
+}
+
+// digestAnswer is the data of an AuthenticateSession of type 3 or 4 that
+// answers the challenge (realm, nonce) with nonce count nc.
+func digestAnswer(typ byte, user, pass, realm, nonce, nc string) []byte {
+	const uri, cnonce = "/RedirectionService", "0a4f113b9c1d2e3f"
+	ha1, ha2 := md5s(user+":"+realm+":"+pass), md5s("POST:"+uri)
+	if typ == 4 {
+		resp := md5s(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2)
+		return lp(user, realm, nonce, uri, cnonce, nc, resp, "auth")
+	}
+	resp := md5s(ha1 + ":" + nonce + ":" + ha2)
+	return lp(user, realm, nonce, uri, cnonce, nc, resp)
 }
 
 // session starts and authenticates a session, failing the test otherwise.

@@ -50,8 +50,13 @@ type Device struct {
 	lockedTill time.Time
 	nonceEpoch int64 // nonces issued at or before this time (ns) are stale
 	lastNonce  int64
-	power      powerModel
-	bootState  bootModel
+	nonces     map[string]*liveNonce // live nonces (see auth.go)
+	authCount  int                   // successful digest logins
+	// forgetEvery makes the device forget its nonces after every
+	// forgetEvery-th successful login (0: never).
+	forgetEvery int
+	power       powerModel
+	bootState   bootModel
 
 	// Redirection sessions and IDE-R boots.
 	ider        *iderSession // the IDE-R session slot (from StartRedirectionSession)
@@ -78,6 +83,15 @@ type Stats struct {
 	FailedLogins  int            // logins counted by anti-hammering
 	Actions       map[string]int // executed operations by wsa:Action URI ("Identify" for Identify)
 	RMCPPings     int            // RMCP presence pings answered with a pong
+	// StaleNonces counts 401s with stale="true": a nonce the device never
+	// issued or one that expired.
+	StaleNonces int
+	// ForgottenNonces counts 401s with stale="false" to a nonce the device
+	// issued and then forgot (ForgetNonces, SetForgetNoncesEvery).
+	ForgottenNonces int
+	// RejectedNonceCounts counts 401s to a correct digest whose nonce
+	// count was not above the last one accepted for its nonce.
+	RejectedNonceCounts int
 }
 
 // enumeration is an open enumeration context holding a snapshot of the
@@ -275,6 +289,25 @@ func (d *Device) ExpireNonces() {
 		now = d.lastNonce
 	}
 	d.nonceEpoch = now
+}
+
+// ForgetNonces makes the device forget every nonce it issued so far, as
+// firmware may at any time: the next request reusing one gets 401 with
+// stale="false" (not counted as a failed login) and a fresh challenge.
+func (d *Device) ForgetNonces() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.forgetNoncesLocked()
+}
+
+// SetForgetNoncesEvery makes the device forget its nonces after every n-th
+// successful digest login (n <= 0 turns it off); see ForgetNonces and
+// Options.FaultForgetNoncesEvery.
+func (d *Device) SetForgetNoncesEvery(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.forgetEvery = max(n, 0)
+	d.authCount = 0
 }
 
 // LockedOut reports whether anti-hammering currently refuses all logins.

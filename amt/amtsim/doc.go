@@ -176,7 +176,10 @@
 // namespace, and CIM_PhysicalPackage keeps its enumeration context on the
 // last page, as captured. CIM_SystemPackaging, CIM_EthernetPort and
 // IPS_LANEndpoint carry the device's platform GUID and MAC address;
-// everything else is the captured value. CIM_WiFiEndpoint is not served:
+// everything else is the captured value [modelled: where only one of the
+// two captured machines has a class, a device of either generation shows
+// that machine's values, so an AMT 8 device reports the NUC chassis of the
+// AMT 12 captures beside its own board]. CIM_WiFiEndpoint is not served:
 // its only captures lack the namespace declarations of every other
 // firmware envelope.
 //
@@ -245,6 +248,9 @@
 //     AvailableRequestedPowerStates [assumption], and for power cycle (5)
 //     and power off (8) while a redirection session is open
 //     (Device.SetRedirectionSession), which firmware refuses;
+//   - 0 for power on (2) while the host is on, a no-op (protocol.md
+//     §2.2): recorded in PowerRequests and RequestedPowerState, no event,
+//     no boot;
 //   - 0 otherwise. 10 resets (a boot), 5 power-cycles (a boot), 8 and 12
 //     turn the host off, 11 (NMI) is recorded and changes nothing, 14 resets
 //     gracefully (a boot), 4 sleeps, 7 hibernates, 2 powers on from off or
@@ -300,9 +306,31 @@
 //
 // # Authentication
 //
-// HTTP digest (MD5, qop=auth) with stateless nonces that expire after
-// Options.NonceLifetime (stale="true" on a correct digest over an expired
-// nonce). After Options.LockoutAfter consecutive failed logins the device
+// HTTP digest (MD5, qop=auth). Nonces expire after Options.NonceLifetime.
+// Every WS-Man request but Identify needs a wsa:MessageID (and a
+// wsa:Action): without one it gets wsa:MessageInformationHeaderRequired and
+// is not executed (DSP0226 §6, protocol.md §1.5; the fault is in §1.7). The device
+// answers:
+//
+//   - a nonce it never issued, or one that expired (NonceLifetime,
+//     Device.ExpireNonces), with 401 stale="true", whatever the digest, not
+//     counted as a failed login (Stats.StaleNonces);
+//   - a wrong digest over a live nonce (wrong user, password, realm, uri
+//     or qop) with 401 stale="false", counted by anti-hammering;
+//   - a correct digest whose nc is not above the highest nc it accepted
+//     for that nonce (a repeated or lower count) with 401 stale="false",
+//     not counted (Stats.RejectedNonceCounts) [modelled: RFC 2617 replay
+//     protection; protocol.md only says the count is not capped];
+//   - a correct digest over a nonce it forgot with 401 stale="false", not
+//     counted (Stats.ForgottenNonces). Firmware may drop its nonces at any
+//     time (protocol.md §1.2); the simulator forgets them on demand
+//     (Device.ForgetNonces, Server.ForgetNonces; amtsim SIGUSR1), after
+//     every n-th successful login (Options.FaultForgetNoncesEvery,
+//     Device.SetForgetNoncesEvery; amtsim --fault-forget-nonces N), and
+//     drops the least recently used of more than 128 live nonces
+//     [modelled: firmware keeps a bounded table; the size is a guess].
+//
+// After Options.LockoutAfter consecutive failed logins the device
 // refuses every login for Options.LockoutDuration. Accounts marked ReadOnly
 // get wsman:AccessDenied for Put, Create, Delete and methods. Each device
 // holds its own accounts: those of Options, of its fleet group, or set by
@@ -351,7 +379,9 @@
 // failed login counted by the same anti-hammering counter as WS-Man (the
 // counter and the lockout are per device and shared by both ports); during
 // a lockout every login is refused on both ports. A refusal (also for a
-// nonce the device did not issue or that expired, for read-only accounts,
+// nonce the device did not issue, that expired or that it forgot, for a
+// type 4 nc not above the last one accepted for the nonce, for read-only
+// accounts,
 // and for types 1 and 2) answers status 01 with no data and closes the
 // connection. Data longer than 4096 bytes, a user or realm longer than 64
 // bytes, too many fields or a field overrunning the data close the
@@ -651,7 +681,11 @@
 //
 // Device.InjectFault queues delays, HTTP error statuses, connection resets
 // and malformed bodies for authenticated requests, to exercise clients'
-// retry and error handling. Device.ExpireNonces and Device.Stats help tests
+// retry and error handling. FaultDelayAnswer executes the request and then
+// delays its answer, so that a test can show a change the device made
+// while the client's deadline expired; Options.FaultAnswerDelay with
+// Options.FaultMethod (amtsim --fault-answer-delay D --fault-method NAME)
+// queues it on every device at start. Device.ExpireNonces and Device.Stats help tests
 // observe and steer the device. The kinds FaultRedirBadSequence,
 // FaultRedirReset and FaultRedirSilent disturb the redirection port instead
 // (a wrong IDE-R sequence number, a reset in the middle of a READ's data,

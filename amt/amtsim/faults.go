@@ -45,6 +45,10 @@ const (
 	// "AMT-STATUS PTStatus" without executing the request, as firmware
 	// refuses an intrinsic operation (a Create over a limit, for one).
 	FaultInternalError
+	// FaultDelayAnswer executes the request (state changes, Stats counts
+	// it) and then waits Delay before answering, so that a client whose
+	// deadline is shorter gives up on a request the device has acted on.
+	FaultDelayAnswer
 )
 
 func (k FaultKind) String() string {
@@ -65,6 +69,8 @@ func (k FaultKind) String() string {
 		return "redir-reset"
 	case FaultRedirSilent:
 		return "redir-silent"
+	case FaultDelayAnswer:
+		return "delay-answer"
 	case FaultInternalError:
 		return "internal-error"
 	}
@@ -85,7 +91,7 @@ type Fault struct {
 	// Times is the number of matching requests to affect; 0 affects every
 	// matching request until ClearFaults.
 	Times int
-	// Delay is the wait of FaultDelay.
+	// Delay is the wait of FaultDelay and FaultDelayAnswer.
 	Delay time.Duration
 	// Status is the HTTP status of FaultStatus (default 500).
 	Status int

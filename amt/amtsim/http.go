@@ -130,6 +130,19 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, d *Device, isTLS
 		}
 		status, out := exec()
 		return writeSOAP(w, status, out), op
+	case FaultDelayAnswer:
+		status, out := exec()
+		t := time.NewTimer(f.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.done:
+			resetConnection(w)
+			return 0, op
+		case <-r.Context().Done():
+			return 0, op // the client gave up; the request was executed
+		}
+		return writeSOAP(w, status, out), op
 	case FaultStatus:
 		return writeHTML(w, f.Status, msgServiceError, false), op
 	case FaultResetAfterRequest:

@@ -144,6 +144,22 @@ type Options struct {
 	// requires consent for everything.
 	OptInRequired int64
 
+	// FaultAnswerDelay, if positive, makes every device execute each
+	// request matching FaultMethod and then wait this long before
+	// answering (a FaultDelayAnswer fault queued on every device at
+	// start), so that a client can be shown a change the device made
+	// while the client's deadline expired.
+	FaultAnswerDelay time.Duration
+	// FaultMethod selects the requests FaultAnswerDelay affects, like
+	// Fault.Action: a method or operation name such as
+	// "RequestPowerStateChange" or "Get", or a full action URI. Empty
+	// matches every authenticated request.
+	FaultMethod string
+	// FaultForgetNoncesEvery, if positive, makes every device forget its
+	// digest nonces after every n-th successful login, as firmware may at
+	// any time: the next request reusing a nonce gets 401 with
+	// stale="false". See Device.ForgetNonces.
+	FaultForgetNoncesEvery int
 	// SystemDefense configures the modelled parts of System Defense:
 	// limits, status codes and the length of a timeout minute.
 	SystemDefense *SystemDefenseOptions
@@ -232,6 +248,12 @@ func (o *Options) normalize() ([]net.IP, error) {
 	case powerOn, powerSleep, powerHibernate, powerOff:
 	default:
 		return nil, fmt.Errorf("amtsim: invalid initial power state %d (want 2, 4, 7 or 8)", o.PowerState)
+	}
+	if o.FaultAnswerDelay < 0 || o.FaultForgetNoncesEvery < 0 {
+		return nil, errors.New("amtsim: negative fault answer delay or forget-nonces interval")
+	}
+	if o.FaultMethod != "" && o.FaultAnswerDelay == 0 {
+		return nil, errors.New("amtsim: a fault method needs a fault answer delay")
 	}
 	if o.TransitionTime < 0 {
 		return nil, errors.New("amtsim: negative transition time")

@@ -207,6 +207,14 @@ func (d *Device) requestPowerChange(ps int) int {
 	if d.power.pending != nil {
 		return rvBusy
 	}
+	if ps == powerOn && d.power.state == powerOn {
+		// protocol.md §2.2: power on is accepted, and a no-op, on a host
+		// that is already on.
+		d.power.requests = append(d.power.requests, ps)
+		d.power.lastRequest = ps
+		d.syncPowerInstances()
+		return rvOK
+	}
 	if !slices.Contains(d.availablePowerStates(), ps) {
 		return rvInvalidTransition
 	}

@@ -130,7 +130,7 @@ func TestPowerStateMachine(t *testing.T) {
 			powerSoftReset: {0, powerOn, CauseSoftReset, "soft-reset"},
 			powerSleep:     {0, powerSleep, "", "sleep"},
 			powerHibernate: {0, powerHibernate, "", "hibernate"},
-			powerOn:        refused,
+			powerOn:        {0, powerOn, "", ""}, // protocol.md: accepted, a no-op
 		},
 		powerOff:       {powerOn: {0, powerOn, CausePowerOn, "power-on"}},
 		powerHibernate: {powerOn: {0, powerOn, CausePowerOn, "power-on"}},
@@ -161,6 +161,11 @@ func TestPowerStateMachine(t *testing.T) {
 					return
 				}
 				assert.Equal(t, req, d.PowerRequests()[reqs])
+				if want.event == "" {
+					assert.Empty(t, newEvents, "a no-op changes nothing")
+					assert.Empty(t, newBoots)
+					return
+				}
 				require.Len(t, newEvents, 1)
 				assert.Equal(t, want.event, newEvents[0].Kind)
 				if want.boot == "" {

@@ -525,10 +525,11 @@ func parseAuthFields(data []byte, typ byte) (authFields, bool) {
 }
 
 var (
-	errRedirLocked   = errors.New("login refused: anti-hammering lockout")
-	errRedirNonce    = errors.New("login refused: unknown or expired nonce")
-	errRedirPassword = errors.New("login failed")
-	errRedirReadOnly = errors.New("login refused: read-only account")
+	errRedirLocked     = errors.New("login refused: anti-hammering lockout")
+	errRedirNonce      = errors.New("login refused: unknown, expired or forgotten nonce")
+	errRedirNonceCount = errors.New("login refused: nonce count not above the last one")
+	errRedirPassword   = errors.New("login failed")
+	errRedirReadOnly   = errors.New("login refused: read-only account")
 )
 
 // checkRedirDigest verifies a digest response of type 3 or 4. A wrong
@@ -541,8 +542,8 @@ func (d *Device) checkRedirDigest(f authFields, typ byte) error {
 	if now.Before(d.lockedTill) {
 		return errRedirLocked
 	}
-	ours, stale := d.checkNonce(f.nonce, now)
-	if !ours || stale {
+	status, entry := d.checkNonce(f.nonce, now)
+	if status != nonceLive {
 		return errRedirNonce
 	}
 	acct, known := d.accountMap[f.user]
@@ -563,6 +564,15 @@ func (d *Device) checkRedirDigest(f authFields, typ byte) error {
 		d.failedLoginLocked(now)
 		return errRedirPassword
 	}
+	if typ == authDigestQop {
+		nc, _ := strconv.ParseUint(f.nc, 16, 64) // checked: 8 hex digits
+		if nc <= entry.nc {
+			d.stats.RejectedNonceCounts++
+			return errRedirNonceCount
+		}
+		entry.nc = nc
+	}
+	entry.lastUsed = now
 	d.failCount = 0
 	if acct.ReadOnly {
 		return errRedirReadOnly

@@ -240,10 +240,11 @@ func TestIDERBootFallsBack(t *testing.T) {
 		assert.Equal(t, BootSourceHDD, d.Boots()[2].Source)
 	})
 	t.Run("no medium", func(t *testing.T) {
+		floppy := floppyImage() // before the session: slow under the race detector
 		tc := dialConsole(t, d.RedirectAddr(), nil)
 		tc.session("IDER", 4)
 		tc.openIDER(0x09)
-		done := serveAsync(tc, media{floppy: floppyImage()})
+		done := serveAsync(tc, media{floppy: floppy})
 		armIDER(t, wc, 1)
 		require.Equal(t, 0, wc.returnValue(powerReq(powerReset)))
 		b, err := d.WaitIDERBoot(waitCtx(t), 3)

@@ -96,6 +96,10 @@ func New(opts Options) (*Server, error) {
 	for i, ip := range ips {
 		g := groupOf[i]
 		d := newDevice(s, ip, profiles[g], indexes[g], mask)
+		d.forgetEvery = opts.FaultForgetNoncesEvery
+		if opts.FaultAnswerDelay > 0 {
+			d.faults = append(d.faults, &queuedFault{Fault: Fault{Kind: FaultDelayAnswer, Action: opts.FaultMethod, Delay: opts.FaultAnswerDelay}})
+		}
 		s.devices = append(s.devices, d)
 		s.byIP[d.ip] = d
 		if !profiles[g].tlsOnly {
@@ -312,6 +316,14 @@ func (s *Server) stopTimers() {
 		d.mu.Lock()
 		d.stopSettleLocked()
 		d.mu.Unlock()
+	}
+}
+
+// ForgetNonces makes every device forget its digest nonces (see
+// Device.ForgetNonces).
+func (s *Server) ForgetNonces() {
+	for _, d := range s.devices {
+		d.ForgetNonces()
 	}
 }
 

@@ -3,7 +3,6 @@ package amtsim
 import (
 	"errors"
 	"strconv"
-	"strings"
 )
 
 // Namespace URIs used on the wire.
@@ -130,12 +129,4 @@ func pullParams(body *node) (ctxID string, maxElements int, err error) {
 		maxElements = n
 	}
 	return ctxID, maxElements, nil
-}
-
-// lastSegment returns what follows the last '/' of an action URI.
-func lastSegment(uri string) string {
-	if i := strings.LastIndexByte(uri, '/'); i >= 0 {
-		return uri[i+1:]
-	}
-	return uri
 }

@@ -511,3 +511,30 @@ func TestDefenseFailTheNthCreate(t *testing.T) {
 	sdCreate(t, c, uriSDPolicy, sdPolicyBody("r", 1, true, true, false))
 	require.Len(t, sdEnumerate(t, c, uriSDPolicy), 3)
 }
+
+func TestDefenseAntiSpoofingAndRateLimitOverTheWire(t *testing.T) {
+	d, c := defenseSim(t, plainOpts())
+	host := netip.MustParseAddr(d.IP())
+	srv := netip.MustParseAddr("10.0.0.5")
+	out := sdCreate(t, c, uriIPFilter, ipFilterBody("out", 0, 3))
+	syn := sdCreate(t, c, uriIPFilter, ipFilterBody("syn-in", 1, 2, "FilterProfileData", "2", "HdrProtocolID", "6"))
+	body := strings.Replace(sdPolicyBody("guard", 1, true, true, false, out, syn),
+		"<g:PolicyPrecedence>", "<g:AntiSpoofingSupport>3</g:AntiSpoofingSupport><g:PolicyPrecedence>", 1)
+	p := sdCreate(t, c, uriSDPolicy, body)
+	resp, data := c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+
+	require.True(t, d.HostPacket(Packet{Direction: HostTransmit, Src: host, Dst: srv, Protocol: 6, DstPort: 443}).Pass)
+	v := d.HostPacket(Packet{Direction: HostTransmit, Src: netip.MustParseAddr("10.9.9.9"), Dst: srv, Protocol: 6, DstPort: 443})
+	require.False(t, v.Pass)
+	require.Equal(t, RuleAntiSpoofing, v.Rule)
+
+	in := Packet{Direction: HostReceive, Src: srv, Dst: host, Protocol: 6, SrcPort: 443, DstPort: 50000}
+	require.True(t, d.HostPacket(in).Pass)
+	require.True(t, d.HostPacket(in).Pass)
+	v = d.HostPacket(in)
+	require.Equal(t, RuleRateLimit, v.Rule)
+	require.Equal(t, syn, v.Filter)
+	d.AdvanceDefenseClock(time.Second)
+	require.True(t, d.HostPacket(in).Pass, "a new one-second window")
+}

@@ -28,7 +28,8 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 }
 
 func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte, *wsFault) {
-	if req.action == "" {
+	if req.action == "" || req.messageID == "" {
+		// DSP0226: wsa:Action and wsa:MessageID are required headers.
 		return nil, faultHeaderRequired()
 	}
 	if dc, ok := defenseClasses[req.resourceURI]; ok && classByURI[req.resourceURI] == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -63,12 +64,13 @@ func newBootNextCommand() *cobra.Command {
 				return bootNextDryRun(cmd, c, f.output, target, opts, reset)
 			}
 			if !reset {
-				if err := c.Power.NextBoot(ctx, target, opts); err != nil {
+				if err := c.Authorize(ctx, func(ctx context.Context) error { return c.Power.NextBoot(ctx, target, opts) }); err != nil {
 					return err
 				}
 				return bootReport(cmd, f.output, c.Host(), target, "")
 			}
-			a, err := c.Power.ResetTo(ctx, target, opts)
+			var a power.Action
+			err = c.Authorize(ctx, func(ctx context.Context) (err error) { a, err = c.Power.ResetTo(ctx, target, opts); return err })
 			if err != nil {
 				return explainOutcome(err, powerStatusCommand(f.host))
 			}
@@ -143,7 +145,7 @@ func newBootClearCommand() *cobra.Command {
 			if dry {
 				return dryRun(cmd, f.output, c.Host(), "boot clear", "would clear the one-time boot options", planClearBoot()...)
 			}
-			if err := c.Power.ClearBootOptions(cmd.Context()); err != nil {
+			if err := c.Authorize(cmd.Context(), c.Power.ClearBootOptions); err != nil {
 				return err
 			}
 			return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "boot clear", Accepted: true,

@@ -197,13 +197,7 @@ func newProfileListCommand() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			if output == "json" {
-				enc := json.NewEncoder(w)
-				for _, r := range recs {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-				}
-				return nil
+				return writeJSON(w, recs) // one array; [] when there is none
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "PROFILE\tDEFAULT\tCREDENTIALS")
@@ -253,27 +247,22 @@ func newRuntimeListCommand() *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			enc := json.NewEncoder(w)
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			if output != "json" {
-				fmt.Fprintln(tw, "HOST\tPROFILE\tUSER\tLEARNED\tSTALE")
+			if output == "json" {
+				recs := []runtimeRecord{} // one array; [] when there is none
+				for _, e := range es {
+					recs = append(recs, runtimeRecord{Host: e.Host, Profile: e.Profile, Origin: e.Origin.String(), User: e.Credential.User, LearnedAt: e.LearnedAt, Stale: e.Stale})
+				}
+				return writeJSON(w, recs)
 			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "HOST\tPROFILE\tUSER\tLEARNED\tSTALE")
 			for _, e := range es {
 				r := runtimeRecord{Host: e.Host, Profile: e.Profile, Origin: e.Origin.String(), User: e.Credential.User, LearnedAt: e.LearnedAt, Stale: e.Stale}
-				if output == "json" {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-					continue
-				}
 				stale := ""
 				if r.Stale {
 					stale = "stale"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Host, r.Profile, r.User, r.LearnedAt.Format(time.RFC3339), stale)
-			}
-			if output == "json" {
-				return nil
 			}
 			return tw.Flush()
 		},

@@ -237,3 +237,161 @@ func TestDiscoverInventoryTypoLocksNobody(t *testing.T) {
 	code, _, errOut := process(t, state, append([]string{"discover"}, append(simFlags(sim), "--inventory", "-p", password, "127.79.31.0/26")...)...)
 	require.Equal(t, exitOK, code, errOut)
 }
+
+// processIn is process with standard input.
+func processIn(t *testing.T, state, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(amtctlBinary(t), args...)
+	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		return exitErr.ExitCode(), stdout.String(), stderr.String()
+	}
+	require.NoError(t, err)
+	return 0, stdout.String(), stderr.String()
+}
+
+// powerChanges is the number of power changes the device accepted.
+func powerChanges(d *amtsim.Device) int { return len(d.PowerRequests()) }
+
+func runtimeUser(t *testing.T, state string) string {
+	t.Helper()
+	code, out, errOut := process(t, state, "creds", "runtime", "list", "-o", "json")
+	require.Equal(t, exitOK, code, errOut)
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &rec), out)
+	return rec["user"].(string)
+}
+
+// A read-only account that logs in but is refused a power change never
+// replaces the working administrator's runtime entry: the resolver moves on
+// to the runtime entry, which makes the change, at no failed login.
+func TestReadOnlyRuntimeEntryNeverDisplacesAdmin(t *testing.T) {
+	t.Parallel()
+	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour,
+		Accounts: []amtsim.Account{{User: "viewer", Password: "View-0nly!", ReadOnly: true}}})
+	state := t.TempDir()
+	host := dev.HTTPAddr()
+	code, _, errOut := processIn(t, state, password+"\n", "creds", "profile", "add", "ops", "--user", user, "--password-stdin", "--default")
+	require.Equal(t, exitOK, code, errOut)
+	code, _, errOut = processIn(t, state, "View-0nly!\n", "creds", "profile", "add", "viewer", "--user", "viewer", "--password-stdin")
+	require.Equal(t, exitOK, code, errOut)
+
+	// The default profile makes a change and is learned.
+	code, _, errOut = process(t, state, "boot", "next", "pxe", "--host", host)
+	require.Equal(t, exitOK, code, errOut)
+	require.Equal(t, user, runtimeUser(t, state))
+
+	// Naming the viewer: it is tried first (a named profile comes before
+	// the runtime entry), logs in, is refused the reset, and the runtime
+	// entry does it. stderr and the JSON say a fallback was used.
+	code, out, errOut := process(t, state, "power", "reset", "--host", host, "--profile", "viewer", "-o", "json")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, errOut, `logged in with fallback credentials: the runtime entry (learned from profile "ops")`)
+	assert.NotContains(t, errOut, password)
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &rec), out)
+	require.Contains(t, rec, "credentials")
+	cr := rec["credentials"].(map[string]any)
+	assert.Equal(t, "runtime", cr["origin"])
+	assert.Equal(t, true, cr["fallback"])
+	assert.Equal(t, 1, powerChanges(dev), "one reset, by the administrator")
+	assert.Zero(t, dev.Stats().FailedLogins, "the refusal cost no failed login")
+	assert.Equal(t, user, runtimeUser(t, state), "the viewer did not replace the admin entry")
+
+	// The viewer may read, but that does not displace the admin entry
+	// either.
+	code, _, errOut = process(t, state, "power", "status", "--host", host, "--profile", "viewer")
+	require.Equal(t, exitOK, code, errOut)
+	assert.NotContains(t, errOut, "fallback")
+	assert.Equal(t, user, runtimeUser(t, state))
+
+	// The viewer alone is refused the change, and nothing else is tried.
+	code, _, errOut = process(t, state, "power", "reset", "--host", host, "-u", "viewer", "-p", "View-0nly!")
+	assert.Equal(t, exitDevice, code, errOut)
+	assert.Contains(t, errOut, "AccessDenied")
+	assert.Equal(t, 1, powerChanges(dev))
+	assert.Equal(t, user, runtimeUser(t, state))
+	assert.Zero(t, dev.Stats().FailedLogins)
+	assert.False(t, dev.LockedOut())
+}
+
+// Explicit --user/--password are tried alone unless --fallback; with it,
+// the fallback candidate is named on stderr; the password is not written to
+// disk without --remember.
+func TestExplicitCredentialsExclusive(t *testing.T) {
+	t.Parallel()
+	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
+	state := t.TempDir()
+	host := dev.HTTPAddr()
+	code, _, errOut := processIn(t, state, password+"\n", "creds", "profile", "add", "ops", "--user", user, "--password-stdin", "--default")
+	require.Equal(t, exitOK, code, errOut)
+
+	code, _, errOut = process(t, state, "power", "status", "--host", host, "-p", "Wrong-pass1")
+	assert.Equal(t, exitAuthFailed, code, "a wrong explicit password does not fall back silently: %s", errOut)
+	assert.Equal(t, 1, dev.Stats().FailedLogins)
+
+	// With --fallback the default profile follows (after the operator
+	// cleared the count: two failures spend the budget).
+	code, _, errOut = process(t, state, "creds", "guard", "reset", host)
+	require.Equal(t, exitOK, code, errOut)
+	code, out, errOut := process(t, state, "info", "--host", host, "-p", "Wrong-pass2", "--fallback", "-o", "json")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, errOut, `logged in with fallback credentials: default profile "ops"`)
+	cr := decodeInfo(t, out)["credentials"].(map[string]any)
+	assert.Equal(t, true, cr["fallback"])
+	assert.Equal(t, "ops", cr["profile"])
+	assert.Equal(t, 2, dev.Stats().FailedLogins)
+
+	// A right password on the command line works and is not remembered.
+	code, _, errOut = process(t, state, "creds", "runtime", "forget", host)
+	require.Equal(t, exitOK, code, errOut)
+	code, _, errOut = process(t, state, "creds", "guard", "reset", host)
+	require.Equal(t, exitOK, code, errOut)
+	code, _, errOut = process(t, state, "power", "status", "--host", host, "-p", password)
+	require.Equal(t, exitOK, code, errOut)
+	code, out, _ = process(t, state, "creds", "runtime", "list", "-o", "json")
+	require.Equal(t, exitOK, code)
+	assert.Empty(t, strings.TrimSpace(out), "not remembered without --remember")
+	code, _, errOut = process(t, state, "power", "status", "--host", host, "-p", password, "--remember")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Equal(t, user, runtimeUser(t, state))
+	assert.False(t, dev.LockedOut())
+}
+
+// Five processes at once, each with another wrong password: the guard's
+// reservations are atomic across processes, so at most the budget of logins
+// reaches the device and it never locks.
+func TestLockoutGuardConcurrentProcesses(t *testing.T) {
+	t.Parallel()
+	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
+	state := t.TempDir()
+	amtctlBinary(t)
+	var wg sync.WaitGroup
+	codes := make([]int, 5)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, _ = process(t, state, "power", "status", "--host", dev.HTTPAddr(), "-p", fmt.Sprintf("Wrong-pass%d", i))
+		}()
+	}
+	wg.Wait()
+	failed, refused := 0, 0
+	for _, c := range codes {
+		switch c {
+		case exitAuthFailed:
+			failed++
+		case exitLockedOut:
+			refused++
+		}
+	}
+	assert.Equal(t, 2, failed, "exit statuses %v", codes)
+	assert.Equal(t, 3, refused, "exit statuses %v", codes)
+	assert.Equal(t, 2, dev.Stats().FailedLogins)
+	assert.False(t, dev.LockedOut())
+}

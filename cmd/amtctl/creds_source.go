@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/amtkit/amtkit/amt"
 	"github.com/spf13/cobra"
 
 	"github.com/amtkit/amtkit/credentials"
@@ -143,4 +144,22 @@ func candidateName(o credentials.Origin, profile string) string {
 		return fmt.Sprintf("default profile %q", profile)
 	}
 	return fmt.Sprintf("profile %q", profile)
+}
+
+// credentialUse is the "credentials" object of a command's JSON: which
+// candidate logged in (by origin and profile name, never the user or the
+// secret) and whether it was a fallback one. nil when the client had fixed
+// credentials or has not logged in.
+type credentialUse struct {
+	Origin   string `json:"origin"`
+	Profile  string `json:"profile"`
+	Fallback bool   `json:"fallback"`
+}
+
+func credentialsUsed(c *amt.Client) *credentialUse {
+	res := c.Resolution()
+	if res == nil || res.Err != nil {
+		return nil
+	}
+	return &credentialUse{Origin: res.Origin.String(), Profile: res.Profile, Fallback: usedFallback(res.Attempts)}
 }

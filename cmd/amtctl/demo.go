@@ -105,6 +105,9 @@ func newDemoCommand() *cobra.Command {
 			if err := demoIDER(cmd, c, dev, output); err != nil {
 				return err
 			}
+			if err := demoQuarantine(cmd, c, dev, output); err != nil {
+				return err
+			}
 
 			fmt.Fprintf(out, "\n$ echo wrong | amtctl info --host %s --user %s --password-stdin\n", dev.HTTPAddr(), demoUser)
 			bad, err := amt.New(dev.HTTPAddr(), amt.WithCredentials(demoUser, "wrong"))

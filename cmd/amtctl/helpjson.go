@@ -30,8 +30,9 @@ info:
   provisioning_mode string|null (null unless provisioned), digest_realm
   string|null, hostname string|null, domain_name string|null, uuid
   string|null, platform_guid string|null, ports [port], credentials
-  object|null ({"profile", "origin", "attempts": [{"profile", "origin",
-  "outcome", "error"}]}).
+  object|null ({"profile", "origin", "fallback" (bool: a candidate after the
+  first in the order logged in), "attempts": [{"profile", "origin", "outcome",
+  "error"}]}).
   Without credentials only host, firmware and product_version are known.
   port: {"instance_id", "wireless", "mac", "ip_address" (string|null),
          "dhcp", "link_up"}
@@ -55,9 +56,40 @@ power status:
   host string, power_state number, power_state_name string, os_power_saving
   string, transitioning bool, transitioning_to string|null,
   available_actions [string].
-power ACTION: the change shape plus "status" (power status, or null without --wait).
+power ACTION: the change shape plus "status" (power status, or null without --wait)
+  and "credentials" object|null ({"origin", "profile", "fallback" bool}; null
+  when no credential was chosen from the store).
 
 boot next:  the change shape plus "next_boot" string.
+defense quarantine|ping-only|apply: the change shape plus "policy" (name,
+  precedence, anti_spoofing, tx_default, rx_default, tx_default_count,
+  rx_default_count, filters [filter]), "policy_id" string|null (null in a dry
+  run), "filter_ids" [string], "interfaces" [string], "replaced" [string],
+  "unbound" [string], "report" {"ok", "flows": [{"flow", "passes", "reason"
+  string|null, "legs": [{"direction", "packets", "verdict", "by", "certain"}]}]},
+  "round_trips" number, "writes" number.
+defense check: {"policy", "report", "ok"}; exit 10 when a flow is dropped.
+defense status:
+  host string, mode string ("ACM", "CCM", "unknown"), interfaces [{"interface"
+  ("wired"|"wireless"), "active_policy" {"id","name","precedence","amtkit"}|null,
+  "enabled_policies" [policy], "timeout_remaining_s" number|null,
+  "anti_spoofing" bool|null, "filters" [filter]}].
+  filter: {"id" string|null, "name", "type" ("ip"|"ethernet"), "direction"
+  ("tx"|"rx"), "action" ("pass"|"drop"|"rate-limit"), "rate_pps" number|null,
+  "statistics" bool, "ip_version", "src", "dst", "protocol", "src_ports",
+  "dst_ports", "dscp" [number], "flow_label", "ether_type", "src_mac",
+  "dst_mac", "priority", "vlan" (null when not matched), "matched_packets"
+  number|null}.
+defense stats: host, reset bool, interfaces [{"interface", "active_policy",
+  "filters": [{"id","name","direction","action","matched_packets"}],
+  "tx_default_matched_packets" number|null, "rx_default_matched_packets"
+  number|null}].
+defense caps: host, mode, system_defense_available bool, max_policies,
+  max_filters, interfaces [{"interface", "ipv4_max_tx_filters",
+  "ipv4_max_tx_counters", "ipv4_max_rx_filters", "ipv4_max_rx_counters",
+  "ipv4_anti_spoofing", the same for ipv6, "ipv6_to_ipv4_ratio"}].
+defense remove: the change shape plus "policies" [string], "filter_ids"
+  [string], "bindings" number, "round_trips" number.
 boot clear: the change shape.
 boot show:
   host string, armed bool (a one-time boot is set for the next boot),

@@ -80,8 +80,10 @@ func val(p *string) string {
 // credsReport says which credentials worked, by profile name only, and
 // every attempt made.
 type credsReport struct {
-	Profile  string          `json:"profile"`
-	Origin   string          `json:"origin"`
+	Profile  string `json:"profile"`
+	Origin   string `json:"origin"`
+	Fallback bool   `json:"fallback"` // a candidate after the first worked
+
 	Attempts []attemptRecord `json:"attempts"`
 }
 
@@ -96,7 +98,7 @@ func newCredsReport(res *amt.Resolution) *credsReport {
 	if res == nil {
 		return nil
 	}
-	r := &credsReport{Profile: res.Profile, Origin: res.Origin.String(), Attempts: []attemptRecord{}}
+	r := &credsReport{Profile: res.Profile, Origin: res.Origin.String(), Fallback: usedFallback(res.Attempts), Attempts: []attemptRecord{}}
 	for _, a := range res.Attempts {
 		ar := attemptRecord{Profile: a.Profile, Origin: a.Origin.String(), Outcome: a.Outcome.String()}
 		if a.Err != nil {

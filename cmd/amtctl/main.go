@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -88,10 +89,37 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if code == exitUsage {
 		fmt.Fprint(stderr, "\n", cmd.UsageString())
 	}
-	if flagValue(cmd, "output") == "json" {
+	if outputFormat(cmd, args) == "json" {
 		_ = writeJSONError(stdout, flagValue(cmd, "host"), err, code)
 	}
 	return code
+}
+
+// outputFormat is the --output of cmd, or, when cmd has no such flag (an
+// unknown command), what the arguments ask for.
+func outputFormat(cmd *cobra.Command, args []string) string {
+	f := cmd.Flags().Lookup("output")
+	if f != nil && f.Changed {
+		return f.Value.String()
+	}
+	// Parsing may have stopped before --output (at an unknown flag).
+args:
+	for i, a := range args {
+		switch {
+		case (a == "--output" || a == "-o") && i+1 < len(args):
+			return args[i+1]
+		case strings.HasPrefix(a, "--output="):
+			return strings.TrimPrefix(a, "--output=")
+		case a == "-ojson":
+			return "json"
+		case a == "--":
+			break args
+		}
+	}
+	if f != nil {
+		return f.Value.String()
+	}
+	return ""
 }
 
 // flagValue is the value of cmd's flag name, "" when it has none.
@@ -104,12 +132,16 @@ func flagValue(cmd *cobra.Command, name string) string {
 
 func exitCode(err error) int {
 	var ue usageError
+	if code, ok := defenseExit(err); ok && !errors.As(err, &ue) {
+		return code
+	}
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, amt.ErrInvalidArgument):
 		return exitUsage
 	case errors.Is(err, amt.ErrOutcomeUnknown):
 		return exitOutcomeUnknown
-	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported):
+	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported),
+		errors.Is(err, power.ErrStateUnknown):
 		return exitRefused
 	case errors.Is(err, power.ErrNotReached):
 		return exitNotReached
@@ -146,8 +178,9 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{plainFlagError(err)} })
 	root.PersistentFlags().BoolP("quiet", "q", false, "no progress on stderr")
 	root.PersistentFlags().String("config", "", "configuration file (default $XDG_CONFIG_HOME/amtkit/config.yaml)")
-	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newLogCommand(), newDemoCommand())
+	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDefenseCommand(), newDemoCommand())
 	root.AddCommand(newVersionCommand(), newConfigCommand())
+	root.AddCommand(newHWCommand(), newLogCommand(), newTimeCommand())
 	root.SetHelpCommand(newHelpCommand(root))
 	applyFlagRules(root)
 	registerCompletions(root)

@@ -56,9 +56,6 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.RemoveAll(dir)
-	if builtDir != "" {
-		os.RemoveAll(builtDir)
-	}
 	os.Exit(code)
 }
 

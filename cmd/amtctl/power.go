@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,35 +65,60 @@ func newPowerCommand() *cobra.Command {
 				}
 				return printPowerStatus(cmd.OutOrStdout(), f.output, c.Host(), st)
 			case "wake":
-				if err := c.Power.Wake(ctx); err != nil {
+				if err := c.Authorize(ctx, c.Power.Wake); err != nil {
 					return explainOutcome(err, powerStatusCommand(f.host))
 				}
-				return report(cmd, f.output, c.Host(), "wake", nil)
+				return report(cmd, f.output, c.Host(), "wake", nil, credentialsUsed(c))
 			}
 			a, err := power.ParseAction(verb)
 			if err != nil {
 				return usageError{err}
 			}
-			if err := c.Power.Set(ctx, a); err != nil {
+			// Authorize: a credential that may log in but not make the
+			// change gives way to the next candidate.
+			var ch *power.Change
+			if err := c.Authorize(ctx, func(ctx context.Context) error {
+				var err error
+				ch, err = c.Power.Apply(ctx, a)
+				return err
+			}); err != nil {
 				return explainOutcome(err, powerStatusCommand(f.host))
+			}
+			if !ch.Sent {
+				return reportAlready(cmd, f.output, c.Host(), a, ch.Before, credentialsUsed(c))
 			}
 			var st *power.Status
 			if target, ok := expectedState(a); ok && wait {
 				wctx, cancel := context.WithTimeout(ctx, waitTimeout)
 				defer cancel()
-				stop := newProgress(cmd).Wait(fmt.Sprintf("%s: waiting for the machine to be %s", c.Host(), target), nil)
-				st, err = c.Power.WaitFor(wctx, target)
-				stop()
-				if err != nil {
+				// The progress line shows the state each poll read ("busy"
+				// while the device does not answer during the reboot).
+				var mu sync.Mutex
+				state := ""
+				opts := []power.WaitOption{power.OnPoll(func(p power.Poll) {
+					mu.Lock()
+					defer mu.Unlock()
+					state = "busy"
+					if p.Status != nil {
+						state = p.Status.State.String()
+					}
+				})}
+				stop := newProgress(cmd).Wait(fmt.Sprintf("%s: waiting for the machine to be %s", c.Host(), target), func() string {
+					mu.Lock()
+					defer mu.Unlock()
+					return state
+				})
+				defer stop()
+				if st, err = c.Power.WaitFor(wctx, target, opts...); err != nil {
 					return err
 				}
 			}
-			return report(cmd, f.output, c.Host(), a.String(), st)
+			return report(cmd, f.output, c.Host(), a.String(), st, credentialsUsed(c))
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the machine reaches the state the action leads to")
-	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 3*time.Minute, "how long --wait waits")
+	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 3*time.Minute, "how long --wait waits (exit 12 when the state is not reached by then)")
 	registerDryRun(cmd, &dry)
 	return cmd
 }
@@ -186,10 +212,22 @@ func transitionName(s power.State) string {
 	return s.String()
 }
 
+// reportAlready prints that the machine already was in the state the
+// action leads to, so nothing was sent.
+func reportAlready(cmd *cobra.Command, format, host string, a power.Action, st *power.Status, creds *credentialUse) error {
+	changed := false
+	return printAction(cmd, format, actionResult{
+		Host: host, Action: a.String(), Accepted: false, Changed: &changed,
+		Message: fmt.Sprintf("already %s; nothing sent", st.State),
+		Extra:   map[string]any{"sent": false, "status": newPowerRecord(host, st), "credentials": creds},
+	})
+}
+
 // report prints the result of a change: the new status when --wait read
 // one, else a line saying the device accepted it.
-func report(cmd *cobra.Command, format, host, what string, st *power.Status) error {
-	r := actionResult{Host: host, Action: what, Accepted: true, Message: what + " accepted", Extra: map[string]any{"status": nil}}
+func report(cmd *cobra.Command, format, host, what string, st *power.Status, creds *credentialUse) error {
+	r := actionResult{Host: host, Action: what, Accepted: true, Message: what + " accepted",
+		Extra: map[string]any{"sent": true, "status": nil, "credentials": creds}}
 	if st != nil {
 		r.Extra["status"] = newPowerRecord(host, st)
 		r.Message = fmt.Sprintf("%s done; %s", what, machineIs(st.State))

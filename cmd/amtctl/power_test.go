@@ -69,7 +69,7 @@ func TestPowerOutcomeUnknownBinary(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1})
 	dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultResetAfterRequest, Action: "RequestPowerStateChange", Times: 1})
-	code, out, errOut := runBinary(t, nil, "power", "reset", "--host", dev.HTTPAddr(), "-p", password, "--timeout", "2s")
+	code, out, errOut := runBinaryEnv(t, nil, "power", "reset", "--host", dev.HTTPAddr(), "-p", password, "--timeout", "2s")
 	assert.Equal(t, exitOutcomeUnknown, code, errOut)
 	assert.Empty(t, out)
 	assert.Contains(t, errOut, "the request was sent")
@@ -205,4 +205,45 @@ func TestCredsUsage(t *testing.T) {
 	assert.Equal(t, exitUsage, code, "the password only comes on standard input")
 	code, _, _ = creds(t, "pw\n", "creds", "profile", "add", "x", "--user", user, "--password-stdin", "--technology", "ftp", "--state", state)
 	assert.Equal(t, exitUsage, code)
+}
+
+// On of a machine that is on, off of one that is off: exit 0, nothing sent.
+func TestPowerAlreadyInState(t *testing.T) {
+	t.Parallel()
+	_, dev := newSim(t, amtsim.Options{TLSPort: -1})
+	code, out, errOut := amtctl(t, "power", "on", "--host", dev.HTTPAddr(), "-p", password)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "already on; nothing sent")
+	dev.SetPowerState(8)
+	code, out, errOut = amtctl(t, "power", "off", "--host", dev.HTTPAddr(), "-p", password, "-o", "json")
+	require.Equal(t, exitOK, code, errOut)
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &rec))
+	assert.Equal(t, false, rec["sent"])
+	assert.Empty(t, dev.PowerRequests())
+}
+
+// --wait reads through a device that stops answering while it changes
+// state, and a wait that runs out exits 12 saying the change was accepted.
+func TestPowerWaitBusyAndTimeout(t *testing.T) {
+	t.Parallel()
+	_, dev := newSim(t, amtsim.Options{TLSPort: -1, TransitionTime: 2 * time.Second})
+	go func() {
+		// Once the change is sent, the device drops connections for a
+		// while: more than the client's own retries absorb.
+		for len(dev.PowerRequests()) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultResetAfterRequest, Action: "Get", Times: 8})
+	}()
+	code, out, errOut := amtctl(t, "power", "off", "--host", dev.HTTPAddr(), "-p", password, "--wait", "--wait-timeout", "1m")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "the machine is off")
+
+	dev.ClearFaults()
+	_, dev2 := newSim(t, amtsim.Options{TLSPort: -1, TransitionTime: time.Hour})
+	code, _, errOut = amtctl(t, "power", "off", "--host", dev2.HTTPAddr(), "-p", password, "--wait", "--wait-timeout", "300ms")
+	assert.Equal(t, exitNotReached, code, errOut)
+	assert.Contains(t, errOut, "the change was accepted")
+	assert.Equal(t, []int{8}, dev2.PowerRequests())
 }

@@ -22,9 +22,9 @@ import (
 	"github.com/amtkit/amtkit/statedb"
 )
 
-// processIn runs the real amtctl with the given standard input and state
+// processWith runs the real amtctl with the given standard input and state
 // directory, and returns its exit status and output.
-func processIn(t *testing.T, state, stdin string, env []string, args ...string) (int, string, string) {
+func processWith(t *testing.T, state, stdin string, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(amtctlBinary(t), args...)
 	cmd.Env = append(append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state, "AMTKIT_DATABASE="), env...)
@@ -46,7 +46,7 @@ func processIn(t *testing.T, state, stdin string, env []string, args ...string) 
 // activityEntries returns log activity -o json, decoded.
 func activityEntries(t *testing.T, state string, args ...string) []map[string]any {
 	t.Helper()
-	code, out, errOut := processIn(t, state, "", nil, append([]string{"log", "activity", "-o", "json"}, args...)...)
+	code, out, errOut := processWith(t, state, "", nil, append([]string{"log", "activity", "-o", "json"}, args...)...)
 	require.Equal(t, exitOK, code, errOut)
 	var recs []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -73,7 +73,7 @@ func TestStateSharedWhileSessionRuns(t *testing.T) {
 	var outputs strings.Builder
 	keep := func(code int, out, errOut string) { fmt.Fprintf(&outputs, "%d\n%s\n%s\n", code, out, errOut) }
 
-	code, out, errOut := processIn(t, state, password+"\n", nil, "creds", "profile", "add", "lab", "--user", user, "--password-stdin", "--default")
+	code, out, errOut := processWith(t, state, password+"\n", nil, "creds", "profile", "add", "lab", "--user", user, "--password-stdin", "--default")
 	require.Equal(t, exitOK, code, errOut)
 	keep(code, out, errOut)
 
@@ -106,7 +106,7 @@ func TestStateSharedWhileSessionRuns(t *testing.T) {
 	)
 	run := func(args ...string) {
 		defer wg.Done()
-		code, out, errOut := processIn(t, state, "", nil, args...)
+		code, out, errOut := processWith(t, state, "", nil, args...)
 		mu.Lock()
 		defer mu.Unlock()
 		keep(code, out, errOut)
@@ -170,9 +170,9 @@ func TestStateSharedWhileSessionRuns(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotContains(t, string(data), password, name)
 	}
-	code, out, errOut = processIn(t, state, "", nil, "log", "activity")
+	code, out, errOut = processWith(t, state, "", nil, "log", "activity")
 	keep(code, out, errOut)
-	code, out, errOut = processIn(t, state, "", nil, "log", "activity", "--stats", "-o", "json")
+	code, out, errOut = processWith(t, state, "", nil, "log", "activity", "--stats", "-o", "json")
 	keep(code, out, errOut)
 	assert.NotContains(t, outputs.String(), password)
 }
@@ -183,7 +183,7 @@ func TestStateSharedWhileSessionRuns(t *testing.T) {
 func TestStateFilesArePrivate(t *testing.T) {
 	t.Parallel()
 	state := filepath.Join(t.TempDir(), "state")
-	code, _, errOut := processIn(t, state, "", nil, "creds", "profile", "list")
+	code, _, errOut := processWith(t, state, "", nil, "creds", "profile", "list")
 	require.Equal(t, exitOK, code, errOut)
 	info, err := os.Stat(state)
 	require.NoError(t, err)
@@ -198,7 +198,7 @@ func TestStateFilesArePrivate(t *testing.T) {
 	}
 
 	require.NoError(t, os.Chmod(state, 0o755))
-	code, _, errOut = processIn(t, state, "", nil, "creds", "profile", "list")
+	code, _, errOut = processWith(t, state, "", nil, "creds", "profile", "list")
 	assert.Equal(t, exitFailure, code)
 	assert.Contains(t, errOut, "readable by other users")
 	assert.Contains(t, errOut, "chmod 700 "+state)
@@ -206,7 +206,7 @@ func TestStateFilesArePrivate(t *testing.T) {
 
 	key := filepath.Join(state, statedb.KeyFileName)
 	require.NoError(t, os.Chmod(key, 0o644))
-	code, _, errOut = processIn(t, state, "", nil, "creds", "profile", "list")
+	code, _, errOut = processWith(t, state, "", nil, "creds", "profile", "list")
 	assert.Equal(t, exitFailure, code)
 	assert.Contains(t, errOut, "chmod 600 "+key)
 }
@@ -217,7 +217,7 @@ func TestStateFilesArePrivate(t *testing.T) {
 func TestStateBadFiles(t *testing.T) {
 	t.Parallel()
 	state := filepath.Join(t.TempDir(), "state")
-	code, _, errOut := processIn(t, state, password+"\n", nil, "creds", "profile", "add", "lab", "--user", user, "--password-stdin")
+	code, _, errOut := processWith(t, state, password+"\n", nil, "creds", "profile", "add", "lab", "--user", user, "--password-stdin")
 	require.Equal(t, exitOK, code, errOut)
 	dbFile := filepath.Join(state, statedb.FileName)
 	key := filepath.Join(state, statedb.KeyFileName)
@@ -229,7 +229,7 @@ func TestStateBadFiles(t *testing.T) {
 	check := func(name, want string) {
 		t.Helper()
 		before, _ := os.ReadFile(dbFile)
-		code, out, errOut := processIn(t, state, "", nil, "creds", "profile", "list")
+		code, out, errOut := processWith(t, state, "", nil, "creds", "profile", "list")
 		assert.NotEqual(t, exitOK, code, name)
 		assert.Empty(t, out, name)
 		assert.Contains(t, errOut, want, name)

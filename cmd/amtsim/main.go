@@ -9,6 +9,14 @@
 // one line per simulated boot of a host and one per boot from IDE-R, go to
 // stderr, as does the user consent code a device "shows on its screen"
 // when a console starts the opt-in.
+//
+// Faults for clients' tests: --fault-delay, --fault-status and
+// --fault-answer-delay (execute, then answer late) disturb the requests
+// --fault-method names (every authenticated request without it);
+// --fault-forget-nonces N makes every device forget its digest nonces after
+// every N-th successful login, and the signal SIGUSR1 makes every device
+// forget them at once, so that a test in another process can make the next
+// request reusing a nonce get 401 with stale="false".
 package main
 
 import (
@@ -97,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		faultDelay     time.Duration
 		faultStatus    int
 		faultTimes     int
+		faultMethod    string
 		verbose        bool
 		powerState     string
 		fleetSpec      string
@@ -125,7 +134,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&opts.LegacyTLS, "legacy-tls", false, "serve only TLS 1.0/1.1 with RSA key exchange")
 	fs.DurationVar(&faultDelay, "fault-delay", 0, "delay every authenticated request by this duration")
 	fs.IntVar(&faultStatus, "fault-status", 0, "answer authenticated requests with this HTTP status")
-	fs.IntVar(&faultTimes, "fault-times", 0, "number of requests per device --fault-status affects (0 = all)")
+	fs.IntVar(&faultTimes, "fault-times", 0, "number of requests per device --fault-status and --fault-answer-delay affect (0 = all)")
+	fs.StringVar(&faultMethod, "fault-method", "", "method or operation (e.g. RequestPowerStateChange, Get) the --fault-* request faults affect (default every authenticated request)")
+	fs.DurationVar(&opts.FaultAnswerDelay, "fault-answer-delay", 0, "execute each affected request, then wait this long before answering")
+	fs.IntVar(&opts.FaultForgetNoncesEvery, "fault-forget-nonces", 0, "every device forgets its digest nonces after every N-th successful login (0 = never; SIGUSR1 makes every device forget them at once)")
 	fs.DurationVar(&opts.TransitionTime, "transition-time", 2*time.Second, "how long a power change takes (0 = immediate)")
 	fs.BoolVar(&opts.NoOSAgent, "no-os-agent", false, "simulate hosts without the OS agent (no graceful actions, sleep, hibernate)")
 	fs.StringVar(&powerState, "power-state", "on", "initial host power state: on, off, sleep or hibernate")
@@ -149,9 +161,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if lockoutSeconds <= 0 {
 		return errors.New("--lockout-seconds must be positive")
 	}
-	if faultDelay < 0 || faultTimes < 0 {
-		return errors.New("--fault-delay and --fault-times must not be negative")
+	if faultDelay < 0 || faultTimes < 0 || opts.FaultAnswerDelay < 0 || opts.FaultForgetNoncesEvery < 0 {
+		return errors.New("--fault-delay, --fault-answer-delay, --fault-forget-nonces and --fault-times must not be negative")
 	}
+	if faultMethod != "" && faultDelay == 0 && faultStatus == 0 && opts.FaultAnswerDelay == 0 {
+		return errors.New("--fault-method needs --fault-answer-delay, --fault-delay or --fault-status")
+	}
+	// The answer delay is queued below with --fault-times and
+	// --fault-method, rather than through Options.
+	answerDelay := opts.FaultAnswerDelay
+	opts.FaultAnswerDelay = 0
 	if faultStatus != 0 && (faultStatus < 100 || faultStatus > 599) {
 		return fmt.Errorf("--fault-status %d is not an HTTP status", faultStatus)
 	}
@@ -183,13 +202,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, d := range sim.Devices() {
 		if faultStatus != 0 {
-			d.InjectFault(amtsim.Fault{Kind: amtsim.FaultStatus, Status: faultStatus, Times: faultTimes})
+			d.InjectFault(amtsim.Fault{Kind: amtsim.FaultStatus, Action: faultMethod, Status: faultStatus, Times: faultTimes})
+		}
+		if answerDelay > 0 {
+			d.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelayAnswer, Action: faultMethod, Delay: answerDelay, Times: faultTimes})
 		}
 		if faultDelay > 0 {
-			d.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelay, Delay: faultDelay})
+			d.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelay, Action: faultMethod, Delay: faultDelay})
 		}
 	}
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	fmt.Fprintln(stdout, sim.ReadyLine())
-	<-ctx.Done()
-	return sim.Close()
+	for {
+		select {
+		case <-usr1:
+			sim.ForgetNonces()
+			fmt.Fprintln(stderr, "amtsim: SIGUSR1: every device forgot its digest nonces")
+		case <-ctx.Done():
+			return sim.Close()
+		}
+	}
 }

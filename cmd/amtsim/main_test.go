@@ -7,10 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -132,6 +134,9 @@ func TestRunBadFlags(t *testing.T) {
 		{"--fleet-spec", "main_test.go"},
 		{"--ider-read-limit", "-2"},
 		{"--redirect-port", "65536"},
+		{"--fault-method", "Get"},
+		{"--fault-answer-delay", "-1s"},
+		{"--fault-forget-nonces", "-1"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), append([]string{"--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1",
@@ -333,6 +338,134 @@ func TestRunRedirection(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []byte{0x11, 0x00}, reply[:2], "StartRedirectionSessionReply, success")
 	require.NoError(t, stop())
+}
+
+const getGeneralSettings = `<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header>` +
+	`<a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action><a:To>/wsman</a:To><w:ResourceURI>http://intel.com/wbem/wscim/1/amt-schema/1/AMT_GeneralSettings</w:ResourceURI>` +
+	`<a:MessageID>1</a:MessageID></s:Header><s:Body></s:Body></s:Envelope>`
+
+func powerOnBody() string {
+	const ps = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_PowerManagementService"
+	return `<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header>` +
+		`<a:Action>` + ps + `/RequestPowerStateChange</a:Action><a:To>/wsman</a:To><w:ResourceURI>` + ps + `</w:ResourceURI><a:MessageID>2</a:MessageID></s:Header><s:Body>` +
+		`<h:RequestPowerStateChange_INPUT xmlns:h="` + ps + `"><h:PowerState>2</h:PowerState><h:ManagedElement><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>` +
+		`<a:ReferenceParameters><w:ResourceURI>http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ComputerSystem</w:ResourceURI><w:SelectorSet><w:Selector Name="Name">ManagedSystem</w:Selector></w:SelectorSet></a:ReferenceParameters></h:ManagedElement></h:RequestPowerStateChange_INPUT></s:Body></s:Envelope>`
+}
+
+// startRunLogged is startRun that also returns stderr.
+func startRunLogged(t *testing.T, args ...string) (ready []string, stderr *lockedBuffer, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout lockedBuffer
+	stderr = &lockedBuffer{}
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, args, &stdout, stderr) }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			cancel()
+			<-errc
+		}
+	})
+	require.Eventually(t, func() bool { return strings.HasSuffix(stdout.String(), "\n") }, 10*time.Second, 10*time.Millisecond,
+		"no ready line; stderr: %s", stderr)
+	m := readyRE.FindStringSubmatch(stdout.String())
+	require.NotNil(t, m, "ready line %q", stdout.String())
+	return m, stderr, func() error {
+		stopped = true
+		cancel()
+		return <-errc
+	}
+}
+
+var plainOnly = []string{"--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--redirect-port", "-1", "--redirect-tls-port", "-1"}
+
+// TestRunFaultAnswerDelay: the device executes the named method, logs the
+// boot it causes, and answers after the client has given up; other
+// requests are answered at once.
+func TestRunFaultAnswerDelay(t *testing.T) {
+	m, stderr, stop := startRunLogged(t, append(plainOnly, "--power-state", "off", "--transition-time", "0",
+		"--fault-answer-delay", "1m", "--fault-method", "RequestPowerStateChange")...)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: &digest.Transport{Username: "admin", Password: "P@ssw0rd1", Transport: tr}}
+	post := func(body string) (int, error) {
+		resp, err := hc.Post("http://"+m[3]+"/wsman", "application/soap+xml; charset=utf-8", strings.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, nil
+	}
+	st, err := post(getGeneralSettings)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, "a Get is not delayed")
+	hc.Timeout = 500 * time.Millisecond
+	_, err = post(powerOnBody())
+	require.Error(t, err, "the answer comes after the deadline")
+	assert.Equal(t, 1, strings.Count(stderr.String(), `msg="amtsim boot"`), "the device executed the change once: %s", stderr)
+	assert.Contains(t, stderr.String(), "cause=power-on")
+	hc.Timeout = 0
+	st, err = post(getGeneralSettings)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, st)
+	require.NoError(t, stop())
+}
+
+// TestRunForgetNonces: --fault-forget-nonces N and SIGUSR1 make the device
+// forget its nonces, so that a request reusing one gets 401
+// stale="false".
+func TestRunForgetNonces(t *testing.T) {
+	send := func(t *testing.T, url string, chal *digest.Challenge, nc int) *http.Response {
+		t.Helper()
+		cred, err := digest.Digest(chal, digest.Options{Method: http.MethodPost, URI: "/wsman", Count: nc, Username: "admin", Password: "P@ssw0rd1"})
+		require.NoError(t, err)
+		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(getGeneralSettings))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", cred.String())
+		t.Cleanup(http.DefaultClient.CloseIdleConnections)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	challenge := func(t *testing.T, url string) *digest.Challenge {
+		t.Helper()
+		resp, err := http.Post(url, "application/soap+xml", strings.NewReader(getGeneralSettings))
+		require.NoError(t, err)
+		resp.Body.Close()
+		chal, err := digest.FindChallenge(resp.Header)
+		require.NoError(t, err)
+		return chal
+	}
+	t.Run("Every", func(t *testing.T) {
+		m, _, stop := startRunLogged(t, append(plainOnly, "--fault-forget-nonces", "2")...)
+		url := "http://" + m[3] + "/wsman"
+		chal := challenge(t, url)
+		assert.Equal(t, http.StatusOK, send(t, url, chal, 1).StatusCode)
+		assert.Equal(t, http.StatusOK, send(t, url, chal, 2).StatusCode)
+		resp := send(t, url, chal, 3)
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `stale="false"`)
+		assert.Equal(t, http.StatusOK, send(t, url, challenge(t, url), 1).StatusCode)
+		require.NoError(t, stop())
+	})
+	t.Run("SIGUSR1", func(t *testing.T) {
+		m, stderr, stop := startRunLogged(t, plainOnly...)
+		url := "http://" + m[3] + "/wsman"
+		chal := challenge(t, url)
+		assert.Equal(t, http.StatusOK, send(t, url, chal, 1).StatusCode)
+		assert.Equal(t, http.StatusOK, send(t, url, chal, 2).StatusCode, "nonces are kept without a trigger")
+		require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+		require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "forgot its digest nonces") },
+			10*time.Second, 10*time.Millisecond)
+		resp := send(t, url, chal, 3)
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `stale="false"`)
+		require.NoError(t, stop())
+	})
 }
 
 func TestVersionFlag(t *testing.T) {

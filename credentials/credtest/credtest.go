@@ -145,7 +145,7 @@ func RunStoreTests(t *testing.T, e Engine) {
 		assert.False(t, ok)
 
 		at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-		e := credentials.RuntimeEntry{Technology: credentials.AMT, Credential: cred("admin", "pw"), Profile: "corp", Origin: credentials.Default, LearnedAt: at}
+		e := credentials.RuntimeEntry{Technology: credentials.AMT, Credential: cred("admin", "pw"), Profile: "corp", Origin: credentials.Default, LearnedAt: at, Changes: true}
 		require.NoError(t, s.PutRuntime(ctx, " H1.Example.COM ", e))
 		got, ok, err := s.Runtime(ctx, "h1.example.com")
 		require.NoError(t, err)

@@ -1,0 +1,100 @@
+package amt
+
+import (
+	"context"
+	"errors"
+
+	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/wsman"
+)
+
+// trialKey carries, during Authorize, the WS-Man client of the candidate on
+// trial, so that the operation's calls use it.
+type trialKey struct{ c *Client }
+
+func (c *Client) trial(ctx context.Context) *wsman.Client {
+	w, _ := ctx.Value(trialKey{c}).(*wsman.Client)
+	return w
+}
+
+// Authorize runs op, an operation that changes the device (a power change,
+// a boot setting) through the client's services, so that the credential
+// source's fallback covers what the operation needs and not only the login.
+// While the client has not yet chosen its credential, each candidate that
+// logs in runs op; one that the device refuses the operation
+// (AccessDenied: a read-only account, say) gives way to the next candidate,
+// which costs no failed login; and only a candidate for which op succeeds
+// is remembered in the runtime profile, marked as one that has made
+// changes, so that a read-only account never displaces it. The error is
+// op's. Once the client has chosen its credential (an earlier call, or
+// WithCredentials), Authorize just runs op.
+//
+// op must not be resent blindly: Authorize runs it again with another
+// candidate only after an authentication failure or AccessDenied, where the
+// device did not act.
+func (c *Client) Authorize(ctx context.Context, op func(ctx context.Context) error) error {
+	c.mu.Lock()
+	ws := c.ws
+	c.mu.Unlock()
+	if ws != nil || c.src == nil {
+		return op(ctx)
+	}
+	select {
+	case c.turn <- struct{}{}:
+	case <-ctx.Done():
+		return c.wrap("login", ctx.Err())
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			<-c.turn
+		}
+	}
+	defer release()
+	c.mu.Lock()
+	ws = c.ws
+	c.mu.Unlock()
+	if ws != nil {
+		release()
+		return op(ctx)
+	}
+	var (
+		winner     *wsman.Client
+		winnerCred credentials.Credential
+		opErr      error
+	)
+	cand, attempts, err := c.src.Resolve(credentials.ForChange(ctx), c.host, func(ctx context.Context, cred credentials.Credential) error {
+		w, err := c.newWS(&cred)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Get(ctx, uriGeneralSettings); err != nil {
+			w.CloseIdleConnections()
+			return c.wrap("login", err)
+		}
+		if err := op(context.WithValue(ctx, trialKey{c}, w)); err != nil {
+			w.CloseIdleConnections()
+			opErr = err
+			return err
+		}
+		winner, winnerCred = w, cred
+		return nil
+	})
+	res := &Resolution{Origin: cand.Origin, Profile: cand.Profile, Attempts: attempts, Err: err}
+	c.mu.Lock()
+	c.res = res
+	if err == nil {
+		c.ws, c.cred = winner, &winnerCred
+	}
+	c.mu.Unlock()
+	if err == nil {
+		return nil
+	}
+	if opErr != nil && errors.Is(err, opErr) {
+		// The operation's own failure: it has its classification and
+		// its context already.
+		return opErr
+	}
+	return c.wrap("login", err)
+}

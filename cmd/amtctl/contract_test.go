@@ -1,0 +1,399 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amtkit/amtkit/amt/amtsim"
+)
+
+// runBinary runs the real amtctl with a clean environment (plus env) and
+// stdin, and returns its exit status, stdout and stderr.
+func runBinary(t *testing.T, env []string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(amtctlBinary(t), args...)
+	cmd.Env = append(cleanEnv(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+// cleanEnv is the test process's environment without the variables that
+// give amtctl defaults.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		switch strings.SplitN(kv, "=", 2)[0] {
+		case "AMT_HOST", "AMT_USER", "AMT_PASSWORD", "AMTKIT_STATE", "AMTKIT_KEY_FILE", "XDG_CONFIG_HOME":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "XDG_CONFIG_HOME="+filepath.Join(os.Getenv("XDG_STATE_HOME"), "no-config"))
+}
+
+// shape is the keys of a JSON object and the types each may have
+// ("string", "number", "bool", "array", "object", "null", joined by |).
+type shape map[string]string
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "bool"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// assertShape checks that obj has exactly the keys of want, each of an
+// allowed type.
+func assertShape(t *testing.T, name string, want shape, obj map[string]any) {
+	t.Helper()
+	var missing, extra []string
+	for k := range want {
+		if _, ok := obj[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	for k, v := range obj {
+		types, ok := want[k]
+		if !ok {
+			extra = append(extra, k)
+			continue
+		}
+		assert.Contains(t, strings.Split(types, "|"), jsonType(v), "%s: key %q is %s (%v), want %s", name, k, jsonType(v), v, types)
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	assert.Empty(t, missing, "%s: keys missing", name)
+	assert.Empty(t, extra, "%s: keys not in the contract (document them in help json and here)", name)
+}
+
+// decodeOne decodes stdout as exactly one JSON object on one line.
+func decodeOne(t *testing.T, name, stdout string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	require.Len(t, lines, 1, "%s: one JSON line: %q", name, stdout)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &m), "%s: %s", name, stdout)
+	return m
+}
+
+var (
+	actionShape = shape{
+		"host": "string", "action": "string", "accepted": "bool", "changed": "bool|null",
+		"message": "string", "dry_run": "bool", "would_send": "array",
+	}
+	requestShape = shape{"operation": "string", "resource": "string", "method": "string", "arguments": "object"}
+	errorShape   = shape{"host": "string|null", "error": "object"}
+	errorDetail  = shape{"class": "string", "message": "string", "exit": "number"}
+	infoShape    = shape{
+		"host": "string", "firmware": "string|null", "product_version": "string|null", "amt_version": "string|null",
+		"build": "string|null", "sku": "string|null", "sku_value": "number|null", "sku_features": "array",
+		"provisioning_state": "string|null", "provisioning_mode": "string|null", "digest_realm": "string|null",
+		"hostname": "string|null", "domain_name": "string|null", "uuid": "string|null", "platform_guid": "string|null",
+		"ports": "array", "credentials": "object|null",
+	}
+	powerShape = shape{
+		"host": "string", "power_state": "number", "power_state_name": "string", "os_power_saving": "string|null",
+		"transitioning": "bool", "transitioning_to": "string|null", "available_actions": "array",
+	}
+	discoverShape = shape{
+		"address": "string|null", "host": "string|null", "amt": "bool", "classification": "string",
+		"firmware": "string|null", "provisioning_state": "string|null", "provisioning_mode": "string|null",
+		"tls": "bool", "port": "number|null", "realm": "string|null", "sku": "string|null", "rmcp": "bool",
+		"dash": "bool", "product_version": "string|null", "cert_sha256": "string|null", "error": "string|null",
+		"inventory": "object|null",
+	}
+	bootShowShape = shape{
+		"host": "string", "armed": "bool|null", "is_next": "string|null", "boot_source": "string|null",
+		"settings": "object", "unavailable": "object",
+	}
+	versionShape = shape{"module": "string", "version": "string", "commit": "string|null", "modified": "bool", "go_version": "string"}
+	configShape  = shape{"file": "string|null", "settings": "object", "pins": "object"}
+)
+
+// with adds keys to a shape.
+func with(s shape, kv ...string) shape {
+	out := shape{}
+	for k, v := range s {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+// contractCase is one run of the binary: its exit status and, with
+// --output json, the shape of what it prints.
+type contractCase struct {
+	name    string
+	command string // the command path it covers, e.g. "power"
+	args    []string
+	env     []string
+	stdin   string
+	exit    int
+	shape   shape                                     // success: the object's keys; nil for an error
+	check   func(t *testing.T, out map[string]any)    // more checks of the object
+	after   func(t *testing.T, stdout, stderr string) // checks of the device afterwards
+}
+
+// TestContract runs every command of the real binary against amtsim, on
+// success and for each failure class, and checks the exit status and the
+// keys and types of the JSON printed. A command added to amtctl fails it
+// until it has a case here.
+func TestContract(t *testing.T) {
+	t.Parallel()
+	sim, dev := newSim(t, amtsim.Options{Addr: "127.0.3.1"})
+	_, unprov := newSim(t, amtsim.Options{Addr: "127.0.3.2", ProvisioningState: -1, TLSPort: -1})
+	_, noAgent := newSim(t, amtsim.Options{Addr: "127.0.3.4", NoOSAgent: true, TLSPort: -1})
+	_, faulty := newSim(t, amtsim.Options{Addr: "127.0.3.5", TLSPort: -1})
+	faulty.InjectFault(amtsim.Fault{Kind: amtsim.FaultStatus, Status: 400})
+	notAMT := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(notAMT.Close)
+
+	host := dev.HTTPAddr()
+	pw := []string{"AMT_PASSWORD=" + password}
+	j := func(a ...string) []string { return append(a, "--output", "json") }
+	state := t.TempDir()
+
+	cases := []contractCase{
+		// Successes.
+		{name: "info", command: "info", args: j("info", "--host", host), env: pw, shape: infoShape,
+			check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, "11.8.50.3425", o["firmware"])
+				assert.Equal(t, "ACM", o["provisioning_mode"])
+			}},
+		{name: "info without credentials", command: "info", args: j("info", "--host", host), shape: infoShape,
+			check: func(t *testing.T, o map[string]any) {
+				assert.Nil(t, o["amt_version"])
+				assert.Nil(t, o["provisioning_mode"])
+				assert.Equal(t, []any{}, o["ports"])
+			}},
+		{name: "info of an unprovisioned machine", command: "info", args: j("info", "--host", unprov.HTTPAddr()), env: pw, shape: infoShape,
+			check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, "pre-provisioning", o["provisioning_state"])
+				assert.Nil(t, o["provisioning_mode"], "no mode before provisioning")
+			}},
+		{name: "info with AMT_HOST and AMT_USER", command: "info", args: j("info"), env: append([]string{"AMT_HOST=" + host, "AMT_USER=" + user}, pw...), shape: infoShape},
+		{name: "power status", command: "power", args: j("power", "status", "--host", host), env: pw, shape: powerShape,
+			check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, 2.0, o["power_state"])
+				assert.Equal(t, "on", o["power_state_name"])
+			}},
+		{name: "power reset --dry-run", command: "power", args: j("power", "reset", "--host", host, "--dry-run"), env: pw,
+			shape: actionShape, check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, true, o["dry_run"])
+				assert.Equal(t, false, o["accepted"])
+				reqs := o["would_send"].([]any)
+				require.Len(t, reqs, 1)
+				req := reqs[0].(map[string]any)
+				assertShape(t, "would_send", requestShape, req)
+				assert.Equal(t, "RequestPowerStateChange", req["method"])
+				assert.Equal(t, 10.0, req["arguments"].(map[string]any)["PowerState"])
+			}},
+		{name: "boot next --dry-run", command: "boot next", args: j("boot", "next", "pxe", "--reset", "--host", host, "--dry-run"), env: pw,
+			shape: actionShape, check: func(t *testing.T, o map[string]any) {
+				var methods []string
+				for _, r := range o["would_send"].([]any) {
+					req := r.(map[string]any)
+					assertShape(t, "would_send", requestShape, req)
+					methods = append(methods, req["operation"].(string)+" "+req["method"].(string))
+				}
+				assert.Equal(t, []string{"Invoke ChangeBootOrder", "Put ", "Invoke ChangeBootOrder", "Invoke SetBootConfigRole", "Invoke RequestPowerStateChange"}, methods)
+			}},
+		{name: "boot clear --dry-run", command: "boot clear", args: j("boot", "clear", "--host", host, "--dry-run"), env: pw, shape: actionShape},
+		{name: "boot next", command: "boot next", args: j("boot", "next", "bios", "--host", host), env: pw,
+			shape: with(actionShape, "next_boot", "string", "sent", "string|null")},
+		{name: "boot show", command: "boot show", args: j("boot", "show", "--host", host), env: pw, shape: bootShowShape,
+			check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, "bios", o["boot_source"])
+				assert.Equal(t, "true", o["settings"].(map[string]any)["BIOSSetup"])
+			}},
+		{name: "boot clear", command: "boot clear", args: j("boot", "clear", "--host", host), env: pw, shape: actionShape},
+		{name: "power reset", command: "power", args: j("power", "reset", "--host", host), env: pw,
+			shape: with(actionShape, "status", "object|null")},
+		{name: "discover", command: "discover", args: j("discover", dev.IP(), "--rmcp-port", fmt.Sprint(sim.RMCPPort()),
+			"--http-port", fmt.Sprint(sim.HTTPPort()), "--tls-port", fmt.Sprint(sim.TLSPort()), "--rmcp-wait", "300ms"), shape: discoverShape},
+		{name: "version", command: "version", args: j("version"), shape: versionShape},
+		{name: "config show", command: "config show", args: j("config", "show"), shape: configShape},
+		{name: "creds profile list, empty", command: "creds profile list", args: j("creds", "profile", "list", "--state", state),
+			after: func(t *testing.T, stdout, _ string) { assert.Equal(t, "[]\n", stdout) }},
+		{name: "creds runtime list, empty", command: "creds runtime list", args: j("creds", "runtime", "list", "--state", state),
+			after: func(t *testing.T, stdout, _ string) { assert.Equal(t, "[]\n", stdout) }},
+		{name: "creds profile add", command: "creds profile add", args: []string{"creds", "profile", "add", "lab", "--user", user, "--password-stdin", "--state", state},
+			stdin: password + "\n"},
+		{name: "creds profile add without --password-stdin", command: "creds profile add", args: []string{"creds", "profile", "add", "lab2", "--user", user, "--state", state}, exit: exitUsage},
+		{name: "creds profile default", command: "creds profile default", args: []string{"creds", "profile", "default", "lab", "--state", state}},
+		{name: "info with --profile", command: "info", args: j("info", "--host", host, "--profile", "lab", "--state", state), shape: infoShape,
+			check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, "lab", o["credentials"].(map[string]any)["profile"])
+			}},
+		{name: "creds profile list", command: "creds profile list", args: j("creds", "profile", "list", "--state", state),
+			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, `"name":"lab"`) }},
+		{name: "creds runtime list", command: "creds runtime list", args: j("creds", "runtime", "list", "--state", state),
+			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, host) }},
+		{name: "creds runtime forget", command: "creds runtime forget", args: []string{"creds", "runtime", "forget", host, "--state", state}},
+		{name: "creds profile remove", command: "creds profile remove", args: []string{"creds", "profile", "remove", "lab", "--state", state}},
+
+		// Usage errors: exit 2, before anything is sent.
+		{name: "unknown command", command: "", args: j("no-such-command"), exit: exitUsage},
+		{name: "parent without a command", command: "boot", args: j("boot", "status", "--host", host), exit: exitUsage},
+		{name: "unknown flag", command: "info", args: j("info", "--host", host, "--no-such-flag"), exit: exitUsage},
+		{name: "missing --host", command: "power", args: j("power", "status"), env: pw, exit: exitUsage},
+		{name: "--host given twice", command: "info", args: j("info", "--host", host, "--host", host), exit: exitUsage},
+		{name: "port out of range", command: "info", args: j("info", "--host", "127.0.0.1:-1"), exit: exitUsage},
+		{name: "port zero", command: "power", args: j("power", "status", "--host", "127.0.0.1:0"), env: pw, exit: exitUsage},
+		{name: "--pin with --insecure-skip-verify", command: "info", args: j("info", "--host", host, "--pin", strings.Repeat("a", 64), "--insecure-skip-verify"), exit: exitUsage},
+		{name: "--wait on status", command: "power", args: j("power", "status", "--wait", "--host", host), env: pw, exit: exitUsage},
+		{name: "negative --timeout", command: "info", args: j("info", "--host", host, "--timeout", "-1s"), exit: exitUsage},
+		{name: "media index out of range", command: "boot next", args: j("boot", "next", "hdd", "--media-index", "7", "--host", host), env: pw, exit: exitUsage},
+		{name: "consent code not digits", command: "ider boot", args: j("ider", "boot", "--image", "x.iso", "--consent-code", "12a4", "--host", host), env: pw, exit: exitUsage},
+		{name: "empty --profile", command: "info", args: j("info", "--host", host, "--profile", ""), exit: exitUsage},
+		{name: "unknown --profile", command: "info", args: j("info", "--host", host, "--profile", "nope", "--state", state), exit: exitUsage},
+		{name: "no credentials, no terminal", command: "power", args: j("power", "status", "--host", host), exit: exitUsage,
+			after: func(t *testing.T, _, stderr string) { assert.Contains(t, stderr, "--password-stdin") }},
+		{name: "bad --output", command: "info", args: []string{"info", "--host", host, "--output", "xml"}, exit: exitUsage},
+		{name: "sol without credentials", command: "sol", args: j("sol", "--host", host), exit: exitUsage},
+		{name: "ider serve without an image", command: "ider serve", args: j("ider", "serve", "--host", host), env: pw, exit: exitUsage},
+		{name: "demo extra argument", command: "demo", args: j("demo", "now"), exit: exitUsage},
+		{name: "help of an unknown topic", command: "help", args: []string{"help", "nothing-such"}, exit: exitUsage},
+
+		// Each failure class.
+		{name: "unreachable", command: "info", args: j("info", "--host", "127.0.0.1:1"), env: pw, exit: exitUnreachable},
+		{name: "not AMT", command: "info", args: j("info", "--host", notAMT.URL), env: pw, exit: exitNotDetected},
+		{name: "wrong password", command: "power", args: j("power", "status", "--host", host, "--password-stdin"), stdin: "wrong\n", exit: exitAuthFailed},
+		{name: "wrong pin", command: "info", args: j("info", "--host", dev.TLSAddr(), "--pin", strings.Repeat("0", 64)), env: pw, exit: exitTLS},
+		{name: "device error", command: "power", args: j("power", "status", "--host", faulty.HTTPAddr()), env: pw, exit: exitDevice},
+		{name: "refused", command: "power", args: j("power", "sleep", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
+		{name: "refused dry run", command: "power", args: j("power", "sleep", "--dry-run", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
+	}
+	// Plain-text and streaming commands whose success is not one JSON object.
+	covered := map[string]bool{"completion": true, "help": true, "demo": true, "ider boot": true, "ider serve": true, "sol": true}
+	for _, tc := range cases {
+		covered[tc.command] = true
+	}
+	var uncovered []string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" || strings.HasPrefix(c.Name(), "__") {
+			return
+		}
+		path := strings.TrimPrefix(strings.TrimPrefix(c.CommandPath(), "amtctl"), " ")
+		if c.Runnable() && !c.HasSubCommands() && !covered[path] && !covered[strings.SplitN(path, " ", 2)[0]] {
+			uncovered = append(uncovered, path)
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(newRootCommand(io.Discard, io.Discard))
+	assert.Empty(t, uncovered, "commands without a case in TestContract")
+
+	before := dev.Stats().Actions
+	for _, tc := range cases {
+		start := time.Now()
+		code, stdout, stderr := runBinary(t, tc.env, tc.stdin, tc.args...)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Logf("%s took %s", tc.name, d)
+		}
+		if !assert.Equal(t, tc.exit, code, "%s: exit status; stderr: %s", tc.name, stderr) {
+			continue
+		}
+		if tc.exit == exitOK && !slicesContain(tc.args, "json") {
+			assert.NotEmpty(t, stdout, "%s: says what it did", tc.name)
+		} else if tc.exit == exitOK {
+			if tc.shape == nil {
+				var v any
+				assert.NoError(t, json.Unmarshal([]byte(stdout), &v), "%s: %s", tc.name, stdout)
+			} else {
+				o := decodeOne(t, tc.name, stdout)
+				assertShape(t, tc.name, tc.shape, o)
+				if tc.check != nil {
+					tc.check(t, o)
+				}
+			}
+		} else {
+			assert.True(t, strings.HasPrefix(stderr, "amtctl: "), "%s: the reason on stderr: %q", tc.name, stderr)
+			if tc.exit == exitUsage {
+				assert.Contains(t, stderr, "Usage:", "%s: the usage follows the reason", tc.name)
+				assert.NotContains(t, strings.SplitN(stderr, "\n", 2)[0], "invalid argument", tc.name)
+			}
+			if slicesContain(tc.args, "json") {
+				o := decodeOne(t, tc.name, stdout)
+				assertShape(t, tc.name, errorShape, o)
+				detail, _ := o["error"].(map[string]any)
+				assertShape(t, tc.name+" error", errorDetail, detail)
+				assert.Equal(t, float64(tc.exit), detail["exit"], tc.name)
+				assert.Equal(t, errorClass(tc.exit), detail["class"], tc.name)
+				assert.NotContains(t, detail["message"], "\n", tc.name)
+			} else {
+				assert.Empty(t, stdout, tc.name)
+			}
+		}
+		if tc.after != nil {
+			tc.after(t, stdout, stderr)
+		}
+		if strings.HasSuffix(tc.name, "--dry-run") {
+			assert.Equal(t, writesOf(before), writesOf(dev.Stats().Actions), "%s: nothing that changes the machine was sent", tc.name)
+		}
+		before = dev.Stats().Actions
+	}
+}
+
+// writesOf keeps the actions that change a machine.
+func writesOf(actions map[string]int) map[string]int {
+	out := map[string]int{}
+	for a, n := range actions {
+		if strings.HasSuffix(a, "/Put") || strings.Contains(a, "RequestPowerStateChange") || strings.Contains(a, "ChangeBootOrder") ||
+			strings.Contains(a, "SetBootConfigRole") || strings.Contains(a, "RequestStateChange") {
+			out[a] = n
+		}
+	}
+	return out
+}
+
+func slicesContain(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -239,7 +239,7 @@ func (s *Credentials) SetDefault(ctx context.Context, name string) error {
 	return nil
 }
 
-const runtimeColumns = "device, technology, profile, origin, learned_at, stale_at, sealed"
+const runtimeColumns = "device, technology, profile, origin, learned_at, stale_at, sealed, changes"
 
 func (s *Credentials) scanRuntime(r row) (credentials.RuntimeEntry, error) {
 	var (
@@ -249,8 +249,9 @@ func (s *Credentials) scanRuntime(r row) (credentials.RuntimeEntry, error) {
 		learned int64
 		staleAt sql.NullInt64
 		sealed  []byte
+		changes int64
 	)
-	if err := r.Scan(&e.Host, &tech, &e.Profile, &origin, &learned, &staleAt, &sealed); err != nil {
+	if err := r.Scan(&e.Host, &tech, &e.Profile, &origin, &learned, &staleAt, &sealed, &changes); err != nil {
 		return e, err
 	}
 	var rec credRecord
@@ -261,6 +262,7 @@ func (s *Credentials) scanRuntime(r row) (credentials.RuntimeEntry, error) {
 	e.Origin = credentials.Origin(origin)
 	e.LearnedAt = fromMicros(learned)
 	e.Credential = rec.credential()
+	e.Changes = changes == 1
 	if staleAt.Valid {
 		e.Stale, e.StaleAt = true, fromMicros(staleAt.Int64)
 	}
@@ -303,10 +305,14 @@ func (s *Credentials) PutRuntime(ctx context.Context, host string, e credentials
 	if e.Stale {
 		stale = sql.NullInt64{Int64: micros(e.StaleAt), Valid: true}
 	}
-	_, err = s.db.q.exec(ctx, `INSERT INTO amtkit_runtime (`+runtimeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	changes := int64(0)
+	if e.Changes {
+		changes = 1
+	}
+	_, err = s.db.q.exec(ctx, `INSERT INTO amtkit_runtime (`+runtimeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (device) DO UPDATE SET technology = excluded.technology, profile = excluded.profile, origin = excluded.origin,
-			learned_at = excluded.learned_at, stale_at = excluded.stale_at, sealed = excluded.sealed`,
-		key, string(e.Technology), e.Profile, int64(e.Origin), micros(e.LearnedAt), stale, sealed)
+			learned_at = excluded.learned_at, stale_at = excluded.stale_at, sealed = excluded.sealed, changes = excluded.changes`,
+		key, string(e.Technology), e.Profile, int64(e.Origin), micros(e.LearnedAt), stale, sealed, changes)
 	if err != nil {
 		return s.db.fail("storing the runtime entry for "+key, err)
 	}

@@ -37,9 +37,6 @@ type credRecord struct {
 	Kerberos bool   `json:"k,omitempty"`
 	CertPEM  []byte `json:"c,omitempty"`
 	KeyPEM   []byte `json:"ck,omitempty"`
-	// Changes is kept for runtime entries only: the credential has made a
-	// change on the device (credentials.RuntimeEntry.Changes).
-	Changes bool `json:"ch,omitempty"`
 }
 
 func toRecord(c credentials.Credential) credRecord {
@@ -242,7 +239,7 @@ func (s *Credentials) SetDefault(ctx context.Context, name string) error {
 	return nil
 }
 
-const runtimeColumns = "device, technology, profile, origin, learned_at, stale_at, sealed"
+const runtimeColumns = "device, technology, profile, origin, learned_at, stale_at, sealed, changes"
 
 func (s *Credentials) scanRuntime(r row) (credentials.RuntimeEntry, error) {
 	var (
@@ -252,8 +249,9 @@ func (s *Credentials) scanRuntime(r row) (credentials.RuntimeEntry, error) {
 		learned int64
 		staleAt sql.NullInt64
 		sealed  []byte
+		changes int64
 	)
-	if err := r.Scan(&e.Host, &tech, &e.Profile, &origin, &learned, &staleAt, &sealed); err != nil {
+	if err := r.Scan(&e.Host, &tech, &e.Profile, &origin, &learned, &staleAt, &sealed, &changes); err != nil {
 		return e, err
 	}
 	var rec credRecord
@@ -264,7 +262,7 @@ func (s *Credentials) scanRuntime(r row) (credentials.RuntimeEntry, error) {
 	e.Origin = credentials.Origin(origin)
 	e.LearnedAt = fromMicros(learned)
 	e.Credential = rec.credential()
-	e.Changes = rec.Changes
+	e.Changes = changes == 1
 	if staleAt.Valid {
 		e.Stale, e.StaleAt = true, fromMicros(staleAt.Int64)
 	}
@@ -299,9 +297,7 @@ func (s *Credentials) PutRuntime(ctx context.Context, host string, e credentials
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	rec := toRecord(e.Credential)
-	rec.Changes = e.Changes
-	sealed, err := s.sealJSON("amtkit_runtime", key, rec)
+	sealed, err := s.sealJSON("amtkit_runtime", key, toRecord(e.Credential))
 	if err != nil {
 		return err
 	}
@@ -309,10 +305,14 @@ func (s *Credentials) PutRuntime(ctx context.Context, host string, e credentials
 	if e.Stale {
 		stale = sql.NullInt64{Int64: micros(e.StaleAt), Valid: true}
 	}
-	_, err = s.db.q.exec(ctx, `INSERT INTO amtkit_runtime (`+runtimeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	changes := int64(0)
+	if e.Changes {
+		changes = 1
+	}
+	_, err = s.db.q.exec(ctx, `INSERT INTO amtkit_runtime (`+runtimeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (device) DO UPDATE SET technology = excluded.technology, profile = excluded.profile, origin = excluded.origin,
-			learned_at = excluded.learned_at, stale_at = excluded.stale_at, sealed = excluded.sealed`,
-		key, string(e.Technology), e.Profile, int64(e.Origin), micros(e.LearnedAt), stale, sealed)
+			learned_at = excluded.learned_at, stale_at = excluded.stale_at, sealed = excluded.sealed, changes = excluded.changes`,
+		key, string(e.Technology), e.Profile, int64(e.Origin), micros(e.LearnedAt), stale, sealed, changes)
 	if err != nil {
 		return s.db.fail("storing the runtime entry for "+key, err)
 	}

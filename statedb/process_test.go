@@ -96,7 +96,13 @@ func TestManyProcesses(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	for _, e := range statedbtest.Engines() {
-		for _, n := range []int{2, 10, 50} {
+		counts := []int{2, 10, 50}
+		if raceEnabled {
+			// 50 processes built with the race detector starve each
+			// other on a small machine for longer than any busy timeout.
+			counts = []int{2, 10, 20}
+		}
+		for _, n := range counts {
 			t.Run(fmt.Sprintf("%s/%d", e.Name, n), func(t *testing.T) {
 				target := e.Target(t)
 				key := keyFor(t, target)

@@ -26,11 +26,11 @@ func registerStateFlag(fl *pflag.FlagSet, dir *string) {
 // openStore opens (creating if need be) the state database's credential
 // store for the creds commands.
 func openStore(cmd *cobra.Command, dir string) (*stateStore, error) {
-	db, err := openState(cmd, dir)
+	db, shared, err := openShared(cmd, dir)
 	if err != nil {
 		return nil, err
 	}
-	return &stateStore{Credentials: db.Credentials(), db: db}, nil
+	return &stateStore{Credentials: db.Credentials(), db: db, shared: shared}, nil
 }
 
 // withStore runs fn with the credential store open.

@@ -59,11 +59,11 @@ func haveCandidates(ctx context.Context, store credentials.Store, ch credentialC
 // The store is returned for closing.
 func credentialSource(cmd *cobra.Command, ch credentialChoice, stderr io.Writer) (credentials.Source, credentials.Store, error) {
 	ctx := cmd.Context()
-	db, err := openState(cmd, ch.state)
+	db, shared, err := openShared(cmd, ch.state)
 	if err != nil {
 		return nil, nil, err
 	}
-	store := &stateStore{Credentials: db.Credentials(), db: db}
+	store := &stateStore{Credentials: db.Credentials(), db: db, shared: shared}
 	src, err := resolverSource(ctx, store, ch, stderr)
 	if err != nil {
 		_ = store.Close()

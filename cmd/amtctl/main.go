@@ -74,6 +74,7 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if started {
 		recordActivity(ctx, cmd, cmd.Flags().Args(), rec, start, err, stderr)
 	}
+	rec.close(stderr)
 	if err == nil {
 		return exitOK
 	}

@@ -96,15 +96,45 @@ func retentionOption() []statedb.Option {
 	return []statedb.Option{statedb.WithRetention(d)}
 }
 
+// openShared opens the state database for the command, once: a command
+// that uses it for credentials and then records its activity opens it once.
+// shared says the command's record owns it (and closes it after recording).
+func openShared(cmd *cobra.Command, stateDir string) (db *statedb.DB, shared bool, err error) {
+	rec, _ := cmd.Context().Value(recordKey{}).(*commandRecord)
+	if rec == nil {
+		db, err := openState(cmd, stateDir)
+		return db, false, err
+	}
+	target, _, err := stateTarget(cmd, stateDir)
+	if err != nil {
+		return nil, false, err
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.db != nil && rec.target == target {
+		return rec.db, true, nil
+	}
+	db, err = openState(cmd, stateDir)
+	if err != nil || rec.db != nil {
+		return db, false, err
+	}
+	rec.db, rec.target = db, target
+	return db, true, nil
+}
+
 // stateStore is the credential store of an open state database; closing it
-// closes the database.
+// closes the database unless the command's record shares it.
 type stateStore struct {
 	*statedb.Credentials
-	db *statedb.DB
+	db     *statedb.DB
+	shared bool
 }
 
 func (s *stateStore) Close() error {
 	_ = s.Credentials.Close()
+	if s.shared {
+		return nil
+	}
 	return s.db.Close()
 }
 
@@ -130,7 +160,9 @@ func actorName(cmd *cobra.Command) string {
 type commandRecord struct {
 	mu     sync.Mutex
 	client *amt.Client
-	state  string // --state of the command, if any
+	state  string      // --state of the command, if any
+	db     *statedb.DB // the state database the command opened, shared
+	target string      // what db is
 }
 
 type recordKey struct{}
@@ -232,14 +264,30 @@ func recordActivity(ctx context.Context, cmd *cobra.Command, args []string, rec 
 	// command's context, which an interrupt may have cancelled.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	cmd.SetContext(ctx)
-	db, oerr := openState(cmd, stateDir)
+	cmd.SetContext(context.WithValue(ctx, recordKey{}, rec))
+	db, shared, oerr := openShared(cmd, stateDir)
 	if oerr != nil {
 		fmt.Fprintln(stderr, "amtctl: activity log not written:", oerr)
 		return
 	}
 	db.Activity().Record(a)
-	if cerr := db.Close(); cerr != nil {
-		fmt.Fprintln(stderr, "amtctl: activity log not written:", cerr)
+	if !shared {
+		if cerr := db.Close(); cerr != nil {
+			fmt.Fprintln(stderr, "amtctl: activity log not written:", cerr)
+		}
+	}
+}
+
+// close closes the state database the command shared, writing what the
+// activity log holds.
+func (rec *commandRecord) close(stderr io.Writer) {
+	rec.mu.Lock()
+	db := rec.db
+	rec.db = nil
+	rec.mu.Unlock()
+	if db != nil {
+		if err := db.Close(); err != nil {
+			fmt.Fprintln(stderr, "amtctl: activity log not written:", err)
+		}
 	}
 }

@@ -95,7 +95,7 @@ func TestStateSharedWhileSessionRuns(t *testing.T) {
 			t.Fatalf("ider serve ended early: %v\n%s", err, serveErr.String())
 		default:
 		}
-		require.True(t, time.Now().Before(deadline), "ider serve did not open its session: %s", serveErr.String())
+		require.True(t, time.Now().Before(deadline), "ider serve did not open its session")
 		time.Sleep(20 * time.Millisecond)
 	}
 

@@ -53,7 +53,10 @@ func TestClassify(t *testing.T) {
 		{"reset", fmt.Errorf("wsman: Get X: %w", syscall.ECONNRESET), ErrUnreachable},
 		{"closed", fmt.Errorf("wsman: Get X: %w", io.EOF), ErrUnreachable},
 		{"timeout", fmt.Errorf("wsman: Get X: %w", context.DeadlineExceeded), ErrUnreachable},
-		{"outcome unknown", &wsman.OutcomeUnknownError{Op: "Invoke X.Y", Err: io.ErrUnexpectedEOF}, ErrUnreachable},
+		{"outcome unknown", &wsman.OutcomeUnknownError{Op: "Invoke X.Y", Err: io.ErrUnexpectedEOF}, ErrOutcomeUnknown},
+		{"outcome unknown after the deadline", fmt.Errorf("wsman: %w", &wsman.OutcomeUnknownError{Op: "Invoke X.Y", Err: context.DeadlineExceeded}), ErrOutcomeUnknown},
+		{"outcome unknown after a cancellation", fmt.Errorf("wsman: %w", &wsman.OutcomeUnknownError{Op: "Invoke X.Y", Err: context.Canceled}), ErrOutcomeUnknown},
+		{"outcome unknown after a malformed answer", &wsman.OutcomeUnknownError{Op: "Invoke X.Y", Err: &wsman.DecodeError{Reason: "x"}}, ErrOutcomeUnknown},
 		{"canceled", fmt.Errorf("wsman: Get X: %w", context.Canceled), nil},
 	}
 	for _, tt := range tests {

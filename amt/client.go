@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/defense"
 	"github.com/amtkit/amtkit/power"
 	"github.com/amtkit/amtkit/wsman"
 )
@@ -32,9 +33,16 @@ type Client struct {
 	// Power reads and changes the power state and the one-time boot
 	// options. Its errors are classified like the Client's.
 	Power *power.Service
+	// Defense configures System Defense network filters. Its errors are
+	// classified like the Client's.
+	Defense *defense.Service
 	// Redirect reaches the redirection port (IDE-R, serial-over-LAN) with
 	// the same credentials and TLS settings.
 	Redirect *RedirectService
+	// Logs reads the event log and the audit log.
+	Logs *LogService
+	// Clock reads and sets the device's clock.
+	Clock *ClockService
 
 	host string // host[:port] as the caller named it, for errors and reports
 	url  string
@@ -275,7 +283,10 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 		c.ws = anon // no credentials: operations that need a login say so
 	}
 	c.Power = power.New(nil, power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap))
+	c.Defense = defense.New(nil, defense.WithClientFunc(c.conn), defense.WithErrorWrapper(c.wrap))
 	c.Redirect = &RedirectService{c: c, port: o.redirectPort}
+	c.Logs = &LogService{c: c}
+	c.Clock = &ClockService{c: c, now: time.Now}
 	return c, nil
 }
 

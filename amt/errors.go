@@ -40,6 +40,13 @@ var (
 	// ErrDevice: the device answered with an error, a fault or a non-zero
 	// return value. ReturnCode gives the code where there is one.
 	ErrDevice = errors.New("device error")
+	// ErrOutcomeUnknown: a request that changes the device (a power
+	// change, a boot setting, a method call) was sent, but its answer was
+	// lost: the deadline passed, the call was cancelled, the connection
+	// failed, or the answer was malformed. The device may or may not have
+	// acted; it was not asked again. Read its state before trying again.
+	// The error matches wsman.ErrOutcomeUnknown and the cause too.
+	ErrOutcomeUnknown = errors.New("outcome unknown")
 )
 
 // Error is a classified failure of an operation on one device. It matches
@@ -147,6 +154,10 @@ func kindOf(err error) error {
 		decodeErr *wsman.DecodeError
 	)
 	switch {
+	case errors.Is(err, wsman.ErrOutcomeUnknown):
+		// Before everything else: a sent change whose wait ended in a
+		// cancellation, a timeout or a reset is neither of those.
+		return ErrOutcomeUnknown
 	case errors.Is(err, context.Canceled):
 		return nil
 	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported),
@@ -201,7 +212,7 @@ func kindOf(err error) error {
 		// Something answers on the port, but not with HTTP. net/http
 		// has no error type for this.
 		return ErrNotDetected
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, wsman.ErrOutcomeUnknown),
+	case errors.Is(err, context.DeadlineExceeded),
 		errors.As(err, &opErr), errors.As(err, &netErr):
 		return ErrUnreachable
 	}

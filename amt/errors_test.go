@@ -19,13 +19,14 @@ import (
 
 	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/amt/amtsim"
+	"github.com/amtkit/amtkit/power"
 	"github.com/amtkit/amtkit/wsman"
 )
 
 // allKinds are the failure classes; a classified error matches exactly one.
 var allKinds = []error{
 	amt.ErrUnreachable, amt.ErrNotDetected, amt.ErrTLS, amt.ErrAuthFailed,
-	amt.ErrLockedOut, amt.ErrNotProvisioned, amt.ErrDevice,
+	amt.ErrLockedOut, amt.ErrNotProvisioned, amt.ErrDevice, amt.ErrOutcomeUnknown,
 }
 
 // requireKind checks that err is an *amt.Error of class kind and of no other.
@@ -415,4 +416,18 @@ func TestContextCanceled(t *testing.T) {
 		assert.NotErrorIs(t, err, amt.ErrUnreachable)
 		assert.Contains(t, err.Error(), "context canceled")
 	})
+}
+
+// A power change whose answer does not come before the timeout is outcome
+// unknown: never unreachable, and the deadline stays visible.
+func TestErrOutcomeUnknownOnTimeout(t *testing.T) {
+	t.Parallel()
+	sim, dev := newSim(t, amtsim.Options{})
+	c := newClient(t, sim.URL(), amt.WithCredentials(user, password), amt.WithTimeout(300*time.Millisecond))
+	dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelay, Action: "RequestPowerStateChange", Delay: 10 * time.Second, Times: 1})
+	err := c.Power.Set(context.Background(), power.Reset)
+	requireKind(t, err, amt.ErrOutcomeUnknown)
+	assert.ErrorIs(t, err, wsman.ErrOutcomeUnknown)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, 1, strings.Count(err.Error(), sim.Devices()[0].HTTPAddr()), "the host appears once: %v", err)
 }

@@ -2,10 +2,12 @@ package amt
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/url"
 	"strconv"
 
+	"github.com/amtkit/amtkit/credentials"
 	"github.com/amtkit/amtkit/redirect"
 	"github.com/amtkit/amtkit/wsman"
 )
@@ -55,7 +57,18 @@ func (r *RedirectService) dialer(ctx context.Context) (redirect.DialFunc, error)
 	if cred == nil {
 		return nil, &Error{Host: r.c.host, Op: "redirect", Kind: ErrAuthFailed, Err: wsman.ErrUnauthorized}
 	}
-	return redirect.Dialer(r.Addr(), *cred, r.options()), nil
+	dial := redirect.Dialer(r.Addr(), *cred, r.options())
+	if g, ok := r.c.src.(credentials.Guarded); ok {
+		// The redirection login counts towards the device's lockout like a
+		// WS-Man login: it goes through the same guard.
+		c, addr := *cred, r.Addr()
+		return func(ctx context.Context, kind redirect.Kind) (s *redirect.Session, err error) {
+			err = g.Guard().Login(ctx, addr, credentials.AMT, c, func(err error) bool { return errors.Is(err, redirect.ErrAuthFailed) },
+				func(ctx context.Context) error { s, err = dial(ctx, kind); return err })
+			return s, err
+		}, nil
+	}
+	return dial, nil
 }
 
 // Dial opens a redirection session of kind.

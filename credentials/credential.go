@@ -151,13 +151,16 @@ func cloneBytes(b []byte) []byte {
 	return append([]byte(nil), b...)
 }
 
-// fingerprint identifies a credential for one technology without holding its
+// Fingerprint identifies a credential for one technology without holding its
 // secret: a SHA-256 over the technology, the Kerberos flag, the user, the
 // password and the client certificate, each length-prefixed so that no two
 // different credentials share an input. Two credentials with the same
 // fingerprint are the same login: the resolver tries such duplicates once, and
-// the guard remembers failures by fingerprint.
-type fingerprint [sha256.Size]byte
+// the guard remembers failures by a keyed hash of it (KeyedHash). A
+// Fingerprint lives in memory only: it is not keyed, so it is never stored.
+type Fingerprint [sha256.Size]byte
+
+type fingerprint = Fingerprint
 
 func fingerprintOf(t Technology, c Credential) fingerprint {
 	h := sha256.New()

@@ -56,10 +56,14 @@ type DB struct {
 	path    string
 	keyPath string
 	bolt    *bolt.DB
-	aead    cipher.AEAD
+	sealer  *Sealer
+	macKey  []byte // keys the lockout guard's candidate hashes
 }
 
-var _ Store = (*DB)(nil)
+var (
+	_ Store      = (*DB)(nil)
+	_ GuardStore = (*DB)(nil)
+)
 
 // StoreOption configures Open.
 type StoreOption func(*storeConfig) error
@@ -170,7 +174,12 @@ func Open(path string, opts ...StoreOption) (*DB, error) {
 
 	// The key is read or made while the file is locked, so that two
 	// processes opening a new store agree on it.
-	aead, err := loadKey(bdb, path, keyPath)
+	key, err := loadKey(bdb, path, keyPath)
+	if err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	sealer, err := NewSealer(key)
 	if err != nil {
 		_ = bdb.Close()
 		return nil, err
@@ -178,7 +187,7 @@ func Open(path string, opts ...StoreOption) (*DB, error) {
 	// Learning writes from many resolutions at once are folded into shared
 	// transactions; a lone writer waits at most this long for company.
 	bdb.MaxBatchDelay = 2 * time.Millisecond
-	d := &DB{path: path, keyPath: keyPath, bolt: bdb, aead: aead}
+	d := &DB{path: path, keyPath: keyPath, bolt: bdb, sealer: sealer, macKey: key}
 	if err := d.init(); err != nil {
 		_ = bdb.Close()
 		return nil, err
@@ -212,7 +221,7 @@ func openBolt(path string, timeout time.Duration) (bdb *bolt.DB, err error) {
 
 // loadKey reads the key file, or makes one when the store holds no credential
 // records yet (a new file, or one that so far holds only other state).
-func loadKey(bdb *bolt.DB, path, keyPath string) (cipher.AEAD, error) {
+func loadKey(bdb *bolt.DB, path, keyPath string) ([]byte, error) {
 	key, err := readKey(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		var laidOut bool
@@ -232,7 +241,7 @@ func loadKey(bdb *bolt.DB, path, keyPath string) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newAEAD(key)
+	return key, nil
 }
 
 // Path returns the database file's path.
@@ -628,7 +637,7 @@ func (d *DB) RuntimeEntries(ctx context.Context) ([]RuntimeEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	sort.Slice(out, func(i, j int) bool { return CompareDevices(out[i].Host, out[j].Host) < 0 })
 	return out, nil
 }
 
@@ -649,12 +658,60 @@ func (d *DB) ForgetRuntime(ctx context.Context, host string) error {
 
 // Sealing.
 
+// Sealer seals records with AES-256-GCM: each sealing draws a fresh random
+// 96-bit nonce, and the associated data binds a record to where it is
+// stored, so that a record copied elsewhere does not open. A sealed record is
+// a version byte, the nonce and the ciphertext with its tag. The embedded
+// store uses it, and so may other stores that keep credentials under the
+// same key file.
+type Sealer struct {
+	aead cipher.AEAD
+}
+
+// NewSealer returns a Sealer for a KeySize-byte key.
+func NewSealer(key []byte) (*Sealer, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("credentials: a sealing key is %d bytes, not %d", KeySize, len(key))
+	}
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealer{aead: aead}, nil
+}
+
 func newAEAD(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
 	return cipher.NewGCM(block)
+}
+
+// Seal returns version || nonce || ciphertext of plaintext, bound to ad.
+func (s *Sealer) Seal(ad, plaintext []byte) ([]byte, error) {
+	ns := s.aead.NonceSize()
+	out := make([]byte, 1+ns, 1+ns+len(plaintext)+s.aead.Overhead())
+	out[0] = sealVersion
+	if _, err := rand.Read(out[1:]); err != nil {
+		return nil, fmt.Errorf("credentials: nonce: %w", err)
+	}
+	return s.aead.Seal(out, out[1:], plaintext, ad), nil
+}
+
+// Open returns the plaintext of a record sealed with ad. A record that is
+// malformed, sealed under another key or with other associated data gives
+// an error matching ErrCorrupt.
+func (s *Sealer) Open(ad, sealed []byte) ([]byte, error) {
+	ns := s.aead.NonceSize()
+	if len(sealed) < 1+ns+s.aead.Overhead() || sealed[0] != sealVersion {
+		return nil, fmt.Errorf("%w: the sealed record is malformed", ErrCorrupt)
+	}
+	pt, err := s.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], ad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the sealed record does not open with the key", ErrCorrupt)
+	}
+	return pt, nil
 }
 
 // associatedData binds a sealed record to its bucket and key, so that a record
@@ -667,25 +724,14 @@ func associatedData(bucket, key []byte) []byte {
 	return append(ad, key...)
 }
 
-// seal returns version || nonce || ciphertext.
 func (d *DB) seal(bucket, key, plaintext []byte) ([]byte, error) {
-	ns := d.aead.NonceSize()
-	out := make([]byte, 1+ns, 1+ns+len(plaintext)+d.aead.Overhead())
-	out[0] = sealVersion
-	if _, err := rand.Read(out[1:]); err != nil {
-		return nil, fmt.Errorf("credentials: nonce: %w", err)
-	}
-	return d.aead.Seal(out, out[1:], plaintext, associatedData(bucket, key)), nil
+	return d.sealer.Seal(associatedData(bucket, key), plaintext)
 }
 
 func (d *DB) open(bucket, key, sealed []byte) ([]byte, error) {
-	ns := d.aead.NonceSize()
-	if len(sealed) < 1+ns+d.aead.Overhead() || sealed[0] != sealVersion {
-		return nil, fmt.Errorf("%w: record %q in %s is malformed", ErrCorrupt, key, bucket)
-	}
-	pt, err := d.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], associatedData(bucket, key))
+	pt, err := d.sealer.Open(associatedData(bucket, key), sealed)
 	if err != nil {
-		return nil, fmt.Errorf("%w: record %q in %s does not open with the key", ErrCorrupt, key, bucket)
+		return nil, fmt.Errorf("%w: record %q in %s does not open with the key or is malformed", ErrCorrupt, key, bucket)
 	}
 	return pt, nil
 }

@@ -6,7 +6,8 @@
 // password, and optionally a client certificate for mutual TLS). A Profile is
 // a named set of credentials, one per Technology (AMT, and WMI, ASF and SNMP
 // entries that are stored but not used yet); one profile may be the default.
-// The runtime profile holds, per host, the credential that last worked there.
+// The runtime profile holds, per device (the address without the port), the
+// credential that last worked there.
 //
 // Device clients take a Source: Static for one credential, or a Resolver,
 // which tries candidates in order through a function the caller supplies:
@@ -57,14 +58,23 @@
 // # Lockout guard
 //
 // Intel AMT locks an account after repeated failed logins, so a Guard limits
-// failures per host: at most MaxFailures (default 2) within a sliding Window
-// (default 5 minutes), and never the same failed credential twice within the
-// window (it is Skipped). MaxFailures must stay below the device's lockout
-// threshold. When the budget is spent the remaining candidates are NotTried
-// and the error is a *BudgetError, which says how many were left and when
-// the next login is allowed. The guard remembers credentials by a SHA-256
-// fingerprint, never by the secret. Resolvers that reach the same hosts
-// should share one guard (WithGuard).
+// failures per device (DeviceKey: the address without the port, so WS-Man
+// over HTTP and TLS and the redirection ports share one count): at most
+// MaxFailures (default 2) within a sliding Window (default 5 minutes), and
+// never the same failed credential twice within the window (it is Skipped).
+// MaxFailures must stay below the device's lockout threshold. When the
+// budget is spent the remaining candidates are NotTried and the error is a
+// *BudgetError, which says how many were left and when the next login is
+// allowed. Resolvers that reach the same hosts should share one guard
+// (WithGuard).
+//
+// The guard keeps its records in a GuardStore: in memory by default, or in
+// the state (GuardStorage) so that separate processes share the count. A
+// login is reserved in the store before it is sent and counts as a failure
+// until its answer says otherwise. A record holds the device, a keyed hash
+// of the candidate (HMAC-SHA256 under the store's key, see KeyedHash), the
+// time and the end of its window; never a password. Guard.Login puts one
+// login outside a resolution (the redirection port's) under the same guard.
 //
 // # Store
 //

@@ -43,25 +43,52 @@ var (
 	ErrCorrupt = errors.New("the credential store is corrupt")
 )
 
-// BudgetError is returned when the lockout guard's budget of failed logins for
-// a host is spent while candidates remain. It matches ErrLockoutRisk.
+// BudgetError is returned when the lockout guard refuses to send a login to a
+// device: its budget of failed logins is spent while candidates remain, or
+// every candidate already failed there within the window. Nothing was sent
+// for the candidates it counts. It matches ErrLockoutRisk, and also
+// ErrRecentlyFailed and ErrExhausted when every candidate was skipped.
 type BudgetError struct {
 	Host string
-	// Untried is the number of candidates left untried; the resolution's
-	// attempts mark them NotTried.
+	// Untried is the number of candidates left untried because the budget
+	// is spent; the resolution's attempts mark them NotTried.
 	Untried int
+	// Skipped is the number of candidates skipped because they already
+	// failed on the device within the window. When Untried is 0, every
+	// candidate was skipped.
+	Skipped int
 	// MaxFailures and Window are the guard's limit.
 	MaxFailures int
 	Window      time.Duration
-	// RetryAt is when the oldest counted failure leaves the window, freeing
-	// one login.
+	// RetryAt is when a login is allowed again: when the oldest counted
+	// failure leaves the window (budget spent), or when the first skipped
+	// candidate's failure does (every candidate skipped).
 	RetryAt time.Time
 }
 
 func (e *BudgetError) Error() string {
-	return fmt.Sprintf("credentials: %s: lockout guard: %d failed logins within %v already, %d candidate(s) left untried; next login allowed at %s",
-		e.Host, e.MaxFailures, e.Window, e.Untried, e.RetryAt.Format(time.RFC3339))
+	when := e.RetryAt.Format(time.RFC3339)
+	if d := time.Until(e.RetryAt).Round(time.Second); d > 0 {
+		when += " (in " + d.String() + ")"
+	}
+	if e.Untried == 0 && e.Skipped > 0 {
+		return fmt.Sprintf("credentials: %s: lockout guard: nothing sent: %s already failed on this device within %v; the window frees up at %s",
+			e.Host, plural(e.Skipped, "the candidate", "all %d candidates"), e.Window, when)
+	}
+	return fmt.Sprintf("credentials: %s: lockout guard: nothing sent: %d failed login(s) on this device within %v already, and another could lock the account; %d candidate(s) left untried; the window frees up at %s",
+		e.Host, e.MaxFailures, e.Window, e.Untried, when)
 }
 
-// Is matches ErrLockoutRisk.
-func (e *BudgetError) Is(target error) bool { return target == ErrLockoutRisk }
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return fmt.Sprintf(many, n)
+}
+
+// Is matches ErrLockoutRisk, and ErrRecentlyFailed and ErrExhausted when
+// every candidate was skipped.
+func (e *BudgetError) Is(target error) bool {
+	allSkipped := e.Untried == 0 && e.Skipped > 0
+	return target == ErrLockoutRisk || (allSkipped && (target == ErrRecentlyFailed || target == ErrExhausted))
+}

@@ -2,47 +2,54 @@ package credentials
 
 import (
 	"context"
-	"strings"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
 
-// Guard defaults: two failed logins per host in five minutes. Intel AMT's
-// anti-hammering protection starts locking an account after a few consecutive
-// failures; the default stays well below that.
+// Guard defaults: two failed logins per device in five minutes. Intel AMT's
+// anti-hammering protection starts locking an account after a few
+// consecutive failures; the default stays below the smallest threshold
+// firmware uses (amtsim's LockoutAfter, 3 by default, models it).
 const (
 	DefaultMaxFailures = 2
 	DefaultWindow      = 5 * time.Minute
 )
 
-// Guard limits failed logins per host so that trying several profiles cannot
-// lock an AMT account. Within a sliding window it allows at most MaxFailures
-// failed logins on a host, and never lets the same failed credential be tried
-// on that host again. MaxFailures must stay below the device's own lockout
-// threshold. A success does not clear the count: the device's counter may not
-// clear either, so the guard stays on the safe side.
+// Guard limits failed logins per device so that trying several profiles, or
+// running amtctl several times with a wrong password, cannot lock an AMT
+// account. Within a sliding window it allows at most MaxFailures failed
+// logins on a device (the address without the port: WS-Man over HTTP and
+// TLS and the redirection ports share one count), and never lets the same
+// failed credential be tried on that device again. MaxFailures must stay
+// below the device's own lockout threshold. A success does not clear the
+// count: the device's counter may not clear either, so the guard stays on
+// the safe side.
+//
+// The records live in a GuardStore: in memory by default (one process), or
+// in the state database with GuardStorage, so that every process sharing it
+// shares the count. A login is reserved in the store before it is sent and
+// counts as a failure until its answer says otherwise, so a process killed
+// mid-login errs on the safe side.
 //
 // A Guard is safe for concurrent use. Share one Guard between every resolver
-// that may log in to the same hosts; the resolvers then take turns per host,
-// so that two resolutions cannot both spend the last allowed failure.
+// that may log in to the same devices; the resolvers then take turns per
+// device, so that a resolution that waited sees what the previous one
+// learned.
 type Guard struct {
 	max    int
 	window time.Duration
 	now    func() time.Time
+	store  GuardStore
 
 	mu    sync.Mutex
 	hosts map[string]*hostState
 }
 
 type hostState struct {
-	turn     chan struct{} // holds one token; taken for the length of a resolution
-	users    int           // goroutines holding or waiting for turn
-	failures []failure     // oldest first
-}
-
-type failure struct {
-	fp fingerprint
-	at time.Time
+	turn  chan struct{} // holds one token; taken for the length of a resolution
+	users int           // goroutines holding or waiting for turn
 }
 
 // GuardOption configures a Guard.
@@ -57,8 +64,18 @@ func GuardClock(now func() time.Time) GuardOption {
 	}
 }
 
-// NewGuard returns a guard allowing maxFailures failed logins per host within
-// window. A maxFailures or window below one takes the default.
+// GuardStorage keeps the guard's records in s, for example the state
+// database, instead of in memory.
+func GuardStorage(s GuardStore) GuardOption {
+	return func(g *Guard) {
+		if s != nil {
+			g.store = s
+		}
+	}
+}
+
+// NewGuard returns a guard allowing maxFailures failed logins per device
+// within window. A maxFailures or window below one takes the default.
 func NewGuard(maxFailures int, window time.Duration, opts ...GuardOption) *Guard {
 	if maxFailures < 1 {
 		maxFailures = DefaultMaxFailures
@@ -70,24 +87,83 @@ func NewGuard(maxFailures int, window time.Duration, opts ...GuardOption) *Guard
 	for _, o := range opts {
 		o(g)
 	}
+	if g.store == nil {
+		g.store = newMemoryGuard()
+	}
 	return g
 }
 
-// MaxFailures returns the number of failed logins allowed per host per window.
+// MaxFailures returns the number of failed logins allowed per device per window.
 func (g *Guard) MaxFailures() int { return g.max }
 
 // Window returns the guard's sliding window.
 func (g *Guard) Window() time.Duration { return g.window }
 
-// Remaining returns how many failed logins the guard still allows on host now.
+// Store returns where the guard keeps its records.
+func (g *Guard) Store() GuardStore { return g.store }
+
+// Remaining returns how many failed logins the guard still allows on host's
+// device now; 0 when the store cannot be read.
 func (g *Guard) Remaining(host string) int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	st := g.hosts[hostKey(host)]
-	if st == nil {
+	rec, ok, err := g.store.GuardRecord(context.Background(), hostKey(host), g.now())
+	switch {
+	case err != nil:
+		return 0
+	case !ok:
 		return g.max
 	}
-	return max(0, g.max-len(g.prune(st, g.now())))
+	return max(0, g.max-rec.Counted())
+}
+
+// Status returns the guard's record of host's device now (zero counts when
+// there is none).
+func (g *Guard) Status(ctx context.Context, host string) (GuardRecord, error) {
+	key := hostKey(host)
+	rec, ok, err := g.store.GuardRecord(ctx, key, g.now())
+	if err != nil {
+		return GuardRecord{}, fmt.Errorf("credentials: reading the lockout guard for %s: %w", key, err)
+	}
+	if !ok {
+		rec = GuardRecord{Device: key}
+	}
+	return rec, nil
+}
+
+// Login sends one login with credential c to host through the guard: it
+// waits for the device's turn, asks the guard's store, calls try only when
+// allowed, and records the outcome (isAuth says which errors are failed
+// logins; nil means ErrAuthFailed). It returns a *BudgetError when the
+// budget is spent or c already failed on the device within the window (it
+// then also matches ErrRecentlyFailed); try is not called then. This is
+// for logins outside a resolution, such as the redirection port's.
+func (g *Guard) Login(ctx context.Context, host string, tech Technology, c Credential, isAuth func(error) bool, try func(ctx context.Context) error) error {
+	if isAuth == nil {
+		isAuth = func(err error) bool { return errors.Is(err, ErrAuthFailed) }
+	}
+	if tech == "" {
+		tech = AMT
+	}
+	turn, err := g.acquire(ctx, host)
+	if err != nil {
+		return fmt.Errorf("credentials: %s: waiting for the lockout guard: %w", hostKey(host), err)
+	}
+	defer turn.release()
+	fp := fingerprintOf(tech, c)
+	res, err := turn.reserve(ctx, fp)
+	if err != nil {
+		return err
+	}
+	switch res.Decision {
+	case GuardSkip:
+		return &BudgetError{Host: turn.key, Skipped: 1, MaxFailures: g.max, Window: g.window, RetryAt: res.RetryAt}
+	case GuardSpent:
+		return &BudgetError{Host: turn.key, Untried: 1, MaxFailures: g.max, Window: g.window, RetryAt: res.RetryAt}
+	}
+	err = try(ctx)
+	if serr := turn.settle(ctx, res.ID, err != nil && isAuth(err)); serr != nil && err == nil {
+		return serr
+	}
+	return err
 }
 
 // acquire waits for host's turn; release ends it.
@@ -115,30 +191,17 @@ func (g *Guard) acquire(ctx context.Context, host string) (*guardTurn, error) {
 	}
 }
 
-// leave drops a user of st and forgets the host once nobody uses it and no
-// failure is left to remember.
+// leave drops a user of st and forgets the host once nobody uses it.
 func (g *Guard) leave(key string, st *hostState) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st.users--
-	if st.users == 0 && len(g.prune(st, g.now())) == 0 {
+	if st.users == 0 {
 		delete(g.hosts, key)
 	}
 }
 
-// prune drops failures older than the window. g.mu must be held.
-func (g *Guard) prune(st *hostState, now time.Time) []failure {
-	cut := 0
-	for cut < len(st.failures) && !now.Before(st.failures[cut].at.Add(g.window)) {
-		cut++
-	}
-	if cut > 0 {
-		st.failures = append(st.failures[:0], st.failures[cut:]...)
-	}
-	return st.failures
-}
-
-// guardTurn is one resolution's exclusive turn on a host.
+// guardTurn is one resolution's exclusive turn on a device in this process.
 type guardTurn struct {
 	g   *Guard
 	key string
@@ -150,35 +213,28 @@ func (t *guardTurn) release() {
 	t.g.leave(t.key, t.st)
 }
 
-// check says whether the candidate may be tried: skip is set when it failed
-// within the window; budget is non-nil when no failure is left to spend.
-func (t *guardTurn) check(fp fingerprint) (skip bool, retryAt time.Time, spent bool) {
+// reserve asks the store whether the candidate may be tried, and reserves
+// the login when it may.
+func (t *guardTurn) reserve(ctx context.Context, fp fingerprint) (GuardReservation, error) {
 	g := t.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	fs := g.prune(t.st, g.now())
-	for _, f := range fs {
-		if f.fp == fp {
-			return true, time.Time{}, false
-		}
+	res, err := g.store.ReserveLogin(ctx, GuardRequest{
+		Device: t.key, Candidate: fp, At: g.now(), MaxFailures: g.max, Window: g.window,
+	})
+	if err != nil {
+		return GuardReservation{}, fmt.Errorf("credentials: %s: lockout guard: %w", t.key, err)
 	}
-	if len(fs) >= g.max {
-		return false, fs[len(fs)-g.max].at.Add(g.window), true
-	}
-	return false, time.Time{}, false
+	return res, nil
 }
 
-// fail records a failed login.
-func (t *guardTurn) fail(fp fingerprint) {
-	g := t.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	now := g.now()
-	g.prune(t.st, now)
-	t.st.failures = append(t.st.failures, failure{fp: fp, at: now})
+// settle records the outcome of a reserved login. It outlives ctx: the
+// device has counted the login whatever became of the caller.
+func (t *guardTurn) settle(ctx context.Context, id string, failed bool) error {
+	if err := t.g.store.SettleLogin(context.WithoutCancel(ctx), t.key, id, failed); err != nil {
+		return fmt.Errorf("credentials: %s: recording the login in the lockout guard: %w", t.key, err)
+	}
+	return nil
 }
 
-// hostKey normalises a host name for the guard and the runtime profile.
-func hostKey(host string) string {
-	return strings.ToLower(strings.TrimSpace(host))
-}
+// hostKey normalises a host for the guard and the runtime profile: both are
+// kept per device, whatever the port.
+func hostKey(host string) string { return DeviceKey(host) }

@@ -86,6 +86,14 @@ func TestGuardNeverRetriesAFailedCandidateInTheWindow(t *testing.T) {
 	_, attempts, err := r.Resolve(ctx, "h1", dev.try)
 	require.ErrorIs(t, err, credentials.ErrExhausted)
 	require.ErrorIs(t, err, credentials.ErrRecentlyFailed)
+	// Nothing was sent: the guard refused, and says until when.
+	require.ErrorIs(t, err, credentials.ErrLockoutRisk)
+	var be *credentials.BudgetError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, 1, be.Skipped)
+	assert.Zero(t, be.Untried)
+	assert.Equal(t, clk.Now().Add(4*time.Minute), be.RetryAt)
+	assert.Contains(t, err.Error(), "nothing sent")
 	assert.Equal(t, []string{"default:p0:skipped"}, outcomes(attempts))
 	require.ErrorIs(t, attempts[0].Err, credentials.ErrRecentlyFailed)
 	assert.Equal(t, 1, dev.count())

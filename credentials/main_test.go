@@ -79,22 +79,6 @@ func (d *device) count() int {
 	return len(d.logins)
 }
 
-func (d *device) users() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []string
-	for _, c := range d.logins {
-		out = append(out, c.User)
-	}
-	return out
-}
-
-func (d *device) set(user, password string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.accounts = map[string]string{user: password}
-}
-
 var errNetwork = errors.New("dial tcp 192.0.2.1:16993: connect: connection refused")
 
 func cred(user, password string) credentials.Credential {

@@ -59,6 +59,7 @@ type Resolver struct {
 	task         *Credential
 	allowOthers  bool
 	runtimeFirst bool
+	learnTask    bool
 	guard        *Guard
 	tech         Technology
 	timeout      time.Duration
@@ -128,11 +129,24 @@ func AllowOtherProfiles(allow bool) Option {
 }
 
 // WithRuntimeFirst sets whether a fresh (not stale) runtime entry for the host
-// is tried right after the task credential, ahead of the profiles. It is on by
-// default; off, the runtime entry keeps its place in the order.
+// is tried right after the task credential, ahead of the default profile,
+// when no profile is named (a profile named with WithProfile is always tried
+// before the runtime entry: the caller asked for it). It is on by default;
+// off, the runtime entry keeps its place in the order.
 func WithRuntimeFirst(first bool) Option {
 	return func(r *Resolver) error {
 		r.runtimeFirst = first
+		return nil
+	}
+}
+
+// RememberTask sets whether a task credential that worked is written to the
+// runtime profile (default true). Programs that take a password on the
+// command line or from the environment turn it off unless the operator asks
+// for it, so that the password does not reach the disk.
+func RememberTask(remember bool) Option {
+	return func(r *Resolver) error {
+		r.learnTask = remember
 		return nil
 	}
 }
@@ -215,6 +229,7 @@ func NewResolver(store Store, opts ...Option) (*Resolver, error) {
 		store:        store,
 		order:        defaultOrder[:],
 		runtimeFirst: true,
+		learnTask:    true,
 		tech:         AMT,
 		timeout:      DefaultAttemptTimeout,
 		isAuth:       func(err error) bool { return errors.Is(err, ErrAuthFailed) },
@@ -233,6 +248,14 @@ func NewResolver(store Store, opts ...Option) (*Resolver, error) {
 
 // Guard returns the resolver's lockout guard.
 func (r *Resolver) Guard() *Guard { return r.guard }
+
+// Guarded is implemented by sources whose logins go through a lockout guard
+// (a Resolver and the sources its For returns). A device client sends its
+// other logins with the chosen credential, such as the redirection port's,
+// through the same guard with Guard.Login.
+type Guarded interface {
+	Guard() *Guard
+}
 
 // Candidates returns the credentials a resolution for host would try, in
 // order, without trying any. task is the task credential, or nil. Candidates
@@ -282,7 +305,9 @@ func (r *Resolver) Candidates(ctx context.Context, host string, task *Credential
 		}
 	}
 	runtimeCand := Candidate{Origin: Runtime, Profile: rt.Profile, Credential: rt.Credential}
-	promote := haveRT && !rt.Stale && r.runtimeFirst
+	// A named profile is what the caller asked for: it keeps its place
+	// before the runtime entry.
+	promote := haveRT && !rt.Stale && r.runtimeFirst && r.profile == ""
 
 	// The task credential always leads; a fresh runtime entry comes right
 	// after it.
@@ -379,6 +404,10 @@ type boundSource struct {
 	task *Credential
 }
 
+// Guard returns the resolver's guard, so that logins made outside the
+// resolution (the redirection port's) go through it.
+func (b boundSource) Guard() *Guard { return b.r.guard }
+
 func (b boundSource) Resolve(ctx context.Context, host string, try func(context.Context, Credential) error) (Candidate, []Attempt, error) {
 	return b.r.ResolveTask(ctx, host, b.task, try)
 }
@@ -427,36 +456,46 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 	var (
 		lastAuth        error
 		rejected, skips int
+		skipRetry       time.Time
 	)
 	for i, c := range cands {
 		if err := ctx.Err(); err != nil {
 			return Candidate{}, attempts, fmt.Errorf("credentials: %s: %w", key, err)
 		}
 		fp := fingerprintOf(r.tech, c.Credential)
-		skip, retryAt, spent := turn.check(fp)
-		if skip {
+		res, err := turn.reserve(ctx, fp)
+		if err != nil {
+			return Candidate{}, attempts, err
+		}
+		switch res.Decision {
+		case GuardSkip:
 			attempts[i].Outcome, attempts[i].Err = Skipped, ErrRecentlyFailed
+			if skips == 0 || res.RetryAt.Before(skipRetry) {
+				skipRetry = res.RetryAt
+			}
 			skips++
 			continue
-		}
-		if spent {
+		case GuardSpent:
 			return Candidate{}, attempts, &BudgetError{
 				Host: key, Untried: len(cands) - i,
-				MaxFailures: r.guard.max, Window: r.guard.window, RetryAt: retryAt,
+				MaxFailures: r.guard.max, Window: r.guard.window, RetryAt: res.RetryAt,
 			}
 		}
 
-		err := r.attempt(ctx, c.Credential, try)
+		err = r.attempt(ctx, c.Credential, try)
+		// The device counted a failure even if ctx ended meanwhile.
+		serr := turn.settle(ctx, res.ID, err != nil && r.isAuth(err))
 		if err == nil {
 			attempts[i].Outcome = Succeeded
-			attempts[i].Err = r.learn(ctx, key, c)
+			attempts[i].Err = errors.Join(serr, r.learn(ctx, key, c))
 			return c, attempts, nil
 		}
 		attempts[i].Err = err
 		if r.isAuth(err) {
-			// The device counted this failure even if ctx ended meanwhile.
 			attempts[i].Outcome = AuthFailed
-			turn.fail(fp)
+			if serr != nil {
+				attempts[i].Err = errors.Join(err, serr)
+			}
 			rejected++
 			lastAuth = err
 			if c.Origin == Runtime {
@@ -471,6 +510,12 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 			return Candidate{}, attempts, fmt.Errorf("credentials: %s: %w", key, cerr)
 		}
 		return Candidate{}, attempts, fmt.Errorf("credentials: %s: %s: %w", key, describe(c.Origin, c.Profile), err)
+	}
+	if rejected == 0 && skips > 0 {
+		// Nothing was sent: every candidate already failed here.
+		return Candidate{}, attempts, &BudgetError{
+			Host: key, Skipped: skips, MaxFailures: r.guard.max, Window: r.guard.window, RetryAt: skipRetry,
+		}
 	}
 	if lastAuth == nil {
 		lastAuth = ErrRecentlyFailed
@@ -492,6 +537,9 @@ func (r *Resolver) attempt(ctx context.Context, c Credential, try func(context.C
 // learn records a success in the runtime profile. The write outlives the
 // caller's context: a login that worked is worth remembering.
 func (r *Resolver) learn(ctx context.Context, host string, c Candidate) error {
+	if c.Origin == Task && !r.learnTask {
+		return nil
+	}
 	e := RuntimeEntry{
 		Host:       host,
 		Technology: r.tech,

@@ -13,42 +13,61 @@ import (
 // Store keeps profiles and the runtime profile. Implementations are safe for
 // concurrent use. Methods that take a name or a host return an error matching
 // ErrNotFound when there is nothing by that name.
+//
+// A store that also keeps the lockout guard's records implements GuardStore
+// (NewMemoryStore's and Open's stores do; so must the state database's), and
+// the conformance suite in package credtest checks both.
 type Store interface {
+	ProfileStore
+	RuntimeStore
+	// Close releases the store. Later calls return ErrClosed.
+	Close() error
+}
+
+// ProfileStore keeps the user-defined credential profiles.
+type ProfileStore interface {
 	// Profiles returns every profile, sorted by name.
 	Profiles(ctx context.Context) ([]Profile, error)
 	// Profile returns the named profile.
 	Profile(ctx context.Context, name string) (Profile, error)
 	// PutProfile adds or replaces a profile. A profile with Default set
-	// clears the flag on every other profile in the same transaction.
+	// clears the flag on every other profile in the same transaction; a
+	// profile without it that was the default stops being the default.
 	PutProfile(ctx context.Context, p Profile) error
 	// DeleteProfile removes a profile.
 	DeleteProfile(ctx context.Context, name string) error
 	// SetDefault makes the named profile the only default.
 	SetDefault(ctx context.Context, name string) error
+}
 
-	// Runtime returns the runtime entry for host, if there is one.
+// RuntimeStore keeps the runtime profile: per device, the credential that
+// last worked there. Entries are keyed by device (DeviceKey: the address
+// without the port), so that what was learned on 16992 serves 16993 and the
+// redirection ports; every method normalises the host it is given the same
+// way, so "192.0.2.10:16993" and "192.0.2.10" name the same entry.
+type RuntimeStore interface {
+	// Runtime returns the runtime entry for host's device, if there is one.
 	Runtime(ctx context.Context, host string) (RuntimeEntry, bool, error)
-	// PutRuntime records the credential that worked on host, replacing any
-	// earlier entry.
+	// PutRuntime records the credential that worked on host's device,
+	// replacing any earlier entry. The entry's Host is set to the device
+	// key.
 	PutRuntime(ctx context.Context, host string, e RuntimeEntry) error
-	// MarkRuntimeStale marks host's entry stale at the given time, but only
-	// if the entry still holds credential c (for its technology): a newer
-	// success recorded meanwhile is not touched. Nothing to mark is not an
-	// error.
+	// MarkRuntimeStale marks the device's entry stale at the given time,
+	// but only if the entry still holds credential c (for its technology):
+	// a newer success recorded meanwhile is not touched. Nothing to mark is
+	// not an error.
 	MarkRuntimeStale(ctx context.Context, host string, c Credential, at time.Time) error
-	// RuntimeEntries returns every runtime entry, sorted by host.
+	// RuntimeEntries returns every runtime entry, sorted by device with
+	// CompareDevices (IP addresses numerically).
 	RuntimeEntries(ctx context.Context) ([]RuntimeEntry, error)
-	// ForgetRuntime removes host's runtime entry.
+	// ForgetRuntime removes the device's runtime entry.
 	ForgetRuntime(ctx context.Context, host string) error
-
-	// Close releases the store. Later calls return ErrClosed.
-	Close() error
 }
 
 // RuntimeEntry is the runtime profile's record for one host: the credential
 // that last worked there, learned from a success.
 type RuntimeEntry struct {
-	// Host is the host the entry is for, lower-cased by the store.
+	// Host is the device the entry is for (DeviceKey), set by the store.
 	Host string `json:"host"`
 	// Technology is what the credential logged in to; empty means AMT.
 	Technology Technology `json:"technology,omitempty"`
@@ -142,8 +161,10 @@ func notFound(kind, name string) error {
 	return fmt.Errorf("credentials: %s %q: %w", kind, name, ErrNotFound)
 }
 
-// memoryStore is a Store held in memory.
+// memoryStore is a Store and GuardStore held in memory.
 type memoryStore struct {
+	*memoryGuard
+
 	mu       sync.RWMutex
 	closed   bool
 	profiles map[string]Profile
@@ -151,10 +172,16 @@ type memoryStore struct {
 }
 
 // NewMemoryStore returns a Store held in memory, for tests and for programs
-// that keep no state between runs. It is safe for concurrent use.
+// that keep no state between runs. It also implements GuardStore. It is safe
+// for concurrent use.
 func NewMemoryStore() Store {
-	return &memoryStore{profiles: make(map[string]Profile), runtime: make(map[string]RuntimeEntry)}
+	return &memoryStore{memoryGuard: newMemoryGuard(), profiles: make(map[string]Profile), runtime: make(map[string]RuntimeEntry)}
 }
+
+var (
+	_ Store      = (*memoryStore)(nil)
+	_ GuardStore = (*memoryStore)(nil)
+)
 
 func (m *memoryStore) begin(ctx context.Context, write bool) (func(), error) {
 	if err := ctx.Err(); err != nil {
@@ -301,7 +328,7 @@ func (m *memoryStore) RuntimeEntries(ctx context.Context) ([]RuntimeEntry, error
 	for _, e := range m.runtime {
 		out = append(out, e.clone())
 	}
-	slices.SortFunc(out, func(a, b RuntimeEntry) int { return strings.Compare(a.Host, b.Host) })
+	slices.SortFunc(out, func(a, b RuntimeEntry) int { return CompareDevices(a.Host, b.Host) })
 	return out, nil
 }
 

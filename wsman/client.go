@@ -162,9 +162,11 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithRetry sets how often an idempotent operation (Identify, Get, Put,
-// Enumerate) is retried after a refused or reset connection or an HTTP 503,
-// and the wait between attempts. Other operations are never retried.
+// WithRetry sets how often a read (Identify, Get, Enumerate) is retried
+// after a refused or reset connection or an HTTP 503, and the wait between
+// attempts. A Put is retried only while it cannot have reached the device
+// (a refused connection, a 503); Invoke, Create, Delete, Pull and Release
+// are never retried.
 func WithRetry(retries int, minWait, maxWait time.Duration) Option {
 	return func(c *config) error {
 		if retries < 0 || minWait < 0 || maxWait < minWait {
@@ -266,7 +268,7 @@ func newBaseTransport() *http.Transport {
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-type idempotentKey struct{}
+type opKey struct{}
 
 func (c *Client) newRetryClient(hc *http.Client) *retryablehttp.Client {
 	rc := retryablehttp.NewClient()
@@ -280,7 +282,12 @@ func (c *Client) newRetryClient(hc *http.Client) *retryablehttp.Client {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		if idem, _ := ctx.Value(idempotentKey{}).(bool); !idem {
+		o, _ := ctx.Value(opKey{}).(op)
+		if !o.retry {
+			return false, nil
+		}
+		if at, ok := ctx.Value(attemptKey{}).(*attempt); ok && err != nil && o.changes && at.written() {
+			// A change the device may have carried out is never resent.
 			return false, nil
 		}
 		if err != nil {
@@ -314,9 +321,14 @@ func randomMessageID() string {
 
 // op describes one operation for the transport.
 type op struct {
-	name       string // for messages and logs, e.g. "Get AMT_GeneralSettings"
-	idempotent bool
-	anonymous  bool
+	name string // for messages and logs, e.g. "Get AMT_GeneralSettings"
+	// retry allows resending after a refused or reset connection or a 503.
+	retry bool
+	// changes marks a request that changes the device (Invoke, Create,
+	// Delete, Put): once it was written, any failure to read its answer
+	// is ErrOutcomeUnknown, and it is never resent.
+	changes   bool
+	anonymous bool
 }
 
 // result is a decoded response with its HTTP metadata.
@@ -344,28 +356,29 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 	if err != nil {
 		return nil, err
 	}
-	if c.cfg.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
-		defer cancel()
-	}
+	// The slot is waited for under the caller's context only: the
+	// operation's own timeout starts when the request can be sent.
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, ctx.Err())
 	}
 	defer func() { <-c.sem }()
+	if c.cfg.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
+		defer cancel()
+	}
 
 	start := time.Now()
-	var at attempt
-	// Only a request that is never resent needs to know whether it was
+	at := &attempt{}
+	// Only a request that changes the device needs to know whether it was
 	// written (for ErrOutcomeUnknown); the others skip the trace.
-	var rctx context.Context
-	if o.idempotent {
-		rctx = context.WithValue(context.WithValue(ctx, attemptKey{}, &at), idempotentKey{}, true)
-	} else {
-		rctx = context.WithValue(at.trace(ctx), idempotentKey{}, false)
+	rctx := context.WithValue(ctx, attemptKey{}, at)
+	if o.changes {
+		rctx = at.trace(ctx)
 	}
+	rctx = context.WithValue(rctx, opKey{}, o)
 	req, err := retryablehttp.NewRequestWithContext(rctx, http.MethodPost, c.endpoint, payload)
 	if err != nil {
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, err)
@@ -380,13 +393,18 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 		if c.cfg.logger.Enabled(ctx, slog.LevelDebug) {
 			c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "wsman request failed", slog.String("op", o.name), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("wsman: %s: %w", o.name, ctx.Err())
+		cause := unwrapURLError(err)
+		if ctx.Err() != nil && !errors.Is(cause, ctx.Err()) {
+			// What ended the wait was the context; keep the transport's
+			// word too.
+			cause = fmt.Errorf("%w (%v)", ctx.Err(), cause)
+		} else if ctx.Err() != nil {
+			cause = ctx.Err()
 		}
-		if !o.idempotent && at.written() && !errors.Is(err, ErrResponseTooLarge) {
-			return nil, fmt.Errorf("wsman: %w", &OutcomeUnknownError{Op: o.name, Err: unwrapURLError(err)})
+		if o.changes && at.written() {
+			return nil, outcomeUnknown(o.name, cause)
 		}
-		return nil, fmt.Errorf("wsman: %s: %w", o.name, unwrapURLError(err))
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, cause)
 	}
 	body, _ := io.ReadAll(resp.Body) // already in memory
 	_ = resp.Body.Close()
@@ -413,6 +431,9 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 		if errors.As(err, &de) {
 			de.Server = server
 		}
+		if o.changes {
+			return nil, outcomeUnknown(o.name, err)
+		}
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, err)
 	}
 	if f := msg.Fault(); f != nil {
@@ -426,6 +447,12 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 		c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "wsman response relates to another request", slog.String("op", o.name), slog.String("sent", r.messageID), slog.String("relatesTo", msg.RelatesTo))
 	}
 	return &result{msg: msg, server: server}, nil
+}
+
+// outcomeUnknown is the error of a request that changes the device, was
+// written, and whose answer could not be read.
+func outcomeUnknown(name string, cause error) error {
+	return fmt.Errorf("wsman: %w", &OutcomeUnknownError{Op: name, Err: cause})
 }
 
 func looksLikeSOAP(body []byte) bool {

@@ -25,10 +25,17 @@
 // further authenticated requests once the device has rejected its
 // credentials: repeated failed logins lock AMT accounts.
 //
-// Identify, Get, Put and Enumerate are idempotent and are retried after a
-// refused or reset connection or an HTTP 503. Invoke, Create, Delete, Pull
-// and Release are never retried; when the connection fails after such a
-// request was written, the error matches ErrOutcomeUnknown.
+// Identify, Get and Enumerate are retried after a refused or reset
+// connection or an HTTP 503. Put is retried only while it cannot have
+// reached the device. Invoke, Create, Delete, Pull and Release are never
+// retried. Once a request that changes the device (Invoke, Create, Delete,
+// Put) was written, any failure to read its answer (the deadline, a
+// cancellation, a reset, an early end, a malformed or oversized answer)
+// matches ErrOutcomeUnknown and, through OutcomeUnknownError, the cause.
+//
+// The timeout of WithTimeout counts from when a request may be sent: time
+// spent waiting for a slot of WithMaxConcurrency counts only against the
+// caller's context.
 //
 // TLS verifies the certificate chain by default; TLSConfig adds private
 // roots, SHA-256 pinning, client certificates and an explicit legacy profile

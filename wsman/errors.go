@@ -43,10 +43,12 @@ var (
 	// ErrMalformedResponse means the response could not be decoded as the
 	// WS-Management message the operation expects.
 	ErrMalformedResponse = errors.New("malformed response")
-	// ErrOutcomeUnknown means a non-idempotent request (an Invoke, Create,
-	// Delete or Pull) was sent, but the connection failed before a complete
-	// answer arrived: the device may or may not have carried it out. The
-	// client never resends such a request; read the device's state instead.
+	// ErrOutcomeUnknown means a request that changes the device (an
+	// Invoke, Create, Delete or Put) was sent, but no complete, well-formed
+	// answer came back: the deadline passed, the context was cancelled,
+	// the connection was reset or ended early, or the answer could not be
+	// decoded. The device may or may not have carried it out. The client
+	// never resends such a request; read the device's state instead.
 	ErrOutcomeUnknown = errors.New("outcome unknown")
 	// ErrRealmChanged means the device answered with a digest realm other
 	// than the one it used first, which can mean a different machine
@@ -229,16 +231,17 @@ func (e *DecodeError) Is(target error) bool { return target == ErrMalformedRespo
 
 func malformed(reason string, err error) error { return &DecodeError{Reason: reason, Err: err} }
 
-// OutcomeUnknownError is returned when a non-idempotent request was written
-// to the device but no complete answer came back. It matches
-// ErrOutcomeUnknown and unwraps to the transport error.
+// OutcomeUnknownError is returned when a request that changes the device
+// was written but no complete answer came back. It matches
+// ErrOutcomeUnknown and unwraps to the cause (a context error, a transport
+// error, a *DecodeError).
 type OutcomeUnknownError struct {
 	Op  string // e.g. "Invoke CIM_PowerManagementService.RequestPowerStateChange"
 	Err error
 }
 
 func (e *OutcomeUnknownError) Error() string {
-	return e.Op + ": outcome unknown: the request was sent but the answer was lost (" + e.Err.Error() + "); it was not resent, read the device state to learn whether it took effect"
+	return e.Op + ": outcome unknown: the request was sent, but whether the device acted on it is unknown (" + e.Err.Error() + "); it was not resent: read the device's state before trying again"
 }
 
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }

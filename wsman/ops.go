@@ -2,6 +2,7 @@ package wsman
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -15,7 +16,7 @@ import (
 // Identify without authentication. The Server header of the answer, which
 // on AMT carries the full firmware version, is returned in Identity.Server.
 func (c *Client) Identify(ctx context.Context) (*Identity, error) {
-	res, err := c.exchange(ctx, op{name: "Identify", idempotent: true, anonymous: true}, &request{identify: true})
+	res, err := c.exchange(ctx, op{name: "Identify", retry: true, anonymous: true}, &request{identify: true})
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +31,7 @@ func (c *Client) Identify(ctx context.Context) (*Identity, error) {
 // Get reads one instance. Singleton classes need no selectors.
 func (c *Client) Get(ctx context.Context, resourceURI string, selectors ...Selector) (*Instance, error) {
 	name := "Get " + ClassName(resourceURI)
-	res, err := c.exchange(ctx, op{name: name, idempotent: true}, &request{action: ActionGet, resourceURI: resourceURI, selectors: selectors})
+	res, err := c.exchange(ctx, op{name: name, retry: true}, &request{action: ActionGet, resourceURI: resourceURI, selectors: selectors})
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func (c *Client) Get(ctx context.Context, resourceURI string, selectors ...Selec
 // that properties newer firmware added survive.
 func (c *Client) Put(ctx context.Context, in *Instance, selectors ...Selector) (*Instance, error) {
 	name := "Put " + in.Class
-	res, err := c.exchange(ctx, op{name: name, idempotent: true}, &request{
+	res, err := c.exchange(ctx, op{name: name, retry: true, changes: true}, &request{
 		action: ActionPut, resourceURI: in.ResourceURI, selectors: selectors,
 		body: func(b *etree.Element) { writeInstanceElement(b, in.ResourceURI, in.Class, in.Properties) },
 	})
@@ -58,7 +59,7 @@ func (c *Client) Put(ctx context.Context, in *Instance, selectors ...Selector) (
 	}
 	out, err := res.msg.Instance()
 	if err != nil {
-		return nil, fmt.Errorf("wsman: %s: %w", name, err)
+		return nil, outcomeUnknown(name, err)
 	}
 	return out, nil
 }
@@ -67,7 +68,7 @@ func (c *Client) Put(ctx context.Context, in *Instance, selectors ...Selector) (
 // assigned to it. It is never retried.
 func (c *Client) Create(ctx context.Context, in *Instance) (*EPR, error) {
 	name := "Create " + in.Class
-	res, err := c.exchange(ctx, op{name: name}, &request{
+	res, err := c.exchange(ctx, op{name: name, changes: true}, &request{
 		action: ActionCreate, resourceURI: in.ResourceURI,
 		body: func(b *etree.Element) { writeInstanceElement(b, in.ResourceURI, in.Class, in.Properties) },
 	})
@@ -76,14 +77,14 @@ func (c *Client) Create(ctx context.Context, in *Instance) (*EPR, error) {
 	}
 	ref, err := res.msg.ResourceCreated()
 	if err != nil {
-		return nil, fmt.Errorf("wsman: %s: %w", name, err)
+		return nil, outcomeUnknown(name, err)
 	}
 	return ref, nil
 }
 
 // Delete removes an instance. It is never retried.
 func (c *Client) Delete(ctx context.Context, resourceURI string, selectors ...Selector) error {
-	_, err := c.exchange(ctx, op{name: "Delete " + ClassName(resourceURI)}, &request{action: ActionDelete, resourceURI: resourceURI, selectors: selectors})
+	_, err := c.exchange(ctx, op{name: "Delete " + ClassName(resourceURI), changes: true}, &request{action: ActionDelete, resourceURI: resourceURI, selectors: selectors})
 	return err
 }
 
@@ -96,7 +97,7 @@ func (c *Client) Delete(ctx context.Context, resourceURI string, selectors ...Se
 func (c *Client) Invoke(ctx context.Context, resourceURI, method string, params []Property, selectors ...Selector) (*Instance, error) {
 	class := ClassName(resourceURI)
 	name := "Invoke " + class + "." + method
-	res, err := c.exchange(ctx, op{name: name}, &request{
+	res, err := c.exchange(ctx, op{name: name, changes: true}, &request{
 		action: resourceURI + "/" + method, resourceURI: resourceURI, selectors: selectors,
 		body: func(b *etree.Element) { writeInstanceElement(b, resourceURI, method+"_INPUT", params) },
 	})
@@ -105,12 +106,12 @@ func (c *Client) Invoke(ctx context.Context, resourceURI, method string, params 
 	}
 	out, err := res.msg.Instance()
 	if err != nil {
-		return nil, fmt.Errorf("wsman: %s: %w", name, err)
+		return nil, outcomeUnknown(name, err)
 	}
 	if v, ok := out.Get("ReturnValue"); ok {
 		code, perr := strconv.Atoi(v)
 		if perr != nil {
-			return out, fmt.Errorf("wsman: %s: %w", name, malformed("ReturnValue is not a number: "+clip(v), nil))
+			return out, outcomeUnknown(name, malformed("ReturnValue is not a number: "+clip(v), nil))
 		}
 		if code != 0 {
 			return out, fmt.Errorf("wsman: %w", &ReturnValueError{Class: class, Method: method, Code: code})
@@ -138,7 +139,9 @@ func PullMaxElements(n int) EnumerateOption {
 
 // Enumerate iterates over every instance of a class: it sends Enumerate,
 // then Pull until the device reports EndOfSequence. Stopping the loop early
-// (or an error) releases the enumeration on the device.
+// (or an error) releases the enumeration on the device. Only the Enumerate
+// request is retried; a Pull is never resent, since the device may have
+// moved the enumeration on.
 func (c *Client) Enumerate(ctx context.Context, resourceURI string, opts ...EnumerateOption) iter.Seq2[*Instance, error] {
 	cfg := enumConfig{maxElements: 100, maxPages: 10000}
 	for _, o := range opts {
@@ -146,7 +149,7 @@ func (c *Client) Enumerate(ctx context.Context, resourceURI string, opts ...Enum
 	}
 	class := ClassName(resourceURI)
 	return func(yield func(*Instance, error) bool) {
-		res, err := c.exchange(ctx, op{name: "Enumerate " + class, idempotent: true}, &request{
+		res, err := c.exchange(ctx, op{name: "Enumerate " + class, retry: true}, &request{
 			action: ActionEnumerate, resourceURI: resourceURI,
 			body: func(b *etree.Element) {
 				b.CreateElement("n:Enumerate").CreateAttr("xmlns:n", NSEnumeration)
@@ -161,9 +164,17 @@ func (c *Client) Enumerate(ctx context.Context, resourceURI string, opts ...Enum
 			yield(nil, fmt.Errorf("wsman: Enumerate %s: %w", class, err))
 			return
 		}
+		// live is the context the device still holds for this
+		// enumeration; whatever way the loop ends (an error, the caller
+		// stopping, a panic in the caller's loop body), it is released.
+		live := enumContext
+		defer func() {
+			if live != "" {
+				c.release(ctx, resourceURI, live)
+			}
+		}()
 		for page := 0; ; page++ {
 			if page >= cfg.maxPages {
-				c.release(ctx, resourceURI, enumContext)
 				yield(nil, fmt.Errorf("wsman: Pull %s: %w", class, malformed("enumeration did not end after "+strconv.Itoa(cfg.maxPages)+" pages", nil)))
 				return
 			}
@@ -178,23 +189,24 @@ func (c *Client) Enumerate(ctx context.Context, resourceURI string, opts ...Enum
 				},
 			})
 			if err != nil {
-				if ctx.Err() != nil {
-					c.release(ctx, resourceURI, enumContext)
+				if errors.Is(err, ErrInvalidEnumerationContext) {
+					live = "" // the device no longer holds it
 				}
 				yield(nil, err)
 				return
 			}
 			pp, err := res.msg.Pull()
 			if err != nil {
-				c.release(ctx, resourceURI, enumContext)
 				yield(nil, fmt.Errorf("wsman: Pull %s: %w", class, err))
 				return
 			}
+			if pp.End {
+				live = ""
+			} else {
+				live = pp.Context
+			}
 			for _, in := range pp.Items {
 				if !yield(in, nil) {
-					if !pp.End {
-						c.release(ctx, resourceURI, pp.Context)
-					}
 					return
 				}
 			}

@@ -63,6 +63,12 @@ type classDef struct {
 	// class (CIM_ServiceAvailableToElement returns
 	// CIM_AssociatedPowerManagementService instances).
 	inst *classDef
+	// live, when set, brings the class's instances up to date with the
+	// device state before a request reads them (device lock held).
+	live func(d *Device)
+	// contextAtEnd, when it answers true, keeps the enumeration context on
+	// the page that ends the enumeration.
+	contextAtEnd func(major int) bool
 }
 
 func (c *classDef) supportsPut() bool { return len(c.writable) > 0 || c.put != nil }

@@ -72,6 +72,8 @@ type Device struct {
 	defense       *sysdefense.Unit // System Defense; has its own lock
 	defenseOffset atomic.Int64     // AdvanceDefenseClock, in ns
 	traffic       []trafficFlow    // host traffic trickle; immutable
+
+	captured capturedState // state of the captured class families (captured_state.go)
 }
 
 // Stats counts what a device has seen.

@@ -145,6 +145,84 @@
 // (classes.go); adding one means adding a definition with its key
 // properties, writable properties, methods and an instance builder.
 //
+// # Classes served from their captures
+//
+// Beyond the classes above, every class for which the recordings hold a
+// genuine Get or Pull response is served as that response shows it
+// (captured_data.go, written by gen_captured.py from the recordings; the
+// simulator never reads the recordings): hardware inventory (CIM_Chassis,
+// CIM_Card, CIM_BIOSElement, CIM_BIOSFeature, CIM_Processor, CIM_Chip,
+// CIM_PhysicalMemory, CIM_MediaAccessDevice, CIM_PhysicalPackage,
+// CIM_SystemPackaging, CIM_Battery, CIM_Fan, CIM_Sensor,
+// AMT_AssetTableService), logs (AMT_MessageLog, AMT_AuditLog,
+// AMT_AuditPolicyRule, AMT_EventLogEntry, IPS_ProvisioningRecordLog), time
+// (AMT_TimeSynchronizationService), ACLs (AMT_AuthorizationService),
+// certificates and TLS, 802.1X, KVM (CIM_KVMRedirectionSAP,
+// IPS_KVMRedirectionSettingData, IPS_ScreenSettingData,
+// CIM_RedirectionService), IPv6 and host IP settings, the alarm clock,
+// environment detection, the ethernet and Wi-Fi ports, remote access,
+// further services, and CIM_ElementConformsToProfile. Where the
+// recordings hold a capture of the AMT 8.1 device (the mps parser tests),
+// firmware before AMT 12 serves its shape and later firmware the other
+// capture's [modelled: the generation boundary is the nearest captured
+// version]; otherwise every version serves the one capture [modelled].
+// Instances of a subclass keep their own element and namespace (an
+// enumeration of CIM_PhysicalPackage returns CIM_Card, of
+// CIM_SystemPackaging CIM_ComputerSystemPackage); a Pull page holds
+// instances of one class, and the AMT 12 enumeration of CIM_Chip, captured
+// as a first page holding the processor chip, continues with the
+// CIM_PhysicalMemory instances [modelled: the AMT 8 device returned
+// memory for that enumeration]. An empty page declares no instance
+// namespace, and CIM_PhysicalPackage keeps its enumeration context on the
+// last page, as captured. CIM_SystemPackaging, CIM_EthernetPort and
+// IPS_LANEndpoint carry the device's platform GUID and MAC address;
+// everything else is the captured value. CIM_WiFiEndpoint is not served:
+// its only captures lack the namespace declarations of every other
+// firmware envelope.
+//
+// State, where the classes have any:
+//
+//   - AMT_TimeSynchronizationService: the device clock is the host's plus
+//     an offset (Device.SetClockOffset, ClockOffset; 0 for a new device).
+//     GetLowAccuracyTimeSynch answers Ta0, the device time in seconds;
+//     SetHighAccuracyTimeSynch sets the device time to Tm2 [modelled: the
+//     firmware's use of Ta0 and Tm1 is not captured] and answers 36
+//     (INVALID_PARAMETER) without Ta0, Tm1 and Tm2 [modelled].
+//   - AMT_MessageLog: the event log starts with the three captured records,
+//     newest first, and keeps the 390 newest (MaxNumberOfRecords);
+//     Device.AppendEventLog and ClearLogs change it. PositionToFirstRecord
+//     answers IterationIdentifier 1; GetRecords reads MaxReadRecords records
+//     from the 1-based IterationIdentifier and answers the index of the
+//     next record, or of the last one when NoMoreRecords is true (3 after
+//     three records, as captured) [modelled]; a position beyond the log
+//     answers 35 (INVALID_INDEX) [modelled]. CurrentNumberOfRecords and
+//     PercentageNearFull follow the log.
+//   - AMT_AuditLog: the audit log starts with the two captured records,
+//     oldest first (Device.AppendAuditLog). ReadRecords answers at most 10
+//     records from the 1-based StartIndex [modelled: the captured answer
+//     held the whole two-record log] with TotalRecordCount and
+//     RecordsReturned; CurrentNumberOfRecords follows the log.
+//   - AMT_AuthorizationService: the first account is the administrator
+//     (GetAdminAclEntry); the others are user entries with handles 1, 2, ...
+//     (EnumerateUserAclEntries, GetUserAclEntryEx with AccessPermission 2
+//     and Realms 3 for a full account, 13 for a read-only one [modelled];
+//     an unknown handle answers 2053 INVALID_HANDLE [modelled]).
+//     GetAclEnabledState, GetAdminAclEntryStatus and
+//     GetAdminNetAclEntryStatus answer as captured. The methods that change
+//     ACLs are not served (wsa:ActionNotSupported).
+//   - CIM_KVMRedirectionSAP: RequestStateChange 2 enables (EnabledState 6,
+//     as captured), 3 disables (EnabledState 3); other values answer 5
+//     [modelled]. IPS_KVMRedirectionSettingData takes Puts of
+//     Is5900PortEnabled, OptInPolicy, OptInPolicyTimeout, SessionTimeout,
+//     RFBPassword and DefaultScreen [modelled].
+//   - CIM_ElementSettingData (no capture; protocol.md §3.3): the host's
+//     link to CIM_BootConfigSetting, IsNext 3 (IsNextForSingleUse) while a
+//     one-time boot is armed with SetBootConfigRole, else 2; IsDefault 2.
+//
+// Other captured methods (certificate and key management, alarms, Wi-Fi
+// and remote access changes) are not served: their effects have no
+// capture to follow.
+//
 // # Power
 //
 // Each device simulates a host with a power state machine: on (PowerState

@@ -69,10 +69,10 @@ func (k FaultKind) String() string {
 		return "redir-reset"
 	case FaultRedirSilent:
 		return "redir-silent"
-	case FaultInternalError:
-		return "internal-error"
 	case FaultDelayAnswer:
 		return "delay-answer"
+	case FaultInternalError:
+		return "internal-error"
 	}
 	return "unknown"
 }

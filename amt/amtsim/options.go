@@ -144,12 +144,6 @@ type Options struct {
 	// requires consent for everything.
 	OptInRequired int64
 
-	// SystemDefense configures the modelled parts of System Defense:
-	// limits, status codes and the length of a timeout minute.
-	SystemDefense *SystemDefenseOptions
-	// HostTraffic is a trickle of simulated host traffic every device
-	// sends through System Defense.
-	HostTraffic []HostTraffic
 	// FaultAnswerDelay, if positive, makes every device execute each
 	// request matching FaultMethod and then wait this long before
 	// answering (a FaultDelayAnswer fault queued on every device at
@@ -166,6 +160,12 @@ type Options struct {
 	// any time: the next request reusing a nonce gets 401 with
 	// stale="false". See Device.ForgetNonces.
 	FaultForgetNoncesEvery int
+	// SystemDefense configures the modelled parts of System Defense:
+	// limits, status codes and the length of a timeout minute.
+	SystemDefense *SystemDefenseOptions
+	// HostTraffic is a trickle of simulated host traffic every device
+	// sends through System Defense.
+	HostTraffic []HostTraffic
 }
 
 // Account is a digest account of the simulated devices.

@@ -18,12 +18,19 @@ type eprValue struct {
 type property struct {
 	values []string
 	epr    *eprValue
+	// datetime wraps the value in the common namespace's <Datetime>, as
+	// the firmware writes CIM datetimes.
+	datetime bool
 }
 
 // instance is a CIM instance: properties are written in ASCII order of
 // their names, as the firmware serializer does.
 type instance struct {
 	props map[string]property
+	// class and uri name the instance's own class when an enumeration of a
+	// parent class returns it (CIM_Chip returns CIM_PhysicalMemory); empty
+	// for an instance of the addressed class.
+	class, uri string
 }
 
 func newInstance() *instance { return &instance{props: map[string]property{}} }
@@ -57,8 +64,9 @@ func (in *instance) names() []string {
 
 func (in *instance) clone() *instance {
 	out := newInstance()
+	out.class, out.uri = in.class, in.uri
 	for k, p := range in.props {
-		cp := property{values: slices.Clone(p.values)}
+		cp := property{values: slices.Clone(p.values), datetime: p.datetime}
 		if p.epr != nil {
 			e := *p.epr
 			e.selectors = slices.Clone(p.epr.selectors)
@@ -71,8 +79,13 @@ func (in *instance) clone() *instance {
 
 // writeInstance writes the instance element <pfx:Class> with its properties.
 // pfx is the prefix bound to the class namespace; addr and wsman are the
-// prefixes of WS-Addressing and WS-Management used inside EPR values.
+// prefixes of WS-Addressing and WS-Management used inside EPR values. The
+// firmware declares the wscim common namespace (of CIM datetimes) right
+// after the class namespace, so its prefix is the next letter.
 func writeInstance(w *xmlWriter, className, pfx string, in *instance) {
+	if in.class != "" {
+		className = in.class
+	}
 	root := pfx + ":" + className
 	w.start(root)
 	for _, name := range in.names() {
@@ -82,6 +95,15 @@ func writeInstance(w *xmlWriter, className, pfx string, in *instance) {
 			w.start(el)
 			writeEPR(w, p.epr)
 			w.end(el)
+			continue
+		}
+		if p.datetime {
+			dt := string(rune(pfx[0]+1)) + ":Datetime"
+			for _, v := range p.values {
+				w.start(el)
+				w.elem(dt, v)
+				w.end(el)
+			}
 			continue
 		}
 		for _, v := range p.values {

@@ -40,12 +40,22 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		return nil, faultDestinationUnreachable()
 	}
 	ic := c.instanceClass()
+	if c.live != nil {
+		c.live(d)
+	}
 	respond := func(action string, bodyNS []string, body func(w *xmlWriter, pfx []string)) []byte {
 		return responseEnvelope(relatesTo, d.nextMessageID(), action, req.resourceURI, bodyNS, body)
 	}
 	instanceNS := []string{ic.uri}
 	if c.commonNS {
 		instanceNS = append(instanceNS, nsCommon)
+	}
+	// nsOf gives the namespaces of an instance of a subclass of ic.
+	nsOf := func(inst *instance) []string {
+		if inst == nil || inst.uri == "" {
+			return instanceNS
+		}
+		return append([]string{inst.uri}, instanceNS[1:]...)
 	}
 
 	switch req.action {
@@ -54,7 +64,7 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		if f != nil {
 			return nil, f
 		}
-		return respond(actGet+"Response", instanceNS, func(w *xmlWriter, pfx []string) {
+		return respond(actGet+"Response", nsOf(inst), func(w *xmlWriter, pfx []string) {
 			writeInstance(w, ic.name, pfx[0], inst)
 		}), nil
 
@@ -106,17 +116,32 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 			return nil, faultInvalidEnumerationContext()
 		}
 		n := min(maxElements, len(e.items))
+		// A page holds instances of one class: the firmware ends a page
+		// where an enumeration of a parent class moves on to a subclass.
+		for i := 1; i < n; i++ {
+			if e.items[i].class != e.items[0].class {
+				n = i
+				break
+			}
+		}
 		page := e.items[:n]
 		e.items = e.items[n:]
 		done := len(e.items) == 0
 		if done {
 			delete(d.enums, id)
 		}
-		ns := append([]string{nsEnum}, instanceNS...)
+		// An empty page declares no instance namespace, as captured.
+		ns := []string{nsEnum}
+		if len(page) > 0 {
+			ns = append(ns, nsOf(page[0])...)
+		}
 		return respond(actPull+"Response", ns, func(w *xmlWriter, pfx []string) {
-			g, h := pfx[0], pfx[1]
+			g, h := pfx[0], ""
+			if len(pfx) > 1 {
+				h = pfx[1]
+			}
 			w.start(g + ":PullResponse")
-			if !done {
+			if !done || (c.contextAtEnd != nil && c.contextAtEnd(d.major)) {
 				w.elem(g+":EnumerationContext", id)
 			}
 			w.start(g + ":Items")

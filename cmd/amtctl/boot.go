@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/power"
 )
 
@@ -14,7 +14,7 @@ func newBootCommand() *cobra.Command {
 		Use:   "boot",
 		Short: "Set or clear one-time boot options",
 	}
-	cmd.AddCommand(newBootNextCommand(), newBootClearCommand())
+	cmd.AddCommand(newBootNextCommand(), newBootClearCommand(), newBootShowCommand())
 	return cmd
 }
 
@@ -24,6 +24,7 @@ func newBootNextCommand() *cobra.Command {
 		opts      power.BootOptions
 		reset     bool
 		verbosity string
+		dry       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "next pxe|hdd|cd|bios",
@@ -49,12 +50,18 @@ func newBootNextCommand() *cobra.Command {
 			default:
 				return usageError{fmt.Errorf("--verbosity must be default, quiet, verbose or blank")}
 			}
+			if err := checkRange("--media-index", opts.MediaIndex, 0, 2); err != nil {
+				return err
+			}
 			c, err := f.client(cmd)
 			defer f.close()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
+			if dry {
+				return bootNextDryRun(cmd, c, f.output, target, opts, reset)
+			}
 			if !reset {
 				if err := c.Power.NextBoot(ctx, target, opts); err != nil {
 					return err
@@ -63,7 +70,7 @@ func newBootNextCommand() *cobra.Command {
 			}
 			a, err := c.Power.ResetTo(ctx, target, opts)
 			if err != nil {
-				return explainOutcome(err)
+				return explainOutcome(err, powerStatusCommand(f.host))
 			}
 			return bootReport(cmd, f.output, c.Host(), target, a.String())
 		},
@@ -79,28 +86,50 @@ func newBootNextCommand() *cobra.Command {
 	fl.BoolVar(&opts.UserPasswordBypass, "user-password-bypass", false, "bypass the BIOS user password")
 	fl.IntVar(&opts.MediaIndex, "media-index", 0, "drive to boot for hdd or cd: 0 default, 1 primary, 2 secondary")
 	fl.StringVar(&verbosity, "verbosity", "default", "firmware verbosity: default, quiet, verbose or blank")
+	registerDryRun(cmd, &dry)
 	return cmd
 }
 
 func bootReport(cmd *cobra.Command, format, host string, target power.BootTarget, action string) error {
-	w := cmd.OutOrStdout()
-	if format == "json" {
-		out := map[string]any{"host": host, "next_boot": target.String()}
-		if action != "" {
-			out["action"] = action
+	r := actionResult{Host: host, Action: "boot next", Accepted: true, Changed: boolp(true),
+		Message: fmt.Sprintf("next boot goes to %s, once", target), Extra: map[string]any{"next_boot": target.String(), "sent": nil}}
+	if action != "" {
+		r.Extra["sent"] = action
+		r.Message += fmt.Sprintf("; %s sent to start it", action)
+	}
+	return printAction(cmd, format, r)
+}
+
+// bootNextDryRun checks what boot next checks and says what it would send.
+func bootNextDryRun(cmd *cobra.Command, c *amt.Client, format string, target power.BootTarget, opts power.BootOptions, reset bool) error {
+	ctx := cmd.Context()
+	if _, err := c.Power.BootCapabilities(ctx); err != nil {
+		return err
+	}
+	reqs := planNextBoot(target, opts)
+	msg := fmt.Sprintf("would make the next boot go to %s, once", target)
+	if reset {
+		st, err := c.Power.Status(ctx)
+		if err != nil {
+			return err
 		}
-		return json.NewEncoder(w).Encode(out)
+		if st.Transitioning {
+			return &power.TransitioningError{State: st.State, To: st.TransitioningTo}
+		}
+		for _, a := range startActions(st.State) {
+			reqs = append(reqs, planPower(a))
+			msg += fmt.Sprintf(", then send %s", a)
+		}
+		msg += " (" + machineIs(st.State) + ")"
 	}
-	if action == "" {
-		fmt.Fprintf(w, "%s: next boot goes to %s, once\n", host, target)
-		return nil
-	}
-	fmt.Fprintf(w, "%s: next boot goes to %s, once; %s sent to start it\n", host, target, action)
-	return nil
+	return dryRun(cmd, format, c.Host(), "boot next", msg, reqs...)
 }
 
 func newBootClearCommand() *cobra.Command {
-	var f deviceFlags
+	var (
+		f   deviceFlags
+		dry bool
+	)
 	cmd := &cobra.Command{
 		Use:   "clear",
 		Short: "Clear one-time boot options",
@@ -111,16 +140,17 @@ func newBootClearCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if dry {
+				return dryRun(cmd, f.output, c.Host(), "boot clear", "would clear the one-time boot options", planClearBoot()...)
+			}
 			if err := c.Power.ClearBootOptions(cmd.Context()); err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"host": c.Host(), "cleared": true})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: one-time boot options cleared\n", c.Host())
-			return nil
+			return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "boot clear", Accepted: true,
+				Message: "one-time boot options cleared"})
 		},
 	}
 	f.register(cmd)
+	registerDryRun(cmd, &dry)
 	return cmd
 }

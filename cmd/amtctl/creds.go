@@ -65,17 +65,30 @@ func withStore(dir string, fn func(db *credentials.DB) error) error {
 func newCredsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "creds",
-		Short: "Manage credential profiles and the runtime profile of credentials known to work",
+		Short: "Manage credential profiles, the runtime profile of credentials known to work, and the lockout guard",
 		Long: "Credentials live in an encrypted store (AES-256-GCM, key file beside it, mode 0600) in the per-user\n" +
-			"state directory, or in --state / $AMTKIT_STATE. Device commands try, in order: --user/--password, the\n" +
-			"--profile named (else the default profile), then what last worked on that host; only a failed login\n" +
-			"moves on, and never so often that the device would lock the account.",
+			"state directory, or in --state / $AMTKIT_STATE. Device commands log in with:\n" +
+			"  --user/--password (or AMT_PASSWORD) alone, when given; with --fallback, then the candidates below;\n" +
+			"  else --profile NAME, then what last worked on that device (the runtime entry);\n" +
+			"  else what last worked on that device, then the default profile.\n" +
+			"Only a failed login moves on, and never so often that the device would lock the account (see creds guard).\n" +
+			"A password from the command line or the environment is remembered only with --remember.",
 	}
 	profile := &cobra.Command{Use: "profile", Short: "User-defined credential profiles"}
 	profile.AddCommand(newProfileAddCommand(), newProfileListCommand(), newProfileRemoveCommand(), newProfileDefaultCommand())
 	runtime := &cobra.Command{Use: "runtime", Short: "The runtime profile: per host, the credentials that last worked"}
 	runtime.AddCommand(newRuntimeListCommand(), newRuntimeForgetCommand())
-	cmd.AddCommand(profile, runtime)
+	guard := &cobra.Command{
+		Use:   "guard",
+		Short: "The lockout guard: failed logins counted per device, shared by every amtctl process",
+		Long: fmt.Sprintf("Intel AMT locks an account after a few failed logins in a row. amtctl counts failed logins per device\n"+
+			"(the address, whatever the port: WS-Man over HTTP and TLS and the redirection ports share one count) in the\n"+
+			"local state and sends no login once %d have failed within %v, nor a credential that already failed there;\n"+
+			"such a command exits 9 and says when the window frees up. After fixing the password, clear a device's\n"+
+			"count with reset.", credentials.DefaultMaxFailures, credentials.DefaultWindow),
+	}
+	guard.AddCommand(newGuardListCommand(), newGuardResetCommand())
+	cmd.AddCommand(profile, runtime, guard)
 	return cmd
 }
 
@@ -317,6 +330,96 @@ func newStoreActionCommand(use, short, done string, action func(ctx context.Cont
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), done+"\n", args[0])
+				return nil
+			})
+		},
+	}
+	registerStateFlag(cmd.Flags(), &state)
+	return cmd
+}
+
+// guardRecord is one device's line of creds guard list; nothing in it is
+// secret.
+type guardRecord struct {
+	Host        string    `json:"host"`
+	Failures    int       `json:"failures"`
+	Pending     int       `json:"pending"`
+	MaxFailures int       `json:"max_failures"`
+	Spent       bool      `json:"spent"`
+	Last        time.Time `json:"last"`
+	FreesAt     time.Time `json:"frees_at"`
+	ClearAt     time.Time `json:"clear_at"`
+}
+
+func newGuardListCommand() *cobra.Command {
+	var state, output string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the failed logins counted per device within the window",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("--output must be table or json, not %q", output)}
+			}
+			return withStore(state, func(db *credentials.DB) error {
+				recs, err := db.GuardRecords(cmd.Context(), time.Now())
+				if err != nil {
+					return err
+				}
+				w := cmd.OutOrStdout()
+				if output == "json" {
+					enc := json.NewEncoder(w)
+					for _, r := range recs {
+						if err := enc.Encode(newGuardRecord(r)); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "HOST\tFAILED\tPENDING\tBUDGET\tLAST\tFREES AT\tCLEAR AT")
+				for _, r := range recs {
+					g := newGuardRecord(r)
+					budget := fmt.Sprintf("%d/%d", g.Failures+g.Pending, g.MaxFailures)
+					if g.Spent {
+						budget += " spent"
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", g.Host, g.Failures, g.Pending, budget,
+						g.Last.Local().Format(time.RFC3339), g.FreesAt.Local().Format(time.RFC3339), g.ClearAt.Local().Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	registerStateFlag(cmd.Flags(), &state)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func newGuardRecord(r credentials.GuardRecord) guardRecord {
+	return guardRecord{
+		Host: r.Device, Failures: r.Failures, Pending: r.Pending, MaxFailures: credentials.DefaultMaxFailures,
+		Spent: r.Counted() >= credentials.DefaultMaxFailures, Last: r.Last, FreesAt: r.FreesAt, ClearAt: r.ClearAt,
+	}
+}
+
+func newGuardResetCommand() *cobra.Command {
+	var state string
+	cmd := &cobra.Command{
+		Use:   "reset HOST",
+		Short: "Clear a device's failed logins, after fixing the password (any port of HOST names the device)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dev := credentials.DeviceKey(args[0])
+			if dev == "" {
+				return usageError{errors.New("reset needs a host")}
+			}
+			return withStore(state, func(db *credentials.DB) error {
+				n, err := db.ResetGuard(cmd.Context(), dev)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "cleared %d lockout guard record(s) for %s\n", n, dev)
 				return nil
 			})
 		},

@@ -38,8 +38,8 @@ func newDemoCommand() *cobra.Command {
 		Short: "Tour amtctl against a simulated AMT machine started in-process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("--output must be table or json, not %q", output)}
+			if err := checkOneOf("--output", output, "table", "json"); err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			state0, ccm := 0, 4
@@ -83,7 +83,9 @@ func newDemoCommand() *cobra.Command {
 				return errors.New("the demo fleet has no office machine")
 			}
 			fmt.Fprintf(out, "\nNow one of them, %s, over TLS with its certificate pinned:\n\n", dev.IP())
-			fmt.Fprintf(out, "$ amtctl info --host %s --tls --pin %s --user %s --password '%s'\n", dev.TLSAddr(), sim.CertificateSHA256(), demoUser, demoPassword)
+			fmt.Fprintf(out, "The password goes in the environment, never on the command line (the simulated machines' is %s):\n", demoPassword)
+			fmt.Fprintf(out, "$ read -rs AMT_PASSWORD && export AMT_PASSWORD\n")
+			fmt.Fprintf(out, "$ amtctl info --host %s --tls --pin %s --user %s\n", dev.TLSAddr(), sim.CertificateSHA256(), demoUser)
 			c, err := amt.New(dev.TLSAddr(), amt.WithPinnedCertificate(sim.CertificateSHA256()), amt.WithCredentials(demoUser, demoPassword),
 				amt.WithRedirectPort(sim.RedirectTLSPort()))
 			if err != nil {
@@ -104,7 +106,7 @@ func newDemoCommand() *cobra.Command {
 				return err
 			}
 
-			fmt.Fprintf(out, "\n$ amtctl info --host %s --user %s --password 'wrong'\n", dev.HTTPAddr(), demoUser)
+			fmt.Fprintf(out, "\n$ echo wrong | amtctl info --host %s --user %s --password-stdin\n", dev.HTTPAddr(), demoUser)
 			bad, err := amt.New(dev.HTTPAddr(), amt.WithCredentials(demoUser, "wrong"))
 			if err != nil {
 				return err
@@ -133,7 +135,7 @@ func newDemoCommand() *cobra.Command {
 // for it to come back on.
 func demoPower(cmd *cobra.Command, c *amt.Client, dev *amtsim.Device, output string) error {
 	out, ctx := cmd.OutOrStdout(), cmd.Context()
-	flags := fmt.Sprintf("--host %s --tls --pin %s --user %s --password '%s'", c.Host(), "<sha256>", demoUser, demoPassword)
+	flags := fmt.Sprintf("--host %s --tls --pin %s --user %s", c.Host(), "<sha256>", demoUser)
 
 	fmt.Fprintf(out, "\n$ amtctl power status %s\n", flags)
 	st, err := c.Power.Status(ctx)
@@ -166,7 +168,7 @@ func demoPower(cmd *cobra.Command, c *amt.Client, dev *amtsim.Device, output str
 	if st, err = c.Power.WaitFor(wctx, power.StateOn); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%s: the machine is %s\n", c.Host(), st.State)
+	fmt.Fprintf(out, "%s: %s\n", c.Host(), machineIs(st.State))
 	for _, b := range dev.Boots() {
 		fmt.Fprintf(out, "(the simulated machine booted from %s after a %s; the next boot goes to disk again)\n", b.Source, b.Cause)
 	}
@@ -178,7 +180,7 @@ func demoPower(cmd *cobra.Command, c *amt.Client, dev *amtsim.Device, output str
 func demoIDER(cmd *cobra.Command, c *amt.Client, dev *amtsim.Device, output string) error {
 	out, ctx := cmd.OutOrStdout(), cmd.Context()
 	img := testiso.Make(512, 4)
-	fmt.Fprintf(out, "\n$ amtctl ider boot --image rescue.iso --idle 1s --host %s --tls --pin <sha256> --user %s --password '%s'\n", c.Host(), demoUser, demoPassword)
+	fmt.Fprintf(out, "\n$ amtctl ider boot --image rescue.iso --idle 1s --host %s --tls --pin <sha256> --user %s\n", c.Host(), demoUser)
 	fmt.Fprintf(out, "(rescue.iso: a 1 MiB CD image with an El Torito boot record, made on the spot)\n")
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

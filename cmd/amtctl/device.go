@@ -29,17 +29,26 @@ type deviceFlags struct {
 	verbose  bool
 	profile  string
 	state    string
+	fallback bool
+	remember bool
+	// passwordStdin: read the password from standard input (without echo
+	// on a terminal).
+	passwordStdin bool
+	// optionalCredentials: the command does something useful without
+	// credentials (info), so none are asked for.
+	optionalCredentials bool
 
-	extra       []amt.Option    // options a command adds to the flags
-	store       *credentials.DB // opened by client, closed by close
-	credentials bool            // some credential or profile applies
+	extra       []amt.Option      // options a command adds to the flags
+	store       credentials.Store // opened by client, closed by close
+	credentials bool              // some credential or profile applies
 }
 
 func (f *deviceFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.host, "host", "", "device address, host or host:port")
-	fl.StringVarP(&f.user, "user", "u", "admin", "AMT user")
-	fl.StringVarP(&f.password, "password", "p", "", "AMT password (or set AMT_PASSWORD)")
+	fl.StringVar(&f.host, "host", "", "device address, host or host:port (or set AMT_HOST)")
+	fl.StringVarP(&f.user, "user", "u", "admin", "AMT user (or set AMT_USER)")
+	fl.StringVarP(&f.password, "password", "p", "", "AMT password (prefer AMT_PASSWORD or --password-stdin: the command line is visible to others)")
+	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from standard input (without echo on a terminal)")
 	fl.BoolVar(&f.useTLS, "tls", false, "use TLS (port 16993)")
 	fl.StringVar(&f.caFile, "ca", "", "PEM file of CA certificates that issued the device certificate (implies --tls)")
 	fl.StringSliceVar(&f.pins, "pin", nil, "trust the device certificate with this SHA-256 fingerprint (implies --tls)")
@@ -49,28 +58,53 @@ func (f *deviceFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "timeout of each operation")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log requests to stderr")
 	fl.StringVar(&f.profile, "profile", "", "credential profile to log in with (else the default profile)")
+	fl.BoolVar(&f.fallback, "fallback", false, "after --user/--password, fall back to --profile (or the default profile) and the runtime entry")
+	fl.BoolVar(&f.remember, "remember", false, "remember --user/--password (or AMT_PASSWORD) in the runtime profile when it works")
 	registerStateFlag(fl, &f.state)
 }
 
-func (f *deviceFlags) validate() error {
+func (f *deviceFlags) validate(cmd *cobra.Command) error {
 	if f.host == "" {
-		return usageError{errors.New("--host is required")}
+		return usageError{errors.New("--host is required (or set AMT_HOST)")}
 	}
-	if f.output != "table" && f.output != "json" {
-		return usageError{fmt.Errorf("--output must be table or json, not %q", f.output)}
-	}
-	return nil
+	return firstError(
+		checkHost("--host", f.host),
+		checkOneOf("--output", f.output, "table", "json"),
+		checkPositive("--timeout", f.timeout),
+		checkConflict(cmd, "pin", "insecure-skip-verify"),
+		checkConflict(cmd, "ca", "insecure-skip-verify"),
+		checkConflict(cmd, "password", "password-stdin"),
+	)
 }
 
 // client builds the SDK client the flags describe.
 func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
-	if err := f.validate(); err != nil {
+	if err := f.validate(cmd); err != nil {
 		return nil, err
 	}
+	if f.passwordStdin {
+		pw, err := readSecret(cmd, fmt.Sprintf("Password for %s@%s: ", f.user, f.host))
+		if err != nil {
+			return nil, err
+		}
+		f.password = pw
+	}
 	var opts []amt.Option
-	src, err := f.source()
+	src, err := f.source(cmd)
 	if err != nil {
 		return nil, err
+	}
+	if src == nil && !f.optionalCredentials {
+		// Nothing to log in with: ask on a terminal, else say how.
+		pw, err := promptSecret(cmd, fmt.Sprintf("Password for %s@%s: ", f.user, f.host),
+			"give --password-stdin, AMT_PASSWORD or --profile")
+		if err != nil {
+			return nil, err
+		}
+		f.password = pw
+		if src, err = f.source(cmd); err != nil {
+			return nil, err
+		}
 	}
 	if src != nil {
 		opts = append(opts, amt.WithCredentialSource(src))
@@ -115,15 +149,12 @@ func (f *deviceFlags) hasPassword() bool {
 	return f.password != "" || os.Getenv("AMT_PASSWORD") != ""
 }
 
-// source chooses where credentials come from. --user/--password (or
-// AMT_PASSWORD) are a task credential. When the credential store exists (or
-// --profile or --state names one), a resolver tries the task credential,
-// then the named or default profile, then what last worked on the host,
-// learns what works, and never spends more failed logins than the guard
-// allows. Without a store, the task credential is used alone, and nothing is
-// written to disk.
-func (f *deviceFlags) source() (credentials.Source, error) {
-	var task *credentials.Credential
+// source chooses where credentials come from (see credentialSource):
+// --user/--password (or AMT_PASSWORD) alone unless --fallback, else the
+// named or default profile and the runtime entry; every login under the
+// lockout guard kept in the local state.
+func (f *deviceFlags) source(cmd *cobra.Command) (credentials.Source, error) {
+	ch := credentialChoice{profile: f.profile, state: f.state, fallback: f.fallback, remember: f.remember}
 	if f.hasPassword() {
 		password := f.password
 		if password == "" {
@@ -132,34 +163,20 @@ func (f *deviceFlags) source() (credentials.Source, error) {
 		if f.user == "" {
 			return nil, usageError{errors.New("--user must not be empty")}
 		}
-		task = &credentials.Credential{User: f.user, Password: password}
+		ch.task = &credentials.Credential{User: f.user, Password: password}
 	}
-	path, explicit, err := statePath(f.state)
+	src, store, err := credentialSource(cmd.Context(), ch, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}
-	_, statErr := os.Stat(path)
-	useStore := f.profile != "" || explicit || statErr == nil
-	if !useStore {
-		if task == nil {
-			return nil, nil
-		}
-		f.credentials = true
-		return credentials.Static(*task), nil
-	}
-	if f.store, err = credentials.Open(path); err != nil {
+	f.store = store
+	if f.credentials, err = haveCandidates(cmd.Context(), store, ch, f.host); err != nil {
 		return nil, fmt.Errorf("credential store: %w", err)
 	}
-	opts := []credentials.Option{}
-	if f.profile != "" {
-		opts = append(opts, credentials.WithProfile(f.profile))
+	if !f.credentials {
+		return nil, nil
 	}
-	r, err := credentials.NewResolver(f.store, opts...)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	f.credentials = true
-	return r.For(task), nil
+	return src, nil
 }
 
 // logger logs to stderr with --verbose, and nowhere otherwise.

@@ -8,9 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +30,7 @@ type discoverFlags struct {
 	inventory                   bool
 	user, password              string
 	profile, state              string
+	fallback, remember          bool
 	output                      string
 	verbose                     bool
 }
@@ -72,6 +70,8 @@ func newDiscoverCommand() *cobra.Command {
 	fl.StringVarP(&f.password, "password", "p", "", "AMT password for --inventory (or set AMT_PASSWORD)")
 	fl.StringVar(&f.profile, "profile", "", "credential profile for --inventory (default: the store's default profile)")
 	fl.StringVar(&f.state, "state", "", "directory of the credential store (default: $AMTKIT_STATE or the per-user state directory)")
+	fl.BoolVar(&f.fallback, "fallback", false, "after --password, fall back to --profile (or the default profile) and the runtime entries")
+	fl.BoolVar(&f.remember, "remember", false, "remember --password (or AMT_PASSWORD) in the runtime profile where it works")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log to stderr")
 	return cmd
@@ -79,15 +79,15 @@ func newDiscoverCommand() *cobra.Command {
 
 func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 	if len(args) == 0 {
-		return usageError{errors.New("discover: name at least one TARGET (CIDR, range, address, host name or @file)")}
+		return usageError{errors.New("discover: name at least one TARGET (CIDR, range, address, host name, @file or @-)")}
 	}
-	if f.output != "table" && f.output != "json" {
-		return usageError{fmt.Errorf("--output must be table or json, not %q", f.output)}
-	}
-	for name, v := range map[string]int{"--rmcp-port": f.rmcpPort, "--http-port": f.httpPort, "--tls-port": f.tlsPort} {
-		if v < 1 || v > 65535 {
-			return usageError{fmt.Errorf("%s %d is not a port", name, v)}
-		}
+	if err := firstError(
+		checkOneOf("--output", f.output, "table", "json"),
+		checkPort("--rmcp-port", f.rmcpPort, false),
+		checkPort("--http-port", f.httpPort, false),
+		checkPort("--tls-port", f.tlsPort, false),
+	); err != nil {
+		return err
 	}
 	switch {
 	case f.rate < 1 || f.rate > discovery.MaxRate:
@@ -99,9 +99,16 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 	case f.maxAddresses == 0:
 		return usageError{errors.New("--max-addresses must be positive")}
 	}
-	targets, err := discovery.ParseTargets(args...)
+	specs, err := readTargetSpecs(args, cmd.InOrStdin())
 	if err != nil {
-		return usageError{err}
+		return err
+	}
+	targets, err := uniqueTargets(specs, f.maxAddresses)
+	if err != nil {
+		return err
+	}
+	if targets.Len() > f.maxAddresses {
+		return usageError{fmt.Errorf("%d addresses exceed --max-addresses %d; raise --max-addresses to scan them anyway", targets.Len(), f.maxAddresses)}
 	}
 	stderr := cmd.ErrOrStderr()
 	opts := discovery.Options{
@@ -118,7 +125,7 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 		password = os.Getenv("AMT_PASSWORD")
 	}
 	if f.inventory {
-		src, closeStore, err := f.source(cmd.Context(), password)
+		src, closeStore, err := f.source(cmd.Context(), password, stderr)
 		if err != nil {
 			return err
 		}
@@ -128,10 +135,11 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 		fmt.Fprintln(stderr, "amtctl: credentials are used only with --inventory")
 	}
 
-	var prog *progressLine
-	if isTerminal(stderr) {
-		prog = &progressLine{w: stderr}
-		opts.Progress = prog.update
+	prog := newProgress(cmd)
+	if prog.Enabled() {
+		opts.Progress = func(pr discovery.Progress) {
+			prog.Show("discover: %d/%d addresses, %d AMT, %.0f/s", pr.Done, pr.Total, pr.Found, pr.Rate)
+		}
 		opts.ProgressInterval = 250 * time.Millisecond
 	}
 
@@ -143,6 +151,7 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 	} else {
 		table = &discoverTable{w: out, inventory: f.inventory}
 	}
+	seen := map[string]bool{}
 	var sum summary
 	start := time.Now()
 	var scanErr error
@@ -151,60 +160,64 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 			scanErr = err
 			break
 		}
+		// A host name that resolves to an address already scanned is
+		// reported once.
+		key := r.Host
+		if r.Address.IsValid() {
+			key = r.Address.String()
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
 		sum.add(r)
-		prog.clear()
 		if enc != nil {
-			if err := enc.Encode(r); err != nil {
+			prog.Done()
+			if err := enc.Encode(newDiscoverRecord(r)); err != nil {
 				return err
 			}
 		} else {
-			table.row(r)
+			table.add(r)
 		}
 	}
-	prog.clear()
+	prog.Done()
+	if table != nil {
+		if err := table.flush(); err != nil {
+			return err
+		}
+	}
 	if scanErr != nil {
 		if errors.Is(scanErr, discovery.ErrTooManyAddresses) {
-			return usageError{fmt.Errorf("%w; raise --max-addresses to scan anyway", scanErr)}
+			return usageError{fmt.Errorf("%d addresses exceed --max-addresses %d; raise --max-addresses to scan them anyway", targets.Len(), f.maxAddresses)}
 		}
 		fmt.Fprintln(stderr, sum.line(targets.Len(), time.Since(start), true))
+		if errors.Is(scanErr, context.Canceled) {
+			return errors.New("discover: interrupted")
+		}
 		return scanErr
 	}
 	fmt.Fprintln(stderr, sum.line(targets.Len(), time.Since(start), false))
 	return nil
 }
 
-// source builds the credential source of --inventory: --user/--password as
-// the task credential, a profile from the store (--profile, else the
-// default profile), or both, the task credential first.
-func (f *discoverFlags) source(ctx context.Context, password string) (credentials.Source, func(), error) {
-	nothing := func() {}
-	task := &credentials.Credential{User: f.user, Password: password}
-	if f.profile == "" && password != "" {
-		return credentials.Static(*task), nothing, nil
+// source builds the credential source of --inventory: --user/--password
+// alone (with --fallback, then the profiles), or a profile from the store
+// (--profile, else the default profile); every login under the lockout
+// guard kept in the local state.
+func (f *discoverFlags) source(ctx context.Context, password string, stderr io.Writer) (credentials.Source, func(), error) {
+	ch := credentialChoice{profile: f.profile, state: f.state, fallback: f.fallback, remember: f.remember}
+	if password != "" {
+		ch.task = &credentials.Credential{User: f.user, Password: password}
 	}
-	path, err := credentials.DefaultStatePath()
-	if f.state != "" {
-		path, err = filepath.Join(f.state, credentials.DatabaseFileName), nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("credential store: %w", err)
-	}
-	db, err := credentials.Open(path)
+	src, store, err := credentialSource(ctx, ch, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
-	closeDB := func() { _ = db.Close() }
-	var ropts []credentials.Option
-	if f.profile != "" {
-		if _, err := db.Profile(ctx, f.profile); err != nil {
-			closeDB()
-			return nil, nil, usageError{fmt.Errorf("--profile %s: %w", f.profile, err)}
-		}
-		ropts = append(ropts, credentials.WithProfile(f.profile))
-	} else {
-		profiles, err := db.Profiles(ctx)
+	closeStore := func() { _ = store.Close() }
+	if ch.task == nil && ch.profile == "" {
+		profiles, err := store.Profiles(ctx)
 		if err != nil {
-			closeDB()
+			closeStore()
 			return nil, nil, err
 		}
 		hasDefault := false
@@ -212,68 +225,11 @@ func (f *discoverFlags) source(ctx context.Context, password string) (credential
 			hasDefault = hasDefault || p.Default
 		}
 		if !hasDefault {
-			closeDB()
+			closeStore()
 			return nil, nil, usageError{errors.New("--inventory needs --password (or AMT_PASSWORD), --profile, or a default profile in the credential store")}
 		}
 	}
-	r, err := credentials.NewResolver(db, ropts...)
-	if err != nil {
-		closeDB()
-		return nil, nil, err
-	}
-	if password == "" {
-		task = nil
-	}
-	return r.For(task), closeDB, nil
-}
-
-// discoverTable prints results as aligned rows as they come; the widths
-// are fixed because the rows stream.
-type discoverTable struct {
-	w         io.Writer
-	inventory bool
-	header    bool
-}
-
-func (t *discoverTable) row(r *discovery.Result) {
-	if !t.header {
-		t.header = true
-		h := fmt.Sprintf("%-15s  %-15s  %-13s  %-17s  %-4s  %-3s  %-3s  %-39s", "ADDRESS", "CLASS", "VERSION", "STATE", "MODE", "TLS", "SKU", "REALM")
-		if t.inventory {
-			h += "  HOST NAME"
-		}
-		fmt.Fprintln(t.w, strings.TrimRight(h, " ")+"  NOTE")
-	}
-	dash := func(s string) string {
-		if s == "" {
-			return "-"
-		}
-		return s
-	}
-	tls := "no"
-	if r.TLS {
-		tls = "yes"
-	}
-	addr := r.Address.String()
-	if !r.Address.IsValid() {
-		addr = r.Host
-	}
-	line := fmt.Sprintf("%-15s  %-15s  %-13s  %-17s  %-4s  %-3s  %-3s  %-39s", addr, r.Classification, dash(r.Version),
-		dash(r.ProvisioningState), dash(r.ProvisioningMode), tls, dash(r.SKU), dash(r.Realm))
-	if t.inventory {
-		host := ""
-		if r.Inventory != nil {
-			host = r.Inventory.Hostname
-			if r.Inventory.DomainName != "" {
-				host += "." + r.Inventory.DomainName
-			}
-		}
-		line += "  " + fmt.Sprintf("%-24s", dash(host))
-	}
-	if r.Err != nil {
-		line += "  " + r.Err.Error()
-	}
-	fmt.Fprintln(t.w, strings.TrimRight(line, " "))
+	return src, closeStore, nil
 }
 
 // summary counts the results by classification.
@@ -298,42 +254,6 @@ func (s *summary) line(total uint64, took time.Duration, stopped bool) string {
 		verb = "stopped after scanning part of"
 	}
 	return fmt.Sprintf("amtctl: discover: %s %d addresses in %s: %d AMT (%d provisioned, %d not provisioned, %d authentication failed, %d errors), %d other answers",
-		verb, total, took.Round(10*time.Millisecond), s.amt, s.byClass[discovery.Provisioned], s.byClass[discovery.NotProvisioned],
+		verb, total, formatDuration(took), s.amt, s.byClass[discovery.Provisioned], s.byClass[discovery.NotProvisioned],
 		s.byClass[discovery.AuthFailed], s.byClass[discovery.Error], s.byClass[discovery.NoAMT])
-}
-
-// progressLine rewrites one status line on a terminal.
-type progressLine struct {
-	mu    sync.Mutex
-	w     io.Writer
-	shown bool
-}
-
-func (p *progressLine) update(pr discovery.Progress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "\r\033[Kdiscover: %d/%d addresses, %d AMT, %.0f/s", pr.Done, pr.Total, pr.Found, pr.Rate)
-	p.shown = true
-}
-
-func (p *progressLine) clear() {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.shown = false
-	}
-}
-
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

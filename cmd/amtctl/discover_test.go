@@ -29,7 +29,7 @@ func discoverCLI(t *testing.T, args ...string) (int, string, string) {
 	}
 	started := false
 	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
-	root.SetArgs(append([]string{"discover"}, args...))
+	root.SetArgs(withTestState(t, append([]string{"discover"}, args...)))
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return exitOK, stdout.String(), stderr.String()
@@ -88,11 +88,11 @@ func TestDiscoverJSON(t *testing.T) {
 	for _, d := range sim.Devices() {
 		rec := got[d.IP()]
 		require.NotNil(t, rec, d.IP())
-		for _, k := range []string{"address", "amt", "version", "provisioning_state", "tls", "realm", "classification"} {
+		for _, k := range []string{"address", "amt", "firmware", "inventory", "sku", "cert_sha256", "provisioning_state", "tls", "realm", "classification"} {
 			assert.Contains(t, rec, k, d.Group())
 		}
 		assert.Equal(t, true, rec["amt"])
-		assert.Equal(t, d.Version(), rec["version"])
+		assert.Equal(t, d.Version(), rec["firmware"])
 		assert.Equal(t, d.Realm(), rec["realm"])
 		assert.Equal(t, d.TLSOnly(), rec["tls"])
 		want := "provisioned"
@@ -100,9 +100,9 @@ func TestDiscoverJSON(t *testing.T) {
 			want = "not_provisioned"
 		}
 		assert.Equal(t, want, rec["classification"], d.Group())
-		assert.NotContains(t, rec, "inventory")
+		assert.Nil(t, rec["inventory"])
 	}
-	assert.Contains(t, stderr, fmt.Sprintf("scanned 30 addresses"))
+	assert.Contains(t, stderr, "scanned 30 addresses")
 	assert.Contains(t, stderr, fmt.Sprintf("%d AMT", len(sim.Devices())))
 	assert.NotContains(t, stderr, "\r", "no progress when stderr is not a terminal")
 }
@@ -122,14 +122,16 @@ func TestDiscoverInventory(t *testing.T) {
 			assert.Contains(t, rec["error"], "authentication failed")
 		case d.ProvisioningState() == 0:
 			assert.Equal(t, "not_provisioned", rec["classification"])
-			assert.NotContains(t, rec, "inventory")
+			assert.Nil(t, rec["inventory"])
 		default:
 			assert.Equal(t, "provisioned", rec["classification"], d.Group())
 			inv, ok := rec["inventory"].(map[string]any)
 			require.True(t, ok, d.Group())
 			assert.Equal(t, d.Hostname(), inv["hostname"])
 			assert.NotEmpty(t, inv["uuid"])
-			assert.Equal(t, "on", inv["power_state"])
+			assert.Equal(t, 2.0, inv["power_state"], "the DMTF number, as power status gives it")
+			assert.Equal(t, "on", inv["power_state_name"])
+			assert.Equal(t, d.Version(), inv["firmware"], "the full version")
 			wantMode, wantSKU := "ACM", "AMT"
 			if d.Group() == "ccm-ism" {
 				wantMode, wantSKU = "CCM", "ISM"

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -116,8 +114,11 @@ func (f *iderFlags) options() (redirect.StartMode, power.BootTarget, error) {
 	if target == power.BootIDERCD && f.image == "" || target == power.BootIDERFloppy && f.floppy == "" {
 		return 0, 0, usageError{fmt.Errorf("--device %s needs its image (--image for cd, --floppy for floppy)", f.device)}
 	}
-	if f.untilBytes < 0 || f.idle < 0 {
-		return 0, 0, usageError{errors.New("--until-bytes and --idle must not be negative")}
+	if f.untilBytes < 0 {
+		return 0, 0, usageError{errors.New("--until-bytes must not be negative")}
+	}
+	if err := checkNotNegative("--idle", f.idle); err != nil {
+		return 0, 0, err
 	}
 	return start, target, nil
 }
@@ -172,6 +173,11 @@ func newIDERBootCommand() *cobra.Command {
 			"boot options and puts the redirection settings back as they were.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if consentCode != "" {
+				if err := checkDigits("--consent-code", consentCode, 1, 16); err != nil {
+					return err
+				}
+			}
 			p, err := f.prepare(cmd)
 			defer p.close()
 			if err != nil {
@@ -183,7 +189,7 @@ func newIDERBootCommand() *cobra.Command {
 				StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
 				Logger: f.dev.logger(cmd),
 			}
-			bar := newProgressBar(cmd.ErrOrStderr())
+			bar := newProgressBar(cmd)
 			opts.Progress = bar.update
 			if console {
 				opts.Console = cmd.OutOrStdout()
@@ -191,7 +197,7 @@ func newIDERBootCommand() *cobra.Command {
 			switch {
 			case consentCode != "":
 				opts.ConsentCode = func(context.Context) (string, error) { return consentCode, nil }
-			case isCharDevice(cmd.InOrStdin()):
+			case isTTY(cmd.InOrStdin()):
 				opts.ConsentCode = promptConsent(cmd)
 			}
 			res, err := c.Redirect.BootFromImage(ctx, opts)
@@ -204,7 +210,7 @@ func newIDERBootCommand() *cobra.Command {
 			if errors.Is(err, context.Canceled) && res != nil && res.Stats != nil && res.Stats.Stop == redirect.StopContext {
 				return nil // ctrl-c ends serving
 			}
-			return explainOutcome(err)
+			return explainOutcome(err, powerStatusCommand(f.dev.host))
 		},
 	}
 	f.register(cmd, "reboot", 30*time.Second)
@@ -234,7 +240,7 @@ func newIDERServeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bar := newProgressBar(cmd.ErrOrStderr())
+			bar := newProgressBar(cmd)
 			started := time.Now()
 			stats, err := redirect.ServeIDER(ctx, s, p.media, redirect.IDEROptions{
 				Start: p.start, Progress: bar.update, StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
@@ -270,8 +276,8 @@ func (r *redirectFlags) register(cmd *cobra.Command) {
 // WS-Management first (which resolves the credentials, from the store when
 // there is one) and takes the same credential to the redirection port.
 func (f *deviceFlags) redirectClient(cmd *cobra.Command, rf *redirectFlags) (*amt.Client, error) {
-	if rf.port < 0 || rf.port > 65535 {
-		return nil, usageError{fmt.Errorf("--redirect-port %d is not a port", rf.port)}
+	if err := checkPort("--redirect-port", rf.port, true); err != nil {
+		return nil, err
 	}
 	if rf.port != 0 {
 		f.extra = append(f.extra, amt.WithRedirectPort(rf.port))
@@ -288,50 +294,26 @@ func (f *deviceFlags) redirectClient(cmd *cobra.Command, rf *redirectFlags) (*am
 
 func promptConsent(cmd *cobra.Command) func(context.Context) (string, error) {
 	return func(context.Context) (string, error) {
-		fmt.Fprint(cmd.ErrOrStderr(), "The device requires user consent. Enter the code shown on the machine's screen: ")
-		line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-		if err != nil && line == "" {
-			return "", fmt.Errorf("reading the consent code: %w", err)
+		code, err := promptLine(cmd, "The device requires user consent. Enter the code shown on the machine's screen: ",
+			"give --consent-code")
+		if err == nil {
+			err = checkDigits("the consent code", code, 1, 16)
 		}
-		return strings.TrimSpace(line), nil
+		return code, err
 	}
-}
-
-// isCharDevice reports whether f is a file on a character device (a terminal).
-func isCharDevice(f any) bool {
-	fh, ok := f.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := fh.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // progressBar draws bytes served and the rate on one line of a terminal;
-// on anything else it draws nothing.
-type progressBar struct {
-	w     io.Writer
-	on    bool
-	drawn bool
-}
+// on anything else, or with -q, it draws nothing.
+type progressBar struct{ p *progress }
 
-func newProgressBar(w io.Writer) *progressBar { return &progressBar{w: w, on: isCharDevice(w)} }
+func newProgressBar(cmd *cobra.Command) *progressBar { return &progressBar{p: newProgress(cmd)} }
 
 func (b *progressBar) update(p redirect.Progress) {
-	if !b.on {
-		return
-	}
-	b.drawn = true
-	fmt.Fprintf(b.w, "\r%10s served  %8.1f MB/s  %7d commands  %s ", mib(p.BytesServed), p.Rate/1e6, p.Commands, p.Elapsed.Truncate(time.Second))
+	b.p.Show("%10s served  %12s  %7d commands  %s", formatSize(p.BytesServed), formatRate(p.Rate), p.Commands, p.Elapsed.Truncate(time.Second))
 }
 
-func (b *progressBar) done() {
-	if b.drawn {
-		fmt.Fprintln(b.w)
-	}
-}
-
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+func (b *progressBar) done() { b.p.Done() }
 
 type iderRecord struct {
 	Host                 string   `json:"host"`
@@ -342,7 +324,7 @@ type iderRecord struct {
 	Commands             int      `json:"commands"`
 	Resets               int      `json:"resets"`
 	Seconds              float64  `json:"seconds"`
-	RateMBps             float64  `json:"rate_mb_s"`
+	RateMiBps            float64  `json:"rate_mib_s"`
 	Stop                 string   `json:"stop,omitempty"`
 	Restored             []string `json:"restored,omitempty"`
 	RestoreErrors        []string `json:"restore_errors,omitempty"`
@@ -360,7 +342,7 @@ func printBootResult(cmd *cobra.Command, format, host string, res *redirect.Boot
 	rec.ActionOutcomeUnknown = res.ActionOutcomeUnknown
 	if st := res.Stats; st != nil {
 		rec.BytesServed, rec.Commands, rec.Resets, rec.Stop = st.BytesServed, st.Commands, st.Resets, st.Stop.String()
-		rec.RateMBps = st.Rate / 1e6
+		rec.RateMiBps = mibPerSecond(st.Rate)
 	}
 	for _, e := range res.RestoreErrors {
 		rec.RestoreErrors = append(rec.RestoreErrors, e.Error())
@@ -381,8 +363,8 @@ func printBootResult(cmd *cobra.Command, format, host string, res *redirect.Boot
 		}
 		b.WriteString("; ")
 	}
-	fmt.Fprintf(&b, "served %s in %d commands over %s (%.1f MB/s)", mib(rec.BytesServed), rec.Commands,
-		res.Duration.Round(100*time.Millisecond), rec.RateMBps)
+	fmt.Fprintf(&b, "served %s in %d commands over %s (%s)", formatSize(rec.BytesServed), rec.Commands,
+		formatDuration(res.Duration), formatRate(rec.RateMiBps*(1<<20)))
 	if rec.Stop != "" {
 		fmt.Fprintf(&b, "; stopped: %s", rec.Stop)
 	}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -37,28 +35,46 @@ func newInfoCommand() *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	f.optionalCredentials = true
 	return cmd
 }
 
-// infoRecord is the JSON form of info: one object per host.
+// infoRecord is the JSON form of info: one object per host. Every key is
+// always present; what is not known is null.
 type infoRecord struct {
 	Host              string       `json:"host"`
-	Firmware          string       `json:"firmware,omitempty"`
-	ProductVersion    string       `json:"product_version,omitempty"`
-	AMTVersion        string       `json:"amt_version"`
-	Build             string       `json:"build"`
-	SKU               string       `json:"sku"`
-	SKUValue          uint32       `json:"sku_value"`
+	Firmware          *string      `json:"firmware"`
+	ProductVersion    *string      `json:"product_version"`
+	AMTVersion        *string      `json:"amt_version"`
+	Build             *string      `json:"build"`
+	SKU               *string      `json:"sku"`
+	SKUValue          *uint32      `json:"sku_value"`
 	SKUFeatures       []string     `json:"sku_features"`
-	ProvisioningState string       `json:"provisioning_state"`
-	ProvisioningMode  string       `json:"provisioning_mode"`
-	DigestRealm       string       `json:"digest_realm"`
-	Hostname          string       `json:"hostname"`
-	DomainName        string       `json:"domain_name"`
-	UUID              string       `json:"uuid"`
-	PlatformGUID      string       `json:"platform_guid"`
+	ProvisioningState *string      `json:"provisioning_state"`
+	ProvisioningMode  *string      `json:"provisioning_mode"`
+	DigestRealm       *string      `json:"digest_realm"`
+	Hostname          *string      `json:"hostname"`
+	DomainName        *string      `json:"domain_name"`
+	UUID              *string      `json:"uuid"`
+	PlatformGUID      *string      `json:"platform_guid"`
 	Ports             []portRecord `json:"ports"`
-	Credentials       *credsReport `json:"credentials,omitempty"`
+	Credentials       *credsReport `json:"credentials"`
+}
+
+// str is s as a JSON string, null when empty.
+func str(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// val is *p, "" for nil.
+func val(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // credsReport says which credentials worked, by profile name only, and
@@ -70,10 +86,10 @@ type credsReport struct {
 }
 
 type attemptRecord struct {
-	Profile string `json:"profile"`
-	Origin  string `json:"origin"`
-	Outcome string `json:"outcome"`
-	Error   string `json:"error,omitempty"`
+	Profile string  `json:"profile"`
+	Origin  string  `json:"origin"`
+	Outcome string  `json:"outcome"`
+	Error   *string `json:"error"`
 }
 
 func newCredsReport(res *amt.Resolution) *credsReport {
@@ -84,7 +100,7 @@ func newCredsReport(res *amt.Resolution) *credsReport {
 	for _, a := range res.Attempts {
 		ar := attemptRecord{Profile: a.Profile, Origin: a.Origin.String(), Outcome: a.Outcome.String()}
 		if a.Err != nil {
-			ar.Error = a.Err.Error()
+			ar.Error = str(a.Err.Error())
 		}
 		r.Attempts = append(r.Attempts, ar)
 	}
@@ -92,12 +108,12 @@ func newCredsReport(res *amt.Resolution) *credsReport {
 }
 
 type portRecord struct {
-	InstanceID string `json:"instance_id"`
-	Wireless   bool   `json:"wireless"`
-	MAC        string `json:"mac"`
-	IPAddress  string `json:"ip_address,omitempty"`
-	DHCP       bool   `json:"dhcp"`
-	LinkUp     bool   `json:"link_up"`
+	InstanceID string  `json:"instance_id"`
+	Wireless   bool    `json:"wireless"`
+	MAC        string  `json:"mac"`
+	IPAddress  *string `json:"ip_address"`
+	DHCP       bool    `json:"dhcp"`
+	LinkUp     bool    `json:"link_up"`
 }
 
 func collectInfo(cmd *cobra.Command, c *amt.Client, withInventory bool) (*infoRecord, error) {
@@ -106,9 +122,9 @@ func collectInfo(cmd *cobra.Command, c *amt.Client, withInventory bool) (*infoRe
 	if err != nil {
 		return nil, err
 	}
-	rec := &infoRecord{Host: c.Host(), Firmware: id.Firmware, ProductVersion: id.ProductVersion, SKUFeatures: []string{}, Ports: []portRecord{}}
+	rec := &infoRecord{Host: c.Host(), Firmware: str(id.Firmware), ProductVersion: str(id.ProductVersion), SKUFeatures: []string{}, Ports: []portRecord{}}
 	if !withInventory {
-		fmt.Fprintln(cmd.ErrOrStderr(), "amtctl: no password given (--password or AMT_PASSWORD): showing what the device tells without credentials")
+		fmt.Fprintln(cmd.ErrOrStderr(), "amtctl: no password given (--password-stdin, AMT_PASSWORD or --profile): showing what the device tells without credentials")
 		return rec, nil
 	}
 	inv, err := c.Inventory(ctx)
@@ -121,46 +137,57 @@ func collectInfo(cmd *cobra.Command, c *amt.Client, withInventory bool) (*infoRe
 		return nil, err
 	}
 	rec.Credentials = newCredsReport(c.Resolution())
-	rec.AMTVersion = inv.AMTVersion
-	rec.Build = inv.Build
-	rec.SKU = inv.SKU.Kind()
-	rec.SKUValue = uint32(inv.SKU)
+	rec.AMTVersion = str(inv.AMTVersion)
+	rec.Build = str(inv.Build)
+	if rec.Firmware == nil && inv.AMTVersion != "" && inv.Build != "" {
+		rec.Firmware = str(inv.AMTVersion + "." + inv.Build)
+	}
+	rec.SKU = str(inv.SKU.Kind())
+	sku := uint32(inv.SKU)
+	rec.SKUValue = &sku
 	if f := inv.SKU.Features(); f != nil {
 		rec.SKUFeatures = f
 	}
-	rec.ProvisioningState = inv.ProvisioningState.String()
-	rec.ProvisioningMode = inv.ProvisioningMode.String()
-	rec.DigestRealm = inv.DigestRealm
-	rec.Hostname = inv.Hostname
-	rec.DomainName = inv.DomainName
-	rec.UUID = inv.UUID
-	rec.PlatformGUID = inv.PlatformGUID
+	rec.ProvisioningState = str(inv.ProvisioningState.String())
+	if inv.ProvisioningState == amt.PostProvisioning {
+		// An unprovisioned machine has no mode, whatever the register says.
+		rec.ProvisioningMode = str(inv.ProvisioningMode.String())
+	}
+	rec.DigestRealm = str(inv.DigestRealm)
+	rec.Hostname = str(inv.Hostname)
+	rec.DomainName = str(inv.DomainName)
+	rec.UUID = str(inv.UUID)
+	rec.PlatformGUID = str(inv.PlatformGUID)
 	for _, p := range inv.Ports {
-		rec.Ports = append(rec.Ports, portRecord{InstanceID: p.InstanceID, Wireless: p.Wireless, MAC: p.MAC, IPAddress: p.IPAddress, DHCP: p.DHCP, LinkUp: p.LinkUp})
+		rec.Ports = append(rec.Ports, portRecord{InstanceID: p.InstanceID, Wireless: p.Wireless, MAC: p.MAC, IPAddress: str(p.IPAddress), DHCP: p.DHCP, LinkUp: p.LinkUp})
 	}
 	return rec, nil
 }
 
 func printInfo(w io.Writer, format string, rec *infoRecord) error {
 	if format == "json" {
-		return json.NewEncoder(w).Encode(rec)
+		return writeJSON(w, rec)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+	tw := newTable(w)
+	row := func(k string, v *string) {
+		if v != nil && *v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, *v)
 		}
 	}
-	row("Host", rec.Host)
+	row("Host", &rec.Host)
 	row("Firmware", rec.Firmware)
 	row("Product", rec.ProductVersion)
 	row("AMT version", rec.AMTVersion)
 	row("Build", rec.Build)
-	if rec.SKUValue != 0 {
-		row("SKU", fmt.Sprintf("%s (%d: %s)", rec.SKU, rec.SKUValue, strings.Join(rec.SKUFeatures, ", ")))
+	if rec.SKUValue != nil && *rec.SKUValue != 0 {
+		row("SKU", str(fmt.Sprintf("%s (%d: %s)", val(rec.SKU), *rec.SKUValue, strings.Join(rec.SKUFeatures, ", "))))
 	}
-	if rec.ProvisioningState != "" {
-		row("Provisioning", rec.ProvisioningState+", "+rec.ProvisioningMode)
+	if rec.ProvisioningState != nil {
+		p := *rec.ProvisioningState
+		if rec.ProvisioningMode != nil {
+			p += ", " + *rec.ProvisioningMode
+		}
+		row("Provisioning", &p)
 	}
 	row("Digest realm", rec.DigestRealm)
 	row("Host name", rec.Hostname)
@@ -175,11 +202,11 @@ func printInfo(w io.Writer, format string, rec *infoRecord) error {
 		if p.LinkUp {
 			link = "up"
 		}
-		addr := p.IPAddress
+		addr := val(p.IPAddress)
 		if p.DHCP {
 			addr = strings.TrimSpace(addr + " (DHCP)")
 		}
-		row("Port "+kind, strings.TrimSpace(fmt.Sprintf("%s %s link %s", p.MAC, addr, link)))
+		row("Port "+kind, str(strings.TrimSpace(fmt.Sprintf("%s %s link %s", p.MAC, addr, link))))
 	}
 	return tw.Flush()
 }

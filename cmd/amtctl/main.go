@@ -33,6 +33,12 @@ const (
 	exitDevice         = 8
 	exitLockedOut      = 9
 	exitRefused        = 10
+	// exitOutcomeUnknown: a change was sent but its answer was lost;
+	// whether the device acted is unknown.
+	exitOutcomeUnknown = 11
+	// exitNotReached: a change was accepted but --wait ran out before the
+	// machine reached the state.
+	exitNotReached = 12
 )
 
 func main() {
@@ -54,20 +60,40 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	root := newRootCommand(stdout, stderr)
 	root.SetIn(stdin)
 	// Cobra reports an unknown command or wrong arguments before any
-	// command runs, with plain errors; those are usage errors too. (A
-	// subcommand with its own PersistentPreRun would hide this hook.)
+	// command runs, with plain errors; those are usage errors too.
 	started := false
-	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		started = true
+		return firstError(checkNamedFlags(cmd), applyDefaults(cmd))
+	}
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
 	if !started {
 		err = usageError{err}
 	}
+	code := exitCode(err)
+	if cmd == nil {
+		cmd = root
+	}
 	fmt.Fprintln(stderr, "amtctl:", err)
-	return exitCode(err)
+	if code == exitUsage {
+		fmt.Fprint(stderr, "\n", cmd.UsageString())
+	}
+	if flagValue(cmd, "output") == "json" {
+		_ = writeJSONError(stdout, flagValue(cmd, "host"), err, code)
+	}
+	return code
+}
+
+// flagValue is the value of cmd's flag name, "" when it has none.
+func flagValue(cmd *cobra.Command, name string) string {
+	if f := cmd.Flags().Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
 }
 
 func exitCode(err error) int {
@@ -75,10 +101,12 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.Is(err, amt.ErrOutcomeUnknown):
+		return exitOutcomeUnknown
 	case errors.Is(err, power.ErrNotAvailable), errors.Is(err, power.ErrTransitioning), errors.Is(err, power.ErrUnsupported):
 		return exitRefused
 	case errors.Is(err, power.ErrNotReached):
-		return exitFailure
+		return exitNotReached
 	case errors.Is(err, amt.ErrAuthFailed):
 		return exitAuthFailed
 	case errors.Is(err, amt.ErrLockedOut):
@@ -101,12 +129,26 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "amtctl",
 		Short:         "Manage Intel AMT (vPro) machines out of band",
+		Version:       readBuildVersion().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("amtctl {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{plainFlagError(err)} })
+	root.PersistentFlags().BoolP("quiet", "q", false, "no progress on stderr")
+	root.PersistentFlags().String("config", "", "configuration file (default $XDG_CONFIG_HOME/amtkit/config.yaml)")
 	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDemoCommand())
+	root.AddCommand(newVersionCommand(), newConfigCommand())
+	root.SetHelpCommand(newHelpCommand(root))
+	applyFlagRules(root)
+	registerCompletions(root)
 	return root
+}
+
+func init() {
+	// Every command's persistent pre-run hooks run, the root's first: its
+	// checks and defaults hold for commands that add their own.
+	cobra.EnableTraverseRunHooks = true
 }

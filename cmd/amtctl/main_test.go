@@ -45,6 +45,9 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.RemoveAll(dir)
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
 	os.Exit(code)
 }
 
@@ -66,7 +69,7 @@ func newSim(t *testing.T, opts amtsim.Options) (*amtsim.Server, *amtsim.Device) 
 func amtctl(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
+	code := run(context.Background(), withTestState(t, args), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -107,7 +110,8 @@ func TestInfoJSON(t *testing.T) {
 	assert.Equal(t, 16392.0, rec["sku_value"])
 	assert.Equal(t, []any{"AMT", "Corporate"}, rec["sku_features"])
 	assert.Equal(t, dev.PlatformGUID(), rec["platform_guid"])
-	assert.Equal(t, "", rec["domain_name"])
+	assert.Nil(t, rec["domain_name"])
+	assert.Contains(t, rec, "domain_name", "unknown is null, not left out")
 	assert.Len(t, rec["ports"], 2)
 	assert.Zero(t, dev.Stats().FailedLogins)
 }
@@ -190,7 +194,9 @@ func TestInfoWithoutPassword(t *testing.T) {
 	rec := decodeInfo(t, stdout)
 	assert.Equal(t, dev.HTTPAddr(), rec["host"])
 	assert.Equal(t, "11.8.50.3425", rec["firmware"])
-	assert.Equal(t, "", rec["amt_version"])
+	assert.Nil(t, rec["amt_version"])
+	assert.Contains(t, rec, "amt_version")
+	assert.Nil(t, rec["provisioning_mode"])
 }
 
 func TestInfoTLS(t *testing.T) {
@@ -358,8 +364,9 @@ func TestBinaryExitStatus(t *testing.T) {
 	_, dev := newSim(t, amtsim.Options{})
 
 	var stdout, stderr bytes.Buffer
+	state := t.TempDir()
 	cmd := exec.Command(bin, "info", "--host", dev.HTTPAddr(), "--password", "wrong")
-	cmd.Env = append(os.Environ(), "AMT_PASSWORD=")
+	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
 	var exitErr *exec.ExitError
@@ -370,7 +377,7 @@ func TestBinaryExitStatus(t *testing.T) {
 	assert.Equal(t, 1, dev.Stats().FailedLogins)
 
 	cmd = exec.Command(bin, "info", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
-	cmd.Env = append(os.Environ(), "AMT_PASSWORD=")
+	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
 	out, err = cmd.Output()
 	require.NoError(t, err)
 	assert.Equal(t, "11.8.50", decodeInfo(t, string(out))["amt_version"])

@@ -2,18 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/power"
-	"github.com/amtkit/amtkit/wsman"
 )
 
 func newPowerCommand() *cobra.Command {
@@ -21,6 +19,7 @@ func newPowerCommand() *cobra.Command {
 		f           deviceFlags
 		wait        bool
 		waitTimeout time.Duration
+		dry         bool
 	)
 	actions := make([]string, 0, len(power.Actions()))
 	for _, a := range power.Actions() {
@@ -37,13 +36,26 @@ func newPowerCommand() *cobra.Command {
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: append(append([]string{"status"}, actions...), "wake"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			verb := args[0]
+			if verb == "status" {
+				for _, n := range []string{"wait", "wait-timeout", "dry-run"} {
+					if cmd.Flags().Changed(n) {
+						return usageError{fmt.Errorf("--%s does not go with power status", n)}
+					}
+				}
+			}
+			if err := firstError(checkPositive("--wait-timeout", waitTimeout), checkConflict(cmd, "wait", "dry-run")); err != nil {
+				return err
+			}
 			c, err := f.client(cmd)
 			defer f.close()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			verb := args[0]
+			if dry {
+				return powerDryRun(cmd, c, f.output, verb)
+			}
 			switch verb {
 			case "status":
 				st, err := c.Power.Status(ctx)
@@ -53,7 +65,7 @@ func newPowerCommand() *cobra.Command {
 				return printPowerStatus(cmd.OutOrStdout(), f.output, c.Host(), st)
 			case "wake":
 				if err := c.Power.Wake(ctx); err != nil {
-					return explainOutcome(err)
+					return explainOutcome(err, powerStatusCommand(f.host))
 				}
 				return report(cmd, f.output, c.Host(), "wake", nil)
 			}
@@ -62,13 +74,16 @@ func newPowerCommand() *cobra.Command {
 				return usageError{err}
 			}
 			if err := c.Power.Set(ctx, a); err != nil {
-				return explainOutcome(err)
+				return explainOutcome(err, powerStatusCommand(f.host))
 			}
 			var st *power.Status
 			if target, ok := expectedState(a); ok && wait {
 				wctx, cancel := context.WithTimeout(ctx, waitTimeout)
 				defer cancel()
-				if st, err = c.Power.WaitFor(wctx, target); err != nil {
+				stop := newProgress(cmd).Wait(fmt.Sprintf("%s: waiting for the machine to be %s", c.Host(), target), nil)
+				st, err = c.Power.WaitFor(wctx, target)
+				stop()
+				if err != nil {
 					return err
 				}
 			}
@@ -78,6 +93,7 @@ func newPowerCommand() *cobra.Command {
 	f.register(cmd)
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the machine reaches the state the action leads to")
 	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 3*time.Minute, "how long --wait waits")
+	registerDryRun(cmd, &dry)
 	return cmd
 }
 
@@ -96,31 +112,39 @@ func expectedState(a power.Action) (power.State, bool) {
 	return 0, false
 }
 
-// explainOutcome adds advice to an error whose outcome is unknown.
-func explainOutcome(err error) error {
-	if errors.Is(err, wsman.ErrOutcomeUnknown) {
-		return fmt.Errorf("%w\n(the request was sent but its answer was lost; it was not resent. Run \"amtctl power status\" to see whether it took effect)", err)
+// explainOutcome adds the command that reads the state to an error whose
+// outcome is unknown (the error itself says the request was sent and that
+// whether the device acted is unknown).
+func explainOutcome(err error, read string) error {
+	if errors.Is(err, amt.ErrOutcomeUnknown) {
+		return fmt.Errorf("%w\n(read it with \"%s\")", err, read)
 	}
 	return err
 }
+
+// powerStatusCommand is the command that reads the power state of host.
+func powerStatusCommand(host string) string { return "amtctl power status --host " + host }
 
 type powerRecord struct {
 	Host             string   `json:"host"`
 	PowerState       int      `json:"power_state"`
 	PowerStateName   string   `json:"power_state_name"`
-	OSPowerSaving    string   `json:"os_power_saving"`
+	OSPowerSaving    *string  `json:"os_power_saving"` // null unless the machine is on
 	Transitioning    bool     `json:"transitioning"`
-	TransitioningTo  string   `json:"transitioning_to,omitempty"`
+	TransitioningTo  *string  `json:"transitioning_to"`
 	AvailableActions []string `json:"available_actions"`
 }
 
 func newPowerRecord(host string, st *power.Status) powerRecord {
 	r := powerRecord{
 		Host: host, PowerState: int(st.State), PowerStateName: st.State.String(),
-		OSPowerSaving: st.OSPowerSaving.String(), Transitioning: st.Transitioning, AvailableActions: []string{},
+		Transitioning: st.Transitioning, AvailableActions: []string{},
+	}
+	if st.State == power.StateOn {
+		r.OSPowerSaving = str(st.OSPowerSaving.String())
 	}
 	if st.Transitioning {
-		r.TransitioningTo = transitionName(st.TransitioningTo)
+		r.TransitioningTo = str(transitionName(st.TransitioningTo))
 	}
 	for _, a := range st.Available {
 		r.AvailableActions = append(r.AvailableActions, a.String())
@@ -131,9 +155,9 @@ func newPowerRecord(host string, st *power.Status) powerRecord {
 func printPowerStatus(w io.Writer, format, host string, st *power.Status) error {
 	r := newPowerRecord(host, st)
 	if format == "json" {
-		return json.NewEncoder(w).Encode(r)
+		return writeJSON(w, r)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintf(tw, "Host\t%s\n", r.Host)
 	state := fmt.Sprintf("%s (%d)", r.PowerStateName, r.PowerState)
 	if st.State == power.StateOn && st.OSPowerSaving == power.OSPowerSavingOn {
@@ -141,9 +165,11 @@ func printPowerStatus(w io.Writer, format, host string, st *power.Status) error 
 	}
 	fmt.Fprintf(tw, "Power\t%s\n", state)
 	if r.Transitioning {
-		fmt.Fprintf(tw, "Changing to\t%s\n", r.TransitioningTo)
+		fmt.Fprintf(tw, "Changing to\t%s\n", val(r.TransitioningTo))
 	}
-	fmt.Fprintf(tw, "OS power saving\t%s\n", r.OSPowerSaving)
+	if r.OSPowerSaving != nil {
+		fmt.Fprintf(tw, "OS power saving\t%s\n", *r.OSPowerSaving)
+	}
 	fmt.Fprintf(tw, "Available\t%s\n", strings.Join(r.AvailableActions, ", "))
 	return tw.Flush()
 }
@@ -163,18 +189,36 @@ func transitionName(s power.State) string {
 // report prints the result of a change: the new status when --wait read
 // one, else a line saying the device accepted it.
 func report(cmd *cobra.Command, format, host, what string, st *power.Status) error {
-	w := cmd.OutOrStdout()
-	if format == "json" {
-		out := map[string]any{"host": host, "action": what, "accepted": true}
-		if st != nil {
-			out["status"] = newPowerRecord(host, st)
-		}
-		return json.NewEncoder(w).Encode(out)
-	}
+	r := actionResult{Host: host, Action: what, Accepted: true, Message: what + " accepted", Extra: map[string]any{"status": nil}}
 	if st != nil {
-		fmt.Fprintf(w, "%s: %s done; the machine is %s\n", host, what, st.State)
-		return nil
+		r.Extra["status"] = newPowerRecord(host, st)
+		r.Message = fmt.Sprintf("%s done; %s", what, machineIs(st.State))
 	}
-	fmt.Fprintf(w, "%s: %s accepted\n", host, what)
-	return nil
+	return printAction(cmd, format, r)
+}
+
+// powerDryRun reads the state and says what the action would send: the
+// same checks as the change itself, without the change.
+func powerDryRun(cmd *cobra.Command, c *amt.Client, format, verb string) error {
+	st, err := c.Power.Status(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if verb == "wake" {
+		if st.OSPowerSaving == power.OSFullPower {
+			return dryRun(cmd, format, c.Host(), "wake", "the OS is at full power already: wake would send nothing")
+		}
+		return dryRun(cmd, format, c.Host(), "wake", "would wake the OS from power saving", planWake())
+	}
+	a, err := power.ParseAction(verb)
+	if err != nil {
+		return usageError{err}
+	}
+	if st.Transitioning {
+		return &power.TransitioningError{State: st.State, To: st.TransitioningTo}
+	}
+	if !st.Offers(a) {
+		return &power.NotAvailableError{Action: a, State: st.State, Available: st.Available}
+	}
+	return dryRun(cmd, format, c.Host(), a.String(), fmt.Sprintf("would send %s (%s now)", a, machineIs(st.State)), planPower(a))
 }

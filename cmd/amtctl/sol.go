@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -34,8 +33,8 @@ func newSOLCommand() *cobra.Command {
 		Use:   "sol",
 		Short: "Attach the terminal to the machine's serial console (serial-over-LAN)",
 		Long: "sol connects standard input and output to the machine's serial console until ctrl-] is typed or\n" +
-			"standard input ends. On a terminal the input is sent key by key (the terminal is put in raw mode with\n" +
-			"stty and restored afterwards). With the UseSOL boot option (amtctl boot next --sol, amtctl ider boot\n" +
+			"standard input ends. On a terminal the input is sent key by key (the terminal is put in raw mode and\n" +
+			"restored afterwards). With the UseSOL boot option (amtctl boot next --sol, amtctl ider boot\n" +
 			"--sol) the console shows the BIOS's POST and the boot loader.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -58,7 +57,13 @@ func newSOLCommand() *cobra.Command {
 				defer restore()
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "connected to the serial console of %s; ctrl-] ends\r\n", c.Host())
-			return attachSOL(cmd, conn, in, cmd.OutOrStdout())
+			out := &lastByteWriter{w: cmd.OutOrStdout()}
+			err = attachSOL(cmd, conn, in, out)
+			if out.last != 0 && out.last != '\n' {
+				// Leave the cursor at the start of a fresh line.
+				fmt.Fprint(cmd.OutOrStdout(), "\r\n")
+			}
+			return err
 		},
 	}
 	f.register(cmd)
@@ -180,26 +185,21 @@ func attachSOL(cmd *cobra.Command, conn *redirect.SOLConn, in io.Reader, out io.
 	}
 }
 
-// rawTerminal puts a terminal on in into raw mode with stty, so that keys
-// reach the console as they are typed, and returns how to restore it; nil
-// when in is not a terminal or stty is not available (input is then sent
-// line by line, and ctrl-] takes effect at the end of the line).
-func rawTerminal(in io.Reader) func() {
-	fh, ok := in.(*os.File)
-	if !ok || !isCharDevice(fh) {
-		return nil
+// rawTerminal puts a terminal on in into raw mode, so that keys reach
+// the console as they are typed, and returns how to restore it; nil when
+// in is not a terminal (input is then sent line by line, and ctrl-] takes
+// effect at the end of the line).
+func rawTerminal(in io.Reader) func() { return makeRaw(in) }
+
+// lastByteWriter remembers the last byte written.
+type lastByteWriter struct {
+	w    io.Writer
+	last byte
+}
+
+func (l *lastByteWriter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.last = p[len(p)-1]
 	}
-	stty := func(args ...string) ([]byte, error) {
-		c := exec.Command("stty", args...)
-		c.Stdin = fh
-		return c.Output()
-	}
-	saved, err := stty("-g")
-	if err != nil {
-		return nil
-	}
-	if _, err := stty("raw", "-echo"); err != nil {
-		return nil
-	}
-	return func() { _, _ = stty(strings.TrimSpace(string(saved))) }
+	return l.w.Write(p)
 }

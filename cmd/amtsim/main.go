@@ -28,6 +28,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,6 +47,48 @@ func main() {
 		fmt.Fprintln(os.Stderr, "amtsim:", err)
 		os.Exit(2)
 	}
+}
+
+// versionFlag is --version: given alone it prints the build's version; a
+// value (the firmware version it used to set) is refused, naming --firmware.
+type versionFlag bool
+
+func (v *versionFlag) String() string   { return strconv.FormatBool(bool(*v)) }
+func (v *versionFlag) IsBoolFlag() bool { return true }
+func (v *versionFlag) Set(s string) error {
+	if b, err := strconv.ParseBool(s); err == nil {
+		*v = versionFlag(b)
+		return nil
+	}
+	return fmt.Errorf("--version no longer sets the firmware version; use --firmware %s", s)
+}
+
+// looksLikeFirmware reports whether s is a dotted version such as 11.8.50.3425.
+func looksLikeFirmware(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789.") == "" && strings.Contains(s, ".")
+}
+
+// buildVersion is the module version, commit and Go version of the build.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown build)"
+	}
+	version, commit, dirty := bi.Main.Version, "unknown commit", ""
+	if version == "" {
+		version = "(devel)"
+	}
+	for _, st := range bi.Settings {
+		switch st.Key {
+		case "vcs.revision":
+			commit = "commit " + st.Value
+		case "vcs.modified":
+			if st.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	return fmt.Sprintf("%s %s (%s%s, %s)", bi.Main.Path, version, commit, dirty, bi.GoVersion)
 }
 
 // powerStates maps --power-state names to DMTF PowerState values.
@@ -69,7 +114,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&opts.DevicesCIDR, "devices-cidr", "", "one device per host address of this IPv4 range (overrides --addr)")
 	fs.StringVar(&opts.User, "user", "admin", "digest user name")
 	fs.StringVar(&opts.Password, "password", "P@ssw0rd1", "digest password")
-	fs.StringVar(&opts.Version, "version", "11.8.50.3425", "firmware version maj.min.hotfix.build")
+	fs.StringVar(&opts.Version, "firmware", "11.8.50.3425", "firmware version maj.min.hotfix.build")
+	var showVersion versionFlag
+	fs.Var(&showVersion, "version", "print amtsim's module version, commit and Go version, and exit (the firmware version is --firmware)")
 	fs.IntVar(&opts.HTTPPort, "http-port", 16992, "WS-Man HTTP port (0 = any free port, -1 = disabled)")
 	fs.IntVar(&opts.TLSPort, "tls-port", 16993, "WS-Man TLS port (0 = any free port, -1 = disabled)")
 	fs.IntVar(&opts.RMCPPort, "rmcp-port", 623, "UDP port answering RMCP presence pings (0 = any free port, -1 = disabled)")
@@ -100,6 +147,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&verbose, "verbose", false, "log every request to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if showVersion {
+		if fs.NArg() > 0 && looksLikeFirmware(fs.Arg(0)) {
+			return fmt.Errorf("--version %s: --version no longer sets the firmware version; use --firmware %s", fs.Arg(0), fs.Arg(0))
+		}
+		fmt.Fprintln(stdout, "amtsim", buildVersion())
+		return nil
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())

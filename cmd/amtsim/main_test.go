@@ -85,7 +85,7 @@ func startRun(t *testing.T, args ...string) (ready []string, stop func() error) 
 
 func TestRunSingleDevice(t *testing.T) {
 	m, stop := startRun(t, "--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--redirect-port", "-1", "--redirect-tls-port", "-1",
-		"--version", "15.0.23.1706", "--fault-status", "503", "--fault-times", "1")
+		"--firmware", "15.0.23.1706", "--fault-status", "503", "--fault-times", "1")
 	assert.Equal(t, "1", m[1])
 	assert.Equal(t, "15.0.23.1706", m[2])
 	assert.Equal(t, "off", m[4])
@@ -118,7 +118,9 @@ func TestRunBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--lockout-seconds", "0"},
 		{"--fault-status", "42"},
-		{"--version", "x"},
+		{"--firmware", "x"},
+		{"--version", "15.0.23.1706"},
+		{"--version=15.0.23.1706"},
 		{"--no-such-flag"},
 		{"extra"},
 		{"--power-state", "standby"},
@@ -464,4 +466,18 @@ func TestRunForgetNonces(t *testing.T) {
 		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `stale="false"`)
 		require.NoError(t, stop())
 	})
+}
+
+func TestVersionFlag(t *testing.T) {
+	var out, errOut bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"--version"}, &out, &errOut))
+	assert.Regexp(t, `^amtsim github.com/amtkit/amtkit \S+ \(.*, go1\.\d+.*\)\n$`, out.String())
+
+	for _, args := range [][]string{{"--version", "15.0.23.1706"}, {"--version=15.0.23.1706"}} {
+		out.Reset()
+		err := run(context.Background(), args, &out, &errOut)
+		require.Error(t, err, "%v", args)
+		assert.Contains(t, err.Error(), "use --firmware 15.0.23.1706", "%v", args)
+		assert.Empty(t, out.String())
+	}
 }

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/amtkit/amtkit/amt/amtsim/internal/sysdefense"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/rmcp"
 )
 
 // Device is one simulated AMT device. Its methods are safe for concurrent
@@ -48,10 +51,8 @@ type Device struct {
 	faults     []*queuedFault
 	failCount  int
 	lockedTill time.Time
-	nonceEpoch int64 // nonces issued at or before this time (ns) are stale
-	lastNonce  int64
-	nonces     map[string]*liveNonce // live nonces (see auth.go)
-	authCount  int                   // successful digest logins
+	nonces     *digest.Table // digest nonces (internal/digest)
+	authCount  int           // successful digest logins
 	// forgetEvery makes the device forget its nonces after every
 	// forgetEvery-th successful login (0: never).
 	forgetEvery int
@@ -100,6 +101,7 @@ type enumeration struct {
 	class    *classDef
 	items    []*instance
 	lastUsed time.Time
+	mode     int // modeObject, modeEPR or modeObjectAndEPR
 	// System Defense enumerations hold the unit's instances instead.
 	defenseURI   string
 	defenseItems []*sysdefense.Instance
@@ -213,7 +215,7 @@ func (d *Device) RMCPEnabled() bool {
 }
 
 func (d *Device) rmcpEnabledLocked() bool {
-	if d.rmcpAddr == "" || d.major < rmcpMinMajor {
+	if d.rmcpAddr == "" || d.major < rmcp.MinMajor {
 		return false
 	}
 	insts := d.instances["AMT_GeneralSettings"]
@@ -284,11 +286,7 @@ func (d *Device) Stats() Stats {
 func (d *Device) ExpireNonces() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := time.Now().UnixNano()
-	if d.lastNonce > now {
-		now = d.lastNonce
-	}
-	d.nonceEpoch = now
+	d.nonceTable().Expire(time.Now())
 }
 
 // ForgetNonces makes the device forget every nonce it issued so far, as

@@ -222,7 +222,7 @@ func (s *iderSession) serve() error {
 	reply[10], reply[11] = byte(d.major), byte(d.minor) // firmware version
 	binary.LittleEndian.PutUint16(reply[16:18], iderMaxBuffer)
 	binary.LittleEndian.PutUint16(reply[18:20], iderMaxBuffer)
-	binary.LittleEndian.PutUint32(reply[25:29], intelIANA)
+	binary.LittleEndian.PutUint32(reply[25:29], 343) // IANA: Intel
 	if err := s.sendIDER(reply); err != nil {
 		return err
 	}

@@ -66,6 +66,7 @@ type Device struct {
 	solSessions int
 	iderRuns    []*iderRun
 	iderCh      chan struct{} // closed and replaced when an IDE-R boot finishes
+	bootCh      chan struct{} // closed and replaced when the host boots
 	slotFreed   chan struct{} // closed and replaced when a session slot is released
 
 	optIn optInModel // user consent (IPS_OptInService)
@@ -129,6 +130,7 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		enums:      map[string]*enumeration{},
 		stats:      Stats{Actions: map[string]int{}},
 		iderCh:     make(chan struct{}),
+		bootCh:     make(chan struct{}),
 		slotFreed:  make(chan struct{}),
 	}
 	if prof.provState == 0 {

@@ -295,7 +295,6 @@
 //     outside PowerStatesSupported; sleep (4) and hibernate (7) count as
 //     supported from AMT 9, because firmware offers them in
 //     AvailableRequestedPowerStates although its capability lists omit them;
-//   - 4099 (Busy) while a previous change is in progress [assumption];
 //   - 4097 (Invalid State Transition) for a value not in
 //     AvailableRequestedPowerStates [assumption], and for power cycle (5)
 //     and power off (8) while a redirection session is open
@@ -308,18 +307,25 @@
 //     gracefully (a boot), 4 sleeps, 7 hibernates, 2 powers on from off or
 //     hibernate (a boot) or resumes from sleep (no boot).
 //
-// A change takes Options.TransitionTime. Meanwhile the device reports the old
-// PowerState, TransitioningToPowerState with the requested value (the
-// property is omitted when idle, as the captures do) and refuses further
-// changes. The transition completes on its own once its time has passed (a
+// A change is accepted with 0 and applied after Options.TransitionTime:
+// until then PowerState shows the state before it, and no property tells
+// of a change in progress (no capture shows TransitioningToPowerState).
+// A further change while one is pending first applies the pending one at
+// once and is then answered for the state it left [modelled: no capture
+// shows firmware Busy, and protocol.md asks consoles not to overlap
+// changes]. The change is applied on its own once its time has passed (a
 // timer, stopped by Close), so that the boot it causes starts without
 // anyone asking the device: a console serving IDE-R need not poll for the
-// reset to happen. Requests and inspections also complete a transition
-// whose time has come; its boot is recorded once.
-// RequestedPowerState (in its shifted value map) is reported once a change
-// has been requested, as real firmware does. RequestOSPowerSavingStateChange
-// answers 1 where OS power saving is unsupported, 5 for values other than 2
-// and 3, 4099 during a power change, and 4097 when the host is not on, is
+// reset to happen. Requests and inspections also apply a change whose
+// time has come; its boot is recorded once.
+//
+// The power properties come in the combinations the captures show: from
+// AMT 9, PowerState and AvailableRequestedPowerStates without
+// RequestedPowerState; before AMT 9, PowerState and RequestedPowerState
+// (the last request in its shifted value map, 2 before any [modelled])
+// without AvailableRequestedPowerStates.
+// RequestOSPowerSavingStateChange answers 1 where OS power saving is
+// unsupported, 5 for values other than 2 and 3, and 4097 when the host is not on, is
 // already in the requested state or, to enter power saving, lacks the OS
 // agent [assumptions].
 //

@@ -567,6 +567,30 @@ func (d *Device) WaitIDERBoot(ctx context.Context, n int) (IDERBoot, error) {
 	}
 }
 
+// WaitBoot waits until the host has booted at least n times (1-based) and
+// returns the n-th boot. A reset leaves PowerState on throughout, as on
+// firmware, so a console that must know the boot happened asks the
+// simulated host, not the device.
+func (d *Device) WaitBoot(ctx context.Context, n int) (BootRecord, error) {
+	if n < 1 {
+		return BootRecord{}, fmt.Errorf("amtsim: WaitBoot(%d): n is 1-based", n)
+	}
+	for {
+		d.mu.Lock()
+		d.settlePower(time.Now())
+		if n <= len(d.power.boots) {
+			b := d.power.boots[n-1]
+			d.mu.Unlock()
+			return b, nil
+		}
+		ch := d.bootCh
+		d.mu.Unlock()
+		if err := d.waitIDERChange(ctx, ch); err != nil {
+			return BootRecord{}, err
+		}
+	}
+}
+
 // waitIDERChange waits for ch to close. Power changes complete on their
 // own (a timer armed by the request), so no polling is needed.
 func (d *Device) waitIDERChange(ctx context.Context, ch <-chan struct{}) error {

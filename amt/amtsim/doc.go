@@ -599,7 +599,8 @@
 // created and deleted with the bodies and EPR-valued selectors of
 // protocol.md §4.4; AMT_ActiveFilterStatistics;
 // AMT_GeneralSystemDefenseCapabilities; AMT_NetworkPortSystemDefenseCapabilities;
-// CIM_EthernetPort. No class accepts Put.
+// CIM_EthernetPort. No class accepts Put. Enumerations honour the
+// enumeration modes as the class table's do.
 //
 // What follows protocol.md: the device assigns creation handles (numeric
 // InstanceIDs, one sequence for filters and policies, never reused) and

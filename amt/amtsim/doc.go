@@ -67,7 +67,8 @@
 // false: presence pings go unanswered); accounts (a list of {"user",
 // "password", "read_only"}, replacing Options.User, Password and Accounts
 // for the group); power_state ("on", "sleep", "hibernate" or "off");
-// no_os_agent; no_os_power_saving; redirection_state (32768 to 32771);
+// no_os_agent; no_os_power_saving; power_state_lost (see Power);
+// redirection_state (32768 to 32771);
 // listener_disabled; opt_in_required (0, 1 or 4294967295, ignored by
 // client control mode groups). Omitted fields inherit the Options.
 // Unknown fields, trailing data and invalid values are errors.
@@ -328,6 +329,14 @@
 // RequestedPowerState; before AMT 9, PowerState and RequestedPowerState
 // (the last request in its shifted value map, 2 before any [modelled])
 // without AvailableRequestedPowerStates.
+// The power state the ME lost (Options.PowerStateLost, fleet spec
+// power_state_lost, Device.SetPowerStateLost) [modelled on the failure
+// help desks know as "FromState detected as unknown"; no capture]: the
+// association reports PowerState 0 (Unknown) and RequestPowerStateChange
+// answers 2 (Unknown/Unspecified Error) without acting, until the
+// operating system reboots the machine once (Device.RebootFromOS, a boot
+// with cause "os-reboot"). Device.PowerState keeps the host's real state.
+//
 // RequestOSPowerSavingStateChange answers 1 where OS power saving is
 // unsupported, 5 for values other than 2 and 3, and 4097 when the host is not on, is
 // already in the requested state or, to enter power saving, lacks the OS

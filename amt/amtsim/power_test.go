@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -679,4 +680,37 @@ func TestBootSettingsRefused(t *testing.T) {
 	require.Len(t, boots, 1)
 	assert.True(t, boots[0].BIOSPause)
 	assert.Empty(t, d.Boots())
+}
+
+// TestPowerStateLost models the management engine that lost the host's
+// power state: PowerState 0 and every change failing until the OS reboots
+// the machine once; a fleet spec group can start that way.
+func TestPowerStateLost(t *testing.T) {
+	t.Parallel()
+	spec, err := ParseFleetSpec(strings.NewReader(`{"groups": [{"name": "lost", "weight": 1, "power_state_lost": true}]}`))
+	require.NoError(t, err)
+	opts := plainOpts()
+	opts.Fleet = spec
+	sim := startSim(t, opts)
+	d := sim.Devices()[0]
+	require.True(t, d.PowerStateLost())
+	wc := newClient(t, sim.URL(), testUser, testPass)
+	assert.Equal(t, "0", textOf(wc.powerInstance(), uriAPMS, "PowerState"), "Unknown")
+	for _, ps := range []int{powerReset, powerOn, powerOff} {
+		assert.Equal(t, rvUnknownError, wc.returnValue(powerReq(ps)), "PowerState %d", ps)
+	}
+	assert.Empty(t, d.PowerRequests())
+	assert.Empty(t, d.Boots())
+
+	require.NoError(t, d.RebootFromOS())
+	assert.False(t, d.PowerStateLost())
+	require.Len(t, d.Boots(), 1)
+	assert.Equal(t, CauseOSReboot, d.Boots()[0].Cause)
+	assert.Equal(t, "2", textOf(wc.powerInstance(), uriAPMS, "PowerState"))
+	assert.Equal(t, 0, wc.returnValue(powerReq(powerReset)))
+
+	d.SetPowerStateLost(true)
+	assert.Equal(t, "0", textOf(wc.powerInstance(), uriAPMS, "PowerState"))
+	d.SetPowerState(powerOff)
+	assert.Error(t, d.RebootFromOS(), "the OS cannot reboot a host that is off")
 }

@@ -69,3 +69,44 @@ func TestEnumerationModes(t *testing.T) {
 	id, _ = both[0].EPR.Selector("InstanceID")
 	assert.Equal(t, objs[0].String("InstanceID"), id)
 }
+
+// A Pull whose answer is lost is not resent (the device may have moved
+// the enumeration on), the enumeration is not started again, and the
+// context the device still holds is released.
+func TestLostPullIsNotResentAndReleases(t *testing.T) {
+	t.Parallel()
+	sim, dev := newSim(t, amtsim.Options{})
+	c := newClient(t, sim.URL())
+	ctx := context.Background()
+	dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultResetAfterRequest, Action: "Pull", Times: 1})
+	n := 0
+	var gotErr error
+	for in, err := range c.Enumerate(ctx, uriSoftware, wsman.PullMaxElements(2)) {
+		if err != nil {
+			gotErr = err
+			break
+		}
+		require.NotNil(t, in)
+		n++
+	}
+	require.Error(t, gotErr)
+	assert.Zero(t, n)
+	st := dev.Stats()
+	assert.Equal(t, 1, st.Actions[wsman.ActionPull], "the Pull was sent once")
+	assert.Equal(t, 1, st.Actions[wsman.ActionEnumerate], "the enumeration was not started again")
+	assert.Equal(t, 1, st.Actions[wsman.ActionRelease], "the context was released")
+}
+
+// A loop body that panics still releases the enumeration.
+func TestEnumeratePanicReleases(t *testing.T) {
+	t.Parallel()
+	sim, dev := newSim(t, amtsim.Options{})
+	c := newClient(t, sim.URL())
+	func() {
+		defer func() { _ = recover() }()
+		for range c.Enumerate(context.Background(), uriSoftware, wsman.PullMaxElements(2)) {
+			panic("caller bug")
+		}
+	}()
+	assert.Equal(t, 1, dev.Stats().Actions[wsman.ActionRelease])
+}

@@ -109,7 +109,8 @@ func (c *Client) Track(operation, technology string, params map[string]string) f
 // ended with err, naming the profile the client logged in with.
 func (c *Client) ActivityOf(operation, technology string, params map[string]string, start time.Time, err error) Activity {
 	a := NewActivity(c.host, operation, technology, params, start, err)
-	if errors.Is(err, redirect.ErrAuthFailed) && c.Redirect != nil {
+	var re *redirect.AuthError
+	if errors.As(err, &re) && c.Redirect != nil {
 		a.AuthStep = "redirection login on " + c.Redirect.Addr()
 	}
 	if c.activity != nil {
@@ -200,11 +201,14 @@ func AuthStep(host string, err error) string {
 		}
 		return strconv.Itoa(def)
 	}
-	var f *wsman.Fault
+	var (
+		f  *wsman.Fault
+		re *redirect.AuthError
+	)
 	switch {
 	case errors.Is(err, ErrTLS):
 		return "tls handshake on port " + port(PortTLS)
-	case errors.Is(err, redirect.ErrAuthFailed):
+	case errors.As(err, &re):
 		return "redirection login"
 	case errors.As(err, &f) && strings.Contains(strings.ToLower(f.Subcode.Local+" "+f.Reason), "accessdenied"):
 		return "access denied"

@@ -191,7 +191,7 @@ func TestContract(t *testing.T) {
 	host := dev.HTTPAddr()
 	pw := []string{"AMT_PASSWORD=" + password}
 	j := func(a ...string) []string { return append(a, "--output", "json") }
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 
 	cases := []contractCase{
 		// Successes.

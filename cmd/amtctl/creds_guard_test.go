@@ -274,7 +274,7 @@ func TestReadOnlyRuntimeEntryNeverDisplacesAdmin(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour,
 		Accounts: []amtsim.Account{{User: "viewer", Password: "View-0nly!", ReadOnly: true}}})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	host := dev.HTTPAddr()
 	code, _, errOut := processIn(t, state, password+"\n", "creds", "profile", "add", "ops", "--user", user, "--password-stdin", "--default")
 	require.Equal(t, exitOK, code, errOut)
@@ -326,7 +326,7 @@ func TestReadOnlyRuntimeEntryNeverDisplacesAdmin(t *testing.T) {
 func TestExplicitCredentialsExclusive(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	host := dev.HTTPAddr()
 	code, _, errOut := processIn(t, state, password+"\n", "creds", "profile", "add", "ops", "--user", user, "--password-stdin", "--default")
 	require.Equal(t, exitOK, code, errOut)
@@ -369,7 +369,7 @@ func TestExplicitCredentialsExclusive(t *testing.T) {
 func TestLockoutGuardConcurrentProcesses(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	amtctlBinary(t)
 	var wg sync.WaitGroup
 	codes := make([]int, 5)

@@ -18,7 +18,7 @@ import (
 // address without a port.
 func TestCredsRuntimeListAndForget(t *testing.T) {
 	t.Parallel()
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	sdb, err := statedb.Open(context.Background(), filepath.Join(state, statedb.FileName))
 	require.NoError(t, err)
 	db := sdb.Credentials()

@@ -109,8 +109,8 @@ func (c *Client) Track(operation, technology string, params map[string]string) f
 // ended with err, naming the profile the client logged in with.
 func (c *Client) ActivityOf(operation, technology string, params map[string]string, start time.Time, err error) Activity {
 	a := NewActivity(c.host, operation, technology, params, start, err)
-	var re *redirect.AuthError
-	if errors.As(err, &re) && c.Redirect != nil {
+	var redirAuth *redirect.AuthError
+	if errors.As(err, &redirAuth) && c.Redirect != nil {
 		a.AuthStep = "redirection login on " + c.Redirect.Addr()
 	}
 	if c.activity != nil {
@@ -201,14 +201,15 @@ func AuthStep(host string, err error) string {
 		}
 		return strconv.Itoa(def)
 	}
-	var (
-		f  *wsman.Fault
-		re *redirect.AuthError
-	)
+	var f *wsman.Fault
+	// redirect.ErrAuthFailed is the one authentication-failure identity of
+	// every layer; only a *redirect.AuthError comes from the redirection
+	// port's login.
+	var redirAuth *redirect.AuthError
 	switch {
 	case errors.Is(err, ErrTLS):
 		return "tls handshake on port " + port(PortTLS)
-	case errors.As(err, &re):
+	case errors.As(err, &redirAuth):
 		return "redirection login"
 	case errors.As(err, &f) && strings.Contains(strings.ToLower(f.Subcode.Local+" "+f.Reason), "accessdenied"):
 		return "access denied"

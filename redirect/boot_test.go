@@ -187,14 +187,13 @@ func TestBootFromImageBadOptions(t *testing.T) {
 // wsFront answers AMT_RedirectionService and IPS_OptInService itself, the
 // way firmware that has them does, and passes everything else to amtsim.
 type wsFront struct {
-	mu              sync.Mutex
-	enabledState    int
-	listener        bool
-	optInRequired   uint64
-	optInState      int
-	code            string
-	calls           []string
-	failOptInMethod bool
+	mu            sync.Mutex
+	enabledState  int
+	listener      bool
+	optInRequired uint64
+	optInState    int
+	code          string
+	calls         []string
 }
 
 var (

@@ -226,7 +226,6 @@ type peer struct {
 	seq    uint32 // next sequence number AMT sends
 	expect uint32 // next sequence number expected from the console
 	max    int    // max read buffer announced
-	wbytes []byte
 }
 
 func (p *peer) write(b []byte) {
@@ -379,11 +378,10 @@ var errConsoleClosed = errors.New("the console closed the session")
 
 // answer is what the console returned for one command.
 type answer struct {
-	data    []byte
-	sense   sense
-	regs    [8]byte // output registers of the completion: mask, error, count, number, bc lo, bc hi, drive, status
-	chunks  int
-	dmaSeen bool
+	data   []byte
+	sense  sense
+	regs   [8]byte // output registers of the completion: mask, error, count, number, bc lo, bc hi, drive, status
+	chunks int
 }
 
 // command sends COMMAND_WRITTEN and collects the answer, checking every

@@ -94,9 +94,9 @@ func newBootNextCommand() *cobra.Command {
 
 func bootReport(cmd *cobra.Command, format, host string, target power.BootTarget, action string) error {
 	r := actionResult{Host: host, Action: "boot next", Accepted: true, Changed: boolp(true),
-		Message: fmt.Sprintf("next boot goes to %s, once", target), Extra: map[string]any{"next_boot": target.String(), "sent": nil}}
+		Message: fmt.Sprintf("next boot goes to %s, once", target), Extra: map[string]any{"next_boot": target.String(), "start_action": nil}}
 	if action != "" {
-		r.Extra["sent"] = action
+		r.Extra["start_action"] = action
 		r.Message += fmt.Sprintf("; %s sent to start it", action)
 	}
 	return printAction(cmd, format, r)

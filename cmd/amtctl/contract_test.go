@@ -20,11 +20,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amtkit/amtkit/amt/amtsim"
+	"github.com/amtkit/amtkit/internal/testiso"
 )
 
-// runBinary runs the real amtctl with a clean environment (plus env) and
+// runCLI runs the real amtctl with a clean environment (plus env) and
 // stdin, and returns its exit status, stdout and stderr.
-func runBinary(t *testing.T, env []string, stdin string, args ...string) (int, string, string) {
+func runCLI(t *testing.T, env []string, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(amtctlBinary(t), args...)
 	cmd.Env = append(cleanEnv(), env...)
@@ -101,8 +102,8 @@ func assertShape(t *testing.T, name string, want shape, obj map[string]any) {
 	assert.Empty(t, extra, "%s: keys not in the contract (document them in help json and here)", name)
 }
 
-// decodeOne decodes stdout as exactly one JSON object on one line.
-func decodeOne(t *testing.T, name, stdout string) map[string]any {
+// decodeContractLine decodes stdout as exactly one JSON object on one line.
+func decodeContractLine(t *testing.T, name, stdout string) map[string]any {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
 	require.Len(t, lines, 1, "%s: one JSON line: %q", name, stdout)
@@ -180,6 +181,7 @@ func TestContract(t *testing.T) {
 	sim, dev := newSim(t, amtsim.Options{Addr: "127.0.3.1"})
 	_, unprov := newSim(t, amtsim.Options{Addr: "127.0.3.2", ProvisioningState: -1, TLSPort: -1})
 	_, noAgent := newSim(t, amtsim.Options{Addr: "127.0.3.4", NoOSAgent: true, TLSPort: -1})
+	_, guarded := newSim(t, amtsim.Options{Addr: "127.0.3.3", TLSPort: -1})
 	_, faulty := newSim(t, amtsim.Options{Addr: "127.0.3.5", TLSPort: -1})
 	faulty.InjectFault(amtsim.Fault{Kind: amtsim.FaultStatus, Status: 400})
 	notAMT := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +194,10 @@ func TestContract(t *testing.T) {
 	pw := []string{"AMT_PASSWORD=" + password}
 	j := func(a ...string) []string { return append(a, "--output", "json") }
 	state := filepath.Join(t.TempDir(), "state")
+	policyFile, err := filepath.Abs("../../examples/quarantine/policy.yaml")
+	require.NoError(t, err)
+	iso := filepath.Join(t.TempDir(), "rescue.iso")
+	require.NoError(t, os.WriteFile(iso, testiso.Make(512, 4), 0o600))
 
 	cases := []contractCase{
 		// Successes.
@@ -238,9 +244,21 @@ func TestContract(t *testing.T) {
 				}
 				assert.Equal(t, []string{"Invoke ChangeBootOrder", "Put ", "Invoke ChangeBootOrder", "Invoke SetBootConfigRole", "Invoke RequestPowerStateChange"}, methods)
 			}},
+		{name: "ider boot --dry-run", command: "ider boot", args: j("ider", "boot", "--image", iso, "--host", host, "--dry-run"), env: pw,
+			shape: actionShape, check: func(t *testing.T, o map[string]any) {
+				var got []string
+				for _, r := range o["would_send"].([]any) {
+					req := r.(map[string]any)
+					assertShape(t, "would_send", requestShape, req)
+					got = append(got, req["method"].(string))
+				}
+				assert.Contains(t, got, "open and enable the drives")
+				assert.Contains(t, got, "RequestPowerStateChange")
+				assert.Equal(t, "SetBootConfigRole", got[len(got)-1], "the boot options are cleared at the end")
+			}},
 		{name: "boot clear --dry-run", command: "boot clear", args: j("boot", "clear", "--host", host, "--dry-run"), env: pw, shape: actionShape},
 		{name: "boot next", command: "boot next", args: j("boot", "next", "bios", "--host", host), env: pw,
-			shape: with(actionShape, "next_boot", "string", "sent", "string|null")},
+			shape: with(actionShape, "next_boot", "string", "start_action", "string|null")},
 		{name: "boot show", command: "boot show", args: j("boot", "show", "--host", host), env: pw, shape: bootShowShape,
 			check: func(t *testing.T, o map[string]any) {
 				assert.Equal(t, "bios", o["boot_source"])
@@ -248,7 +266,7 @@ func TestContract(t *testing.T) {
 			}},
 		{name: "boot clear", command: "boot clear", args: j("boot", "clear", "--host", host), env: pw, shape: actionShape},
 		{name: "power reset", command: "power", args: j("power", "reset", "--host", host), env: pw,
-			shape: with(actionShape, "status", "object|null")},
+			shape: with(actionShape, "status", "object|null", "sent", "bool", "credentials", "object|null")},
 		{name: "discover", command: "discover", args: j("discover", dev.IP(), "--rmcp-port", fmt.Sprint(sim.RMCPPort()),
 			"--http-port", fmt.Sprint(sim.HTTPPort()), "--tls-port", fmt.Sprint(sim.TLSPort()), "--rmcp-wait", "300ms"), shape: discoverShape},
 		{name: "version", command: "version", args: j("version"), shape: versionShape},
@@ -268,11 +286,47 @@ func TestContract(t *testing.T) {
 		{name: "creds profile list", command: "creds profile list", args: j("creds", "profile", "list", "--state", state),
 			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, `"name":"lab"`) }},
 		{name: "creds runtime list", command: "creds runtime list", args: j("creds", "runtime", "list", "--state", state),
-			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, host) }},
+			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, `"host":"`+dev.IP()+`"`) }},
+		{name: "creds guard list, empty", command: "creds guard list", args: j("creds", "guard", "list", "--state", state),
+			after: func(t *testing.T, stdout, _ string) { assert.Equal(t, "[]\n", stdout) }},
 		{name: "creds runtime forget", command: "creds runtime forget", args: []string{"creds", "runtime", "forget", host, "--state", state}},
 		{name: "creds profile remove", command: "creds profile remove", args: []string{"creds", "profile", "remove", "lab", "--state", state}},
 
+		{name: "hw", command: "hw", args: j("hw", "--host", host), env: pw, shape: shape{
+			"host": "string", "chassis": "object|null", "baseboard": "object|null", "bios": "object|null",
+			"processors": "array", "memory": "array", "storage": "array", "batteries": "array"}},
+		{name: "log events", command: "log events", args: j("log", "events", "--host", host), env: pw, shape: shape{"host": "string", "events": "array"}},
+		{name: "log audit", command: "log audit", args: j("log", "audit", "--host", host), env: pw, shape: shape{"host": "string", "records": "array"}},
+		{name: "time", command: "time", args: j("time", "--host", host), env: pw, shape: shape{
+			"host": "string", "device_time": "string", "console_time": "string", "offset_seconds": "number"}},
+		{name: "time --set --dry-run", command: "time", args: j("time", "--set", "--host", host, "--dry-run"), env: pw, shape: actionShape},
+		{name: "time --set", command: "time", args: j("time", "--set", "--host", host), env: pw, shape: with(actionShape,
+			"device_time", "string", "console_time", "string", "offset_seconds", "number", "offset_after_seconds", "number|null")},
+		{name: "defense caps", command: "defense caps", args: j("defense", "caps", "--host", host), env: pw, shape: shape{
+			"host": "string", "interfaces": "array", "max_filters": "number", "max_policies": "number", "mode": "string",
+			"system_defense_available": "bool"}},
+		{name: "defense check", command: "defense check", args: j("defense", "check", "--policy", policyFile), shape: shape{
+			"ok": "bool", "policy": "object", "report": "object"}},
+		{name: "defense ping-only --dry-run", command: "defense ping-only", args: j("defense", "ping-only", "--no-timeout", "--host", host, "--dry-run"), env: pw,
+			shape: with(actionShape, "filter_ids", "array", "interfaces", "array", "policy", "object", "policy_id", "string|null",
+				"replaced", "array", "report", "object|null", "round_trips", "number", "unbound", "array", "writes", "number")},
+		{name: "defense quarantine", command: "defense quarantine", args: j("defense", "quarantine", "--allow", "10.0.0.10:443", "--dns", "10.0.0.53", "--timeout", "1h", "--host", host), env: pw,
+			shape: with(actionShape, "filter_ids", "array", "interfaces", "array", "policy", "object", "policy_id", "string|null",
+				"replaced", "array", "report", "object|null", "round_trips", "number", "unbound", "array", "writes", "number")},
+		{name: "defense status", command: "defense status", args: j("defense", "status", "--host", host), env: pw, shape: shape{"host": "string", "interfaces": "array", "mode": "string"}},
+		{name: "defense stats", command: "defense stats", args: j("defense", "stats", "--host", host), env: pw, shape: shape{"host": "string", "interfaces": "array", "reset": "bool"}},
+		{name: "defense apply", command: "defense apply", args: j("defense", "apply", "--policy", policyFile, "--no-timeout", "--host", host), env: pw,
+			shape: with(actionShape, "filter_ids", "array", "interfaces", "array", "policy", "object", "policy_id", "string|null",
+				"replaced", "array", "report", "object|null", "round_trips", "number", "unbound", "array", "writes", "number")},
+		{name: "defense remove --dry-run", command: "defense remove", args: j("defense", "remove", "--host", host, "--dry-run"), env: pw,
+			shape: with(actionShape, "bindings", "number", "filter_ids", "array", "policies", "array", "round_trips", "number")},
+		{name: "defense remove", command: "defense remove", args: j("defense", "remove", "--host", host), env: pw,
+			shape: with(actionShape, "bindings", "number", "filter_ids", "array", "policies", "array", "round_trips", "number")},
+
 		// Usage errors: exit 2, before anything is sent.
+		{name: "time --dry-run without --set", command: "time", args: j("time", "--dry-run", "--host", host), env: pw, exit: exitUsage},
+		{name: "defense check without a policy", command: "defense check", args: j("defense", "check"), exit: exitUsage},
+		{name: "defense quarantine without a timeout", command: "defense quarantine", args: j("defense", "quarantine", "--allow", "10.0.0.10:443", "--host", host), env: pw, exit: exitUsage},
 		{name: "unknown command", command: "", args: j("no-such-command"), exit: exitUsage},
 		{name: "parent without a command", command: "boot", args: j("boot", "status", "--host", host), exit: exitUsage},
 		{name: "unknown flag", command: "info", args: j("info", "--host", host, "--no-such-flag"), exit: exitUsage},
@@ -301,6 +355,15 @@ func TestContract(t *testing.T) {
 		{name: "wrong password", command: "power", args: j("power", "status", "--host", host, "--password-stdin"), stdin: "wrong\n", exit: exitAuthFailed},
 		{name: "wrong pin", command: "info", args: j("info", "--host", dev.TLSAddr(), "--pin", strings.Repeat("0", 64)), env: pw, exit: exitTLS},
 		{name: "device error", command: "power", args: j("power", "status", "--host", faulty.HTTPAddr()), env: pw, exit: exitDevice},
+		{name: "wrong password, guarded", command: "info", args: j("info", "--host", guarded.HTTPAddr(), "--password-stdin"), stdin: "wrong\n", exit: exitAuthFailed},
+		{name: "locked out", command: "info", args: j("info", "--host", guarded.HTTPAddr(), "--password-stdin"), stdin: "wrong\n", exit: exitLockedOut,
+			after: func(t *testing.T, _, _ string) {
+				assert.Equal(t, 1, guarded.Stats().FailedLogins, "the guard sent nothing the second time")
+				assert.False(t, guarded.LockedOut())
+			}},
+		{name: "creds guard list", command: "creds guard list", args: j("creds", "guard", "list", "--state", state),
+			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, `"host":"`+guarded.IP()+`"`) }},
+		{name: "creds guard reset", command: "creds guard reset", args: []string{"creds", "guard", "reset", guarded.IP(), "--state", state}},
 		{name: "refused", command: "power", args: j("power", "sleep", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
 		{name: "refused dry run", command: "power", args: j("power", "sleep", "--dry-run", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
 	}
@@ -329,7 +392,7 @@ func TestContract(t *testing.T) {
 	before := dev.Stats().Actions
 	for _, tc := range cases {
 		start := time.Now()
-		code, stdout, stderr := runBinary(t, tc.env, tc.stdin, tc.args...)
+		code, stdout, stderr := runCLI(t, append([]string{"AMTKIT_STATE=" + state}, tc.env...), tc.stdin, tc.args...)
 		if d := time.Since(start); d > 2*time.Second {
 			t.Logf("%s took %s", tc.name, d)
 		}
@@ -343,7 +406,7 @@ func TestContract(t *testing.T) {
 				var v any
 				assert.NoError(t, json.Unmarshal([]byte(stdout), &v), "%s: %s", tc.name, stdout)
 			} else {
-				o := decodeOne(t, tc.name, stdout)
+				o := decodeContractLine(t, tc.name, stdout)
 				assertShape(t, tc.name, tc.shape, o)
 				if tc.check != nil {
 					tc.check(t, o)
@@ -356,7 +419,7 @@ func TestContract(t *testing.T) {
 				assert.NotContains(t, strings.SplitN(stderr, "\n", 2)[0], "invalid argument", tc.name)
 			}
 			if slicesContain(tc.args, "json") {
-				o := decodeOne(t, tc.name, stdout)
+				o := decodeContractLine(t, tc.name, stdout)
 				assertShape(t, tc.name, errorShape, o)
 				detail, _ := o["error"].(map[string]any)
 				assertShape(t, tc.name+" error", errorDetail, detail)

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -339,13 +338,11 @@ func newGuardListCommand() *cobra.Command {
 				}
 				w := cmd.OutOrStdout()
 				if output == "json" {
-					enc := json.NewEncoder(w)
+					out := make([]guardRecord, 0, len(recs)) // one array; [] when there is none
 					for _, r := range recs {
-						if err := enc.Encode(newGuardRecord(r)); err != nil {
-							return err
-						}
+						out = append(out, newGuardRecord(r))
 					}
-					return nil
+					return writeJSON(w, out)
 				}
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "HOST\tFAILED\tPENDING\tBUDGET\tLAST\tFREES AT\tCLEAR AT")

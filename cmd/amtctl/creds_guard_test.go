@@ -79,12 +79,9 @@ func guardList(t *testing.T, state string) map[string]map[string]any {
 	code, out, errOut := process(t, state, "creds", "guard", "list", "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
 	recs := map[string]map[string]any{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+	var list []map[string]any // one array, [] when empty
+	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
+	for _, m := range list {
 		for _, k := range []string{"host", "failures", "pending", "max_failures", "spent", "last", "frees_at", "clear_at"} {
 			assert.Contains(t, m, k, "documented key")
 		}
@@ -262,9 +259,10 @@ func runtimeUser(t *testing.T, state string) string {
 	t.Helper()
 	code, out, errOut := process(t, state, "creds", "runtime", "list", "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
-	var rec map[string]any
-	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &rec), out)
-	return rec["user"].(string)
+	var recs []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &recs), out)
+	require.Len(t, recs, 1, out)
+	return recs[0]["user"].(string)
 }
 
 // A read-only account that logs in but is refused a power change never
@@ -356,7 +354,7 @@ func TestExplicitCredentialsExclusive(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	code, out, _ = process(t, state, "creds", "runtime", "list", "-o", "json")
 	require.Equal(t, exitOK, code)
-	assert.Empty(t, strings.TrimSpace(out), "not remembered without --remember")
+	assert.Equal(t, "[]", strings.TrimSpace(out), "not remembered without --remember")
 	code, _, errOut = process(t, state, "power", "status", "--host", host, "-p", password, "--remember")
 	require.Equal(t, exitOK, code, errOut)
 	assert.Equal(t, user, runtimeUser(t, state))

@@ -143,6 +143,7 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 		return nil, usageError{err}
 	}
 	noteClient(cmd.Context(), c, f.state)
+	warnUnfinishedRestore(cmd, f.state, c.Host())
 	return c, nil
 }
 

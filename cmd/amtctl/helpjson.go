@@ -56,11 +56,12 @@ power status:
   host string, power_state number, power_state_name string, os_power_saving
   string, transitioning bool, transitioning_to string|null,
   available_actions [string].
-power ACTION: the change shape plus "status" (power status, or null without --wait)
-  and "credentials" object|null ({"origin", "profile", "fallback" bool}; null
+power ACTION: the change shape plus "status" (power status, or null without --wait),
+  "sent" bool (false when nothing needed sending, e.g. already on) and "credentials" object|null ({"origin", "profile", "fallback" bool}; null
   when no credential was chosen from the store).
 
-boot next:  the change shape plus "next_boot" string.
+boot next:  the change shape plus "next_boot" string and "start_action"
+  string|null (the power action sent with --reset).
 defense quarantine|ping-only|apply: the change shape plus "policy" (name,
   precedence, anti_spoofing, tx_default, rx_default, tx_default_count,
   rx_default_count, filters [filter]), "policy_id" string|null (null in a dry
@@ -95,6 +96,24 @@ boot show:
   host string, armed bool (a one-time boot is set for the next boot),
   boot_source string|null, settings object (the AMT_BootSettingData
   properties read, names as the firmware gives them).
+
+ider boot: the change shape with --dry-run; otherwise host, device, action,
+  bytes_served, commands, resets, seconds, rate_mib_s, stop, restored [string],
+  restore_errors [string], error.
+
+hw: host string, chassis object|null, baseboard object|null, bios
+  object|null, processors [object], memory [object], storage [object],
+  batteries [object].
+log events: host string, events [object]. log audit: host string,
+  records [object].
+time: host string, device_time string, console_time string, offset_seconds
+  number. time --set: the change shape plus those and offset_after_seconds
+  number|null.
+
+creds profile list, creds runtime list, creds guard list: one JSON array
+  ([] when empty) of {"name","default","users"}, {"host","profile","origin",
+  "user","learned_at","stale"} and {"host","failures","pending",
+  "max_failures","spent","last","frees_at","clear_at"}.
 
 version: module string, version string, commit string|null, modified bool,
   go_version string.

@@ -66,7 +66,7 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	started := false
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		started = true
-		return firstError(checkNamedFlags(cmd), applyDefaults(cmd))
+		return firstError(checkNamedFlags(cmd), applyDefaults(cmd), checkKeyFile(cmd))
 	}
 	root.SetArgs(args)
 	rec, start := &commandRecord{}, time.Now()
@@ -132,10 +132,13 @@ func flagValue(cmd *cobra.Command, name string) string {
 
 func exitCode(err error) int {
 	var ue usageError
+	var se *signalError
 	if code, ok := defenseExit(err); ok && !errors.As(err, &ue) {
 		return code
 	}
 	switch {
+	case errors.As(err, &se):
+		return se.exitCode()
 	case errors.As(err, &ue), errors.Is(err, amt.ErrInvalidArgument):
 		return exitUsage
 	case errors.Is(err, amt.ErrOutcomeUnknown):
@@ -178,7 +181,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{plainFlagError(err)} })
 	root.PersistentFlags().BoolP("quiet", "q", false, "no progress on stderr")
 	root.PersistentFlags().String("config", "", "configuration file (default $XDG_CONFIG_HOME/amtkit/config.yaml)")
-	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDefenseCommand(), newDemoCommand())
+	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newRedirectCommand(), newCredsCommand(), newDefenseCommand(), newDemoCommand())
 	root.AddCommand(newVersionCommand(), newConfigCommand())
 	root.AddCommand(newHWCommand(), newLogCommand(), newTimeCommand())
 	root.SetHelpCommand(newHelpCommand(root))

@@ -347,6 +347,7 @@ func TestDemo(t *testing.T) {
 		assert.Contains(t, stdout, want)
 	}
 	assert.NotContains(t, stdout, "of the attempts")
+	assert.NotRegexp(t, `\$ amtctl .*--password[ =]`, stdout, "the tour passes no password on the command line")
 
 	code, stdout, stderr = amtctl(t, "demo", "--output", "json")
 	require.Equal(t, exitOK, code, stderr)

@@ -68,7 +68,7 @@ func TestPowerOutcomeUnknown(t *testing.T) {
 func TestPowerOutcomeUnknownBinary(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1})
-	dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultResetAfterRequest, Action: "RequestPowerStateChange", Times: 1})
+	dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelayAnswer, Action: "RequestPowerStateChange", Delay: time.Minute, Times: 1})
 	code, out, errOut := runBinaryEnv(t, nil, "power", "reset", "--host", dev.HTTPAddr(), "-p", password, "--timeout", "2s")
 	assert.Equal(t, exitOutcomeUnknown, code, errOut)
 	assert.Empty(t, out)
@@ -76,6 +76,7 @@ func TestPowerOutcomeUnknownBinary(t *testing.T) {
 	assert.Contains(t, errOut, "whether the device acted on it is unknown")
 	assert.Contains(t, errOut, "amtctl power status --host "+dev.HTTPAddr())
 	assert.NotContains(t, errOut, "unreachable")
+	assert.Contains(t, errOut, "deadline exceeded", "what ended the wait")
 	assert.Equal(t, []int{10}, dev.PowerRequests(), "one reset, never a second")
 	assert.Equal(t, 1, dev.Stats().Actions[wsman.PrefixCIM+"CIM_PowerManagementService/RequestPowerStateChange"])
 }
@@ -109,7 +110,7 @@ func TestBootNextAndClear(t *testing.T) {
 	code, out, errOut := amtctl(t, "boot", "next", "bios", "--host", host, "-p", password, "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
 	assert.JSONEq(t, `{"host":"`+host+`","action":"boot next","accepted":true,"changed":true,"message":"next boot goes to bios, once",`+
-		`"dry_run":false,"would_send":[],"next_boot":"bios","sent":null}`, out)
+		`"dry_run":false,"would_send":[],"next_boot":"bios","start_action":null}`, out)
 	code, _, errOut = amtctl(t, "boot", "clear", "--host", host, "-p", password)
 	require.Equal(t, exitOK, code, errOut)
 	code, _, errOut = amtctl(t, "power", "reset", "--host", host, "-p", password)
@@ -219,7 +220,8 @@ func TestPowerAlreadyInState(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	var rec map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &rec))
-	assert.Equal(t, false, rec["sent"])
+	assert.Equal(t, false, rec["accepted"], "nothing sent")
+	assert.Equal(t, false, rec["changed"])
 	assert.Empty(t, dev.PowerRequests())
 }
 

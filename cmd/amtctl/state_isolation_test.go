@@ -14,7 +14,7 @@ import (
 var testStates sync.Map // *testing.T -> state directory
 
 // statefulCommands take --state.
-var statefulCommands = []string{"info", "power", "boot", "ider", "sol", "creds", "discover", "redirect", "log", "defense"}
+var statefulCommands = []string{"info", "power", "boot", "ider", "sol", "creds", "discover", "redirect", "log", "defense", "hw", "time"}
 
 // withTestState adds --state with the test's own directory to args, unless
 // they name one or the command takes none.
@@ -24,8 +24,8 @@ func withTestState(t *testing.T, args []string) []string {
 		slices.Contains(args, "--help") || slices.Contains(args, "-h") || len(args) == 1 {
 		return args
 	}
-	if args[0] == "defense" && len(args) > 1 && args[1] == "check" {
-		return args // reads a policy file only
+	if args[0] == "defense" && args[1] == "check" {
+		return args // an offline check: no device, no state
 	}
 	if args[0] == "creds" && len(args) < 3 {
 		return args // creds or creds profile: a parent command, no flags

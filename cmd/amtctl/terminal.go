@@ -142,8 +142,13 @@ func readSecret(cmd *cobra.Command, prompt string) (string, error) {
 	in := cmd.InOrStdin()
 	var s string
 	if isTTY(in) {
+		fd := int(in.(fileDescriptor).Fd())
+		// Echo goes off before the prompt shows, so that nothing typed
+		// after the prompt appears is echoed.
+		restore := echoOff(fd)
 		fmt.Fprint(cmd.ErrOrStderr(), prompt)
-		b, err := term.ReadPassword(int(in.(fileDescriptor).Fd()))
+		b, err := term.ReadPassword(fd)
+		restore()
 		fmt.Fprintln(cmd.ErrOrStderr())
 		if err != nil {
 			return "", fmt.Errorf("reading from the terminal: %w", err)

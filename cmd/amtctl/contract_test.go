@@ -370,7 +370,9 @@ func TestContract(t *testing.T) {
 			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, `"host":"`+guarded.IP()+`"`) }},
 		{name: "creds guard reset", command: "creds guard reset", args: []string{"creds", "guard", "reset", guarded.IP(), "--state", state}},
 		{name: "outcome unknown", command: "power", args: j("power", "reset", "--host", lossy.HTTPAddr()), env: pw, exit: 11,
-			after: func(t *testing.T, _, _ string) { assert.Equal(t, []int{10}, lossy.PowerRequests(), "sent once, not resent") }},
+			after: func(t *testing.T, _, _ string) {
+				assert.Equal(t, []int{10}, lossy.PowerRequests(), "sent once, not resent")
+			}},
 		{name: "wait timed out", command: "power", args: j("power", "off", "--wait", "--wait-timeout", "1s", "--host", slow.HTTPAddr()), env: pw, exit: 12},
 		{name: "not provisioned", command: "power", args: j("power", "status", "--host", unactivated.HTTPAddr()), env: pw, exit: exitNotProvisioned},
 		{name: "refused", command: "power", args: j("power", "sleep", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},

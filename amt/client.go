@@ -60,6 +60,8 @@ type Client struct {
 	ws   *wsman.Client           // the client that logs in; nil until resolved
 	cred *credentials.Credential // the credential ws logs in with
 	res  *Resolution             // the last resolution, for reports
+
+	activity *activityConfig // WithActivityLog
 }
 
 // Resolution reports how a Client chose its credentials from a
@@ -85,6 +87,7 @@ type options struct {
 	timeout        *time.Duration
 	powerGap       *time.Duration
 	extra          []wsman.Option
+	activity       *activityConfig
 }
 
 // Option configures a Client. Options validate their input; New returns
@@ -281,7 +284,7 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	if o.timeout != nil {
 		wo = append(wo, wsman.WithTimeout(*o.timeout))
 	}
-	c := &Client{host: host, url: u, wsOpts: wo, extra: o.extra, tlsCfg: o.tls, tlsSet: o.tlsSet, src: o.src, turn: make(chan struct{}, 1)}
+	c := &Client{host: host, url: u, wsOpts: wo, extra: o.extra, tlsCfg: o.tls, tlsSet: o.tlsSet, src: o.src, turn: make(chan struct{}, 1), activity: o.activity}
 	anon, err := c.newWS(nil)
 	if err != nil {
 		return nil, fmt.Errorf("amt: %w", err)
@@ -356,6 +359,7 @@ func (c *Client) conn(ctx context.Context) (*wsman.Client, error) {
 	}
 	var winner *wsman.Client
 	var winnerCred credentials.Credential
+	defer c.recordLogin(time.Now())
 	cand, attempts, err := c.src.Resolve(ctx, c.host, func(ctx context.Context, cred credentials.Credential) error {
 		w, err := c.newWS(&cred)
 		if err != nil {

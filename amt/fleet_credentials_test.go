@@ -2,7 +2,6 @@ package amt_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -44,9 +43,7 @@ func TestFleetCredentialFallbackNeverLocksOut(t *testing.T) {
 	require.Len(t, devices, 500)
 	want := map[string]string{"most": "c", "a": "a", "b": "b"}
 
-	dir := t.TempDir()
-	store, err := credentials.Open(filepath.Join(dir, "amtkit.db"), credentials.WithKeyFile(filepath.Join(dir, "amtkit.key")))
-	require.NoError(t, err)
+	store := credentials.NewMemoryStore()
 	defer store.Close()
 	ctx := context.Background()
 	for _, p := range []credentials.Profile{

@@ -96,3 +96,54 @@ func (r *RedirectService) BootFromImage(ctx context.Context, opts redirect.BootO
 	res, err := redirect.BootFromImage(ctx, ws, r.c.Power, dial, opts)
 	return res, r.c.wrap("boot from image", err)
 }
+
+// Restore puts back what an unfinished boot from an image recorded in
+// journal for this device (a console killed before it restored the
+// settings), and removes the record when everything is back. It returns
+// what was put back; nil and no error when there was no record.
+func (r *RedirectService) Restore(ctx context.Context, journal redirect.Journal) ([]string, error) {
+	rec, err := journal.Get(ctx, r.c.host)
+	if err != nil || rec == nil {
+		return nil, r.c.wrap("restore", err)
+	}
+	ws, err := r.c.conn(ctx)
+	if err != nil {
+		return nil, r.c.wrap("restore", err)
+	}
+	restored, err := redirect.RestoreFromRecord(ctx, ws, r.c.Power, rec)
+	if err != nil {
+		return restored, r.c.wrap("restore", err)
+	}
+	return restored, r.c.wrap("restore", journal.Done(ctx, r.c.host))
+}
+
+// State reads the redirection state (AMT_RedirectionService).
+func (r *RedirectService) State(ctx context.Context) (*redirect.State, error) {
+	ws, err := r.c.conn(ctx)
+	if err != nil {
+		return nil, r.c.wrap("redirection state", err)
+	}
+	st, err := redirect.ReadState(ctx, ws)
+	return st, r.c.wrap("redirection state", err)
+}
+
+// SetState changes the redirection state; see redirect.SetState.
+func (r *RedirectService) SetState(ctx context.Context, ch redirect.StateChange) (*redirect.State, error) {
+	ws, err := r.c.conn(ctx)
+	if err != nil {
+		return nil, r.c.wrap("redirection state", err)
+	}
+	st, err := redirect.SetState(ctx, ws, ch)
+	return st, r.c.wrap("redirection state", err)
+}
+
+// RefusalReason says why the device would refuse a session of kind; see
+// redirect.RefusalReason.
+func (r *RedirectService) RefusalReason(ctx context.Context, kind redirect.Kind) (string, error) {
+	ws, err := r.c.conn(ctx)
+	if err != nil {
+		return "", r.c.wrap("redirection state", err)
+	}
+	why, err := redirect.RefusalReason(ctx, ws, kind)
+	return why, r.c.wrap("redirection state", err)
+}

@@ -87,38 +87,28 @@
 //
 // # Store
 //
-// Store is where profiles and the runtime profile live (ProfileStore and
-// RuntimeStore), and GuardStore where the lockout guard's records do; the
-// suite in package credtest checks any implementation of both.
-// NewMemoryStore keeps them in memory; OpenFile opens the embedded default
-// for each call, and Open holds it open: a bbolt database file
-// (DefaultStatePath: amtkit.db in the per-user state directory, or in
-// $AMTKIT_STATE). Every record is sealed with AES-256-GCM under a 32-byte
-// key in a key file (amtkit.key beside the database, or $AMTKIT_KEY_FILE)
-// created with mode 0600, in a directory created with mode 0700; the record's
-// bucket and key are bound in as associated data. Nothing secret is written
-// in clear text. Host names and profile names are not secret and are stored
-// as keys. The store keeps to its own buckets, so other state may share the
-// file.
+// Store is where profiles and the runtime profile live. NewMemoryStore keeps
+// them in memory. The state database (package statedb: a SQLite file in the
+// per-user state directory, DefaultStateDir, or a shared Postgres database)
+// keeps them, with the lockout guard's records, for amtctl and for programs
+// that opt in; this package links no database. Stores seal secrets; no
+// password is ever written in clear text. GuardStore is where the lockout
+// guard's records live; the suite in package credtest checks any
+// implementation of the store interfaces.
 //
 // # Concurrency
 //
-// A Resolver, a Guard and both stores are safe for concurrent use by many
+// A Resolver, a Guard and the stores are safe for concurrent use by many
 // goroutines. Resolutions of the same host take turns through the guard, so
 // that concurrent resolutions cannot together exceed its budget, and a
-// resolution that waited sees what the previous one learned. The database
-// file is locked by the process that has it open: another process's Open
-// waits up to the lock timeout (WithLockTimeout, default 5s) and then fails
-// with ErrLocked. Every write is a transaction.
+// resolution that waited sees what the previous one learned.
 //
 // # Errors
 //
 // Errors match with errors.Is: ErrAuthFailed, ErrLockoutRisk (a
 // *BudgetError), ErrRecentlyFailed, ErrExhausted (which also wraps the last
-// authentication failure), ErrNoCandidates, ErrNotFound, ErrClosed, and for
-// Open: ErrLocked, ErrWrongKey, ErrKeyMissing, ErrNewerSchema and ErrCorrupt.
-// Open never resets, rewrites or replaces a file it cannot read, and never
-// makes a new key for an existing store. No error, String, fmt verb, slog
+// authentication failure), ErrNoCandidates, ErrNotFound and ErrClosed. No
+// error, String, fmt verb, slog
 // value or JSON encoding of this package's types contains a password or a
 // client key.
 package credentials

@@ -32,19 +32,6 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("the credential store is closed")
-	// ErrLocked: another process holds the credential store and did not
-	// release it within the lock timeout.
-	ErrLocked = errors.New("the credential store is in use by another process")
-	// ErrWrongKey: the key file does not open this store.
-	ErrWrongKey = errors.New("the key file does not match the credential store")
-	// ErrKeyMissing: the store exists but its key file does not. A new key
-	// would make every entry unreadable, so none is made.
-	ErrKeyMissing = errors.New("the key file of an existing credential store is missing")
-	// ErrNewerSchema: the store was written by a newer amtkit.
-	ErrNewerSchema = errors.New("the credential store was written by a newer version of amtkit")
-	// ErrCorrupt: the file is not a readable credential store (damaged,
-	// truncated, or not a database at all). It is left untouched.
-	ErrCorrupt = errors.New("the credential store is corrupt")
 )
 
 // BudgetError is returned when the lockout guard refuses to send a login to a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,11 +14,6 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		// The second process of TestSecondProcess: no leak check, it exits
-		// from inside its test.
-		os.Exit(m.Run())
-	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -11,9 +11,6 @@ import (
 // StateEnv names the environment variable that overrides the state directory.
 const StateEnv = "AMTKIT_STATE"
 
-// DatabaseFileName is the database file's name in the state directory.
-const DatabaseFileName = "amtkit.db"
-
 // DefaultStateDir returns the directory that holds amtkit's state: $AMTKIT_STATE
 // when set; otherwise the per-user state directory, which is
 // $XDG_STATE_HOME/amtkit (when XDG_STATE_HOME is an absolute path) or
@@ -46,14 +43,4 @@ func DefaultStateDir() (string, error) {
 		return "", fmt.Errorf("credentials: no state directory (set %s): %w", StateEnv, err)
 	}
 	return filepath.Join(home, ".local", "state", "amtkit"), nil
-}
-
-// DefaultStatePath returns the default database file: amtkit.db in
-// DefaultStateDir. Open it with Open.
-func DefaultStatePath() (string, error) {
-	dir, err := DefaultStateDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, DatabaseFileName), nil
 }

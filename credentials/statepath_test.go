@@ -11,12 +11,12 @@ import (
 	"github.com/amtkit/amtkit/credentials"
 )
 
-func TestDefaultStatePath(t *testing.T) { // not parallel: Setenv
+func TestDefaultStateDir(t *testing.T) { // not parallel: Setenv
 	state := filepath.Join(t.TempDir(), "my-state")
 	t.Setenv(credentials.StateEnv, state)
-	got, err := credentials.DefaultStatePath()
+	got, err := credentials.DefaultStateDir()
 	require.NoError(t, err)
-	assert.Equal(t, filepath.Join(state, "amtkit.db"), got)
+	assert.Equal(t, state, got)
 	assert.NoDirExists(t, state, "nothing is created")
 
 	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
@@ -25,23 +25,15 @@ func TestDefaultStatePath(t *testing.T) { // not parallel: Setenv
 	t.Setenv(credentials.StateEnv, "")
 	xdg := filepath.Join(t.TempDir(), "xdg-state")
 	t.Setenv("XDG_STATE_HOME", xdg)
-	got, err = credentials.DefaultStatePath()
+	got, err = credentials.DefaultStateDir()
 	require.NoError(t, err)
-	assert.Equal(t, filepath.Join(xdg, "amtkit", "amtkit.db"), got)
+	assert.Equal(t, filepath.Join(xdg, "amtkit"), got)
 
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_STATE_HOME", "relative/ignored")
-	got, err = credentials.DefaultStatePath()
+	got, err = credentials.DefaultStateDir()
 	require.NoError(t, err)
-	assert.Equal(t, filepath.Join(home, ".local", "state", "amtkit", "amtkit.db"), got)
-	dir, err := credentials.DefaultStateDir()
-	require.NoError(t, err)
-	assert.Equal(t, filepath.Join(home, ".local", "state", "amtkit"), dir)
-
-	// Opening the default path creates the directory with mode 0700.
-	db, err := credentials.Open(got)
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
-	assert.FileExists(t, filepath.Join(dir, "amtkit.key"))
+	assert.Equal(t, filepath.Join(home, ".local", "state", "amtkit"), got)
+	assert.NoDirExists(t, got, "nothing is created")
 }

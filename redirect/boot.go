@@ -73,6 +73,12 @@ type BootOptions struct {
 	// CleanupTimeout bounds the restoring of settings afterwards, which
 	// runs even when ctx has ended. Default DefaultCleanupTimeout.
 	CleanupTimeout time.Duration
+	// Journal, when set, receives a RestoreRecord under JournalHost
+	// before each setting is changed, and loses it once everything was
+	// put back; a record left behind (the process was killed) is put back
+	// with RestoreFromRecord.
+	Journal     Journal
+	JournalHost string
 }
 
 // BootResult reports what BootFromImage did.
@@ -151,7 +157,11 @@ func BootFromImage(ctx context.Context, ws *wsman.Client, pw *power.Service, dia
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &booter{ctx: ctx, ws: ws, pw: pw, dial: dial, opts: opts, res: res, log: log}
+	b := &booter{ctx: ctx, ws: ws, pw: pw, dial: dial, opts: opts, res: res, log: log,
+		rec: RestoreRecord{Host: opts.JournalHost, Started: started.UTC(), Reason: "ider boot"}}
+	if opts.Journal != nil && opts.JournalHost == "" {
+		return res, wsman.InvalidArgument("redirect: BootOptions.Journal needs JournalHost")
+	}
 	defer func() {
 		timeout := opts.CleanupTimeout
 		if timeout <= 0 {
@@ -170,6 +180,11 @@ func BootFromImage(ctx context.Context, ws *wsman.Client, pw *power.Service, dia
 		}
 		if len(res.RestoreErrors) > 0 {
 			err = errors.Join(err, &RestoreError{Errs: res.RestoreErrors})
+		} else if opts.Journal != nil && !b.rec.Empty() {
+			// Everything recorded was put back.
+			if jerr := opts.Journal.Done(cctx, opts.JournalHost); jerr != nil {
+				err = errors.Join(err, fmt.Errorf("redirect: clearing the restore record: %w", jerr))
+			}
 		}
 		res.Duration = time.Since(started)
 	}()
@@ -190,6 +205,7 @@ type booter struct {
 	res  *BootResult
 	log  *slog.Logger
 	undo []undoStep
+	rec  RestoreRecord
 }
 
 // missingClass reports the answer of firmware without the class.
@@ -273,18 +289,29 @@ func (b *booter) run() error {
 	}
 	b.step("IDE-R drives enabled; arming the boot", slog.String("device", b.opts.Device.String()))
 
+	if err := b.record(func(r *RestoreRecord) { r.BootOptionsArmed = true }); err != nil {
+		return stopServing(err)
+	}
 	b.undo = append(b.undo, undoStep{"boot options", b.pw.ClearBootOptions})
 	if err := b.pw.NextBoot(ctx, b.opts.Device, power.BootOptions{SOL: b.opts.SOL}); err != nil {
 		return stopServing(err)
 	}
+	if err := ctx.Err(); err != nil {
+		// Interrupted before the power request: none is sent.
+		return stopServing(err)
+	}
 	action, err := b.startBoot()
-	b.res.Action = action
 	switch {
 	case errors.Is(err, wsman.ErrOutcomeUnknown):
+		b.res.Action = action
 		b.res.ActionOutcomeUnknown = true
 		b.step("power request outcome unknown; serving on", slog.String("action", action.String()))
 	case err != nil:
+		// Not sent, or refused: BootResult.Action names only a request
+		// the device accepted (or may have).
 		return stopServing(err)
+	default:
+		b.res.Action = action
 	}
 	b.step("boot started", slog.String("action", action.String()))
 
@@ -321,6 +348,12 @@ func (b *booter) prepareRedirection() error {
 	}
 	if cur&want != want {
 		target := redirectionStateBase + (cur | want)
+		if known {
+			orig := state
+			if err := b.record(func(r *RestoreRecord) { r.RedirectionState = &orig }); err != nil {
+				return err
+			}
+		}
 		if err := b.requestRedirectionState(ctx, target); err != nil {
 			return err
 		}
@@ -340,6 +373,10 @@ func (b *booter) prepareRedirection() error {
 		return err
 	}
 	if !listening {
+		off := false
+		if err := b.record(func(r *RestoreRecord) { r.ListenerEnabled = &off }); err != nil {
+			return err
+		}
 		if err := b.setListener(ctx, in, true); err != nil {
 			return err
 		}
@@ -357,17 +394,38 @@ func (b *booter) prepareRedirection() error {
 
 func (b *booter) requestRedirectionState(ctx context.Context, state uint64) error {
 	b.step("AMT_RedirectionService.RequestStateChange", slog.Uint64("state", state))
-	_, err := b.ws.Invoke(ctx, uriRedirection, "RequestStateChange",
-		[]wsman.Property{wsman.Param("RequestedState", strconv.FormatUint(state, 10))})
-	return err
+	return requestRedirectionState(ctx, b.ws, state)
 }
 
 func (b *booter) setListener(ctx context.Context, in *wsman.Instance, on bool) error {
 	b.step("AMT_RedirectionService ListenerEnabled", slog.Bool("enabled", on))
+	return setListener(ctx, b.ws, in, on)
+}
+
+func requestRedirectionState(ctx context.Context, ws *wsman.Client, state uint64) error {
+	_, err := ws.Invoke(ctx, uriRedirection, "RequestStateChange",
+		[]wsman.Property{wsman.Param("RequestedState", strconv.FormatUint(state, 10))})
+	return err
+}
+
+func setListener(ctx context.Context, ws *wsman.Client, in *wsman.Instance, on bool) error {
 	in = in.Clone()
 	in.Set("ListenerEnabled", strconv.FormatBool(on))
-	_, err := b.ws.Put(ctx, in)
+	_, err := ws.Put(ctx, in)
 	return err
+}
+
+// record writes the restore record, updated by change, before the change
+// it announces is made. Without a journal it does nothing.
+func (b *booter) record(change func(*RestoreRecord)) error {
+	if b.opts.Journal == nil {
+		return nil
+	}
+	change(&b.rec)
+	if err := b.opts.Journal.Put(b.ctx, b.rec); err != nil {
+		return fmt.Errorf("redirect: recording the settings before changing them: %w", err)
+	}
+	return nil
 }
 
 // consent obtains user consent when the device requires it.

@@ -244,7 +244,7 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 		cfg:      cfg,
 		sem:      make(chan struct{}, cfg.concurrency),
 	}
-	c.digest = &digestTransport{next: base, user: cfg.user, password: cfg.password, ordered: cfg.concurrency > 1}
+	c.digest = &digestTransport{next: base, user: cfg.user, password: cfg.password}
 	c.auth = &http.Client{Transport: &bufferTransport{next: c.digest, max: cfg.maxResponse}, CheckRedirect: noRedirect}
 	c.anon = &http.Client{Transport: &bufferTransport{next: base, max: cfg.maxResponse}, CheckRedirect: noRedirect}
 	c.retry = c.newRetryClient(c.auth)

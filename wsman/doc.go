@@ -26,9 +26,9 @@
 // on the fresh challenge. Only a 401 to a request on a fresh nonce is a
 // rejection of the credentials: it is never retried, and the client then
 // refuses to send further authenticated requests, since repeated failed
-// logins lock AMT accounts. With WithMaxConcurrency above 1, each request
-// is written before the next takes its nonce count, so the counts reach
-// the device in increasing order.
+// logins lock AMT accounts. With WithMaxConcurrency above 1, requests in
+// flight together each use a nonce of their own, so the counts of each
+// nonce reach the device strictly in increasing order.
 //
 // Identify, Get and Enumerate are retried after a refused or reset
 // connection or an HTTP 503. Put is retried only while it cannot have

@@ -187,3 +187,32 @@ func TestNonceCountsIncreaseOnTheWireWhenConcurrent(t *testing.T) {
 	defer f.mu.Unlock()
 	assert.Zero(t, f.refused, "no count reached the device after a higher one")
 }
+
+// The same against the simulator itself, which refuses a repeated or
+// lower nonce count and can forget its nonces.
+func TestSimulatorForgettingNoncesDoesNotLatch(t *testing.T) {
+	t.Parallel()
+	sim, dev := newSim(t, amtsim.Options{})
+	c := newClient(t, sim.URL(), wsman.WithMaxConcurrency(4))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for round := 0; round < 4; round++ {
+		for i := 0; i < 10; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := c.Get(ctx, uriGeneral)
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		dev.ForgetNonces()
+	}
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Zero(t, dev.Stats().FailedLogins)
+	assert.False(t, dev.LockedOut())
+}

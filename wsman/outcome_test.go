@@ -23,9 +23,10 @@ func TestSentChangeHittingTimeoutIsOutcomeUnknown(t *testing.T) {
 	ctx := context.Background()
 	_, err := c.Get(ctx, uriGeneral) // learn the nonce: the next request goes out with credentials
 	require.NoError(t, err)
-	dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelay, Action: "GetUuid", Delay: 10 * time.Second, Times: 1})
+	dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelayAnswer, Action: "GetUuid", Delay: 10 * time.Second, Times: 1})
 	_, err = c.Invoke(ctx, uriSetup, "GetUuid", nil)
 	require.Error(t, err)
+	assert.Equal(t, 1, dev.Stats().Actions[uriSetup+"/GetUuid"], "carried out once, never resent")
 	assert.ErrorIs(t, err, wsman.ErrOutcomeUnknown)
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "the cause is kept")
 	var ou *wsman.OutcomeUnknownError

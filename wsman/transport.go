@@ -16,11 +16,16 @@ import (
 )
 
 // digestTransport authenticates requests with HTTP digest. It keeps the
-// device's challenge and reuses its nonce with an increasing nonce count,
-// so that after the first exchange every request costs one round trip. It
-// answers a 401 with at most one more attempt, on the fresh challenge of
-// that 401, and only when the 401 cannot mean wrong credentials: the first
-// request carried none, the device said the nonce was stale, or the
+// device's challenges and reuses each nonce with an increasing nonce
+// count, so that after the first exchange every request costs one round
+// trip. Requests in flight at the same time each use a nonce of their own
+// (a pool with one nonce per concurrent request, each got from a 401), so
+// the counts of one nonce reach the device strictly in order whatever
+// connection carries them.
+//
+// It answers a 401 with at most one more attempt, on the fresh challenge
+// of that 401, and only when the 401 cannot mean wrong credentials: the
+// first request carried none, the device said the nonce was stale, or the
 // request reused a nonce (nonce count above 1), which firmware may drop at
 // any time and then refuse with stale="false". Only a 401 to a request on
 // a nonce used for the first time is a rejection of the credentials.
@@ -28,17 +33,38 @@ type digestTransport struct {
 	next     http.RoundTripper
 	user     string
 	password string
-	// ordered keeps nonce counts increasing on the wire when requests run
-	// concurrently: a request takes its count and is written before the
-	// next one takes the following count.
-	ordered bool
-	sendMu  sync.Mutex
 
 	mu    sync.Mutex
+	pool  []*nonceSlot // nonces not in use by a request now
+	realm string       // the first realm seen; a different one later is refused
+	a1    string       // MD5(user:realm:password) for realm
+}
+
+// nonceSlot is one challenge of the device and the last count sent on it.
+type nonceSlot struct {
 	chal  *digest.Challenge
 	count int
-	realm string // the first realm seen; a different one later is refused
-	a1    string // MD5(user:realm:password) for realm
+}
+
+func (t *digestTransport) take() *nonceSlot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(t.pool)
+	if n == 0 {
+		return nil
+	}
+	s := t.pool[n-1]
+	t.pool = t.pool[:n-1]
+	return s
+}
+
+func (t *digestTransport) put(s *nonceSlot) {
+	if s == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pool = append(t.pool, s)
 }
 
 func (t *digestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -46,13 +72,19 @@ func (t *digestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	first, sentCredentials, count, err := t.authorize(first)
-	if err != nil {
+	slot := t.take()
+	if err := t.authorize(first, slot); err != nil {
+		t.put(slot)
 		return nil, err
 	}
-	resp, err := t.send(first)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
-		return resp, err
+	resp, err := t.next.RoundTrip(first)
+	if err != nil {
+		t.put(slot) // the device did not refuse the nonce
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.put(slot)
+		return resp, nil
 	}
 	chal, err := digest.FindChallenge(resp.Header)
 	if err != nil {
@@ -60,79 +92,57 @@ func (t *digestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// to the caller as it is.
 		return resp, nil
 	}
-	if sentCredentials && !chal.Stale && count <= 1 {
+	if slot != nil && !chal.Stale && slot.count <= 1 {
 		// The device rejected the credentials on a nonce used for the
 		// first time. Trying again would count as another failed login
 		// towards the account lockout.
 		return resp, nil
 	}
 	drain(resp)
-	if err := t.save(chal); err != nil {
+	fresh, err := t.save(chal)
+	if err != nil {
 		return nil, err
 	}
 	second, err := cloneRequest(req)
 	if err != nil {
 		return nil, err
 	}
-	second, _, _, err = t.authorize(second)
-	if err != nil {
+	if err := t.authorize(second, fresh); err != nil {
 		return nil, err
 	}
-	return t.send(second)
+	resp, err = t.next.RoundTrip(second)
+	if err == nil && resp.StatusCode != http.StatusUnauthorized || err != nil {
+		t.put(fresh)
+	}
+	return resp, err
 }
 
-// send passes req on; with ordered counts it releases the send turn that
-// authorize took once the request is written (or failed).
-func (t *digestTransport) send(req *http.Request) (*http.Response, error) {
-	release, _ := req.Context().Value(sendTurnKey{}).(func())
-	if release == nil {
-		return t.next.RoundTrip(req)
-	}
-	defer release()
-	return t.next.RoundTrip(req)
-}
-
-type sendTurnKey struct{}
-
-// authorize sets the Authorization header from the cached challenge and
-// reports whether it did, and with which nonce count. With ordered counts
-// the returned request carries a send turn, released when it is written.
-func (t *digestTransport) authorize(req *http.Request) (*http.Request, bool, int, error) {
-	if t.ordered {
-		t.sendMu.Lock()
-		var once sync.Once
-		release := func() { once.Do(t.sendMu.Unlock) }
-		ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-			WroteRequest: func(httptrace.WroteRequestInfo) { release() },
-		})
-		req = req.WithContext(context.WithValue(ctx, sendTurnKey{}, release))
-	}
-	t.mu.Lock()
-	if t.chal == nil {
-		t.mu.Unlock()
+// authorize sets the Authorization header from slot, counting up its
+// nonce count; with no slot the request goes without credentials, to
+// learn a challenge.
+func (t *digestTransport) authorize(req *http.Request, slot *nonceSlot) error {
+	if slot == nil {
 		noteAuthorized(req, false)
-		return req, false, 0, nil
+		return nil
 	}
-	t.count++
-	chal, count, a1 := t.chal, t.count, t.a1
+	slot.count++
+	t.mu.Lock()
+	a1 := t.a1
 	t.mu.Unlock()
-	cred, err := digest.Digest(chal, digest.Options{
+	cred, err := digest.Digest(slot.chal, digest.Options{
 		Method:   req.Method,
 		URI:      req.URL.RequestURI(),
 		GetBody:  req.GetBody,
-		Count:    count,
+		Count:    slot.count,
 		Username: t.user,
 		A1:       a1,
 	})
 	if err != nil {
-		if release, _ := req.Context().Value(sendTurnKey{}).(func()); release != nil {
-			release()
-		}
-		return nil, false, 0, fmt.Errorf("wsman: digest: %w", err)
+		return fmt.Errorf("wsman: digest: %w", err)
 	}
 	req.Header["Authorization"] = []string{formatCredentials(cred)}
 	noteAuthorized(req, true)
-	return req, true, count, nil
+	return nil
 }
 
 // formatCredentials writes the Authorization header the way consoles that
@@ -186,22 +196,20 @@ func quoteEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
 }
 
-func (t *digestTransport) save(chal *digest.Challenge) error {
+func (t *digestTransport) save(chal *digest.Challenge) (*nonceSlot, error) {
 	if !digest.CanDigest(chal) {
-		return fmt.Errorf("wsman: the device asks for an unsupported digest (algorithm %q, qop %q)", chal.Algorithm, chal.QOP)
+		return nil, fmt.Errorf("wsman: the device asks for an unsupported digest (algorithm %q, qop %q)", chal.Algorithm, chal.QOP)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.realm != "" && chal.Realm != t.realm {
-		return fmt.Errorf("%w: first %q, now %q", ErrRealmChanged, t.realm, chal.Realm)
+		return nil, fmt.Errorf("%w: first %q, now %q", ErrRealmChanged, t.realm, chal.Realm)
 	}
 	if t.realm == "" {
 		t.realm = chal.Realm
 		t.a1 = md5hex(t.user + ":" + chal.Realm + ":" + t.password)
 	}
-	t.chal = chal
-	t.count = 0
-	return nil
+	return &nonceSlot{chal: chal}, nil
 }
 
 // Realm returns the digest realm learned from the device, if any.

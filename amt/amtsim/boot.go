@@ -537,6 +537,10 @@ func (d *Device) boot(at time.Time, cause string) {
 		rec.Requested = rec.Source
 	}
 	d.power.boots = append(d.power.boots, rec)
+	if d.bootCh != nil {
+		close(d.bootCh)
+	}
+	d.bootCh = make(chan struct{})
 	d.srv.log.Info("amtsim boot", "device", d.ip, "seq", rec.Seq, "cause", cause, "source", rec.Source, "one_time", rec.OneTime)
 	if rec.UseIDER {
 		d.power.boots[len(d.power.boots)-1].IDERBoot = d.startIDERBootLocked(rec.Seq, rec.IDERBootDevice == 1)

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/amtkit/amtkit/amt/amtsim/internal/sysdefense"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/rmcp"
 )
 
 // Device is one simulated AMT device. Its methods are safe for concurrent
@@ -48,10 +51,8 @@ type Device struct {
 	faults     []*queuedFault
 	failCount  int
 	lockedTill time.Time
-	nonceEpoch int64 // nonces issued at or before this time (ns) are stale
-	lastNonce  int64
-	nonces     map[string]*liveNonce // live nonces (see auth.go)
-	authCount  int                   // successful digest logins
+	nonces     *digest.Table // digest nonces (internal/digest)
+	authCount  int           // successful digest logins
 	// forgetEvery makes the device forget its nonces after every
 	// forgetEvery-th successful login (0: never).
 	forgetEvery int
@@ -65,6 +66,7 @@ type Device struct {
 	solSessions int
 	iderRuns    []*iderRun
 	iderCh      chan struct{} // closed and replaced when an IDE-R boot finishes
+	bootCh      chan struct{} // closed and replaced when the host boots
 	slotFreed   chan struct{} // closed and replaced when a session slot is released
 
 	optIn optInModel // user consent (IPS_OptInService)
@@ -100,6 +102,7 @@ type enumeration struct {
 	class    *classDef
 	items    []*instance
 	lastUsed time.Time
+	mode     int // modeObject, modeEPR or modeObjectAndEPR
 	// System Defense enumerations hold the unit's instances instead.
 	defenseURI   string
 	defenseItems []*sysdefense.Instance
@@ -127,6 +130,7 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		enums:      map[string]*enumeration{},
 		stats:      Stats{Actions: map[string]int{}},
 		iderCh:     make(chan struct{}),
+		bootCh:     make(chan struct{}),
 		slotFreed:  make(chan struct{}),
 	}
 	if prof.provState == 0 {
@@ -213,7 +217,7 @@ func (d *Device) RMCPEnabled() bool {
 }
 
 func (d *Device) rmcpEnabledLocked() bool {
-	if d.rmcpAddr == "" || d.major < rmcpMinMajor {
+	if d.rmcpAddr == "" || d.major < rmcp.MinMajor {
 		return false
 	}
 	insts := d.instances["AMT_GeneralSettings"]
@@ -284,11 +288,7 @@ func (d *Device) Stats() Stats {
 func (d *Device) ExpireNonces() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := time.Now().UnixNano()
-	if d.lastNonce > now {
-		now = d.lastNonce
-	}
-	d.nonceEpoch = now
+	d.nonceTable().Expire(time.Now())
 }
 
 // ForgetNonces makes the device forget every nonce it issued so far, as

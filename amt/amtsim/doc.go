@@ -145,6 +145,61 @@
 // (classes.go); adding one means adding a definition with its key
 // properties, writable properties, methods and an instance builder.
 //
+// Enumerate honours wsman:EnumerationMode as the captures show:
+// EnumerateObjectAndEPR pulls w:Item elements holding the instance and its
+// a:EndpointReference (CIM_BootConfigSetting and CIM_OrderedComponent
+// captures), EnumerateEPR pulls a:EndpointReference items alone (no
+// instance namespace declared) [modelled: no capture of that mode; the
+// items are those of the other mode without the instance]. An EPR holds
+// the class's resource URI and a selector per key property in key order,
+// a reference-valued key as a nested EndpointReference. An unknown mode is
+// refused with wsman:UnsupportedFeature [modelled]. OptimizeEnumeration
+// and MaxElements in Enumerate are ignored, as the captured
+// EnumerateResponse holds only the context. The System Defense classes
+// answer instances in every mode.
+//
+// # Layout and the path of a request
+//
+// The protocol layers that need nothing of a device live in packages under
+// internal/, each depending only on the standard library:
+//
+//   - internal/digest: the wire side of digest authentication (parsing the
+//     Authorization header, responses, the nonce table with its nonce
+//     counts), used by WS-Man and the redirection port;
+//   - internal/rmcp: the presence ping, its ACK and the pong;
+//   - internal/sysdefense: the System Defense class family, a unit with its
+//     own state (filters, policies, counters) and packet evaluator, behind
+//     Enumerate, Get, Create, Delete and Invoke.
+//
+// The rest is still in this package, one file per layer: the HTTP wire
+// (http.go: framing, the 401 page, injected faults), authentication and
+// anti-hammering (auth.go), the SOAP layer (soap.go decodes requests,
+// envelope.go writes responses and faults, xmlr.go and xmlw.go), the class
+// table and dispatch (classes.go, wsman.go, store.go), the class families
+// (power.go, boot.go, redirsvc.go, optin.go, captured*.go, sysdefense.go),
+// the simulated host (power.go's state machine, bios.go) and the
+// redirection port (redirect.go, ider.go, sol.go).
+//
+// A WS-Man request goes: the listener of the device's address (server.go)
+// → Server.ServeHTTP (http.go) reads the body and decodes the envelope
+// (soap.go) → Device.authenticate (auth.go, internal/digest) or a 401 →
+// an injected fault, if one matches → Device.execute (wsman.go) takes the
+// device lock, settles the power state machine and consent timers →
+// dispatch checks wsa:Action and wsa:MessageID, finds the class by
+// resource URI in the class table (classByURI), or the System Defense
+// unit → Get/Put/Enumerate/Pull/Release or the class's method → the
+// response or fault envelope (envelope.go) → writeSOAP (http.go).
+//
+// To add a class from a capture: add a classDef to classTable
+// (classes.go, or the file of its family) with its name, resource URI,
+// keys, writable properties with their types, methods and an instance
+// builder that sets the properties the capture shows, gated on the
+// firmware major version where the captures of several versions differ;
+// a class whose state lives elsewhere sets live to refresh its instances
+// before each request. Then name it in this documentation, and test it
+// against its capture (conformance_test.go compares shapes with the
+// recordings).
+//
 // # Classes served from their captures
 //
 // Beyond the classes above, every class for which the recordings hold a
@@ -243,7 +298,6 @@
 //     outside PowerStatesSupported; sleep (4) and hibernate (7) count as
 //     supported from AMT 9, because firmware offers them in
 //     AvailableRequestedPowerStates although its capability lists omit them;
-//   - 4099 (Busy) while a previous change is in progress [assumption];
 //   - 4097 (Invalid State Transition) for a value not in
 //     AvailableRequestedPowerStates [assumption], and for power cycle (5)
 //     and power off (8) while a redirection session is open
@@ -256,18 +310,25 @@
 //     gracefully (a boot), 4 sleeps, 7 hibernates, 2 powers on from off or
 //     hibernate (a boot) or resumes from sleep (no boot).
 //
-// A change takes Options.TransitionTime. Meanwhile the device reports the old
-// PowerState, TransitioningToPowerState with the requested value (the
-// property is omitted when idle, as the captures do) and refuses further
-// changes. The transition completes on its own once its time has passed (a
+// A change is accepted with 0 and applied after Options.TransitionTime:
+// until then PowerState shows the state before it, and no property tells
+// of a change in progress (no capture shows TransitioningToPowerState).
+// A further change while one is pending first applies the pending one at
+// once and is then answered for the state it left [modelled: no capture
+// shows firmware Busy, and protocol.md asks consoles not to overlap
+// changes]. The change is applied on its own once its time has passed (a
 // timer, stopped by Close), so that the boot it causes starts without
 // anyone asking the device: a console serving IDE-R need not poll for the
-// reset to happen. Requests and inspections also complete a transition
-// whose time has come; its boot is recorded once.
-// RequestedPowerState (in its shifted value map) is reported once a change
-// has been requested, as real firmware does. RequestOSPowerSavingStateChange
-// answers 1 where OS power saving is unsupported, 5 for values other than 2
-// and 3, 4099 during a power change, and 4097 when the host is not on, is
+// reset to happen. Requests and inspections also apply a change whose
+// time has come; its boot is recorded once.
+//
+// The power properties come in the combinations the captures show: from
+// AMT 9, PowerState and AvailableRequestedPowerStates without
+// RequestedPowerState; before AMT 9, PowerState and RequestedPowerState
+// (the last request in its shifted value map, 2 before any [modelled])
+// without AvailableRequestedPowerStates.
+// RequestOSPowerSavingStateChange answers 1 where OS power saving is
+// unsupported, 5 for values other than 2 and 3, and 4097 when the host is not on, is
 // already in the requested state or, to enter power saving, lacks the OS
 // agent [assumptions].
 //
@@ -538,7 +599,8 @@
 // created and deleted with the bodies and EPR-valued selectors of
 // protocol.md §4.4; AMT_ActiveFilterStatistics;
 // AMT_GeneralSystemDefenseCapabilities; AMT_NetworkPortSystemDefenseCapabilities;
-// CIM_EthernetPort. No class accepts Put.
+// CIM_EthernetPort. No class accepts Put. Enumerations honour the
+// enumeration modes as the class table's do.
 //
 // What follows protocol.md: the device assigns creation handles (numeric
 // InstanceIDs, one sequence for filters and policies, never reused) and

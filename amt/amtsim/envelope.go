@@ -195,3 +195,8 @@ func faultInternalError(ptStatus int) *wsFault {
 		reason: "The service cannot comply with the request due to internal processing errors.",
 		detail: fmt.Sprintf("AMT-STATUS %d", ptStatus)}
 }
+
+func faultUnsupportedFeature() *wsFault {
+	return &wsFault{subNS: nsWSMan, subcode: "UnsupportedFeature",
+		reason: "The specified feature is not supported."}
+}

@@ -222,7 +222,7 @@ func (s *iderSession) serve() error {
 	reply[10], reply[11] = byte(d.major), byte(d.minor) // firmware version
 	binary.LittleEndian.PutUint16(reply[16:18], iderMaxBuffer)
 	binary.LittleEndian.PutUint16(reply[18:20], iderMaxBuffer)
-	binary.LittleEndian.PutUint32(reply[25:29], intelIANA)
+	binary.LittleEndian.PutUint32(reply[25:29], 343) // IANA: Intel
 	if err := s.sendIDER(reply); err != nil {
 		return err
 	}
@@ -563,6 +563,30 @@ func (d *Device) WaitIDERBoot(ctx context.Context, n int) (IDERBoot, error) {
 		d.mu.Unlock()
 		if err := d.waitIDERChange(ctx, ch); err != nil {
 			return IDERBoot{}, err
+		}
+	}
+}
+
+// WaitBoot waits until the host has booted at least n times (1-based) and
+// returns the n-th boot. A reset leaves PowerState on throughout, as on
+// firmware, so a console that must know the boot happened asks the
+// simulated host, not the device.
+func (d *Device) WaitBoot(ctx context.Context, n int) (BootRecord, error) {
+	if n < 1 {
+		return BootRecord{}, fmt.Errorf("amtsim: WaitBoot(%d): n is 1-based", n)
+	}
+	for {
+		d.mu.Lock()
+		d.settlePower(time.Now())
+		if n <= len(d.power.boots) {
+			b := d.power.boots[n-1]
+			d.mu.Unlock()
+			return b, nil
+		}
+		ch := d.bootCh
+		d.mu.Unlock()
+		if err := d.waitIDERChange(ctx, ch); err != nil {
+			return BootRecord{}, err
 		}
 	}
 }

@@ -113,10 +113,9 @@ type Options struct {
 	// PowerState is the initial DMTF PowerState of every device: 0 or 2
 	// on, 4 sleep (S3), 7 hibernate (S4), 8 off (S5).
 	PowerState int
-	// TransitionTime is how long a requested power change takes. While it
-	// lasts the device reports the old PowerState and the target in
-	// TransitioningToPowerState, and refuses further changes as busy.
-	// Default 0: changes complete immediately.
+	// TransitionTime is how long a requested power change takes before
+	// it is applied; until then the device reports the old PowerState.
+	// Default 0: changes are applied immediately.
 	TransitionTime time.Duration
 	// NoOSAgent simulates hosts without the OS agent (LMS) that graceful
 	// shutdown/reset, sleep, hibernate and OS power saving need. The zero

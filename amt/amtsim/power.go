@@ -33,7 +33,6 @@ const (
 	rvInvalidReference  = 4 // ChangeBootOrder, SetBootConfigRole
 	rvInvalidParameter  = 5
 	rvInvalidTransition = 4097
-	rvBusy              = 4099
 )
 
 // Boot causes reported in BootRecord.Cause.
@@ -204,9 +203,7 @@ func (d *Device) requestPowerChange(ps int) int {
 	if !slices.Contains(d.powerStatesAccepted(), ps) {
 		return rvUnknownError // DSP1027: outside PowerStatesSupported
 	}
-	if d.power.pending != nil {
-		return rvBusy
-	}
+	d.settlePendingNowLocked()
 	if ps == powerOn && d.power.state == powerOn {
 		// protocol.md §2.2: power on is accepted, and a no-op, on a host
 		// that is already on.
@@ -242,6 +239,23 @@ func (d *Device) requestPowerChange(ps int) int {
 		d.syncPowerInstances()
 	}
 	return rvOK
+}
+
+// settlePendingNowLocked completes a change still in progress at once, as
+// if its time had passed, before another change is considered: firmware
+// answers no Busy in any capture, and protocol.md asks consoles not to
+// overlap changes [modelled]. It reports false, for use in a switch. Call
+// with d.mu held.
+func (d *Device) settlePendingNowLocked() bool {
+	t := d.power.pending
+	if t == nil {
+		return false
+	}
+	d.stopSettleLocked()
+	d.power.pending = nil
+	t.done = time.Now()
+	d.completePower(t)
+	return false
 }
 
 // scheduleSettleLocked arms a timer that completes the transition at its
@@ -286,10 +300,9 @@ func (d *Device) requestOSPowerSaving(state int) int {
 	switch {
 	case !d.power.osSavingOK:
 		return rvNotSupported
+	case d.settlePendingNowLocked():
 	case state != osSavingFull && state != osSavingSaving:
 		return rvInvalidParameter
-	case d.power.pending != nil:
-		return rvBusy
 	case d.power.state != powerOn, d.power.osSaving == state:
 		return rvInvalidTransition
 	case state == osSavingSaving && !d.power.agent:
@@ -505,21 +518,28 @@ func itoas(vals []int) []string {
 	return out
 }
 
-// buildAssociatedPowerManagementService reports the power state.
-// RequestedPowerState appears once a change has been requested, as on real
-// firmware (a fresh device omits it); TransitioningToPowerState only while a
-// change is in progress (no capture shows it on an idle device).
+// buildAssociatedPowerManagementService reports the power state in the
+// property combinations the captures show: from AMT 9 PowerState with
+// AvailableRequestedPowerStates and no RequestedPowerState (the go-wsman
+// captures); before AMT 9 PowerState with RequestedPowerState and no
+// AvailableRequestedPowerStates (the AMT 8 capture of the mps tests), where
+// RequestedPowerState is the last request in its shifted value map, 2 (On)
+// before any [modelled: the capture shows 2 on a host that is on]. No
+// capture shows TransitioningToPowerState: PowerState keeps the state
+// before a change until the change is applied.
 func buildAssociatedPowerManagementService(d *Device) []*instance {
 	in := newInstance().
-		set("AvailableRequestedPowerStates", itoas(d.availablePowerStates())...).
 		set("PowerState", strconv.Itoa(d.power.state)).
 		setEPR("ServiceProvided", eprPowerService).
 		setEPR("UserOfService", eprManagedSystem)
-	if d.power.lastRequest != 0 {
-		in.set("RequestedPowerState", strconv.Itoa(requestedPowerState(d.power.lastRequest)))
-	}
-	if t := d.power.pending; t != nil {
-		in.set("TransitioningToPowerState", strconv.Itoa(t.request))
+	if d.major >= agentMinMajor {
+		in.set("AvailableRequestedPowerStates", itoas(d.availablePowerStates())...)
+	} else {
+		rps := powerOn
+		if d.power.lastRequest != 0 {
+			rps = requestedPowerState(d.power.lastRequest)
+		}
+		in.set("RequestedPowerState", strconv.Itoa(rps))
 	}
 	return []*instance{in}
 }

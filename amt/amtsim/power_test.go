@@ -184,7 +184,7 @@ func TestPowerStateMachine(t *testing.T) {
 		require.Equal(t, 0, wc.returnValue(powerReq(powerSoftReset)))
 		inst := wc.powerInstance()
 		assert.Equal(t, []int{10, 8, 5, 11, 4, 7, 14, 12}, ints(findAll(inst, uriAPMS, "AvailableRequestedPowerStates")))
-		assert.Equal(t, "15", textOf(inst, uriAPMS, "RequestedPowerState"), "14 in the shifted map, from the last request")
+		assert.Nil(t, find(inst, uriAPMS, "RequestedPowerState"), "not with AvailableRequestedPowerStates, as captured")
 		assert.Nil(t, find(inst, uriAPMS, "TransitioningToPowerState"), "idle")
 		for _, s := range []int{powerSleep, powerHibernate, powerOff} {
 			d.SetPowerState(s)
@@ -254,7 +254,11 @@ func TestPowerOldFirmware(t *testing.T) {
 	opts.Version = "8.1.71.3608"
 	sim := startSim(t, opts)
 	wc := newClient(t, sim.URL(), testUser, testPass)
-	assert.Equal(t, []int{10, 8, 5, 11}, ints(findAll(wc.powerInstance(), uriAPMS, "AvailableRequestedPowerStates")))
+	assert.Nil(t, find(wc.powerInstance(), uriAPMS, "AvailableRequestedPowerStates"), "before AMT 9: RequestedPowerState instead")
+	d := sim.Devices()[0]
+	d.mu.Lock()
+	assert.Equal(t, []int{10, 8, 5, 11}, d.availablePowerStates(), "what the device still accepts")
+	d.mu.Unlock()
 	for _, ps := range []int{powerSleep, powerHibernate, powerSoftOff, powerSoftReset} {
 		assert.Equal(t, rvUnknownError, wc.returnValue(powerReq(ps)), "PowerState %d is not supported before AMT 9", ps)
 	}
@@ -286,45 +290,68 @@ func TestPowerRedirectionSession(t *testing.T) {
 func TestPowerTransitionTime(t *testing.T) {
 	t.Parallel()
 	opts := plainOpts()
-	opts.TransitionTime = 50 * time.Millisecond
+	opts.TransitionTime = time.Hour // applied by the next change, or never
 	sim := startSim(t, opts)
 	d := sim.Devices()[0]
 	wc := newClient(t, sim.URL(), testUser, testPass)
 
-	require.Equal(t, 0, wc.returnValue(powerReq(powerReset)))
-	inst := wc.powerInstance()
-	if d.PowerEvents() == nil { // still in progress (the normal case)
-		assert.Equal(t, "2", textOf(inst, uriAPMS, "PowerState"))
-		assert.Equal(t, "10", textOf(inst, uriAPMS, "TransitioningToPowerState"))
-		assert.Equal(t, "10", textOf(inst, uriAPMS, "RequestedPowerState"))
-	}
-	for len(d.Boots()) == 0 {
-		time.Sleep(5 * time.Millisecond)
-	}
-	require.Len(t, d.Boots(), 1, "the boot is recorded once")
-	assert.Nil(t, find(wc.powerInstance(), uriAPMS, "TransitioningToPowerState"))
-
+	// Accepted with 0; PowerState shows the state before the change, and
+	// no property tells of a change in progress (no capture has one).
 	require.Equal(t, 0, wc.returnValue(powerReq(powerOff)))
-	if rv := wc.returnValue(powerReq(powerReset)); rv != rvBusy {
-		assert.Equal(t, rvInvalidTransition, rv, "transition finished before the second request: reset from off")
-	}
-	assert.Equal(t, []int{powerReset, powerOff}, d.PowerRequests(), "neither refusal is recorded")
-	for d.PowerState() != powerOff {
-		time.Sleep(5 * time.Millisecond)
-	}
-	assert.Equal(t, "8", textOf(wc.powerInstance(), uriAPMS, "PowerState"))
-	assert.Len(t, d.Boots(), 1)
+	inst := wc.powerInstance()
+	assert.Equal(t, "2", textOf(inst, uriAPMS, "PowerState"))
+	assert.Nil(t, find(inst, uriAPMS, "TransitioningToPowerState"))
+	assert.Nil(t, find(inst, uriAPMS, "RequestedPowerState"), "AMT 9 and later: not with AvailableRequestedPowerStates")
+	assert.Equal(t, []int{10, 8, 5, 11, 4, 7, 14, 12}, ints(findAll(inst, uriAPMS, "AvailableRequestedPowerStates")))
+	assert.Equal(t, powerOn, d.PowerState())
+	assert.Empty(t, d.PowerEvents())
 
-	// A long transition is reliably busy.
-	long := plainOpts()
-	long.TransitionTime = time.Hour
-	sim2 := startSim(t, long)
+	// Never Busy: a second change first applies the pending one (off),
+	// then is answered for the state it left (reset from off: 4097).
+	assert.Equal(t, rvUnknownError, wc.returnValue(powerReq(99)), "unsupported values are refused first")
+	assert.Equal(t, powerOn, d.PowerState(), "a refused value applies nothing")
+	assert.Equal(t, rvInvalidTransition, wc.returnValue(powerReq(powerReset)))
+	assert.Equal(t, powerOff, d.PowerState())
+	require.Len(t, d.PowerEvents(), 1)
+	assert.Equal(t, "off", d.PowerEvents()[0].Kind)
+	require.Equal(t, 0, wc.returnValue(powerReq(powerOn)))
+	assert.Equal(t, powerOff, d.PowerState(), "still off until the change is applied")
+	require.Equal(t, 0, wc.returnValue(powerReq(powerReset)), "power on is applied, then the reset accepted")
+	assert.Equal(t, []int{powerOff, powerOn, powerReset}, d.PowerRequests(), "refusals are not recorded")
+	require.Len(t, d.Boots(), 1, "the power-on booted once")
+	assert.Equal(t, CausePowerOn, d.Boots()[0].Cause)
+
+	// A short transition is applied on its own.
+	short := plainOpts()
+	short.TransitionTime = 20 * time.Millisecond
+	sim2 := startSim(t, short)
+	d2 := sim2.Devices()[0]
 	wc2 := newClient(t, sim2.URL(), testUser, testPass)
-	require.Equal(t, 0, wc2.returnValue(powerReq(powerOff)))
-	assert.Equal(t, rvBusy, wc2.returnValue(powerReq(powerReset)))
-	assert.Equal(t, rvUnknownError, wc2.returnValue(powerReq(99)), "unsupported values are refused first")
-	assert.Equal(t, powerOn, sim2.Devices()[0].PowerState())
-	assert.Equal(t, "8", textOf(wc2.powerInstance(), uriAPMS, "TransitioningToPowerState"))
+	require.Equal(t, 0, wc2.returnValue(powerReq(powerReset)))
+	b, err := d2.WaitBoot(waitCtx(t), 1)
+	require.NoError(t, err, "the reset is applied on its own")
+	assert.Equal(t, CauseReset, b.Cause)
+	_, err = d2.WaitBoot(waitCtx(t), 0)
+	assert.Error(t, err)
+	assert.Equal(t, "2", textOf(wc2.powerInstance(), uriAPMS, "PowerState"))
+}
+
+// TestPowerPropertiesBeforeAMT9 reports PowerState with RequestedPowerState
+// and no AvailableRequestedPowerStates, as the AMT 8 capture shows.
+func TestPowerPropertiesBeforeAMT9(t *testing.T) {
+	t.Parallel()
+	opts := plainOpts()
+	opts.Version = "8.1.71.3608"
+	sim := startSim(t, opts)
+	wc := newClient(t, sim.URL(), testUser, testPass)
+	inst := wc.powerInstance()
+	assert.Equal(t, "2", textOf(inst, uriAPMS, "PowerState"))
+	assert.Equal(t, "2", textOf(inst, uriAPMS, "RequestedPowerState"))
+	assert.Nil(t, find(inst, uriAPMS, "AvailableRequestedPowerStates"))
+	require.Equal(t, 0, wc.returnValue(powerReq(powerOff)))
+	inst = wc.powerInstance()
+	assert.Equal(t, "8", textOf(inst, uriAPMS, "PowerState"))
+	assert.Equal(t, "8", textOf(inst, uriAPMS, "RequestedPowerState"))
 }
 
 func TestOSPowerSaving(t *testing.T) {

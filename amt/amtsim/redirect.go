@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
+
 	"bufio"
 	"crypto/subtle"
 	"crypto/tls"
@@ -542,21 +544,19 @@ func (d *Device) checkRedirDigest(f authFields, typ byte) error {
 	if now.Before(d.lockedTill) {
 		return errRedirLocked
 	}
-	status, entry := d.checkNonce(f.nonce, now)
-	if status != nonceLive {
+	nonces := d.nonceTable()
+	if nonces.Check(f.nonce, now) != digest.Live {
 		return errRedirNonce
 	}
 	acct, known := d.accountMap[f.user]
 	valid := known && f.realm == d.realm && f.uri == redirURI
 	if valid {
-		ha1 := md5hex(acct.User + ":" + d.realm + ":" + acct.Password)
-		ha2 := md5hex(redirMethod + ":" + redirURI)
 		var want string
 		if typ == authDigestQop {
-			valid = f.qop == "auth" && isHex8(f.nc) && f.cnonce != ""
-			want = md5hex(ha1 + ":" + f.nonce + ":" + f.nc + ":" + f.cnonce + ":auth:" + ha2)
+			valid = f.qop == "auth" && digest.IsHex8(f.nc) && f.cnonce != ""
+			want = digest.ResponseAuth(acct.User, d.realm, acct.Password, redirMethod, redirURI, f.nonce, f.nc, f.cnonce)
 		} else {
-			want = md5hex(ha1 + ":" + f.nonce + ":" + ha2)
+			want = digest.ResponseNoQop(acct.User, d.realm, acct.Password, redirMethod, redirURI, f.nonce)
 		}
 		valid = valid && subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(f.response))) == 1
 	}
@@ -564,15 +564,11 @@ func (d *Device) checkRedirDigest(f authFields, typ byte) error {
 		d.failedLoginLocked(now)
 		return errRedirPassword
 	}
-	if typ == authDigestQop {
-		nc, _ := strconv.ParseUint(f.nc, 16, 64) // checked: 8 hex digits
-		if nc <= entry.nc {
-			d.stats.RejectedNonceCounts++
-			return errRedirNonceCount
-		}
-		entry.nc = nc
+	nc, _ := strconv.ParseUint(f.nc, 16, 64) // type 4: checked, 8 hex digits
+	if !nonces.Use(f.nonce, nc, typ == authDigestQop, now) {
+		d.stats.RejectedNonceCounts++
+		return errRedirNonceCount
 	}
-	entry.lastUsed = now
 	d.failCount = 0
 	if acct.ReadOnly {
 		return errRedirReadOnly

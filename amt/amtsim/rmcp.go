@@ -1,82 +1,16 @@
 package amtsim
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"syscall"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/rmcp"
 )
 
-// ASF RMCP presence ping and pong (DSP0136), as AMT answers them.
-const (
-	rmcpVersion     = 0x06 // RMCP version 1.0
-	rmcpClassASF    = 0x06 // message class ASF; bit 7 set marks an ACK
-	rmcpAckBit      = 0x80
-	rmcpNoAck       = 0xFF // sequence number asking for no RMCP ACK
-	asfIANA         = 4542
-	intelIANA       = 343
-	asfPresencePing = 0x80
-	asfPresencePong = 0x40
-	pingLen         = 12
-	pongLen         = 28
-	pongDataLen     = 16
-	rmcpMinMajor    = 4 // firmware before AMT 4 does not answer
-	pongPortMajor   = 6 // port, version and state fields from AMT 6
-	// The pong advertises the standard WS-Man ports whatever ports the
-	// simulator really listens on.
-	stdHTTPPort = 16992
-	stdTLSPort  = 16993
-)
-
-// isPresencePing reports whether p is a well-formed presence ping.
-func isPresencePing(p []byte) bool {
-	return len(p) == pingLen &&
-		p[0] == rmcpVersion &&
-		p[3] == rmcpClassASF &&
-		binary.BigEndian.Uint32(p[4:8]) == asfIANA &&
-		p[8] == asfPresencePing &&
-		p[11] == 0
-}
-
-// rmcpAck is the RMCP acknowledgement of a message whose sequence number
-// asks for one.
-func rmcpAck(ping []byte) []byte {
-	return []byte{rmcpVersion, 0, ping[2], rmcpClassASF | rmcpAckBit}
-}
-
-// presencePong builds the 28-byte answer to a well-formed ping. Call with
-// d.mu held.
-func (d *Device) presencePong(ping []byte) []byte {
-	p := make([]byte, pongLen)
-	copy(p[0:4], ping[0:4])
-	binary.BigEndian.PutUint32(p[4:8], asfIANA)
-	p[8] = asfPresencePong
-	p[9] = ping[9]
-	p[11] = pongDataLen
-	binary.BigEndian.PutUint32(p[12:16], intelIANA)
-	if d.major >= pongPortMajor {
-		port := stdHTTPPort
-		switch {
-		case d.prof.provState == 0:
-			port = 0
-		case d.TLSOnly():
-			port = stdTLSPort
-		}
-		binary.BigEndian.PutUint16(p[16:18], uint16(port))
-		if d.major < 16 && d.minor < 16 {
-			p[18] = byte(d.major<<4 | d.minor)
-		} else {
-			p[22], p[23] = byte(d.major), byte(d.minor)
-		}
-		p[19] = byte(d.prof.provState & 0x03)
-	}
-	p[20] = 0x01 // supported entities: ASF 1.0
-	if d.major > 5 || d.major == 5 && d.minor >= 1 {
-		p[21] = 0x20 // supported interactions: DASH
-	}
-	return p
-}
+// The RMCP sockets of the devices; the ping and pong themselves are in
+// internal/rmcp.
 
 // listenUDPAll binds a UDP socket on every address on one port, with the
 // free-port rules of listenAll.
@@ -143,14 +77,15 @@ func (s *Server) serveRMCP(d *Device, c *net.UDPConn) {
 			continue
 		}
 		ping := buf[:n]
-		if !isPresencePing(ping) {
+		if !rmcp.IsPresencePing(ping) {
 			s.log.Debug("rmcp: ignored datagram", "device", d.ip, "remote", from, "len", n)
 			continue
 		}
 		d.mu.Lock()
 		var pong []byte
 		if d.rmcpEnabledLocked() {
-			pong = d.presencePong(ping)
+			pong = rmcp.Pong(ping, rmcp.Identity{Major: d.major, Minor: d.minor,
+				ProvisioningState: d.prof.provState, TLSOnly: d.TLSOnly()})
 			d.stats.RMCPPings++
 		}
 		d.mu.Unlock()
@@ -158,8 +93,8 @@ func (s *Server) serveRMCP(d *Device, c *net.UDPConn) {
 			s.log.Debug("rmcp: presence ping ignored (responses disabled)", "device", d.ip, "remote", from)
 			continue
 		}
-		if ping[2] != rmcpNoAck {
-			_, _ = c.WriteToUDPAddrPort(rmcpAck(ping), from)
+		if rmcp.WantsAck(ping) {
+			_, _ = c.WriteToUDPAddrPort(rmcp.Ack(ping), from)
 		}
 		_, _ = c.WriteToUDPAddrPort(pong, from)
 		s.log.Debug("rmcp: presence pong", "device", d.ip, "remote", from, "tag", ping[9])

@@ -232,11 +232,16 @@ func (d *Device) dispatchDefense(c sysdefense.Class, req *request, acct Account,
 		return respond(actDelete+"Response", nil, nil), nil
 
 	case actEnumerate:
+		mode, f := enumerationMode(req.body)
+		if f != nil {
+			return nil, f
+		}
 		items, err := d.defense.Enumerate(c.Name)
 		if err != nil {
 			return nil, defenseFault(err)
 		}
 		id := d.openDefenseEnumeration(c.URI, items)
+		d.enums[id].mode = mode
 		return respond(actEnumerate+"Response", []string{nsEnum}, func(w *xmlWriter, pfx []string) {
 			g := pfx[0]
 			w.start(g + ":EnumerateResponse")
@@ -263,7 +268,11 @@ func (d *Device) dispatchDefense(c sysdefense.Class, req *request, acct Account,
 		if done {
 			delete(d.enums, id)
 		}
-		ns := append([]string{nsEnum}, instanceNS...)
+		// A page of EPRs alone declares no instance namespace.
+		ns := []string{nsEnum}
+		if len(page) > 0 && e.mode != modeEPR {
+			ns = append(ns, instanceNS...)
+		}
 		return respond(actPull+"Response", ns, func(w *xmlWriter, pfx []string) {
 			g := pfx[0]
 			w.start(g + ":PullResponse")
@@ -272,7 +281,17 @@ func (d *Device) dispatchDefense(c sysdefense.Class, req *request, acct Account,
 			}
 			w.start(g + ":Items")
 			for _, in := range page {
-				writeOne(w, pfx[1:], in)
+				switch e.mode {
+				case modeEPR:
+					writeDefenseInstanceEPR(w, c, in)
+				case modeObjectAndEPR:
+					w.start("c:Item")
+					writeOne(w, pfx[1:], in)
+					writeDefenseInstanceEPR(w, c, in)
+					w.end("c:Item")
+				default:
+					writeOne(w, pfx[1:], in)
+				}
 			}
 			w.end(g + ":Items")
 			if done {
@@ -471,6 +490,26 @@ func writeDefenseEPR(w *xmlWriter, e *sysdefense.EPR) {
 	}
 	w.end("c:SelectorSet")
 	w.end("b:ReferenceParameters")
+}
+
+// writeDefenseInstanceEPR writes the EndpointReference of an instance in
+// the EPR enumeration modes: the class's resource URI and a selector per
+// key property, in key order, as writeInstanceEPR does for the class table.
+func writeDefenseInstanceEPR(w *xmlWriter, c sysdefense.Class, in *sysdefense.Instance) {
+	e := &sysdefense.EPR{ResourceURI: c.URI}
+	for _, k := range c.Keys {
+		p, ok := in.Prop(k)
+		switch {
+		case !ok:
+		case p.EPR != nil:
+			e.Selectors = append(e.Selectors, sysdefense.Selector{Name: k, EPR: p.EPR})
+		case len(p.Values) == 1:
+			e.Selectors = append(e.Selectors, sysdefense.Selector{Name: k, Value: p.Values[0]})
+		}
+	}
+	w.start("b:EndpointReference")
+	writeDefenseEPR(w, e)
+	w.end("b:EndpointReference")
 }
 
 // defenseFault maps the unit's faults to the envelope's.

@@ -538,3 +538,55 @@ func TestDefenseAntiSpoofingAndRateLimitOverTheWire(t *testing.T) {
 	d.AdvanceDefenseClock(time.Second)
 	require.True(t, d.HostPacket(in).Pass, "a new one-second window")
 }
+
+func TestDefenseEnumerationModes(t *testing.T) {
+	_, c := defenseSim(t, plainOpts())
+	f := sdCreate(t, c, uriIPFilter, ipFilterBody("f", 0, 3))
+	p := sdCreate(t, c, uriSDPolicy, sdPolicyBody("p", 1, false, false, false, f))
+	resp, data := c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+
+	pullAll := func(uri, mode string) *etree.Element {
+		resp, data := c.post(enumerateModeReq(uri, mode))
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+		resp, data = c.post(pullReq(uri, textOf(parseDoc(t, data), nsEnum, "EnumerationContext"), 10))
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+		return find(parseDoc(t, data), nsEnum, "Items")
+	}
+	items := pullAll(uriIPFilter, "EnumerateEPR")
+	eprs := items.ChildElements()
+	require.Len(t, eprs, 1)
+	require.Equal(t, "EndpointReference", eprs[0].Tag)
+	require.Equal(t, f, selectorValue(eprs[0], "InstanceID"))
+
+	items = pullAll(uriPortPolicy, "EnumerateObjectAndEPR")
+	require.Len(t, items.ChildElements(), 1)
+	item := items.ChildElements()[0]
+	require.Equal(t, "Item", item.Tag)
+	require.NotNil(t, find(item, uriPortPolicy, "AMT_NetworkPortSystemDefensePolicy"))
+	epr := find(item, nsAddr, "EndpointReference")
+	require.NotNil(t, epr)
+	// The reference names the association: a Delete with its selectors
+	// disables the policy.
+	resp, data = c.post(rawEnvelope(actDelete, uriPortPolicy, selectorsXML(find(epr, nsWSMan, "SelectorSet")), ""))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+	require.Empty(t, sdEnumerate(t, c, uriPortPolicy))
+
+	resp, data = c.post(enumerateModeReq(uriSDPolicy, "EnumerateNothing"))
+	requireFault(t, resp, data, "e:UnsupportedFeature")
+}
+
+// selectorsXML writes the selectors of a received SelectorSet back with
+// the request's prefixes, nested references included.
+func selectorsXML(set *etree.Element) string {
+	var b strings.Builder
+	for _, s := range set.ChildElements() {
+		name := s.SelectAttrValue("Name", "")
+		if inner := find(s, nsAddr, "EndpointReference"); inner != nil {
+			b.WriteString(eprSel(name, textOf(inner, nsWSMan, "ResourceURI"), selectorsXML(find(inner, nsWSMan, "SelectorSet"))))
+			continue
+		}
+		b.WriteString(textSel(name, s.Text()))
+	}
+	return b.String()
+}

@@ -95,7 +95,12 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		return nil, faultActionNotSupported()
 
 	case actEnumerate:
+		mode, f := enumerationMode(req.body)
+		if f != nil {
+			return nil, f
+		}
 		id := d.openEnumeration(c)
+		d.enums[id].mode = mode
 		return respond(actEnumerate+"Response", []string{nsEnum}, func(w *xmlWriter, pfx []string) {
 			g := pfx[0]
 			w.start(g + ":EnumerateResponse")
@@ -130,9 +135,10 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		if done {
 			delete(d.enums, id)
 		}
-		// An empty page declares no instance namespace, as captured.
+		// An empty page declares no instance namespace, as captured; nor
+		// does a page of EPRs alone.
 		ns := []string{nsEnum}
-		if len(page) > 0 {
+		if len(page) > 0 && e.mode != modeEPR {
 			ns = append(ns, nsOf(page[0])...)
 		}
 		return respond(actPull+"Response", ns, func(w *xmlWriter, pfx []string) {
@@ -146,7 +152,17 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 			}
 			w.start(g + ":Items")
 			for _, inst := range page {
-				writeInstance(w, ic.name, h, inst)
+				switch e.mode {
+				case modeEPR:
+					writeInstanceEPR(w, ic, inst)
+				case modeObjectAndEPR:
+					w.start("c:Item")
+					writeInstance(w, ic.name, h, inst)
+					writeInstanceEPR(w, ic, inst)
+					w.end("c:Item")
+				default:
+					writeInstance(w, ic.name, h, inst)
+				}
 			}
 			w.end(g + ":Items")
 			if done {
@@ -370,4 +386,64 @@ func (d *Device) lookupEnumeration(id string, c *classDef) *enumeration {
 	}
 	e.lastUsed = now
 	return e
+}
+
+// Enumeration modes (DSP0226 8.7, wsman:EnumerationMode).
+const (
+	modeObject       = iota // the instances (no EnumerationMode)
+	modeEPR                 // EnumerateEPR: an EndpointReference per instance
+	modeObjectAndEPR        // EnumerateObjectAndEPR: w:Item with both
+)
+
+// enumerationMode reads wsman:EnumerationMode of an Enumerate body. An
+// unknown mode is refused with wsman:UnsupportedFeature [modelled: DSP0226
+// names the fault; no capture shows it].
+func enumerationMode(body *node) (int, *wsFault) {
+	m := body.child(nsWSMan, "EnumerationMode")
+	if m == nil {
+		return modeObject, nil
+	}
+	switch m.value() {
+	case "EnumerateEPR":
+		return modeEPR, nil
+	case "EnumerateObjectAndEPR":
+		return modeObjectAndEPR, nil
+	}
+	return 0, faultUnsupportedFeature()
+}
+
+// writeInstanceEPR writes the EndpointReference of an instance, as the
+// firmware does in the EPR enumeration modes: its class's resource URI and
+// a selector per key property, in key order; a reference-valued key holds
+// a nested EndpointReference.
+func writeInstanceEPR(w *xmlWriter, ic *classDef, inst *instance) {
+	uri, keys := ic.uri, ic.keys
+	if inst.uri != "" {
+		uri = inst.uri
+		if sc := classByURI[inst.uri]; sc != nil {
+			keys = sc.instanceClass().keys
+		}
+	}
+	w.start("b:EndpointReference")
+	w.elem("b:Address", uriAnon)
+	w.start("b:ReferenceParameters")
+	w.elem("c:ResourceURI", uri)
+	w.start("c:SelectorSet")
+	for _, k := range keys {
+		p, ok := inst.props[k]
+		switch {
+		case !ok:
+		case p.epr != nil:
+			w.start("c:Selector", attr{"Name", k})
+			w.start("b:EndpointReference")
+			writeEPR(w, p.epr)
+			w.end("b:EndpointReference")
+			w.end("c:Selector")
+		case len(p.values) == 1:
+			w.elem("c:Selector", p.values[0], attr{"Name", k})
+		}
+	}
+	w.end("c:SelectorSet")
+	w.end("b:ReferenceParameters")
+	w.end("b:EndpointReference")
 }

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/amtkit/amtkit/credentials"
 )
 
 // registerCompletions adds, to every command that has the flags, the
@@ -23,7 +20,7 @@ func registerCompletions(cmd *cobra.Command) {
 	}
 	if fl.Lookup("profile") != nil {
 		_ = cmd.RegisterFlagCompletionFunc("profile", func(c *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
-			return completeFromStore(c, prefix, func(ctx context.Context, db *credentials.DB) []string {
+			return completeFromStore(c, prefix, func(ctx context.Context, db *stateStore) []string {
 				ps, err := db.Profiles(ctx)
 				if err != nil {
 					return nil
@@ -38,7 +35,7 @@ func registerCompletions(cmd *cobra.Command) {
 	}
 	if fl.Lookup("host") != nil {
 		_ = cmd.RegisterFlagCompletionFunc("host", func(c *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
-			return completeFromStore(c, prefix, func(ctx context.Context, db *credentials.DB) []string {
+			return completeFromStore(c, prefix, func(ctx context.Context, db *stateStore) []string {
 				rs, err := db.RuntimeEntries(ctx)
 				if err != nil {
 					return nil
@@ -58,19 +55,20 @@ func registerCompletions(cmd *cobra.Command) {
 
 // completeFromStore lists names from the credential store, if it exists,
 // that start with prefix.
-func completeFromStore(cmd *cobra.Command, prefix string, list func(context.Context, *credentials.DB) []string) ([]string, cobra.ShellCompDirective) {
+func completeFromStore(cmd *cobra.Command, prefix string, list func(context.Context, *stateStore) []string) ([]string, cobra.ShellCompDirective) {
 	dir := flagValue(cmd, "state")
-	path, _, err := statePath(dir)
-	if err != nil || !exists(path) {
+	target, _, err := stateTarget(cmd, dir)
+	if err != nil || !stateExists(target) {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	db, err := credentials.Open(path, credentials.WithLockTimeout(time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cmd.SetContext(ctx)
+	db, err := openStore(cmd, dir)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	var out []string
 	for _, n := range list(ctx, db) {
 		if strings.HasPrefix(n, prefix) {
@@ -79,10 +77,4 @@ func completeFromStore(cmd *cobra.Command, prefix string, list func(context.Cont
 	}
 	sort.Strings(out)
 	return out, cobra.ShellCompDirectiveNoFileComp
-}
-
-// exists reports whether path names something.
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

@@ -27,7 +27,7 @@ import (
 // stdin, and returns its exit status, stdout and stderr.
 func runCLI(t *testing.T, env []string, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(builtAmtctl(t), args...)
+	cmd := exec.Command(amtctlBinary(t), args...)
 	cmd.Env = append(cleanEnv(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
@@ -102,7 +102,7 @@ func assertShape(t *testing.T, name string, want shape, obj map[string]any) {
 	assert.Empty(t, extra, "%s: keys not in the contract (document them in help json and here)", name)
 }
 
-// decodeOne decodes stdout as exactly one JSON object on one line.
+// decodeContractLine decodes stdout as exactly one JSON object on one line.
 func decodeContractLine(t *testing.T, name, stdout string) map[string]any {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
@@ -198,7 +198,7 @@ func TestContract(t *testing.T) {
 	host := dev.HTTPAddr()
 	pw := []string{"AMT_PASSWORD=" + password}
 	j := func(a ...string) []string { return append(a, "--output", "json") }
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	policyFile, err := filepath.Abs("../../examples/quarantine/policy.yaml")
 	require.NoError(t, err)
 	iso := filepath.Join(t.TempDir(), "rescue.iso")

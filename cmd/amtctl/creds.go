@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -21,39 +20,22 @@ import (
 
 // registerStateFlag adds --state, the credential store's directory.
 func registerStateFlag(fl *pflag.FlagSet, dir *string) {
-	fl.StringVar(dir, "state", "", "directory of the credential store (default $"+credentials.StateEnv+" or the per-user state directory)")
+	fl.StringVar(dir, "state", "", "directory of the state database's SQLite file (default $"+credentials.StateEnv+" or the per-user state directory)")
 }
 
-// statePath returns the credential database path and whether the user
-// named the location (by --state or the environment).
-func statePath(flag string) (string, bool, error) {
-	if flag != "" {
-		return filepath.Join(flag, credentials.DatabaseFileName), true, nil
-	}
-	p, err := credentials.DefaultStatePath()
-	if err != nil {
-		return "", false, err
-	}
-	return p, os.Getenv(credentials.StateEnv) != "", nil
-}
-
-// openStore opens (creating if need be) the credential store for the creds
-// commands.
-func openStore(dir string) (*credentials.DB, error) {
-	path, _, err := statePath(dir)
+// openStore opens (creating if need be) the state database's credential
+// store for the creds commands.
+func openStore(cmd *cobra.Command, dir string) (*stateStore, error) {
+	db, shared, err := openShared(cmd, dir)
 	if err != nil {
 		return nil, err
 	}
-	db, err := credentials.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("credential store: %w", err)
-	}
-	return db, nil
+	return &stateStore{Credentials: db.Credentials(), db: db, shared: shared}, nil
 }
 
 // withStore runs fn with the credential store open.
-func withStore(dir string, fn func(db *credentials.DB) error) error {
-	db, err := openStore(dir)
+func withStore(cmd *cobra.Command, dir string, fn func(db *stateStore) error) error {
+	db, err := openStore(cmd, dir)
 	if err != nil {
 		return err
 	}
@@ -130,7 +112,7 @@ func newProfileAddCommand() *cobra.Command {
 					return usageError{fmt.Errorf("client certificate: %w", err)}
 				}
 			}
-			db, err := openStore(state)
+			db, err := openStore(cmd, state)
 			if err != nil {
 				return err
 			}
@@ -195,7 +177,7 @@ func newProfileListCommand() *cobra.Command {
 		Short: "List profiles (names, default, users; never secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := openStore(state)
+			db, err := openStore(cmd, state)
 			if err != nil {
 				return err
 			}
@@ -254,7 +236,7 @@ func newRuntimeListCommand() *cobra.Command {
 		Short: "List, per host, the credentials that last worked (never secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := openStore(state)
+			db, err := openStore(cmd, state)
 			if err != nil {
 				return err
 			}
@@ -291,29 +273,29 @@ func newRuntimeListCommand() *cobra.Command {
 
 func newProfileRemoveCommand() *cobra.Command {
 	return newStoreActionCommand("remove NAME", "Remove a profile", "profile %s removed",
-		func(ctx context.Context, db *credentials.DB, name string) error { return db.DeleteProfile(ctx, name) })
+		func(ctx context.Context, db *stateStore, name string) error { return db.DeleteProfile(ctx, name) })
 }
 
 func newProfileDefaultCommand() *cobra.Command {
 	return newStoreActionCommand("default NAME", "Make a profile the default", "profile %s is the default",
-		func(ctx context.Context, db *credentials.DB, name string) error { return db.SetDefault(ctx, name) })
+		func(ctx context.Context, db *stateStore, name string) error { return db.SetDefault(ctx, name) })
 }
 
 func newRuntimeForgetCommand() *cobra.Command {
 	return newStoreActionCommand("forget HOST", "Forget the credentials learned for a host", "forgot the credentials learned for %s",
-		func(ctx context.Context, db *credentials.DB, host string) error { return db.ForgetRuntime(ctx, host) })
+		func(ctx context.Context, db *stateStore, host string) error { return db.ForgetRuntime(ctx, host) })
 }
 
 // newStoreActionCommand builds a command that takes one argument, applies
 // action to the credential store with it, and says what it did.
-func newStoreActionCommand(use, short, done string, action func(ctx context.Context, db *credentials.DB, arg string) error) *cobra.Command {
+func newStoreActionCommand(use, short, done string, action func(ctx context.Context, db *stateStore, arg string) error) *cobra.Command {
 	var state string
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStore(state, func(db *credentials.DB) error {
+			return withStore(cmd, state, func(db *stateStore) error {
 				if err := action(cmd.Context(), db, args[0]); err != nil {
 					return err
 				}
@@ -349,7 +331,7 @@ func newGuardListCommand() *cobra.Command {
 			if output != "table" && output != "json" {
 				return usageError{fmt.Errorf("--output must be table or json, not %q", output)}
 			}
-			return withStore(state, func(db *credentials.DB) error {
+			return withStore(cmd, state, func(db *stateStore) error {
 				recs, err := db.GuardRecords(cmd.Context(), time.Now())
 				if err != nil {
 					return err
@@ -400,7 +382,7 @@ func newGuardResetCommand() *cobra.Command {
 			if dev == "" {
 				return usageError{errors.New("reset needs a host")}
 			}
-			return withStore(state, func(db *credentials.DB) error {
+			return withStore(cmd, state, func(db *stateStore) error {
 				n, err := db.ResetGuard(cmd.Context(), dev)
 				if err != nil {
 					return err

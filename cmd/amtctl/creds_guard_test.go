@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amtkit/amtkit/amt/amtsim"
+	"github.com/amtkit/amtkit/statedb"
 )
 
 var (
@@ -96,7 +97,7 @@ func guardList(t *testing.T, state string) map[string]map[string]any {
 func TestLockoutGuardAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	host := dev.HTTPAddr()
 
 	code, _, errOut := process(t, state, "power", "status", "--host", host, "-p", "Wrong-pass1")
@@ -125,7 +126,7 @@ func TestLockoutGuardAcrossProcesses(t *testing.T) {
 func TestLockoutGuardBudgetAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	host := dev.HTTPAddr()
 
 	for i := 1; i <= 2; i++ {
@@ -164,8 +165,10 @@ func TestLockoutGuardBudgetAcrossProcesses(t *testing.T) {
 	assert.False(t, dev.LockedOut())
 
 	// The state holds no password.
-	data, err := os.ReadFile(filepath.Join(state, "amtkit.db"))
+	data, err := os.ReadFile(filepath.Join(state, statedb.FileName))
 	require.NoError(t, err)
+	wal, _ := os.ReadFile(filepath.Join(state, statedb.FileName+"-wal"))
+	data = append(data, wal...)
 	for _, pw := range []string{"Wrong-pass1", "Wrong-pass2", "Wrong-pass3", password} {
 		assert.NotContains(t, string(data), pw)
 	}
@@ -177,7 +180,7 @@ func TestLockoutGuardAcrossPorts(t *testing.T) {
 	t.Parallel()
 	sim, dev := newSim(t, amtsim.Options{LockoutAfter: 3, LockoutDuration: time.Hour,
 		Accounts: []amtsim.Account{{User: "viewer", Password: "View-0nly!", ReadOnly: true}}})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	pin := sim.CertificateSHA256()
 
 	code, _, errOut := process(t, state, "power", "status", "--host", dev.HTTPAddr(), "-p", "Wrong-pass1")
@@ -217,7 +220,7 @@ func TestDiscoverInventoryTypoLocksNobody(t *testing.T) {
 	sim, err := amtsim.New(amtsim.Options{DevicesCIDR: "127.79.31.0/26", DeviceCount: 40, Seed: 5, LockoutAfter: 3, LockoutDuration: time.Hour})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, sim.Close()) })
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	args := append(simFlags(sim), "--inventory", "-p", "Typo-passw0rd", "-o", "json", "127.79.31.0/26")
 	for run := 1; run <= 3; run++ {
 		code, _, errOut := process(t, state, append([]string{"discover"}, args...)...)
@@ -256,9 +259,10 @@ func runtimeUser(t *testing.T, state string) string {
 	t.Helper()
 	code, out, errOut := process(t, state, "creds", "runtime", "list", "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
-	var rec map[string]any
-	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &rec), out)
-	return rec["user"].(string)
+	var recs []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &recs), out)
+	require.Len(t, recs, 1, out)
+	return recs[0]["user"].(string)
 }
 
 // A read-only account that logs in but is refused a power change never
@@ -268,7 +272,7 @@ func TestReadOnlyRuntimeEntryNeverDisplacesAdmin(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour,
 		Accounts: []amtsim.Account{{User: "viewer", Password: "View-0nly!", ReadOnly: true}}})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	host := dev.HTTPAddr()
 	code, _, errOut := processIn(t, state, password+"\n", "creds", "profile", "add", "ops", "--user", user, "--password-stdin", "--default")
 	require.Equal(t, exitOK, code, errOut)
@@ -320,7 +324,7 @@ func TestReadOnlyRuntimeEntryNeverDisplacesAdmin(t *testing.T) {
 func TestExplicitCredentialsExclusive(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	host := dev.HTTPAddr()
 	code, _, errOut := processIn(t, state, password+"\n", "creds", "profile", "add", "ops", "--user", user, "--password-stdin", "--default")
 	require.Equal(t, exitOK, code, errOut)
@@ -350,7 +354,7 @@ func TestExplicitCredentialsExclusive(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	code, out, _ = process(t, state, "creds", "runtime", "list", "-o", "json")
 	require.Equal(t, exitOK, code)
-	assert.Empty(t, strings.TrimSpace(out), "not remembered without --remember")
+	assert.Equal(t, "[]", strings.TrimSpace(out), "not remembered without --remember")
 	code, _, errOut = process(t, state, "power", "status", "--host", host, "-p", password, "--remember")
 	require.Equal(t, exitOK, code, errOut)
 	assert.Equal(t, user, runtimeUser(t, state))
@@ -363,7 +367,7 @@ func TestExplicitCredentialsExclusive(t *testing.T) {
 func TestLockoutGuardConcurrentProcesses(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	amtctlBinary(t)
 	var wg sync.WaitGroup
 	codes := make([]int, 5)

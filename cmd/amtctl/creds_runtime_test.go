@@ -11,19 +11,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/statedb"
 )
 
 // creds runtime list sorts addresses numerically, and forget takes the
 // address without a port.
 func TestCredsRuntimeListAndForget(t *testing.T) {
 	t.Parallel()
-	state := t.TempDir()
-	db, err := credentials.Open(filepath.Join(state, credentials.DatabaseFileName))
+	state := filepath.Join(t.TempDir(), "state")
+	sdb, err := statedb.Open(context.Background(), filepath.Join(state, statedb.FileName))
 	require.NoError(t, err)
+	db := sdb.Credentials()
 	for _, h := range []string{"192.0.2.100:16993", "192.0.2.9:16992", "192.0.2.10:16992", "10.1.1.1"} {
 		require.NoError(t, db.PutRuntime(context.Background(), h, credentials.RuntimeEntry{Credential: credentials.Credential{User: user, Password: password}, LearnedAt: time.Now()}))
 	}
-	require.NoError(t, db.Close())
+	require.NoError(t, sdb.Close())
 
 	code, out, errOut := amtctl(t, "creds", "runtime", "list", "--state", state)
 	require.Equal(t, exitOK, code, errOut)

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/amtkit/amtkit/amt"
+	"github.com/spf13/cobra"
+
 	"github.com/amtkit/amtkit/credentials"
 )
 
@@ -55,15 +57,13 @@ func haveCandidates(ctx context.Context, store credentials.Store, ch credentialC
 // command logs in with. Every login goes through the lockout guard kept in
 // the state, so that separate amtctl processes share one count per device.
 // The store is returned for closing.
-func credentialSource(ctx context.Context, ch credentialChoice, stderr io.Writer) (credentials.Source, credentials.Store, error) {
-	path, _, err := statePath(ch.state)
+func credentialSource(cmd *cobra.Command, ch credentialChoice, stderr io.Writer) (credentials.Source, credentials.Store, error) {
+	ctx := cmd.Context()
+	db, shared, err := openShared(cmd, ch.state)
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := credentials.OpenFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("credential store: %w", err)
-	}
+	store := &stateStore{Credentials: db.Credentials(), db: db, shared: shared}
 	src, err := resolverSource(ctx, store, ch, stderr)
 	if err != nil {
 		_ = store.Close()

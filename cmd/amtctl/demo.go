@@ -150,6 +150,7 @@ func demoPower(cmd *cobra.Command, c *amt.Client, dev *amtsim.Device, output str
 	}
 
 	fmt.Fprintf(out, "\n$ amtctl boot next pxe --reset %s\n", flags)
+	booted := len(dev.Boots())
 	a, err := c.Power.ResetTo(ctx, power.BootPXE, power.BootOptions{})
 	if err != nil {
 		return err
@@ -172,6 +173,11 @@ func demoPower(cmd *cobra.Command, c *amt.Client, dev *amtsim.Device, output str
 		return err
 	}
 	fmt.Fprintf(out, "%s: %s\n", c.Host(), machineIs(st.State))
+	// A reset leaves the power state on throughout: the boot shows on the
+	// simulated host.
+	if _, err := dev.WaitBoot(wctx, booted+1); err != nil {
+		return err
+	}
 	for _, b := range dev.Boots() {
 		fmt.Fprintf(out, "(the simulated machine booted from %s after a %s; the next boot goes to disk again)\n", b.Source, b.Cause)
 	}

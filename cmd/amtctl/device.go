@@ -142,6 +142,8 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 		// New does no I/O: whatever it refuses came from the flags.
 		return nil, usageError{err}
 	}
+	noteClient(cmd.Context(), c, f.state)
+	warnUnfinishedRestore(cmd, f.state, c.Host())
 	return c, nil
 }
 
@@ -165,7 +167,7 @@ func (f *deviceFlags) source(cmd *cobra.Command) (credentials.Source, error) {
 		}
 		ch.task = &credentials.Credential{User: f.user, Password: password}
 	}
-	src, store, err := credentialSource(cmd.Context(), ch, cmd.ErrOrStderr())
+	src, store, err := credentialSource(cmd, ch, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}

@@ -125,7 +125,7 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 		password = os.Getenv("AMT_PASSWORD")
 	}
 	if f.inventory {
-		src, closeStore, err := f.source(cmd.Context(), password, stderr)
+		src, closeStore, err := f.source(cmd, password, stderr)
 		if err != nil {
 			return err
 		}
@@ -204,12 +204,13 @@ func runDiscover(cmd *cobra.Command, f *discoverFlags, args []string) error {
 // alone (with --fallback, then the profiles), or a profile from the store
 // (--profile, else the default profile); every login under the lockout
 // guard kept in the local state.
-func (f *discoverFlags) source(ctx context.Context, password string, stderr io.Writer) (credentials.Source, func(), error) {
+func (f *discoverFlags) source(cmd *cobra.Command, password string, stderr io.Writer) (credentials.Source, func(), error) {
+	ctx := cmd.Context()
 	ch := credentialChoice{profile: f.profile, state: f.state, fallback: f.fallback, remember: f.remember}
 	if password != "" {
 		ch.task = &credentials.Credential{User: f.user, Password: password}
 	}
-	src, store, err := credentialSource(ctx, ch, stderr)
+	src, store, err := credentialSource(cmd, ch, stderr)
 	if err != nil {
 		return nil, nil, err
 	}

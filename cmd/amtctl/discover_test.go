@@ -15,6 +15,7 @@ import (
 
 	"github.com/amtkit/amtkit/amt/amtsim"
 	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/statedb"
 )
 
 // discoverCLI runs "amtctl discover ARGS..." in-process, like run, on a
@@ -146,13 +147,14 @@ func TestDiscoverInventory(t *testing.T) {
 func TestDiscoverProfile(t *testing.T) {
 	t.Parallel()
 	sim := discoverFleet(t, "127.78.22.0/28")
-	state := t.TempDir()
-	db, err := credentials.Open(filepath.Join(state, credentials.DatabaseFileName))
+	state := filepath.Join(t.TempDir(), "state")
+	sdb, err := statedb.Open(context.Background(), filepath.Join(state, statedb.FileName))
 	require.NoError(t, err)
+	db := sdb.Credentials()
 	require.NoError(t, db.PutProfile(context.Background(), credentials.Profile{Name: "lab", Entries: map[credentials.Technology]credentials.Credential{
 		credentials.AMT: {User: user, Password: password},
 	}}))
-	require.NoError(t, db.Close())
+	require.NoError(t, sdb.Close())
 
 	code, stdout, stderr := discoverCLI(t, append(simFlags(sim), "-o", "json", "--inventory", "--profile", "lab", "--state", state, "127.78.22.0/28")...)
 	require.Equal(t, exitOK, code, stderr)

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,21 +14,12 @@ import (
 	"github.com/amtkit/amtkit/amt/amtsim"
 )
 
-func decodeOne(t *testing.T, stdout string) map[string]any {
-	t.Helper()
-	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
-	require.Len(t, lines, 1, "one JSON object per host, on one line: %s", stdout)
-	var rec map[string]any
-	require.NoError(t, json.Unmarshal([]byte(lines[0]), &rec))
-	return rec
-}
-
 func TestHWJSON(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{Version: "12.0.67.1579", RMCPPort: -1})
 	code, out, errOut := amtctl(t, "hw", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
-	rec := decodeOne(t, out)
+	rec := decodeContractLine(t, t.Name(), out)
 	for _, k := range []string{"host", "chassis", "baseboard", "bios", "processors", "memory", "storage", "batteries"} {
 		assert.Contains(t, rec, k)
 	}
@@ -51,7 +40,7 @@ func TestHWJSON(t *testing.T) {
 	_, old := newSim(t, amtsim.Options{Addr: "127.0.0.2", Version: "8.1.71.3608", RMCPPort: -1})
 	code, out, errOut = amtctl(t, "hw", "--host", old.HTTPAddr(), "--password", password, "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
-	m := decodeOne(t, out)["memory"].([]any)[0].(map[string]any)
+	m := decodeContractLine(t, t.Name(), out)["memory"].([]any)[0].(map[string]any)
 	assert.Contains(t, m, "speed_mhz")
 	assert.Nil(t, m["speed_mhz"])
 
@@ -66,7 +55,7 @@ func TestLogEventsAndAudit(t *testing.T) {
 	_, dev := newSim(t, amtsim.Options{RMCPPort: -1})
 	code, out, errOut := amtctl(t, "log", "events", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
-	rec := decodeOne(t, out)
+	rec := decodeContractLine(t, t.Name(), out)
 	evs := rec["events"].([]any)
 	require.Len(t, evs, 3)
 	e := evs[0].(map[string]any)
@@ -76,11 +65,11 @@ func TestLogEventsAndAudit(t *testing.T) {
 
 	code, out, errOut = amtctl(t, "log", "events", "--host", dev.HTTPAddr(), "--password", password, "-o", "json", "--since", "2024-01-01")
 	require.Equal(t, exitOK, code, errOut)
-	assert.Len(t, decodeOne(t, out)["events"].([]any), 1)
+	assert.Len(t, decodeContractLine(t, t.Name(), out)["events"].([]any), 1)
 
 	code, out, errOut = amtctl(t, "log", "audit", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
-	recs := decodeOne(t, out)["records"].([]any)
+	recs := decodeContractLine(t, t.Name(), out)["records"].([]any)
 	require.Len(t, recs, 2)
 	a := recs[0].(map[string]any)
 	assert.Equal(t, "Firmware Update Manager", a["group_name"])
@@ -92,7 +81,7 @@ func TestLogEventsAndAudit(t *testing.T) {
 	// Nothing since a recent time: an empty list, not null.
 	code, out, errOut = amtctl(t, "log", "audit", "--host", dev.HTTPAddr(), "--password", password, "-o", "json", "--since", "1h")
 	require.Equal(t, exitOK, code, errOut)
-	assert.Equal(t, []any{}, decodeOne(t, out)["records"])
+	assert.Equal(t, []any{}, decodeContractLine(t, t.Name(), out)["records"])
 
 	code, out, _ = amtctl(t, "log", "audit", "--host", dev.HTTPAddr(), "--password", password)
 	require.Equal(t, exitOK, code)
@@ -120,7 +109,7 @@ func TestTimeSet(t *testing.T) {
 	dev.SetClockOffset(-2 * time.Hour)
 	code, out, errOut := amtctl(t, "time", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
-	rec := decodeOne(t, out)
+	rec := decodeContractLine(t, t.Name(), out)
 	assert.InDelta(t, -7200, rec["offset_seconds"], 2)
 	for _, k := range []string{"host", "device_time", "console_time", "offset_seconds"} {
 		assert.Contains(t, rec, k)
@@ -129,7 +118,7 @@ func TestTimeSet(t *testing.T) {
 	// A dry run sends nothing that changes the clock.
 	code, out, errOut = amtctl(t, "time", "--host", dev.HTTPAddr(), "--password", password, "-o", "json", "--set", "--dry-run")
 	require.Equal(t, exitOK, code, errOut)
-	rec = decodeOne(t, out)
+	rec = decodeContractLine(t, t.Name(), out)
 	assert.Equal(t, true, rec["dry_run"])
 	ws := rec["would_send"].([]any)
 	require.Len(t, ws, 2)
@@ -138,7 +127,7 @@ func TestTimeSet(t *testing.T) {
 
 	code, out, errOut = amtctl(t, "time", "--host", dev.HTTPAddr(), "--password", password, "-o", "json", "--set")
 	require.Equal(t, exitOK, code, errOut)
-	rec = decodeOne(t, out)
+	rec = decodeContractLine(t, t.Name(), out)
 	for _, k := range []string{"host", "action", "accepted", "changed", "message", "dry_run", "would_send", "device_time", "console_time", "offset_seconds", "offset_after_seconds"} {
 		assert.Contains(t, rec, k)
 	}
@@ -187,16 +176,16 @@ func TestHWLogTimeBinary(t *testing.T) {
 	}
 	code, out2, errOut := runBin("hw", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
 	require.Equal(t, 0, code, errOut)
-	assert.NotNil(t, decodeOne(t, out2)["chassis"])
+	assert.NotNil(t, decodeContractLine(t, t.Name(), out2)["chassis"])
 	code, out2, errOut = runBin("log", "events", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
 	require.Equal(t, 0, code, errOut)
-	assert.Len(t, decodeOne(t, out2)["events"].([]any), 3)
+	assert.Len(t, decodeContractLine(t, t.Name(), out2)["events"].([]any), 3)
 	code, out2, errOut = runBin("log", "audit", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
 	require.Equal(t, 0, code, errOut)
-	assert.Len(t, decodeOne(t, out2)["records"].([]any), 2)
+	assert.Len(t, decodeContractLine(t, t.Name(), out2)["records"].([]any), 2)
 	code, out2, errOut = runBin("time", "--host", dev.HTTPAddr(), "--password", password, "--set", "-o", "json")
 	require.Equal(t, 0, code, errOut)
-	assert.InDelta(t, 3600, decodeOne(t, out2)["offset_seconds"], 2)
+	assert.InDelta(t, 3600, decodeContractLine(t, t.Name(), out2)["offset_seconds"], 2)
 	assert.Less(t, dev.ClockOffset().Abs(), 2*time.Second)
 
 	code, out2, errOut = runBin("log", "audit", "--host", dev.HTTPAddr(), "--password", "wrong")

@@ -20,7 +20,7 @@ func newIDERCommand() *cobra.Command {
 		Use:   "ider",
 		Short: "Boot a machine from an image over IDE-R, or serve an image to it",
 	}
-	cmd.AddCommand(newIDERBootCommand(), newIDERServeCommand())
+	cmd.AddCommand(newIDERBootCommand(), newIDERServeCommand(), newIDERRestoreCommand())
 	return cmd
 }
 
@@ -34,6 +34,7 @@ type iderFlags struct {
 	start      string
 	untilBytes int64
 	idle       time.Duration
+	noCheck    bool
 }
 
 func (f *iderFlags) register(cmd *cobra.Command, start string, idle time.Duration) {
@@ -46,6 +47,7 @@ func (f *iderFlags) register(cmd *cobra.Command, start string, idle time.Duratio
 	fl.StringVar(&f.start, "start", start, "when the device attaches the drives: now, graceful or reboot")
 	fl.Int64Var(&f.untilBytes, "until-bytes", 0, "stop after serving this many bytes (0: no limit)")
 	fl.DurationVar(&f.idle, "idle", idle, "stop after the machine sent no command for this long, counted from its first (0: never)")
+	fl.BoolVar(&f.noCheck, "no-check", false, "serve an image that is not a bootable ISO 9660 (El Torito) CD or a FAT floppy")
 }
 
 // media opens the image files; close releases them.
@@ -150,6 +152,19 @@ func (f *iderFlags) prepare(cmd *cobra.Command) (*iderRun, error) {
 	if r.start, r.target, err = f.options(); err != nil {
 		return r, err
 	}
+	if !f.noCheck {
+		// Before anything changes on the machine.
+		if media.CD != nil {
+			if err := redirect.CheckCD(media.CD); err != nil {
+				return r, usageError{fmt.Errorf("--image %s: %w (--no-check serves it anyway)", f.image, err)}
+			}
+		}
+		if media.Floppy != nil {
+			if err := redirect.CheckFloppy(media.Floppy); err != nil {
+				return r, usageError{fmt.Errorf("--floppy %s: %w (--no-check serves it anyway)", f.floppy, err)}
+			}
+		}
+	}
 	r.client, err = f.dev.redirectClient(cmd, &f.redirect)
 	r.closes = append(r.closes, f.dev.close)
 	return r, err
@@ -183,14 +198,20 @@ func newIDERBootCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, c := cmd.Context(), p.client
+			c := p.client
 			if dry {
 				return iderBootDryRun(cmd, c, f.dev.output, p.target, sol, console)
 			}
+			journal, err := restoreJournal(f.dev.state)
+			if err != nil {
+				return err
+			}
+			ctx, sigs, stop := catchInterrupts(cmd.Context())
+			defer stop()
 			opts := redirect.BootOptions{
 				Media: p.media, Device: p.target, Start: p.start, SOL: sol,
 				StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
-				Logger: f.dev.logger(cmd),
+				Logger: f.dev.logger(cmd), Journal: journal, JournalHost: c.Host(),
 			}
 			bar := newProgressBar(cmd)
 			opts.Progress = bar.update
@@ -210,8 +231,15 @@ func newIDERBootCommand() *cobra.Command {
 					err = perr
 				}
 			}
-			if errors.Is(err, context.Canceled) && res != nil && res.Stats != nil && res.Stats.Stop == redirect.StopContext {
-				return nil // ctrl-c ends serving
+			if se := sigs.caught(); se != nil {
+				// Serving stopped and the settings were put back (or the
+				// record says what was not): never exit 0.
+				if err != nil && !errors.Is(err, context.Canceled) {
+					se.cause = err
+				} else if res != nil && len(res.RestoreErrors) > 0 {
+					se.cause = &redirect.RestoreError{Errs: res.RestoreErrors}
+				}
+				return se
 			}
 			return explainOutcome(err, powerStatusCommand(f.dev.host))
 		},
@@ -239,9 +267,14 @@ func newIDERServeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, c := cmd.Context(), p.client
+			ctx, sigs, stop := catchInterrupts(cmd.Context())
+			defer stop()
+			c := p.client
 			s, err := c.Redirect.Dial(ctx, redirect.IDER)
 			if err != nil {
+				if se := sigs.caught(); se != nil {
+					return se
+				}
 				return err
 			}
 			bar := newProgressBar(cmd)
@@ -255,9 +288,9 @@ func newIDERServeCommand() *cobra.Command {
 				if perr := printBootResult(cmd, f.dev.output, c.Host(), res, err); perr != nil && err == nil {
 					err = perr
 				}
-				if errors.Is(err, context.Canceled) && stats.Stop == redirect.StopContext {
-					return nil
-				}
+			}
+			if se := sigs.caught(); se != nil {
+				return se
 			}
 			return err
 		},

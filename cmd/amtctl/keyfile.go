@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/statedb"
 )
 
 // checkKeyFile refuses to run, as ssh refuses a private key others can
@@ -15,13 +16,13 @@ import (
 // or writable by anyone but its owner. It runs before every command, so
 // no command reads a secret through a key that may be known to others.
 func checkKeyFile(cmd *cobra.Command) error {
-	path := os.Getenv(credentials.KeyFileEnv)
+	path := os.Getenv(statedb.KeyFileEnv)
 	if path == "" {
-		db, _, err := statePath(flagValue(cmd, "state"))
-		if err != nil {
-			return nil
+		target, _, err := stateTarget(cmd, flagValue(cmd, "state"))
+		if err != nil || statedb.IsPostgres(target) {
+			return nil // with Postgres the key file is named by the environment
 		}
-		path = filepath.Join(filepath.Dir(db), credentials.KeyFileName)
+		path = filepath.Join(filepath.Dir(strings.TrimPrefix(target, "sqlite:")), statedb.KeyFileName)
 	}
 	st, err := os.Stat(path)
 	if err != nil || !st.Mode().IsRegular() {

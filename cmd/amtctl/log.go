@@ -18,13 +18,14 @@ import (
 func newLogCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "log",
-		Short: "Read a device's event and audit logs",
+		Short: "Read a device's event and audit logs, and amtctl's activity log",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usageError{errors.New("log needs a subcommand: events or audit")}
+			return usageError{errors.New("log needs a subcommand: events, audit, activity or purge")}
 		},
 	}
 	cmd.AddCommand(newLogEventsCommand(), newLogAuditCommand())
+	addActivityLogCommands(cmd)
 	return cmd
 }
 

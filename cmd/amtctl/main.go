@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,7 +69,12 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return firstError(checkNamedFlags(cmd), applyDefaults(cmd), checkKeyFile(cmd))
 	}
 	root.SetArgs(args)
-	cmd, err := root.ExecuteContextC(ctx)
+	rec, start := &commandRecord{}, time.Now()
+	cmd, err := root.ExecuteContextC(context.WithValue(ctx, recordKey{}, rec))
+	if started {
+		recordActivity(ctx, cmd, cmd.Flags().Args(), rec, start, err, stderr)
+	}
+	rec.close(stderr)
 	if err == nil {
 		return exitOK
 	}
@@ -126,10 +132,13 @@ func flagValue(cmd *cobra.Command, name string) string {
 
 func exitCode(err error) int {
 	var ue usageError
+	var se *signalError
 	if code, ok := defenseExit(err); ok && !errors.As(err, &ue) {
 		return code
 	}
 	switch {
+	case errors.As(err, &se):
+		return se.exitCode()
 	case errors.As(err, &ue), errors.Is(err, amt.ErrInvalidArgument):
 		return exitUsage
 	case errors.Is(err, amt.ErrOutcomeUnknown):
@@ -168,10 +177,11 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetVersionTemplate("amtctl {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	registerGlobalStateFlags(root.PersistentFlags(), &stateFlags{})
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{plainFlagError(err)} })
 	root.PersistentFlags().BoolP("quiet", "q", false, "no progress on stderr")
 	root.PersistentFlags().String("config", "", "configuration file (default $XDG_CONFIG_HOME/amtkit/config.yaml)")
-	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newCredsCommand(), newDefenseCommand(), newDemoCommand())
+	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newRedirectCommand(), newCredsCommand(), newDefenseCommand(), newDemoCommand())
 	root.AddCommand(newVersionCommand(), newConfigCommand())
 	root.AddCommand(newHWCommand(), newLogCommand(), newTimeCommand())
 	root.SetHelpCommand(newHelpCommand(root))

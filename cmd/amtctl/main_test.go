@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"go/build"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -35,6 +36,16 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// The go command finds its caches through HOME: keep them where they
+	// were, so that building amtctl in a test reuses what is compiled.
+	if os.Getenv("GOCACHE") == "" {
+		if cache, err := os.UserCacheDir(); err == nil {
+			os.Setenv("GOCACHE", filepath.Join(cache, "go-build"))
+		}
+	}
+	if os.Getenv("GOPATH") == "" {
+		os.Setenv("GOPATH", build.Default.GOPATH)
+	}
 	os.Setenv("XDG_STATE_HOME", dir)
 	os.Setenv("HOME", dir)
 	code := m.Run()
@@ -45,9 +56,6 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.RemoveAll(dir)
-	if builtDir != "" {
-		os.RemoveAll(builtDir)
-	}
 	os.Exit(code)
 }
 
@@ -365,7 +373,7 @@ func TestBinaryExitStatus(t *testing.T) {
 	_, dev := newSim(t, amtsim.Options{})
 
 	var stdout, stderr bytes.Buffer
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	cmd := exec.Command(bin, "info", "--host", dev.HTTPAddr(), "--password", "wrong")
 	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

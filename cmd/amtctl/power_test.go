@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -67,14 +68,15 @@ func TestPowerOutcomeUnknown(t *testing.T) {
 func TestPowerOutcomeUnknownBinary(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1})
-	dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultResetAfterRequest, Action: "RequestPowerStateChange", Times: 1})
-	code, out, errOut := runBinary(t, nil, "power", "reset", "--host", dev.HTTPAddr(), "-p", password, "--timeout", "2s")
+	dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelayAnswer, Action: "RequestPowerStateChange", Delay: time.Minute, Times: 1})
+	code, out, errOut := runBinaryEnv(t, nil, "power", "reset", "--host", dev.HTTPAddr(), "-p", password, "--timeout", "2s")
 	assert.Equal(t, exitOutcomeUnknown, code, errOut)
 	assert.Empty(t, out)
 	assert.Contains(t, errOut, "the request was sent")
 	assert.Contains(t, errOut, "whether the device acted on it is unknown")
 	assert.Contains(t, errOut, "amtctl power status --host "+dev.HTTPAddr())
 	assert.NotContains(t, errOut, "unreachable")
+	assert.Contains(t, errOut, "deadline exceeded", "what ended the wait")
 	assert.Equal(t, []int{10}, dev.PowerRequests(), "one reset, never a second")
 	assert.Equal(t, 1, dev.Stats().Actions[wsman.PrefixCIM+"CIM_PowerManagementService/RequestPowerStateChange"])
 }
@@ -136,7 +138,7 @@ func creds(t *testing.T, stdin string, args ...string) (int, string, string) {
 }
 
 func TestCredentialProfilesEndToEnd(t *testing.T) {
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 4})
 	host := dev.HTTPAddr()
 
@@ -197,7 +199,7 @@ func TestCredentialProfilesEndToEnd(t *testing.T) {
 }
 
 func TestCredsUsage(t *testing.T) {
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	code, _, _ := creds(t, "", "creds", "profile", "add", "x", "--user", user, "--password-stdin", "--state", state)
 	assert.Equal(t, exitUsage, code, "empty password")
 	code, _, _ = creds(t, "pw\n", "creds", "profile", "add", "x", "--user", user, "--state", state)
@@ -218,7 +220,8 @@ func TestPowerAlreadyInState(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	var rec map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &rec))
-	assert.Equal(t, false, rec["sent"])
+	assert.Equal(t, false, rec["accepted"], "nothing sent")
+	assert.Equal(t, false, rec["changed"])
 	assert.Empty(t, dev.PowerRequests())
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/redirect"
 )
 
@@ -26,8 +28,9 @@ const (
 
 func newSOLCommand() *cobra.Command {
 	var (
-		f  deviceFlags
-		rf redirectFlags
+		f      deviceFlags
+		rf     redirectFlags
+		enable bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sol",
@@ -44,13 +47,20 @@ func newSOLCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if enable {
+				restore, err := enableSOL(cmd, c)
+				if err != nil {
+					return err
+				}
+				defer restore()
+			}
 			s, err := c.Redirect.Dial(ctx, redirect.SOL)
 			if err != nil {
-				return err
+				return explainRefusal(ctx, c, err, enable)
 			}
 			conn, err := redirect.OpenSOL(ctx, s)
 			if err != nil {
-				return err
+				return explainRefusal(ctx, c, err, enable)
 			}
 			in := cmd.InOrStdin()
 			if restore := rawTerminal(in); restore != nil {
@@ -68,7 +78,46 @@ func newSOLCommand() *cobra.Command {
 	}
 	f.register(cmd)
 	rf.register(cmd)
+	cmd.Flags().BoolVar(&enable, "enable", false, "enable SOL and the redirection listener for this session if they are off, and turn them off again afterwards")
 	return cmd
+}
+
+// enableSOL turns SOL and the listener on where they are off, and returns
+// how to put them back.
+func enableSOL(cmd *cobra.Command, c *amt.Client) (func(), error) {
+	ctx := cmd.Context()
+	before, err := c.Redirect.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	on := true
+	ch := redirect.StateChange{}
+	if !before.SOL {
+		ch.SOL = &on
+	}
+	if !before.Listener {
+		ch.Listener = &on
+	}
+	if ch.SOL == nil && ch.Listener == nil {
+		return func() {}, nil
+	}
+	if _, err := c.Redirect.SetState(ctx, ch); err != nil {
+		return nil, err
+	}
+	return func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		back := redirect.StateChange{}
+		if ch.SOL != nil {
+			back.SOL = &before.SOL
+		}
+		if ch.Listener != nil {
+			back.Listener = &before.Listener
+		}
+		if _, err := c.Redirect.SetState(rctx, back); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "amtctl: putting the redirection state back: %v\n", err)
+		}
+	}, nil
 }
 
 // attachSOL copies console output to out and in to the console until the

@@ -74,7 +74,7 @@ func TestPasswordPromptOnTerminal(t *testing.T) {
 	for _, extra := range [][]string{nil, {"--password-stdin"}} {
 		ptm, pts := openPTY(t)
 		args := append([]string{"power", "status", "--host", dev.HTTPAddr(), "-o", "json", "--state", t.TempDir()}, extra...)
-		cmd := exec.Command(builtAmtctl(t), args...)
+		cmd := exec.Command(amtctlBinary(t), args...)
 		cmd.Env = cleanEnv()
 		var stdout bytes.Buffer
 		cmd.Stdin, cmd.Stderr, cmd.Stdout = pts, pts, &stdout

@@ -1,0 +1,232 @@
+// Package digest is the wire side of HTTP digest authentication (RFC 2617,
+// MD5, qop=auth) as AMT firmware applies it, shared by WS-Man and the
+// redirection port: parsing an Authorization header, computing responses,
+// and a device's nonce table.
+//
+// Nonces carry 8 bytes of issue time (Unix ns, big-endian) and a 16-byte
+// HMAC-SHA256 tag over the device's identity and that time, under a key;
+// 24 bytes encode to 32 base64 characters. The tag tells a nonce the
+// device issued from one it never issued. Besides, the table keeps the
+// live nonces with the highest nonce count accepted for each, so that a
+// repeated or lower count can be refused, and forgets them on demand or,
+// least recently used first, beyond its size.
+//
+// A Table is not safe for concurrent use: the device's lock guards it.
+package digest
+
+import (
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+const tagLen = 16
+
+// MaxLive is the number of live nonces a table keeps.
+const MaxLive = 128
+
+// Status classifies the nonce of a request.
+type Status int
+
+const (
+	Live      Status = iota // issued, fresh and in the table
+	Foreign                 // never issued by this table
+	Expired                 // issued, older than the lifetime or expired by Expire
+	Forgotten               // issued and fresh, but no longer in the table
+)
+
+type entry struct {
+	nc       uint64 // highest nonce count accepted (0: none yet)
+	lastUsed time.Time
+}
+
+// Table issues and checks the nonces of one device.
+type Table struct {
+	key      []byte
+	id       string
+	lifetime time.Duration
+	epoch    int64 // nonces issued at or before this time (ns) are expired
+	last     int64 // issue time of the last nonce
+	live     map[string]*entry
+}
+
+// NewTable returns the nonce table of the device identified by id, with
+// nonces signed under key and fresh for lifetime.
+func NewTable(key []byte, id string, lifetime time.Duration) *Table {
+	return &Table{key: key, id: id, lifetime: lifetime, live: map[string]*entry{}}
+}
+
+func (t *Table) tag(ts []byte) []byte {
+	m := hmac.New(sha256.New, t.key)
+	m.Write([]byte(t.id))
+	m.Write([]byte{0})
+	m.Write(ts)
+	return m.Sum(nil)[:tagLen]
+}
+
+// Issue returns a fresh nonce and makes it live.
+func (t *Table) Issue(now time.Time) string {
+	ts := now.UnixNano()
+	if ts <= t.last {
+		ts = t.last + 1
+	}
+	t.last = ts
+	var raw [8 + tagLen]byte
+	binary.BigEndian.PutUint64(raw[:8], uint64(ts))
+	copy(raw[8:], t.tag(raw[:8]))
+	n := base64.StdEncoding.EncodeToString(raw[:])
+	if len(t.live) >= MaxLive {
+		var oldest string
+		var oldestT time.Time
+		for k, e := range t.live {
+			if oldest == "" || e.lastUsed.Before(oldestT) {
+				oldest, oldestT = k, e.lastUsed
+			}
+		}
+		delete(t.live, oldest)
+	}
+	t.live[n] = &entry{lastUsed: now}
+	return n
+}
+
+// Check classifies a nonce.
+func (t *Table) Check(nonce string, now time.Time) Status {
+	raw, err := base64.StdEncoding.DecodeString(nonce)
+	if err != nil || len(raw) != 8+tagLen || !hmac.Equal(raw[8:], t.tag(raw[:8])) {
+		return Foreign
+	}
+	ts := int64(binary.BigEndian.Uint64(raw[:8]))
+	if ts <= t.epoch || now.Sub(time.Unix(0, ts)) > t.lifetime {
+		delete(t.live, nonce)
+		return Expired
+	}
+	if t.live[nonce] == nil {
+		return Forgotten
+	}
+	return Live
+}
+
+// Use records a use of a live nonce with nonce count nc and reports
+// whether the count is above every count accepted for it before; a use
+// that is not is refused and changes nothing. With counted false (a
+// digest without nonce count) every use is accepted.
+func (t *Table) Use(nonce string, nc uint64, counted bool, now time.Time) bool {
+	e := t.live[nonce]
+	if e == nil {
+		return false
+	}
+	if counted {
+		if nc <= e.nc {
+			return false
+		}
+		e.nc = nc
+	}
+	e.lastUsed = now
+	return true
+}
+
+// Forget drops every live nonce: from now on they are Forgotten.
+func (t *Table) Forget() { clear(t.live) }
+
+// Expire makes every nonce issued so far Expired.
+func (t *Table) Expire(now time.Time) {
+	ts := now.UnixNano()
+	if t.last > ts {
+		ts = t.last
+	}
+	t.epoch = ts
+}
+
+// ParseHeader splits the parameters of an "Authorization: Digest ..."
+// header. Values may be quoted or not; keys are lower-cased.
+func ParseHeader(h string) (map[string]string, bool) {
+	scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Digest") {
+		return nil, false
+	}
+	params := map[string]string{}
+	for {
+		rest = strings.TrimLeft(rest, " \t,")
+		if rest == "" {
+			break
+		}
+		eq := strings.IndexByte(rest, '=')
+		if eq <= 0 {
+			return nil, false
+		}
+		key := strings.ToLower(strings.TrimSpace(rest[:eq]))
+		rest = strings.TrimLeft(rest[eq+1:], " \t")
+		var val string
+		if strings.HasPrefix(rest, `"`) {
+			var b strings.Builder
+			i := 1
+			for ; i < len(rest); i++ {
+				c := rest[i]
+				if c == '\\' && i+1 < len(rest) {
+					i++
+					b.WriteByte(rest[i])
+					continue
+				}
+				if c == '"' {
+					break
+				}
+				b.WriteByte(c)
+			}
+			if i >= len(rest) {
+				return nil, false
+			}
+			val = b.String()
+			rest = rest[i+1:]
+		} else {
+			end := strings.IndexByte(rest, ',')
+			if end < 0 {
+				end = len(rest)
+			}
+			val = strings.TrimSpace(rest[:end])
+			rest = rest[end:]
+		}
+		params[key] = val
+	}
+	return params, true
+}
+
+// MD5Hex is the lower-case hex MD5 of s.
+func MD5Hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// IsHex8 reports whether s is 8 hex digits, the form of a nonce count.
+func IsHex8(s string) bool {
+	if len(s) != 8 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// ResponseAuth is the qop=auth response:
+// MD5(HA1:nonce:nc:cnonce:auth:HA2) with HA1 = MD5(user:realm:password)
+// and HA2 = MD5(method:uri).
+func ResponseAuth(user, realm, password, method, uri, nonce, nc, cnonce string) string {
+	ha1 := MD5Hex(user + ":" + realm + ":" + password)
+	ha2 := MD5Hex(method + ":" + uri)
+	return MD5Hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2)
+}
+
+// ResponseNoQop is the response without qop: MD5(HA1:nonce:HA2).
+func ResponseNoQop(user, realm, password, method, uri, nonce string) string {
+	ha1 := MD5Hex(user + ":" + realm + ":" + password)
+	ha2 := MD5Hex(method + ":" + uri)
+	return MD5Hex(ha1 + ":" + nonce + ":" + ha2)
+}

@@ -1,0 +1,67 @@
+package digest
+
+import (
+	"testing"
+	"time"
+)
+
+func TestTable(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	tb := NewTable([]byte("key"), "192.0.2.1", time.Minute)
+	n := tb.Issue(now)
+	if got := tb.Check(n, now); got != Live {
+		t.Fatalf("fresh nonce: %v", got)
+	}
+	if !tb.Use(n, 1, true, now) || !tb.Use(n, 5, true, now) {
+		t.Fatal("increasing counts refused")
+	}
+	if tb.Use(n, 5, true, now) || tb.Use(n, 2, true, now) {
+		t.Fatal("repeated or lower count accepted")
+	}
+	if !tb.Use(n, 0, false, now) {
+		t.Fatal("uncounted use refused")
+	}
+	other := NewTable([]byte("key"), "192.0.2.2", time.Minute)
+	if got := other.Check(n, now); got != Foreign {
+		t.Fatalf("another device's nonce: %v", got)
+	}
+	if got := tb.Check("garbage", now); got != Foreign {
+		t.Fatalf("garbage: %v", got)
+	}
+	if got := tb.Check(n, now.Add(2*time.Minute)); got != Expired {
+		t.Fatalf("old nonce: %v", got)
+	}
+	m := tb.Issue(now)
+	tb.Forget()
+	if got := tb.Check(m, now); got != Forgotten {
+		t.Fatalf("forgotten nonce: %v", got)
+	}
+	k := tb.Issue(now)
+	tb.Expire(now)
+	if got := tb.Check(k, now); got != Expired {
+		t.Fatalf("expired nonce: %v", got)
+	}
+	// Beyond MaxLive the least recently used is forgotten.
+	first := tb.Issue(now)
+	for i := range MaxLive {
+		tb.Issue(now.Add(time.Duration(i+1) * time.Millisecond))
+	}
+	if got := tb.Check(first, now.Add(time.Second)); got != Forgotten {
+		t.Fatalf("least recently used nonce: %v", got)
+	}
+}
+
+func TestParseHeader(t *testing.T) {
+	p, ok := ParseHeader(`Digest username="admin", realm="Digest:AB", nonce="n\"x", uri="/wsman", qop=auth, nc=00000001, cnonce="c", response="r"`)
+	if !ok || p["username"] != "admin" || p["nonce"] != `n"x` || p["qop"] != "auth" || p["nc"] != "00000001" {
+		t.Fatalf("%v %v", p, ok)
+	}
+	for _, h := range []string{"Basic YQ==", `Digest username="unterminated`, "Digest =x"} {
+		if _, ok := ParseHeader(h); ok {
+			t.Errorf("%q accepted", h)
+		}
+	}
+	if !IsHex8("0000000a") || IsHex8("1") || IsHex8("0000000g") {
+		t.Error("IsHex8")
+	}
+}

@@ -1,0 +1,122 @@
+package statedb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// querier is what the store's queries run on: the database or a
+// transaction, of either engine. Queries use $1, $2, ... placeholders, which
+// both engines accept.
+type querier interface {
+	exec(ctx context.Context, q string, args ...any) (int64, error)
+	query(ctx context.Context, q string, args ...any) (rows, error)
+	queryRow(ctx context.Context, q string, args ...any) row
+}
+
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+type row interface{ Scan(dest ...any) error }
+
+// errNoRows is what a row's Scan returns when the query found nothing, on
+// either engine.
+var errNoRows = sql.ErrNoRows
+
+// sqlQ runs queries through database/sql (SQLite).
+type sqlQ struct {
+	c interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}
+}
+
+func (q sqlQ) exec(ctx context.Context, s string, args ...any) (int64, error) {
+	res, err := q.c.ExecContext(ctx, s, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (q sqlQ) query(ctx context.Context, s string, args ...any) (rows, error) {
+	r, err := q.c.QueryContext(ctx, s, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+func (q sqlQ) queryRow(ctx context.Context, s string, args ...any) row {
+	return q.c.QueryRowContext(ctx, s, args...)
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+// pgxQ runs queries through pgx (Postgres).
+type pgxQ struct {
+	c interface {
+		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+		Query(context.Context, string, ...any) (pgx.Rows, error)
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}
+}
+
+func (q pgxQ) exec(ctx context.Context, s string, args ...any) (int64, error) {
+	tag, err := q.c.Exec(ctx, s, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (q pgxQ) query(ctx context.Context, s string, args ...any) (rows, error) {
+	r, err := q.c.Query(ctx, s, args...)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (q pgxQ) queryRow(ctx context.Context, s string, args ...any) row {
+	return pgxRow{q.c.QueryRow(ctx, s, args...)}
+}
+
+type pgxRow struct{ pgx.Row }
+
+func (r pgxRow) Scan(dest ...any) error {
+	err := r.Row.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errNoRows
+	}
+	return err
+}
+
+// Tx is a transaction of the state database. Through it, amtkit's tables and
+// River's are written together: hand Tx.SQL (SQLite) or Tx.Pgx (Postgres)
+// to River's InsertTx.
+type Tx struct {
+	db    *DB
+	q     querier
+	sqlTx *sql.Tx
+	pgxTx pgx.Tx
+}
+
+// SQL returns the database/sql transaction of a SQLite database, for
+// riversqlite; nil with Postgres.
+func (t *Tx) SQL() *sql.Tx { return t.sqlTx }
+
+// Pgx returns the pgx transaction of a Postgres database, for riverpgxv5;
+// nil with SQLite.
+func (t *Tx) Pgx() pgx.Tx { return t.pgxTx }

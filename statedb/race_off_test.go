@@ -1,0 +1,5 @@
+//go:build !race
+
+package statedb_test
+
+const raceEnabled = false

@@ -109,21 +109,25 @@ func TestResetOutcomeUnknownIsNotRepeated(t *testing.T) {
 	assert.Equal(t, power.StateOn, st.State)
 }
 
+// Firmware that reports TransitioningToPowerState (amtsim does not: no
+// capture shows it) gets no second change while it is changing: the client
+// refuses it before sending anything.
 func TestSecondChangeWhileTransitioning(t *testing.T) {
-	svc, dev, _ := setup(t, amtsim.Options{TransitionTime: 300 * time.Millisecond})
-	ctx := context.Background()
-	require.NoError(t, svc.Set(ctx, power.Off))
-	err := svc.Set(ctx, power.On)
+	t.Parallel()
+	sim, err := amtsim.New(amtsim.Options{TLSPort: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sim.Close() })
+	dev := sim.Devices()[0]
+	f := newFront(t, sim.URL(), func(_ int, body string) string {
+		return insertAfter(body, `<h:TransitioningToPowerState>8</h:TransitioningToPowerState>`)
+	})
+	svc := frontService(t, f)
+	err = svc.Set(context.Background(), power.On)
 	var te *power.TransitioningError
-	require.ErrorAs(t, err, &te, "a change while the device is still changing is refused")
+	require.ErrorAs(t, err, &te, "a change while the device reports a transition is refused")
 	assert.ErrorIs(t, err, power.ErrTransitioning)
 	assert.Equal(t, power.StateOff, te.To)
-	assert.Equal(t, []int{int(power.Off)}, dev.PowerRequests(), "the second change was not sent")
-
-	st, err := svc.WaitFor(ctx, power.StateOff)
-	require.NoError(t, err)
-	assert.False(t, st.Transitioning)
-	require.NoError(t, svc.Set(ctx, power.On))
+	assert.Empty(t, dev.PowerRequests(), "the change was not sent")
 }
 
 func TestWaitForGivesUpWithContext(t *testing.T) {

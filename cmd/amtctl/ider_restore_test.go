@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -96,7 +97,7 @@ func TestIDERBootSignalsRestore(t *testing.T) {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			t.Parallel()
 			_, dev := newSim(t, amtsim.Options{RedirectionState: 32768, ListenerDisabled: true, TransitionTime: time.Millisecond})
-			state := t.TempDir()
+			state := filepath.Join(t.TempDir(), "state")
 			cmd, stdout, stderr := startIDERBoot(t, dev, state)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -125,7 +126,7 @@ func TestIDERBootInterruptedBeforeResetSendsNone(t *testing.T) {
 	// reset could be sent. (Should the restore meet the delay instead, it
 	// still ends within the cleanup timeout.)
 	dev.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelay, Action: "SetBootConfigRole", Delay: 15 * time.Second, Times: 1})
-	cmd, stdout, stderr := startIDERBoot(t, dev, t.TempDir())
+	cmd, stdout, stderr := startIDERBoot(t, dev, filepath.Join(t.TempDir(), "state"))
 	for dev.Stats().Actions[wsman.ActionPut] == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -142,7 +143,7 @@ func TestIDERBootInterruptedBeforeResetSendsNone(t *testing.T) {
 func TestIDERBootKilledThenRestore(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{RedirectionState: 32768, ListenerDisabled: true, TransitionTime: time.Millisecond})
-	state := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
 	cmd, _, stderr := startIDERBoot(t, dev, state)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -244,10 +245,10 @@ func TestRedirectionLoginRefusedExitStatus(t *testing.T) {
 	_, dev := newSim(t, amtsim.Options{Accounts: []amtsim.Account{{User: "viewer", Password: "V1ewer-pass", ReadOnly: true}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code, _, errOut := redirectCtl(ctx, "", "sol", "--state", t.TempDir(), "--host", dev.HTTPAddr(), "-u", "viewer", "-p", "V1ewer-pass", "--redirect-port", redirectPort(t, dev))
+	code, _, errOut := redirectCtl(ctx, "", "sol", "--state", filepath.Join(t.TempDir(), "state"), "--host", dev.HTTPAddr(), "-u", "viewer", "-p", "V1ewer-pass", "--redirect-port", redirectPort(t, dev))
 	assert.Equal(t, exitAuthFailed, code, errOut)
 	assert.Contains(t, errOut, "authentication failed")
-	code, _, errOut = redirectCtl(ctx, "", "ider", "serve", "--state", t.TempDir(), "--host", dev.HTTPAddr(), "-u", "viewer", "-p", "V1ewer-pass",
+	code, _, errOut = redirectCtl(ctx, "", "ider", "serve", "--state", filepath.Join(t.TempDir(), "state"), "--host", dev.HTTPAddr(), "-u", "viewer", "-p", "V1ewer-pass",
 		"--redirect-port", redirectPort(t, dev), "--image", writeISO(t, 64))
 	assert.Equal(t, exitAuthFailed, code, errOut)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,6 +16,9 @@ import (
 // environment and returns its exit status, standard output and error.
 func runBinaryEnv(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "AMTKIT_STATE=") }) {
+		args = withHostState(args)
+	}
 	cmd := exec.Command(amtctlBinary(t), args...)
 	cmd.Env = append(append(os.Environ(), "AMT_PASSWORD="), env...)
 	var stdout, stderr bytes.Buffer

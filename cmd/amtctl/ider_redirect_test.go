@@ -39,7 +39,7 @@ func redirectCtl(ctx context.Context, stdin string, args ...string) (int, string
 	started := false
 	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	root.SetIn(strings.NewReader(stdin))
-	root.SetArgs(args)
+	root.SetArgs(withHostState(args))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK, stdout.String(), stderr.String()

@@ -29,8 +29,8 @@ func checkKeyFile(cmd *cobra.Command) error {
 		return nil
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return usageError{fmt.Errorf("refusing to use the key file %s: it is accessible by others (mode %04o); "+
-			"run chmod 600 %s, and change the stored passwords if others may have read it", path, perm, path)}
+		return fmt.Errorf("refusing to use the key file %s: it is accessible by others (mode %04o); "+
+			"run chmod 600 %s, and change the stored passwords if others may have read it", path, perm, path)
 	}
 	return nil
 }

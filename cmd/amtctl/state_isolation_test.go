@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -42,4 +43,31 @@ func testState(t *testing.T) string {
 	testStates.Store(t, dir)
 	t.Cleanup(func() { testStates.Delete(t) })
 	return dir
+}
+
+// hostStates gives each simulated device (each --host, whose port is its
+// own) a private state directory for the helpers that have no *testing.T:
+// the calls of one test against its device share their state, and the
+// guard's count of one test's wrong passwords never reaches another's.
+var hostStates sync.Map // host -> state directory
+
+// withHostState adds --state with the directory of the --host in args,
+// unless args name a state already.
+func withHostState(args []string) []string {
+	if slices.Contains(args, "--state") {
+		return args
+	}
+	i := slices.Index(args, "--host")
+	if i < 0 || i+1 >= len(args) {
+		return args
+	}
+	dir, ok := hostStates.Load(args[i+1])
+	if !ok {
+		d, err := os.MkdirTemp(os.Getenv("XDG_STATE_HOME"), "host-state")
+		if err != nil {
+			return args
+		}
+		dir, _ = hostStates.LoadOrStore(args[i+1], filepath.Join(d, "state"))
+	}
+	return append(slices.Clone(args), "--state", dir.(string))
 }

@@ -38,9 +38,9 @@ func TestKeyFileReadableByOthers(t *testing.T) {
 	require.NoError(t, os.Chmod(key, 0o644))
 	before := dev.Stats().HTTPRequests
 	code, stdout, stderr := amtctl(t, "info", "--host", dev.HTTPAddr(), "--profile", "lab", "--state", state, "-o", "json")
-	assert.Equal(t, exitUsage, code, stderr)
+	assert.Equal(t, exitFailure, code, stderr) // as for a state directory others can read
 	assert.Contains(t, stderr, "chmod 600 "+key)
-	assert.Contains(t, stdout, `"class":"usage"`)
+	assert.Contains(t, stdout, `"class":"failure"`)
 	assert.Equal(t, before, dev.Stats().HTTPRequests, "nothing sent")
 
 	require.NoError(t, os.Chmod(key, 0o600))

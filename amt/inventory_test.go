@@ -15,9 +15,11 @@ import (
 )
 
 // wantPorts is the simulator's wired and wireless port of the device at ip.
-func wantPorts(ip, mac string) []amt.EthernetPort {
+// wantPorts is the ports of a simulated device: a DHCP port reports no
+// IPAddress, as firmware's Get and Pull captures show.
+func wantPorts(_, mac string) []amt.EthernetPort {
 	return []amt.EthernetPort{
-		{InstanceID: "Intel(r) AMT Ethernet Port Settings 0", MAC: mac, IPAddress: ip, DHCP: true, LinkUp: true},
+		{InstanceID: "Intel(r) AMT Ethernet Port Settings 0", MAC: mac, DHCP: true, LinkUp: true},
 		{InstanceID: "Intel(r) AMT Ethernet Port Settings 1", Wireless: true, MAC: "00-00-00-00-00-00", DHCP: true},
 	}
 }

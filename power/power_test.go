@@ -273,6 +273,7 @@ func TestClearBootOptions(t *testing.T) {
 	require.Len(t, boots, 1)
 	assert.Equal(t, amtsim.BootSourceHDD, boots[0].Source)
 	assert.False(t, boots[0].UseSOL)
+	assert.False(t, boots[0].OneTime, "no one-time boot left armed: the role is IsNotNext again")
 	in, err := svc.BootSettings(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "false", in.String("UseSOL"))

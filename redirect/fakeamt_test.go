@@ -49,6 +49,7 @@ type fakeAMT struct {
 	startStatus   byte
 	startOEM      int
 	authHostile   bool // announce a huge authentication data length
+	authQueryLen  int  // pad the answer to the query to this many bytes of types
 	silent        bool // accept and say nothing
 	closeAfterTag bool // close right after reading the session start
 	handler       func(p *peer) error
@@ -147,7 +148,11 @@ func (f *fakeAMT) login(p *peer) (bool, error) {
 		p.write(msg)
 		return false, nil
 	}
-	p.writeAuth(0, 0, f.authTypes)
+	types := f.authTypes
+	if f.authQueryLen > len(types) {
+		types = append(make([]byte, f.authQueryLen-len(types)), types...)
+	}
+	p.writeAuth(0, 0, types)
 	typ, data, err = p.readAuth()
 	if err != nil {
 		return false, nil

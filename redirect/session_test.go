@@ -89,6 +89,23 @@ func TestDialHostileAuthLength(t *testing.T) {
 	assert.Contains(t, pe.Got, "2147483647")
 }
 
+// Authentication data of 1,024 bytes is read; 1,025 is refused before
+// anything is allocated for it.
+func TestDialAuthLengthBoundary(t *testing.T) {
+	t.Parallel()
+	f := newFakeAMT(t, nil, func(f *fakeAMT) { f.authQueryLen = 1024 })
+	s, err := dialTest(t, f, IDER, testCred)
+	require.NoError(t, err, "1,024 bytes are allowed")
+	_ = s.Close()
+
+	f = newFakeAMT(t, nil, func(f *fakeAMT) { f.authQueryLen = 1025 })
+	_, err = dialTest(t, f, IDER, testCred)
+	require.ErrorIs(t, err, ErrProtocol)
+	var pe *ProtocolError
+	require.ErrorAs(t, err, &pe)
+	assert.Contains(t, pe.Got, "a length of 1025")
+}
+
 func TestDialNoDigestOffered(t *testing.T) {
 	t.Parallel()
 	f := newFakeAMT(t, nil, func(f *fakeAMT) { f.authTypes = []byte{1, 2} })

@@ -43,6 +43,7 @@ func solEcho(startStatus byte) func(p *peer) error {
 		p.write([]byte{0x2B, 0, 0, 0, 0, 0, 0, 0}) // heartbeat
 		toConsole([]byte(solBanner))
 		p.write([]byte{0x24, 0, 0, 0, 0, 0, 0, 0}) // ping
+		pong := false
 		for {
 			var h [8]byte
 			if _, err := io.ReadFull(p.r, h[:]); err != nil {
@@ -50,6 +51,7 @@ func solEcho(startStatus byte) func(p *peer) error {
 			}
 			switch h[0] {
 			case 0x25:
+				pong = true
 			case 0x28:
 				var l [2]byte
 				if _, err := io.ReadFull(p.r, l[:]); err != nil {
@@ -62,6 +64,9 @@ func solEcho(startStatus byte) func(p *peer) error {
 				toConsole(b)
 			case 0x22:
 				p.write([]byte{0x23, 0, 0, 0, 0, 0, 0, 0})
+				if !pong {
+					return errors.New("SOL: the keep-alive ping was never answered")
+				}
 				return nil
 			default:
 				return fmt.Errorf("SOL: console sent 0x%02x", h[0])

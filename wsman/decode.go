@@ -202,7 +202,7 @@ func (m *Message) Pull() (*PullPage, error) {
 		switch {
 		case is(c, NSEnumeration, "Items"):
 			for _, it := range c.children {
-				in, err := parseInstance(it)
+				in, err := parseItem(it)
 				if err != nil {
 					return nil, err
 				}
@@ -220,6 +220,46 @@ func (m *Message) Pull() (*PullPage, error) {
 		return nil, malformed("PullResponse has neither EnumerationContext nor EndOfSequence", nil)
 	}
 	return page, nil
+}
+
+// parseItem decodes one item of a PullResponse in any enumeration mode:
+// the instance element (EnumerateObject), an a:EndpointReference
+// (EnumerateEPR), or a w:Item holding both (EnumerateObjectAndEPR).
+func parseItem(it *xnode) (*Instance, error) {
+	switch {
+	case is(it, NSAddressing, "EndpointReference"):
+		ref, err := parseEPR(it)
+		if err != nil {
+			return nil, err
+		}
+		return &Instance{ResourceURI: ref.ResourceURI, Class: ClassName(ref.ResourceURI), EPR: ref}, nil
+	case is(it, NSWSMan, "Item"):
+		var in *Instance
+		var ref *EPR
+		for _, c := range it.children {
+			var err error
+			switch {
+			case is(c, NSAddressing, "EndpointReference"):
+				if ref != nil {
+					return nil, malformed("an Item with two endpoint references", nil)
+				}
+				ref, err = parseEPR(c)
+			case in == nil:
+				in, err = parseInstance(c)
+			default:
+				return nil, malformed("an Item with two instances", nil)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if in == nil {
+			return nil, malformed("an Item without an instance", nil)
+		}
+		in.EPR = ref
+		return in, nil
+	}
+	return parseInstance(it)
 }
 
 // ResourceCreated decodes the body of a CreateResponse.

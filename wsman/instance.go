@@ -31,6 +31,17 @@ type EPR struct {
 	Selectors   []Selector
 }
 
+func (e *EPR) clone() *EPR {
+	out := &EPR{Address: e.Address, ResourceURI: e.ResourceURI, Selectors: make([]Selector, len(e.Selectors))}
+	for i, s := range e.Selectors {
+		out.Selectors[i] = s
+		if s.Ref != nil {
+			out.Selectors[i].Ref = s.Ref.clone()
+		}
+	}
+	return out
+}
+
 // Selector returns the value of the named selector.
 func (e *EPR) Selector(name string) (string, bool) {
 	if e == nil {
@@ -80,6 +91,10 @@ type Instance struct {
 	ResourceURI string // resource URI of the class (the namespace of its element)
 	Class       string // element local name, e.g. AMT_GeneralSettings
 	Properties  []Property
+	// EPR is the endpoint reference the device gave for the instance, in
+	// an enumeration in mode EnumerateEPR (then it is all there is:
+	// Properties is empty) or EnumerateObjectAndEPR; nil otherwise.
+	EPR *EPR
 }
 
 // NewInstance returns an empty instance of the class at resourceURI.
@@ -90,6 +105,9 @@ func NewInstance(resourceURI string) *Instance {
 // Clone returns a deep copy.
 func (in *Instance) Clone() *Instance {
 	out := &Instance{ResourceURI: in.ResourceURI, Class: in.Class, Properties: make([]Property, len(in.Properties))}
+	if in.EPR != nil {
+		out.EPR = in.EPR.clone()
+	}
 	for i, p := range in.Properties {
 		out.Properties[i] = p.clone()
 	}

@@ -126,6 +126,43 @@ type EnumerateOption func(*enumConfig)
 type enumConfig struct {
 	maxElements int
 	maxPages    int
+	mode        EnumerationMode
+}
+
+// EnumerationMode is wsman:EnumerationMode (DSP0226 §8.7): what each item
+// of an enumeration holds.
+type EnumerationMode int
+
+// Enumeration modes.
+const (
+	// EnumerateObjects (the default) yields the instances.
+	EnumerateObjects EnumerationMode = iota
+	// EnumerateEPR yields only each instance's endpoint reference
+	// (Instance.EPR, no properties), as AMT answers a:EndpointReference
+	// items.
+	EnumerateEPR
+	// EnumerateObjectAndEPR yields each instance with its endpoint
+	// reference (Instance.EPR), from w:Item wrappers holding both.
+	EnumerateObjectAndEPR
+)
+
+func (m EnumerationMode) String() string {
+	switch m {
+	case EnumerateEPR:
+		return "EnumerateEPR"
+	case EnumerateObjectAndEPR:
+		return "EnumerateObjectAndEPR"
+	}
+	return "EnumerateObjects"
+}
+
+// WithEnumerationMode sets the enumeration mode (default EnumerateObjects).
+func WithEnumerationMode(m EnumerationMode) EnumerateOption {
+	return func(e *enumConfig) {
+		if m >= EnumerateObjects && m <= EnumerateObjectAndEPR {
+			e.mode = m
+		}
+	}
 }
 
 // PullMaxElements sets how many instances each Pull asks for (default 100).
@@ -152,7 +189,12 @@ func (c *Client) Enumerate(ctx context.Context, resourceURI string, opts ...Enum
 		res, err := c.exchange(ctx, op{name: "Enumerate " + class, retry: true}, &request{
 			action: ActionEnumerate, resourceURI: resourceURI,
 			body: func(b *etree.Element) {
-				b.CreateElement("n:Enumerate").CreateAttr("xmlns:n", NSEnumeration)
+				e := b.CreateElement("n:Enumerate")
+				e.CreateAttr("xmlns:n", NSEnumeration)
+				if cfg.mode != EnumerateObjects {
+					m := e.CreateElement("w:EnumerationMode")
+					m.SetText(cfg.mode.String())
+				}
 			},
 		})
 		if err != nil {

@@ -122,8 +122,8 @@ func TestDeleteResetIsOutcomeUnknown(t *testing.T) {
 func TestTimeoutCountsFromSending(t *testing.T) {
 	t.Parallel()
 	sim, dev := newSim(t, amtsim.Options{})
-	const delay = 1500 * time.Millisecond
-	c := newClient(t, sim.URL(), wsman.WithTimeout(2*time.Second))
+	const delay = 3 * time.Second
+	c := newClient(t, sim.URL(), wsman.WithTimeout(4*time.Second))
 	ctx := context.Background()
 	_, err := c.Get(ctx, uriGeneral)
 	require.NoError(t, err)

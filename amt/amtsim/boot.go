@@ -332,8 +332,8 @@ func (in *instance) number(name string) int {
 }
 
 // putBootSettingData applies the AMT_BootSettingData Put rules: read-only
-// properties must not be sent at all (the firmware rejects a Put of the
-// whole instance as read back), options need their capability flag, and
+// properties may be echoed as read back but not changed, options need
+// their capability flag, and
 // the options that conflict with a selected boot source are refused while
 // one is selected.
 func putBootSettingData(d *Device, inst *instance, body *node) *wsFault {
@@ -355,7 +355,13 @@ func putBootSettingData(d *Device, inst *instance, body *node) *wsFault {
 	for _, name := range order {
 		vals := values[name]
 		if slices.Contains(bootSettingsReadOnly, name) {
-			return faultInvalidRepresentation()
+			// Echoed as read back (the full-struct Put go-wsman records
+			// and firmware accepts); a changed value is refused.
+			cur, ok := inst.props[name]
+			if !ok || !slices.Equal(cur.values, vals) {
+				return faultInvalidRepresentation()
+			}
+			continue
 		}
 		if t, ok := bootSettingsWritable[name]; ok && bootSettingServed(inst, name) {
 			if len(vals) != 1 || !t.valid(vals[0]) {
@@ -372,6 +378,7 @@ func putBootSettingData(d *Device, inst *instance, body *node) *wsFault {
 				if err != nil || len(raw) > 1024 {
 					return faultInternalError(ptInvalidParameter)
 				}
+				continue // accepted for BIOS, never read back: no capture shows it
 			}
 			next.set(name, vals...)
 			continue
@@ -411,8 +418,10 @@ func putBootSettingData(d *Device, inst *instance, body *node) *wsFault {
 			}
 		}
 	}
-	if _, ok := next.props["OptionsCleared"]; ok {
-		next.set("OptionsCleared", "false") // pending for BIOS again
+	if _, ok := next.props["OptionsCleared"]; ok && d.major < bootOCRMajor {
+		// Pending for BIOS again, as the older PutResponse shows; the
+		// AMT 16-shaped PutResponse keeps OptionsCleared true.
+		next.set("OptionsCleared", "false")
 	}
 	inst.props = next.props
 	return nil

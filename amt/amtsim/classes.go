@@ -286,7 +286,6 @@ func buildEthernetPortSettings(d *Device) []*instance {
 		set("DHCPEnabled", "true").
 		set("DefaultGateway", d.gateway).
 		set("ElementName", "Intel(r) AMT Ethernet Port Settings").
-		set("IPAddress", d.ip).
 		set("InstanceID", "Intel(r) AMT Ethernet Port Settings 0").
 		set("IpSyncEnabled", "true").
 		set("LinkIsUp", "true").

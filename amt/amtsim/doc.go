@@ -67,7 +67,8 @@
 // false: presence pings go unanswered); accounts (a list of {"user",
 // "password", "read_only"}, replacing Options.User, Password and Accounts
 // for the group); power_state ("on", "sleep", "hibernate" or "off");
-// no_os_agent; no_os_power_saving; redirection_state (32768 to 32771);
+// no_os_agent; no_os_power_saving; power_state_lost (see Power);
+// redirection_state (32768 to 32771);
 // listener_disabled; opt_in_required (0, 1 or 4294967295, ignored by
 // client control mode groups). Omitted fields inherit the Options.
 // Unknown fields, trailing data and invalid values are errors.
@@ -144,6 +145,10 @@
 // Options.Version as the captures show it. Classes are described by a table
 // (classes.go); adding one means adding a definition with its key
 // properties, writable properties, methods and an instance builder.
+//
+// AMT_EthernetPortSettings of a DHCP port (the wired one) reports no
+// IPAddress, as its Get and Pull captures show; a Put of IPAddress reads
+// back, as the PutResponse captures show.
 //
 // Enumerate honours wsman:EnumerationMode as the captures show:
 // EnumerateObjectAndEPR pulls w:Item elements holding the instance and its
@@ -327,6 +332,14 @@
 // RequestedPowerState; before AMT 9, PowerState and RequestedPowerState
 // (the last request in its shifted value map, 2 before any [modelled])
 // without AvailableRequestedPowerStates.
+// The power state the ME lost (Options.PowerStateLost, fleet spec
+// power_state_lost, Device.SetPowerStateLost) [modelled on the failure
+// help desks know as "FromState detected as unknown"; no capture]: the
+// association reports PowerState 0 (Unknown) and RequestPowerStateChange
+// answers 2 (Unknown/Unspecified Error) without acting, until the
+// operating system reboots the machine once (Device.RebootFromOS, a boot
+// with cause "os-reboot"). Device.PowerState keeps the host's real state.
+//
 // RequestOSPowerSavingStateChange answers 1 where OS power saving is
 // unsupported, 5 for values other than 2 and 3, and 4097 when the host is not on, is
 // already in the requested state or, to enter power saving, lacks the OS
@@ -334,19 +347,24 @@
 //
 // # Boot
 //
-// AMT_BootSettingData holds the one-time boot options. A Put carrying any
-// read-only property (OptionsCleared, BIOSLastStatus, BootguardStatus,
-// RPEEnabled, SecureBootControlEnabled, UEFIHTTPSBootEnabled,
-// UEFILocalPBABootEnabled, WinREBootEnabled) is refused with
-// wxf:InvalidRepresentation, even unchanged: firmware rejects a Put of the
-// whole instance as read back. Other non-writable properties may be echoed
-// unchanged. Setting an option whose AMT_BootCapabilities flag is false, or
+// AMT_BootSettingData holds the one-time boot options. Its read-only
+// properties (OptionsCleared, BIOSLastStatus, BootguardStatus, RPEEnabled,
+// SecureBootControlEnabled, UEFIHTTPSBootEnabled, UEFILocalPBABootEnabled,
+// WinREBootEnabled) may be echoed as read back, as in the full-struct Put
+// go-wsman records and firmware accepts; a changed value is refused with
+// wxf:InvalidRepresentation [modelled: protocol.md reports a refusal of
+// the full struct, the capture an acceptance; a changed read-only value
+// is what the simulator refuses]. Other non-writable properties may be
+// echoed unchanged. Setting an option whose AMT_BootCapabilities flag is false, or
 // UseIDER, UseSOL, BIOSSetup, BIOSPause or ReflashBIOS while a boot source
 // is selected, is refused with wsman:InternalError, detail
 // "AMT-STATUS 2050" (UNSUPPORTED_BOOT_OPTION) [assumption: the exact
-// fault]; out-of-range values give "AMT-STATUS 36". A successful Put clears
-// OptionsCleared and returns the updated instance. RSEPassword is
-// write-only. Capabilities default to the capture of the firmware
+// fault]; out-of-range values give "AMT-STATUS 36". A successful Put
+// returns the updated instance; before AMT 16 it sets OptionsCleared false
+// (the older PutResponse capture), from AMT 16 OptionsCleared stays as it
+// was (the AMT 16-shaped PutResponse shows true). RSEPassword and
+// UefiBootParametersArray are write-only: no Get, Pull or Put capture
+// reads them back. Capabilities default to the capture of the firmware
 // generation; Options.BootCapabilities overrides flags.
 //
 // CIM_BootConfigSetting.ChangeBootOrder selects the first Source (none
@@ -534,13 +552,14 @@
 // Options.ListenerDisabled). RequestStateChange accepts RequestedState
 // 32768 to 32771 (0); anything else, or none, returns 5 (Invalid
 // Parameter, the DMTF code). Disabling a feature does not end a session
-// already open. Put changes ListenerEnabled; other properties may be
+// already open. Put changes ListenerEnabled and EnabledState (32768 to
+// 32771, as the amtc captures Put 32770; another value gets
+// wsman:InternalError "AMT-STATUS 36" [modelled]); other properties may be
 // echoed unchanged and a changed one is refused with
 // wxf:InvalidRepresentation. TerminateSession(SessionType 0 IDE-R, 1 SOL)
 // resets the open session of that type and returns 0 (also when none is
-// open); another SessionType returns PT_STATUS 36. AccessLog, omitted
-// while empty as the captures show, lists the last 10 IDE-R sessions as
-// "MM/DD/YYYY, hh:mm:ss, address:port" (UTC) [assumption].
+// open); another SessionType returns PT_STATUS 36. No AccessLog is
+// reported, as in every Get and Pull capture.
 //
 // IPS_OptInService (AMT 6 and later; earlier firmware answers
 // wsa:DestinationUnreachable and needs no consent) holds OptInRequired (0

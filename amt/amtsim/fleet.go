@@ -55,6 +55,8 @@ type DeviceGroup struct {
 	// NoOSAgent and NoOSPowerSaving are as in Options.
 	NoOSAgent       bool `json:"no_os_agent,omitempty"`
 	NoOSPowerSaving bool `json:"no_os_power_saving,omitempty"`
+	// PowerStateLost is as in Options.
+	PowerStateLost bool `json:"power_state_lost,omitempty"`
 	// RedirectionState, ListenerDisabled and OptInRequired are as in
 	// Options; OptInRequired is a pointer so that 0 (none) can override.
 	RedirectionState int    `json:"redirection_state,omitempty"`
@@ -196,6 +198,7 @@ type profile struct {
 	powerState      int
 	noOSAgent       bool
 	noOSPowerSaving bool
+	powerStateLost  bool
 	redirState      int   // initial AMT_RedirectionService.EnabledState
 	listenerOff     bool  // initial ListenerEnabled false
 	optInRequired   int64 // IPS_OptInService.OptInRequired (all in CCM)
@@ -228,6 +231,7 @@ func baseProfile(opts *Options) *profile {
 		powerState:      opts.PowerState,
 		noOSAgent:       opts.NoOSAgent,
 		noOSPowerSaving: opts.NoOSPowerSaving,
+		powerStateLost:  opts.PowerStateLost,
 		redirState:      cmp.Or(opts.RedirectionState, redirStateAll),
 		listenerOff:     opts.ListenerDisabled,
 		optInRequired:   opts.OptInRequired,
@@ -263,6 +267,7 @@ func groupProfile(base *profile, g *DeviceGroup) *profile {
 	}
 	p.noOSAgent = base.noOSAgent || g.NoOSAgent
 	p.noOSPowerSaving = base.noOSPowerSaving || g.NoOSPowerSaving
+	p.powerStateLost = base.powerStateLost || g.PowerStateLost
 	if g.RedirectionState != 0 {
 		p.redirState = g.RedirectionState
 	}

@@ -125,6 +125,12 @@ type Options struct {
 	// Modern Standby): IPS_PowerManagementService reports
 	// OSPowerSavingState 1 (unsupported).
 	NoOSPowerSaving bool
+	// PowerStateLost simulates the management engine having lost the
+	// host's power state (help desks know it as "FromState detected as
+	// unknown"): PowerState reads 0 (Unknown) and every
+	// RequestPowerStateChange answers 2 (Unknown/Unspecified Error) until
+	// the OS reboots the machine once (Device.RebootFromOS).
+	PowerStateLost bool
 	// BootCapabilities overrides AMT_BootCapabilities flags by property
 	// name, e.g. {"BIOSPause": true, "SOL": false}.
 	BootCapabilities map[string]bool

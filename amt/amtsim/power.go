@@ -1,6 +1,7 @@
 package amtsim
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"time"
@@ -41,6 +42,7 @@ const (
 	CauseReset      = "reset"
 	CausePowerCycle = "power-cycle"
 	CauseSoftReset  = "soft-reset"
+	CauseOSReboot   = "os-reboot" // Device.RebootFromOS
 )
 
 // PowerEvent is a completed power change of the simulated host.
@@ -75,6 +77,7 @@ type powerModel struct {
 	redirection bool
 	lastRequest int // last accepted request (0: none since start)
 	pending     *transition
+	lost        bool // the ME lost the power state: PowerState 0, changes fail
 	// settle completes pending at its time without waiting for a request
 	// or inspection (nil when nothing is pending or the server closes).
 	settle   *time.Timer
@@ -88,6 +91,7 @@ func newPowerModel(o *profile) powerModel {
 		state:      o.powerState,
 		osSaving:   osSavingFull,
 		osSavingOK: !o.noOSPowerSaving,
+		lost:       o.powerStateLost,
 		agent:      !o.noOSAgent,
 	}
 	if !p.osSavingOK {
@@ -200,6 +204,9 @@ func (d *Device) recordPowerEvent(at time.Time, request int, kind string) {
 // requestPowerChange implements RequestPowerStateChange. Call with d.mu
 // held.
 func (d *Device) requestPowerChange(ps int) int {
+	if d.power.lost {
+		return rvUnknownError // [modelled] the change fails from an unknown state
+	}
 	if !slices.Contains(d.powerStatesAccepted(), ps) {
 		return rvUnknownError // DSP1027: outside PowerStatesSupported
 	}
@@ -329,6 +336,39 @@ func (d *Device) syncPowerInstances() {
 	if d.major >= osSavingMinMajor {
 		d.instances["IPS_PowerManagementService"] = buildIPSPowerManagementService(d)
 	}
+}
+
+// PowerStateLost reports whether the management engine has lost the
+// host's power state (Options.PowerStateLost).
+func (d *Device) PowerStateLost() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.power.lost
+}
+
+// SetPowerStateLost makes the management engine lose the host's power
+// state, or find it again.
+func (d *Device) SetPowerStateLost(lost bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.power.lost = lost
+	d.syncPowerInstances()
+}
+
+// RebootFromOS simulates the operating system restarting the host: a
+// boot (cause "os-reboot") that also lets the management engine learn the
+// power state again. The host must be on.
+func (d *Device) RebootFromOS() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.settlePower(time.Now())
+	if d.power.state != powerOn {
+		return errors.New("amtsim: RebootFromOS: the host is not on")
+	}
+	d.power.lost = false
+	d.boot(time.Now(), CauseOSReboot)
+	d.syncPowerInstances()
+	return nil
 }
 
 // PowerState returns the host's DMTF PowerState: 2 on, 4 sleep, 7
@@ -528,8 +568,12 @@ func itoas(vals []int) []string {
 // capture shows TransitioningToPowerState: PowerState keeps the state
 // before a change until the change is applied.
 func buildAssociatedPowerManagementService(d *Device) []*instance {
+	state := d.power.state
+	if d.power.lost {
+		state = 0 // Unknown
+	}
 	in := newInstance().
-		set("PowerState", strconv.Itoa(d.power.state)).
+		set("PowerState", strconv.Itoa(state)).
 		setEPR("ServiceProvided", eprPowerService).
 		setEPR("UserOfService", eprManagedSystem)
 	if d.major >= agentMinMajor {

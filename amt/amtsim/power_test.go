@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -597,21 +598,25 @@ func TestBootSettingsRefused(t *testing.T) {
 	}
 
 	t.Run("read-only property", func(t *testing.T) {
-		for _, p := range []string{"<r:OptionsCleared>true</r:OptionsCleared>", "<r:BIOSLastStatus>2</r:BIOSLastStatus><r:BIOSLastStatus>0</r:BIOSLastStatus>",
-			"<r:WinREBootEnabled>true</r:WinREBootEnabled>", "<r:BootguardStatus>127</r:BootguardStatus>", "<r:RPEEnabled>true</r:RPEEnabled>"} {
+		// Changed read-only values are refused.
+		for _, p := range []string{"<r:OptionsCleared>false</r:OptionsCleared>", "<r:BIOSLastStatus>0</r:BIOSLastStatus><r:BIOSLastStatus>0</r:BIOSLastStatus>",
+			"<r:WinREBootEnabled>false</r:WinREBootEnabled>", "<r:BootguardStatus>1</r:BootguardStatus>", "<r:RPEEnabled>false</r:RPEEnabled>"} {
 			resp, data := wc.post(bootPutReq(`<r:UseSOL>true</r:UseSOL>` + p))
 			requireFault(t, resp, data, "d:InvalidRepresentation")
 		}
 		assert.Equal(t, "false", textOf(get(), uriBootSettingData, "UseSOL"), "nothing changed")
 
-		// The whole instance as read back is refused, as real firmware does.
+		// The whole instance as read back is accepted, as the go-wsman
+		// capture shows firmware accepting it; read-only values stay.
 		whole := get()
 		var props string
 		for _, c := range whole.ChildElements() {
 			props += "<r:" + c.Tag + ">" + esc(c.Text()) + "</r:" + c.Tag + ">"
 		}
 		resp, data := wc.post(bootPutReq(props))
-		requireFault(t, resp, data, "d:InvalidRepresentation")
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+		assert.Equal(t, "true", textOf(parseDoc(t, data), uriBootSettingData, "OptionsCleared"), "AMT 16: OptionsCleared stays true after a Put, as captured")
+		assert.Nil(t, find(parseDoc(t, data), uriBootSettingData, "UefiBootParametersArray"))
 	})
 	t.Run("conflict with boot source", func(t *testing.T) {
 		require.Equal(t, 0, wc.returnValue(changeBootOrderReq(sourcePXE)))
@@ -675,4 +680,37 @@ func TestBootSettingsRefused(t *testing.T) {
 	require.Len(t, boots, 1)
 	assert.True(t, boots[0].BIOSPause)
 	assert.Empty(t, d.Boots())
+}
+
+// TestPowerStateLost models the management engine that lost the host's
+// power state: PowerState 0 and every change failing until the OS reboots
+// the machine once; a fleet spec group can start that way.
+func TestPowerStateLost(t *testing.T) {
+	t.Parallel()
+	spec, err := ParseFleetSpec(strings.NewReader(`{"groups": [{"name": "lost", "weight": 1, "power_state_lost": true}]}`))
+	require.NoError(t, err)
+	opts := plainOpts()
+	opts.Fleet = spec
+	sim := startSim(t, opts)
+	d := sim.Devices()[0]
+	require.True(t, d.PowerStateLost())
+	wc := newClient(t, sim.URL(), testUser, testPass)
+	assert.Equal(t, "0", textOf(wc.powerInstance(), uriAPMS, "PowerState"), "Unknown")
+	for _, ps := range []int{powerReset, powerOn, powerOff} {
+		assert.Equal(t, rvUnknownError, wc.returnValue(powerReq(ps)), "PowerState %d", ps)
+	}
+	assert.Empty(t, d.PowerRequests())
+	assert.Empty(t, d.Boots())
+
+	require.NoError(t, d.RebootFromOS())
+	assert.False(t, d.PowerStateLost())
+	require.Len(t, d.Boots(), 1)
+	assert.Equal(t, CauseOSReboot, d.Boots()[0].Cause)
+	assert.Equal(t, "2", textOf(wc.powerInstance(), uriAPMS, "PowerState"))
+	assert.Equal(t, 0, wc.returnValue(powerReq(powerReset)))
+
+	d.SetPowerStateLost(true)
+	assert.Equal(t, "0", textOf(wc.powerInstance(), uriAPMS, "PowerState"))
+	d.SetPowerState(powerOff)
+	assert.Error(t, d.RebootFromOS(), "the OS cannot reboot a host that is off")
 }

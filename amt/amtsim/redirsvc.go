@@ -2,7 +2,6 @@ package amtsim
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 )
@@ -23,8 +22,6 @@ const (
 
 	sessionTypeIDER = 0 // TerminateSession SessionType
 	sessionTypeSOL  = 1
-
-	maxAccessLog = 10 // AccessLog entries kept, newest last [assumption]
 )
 
 var classRedirectionService = &classDef{
@@ -33,12 +30,28 @@ var classRedirectionService = &classDef{
 	commonNS:  true,
 	singleton: true,
 	keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
-	writable:  map[string]propType{"ListenerEnabled": typeBool},
+	writable:  redirWritable,
+	put:       putRedirectionService,
 	methods: map[string]methodFunc{
 		"RequestStateChange": methodRedirRequestStateChange,
 		"TerminateSession":   methodTerminateSession,
 	},
 	build: buildRedirectionService,
+}
+
+var redirWritable = map[string]propType{"ListenerEnabled": typeBool, "EnabledState": typeUint}
+
+// putRedirectionService applies a Put: ListenerEnabled and EnabledState
+// (32768 to 32771, as RequestStateChange accepts; the amtc captures Put
+// 32770) may change; other properties may be echoed unchanged.
+func putRedirectionService(d *Device, inst *instance, body *node) *wsFault {
+	if v := body.child(uriRedirectionService, "EnabledState"); v != nil {
+		st, err := strconv.Atoi(v.value())
+		if err != nil || st < redirStateBase || st > redirStateAll {
+			return faultInternalError(ptInvalidParameter)
+		}
+	}
+	return applyPut(&classDef{name: "AMT_RedirectionService", uri: uriRedirectionService, writable: redirWritable}, inst, body)
 }
 
 func buildRedirectionService(d *Device) []*instance {
@@ -110,25 +123,12 @@ func (d *Device) redirectionRefusalLocked(feature int, name string) (byte, error
 }
 
 // sessionStartedLocked notes an authenticated redirection session: given
-// consent is now in use, and IDE-R sessions enter the AccessLog. Call with
-// d.mu held.
+// consent is now in use. No AccessLog is kept: no Get or Pull capture
+// shows one. Call with d.mu held.
 func (d *Device) sessionStartedLocked(rc *redirConn) {
 	if d.optIn.state == optInReceived {
 		d.setOptInStateLocked(optInInSession)
 	}
-	if rc.ider == nil {
-		return
-	}
-	svc := d.singleInstance("AMT_RedirectionService")
-	if svc == nil {
-		return
-	}
-	entry := fmt.Sprintf("%s, %s", time.Now().UTC().Format("01/02/2006, 15:04:05"), rc.c.RemoteAddr())
-	log := append(svc.props["AccessLog"].values, entry)
-	if len(log) > maxAccessLog {
-		log = log[len(log)-maxAccessLog:]
-	}
-	svc.set("AccessLog", log...)
 }
 
 // sessionEndedLocked lets consent lapse once the last IDE-R or SOL session

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -355,56 +354,59 @@ func (b *progressBar) done() { b.p.Done() }
 
 type iderRecord struct {
 	Host                 string   `json:"host"`
-	Device               string   `json:"device,omitempty"`
-	Action               string   `json:"action,omitempty"`
-	ActionOutcomeUnknown bool     `json:"action_outcome_unknown,omitempty"`
+	Device               *string  `json:"device"`
+	Action               *string  `json:"action"`
+	ActionOutcomeUnknown bool     `json:"action_outcome_unknown"`
 	BytesServed          int64    `json:"bytes_served"`
 	Commands             int      `json:"commands"`
 	Resets               int      `json:"resets"`
 	Seconds              float64  `json:"seconds"`
 	RateMiBps            float64  `json:"rate_mib_s"`
-	Stop                 string   `json:"stop,omitempty"`
-	Restored             []string `json:"restored,omitempty"`
-	RestoreErrors        []string `json:"restore_errors,omitempty"`
-	Error                string   `json:"error,omitempty"`
+	Stop                 *string  `json:"stop"`
+	Restored             []string `json:"restored"`
+	RestoreErrors        []string `json:"restore_errors"`
+	Error                *string  `json:"error"`
 }
 
 func printBootResult(cmd *cobra.Command, format, host string, res *redirect.BootResult, runErr error) error {
-	rec := iderRecord{Host: host, Restored: res.Restored, Seconds: res.Duration.Seconds()}
+	rec := iderRecord{Host: host, Restored: res.Restored, RestoreErrors: []string{}, Seconds: res.Duration.Seconds()}
+	if rec.Restored == nil {
+		rec.Restored = []string{}
+	}
 	if res.Device != 0 {
-		rec.Device = res.Device.String()
+		rec.Device = str(res.Device.String())
 	}
 	if res.Action != 0 {
-		rec.Action = res.Action.String()
+		rec.Action = str(res.Action.String())
 	}
 	rec.ActionOutcomeUnknown = res.ActionOutcomeUnknown
 	if st := res.Stats; st != nil {
-		rec.BytesServed, rec.Commands, rec.Resets, rec.Stop = st.BytesServed, st.Commands, st.Resets, st.Stop.String()
+		rec.BytesServed, rec.Commands, rec.Resets, rec.Stop = st.BytesServed, st.Commands, st.Resets, str(st.Stop.String())
 		rec.RateMiBps = mibPerSecond(st.Rate)
 	}
 	for _, e := range res.RestoreErrors {
 		rec.RestoreErrors = append(rec.RestoreErrors, e.Error())
 	}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
-		rec.Error = runErr.Error()
+		rec.Error = str(runErr.Error())
 	}
 	w := cmd.OutOrStdout()
 	if format == "json" {
-		return json.NewEncoder(w).Encode(rec)
+		return writeJSON(w, rec)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: ", host)
-	if rec.Device != "" {
-		fmt.Fprintf(&b, "boot from %s", rec.Device)
-		if rec.Action != "" {
-			fmt.Fprintf(&b, ", %s sent", rec.Action)
+	if rec.Device != nil {
+		fmt.Fprintf(&b, "boot from %s", *rec.Device)
+		if rec.Action != nil {
+			fmt.Fprintf(&b, ", %s sent", *rec.Action)
 		}
 		b.WriteString("; ")
 	}
 	fmt.Fprintf(&b, "served %s in %d commands over %s (%s)", formatSize(rec.BytesServed), rec.Commands,
 		formatDuration(res.Duration), formatRate(rec.RateMiBps*(1<<20)))
-	if rec.Stop != "" {
-		fmt.Fprintf(&b, "; stopped: %s", rec.Stop)
+	if rec.Stop != nil {
+		fmt.Fprintf(&b, "; stopped: %s", *rec.Stop)
 	}
 	if len(rec.Restored) > 0 {
 		fmt.Fprintf(&b, "; restored: %s", strings.Join(rec.Restored, ", "))

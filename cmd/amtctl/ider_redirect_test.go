@@ -142,7 +142,7 @@ func TestIDERServeCommand(t *testing.T) {
 	var rec map[string]any
 	require.NoError(t, json.Unmarshal([]byte(stdout), &rec), stdout)
 	assert.Equal(t, "idle", rec["stop"])
-	assert.Nil(t, rec["restored"], "serve touches no setting")
+	assert.Equal(t, []any{}, rec["restored"], "serve touches no setting")
 	b, err := dev.WaitIDERBoot(ctx, 1)
 	require.NoError(t, err)
 	assert.True(t, b.OK, b.Err)

@@ -236,3 +236,18 @@ func TestSOLRefusalAndEnable(t *testing.T) {
 	assert.Equal(t, 32769, dev.RedirectionState(), "SOL off again")
 	assert.False(t, dev.ListenerEnabled(), "listener closed again")
 }
+
+// The WS-Man login works but the redirection port refuses the account:
+// exit 5 (authentication failed), one refused redirection login.
+func TestRedirectionLoginRefusedExitStatus(t *testing.T) {
+	t.Parallel()
+	_, dev := newSim(t, amtsim.Options{Accounts: []amtsim.Account{{User: "viewer", Password: "V1ewer-pass", ReadOnly: true}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code, _, errOut := redirectCtl(ctx, "", "sol", "--state", t.TempDir(), "--host", dev.HTTPAddr(), "-u", "viewer", "-p", "V1ewer-pass", "--redirect-port", redirectPort(t, dev))
+	assert.Equal(t, exitAuthFailed, code, errOut)
+	assert.Contains(t, errOut, "authentication failed")
+	code, _, errOut = redirectCtl(ctx, "", "ider", "serve", "--state", t.TempDir(), "--host", dev.HTTPAddr(), "-u", "viewer", "-p", "V1ewer-pass",
+		"--redirect-port", redirectPort(t, dev), "--image", writeISO(t, 64))
+	assert.Equal(t, exitAuthFailed, code, errOut)
+}

@@ -25,6 +25,7 @@ func TestKeyFileReadableByOthers(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{Addr: "127.0.3.9"})
 	state := t.TempDir()
+	require.NoError(t, os.Chmod(state, 0o700), "state directories are private")
 	var out, errOut bytes.Buffer
 	code := runIO(context.Background(), []string{"creds", "profile", "add", "lab", "--user", user, "--password-stdin", "--state", state},
 		strings.NewReader(password+"\n"), &out, &errOut)
@@ -73,7 +74,9 @@ func TestPasswordPromptOnTerminal(t *testing.T) {
 	_, dev := newSim(t, amtsim.Options{Addr: "127.0.3.10", TLSPort: -1})
 	for _, extra := range [][]string{nil, {"--password-stdin"}} {
 		ptm, pts := openPTY(t)
-		args := append([]string{"power", "status", "--host", dev.HTTPAddr(), "-o", "json", "--state", t.TempDir()}, extra...)
+		state := t.TempDir()
+		require.NoError(t, os.Chmod(state, 0o700))
+		args := append([]string{"power", "status", "--host", dev.HTTPAddr(), "-o", "json", "--state", state}, extra...)
 		cmd := exec.Command(amtctlBinary(t), args...)
 		cmd.Env = cleanEnv()
 		var stdout bytes.Buffer

@@ -17,7 +17,6 @@ import (
 	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/amt/amtsim"
 	"github.com/amtkit/amtkit/power"
-	"github.com/amtkit/amtkit/wsman"
 )
 
 func main() {
@@ -52,7 +51,7 @@ func main() {
 	// Reset to PXE: arm a one-time network boot, then reset (or power on).
 	action, err := c.Power.ResetTo(ctx, power.BootPXE, power.BootOptions{})
 	switch {
-	case errors.Is(err, wsman.ErrOutcomeUnknown):
+	case errors.Is(err, amt.ErrOutcomeUnknown):
 		log.Fatal("the reset was sent but its answer was lost; not resending it: check the state instead")
 	case err != nil:
 		log.Fatal(err)

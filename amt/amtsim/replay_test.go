@@ -1,0 +1,113 @@
+package amtsim
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/beevik/etree"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// replayAgreeing is how many recorded requests amtsim answers with the
+// kind of answer the recordings show (a regression floor: raise it when
+// the simulator answers more of them as firmware does).
+const replayAgreeing = 65
+
+var enumCtxRE = regexp.MustCompile(`(<(?:[A-Za-z0-9]+:)?EnumerationContext[^>]*>)[^<]*(</)`)
+
+// TestReplayRecordedRequests sends every recorded request (*.req.xml) to
+// amtsim and compares the kind of answer with the recordings: success
+// where the topic holds a response to the action, the fault where a fault
+// is recorded for it. Pull and Release get the context of a fresh
+// Enumerate of the same class. Requests whose answer the recordings do not
+// show are counted apart.
+func TestReplayRecordedRequests(t *testing.T) {
+	dir := recordingsDir(t)
+	reqs, err := filepath.Glob(filepath.Join(dir, "*", "*.req.xml"))
+	require.NoError(t, err)
+	sort.Strings(reqs)
+	require.NotEmpty(t, reqs)
+
+	opts := plainOpts()
+	opts.Version = "16.1.27.2176"
+	opts.PowerState = powerOn
+	sim := startSim(t, opts)
+	wc := newClient(t, sim.URL(), testUser, testPass)
+
+	var replayed, agree, unknown int
+	var disagree []string
+	for _, path := range reqs {
+		topic := filepath.Base(filepath.Dir(path))
+		action, _, _ := strings.Cut(filepath.Base(path), "__")
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		doc := etree.NewDocument()
+		if doc.ReadFromBytes(raw) != nil || doc.Root() == nil {
+			continue // not an envelope (e.g. a firmware-originated event)
+		}
+		resURI := ""
+		if e := doc.FindElement("//ResourceURI"); e != nil {
+			resURI = strings.TrimSpace(e.Text())
+		}
+		if action == "Event" || resURI == "" {
+			continue // sent by firmware, not to it
+		}
+		body := raw
+		if action == "Pull" || action == "Release" {
+			resp, data := wc.post(enumerateReq(resURI))
+			if resp.StatusCode == http.StatusOK {
+				ctx := textOf(parseDoc(t, data), nsEnum, "EnumerationContext")
+				body = enumCtxRE.ReplaceAll(raw, []byte("${1}"+ctx+"${2}"))
+			}
+		}
+		resp, data, err := wc.tryPost(string(body))
+		require.NoError(t, err, path)
+		replayed++
+		got := "success"
+		if resp.StatusCode != http.StatusOK {
+			got = "fault"
+			if sub := faultSubcode(data); sub != "" {
+				got = "fault " + sub
+			}
+		}
+		okResp, _ := filepath.Glob(filepath.Join(dir, topic, action+"Response__*.resp.xml"))
+		var want string
+		switch {
+		case len(okResp) > 0:
+			want = "success"
+		default:
+			unknown++
+			continue
+		}
+		if got == want {
+			agree++
+			continue
+		}
+		disagree = append(disagree, topic+"/"+filepath.Base(path)+": recorded "+want+", amtsim "+got)
+	}
+	t.Logf("replayed %d recorded requests: %d agree with the recordings, %d disagree, %d without a recorded answer",
+		replayed, agree, len(disagree), unknown)
+	for _, d := range disagree {
+		t.Log("  " + d)
+	}
+	assert.GreaterOrEqual(t, agree, replayAgreeing, "fewer recorded requests agree than before")
+}
+
+// faultSubcode returns the prefixed subcode of a fault envelope.
+func faultSubcode(data []byte) string {
+	doc := etree.NewDocument()
+	if doc.ReadFromBytes(bytes.TrimSpace(data)) != nil {
+		return ""
+	}
+	if e := doc.FindElement("//Subcode/Value"); e != nil {
+		return e.Text()
+	}
+	return ""
+}

@@ -202,7 +202,7 @@ func newIDERBootCommand() *cobra.Command {
 			if dry {
 				return iderBootDryRun(cmd, c, f.dev.output, p.target, sol, console)
 			}
-			journal, err := restoreJournal(f.dev.state)
+			journal, err := restoreJournal(cmd, f.dev.state)
 			if err != nil {
 				return err
 			}

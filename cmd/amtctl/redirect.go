@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/amtkit/amtkit/amt"
-	"github.com/amtkit/amtkit/credentials"
 	"github.com/amtkit/amtkit/redirect"
 )
 
@@ -109,24 +107,14 @@ func (in *interrupts) caught() *signalError {
 	return nil
 }
 
-// restoreJournal is the journal of settings to put back, in the state
-// directory (--state, $AMTKIT_STATE or the per-user one).
-func restoreJournal(stateFlag string) (redirect.Journal, error) {
-	dir := stateFlag
-	if dir == "" {
-		var err error
-		if dir, err = credentials.DefaultStateDir(); err != nil {
-			return nil, err
-		}
-	}
-	return redirect.NewFileJournal(filepath.Join(dir, "restore")), nil
-}
-
 // warnUnfinishedRestore says on stderr when the journal holds an
 // unfinished record for host: settings a killed console changed and did
 // not put back.
 func warnUnfinishedRestore(cmd *cobra.Command, stateFlag, host string) {
-	j, err := restoreJournal(stateFlag)
+	if target, _, err := stateTarget(cmd, stateFlag); err != nil || !stateExists(target) {
+		return // no state database yet: nothing unfinished
+	}
+	j, err := restoreJournal(cmd, stateFlag)
 	if err != nil {
 		return
 	}
@@ -167,7 +155,7 @@ func newIDERRestoreCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			j, err := restoreJournal(f.state)
+			j, err := restoreJournal(cmd, f.state)
 			if err != nil {
 				return err
 			}

@@ -129,7 +129,15 @@ func TestIDERServeCommand(t *testing.T) {
 	defer ws.CloseIdleConnections()
 	// Boot the machine from the served image by hand while amtctl serves.
 	go func() {
-		time.Sleep(300 * time.Millisecond)
+		// Reset only once amtctl's IDE-R session is open: a machine reset
+		// before it boots from its disk, as a real BIOS does.
+		for !dev.RedirectionSessionOpen() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 		pw := power.New(ws)
 		if _, err := pw.ResetTo(ctx, power.BootIDERCD, power.BootOptions{}); err != nil {
 			t.Errorf("reset: %v", err)

@@ -43,8 +43,26 @@ type Guard struct {
 	now    func() time.Time
 	store  GuardStore
 
+	// pendingWait bounds how long a login waits for logins in flight
+	// elsewhere to settle when they alone spend the budget.
+	pendingWait time.Duration
+
 	mu    sync.Mutex
 	hosts map[string]*hostState
+}
+
+// DefaultPendingWait is how long a login waits, at most, for another
+// process's logins to the same device to settle when those logins in
+// flight are what spends the budget: longer than a login's round trip,
+// short enough that a record left pending by a killed process delays a
+// refusal only briefly.
+const DefaultPendingWait = 5 * time.Second
+
+// GuardPendingWait sets how long a login waits for logins in flight
+// elsewhere to settle before the budget they hold is taken as spent; 0
+// refuses at once.
+func GuardPendingWait(d time.Duration) GuardOption {
+	return func(g *Guard) { g.pendingWait = d }
 }
 
 type hostState struct {
@@ -83,7 +101,7 @@ func NewGuard(maxFailures int, window time.Duration, opts ...GuardOption) *Guard
 	if window <= 0 {
 		window = DefaultWindow
 	}
-	g := &Guard{max: maxFailures, window: window, now: time.Now, hosts: make(map[string]*hostState)}
+	g := &Guard{max: maxFailures, window: window, now: time.Now, pendingWait: DefaultPendingWait, hosts: make(map[string]*hostState)}
 	for _, o := range opts {
 		o(g)
 	}
@@ -151,6 +169,9 @@ func (g *Guard) Login(ctx context.Context, host string, tech Technology, c Crede
 	fp := fingerprintOf(tech, c)
 	res, err := turn.reserve(ctx, fp)
 	if err != nil {
+		return err
+	}
+	if res, err = turn.awaitPending(ctx, fp, res); err != nil {
 		return err
 	}
 	switch res.Decision {
@@ -222,6 +243,39 @@ func (t *guardTurn) reserve(ctx context.Context, fp fingerprint) (GuardReservati
 	})
 	if err != nil {
 		return GuardReservation{}, fmt.Errorf("credentials: %s: lockout guard: %w", t.key, err)
+	}
+	return res, nil
+}
+
+// awaitPending: a budget spent by logins still in flight (another process
+// logging in to this device at the same moment) frees up as soon as they
+// settle, so wait for them, for at most pendingWait, and reserve again,
+// rather than refuse a login that would be counted only if it failed. A
+// record left pending by a killed process still counts as a failure once
+// the wait is over.
+func (t *guardTurn) awaitPending(ctx context.Context, fp fingerprint, res GuardReservation) (GuardReservation, error) {
+	g := t.g
+	deadline := time.Now().Add(g.pendingWait)
+	for res.Decision == GuardSpent && time.Now().Before(deadline) {
+		rec, ok, err := g.store.GuardRecord(ctx, t.key, g.now())
+		if err != nil {
+			return res, nil
+		}
+		if !ok || rec.Pending == 0 {
+			// Settled since the reservation was refused: ask again.
+			return t.reserve(ctx, fp)
+		}
+		if g.now().Sub(rec.Last) > g.pendingWait {
+			return res, nil // left pending by a process that is gone
+		}
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("credentials: %s: waiting for logins in flight: %w", t.key, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if res, err = t.reserve(ctx, fp); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }

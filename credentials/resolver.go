@@ -503,6 +503,9 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 		if err != nil {
 			return Candidate{}, attempts, err
 		}
+		if res, err = turn.awaitPending(ctx, fp, res); err != nil {
+			return Candidate{}, attempts, err
+		}
 		switch res.Decision {
 		case GuardSkip:
 			attempts[i].Outcome, attempts[i].Err = Skipped, ErrRecentlyFailed

@@ -393,3 +393,28 @@ func TestLockoutGuardConcurrentProcesses(t *testing.T) {
 	assert.Equal(t, 2, dev.Stats().FailedLogins)
 	assert.False(t, dev.LockedOut())
 }
+
+// Processes logging in to one device at the same moment with the right
+// password all get in: a login in flight holds part of the budget only
+// until it settles, and the others wait for it rather than being refused.
+func TestConcurrentRightLoginsAllSucceed(t *testing.T) {
+	t.Parallel()
+	_, dev := newSim(t, amtsim.Options{TLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour})
+	state := filepath.Join(t.TempDir(), "state")
+	amtctlBinary(t)
+	var wg sync.WaitGroup
+	codes := make([]int, 5)
+	errs := make([]string, 5)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, errs[i] = process(t, state, "power", "status", "--host", dev.HTTPAddr(), "-p", password)
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		assert.Equal(t, exitOK, c, "process %d: %s", i, errs[i])
+	}
+	assert.Zero(t, dev.Stats().FailedLogins)
+}

@@ -122,6 +122,17 @@ func (d *DB) tableExistsQuery() string {
 // migrations are pending.
 func (d *DB) checkSchema(ctx context.Context) (pending bool, err error) {
 	v, err := d.Schema(ctx)
+	// SQLite may answer SQLITE_BUSY at once, without its busy handler,
+	// while another process lays out a new file (WAL set-up or recovery):
+	// ask again, for at most the busy timeout.
+	for deadline := time.Now().Add(DefaultBusyTimeout); err != nil && isSQLiteBusy(err) && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("statedb: %s: %w", d.where, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+		v, err = d.Schema(ctx)
+	}
 	if err != nil {
 		return false, err
 	}

@@ -168,6 +168,12 @@ func checkHeader(path string, size int64) error {
 	return nil
 }
 
+// isSQLiteBusy reports whether err is SQLite's "database is locked".
+func isSQLiteBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // classifySQLite names the class of a SQLite error: ErrCorrupt for a
 // damaged file.
 func classifySQLite(err error) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/amtkit/amtkit/credentials"
 	"github.com/amtkit/amtkit/defense"
 	"github.com/amtkit/amtkit/power"
+	"github.com/amtkit/amtkit/redirect"
 	"github.com/amtkit/amtkit/wsman"
 )
 
@@ -153,21 +154,11 @@ func prepare(t Task) (prepared, error) {
 		if t.Image == "" {
 			return bad("ider-boot needs an image")
 		}
-		st, err := os.Stat(t.Image)
+		media, err := checkImage(t.Image, t.ImageKind)
 		if err != nil {
-			return p, fmt.Errorf("fleet: image: %w", err)
+			return p, err
 		}
-		switch t.ImageKind {
-		case "cd", "floppy":
-			p.media = t.ImageKind
-		case "":
-			p.media = "cd"
-			if st.Size() <= 2880*512 {
-				p.media = "floppy"
-			}
-		default:
-			return bad("image kind %q: want cd or floppy", t.ImageKind)
-		}
+		p.media = media
 	case DefenseQuarantine:
 		if len(t.Servers) == 0 {
 			return bad("defense-quarantine needs the servers the machines must still reach")
@@ -210,6 +201,36 @@ func prepare(t Task) (prepared, error) {
 		return bad("%s needs a defense timeout (the policy's safety net on the device)", t.Action)
 	}
 	return p, nil
+}
+
+// checkImage opens the image and checks it is what kind says (or, with
+// no kind, what it is: an ISO 9660 image is a CD, a boot sector a
+// floppy), before anything changes on a machine.
+func checkImage(path, kind string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("fleet: image: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("fleet: image: %w", err)
+	}
+	m := &redirect.Medium{Reader: f, Size: st.Size()}
+	cdErr, floppyErr := redirect.CheckCD(m), redirect.CheckFloppy(m)
+	switch {
+	case kind == "cd" && cdErr == nil, kind == "" && cdErr == nil:
+		return "cd", nil
+	case kind == "floppy" && floppyErr == nil, kind == "" && floppyErr == nil:
+		return "floppy", nil
+	case kind == "cd":
+		return "", fmt.Errorf("fleet: image %s: %w", path, cdErr)
+	case kind == "floppy":
+		return "", fmt.Errorf("fleet: image %s: %w", path, floppyErr)
+	case kind != "":
+		return "", fmt.Errorf("fleet: image kind %q: want cd or floppy: %w", kind, amt.ErrInvalidArgument)
+	}
+	return "", fmt.Errorf("fleet: image %s is neither a bootable CD (%v) nor a floppy (%v): %w", path, cdErr, floppyErr, amt.ErrInvalidArgument)
 }
 
 // Close releases what the runner holds (idle connections).

@@ -328,7 +328,6 @@ func TestEveryAction(t *testing.T) {
 	}
 }
 
-
 func powerRequests(want ...int) func(t *testing.T, d *amtsim.Device, r fleet.Result) {
 	return func(t *testing.T, d *amtsim.Device, r fleet.Result) {
 		t.Helper()

@@ -45,9 +45,10 @@ var ErrHook = errors.New("fleet: before-send hook failed")
 type Runner struct {
 	task  Task
 	opts  Options
-	prep  prepared
-	conns *connTracker // nil when machines do not share a transport
-	base  []amt.Option
+	prep   prepared
+	conns  *http1     // nil when machines do not share a transport
+	shared amt.Option // the option that gives a client conns
+	base   []amt.Option
 	ider  chan struct{}
 }
 
@@ -79,12 +80,11 @@ func NewRunner(task Task, opts Options) (*Runner, error) {
 	}
 	// One transport for every machine, unless the client options need one
 	// of their own (TLS settings are per transport).
-	conns := newConnTracker()
-	shared := amt.WithHTTPClient(&http.Client{Transport: conns.transport()})
+	conns := newHTTP1()
+	shared := amt.WithHTTPClient(&http.Client{Transport: conns})
 	probe := append(append([]amt.Option{shared}, r.base...), opts.ClientOptions...)
 	if _, err := amt.New("127.0.0.1", probe...); err == nil {
-		r.conns = conns
-		r.base = append([]amt.Option{shared}, r.base...)
+		r.conns, r.shared = conns, shared
 	} else if _, err := amt.New("127.0.0.1", append(r.base, opts.ClientOptions...)...); err != nil {
 		return nil, fmt.Errorf("fleet: client options: %w", err)
 	}
@@ -291,7 +291,10 @@ func (m *machineRun) wasSent() bool {
 
 // client builds a device client for the machine.
 func (m *machineRun) client(extra ...amt.Option) (*amt.Client, error) {
-	opts := make([]amt.Option, 0, len(m.r.base)+len(m.r.opts.ClientOptions)+len(extra)+1)
+	opts := make([]amt.Option, 0, len(m.r.base)+len(m.r.opts.ClientOptions)+len(extra)+2)
+	if m.r.shared != nil && !strings.HasPrefix(strings.ToLower(m.target), "https:") {
+		opts = append(opts, m.r.shared)
+	}
 	opts = append(opts, m.r.base...)
 	opts = append(opts, m.r.opts.ClientOptions...)
 	opts = append(opts, extra...)
@@ -310,7 +313,6 @@ func (m *machineRun) client(extra ...amt.Option) (*amt.Client, error) {
 func (m *machineRun) done() {
 	if m.r.conns != nil {
 		m.r.conns.closeHost(m.key)
-		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -43,13 +43,13 @@ var ErrHook = errors.New("fleet: before-send hook failed")
 // IDE-R limit. Run uses one; a durable job layer may call Machine for one
 // machine at a time from its own workers. It is safe for concurrent use.
 type Runner struct {
-	task  Task
-	opts  Options
+	task   Task
+	opts   Options
 	prep   prepared
 	conns  *http1     // nil when machines do not share a transport
 	shared amt.Option // the option that gives a client conns
 	base   []amt.Option
-	ider  chan struct{}
+	ider   chan struct{}
 }
 
 // prepared is what a task needs, parsed once.

@@ -344,3 +344,55 @@ func hasData(t *testing.T, _ *amtsim.Device, r fleet.Result) {
 	t.Helper()
 	assert.True(t, json.Valid(r.Data) && len(r.Data) > 2, string(r.Data))
 }
+
+// TestOneOperationPerAddress: two runs at once over the same machines
+// never work on one address at the same time, and targets naming one
+// address in other spellings are one machine.
+func TestOneOperationPerAddress(t *testing.T) {
+	t.Parallel()
+	sim := newFleet(t, amtsim.Options{DevicesCIDR: "127.105.10.0/29"})
+	tg := targets(sim)
+	kept, err := fleet.Targets(append(slices.Clone(tg), "http://"+tg[0]+"/wsman", tg[1]))
+	require.NoError(t, err)
+	assert.Equal(t, tg, kept)
+
+	var mu sync.Mutex
+	inFlight, worst := map[string]int{}, 0
+	opts := fastOpts()
+	opts.Hooks.BeforeSend = func(_ context.Context, host string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight[host]++
+		worst = max(worst, inFlight[host])
+		return nil
+	}
+	opts.Hooks.AfterAttempt = func(_ context.Context, r fleet.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if inFlight[r.Host] > 0 {
+			inFlight[r.Host]--
+		}
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range must(fleet.Run(context.Background(), tg, fleet.Task{Action: fleet.PowerCycle}, opts)) {
+				assert.Equal(t, fleet.Succeeded, r.Outcome, r.Message)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, worst)
+	for _, d := range sim.Devices() {
+		assert.Equal(t, []int{5, 5}, d.PowerRequests())
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

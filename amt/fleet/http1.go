@@ -100,11 +100,7 @@ func (t *http1) get(ctx context.Context, hp string) (*h1conn, error) {
 		// A device may have closed the connection while it was idle:
 		// find out before writing to it, so that a change is never
 		// written to a dead connection and taken for lost.
-		_ = c.c.SetReadDeadline(time.Now())
-		_, perr := c.br.Peek(1)
-		var ne net.Error
-		if errors.As(perr, &ne) && ne.Timeout() {
-			_ = c.c.SetReadDeadline(time.Time{})
+		if c.br.Buffered() == 0 && idleAlive(c.c) {
 			return c, nil
 		}
 		t.discard(c)

@@ -38,7 +38,9 @@ type h1conn struct {
 
 func newHTTP1() *http1 {
 	return &http1{
-		dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
+		// No TCP keep-alive probes: a connection to AMT lives for a request
+		// or a few (three socket options fewer per connection).
+		dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1},
 		idle:   map[string]*h1conn{},
 		live:   map[string]map[*h1conn]struct{}{},
 	}

@@ -396,3 +396,56 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestIDERLimit: IDE-R boots run at most IDERConcurrency at a time, however
+// high the run's concurrency.
+func TestIDERLimit(t *testing.T) {
+	t.Parallel()
+	iso := filepath.Join(t.TempDir(), "boot.iso")
+	require.NoError(t, os.WriteFile(iso, testiso.Make(600, 4), 0o600))
+	sim := newSim(t, amtsim.Options{DevicesCIDR: "127.105.12.0/29", TLSPort: -1, RMCPPort: -1, RedirectTLSPort: -1})
+	opts := fastOpts()
+	opts.Concurrency, opts.IDERConcurrency = 8, 1
+	opts.ClientOptions = append(opts.ClientOptions, amt.WithRedirectPort(sim.RedirectPort()))
+	var mu sync.Mutex
+	inFlight, worst := 0, 0
+	opts.Hooks.BeforeSend = func(context.Context, string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight++
+		worst = max(worst, inFlight)
+		return nil
+	}
+	opts.Hooks.AfterAttempt = func(context.Context, fleet.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight--
+	}
+	task := fleet.Task{Action: fleet.IDERBoot, Image: iso, ServeIdle: fleet.Duration(300 * time.Millisecond)}
+	res := collect(t, context.Background(), targets(sim), task, opts)
+	for _, d := range sim.Devices() {
+		r := res[d.HTTPAddr()]
+		assert.Equal(t, fleet.Succeeded, r.Outcome, r.Message)
+		assert.Len(t, d.IDERBoots(), 1)
+	}
+	assert.Equal(t, 1, worst)
+}
+
+// TestRunnerMachine: the per-machine core a job layer calls.
+func TestRunnerMachine(t *testing.T) {
+	t.Parallel()
+	sim := newFleet(t, amtsim.Options{DevicesCIDR: "127.105.13.0/30"})
+	r, err := fleet.NewRunner(fleet.Task{Action: fleet.PowerReset}, fastOpts())
+	require.NoError(t, err)
+	defer r.Close()
+	for _, d := range sim.Devices() {
+		res := r.Machine(context.Background(), d.HTTPAddr())
+		assert.Equal(t, fleet.Succeeded, res.Outcome, res.Message)
+		assert.Equal(t, []int{10}, d.PowerRequests())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := r.Machine(ctx, sim.Devices()[0].HTTPAddr())
+	assert.Equal(t, fleet.Cancelled, res.Outcome)
+	assert.Equal(t, []int{10}, sim.Devices()[0].PowerRequests())
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/amtkit/amtkit/amt/amtsim"
 	"github.com/amtkit/amtkit/amt/fleet"
 	"github.com/amtkit/amtkit/internal/testiso"
+	"github.com/amtkit/amtkit/wsman"
 )
 
 // TestExpiryBeforeStart: machines a batch would start after the expiry
@@ -448,4 +449,31 @@ func TestRunnerMachine(t *testing.T) {
 	res := r.Machine(ctx, sim.Devices()[0].HTTPAddr())
 	assert.Equal(t, fleet.Cancelled, res.Outcome)
 	assert.Equal(t, []int{10}, sim.Devices()[0].PowerRequests())
+}
+
+// TestWakeFromOS: a task that asks for the machine to be woken from OS
+// power saving first wakes it, waits for full power, then acts.
+func TestWakeFromOS(t *testing.T) {
+	t.Parallel()
+	sim := newFleet(t, amtsim.Options{DevicesCIDR: "127.105.14.0/30"})
+	ctx := context.Background()
+	for _, d := range sim.Devices() {
+		c, err := amt.New(d.HTTPAddr(), amt.WithCredentials(user, password))
+		require.NoError(t, err)
+		_, err = c.WSMan().Invoke(ctx, wsman.ResourceURI("IPS_PowerManagementService"), "RequestOSPowerSavingStateChange", []wsman.Property{
+			wsman.Param("OSPowerSavingState", "3"),
+			wsman.RefParam("ManagedElement", wsman.EPR{ResourceURI: wsman.ResourceURI("CIM_ComputerSystem"), Selectors: []wsman.Selector{
+				wsman.Sel("CreationClassName", "CIM_ComputerSystem"), wsman.Sel("Name", "ManagedSystem")}}),
+		})
+		require.NoError(t, err)
+		c.CloseIdleConnections()
+		require.Equal(t, 3, d.OSPowerSavingState())
+	}
+	res := collect(t, ctx, targets(sim), fleet.Task{Action: fleet.Inventory, Wake: fleet.WakeFromOS}, fastOpts())
+	for _, d := range sim.Devices() {
+		r := res[d.HTTPAddr()]
+		assert.Equal(t, fleet.Succeeded, r.Outcome, r.Message)
+		assert.Equal(t, 2, d.OSPowerSavingState(), "woken to full power")
+		hasData(t, d, r)
+	}
 }

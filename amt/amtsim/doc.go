@@ -39,8 +39,19 @@
 // addresses). Nothing is bound on an empty address: TCP connections are
 // refused and pings go unanswered. Each device binds its own sockets on its
 // own address (no wildcard address): one for plain HTTP, one for TLS, one
-// for RMCP and two for redirection, so a fleet needs about five file
-// descriptors per device (turn off what a large fleet does not need).
+// for RMCP and two for redirection, so a fleet needs five file
+// descriptors per device with every port on, and one with plain HTTP
+// alone. New refuses a fleet whose sockets would leave fewer than 256
+// descriptors of the open file limit, before binding any. Go raises the
+// soft limit to the hard limit at start-up; where that is 20,000, 10,000
+// devices fit with plain HTTP only (HTTPPort alone; amtsim --tls-port -1
+// --rmcp-port -1 --redirect-port -1 --redirect-tls-port -1), and about
+// 3,900 with every port. More need ports turned off or a higher hard
+// limit (as root: ulimit -Hn, prlimit, or LimitNOFILE in a systemd unit).
+// Each listening socket has one goroutine accepting on it. A device
+// builds the instances of a class when it is first asked about it, so an
+// idle device holds about 4 KB of heap and one that has answered a Get
+// about 10 KB (BenchmarkFleet10k).
 // All devices share one TLS certificate and key; its subject alternative
 // names list the device addresses when there are at most 1024 devices,
 // otherwise only the loopback addresses.

@@ -123,6 +123,10 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("amtsim: the fleet's empty groups leave no device")
 	}
 
+	if err := checkFDBudget(listeningSockets(&opts, len(plainIPs), len(amtIPs), len(amtPlainIPs)), fdLimit()); err != nil {
+		return nil, err
+	}
+
 	var tlsConf *tls.Config
 	if opts.TLSPort != -1 || opts.RedirectTLSPort != -1 {
 		if err := s.setupCertificate(ips); err != nil {
@@ -251,6 +255,21 @@ func (s *Server) serve(ls []net.Listener, isTLS bool) {
 			_ = hs.Serve(l)
 		}()
 	}
+}
+
+// listeningSockets counts the sockets New binds: plain HTTP, TLS, RMCP
+// and the two redirection ports, each where enabled.
+func listeningSockets(opts *Options, plain, amt, amtPlain int) int {
+	n := 0
+	for _, p := range []struct{ port, count int }{
+		{opts.HTTPPort, plain}, {opts.TLSPort, amt}, {opts.RMCPPort, amt},
+		{opts.RedirectPort, amtPlain}, {opts.RedirectTLSPort, amt},
+	} {
+		if p.port != -1 {
+			n += p.count
+		}
+	}
+	return n
 }
 
 // resetOnAccept wraps the listeners of devices that reset every

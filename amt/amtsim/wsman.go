@@ -224,7 +224,7 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 // resolve finds the instance addressed by the selectors. Singletons may be
 // addressed without selectors; otherwise every key must be given and match.
 func (d *Device) resolve(c *classDef, sels []soap.Selector) (*instance, *soap.Fault) {
-	insts := d.instances[c.name]
+	insts := d.instancesOf(c.name)
 	if len(sels) == 0 {
 		if c.singleton && len(insts) == 1 {
 			return insts[0], nil
@@ -339,8 +339,8 @@ func applyPut(c *classDef, inst *instance, body *soap.Node) *soap.Fault {
 // Call with d.mu held.
 func (d *Device) openEnumeration(c *classDef) string {
 	now := d.pruneEnumerations()
-	items := make([]*instance, 0, len(d.instances[c.name]))
-	for _, inst := range d.instances[c.name] {
+	items := make([]*instance, 0, len(d.instancesOf(c.name)))
+	for _, inst := range d.instancesOf(c.name) {
 		items = append(items, inst.clone())
 	}
 	id := d.nextEnumerationID()

@@ -2,8 +2,10 @@ package amtsim
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -18,7 +20,6 @@ const wsmanPath = "/wsman"
 func (d *Device) firmware() wire.Firmware {
 	return wire.Firmware{Version: d.prof.version, Major: d.major}
 }
-
 
 // serveWire answers one request on a WS-Man port (wire.Server's handler).
 func (s *Server) serveWire(r *wire.Request) wire.Response {
@@ -43,6 +44,9 @@ func (s *Server) serveWire(r *wire.Request) wire.Response {
 		return notAMT()
 	}
 	resp, op := s.handle(r, d)
+	if !s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return resp // the arguments below would allocate even unlogged
+	}
 	s.log.Debug("request", "device", d.ip, "remote", r.Conn.RemoteAddr().String(), "tls", r.Conn.TLS,
 		"method", r.Method, "path", r.Path, "action", op, "status", resp.Status, "reset", resp.Reset,
 		"duration", time.Since(start))

@@ -238,13 +238,15 @@
 //   - internal/digest: the wire side of digest authentication (parsing the
 //     Authorization header, responses, the nonce table with its nonce
 //     counts), used by WS-Man and the redirection port;
+//   - internal/wire: the HTTP layer of the WS-Man ports (see The wire);
 //   - internal/rmcp: the presence ping, its ACK and the pong;
 //   - internal/sysdefense: the System Defense class family, a unit with its
 //     own state (filters, policies, counters) and packet evaluator, behind
 //     Enumerate, Get, Create, Delete and Invoke.
 //
-// The rest is still in this package, one file per layer: the HTTP wire
-// (http.go: framing, the 401 page, injected faults), authentication and
+// The rest is still in this package, one file per layer: the device's
+// side of the wire (http.go: what each request gets, latency, resets and
+// injected faults), authentication and
 // anti-hammering (auth.go), the SOAP layer (soap.go decodes requests,
 // envelope.go writes responses and faults, xmlr.go and xmlw.go), the class
 // table and dispatch (classes.go, wsman.go, store.go), the class families
@@ -253,14 +255,31 @@
 // redirection port (redirect.go, ider.go, sol.go).
 //
 // A WS-Man request goes: the listener of the device's address (server.go)
-// → Server.ServeHTTP (http.go) reads the body and decodes the envelope
-// (soap.go) → Device.authenticate (auth.go, internal/digest) or a 401 →
+// → wire.Server reads the request (internal/wire) → Server.serveWire
+// (http.go) finds the device of the connection, applies its latency and
+// resets and decodes the envelope (soap.go) → Device.authenticate
+// (auth.go, internal/digest) or the 401 (wire.Firmware.Challenge) →
 // an injected fault, if one matches → Device.execute (wsman.go) takes the
 // device lock, settles the power state machine and consent timers →
 // dispatch checks wsa:Action and wsa:MessageID, finds the class by
 // resource URI in the class table (classByURI), or the System Defense
 // unit → Get/Put/Enumerate/Pull/Release or the class's method → the
-// response or fault envelope (envelope.go) → writeSOAP (http.go).
+// response or fault envelope (envelope.go) → wire.Firmware.SOAP frames
+// it and wire.Server writes it.
+//
+// # The wire
+//
+// internal/wire serves HTTP/1.1 and frames answers; it knows nothing of
+// devices, SOAP or digest state. Its interface to the rest is small: a
+// wire.Server calls one handler, func(*wire.Request) wire.Response, per
+// request (method, target, Authorization, body or a body error, and the
+// connection with the device the Accept hook attached and its request
+// count), and writes the Response in one piece: status, fields in the
+// given order, the body with a Content-Length or chunked from a buffer
+// (Response.Chunk), then keeps or closes the connection, or resets it
+// (Response.Reset, optionally after part of the body). wire.Firmware
+// builds the responses of one firmware version: SOAP answers, HTML
+// pages and the 401 challenge.
 //
 // To add a class from a capture: add a classDef to classTable
 // (classes.go, or the file of its family) with its name, resource URI,
@@ -824,6 +843,45 @@
 //     InstanceID "Intel(r) AMT Network Port System Defense Capabilities N",
 //     N the port, and the service and general capabilities by their
 //     ElementName; these names are modelled.
+//
+// # HTTP framing
+//
+// The WS-Man ports answer as the captures in the recordings' _http
+// directory show (AMT 11.8 and 15.0), per firmware version:
+//
+//   - SOAP answers carry Date, Server, X-Frame-Options, Content-Type and
+//     Transfer-Encoding: chunked, in that order, and keep the connection.
+//     The content type is application/octet-stream up to AMT 11 (the
+//     11.8 capture) and application/soap+xml; charset=UTF-8 from AMT 12
+//     (the 15.0 capture) [modelled: the boundary between the two captured
+//     versions].
+//   - The body is chunked as the firmware writes it, from one buffer that
+//     holds the header and the start of the body: the first chunk fills
+//     the buffer after the header, every later chunk is a whole buffer,
+//     the last the rest, so chunks are cut wherever the buffer ends, in
+//     the middle of a name or a value. Sizes are four upper-case hex
+//     digits; the last chunk is "0". The buffer is 0x2FA bytes from AMT 12
+//     (15.0 capture: 218 header bytes, chunks 0220, 02FA, 02FA, 003C) and
+//     0x5E2 bytes up to AMT 11 (11.8 capture: 207 header bytes, chunks
+//     0513, 030B) [modelled: the 11.8 body ends in its second chunk, so
+//     that later chunks are whole buffers is assumed, as 15.0 shows].
+//   - The 401 carries WWW-Authenticate, Content-Type text/html, Server,
+//     Content-Length and Connection: close, in that order and without
+//     Date, and the firmware's logon page of 434 bytes, as captured from
+//     AMT 15.0; every version answers so [modelled: no 401 capture of
+//     other versions].
+//   - Other HTML pages (400, 404, 405, an injected status) have the 400
+//     capture's layout: Content-Type, Server, Content-Length, and
+//     Connection: close where the connection ends; the texts other than
+//     the logon page are modelled (the 400 capture's text was edited by
+//     its project). A request line or header that cannot be read gets the
+//     400 page [modelled].
+//   - SOAP faults (HTTP 400 and 500) are framed as SOAP answers
+//     [modelled: no capture of a fault's HTTP layer].
+//   - Requests on a connection are served one at a time; idle connections
+//     close after 2 minutes, a request header must arrive within 30 s, a
+//     body may be at most 256 KiB, and Expect: 100-continue is answered
+//     [modelled: none of these is captured].
 //
 // # Fault injection
 //

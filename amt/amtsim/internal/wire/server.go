@@ -55,8 +55,11 @@ type Conn struct {
 	nc     net.Conn
 	srv    *Server
 	active bool // a request is being served; guarded by srv.mu
-	out    []byte
 }
+
+// outBufs holds encoding buffers, shared so that idle connections keep
+// none.
+var outBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 // LocalAddr is the address the connection was accepted on.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
@@ -236,12 +239,15 @@ func (c *Conn) serve() {
 			c.reset(&resp)
 			return
 		}
-		c.out = resp.Encode(c.out[:0], -1)
-		if _, err := c.nc.Write(c.out); err != nil {
-			return
+		bp := outBufs.Get().(*[]byte)
+		out := resp.Encode((*bp)[:0], -1)
+		_, err = c.nc.Write(out)
+		if cap(out) <= 64<<10 {
+			*bp = out
+			outBufs.Put(bp)
 		}
-		if cap(c.out) > 64<<10 {
-			c.out = nil
+		if err != nil {
+			return
 		}
 		if resp.Close || !keep || req.BodyErr != nil {
 			return
@@ -274,6 +280,9 @@ func Abort(nc net.Conn) {
 // serve another.
 func (c *Conn) readRequest(br *bufio.Reader) (*Request, bool, error) {
 	line, err := readLine(br)
+	for i := 0; err == nil && len(line) == 0 && i < 4; i++ {
+		line, err = readLine(br) // empty lines before a request line are ignored (RFC 9112 2.2)
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -342,6 +351,9 @@ func (c *Conn) readRequest(br *bufio.Reader) (*Request, bool, error) {
 	switch {
 	case chunked:
 		body, err := io.ReadAll(io.LimitReader(httputil.NewChunkedReader(br), int64(c.srv.MaxBody)+1))
+		if err == nil && len(body) <= c.srv.MaxBody {
+			err = skipTrailer(br)
+		}
 		switch {
 		case err != nil:
 			req.BodyErr = ErrBadBody
@@ -359,6 +371,18 @@ func (c *Conn) readRequest(br *bufio.Reader) (*Request, bool, error) {
 		}
 	}
 	return req, keep, nil
+}
+
+// skipTrailer reads the trailer fields after the last chunk, up to the
+// empty line.
+func skipTrailer(br *bufio.Reader) error {
+	for i := 0; i < 100; i++ {
+		line, err := readLine(br)
+		if err != nil || len(line) == 0 {
+			return err
+		}
+	}
+	return ErrMalformed
 }
 
 // readLine reads a line without its CRLF (or LF), at most the reader's

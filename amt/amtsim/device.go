@@ -101,12 +101,9 @@ type Stats struct {
 // instances taken at Enumerate time.
 type enumeration struct {
 	class    *classDef
-	items    []*instance
+	items    []entry
 	lastUsed time.Time
 	mode     soap.Mode
-	// System Defense enumerations hold the unit's instances instead.
-	defenseURI   string
-	defenseItems []*sysdefense.Instance
 }
 
 // unprovisionedRealm is the digest realm of every device in
@@ -157,7 +154,7 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 	_ = d.newSystemDefense(prof.defense)
 	d.traffic = prof.traffic
 	for _, c := range classTable {
-		if c.served(d.major) {
+		if c.build != nil && c.served(d.major) {
 			d.instances[c.name] = c.build(d)
 		}
 	}

@@ -260,6 +260,15 @@ func boolString(b bool) string {
 // that each version produces the set seen from a device of that era.
 
 func buildGeneralSettings(d *Device) []*instance {
+	host, domain := d.defaultHostname, d.srv.opts.DomainName
+	if d.prof.provState == 0 && d.major >= 9 {
+		// The unprovisioned AMT 11.8 device (GetResponse__rps__2) has
+		// an empty HostName; the older unprovisioned one
+		// (GetResponse__mps__1, without AMTNetworkEnabled, so before
+		// AMT 9) has a host name. Both have the empty DomainName that
+		// is Options.DomainName's default.
+		host = ""
+	}
 	in := newInstance().
 		set("DDNSPeriodicUpdateInterval", "1440").
 		set("DDNSTTL", "900").
@@ -267,9 +276,9 @@ func buildGeneralSettings(d *Device) []*instance {
 		set("DDNSUpdateEnabled", "false").
 		set("DHCPv6ConfigurationTimeout", "0").
 		set("DigestRealm", d.realm).
-		set("DomainName", d.srv.opts.DomainName).
+		set("DomainName", domain).
 		set("ElementName", "Intel(r) AMT: General Settings").
-		set("HostName", d.defaultHostname).
+		set("HostName", host).
 		set("HostOSFQDN", "").
 		set("IdleWakeTimeout", "65535").
 		set("InstanceID", "Intel(r) AMT: General Settings").

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+	"github.com/amtkit/amtkit/internal/recordings"
 	"github.com/beevik/etree"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,27 +34,15 @@ import (
 
 // recordingsDir finds the capture corpus through $AMT_RECORDINGS or by
 // walking up to a directory that holds shared/recordings.
+// recordingsDir is the recordings folder (internal/recordings): a test
+// that needs it fails in CI when it is missing and skips elsewhere.
 func recordingsDir(t *testing.T) string {
 	t.Helper()
-	if dir := os.Getenv("AMT_RECORDINGS"); dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "provenance.json")); err == nil {
-			return dir
-		}
-		t.Skipf("AMT_RECORDINGS=%s holds no provenance.json; skipping the conformance test", dir)
+	dir := recordings.Dir(t)
+	if _, err := os.Stat(filepath.Join(dir, "provenance.json")); err != nil {
+		t.Fatalf("%s holds no provenance.json: %v", dir, err)
 	}
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		cand := filepath.Join(dir, "shared", "recordings")
-		if _, err := os.Stat(filepath.Join(cand, "provenance.json")); err == nil {
-			return cand
-		}
-		if filepath.Dir(dir) == dir {
-			break
-		}
-	}
-	t.Skip("firmware recordings not found: set AMT_RECORDINGS or place them in ../shared/recordings beside the repository; skipping the conformance test")
-	return ""
+	return dir
 }
 
 // authenticity of a response capture.

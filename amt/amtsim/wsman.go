@@ -77,6 +77,9 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		if acct.ReadOnly {
 			return nil, soap.FaultAccessDenied()
 		}
+		if d.refusesWorkLocked(c) {
+			return nil, soap.FaultInternalError(ptInvalidProvisioningState)
+		}
 		e, f := ops.put(d, c, req.Selectors, req.Body)
 		if f != nil {
 			return nil, f
@@ -91,6 +94,9 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		}
 		if acct.ReadOnly {
 			return nil, soap.FaultAccessDenied()
+		}
+		if d.refusesWorkLocked(c) {
+			return nil, soap.FaultInternalError(ptInvalidProvisioningState)
 		}
 		if !req.Body.Is(c.uri, c.name) {
 			return nil, soap.FaultSchemaValidation()
@@ -111,6 +117,9 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		}
 		if acct.ReadOnly {
 			return nil, soap.FaultAccessDenied()
+		}
+		if d.refusesWorkLocked(c) {
+			return nil, soap.FaultInternalError(ptInvalidProvisioningState)
 		}
 		if f := ops.delete(d, c, req.Selectors); f != nil {
 			return nil, f
@@ -214,8 +223,11 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 	if acct.ReadOnly {
 		return nil, soap.FaultAccessDenied()
 	}
-	out, f := ops.invoke(d, c, method, req.Selectors, req.Body)
-	if f != nil {
+	var out []outParam
+	var f *soap.Fault
+	if d.refusesWorkLocked(c) {
+		out = returnValue(c.vendorStatus(ptInvalidProvisioningState))
+	} else if out, f = ops.invoke(d, c, method, req.Selectors, req.Body); f != nil {
 		return nil, f
 	}
 	return respond(req.Action+"Response", []string{c.uri}, func(w *soap.Writer, pfx []string) {
@@ -228,6 +240,38 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		}
 		w.End(el)
 	}), nil
+}
+
+// ptInvalidProvisioningState is PT_STATUS INVALID_PROVISIONING_STATE.
+const ptInvalidProvisioningState = 32
+
+// setupClasses are the classes a device in pre-provisioning takes writes
+// and methods of: provisioning happens through them.
+var setupClasses = map[string]bool{
+	"AMT_SetupAndConfigurationService": true,
+	"IPS_HostBasedSetupService":        true,
+}
+
+// refusesWorkLocked reports whether the device refuses a write or method
+// of the class because it is in pre-provisioning: it answers Puts,
+// Creates and Deletes with wsman:InternalError and AMT-STATUS 32
+// (INVALID_PROVISIONING_STATE), and methods with ReturnValue 32 (32800,
+// the vendor offset, on CIM classes), while Gets and Enumerates are
+// answered as the Get of an unprovisioned device is captured
+// (AMT_GeneralSettings/GetResponse__rps__2) [modelled: protocol.md names
+// the status; no capture shows which operations firmware refuses;
+// Device.SetRefuseWhenUnprovisioned turns it off].
+func (d *Device) refusesWorkLocked(c *classDef) bool {
+	return d.prof.provState == 0 && !d.acceptUnprovisioned && !setupClasses[c.name]
+}
+
+// vendorStatus is a PT_STATUS as a method of the class returns it: as is
+// on AMT and IPS classes, offset by 32768 on CIM classes (protocol.md §6).
+func (c *classDef) vendorStatus(pt int) int {
+	if strings.HasPrefix(c.name, "CIM_") {
+		return 32768 + pt
+	}
+	return pt
 }
 
 // storeOps serve a class from the device's instance store (d.instances),

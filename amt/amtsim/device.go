@@ -63,6 +63,7 @@ type Device struct {
 	// Redirection sessions and IDE-R boots.
 	ider        *iderSession // the IDE-R session slot (from StartRedirectionSession)
 	sol         *redirConn   // the SOL session slot
+	kvm         *redirConn   // the KVM session slot
 	redirOpen   int          // authenticated redirection sessions
 	solSessions int
 	iderRuns    []*iderRun

@@ -118,7 +118,7 @@ func TestFleetFailureMix(t *testing.T) {
 		d := byGroup["unprovisioned"][0]
 		assert.Equal(t, 0, d.ProvisioningState())
 		resp, _ := newRawClient(t, "http://"+d.HTTPAddr()).send(getReq(uriGeneral), "")
-		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `realm="`+unprovisionedRealm+`"`)
+		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `realm="`+unprovisionedRealm(d.IP())+`"`)
 	})
 
 	t.Run("no AMT", func(t *testing.T) {

@@ -295,7 +295,11 @@ func TestRunFleetSpec(t *testing.T) {
 		case "tls-enforced":
 			assert.Equal(t, 16993, port)
 		default:
-			assert.Equal(t, 16992, port)
+			want := 16992
+			if d.TLSAddr() != "" {
+				want = 16993 // the pong of a device serving TLS advertises 16993
+			}
+			assert.Equal(t, want, port)
 			assert.Equal(t, byte(2), pong[19]&3)
 		}
 	}

@@ -78,7 +78,7 @@ func BenchmarkFleet10k(b *testing.B) {
 		RedirectPort: -1, RedirectTLSPort: -1}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		baseHeap := heapInUse()
+		baseHeap, baseStack := heapInUse(), stackInUse()
 		baseFDs, baseG := openFDs(), runtime.NumGoroutine()
 		s, err := New(opts)
 		if err != nil {
@@ -87,6 +87,7 @@ func BenchmarkFleet10k(b *testing.B) {
 		n := float64(len(s.Devices()))
 		idle := heapInUse()
 		b.ReportMetric(float64(idle-baseHeap)/n, "heap-B/device")
+		b.ReportMetric(float64(stackInUse()-baseStack)/n, "stack-B/device")
 		b.ReportMetric(float64(openFDs()-baseFDs)/n, "fds/device")
 		b.ReportMetric(float64(runtime.NumGoroutine()-baseG)/n, "goroutines/device")
 		if i == 0 {
@@ -155,6 +156,13 @@ func benchGet(addr string) error {
 		return fmt.Errorf("%s: status %d", addr, resp.StatusCode)
 	}
 	return nil
+}
+
+// stackInUse is the memory of goroutine stacks.
+func stackInUse() int64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.StackInuse)
 }
 
 // heapInUse is the live heap after a collection.

@@ -291,7 +291,7 @@ func (c *Conn) readRequest(br *bufio.Reader) (*Request, bool, error) {
 	if !ok1 || !ok2 || len(method) == 0 || len(target) == 0 {
 		return nil, false, ErrMalformed
 	}
-	req := &Request{Method: string(method), Target: string(target), Conn: c}
+	req := &Request{Method: intern(method), Target: intern(target), Conn: c}
 	req.Path, _, _ = cutString(req.Target, '?')
 	keep := string(proto) == "HTTP/1.1"
 	if !keep && string(proto) != "HTTP/1.0" {
@@ -371,6 +371,19 @@ func (c *Conn) readRequest(br *bufio.Reader) (*Request, bool, error) {
 		}
 	}
 	return req, keep, nil
+}
+
+// intern returns the common methods and targets without allocating.
+func intern(b []byte) string {
+	switch string(b) {
+	case "POST":
+		return "POST"
+	case "GET":
+		return "GET"
+	case "/wsman":
+		return "/wsman"
+	}
+	return string(b)
 }
 
 // skipTrailer reads the trailer fields after the last chunk, up to the

@@ -168,7 +168,7 @@ type chunkRow struct {
 // batch slot, the canary's Continue or a concurrency slot, and an error
 // (for River to retry) when machines were left undone.
 func (w *Worker) work(ctx context.Context, riverID int64, a chunkArgs) error {
-	j, err := w.m.job(ctx, a.Job)
+	j, err := w.m.jobRecord(ctx, a.Job)
 	if errors.Is(err, ErrNotFound) {
 		return nil // purged
 	}

@@ -96,7 +96,7 @@ func NewWorker(db *statedb.DB, opts WorkerOptions) (*Worker, error) {
 	rc, err := newRiver(db, &river.Config{
 		// River's client ID (leader election, attempts) must be unique
 		// per process even when two workers are given one name.
-		ID:                   opts.Name + "-" + hex.EncodeToString(suffix[:]),
+		ID: opts.Name + "-" + hex.EncodeToString(suffix[:]),
 		// Twice the chunks the worker's slots hold, so that the next
 		// chunks are in hand when machines of the last ones finish.
 		Queues:               map[string]river.QueueConfig{Queue: {MaxWorkers: 2 * max(1, opts.Concurrency/DefaultChunkSize)}},
@@ -443,7 +443,7 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 	jobSlots, release := w.jobSlots(j)
 	defer release()
 	var (
-		wg   sync.WaitGroup
+		wg  sync.WaitGroup
 		mu  sync.Mutex
 		got int
 	)

@@ -31,6 +31,7 @@ const mixedSpec = `{"groups": [
 // only the unreachable machines (transient), and writes one activity entry
 // per attempt with the job's ID.
 func TestMixedOutcomes(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		cidr := "127.110.1.0/24"
@@ -56,7 +57,7 @@ func TestMixedOutcomes(t *testing.T) {
 		require.NoError(t, err)
 		targets := append(addrs(sim), unreachable...)
 		id, err := m.Submit(ctx, durable.Spec{Task: fleet.Task{Action: fleet.PowerOn}, Targets: targets,
-			Concurrency: 8, Retries: 2, RetryDelay: 20 * time.Millisecond, Timeout: 5 * time.Second,
+			Concurrency: 8, Retries: 2, RetryDelay: 20 * time.Millisecond, Timeout: 20 * time.Second,
 			Profile: profile, Actor: "test-actor", ChunkSize: 5})
 		require.NoError(t, err)
 		stop := startWorker(t, e, "w1")
@@ -124,6 +125,7 @@ func TestMixedOutcomes(t *testing.T) {
 // outcome_unknown by the next worker and nothing is sent to it; a plain
 // Retry leaves it alone, and only a Retry naming outcome_unknown sends it.
 func TestOutcomeUnknownNeverResent(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		cidr := "127.110.3.0/28"
@@ -186,6 +188,7 @@ func TestOutcomeUnknownNeverResent(t *testing.T) {
 // twice), each succeeded machine got exactly one, and machines whose
 // change may have been in flight are reported outcome_unknown.
 func TestKilledWorker(t *testing.T) {
+	t.Parallel()
 	eachParallel(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		cidr := "127.111.1.0/26"
@@ -198,7 +201,8 @@ func TestKilledWorker(t *testing.T) {
 		m, err := durable.NewManager(db)
 		require.NoError(t, err)
 		id, err := m.Submit(ctx, durable.Spec{Task: fleet.Task{Action: fleet.PowerOn}, Targets: addrs(sim),
-			Concurrency: 20, ChunkSize: 10, Profile: profile, Timeout: 5 * time.Second})
+			Concurrency: 20, ChunkSize: 10, Profile: profile, Timeout: 20 * time.Second, Retries: 2,
+			RetryDelay: 100 * time.Millisecond})
 		require.NoError(t, err)
 
 		// The victim starts first, so that it is River's leader: the

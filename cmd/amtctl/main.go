@@ -184,6 +184,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newRedirectCommand(), newCredsCommand(), newDefenseCommand(), newDemoCommand())
 	root.AddCommand(newVersionCommand(), newConfigCommand())
 	root.AddCommand(newHWCommand(), newLogCommand(), newTimeCommand())
+	root.AddCommand(newJobCommand())
 	root.SetHelpCommand(newHelpCommand(root))
 	applyFlagRules(root)
 	registerCompletions(root)

@@ -502,3 +502,16 @@ func (c *Client) WSMan() *wsman.Client {
 
 // wrap classifies an error of operation op.
 func (c *Client) wrap(op string, err error) error { return classify(c.host, op, err) }
+
+// Get reads one instance of resourceURI (a class URI, with selectors for a
+// class of several instances) through the client's login, its errors
+// classified like the services'. Once the client is logged in it is one
+// WS-Management exchange, which is what a fleet read of one class costs.
+func (c *Client) Get(ctx context.Context, resourceURI string, selectors ...wsman.Selector) (*wsman.Instance, error) {
+	ws, err := c.conn(ctx)
+	if err != nil {
+		return nil, c.wrap("get", err)
+	}
+	in, err := ws.Get(ctx, resourceURI, selectors...)
+	return in, c.wrap("get", err)
+}

@@ -82,6 +82,7 @@ type config struct {
 	retryMax       time.Duration
 	messageID      func() string
 	concurrency    int
+	beforeChange   func(ctx context.Context) error
 }
 
 // Option configures a Client.
@@ -196,6 +197,21 @@ func WithMaxConcurrency(n int) Option {
 			return errors.New("wsman: concurrency must be at least 1")
 		}
 		c.concurrency = n
+		return nil
+	}
+}
+
+// WithBeforeChange has the client call f just before it writes a request
+// that changes the device (Put, Create, Delete, Invoke), every time. An
+// error from f stops that request with nothing sent; the client returns it
+// wrapped, matching ErrNotSent. A caller that must record its intent
+// durably before a change (a job's marker) does it in f.
+func WithBeforeChange(f func(ctx context.Context) error) Option {
+	return func(c *config) error {
+		if f == nil {
+			return errors.New("wsman: nil before-change function")
+		}
+		c.beforeChange = f
 		return nil
 	}
 }
@@ -364,6 +380,11 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, ctx.Err())
 	}
 	defer func() { <-c.sem }()
+	if o.changes && c.cfg.beforeChange != nil {
+		if err := c.cfg.beforeChange(ctx); err != nil {
+			return nil, fmt.Errorf("wsman: %s: %w: %w", o.name, ErrNotSent, err)
+		}
+	}
 	if c.cfg.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)

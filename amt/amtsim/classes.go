@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"encoding/base64"
 	"encoding/hex"
 	"strconv"
@@ -36,12 +38,12 @@ type outParam struct {
 // methodFunc implements an extrinsic method. It runs with the device lock
 // held; inst is the addressed instance and input the <Method>_INPUT element
 // (nil when the body was empty).
-type methodFunc func(d *Device, inst *instance, input *node) ([]outParam, *wsFault)
+type methodFunc func(d *Device, inst *instance, input *soap.Node) ([]outParam, *soap.Fault)
 
 // putFunc replaces the generic Put rule for classes with their own
 // constraints. It runs with the device lock held and must change nothing
 // when it returns a fault.
-type putFunc func(d *Device, inst *instance, body *node) *wsFault
+type putFunc func(d *Device, inst *instance, body *soap.Node) *soap.Fault
 
 // classDef describes one served class. To serve a new class, add a
 // definition to classTable: its instances are built per device by build.
@@ -88,7 +90,7 @@ func (c *classDef) served(major int) bool { return major >= c.minMajor }
 var classTable = []*classDef{
 	{
 		name:      "AMT_GeneralSettings",
-		uri:       prefixAMT + "AMT_GeneralSettings",
+		uri:       soap.PrefixAMT + "AMT_GeneralSettings",
 		singleton: true,
 		keys:      []string{"InstanceID"},
 		writable: map[string]propType{
@@ -115,22 +117,22 @@ var classTable = []*classDef{
 	},
 	{
 		name:     "CIM_SoftwareIdentity",
-		uri:      prefixCIM + "CIM_SoftwareIdentity",
+		uri:      soap.PrefixCIM + "CIM_SoftwareIdentity",
 		commonNS: true,
 		keys:     []string{"InstanceID"},
 		build:    buildSoftwareIdentity,
 	},
 	{
 		name:      "AMT_SetupAndConfigurationService",
-		uri:       prefixAMT + "AMT_SetupAndConfigurationService",
+		uri:       soap.PrefixAMT + "AMT_SetupAndConfigurationService",
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
 		methods: map[string]methodFunc{
-			"CommitChanges": func(*Device, *instance, *node) ([]outParam, *wsFault) {
+			"CommitChanges": func(*Device, *instance, *soap.Node) ([]outParam, *soap.Fault) {
 				return []outParam{{"ReturnValue", []string{"0"}}}, nil
 			},
-			"GetUuid": func(d *Device, _ *instance, _ *node) ([]outParam, *wsFault) {
+			"GetUuid": func(d *Device, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
 				raw, _ := hex.DecodeString(d.guid)
 				return []outParam{
 					{"UUID", []string{base64.StdEncoding.EncodeToString(raw)}},
@@ -142,7 +144,7 @@ var classTable = []*classDef{
 	},
 	{
 		name: "AMT_EthernetPortSettings",
-		uri:  prefixAMT + "AMT_EthernetPortSettings",
+		uri:  soap.PrefixAMT + "AMT_EthernetPortSettings",
 		keys: []string{"InstanceID"},
 		writable: map[string]propType{
 			"DHCPEnabled":                  typeBool,
@@ -161,7 +163,7 @@ var classTable = []*classDef{
 	},
 	{
 		name:      "CIM_ComputerSystemPackage",
-		uri:       prefixCIM + "CIM_ComputerSystemPackage",
+		uri:       soap.PrefixCIM + "CIM_ComputerSystemPackage",
 		singleton: true,
 		keys:      []string{"Antecedent", "Dependent"},
 		build:     buildComputerSystemPackage,
@@ -316,13 +318,13 @@ func buildEthernetPortSettings(d *Device) []*instance {
 func buildComputerSystemPackage(d *Device) []*instance {
 	in := newInstance().
 		setEPR("Antecedent", eprValue{
-			address:     uriAnon,
-			resourceURI: prefixCIM + "CIM_Chassis",
+			address:     soap.URIAnon,
+			resourceURI: soap.PrefixCIM + "CIM_Chassis",
 			selectors:   []attr{{"CreationClassName", "CIM_Chassis"}, {"Tag", "CIM_Chassis"}},
 		}).
 		setEPR("Dependent", eprValue{
-			address:     uriAnon,
-			resourceURI: prefixCIM + "CIM_ComputerSystem",
+			address:     soap.URIAnon,
+			resourceURI: soap.PrefixCIM + "CIM_ComputerSystem",
 			selectors:   []attr{{"CreationClassName", "CIM_ComputerSystem"}, {"Name", "ManagedSystem"}},
 		}).
 		set("PlatformGUID", d.guid)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/beevik/etree"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -250,7 +251,7 @@ func cimInstances(root *etree.Element) []*etree.Element {
 			walk(c)
 		}
 	}
-	walk(find(root, nsSOAP, "Body"))
+	walk(find(root, soap.NSSOAP, "Body"))
 	return out
 }
 
@@ -313,7 +314,7 @@ func compareEnvelope(t *testing.T, kind string, sim *etree.Element, caps []captu
 				t.Errorf("%s: namespace declarations differ from %s: %s", kind, c.name, d)
 			}
 		}
-		sh, ch := find(sim, nsSOAP, "Header"), find(c.root, nsSOAP, "Header")
+		sh, ch := find(sim, soap.NSSOAP, "Header"), find(c.root, soap.NSSOAP, "Header")
 		if d := compareNames(childNames(sh), childNames(ch), c.edited); d != "" {
 			t.Errorf("%s: header differs from %s: %s", kind, c.name, d)
 		}
@@ -324,7 +325,7 @@ func compareEnvelope(t *testing.T, kind string, sim *etree.Element, caps []captu
 // end of the sequence (it holds a context and no EndOfSequence): the
 // client asked for fewer elements than there were.
 func partialPull(pr *etree.Element) bool {
-	return find(pr, nsEnum, "EnumerationContext") != nil && find(pr, nsEnum, "EndOfSequence") == nil
+	return find(pr, soap.NSEnum, "EnumerationContext") != nil && find(pr, soap.NSEnum, "EndOfSequence") == nil
 }
 
 // conformanceVersions are firmware generations whose property sets differ;
@@ -516,9 +517,9 @@ func conformance(t *testing.T, dir string, idx captureIndex, opts Options) {
 					continue
 				}
 				compareEnvelope(t, "Get", root, gets)
-				body := find(root, nsSOAP, "Body")
+				body := find(root, soap.NSSOAP, "Body")
 				for _, c := range gets {
-					if d := compareNames(childNames(body), childNames(find(c.root, nsSOAP, "Body")), c.edited); d != "" {
+					if d := compareNames(childNames(body), childNames(find(c.root, soap.NSSOAP, "Body")), c.edited); d != "" {
 						t.Errorf("Get: body differs from %s: %s", c.name, d)
 					}
 				}
@@ -533,27 +534,27 @@ func conformance(t *testing.T, dir string, idx captureIndex, opts Options) {
 			enumRoot := parseDoc(t, data)
 			compareEnvelope(t, "Enumerate", enumRoot, enums)
 			for _, c := range enums {
-				if d := compareNames(structure(find(enumRoot, nsSOAP, "Body")), structure(find(c.root, nsSOAP, "Body")), c.edited); d != "" {
+				if d := compareNames(structure(find(enumRoot, soap.NSSOAP, "Body")), structure(find(c.root, soap.NSSOAP, "Body")), c.edited); d != "" {
 					t.Errorf("Enumerate: body differs from %s: %s", c.name, d)
 				}
 			}
-			id := textOf(enumRoot, nsEnum, "EnumerationContext")
+			id := textOf(enumRoot, soap.NSEnum, "EnumerationContext")
 			resp, data = wc.post(pullReq(class.uri, id, 999))
 			require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 			pullRoot := parseDoc(t, data)
 			compareEnvelope(t, "Pull", pullRoot, pulls)
-			pr := find(pullRoot, nsEnum, "PullResponse")
+			pr := find(pullRoot, soap.NSEnum, "PullResponse")
 			var simKeys []string
 			for _, inst := range bodyInstances(pullRoot, class) {
 				simKeys = append(simKeys, instanceKey(inst))
 			}
 			for _, c := range pulls {
-				cpr := find(c.root, nsEnum, "PullResponse")
+				cpr := find(c.root, soap.NSEnum, "PullResponse")
 				partial := partialPull(cpr)
 				if partial {
 					// The client stopped early; only the items it got
 					// are comparable.
-					if find(pr, nsEnum, "Items") == nil {
+					if find(pr, soap.NSEnum, "Items") == nil {
 						t.Errorf("Pull: no Items, %s has them", c.name)
 					}
 				} else if d := compareNames(childNames(pr), childNames(cpr), c.edited); d != "" {
@@ -561,9 +562,9 @@ func conformance(t *testing.T, dir string, idx captureIndex, opts Options) {
 				}
 				// Items of an EnumerateObjectAndEPR enumeration are wrapped
 				// in wsman:Item; the simulator serves EnumerateObject.
-				capItems := childNames(find(cpr, nsEnum, "Items"))
-				simItems := childNames(find(pr, nsEnum, "Items"))
-				if len(capItems) > 0 && capItems[0] != (qname{nsWSMan, "Item"}) &&
+				capItems := childNames(find(cpr, soap.NSEnum, "Items"))
+				simItems := childNames(find(pr, soap.NSEnum, "Items"))
+				if len(capItems) > 0 && capItems[0] != (qname{soap.NSWSMan, "Item"}) &&
 					(len(simItems) == 0 || simItems[0] != capItems[0]) {
 					t.Errorf("Pull: items are %v, %s has %v", simItems, c.name, capItems[0])
 				}
@@ -612,7 +613,7 @@ func conformance(t *testing.T, dir string, idx captureIndex, opts Options) {
 			}
 			caps := loadCaptures(t, dir, idx, pc.class.name, "PutResponse__*.resp.xml")
 			require.NotEmpty(t, caps)
-			resp, data := wc.post(envelope(actPut, pc.class.uri, "7", nil,
+			resp, data := wc.post(envelope(soap.ActPut, pc.class.uri, "7", nil,
 				`<r:`+pc.class.name+` xmlns:r="`+pc.class.uri+`">`+pc.body+`</r:`+pc.class.name+`>`))
 			require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 			root := parseDoc(t, data)
@@ -634,7 +635,7 @@ func conformance(t *testing.T, dir string, idx captureIndex, opts Options) {
 		body   string
 		want   string // ReturnValue; "" for 0
 	}
-	managed := `<h:ManagedElement xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `"><a:Address>` + uriAnon + `</a:Address><a:ReferenceParameters><w:ResourceURI>` + prefixCIM + `CIM_ComputerSystem</w:ResourceURI><w:SelectorSet><w:Selector Name="CreationClassName">CIM_ComputerSystem</w:Selector><w:Selector Name="Name">ManagedSystem</w:Selector></w:SelectorSet></a:ReferenceParameters></h:ManagedElement>`
+	managed := `<h:ManagedElement xmlns:a="` + soap.NSAddr + `" xmlns:w="` + soap.NSWSMan + `"><a:Address>` + soap.URIAnon + `</a:Address><a:ReferenceParameters><w:ResourceURI>` + soap.PrefixCIM + `CIM_ComputerSystem</w:ResourceURI><w:SelectorSet><w:Selector Name="CreationClassName">CIM_ComputerSystem</w:Selector><w:Selector Name="Name">ManagedSystem</w:Selector></w:SelectorSet></a:ReferenceParameters></h:ManagedElement>`
 	cases := []methodCase{
 		{classPowerManagementService, "RequestPowerStateChange", "CIM_PowerManagementService",
 			`<h:RequestPowerStateChange_INPUT xmlns:h="` + uriPowerService + `"><h:PowerState>10</h:PowerState>` + managed + `</h:RequestPowerStateChange_INPUT>`, ""},
@@ -666,7 +667,7 @@ func conformance(t *testing.T, dir string, idx captureIndex, opts Options) {
 			require.Equal(t, cmp.Or(mc.want, "0"), textOf(root, mc.class.uri, "ReturnValue"), "%s", data)
 			compareEnvelope(t, mc.method, root, caps)
 			for _, c := range caps {
-				if d := compareNames(structure(find(root, nsSOAP, "Body")), structure(find(c.root, nsSOAP, "Body")), c.edited); d != "" {
+				if d := compareNames(structure(find(root, soap.NSSOAP, "Body")), structure(find(c.root, soap.NSSOAP, "Body")), c.edited); d != "" {
 					t.Errorf("%s: body differs from %s: %s", mc.method, c.name, d)
 				}
 			}
@@ -716,16 +717,16 @@ func TestConformanceFaults(t *testing.T) {
 	require.NotEmpty(t, caps)
 	sim := startSim(t, plainOpts())
 	wc := newClient(t, sim.URL(), testUser, testPass)
-	resp, data := wc.post(getReq(prefixAMT + "AMT_NoSuchClass"))
+	resp, data := wc.post(getReq(soap.PrefixAMT + "AMT_NoSuchClass"))
 	root := requireFault(t, resp, data, "b:DestinationUnreachable")
 	compareEnvelope(t, "Fault", root, caps)
 	for _, c := range caps {
-		if d := diffSeq(structure(find(root, nsSOAP, "Body")), structure(find(c.root, nsSOAP, "Body"))); d != "" {
+		if d := diffSeq(structure(find(root, soap.NSSOAP, "Body")), structure(find(c.root, soap.NSSOAP, "Body"))); d != "" {
 			t.Errorf("Fault: body differs from %s: %s", c.name, d)
 		}
 		if strings.Contains(c.name, "DestinationUnreachable") {
-			require.Equal(t, textOf(c.root, nsSOAP, "Text"), textOf(root, nsSOAP, "Text"))
-			require.Equal(t, textOf(c.root, nsAddr, "Action"), textOf(root, nsAddr, "Action"))
+			require.Equal(t, textOf(c.root, soap.NSSOAP, "Text"), textOf(root, soap.NSSOAP, "Text"))
+			require.Equal(t, textOf(c.root, soap.NSAddr, "Action"), textOf(root, soap.NSAddr, "Action"))
 		}
 	}
 }

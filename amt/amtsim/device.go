@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/sysdefense"
 
 	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
@@ -102,7 +103,7 @@ type enumeration struct {
 	class    *classDef
 	items    []*instance
 	lastUsed time.Time
-	mode     int // modeObject, modeEPR or modeObjectAndEPR
+	mode     soap.Mode
 	// System Defense enumerations hold the unit's instances instead.
 	defenseURI   string
 	defenseItems []*sysdefense.Instance

@@ -81,6 +81,62 @@
 // Device.Group, Version, SKU, ProvisioningState, ProvisioningMode, TLSOnly
 // and RMCPEnabled report what a device became.
 //
+// # Failure mixes
+//
+// A fleet spec can give every failure a fleet meets its own group, so
+// that one simulator serves a floor where some machines work and others
+// fail in each of the ways a console must tell apart:
+//
+//	{"groups": [
+//	  {"name": "ok", "weight": 90},
+//	  {"name": "wrong-password", "weight": 2, "accounts": [{"user": "admin", "password": "0ther!pass"}]},
+//	  {"name": "unprovisioned", "weight": 2, "provisioning_state": 0},
+//	  {"name": "no-amt", "weight": 2, "no_amt": true},
+//	  {"name": "empty", "weight": 2, "empty": true},
+//	  {"name": "slow", "weight": 1, "latency": "2s", "latency_jitter": "500ms"},
+//	  {"name": "flaky", "weight": 1, "reset_after_requests": 1}
+//	]}
+//
+// Each is modelled as follows, with why:
+//
+//   - Wrong passwords: a group with its own accounts; a console using the
+//     fleet's password gets the digest challenge again (401) and the
+//     device counts the failed login towards its lockout, as firmware
+//     does with a wrong password.
+//   - Unprovisioned: provisioning_state 0, described above.
+//   - No AMT (no_amt) [modelled]: a machine without AMT (or with AMT
+//     disabled) whose own web server listens on the WS-Man port, as an
+//     address scan of a real network finds: every request is answered
+//     404 Not Found, Content-Type text/html, a fixed 85-byte page, no
+//     Server header and no digest challenge, so that the answer is an
+//     ordinary web server's and carries nothing that says AMT. The TLS,
+//     RMCP and redirection ports are closed. An address where nothing at
+//     all answers is an empty address.
+//   - Empty addresses (empty, or Options.EmptyFraction): nothing is bound,
+//     connections are refused and pings go unanswered, as at an address
+//     with no machine or a machine that is off the network. An empty group
+//     takes no other setting, and its devices do not exist (Server.Devices
+//     leaves them out).
+//   - Slow devices (latency, latency_jitter; Options.Latency and
+//     LatencyJitter; amtsim --latency and --latency-jitter) [modelled]:
+//     every HTTP request on the WS-Man ports waits latency plus a
+//     uniformly random extra of up to latency_jitter before it is read
+//     and handled, so each exchange (401 challenges included) takes that
+//     much longer, as across a WAN or with a busy management engine. The
+//     jitter is not seeded (runs differ by it). TCP connects, TLS
+//     handshakes, RMCP pongs and the redirection port are not delayed. A
+//     client that gives up during the wait leaves the request unexecuted.
+//   - Devices that reset connections (reset_after_requests) [modelled]:
+//     0 resets every TCP connection (plain and TLS) with RST as soon as it
+//     is accepted, before any TLS handshake or request, as a firmware
+//     whose web server has crashed does; n answers n requests on each
+//     connection and resets it when the next request arrives, without
+//     executing that request, so that a console must reconnect (a digest
+//     login spans two connections, the challenge closing its own, so 1
+//     lets each authenticated request through on a fresh connection and
+//     refuses a second one on it). Device.InjectFault resets single
+//     requests instead.
+//
 // The firmware version drives every place that shows it: the Server
 // header, Identify's ProductVersion, CIM_SoftwareIdentity, the served
 // property sets and the presence pong. The same holds for the SKU and the

@@ -3,7 +3,9 @@ package amtsim
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -46,6 +48,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
 	d.stats.HTTPRequests++
 	d.mu.Unlock()
+	ci.requests++
+	if n := d.prof.resetAfter; n >= 0 && ci.requests > n {
+		resetConnection(w)
+		s.log.Debug("request", "device", d.ip, "remote", r.RemoteAddr, "tls", ci.tls, "reset_after_requests", n)
+		return
+	}
+	if lat := d.prof.delay(); lat > 0 {
+		if err := s.sleep(r.Context(), lat); err != nil {
+			if err == errShuttingDown {
+				resetConnection(w)
+			}
+			return
+		}
+	}
+	if d.prof.noAMT {
+		writeNotAMT(w)
+		return
+	}
 	w.Header()["Server"] = []string{d.serverHeader()}
 
 	status, op := s.handle(w, r, d, ci.tls)
@@ -117,29 +137,21 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, d *Device, isTLS
 	s.log.Debug("injecting fault", "device", d.ip, "kind", f.Kind.String(), "action", op)
 	switch f.Kind {
 	case FaultDelay:
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-s.done:
-			// Shutting down: drop the connection rather than answer.
-			resetConnection(w)
-			return 0, op
-		case <-r.Context().Done():
+		if err := s.sleep(r.Context(), f.Delay); err != nil {
+			if err == errShuttingDown {
+				// Shutting down: drop the connection rather than answer.
+				resetConnection(w)
+			}
 			return 0, op
 		}
 		status, out := exec()
 		return writeSOAP(w, status, out), op
 	case FaultDelayAnswer:
 		status, out := exec()
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-s.done:
-			resetConnection(w)
-			return 0, op
-		case <-r.Context().Done():
+		if err := s.sleep(r.Context(), f.Delay); err != nil {
+			if err == errShuttingDown {
+				resetConnection(w)
+			}
 			return 0, op // the client gave up; the request was executed
 		}
 		return writeSOAP(w, status, out), op
@@ -165,6 +177,35 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, d *Device, isTLS
 	}
 	status, out := exec()
 	return writeSOAP(w, status, out), op
+}
+
+var errShuttingDown = errors.New("amtsim: shutting down")
+
+// sleep waits for d, and returns early with ctx's error when the client
+// goes away or errShuttingDown when the server closes.
+func (s *Server) sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-s.done:
+		return errShuttingDown
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// notAMTPage is what a machine without AMT answers on the WS-Man port: an
+// ordinary web server's 404.
+const notAMTPage = "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
+
+func writeNotAMT(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = []string{"text/html"}
+	h["Content-Length"] = []string{fmt.Sprint(len(notAMTPage))}
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = io.WriteString(w, notAMTPage)
 }
 
 // writeSOAP sends an envelope chunked, without Content-Length, as the

@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"errors"
 	"slices"
 	"strconv"
@@ -483,7 +485,7 @@ func (d *Device) Boots() []BootRecord {
 var (
 	classAssociatedPowerManagementService = &classDef{
 		name:      "CIM_AssociatedPowerManagementService",
-		uri:       prefixCIM + "CIM_AssociatedPowerManagementService",
+		uri:       soap.PrefixCIM + "CIM_AssociatedPowerManagementService",
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"ServiceProvided", "UserOfService"},
@@ -491,7 +493,7 @@ var (
 	}
 	classServiceAvailableToElement = &classDef{
 		name:      "CIM_ServiceAvailableToElement",
-		uri:       prefixCIM + "CIM_ServiceAvailableToElement",
+		uri:       soap.PrefixCIM + "CIM_ServiceAvailableToElement",
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"ServiceProvided", "UserOfService"},
@@ -509,7 +511,7 @@ var (
 	}
 	classPowerManagementCapabilities = &classDef{
 		name:      "CIM_PowerManagementCapabilities",
-		uri:       prefixCIM + "CIM_PowerManagementCapabilities",
+		uri:       soap.PrefixCIM + "CIM_PowerManagementCapabilities",
 		singleton: true,
 		keys:      []string{"InstanceID"},
 		build:     buildPowerManagementCapabilities,
@@ -528,13 +530,13 @@ var (
 
 const (
 	powerServiceName   = "Intel(r) AMT Power Management Service"
-	uriPowerService    = prefixCIM + "CIM_PowerManagementService"
-	uriIPSPowerService = prefixIPS + "IPS_PowerManagementService"
+	uriPowerService    = soap.PrefixCIM + "CIM_PowerManagementService"
+	uriIPSPowerService = soap.PrefixIPS + "IPS_PowerManagementService"
 )
 
 var (
 	eprPowerService = eprValue{
-		address:     uriAnon,
+		address:     soap.URIAnon,
 		resourceURI: uriPowerService,
 		selectors: []attr{
 			{"CreationClassName", "CIM_PowerManagementService"},
@@ -544,8 +546,8 @@ var (
 		},
 	}
 	eprManagedSystem = eprValue{
-		address:     uriAnon,
-		resourceURI: prefixCIM + "CIM_ComputerSystem",
+		address:     soap.URIAnon,
+		resourceURI: soap.PrefixCIM + "CIM_ComputerSystem",
 		selectors:   []attr{{"CreationClassName", "CIM_ComputerSystem"}, {"Name", "ManagedSystem"}},
 	}
 )
@@ -625,7 +627,7 @@ func buildIPSPowerManagementService(d *Device) []*instance {
 // managedElementOK checks a ManagedElement parameter: an EPR to the host
 // CIM_ComputerSystem (Name=ManagedSystem; CreationClassName, if given,
 // CIM_ComputerSystem).
-func managedElementOK(n *node) bool {
+func managedElementOK(n *soap.Node) bool {
 	uri, sels, ok := eprRef(n)
 	if !ok || uri != eprManagedSystem.resourceURI || sels["Name"] != "ManagedSystem" {
 		return false
@@ -642,35 +644,35 @@ func managedElementOK(n *node) bool {
 }
 
 // eprRef reads an EPR-valued parameter: its resource URI and selectors.
-func eprRef(n *node) (uri string, sels map[string]string, ok bool) {
-	rp := n.child(nsAddr, "ReferenceParameters")
+func eprRef(n *soap.Node) (uri string, sels map[string]string, ok bool) {
+	rp := n.Child(soap.NSAddr, "ReferenceParameters")
 	if rp == nil {
 		return "", nil, false
 	}
-	uri = rp.child(nsWSMan, "ResourceURI").value()
+	uri = rp.Child(soap.NSWSMan, "ResourceURI").Value()
 	sels = map[string]string{}
-	if ss := rp.child(nsWSMan, "SelectorSet"); ss != nil {
-		for _, s := range ss.children {
-			if !s.is(nsWSMan, "Selector") {
+	if ss := rp.Child(soap.NSWSMan, "SelectorSet"); ss != nil {
+		for _, s := range ss.Children {
+			if !s.Is(soap.NSWSMan, "Selector") {
 				continue
 			}
-			name, _ := s.attr("Name")
+			name, _ := s.Attr("Name")
 			if _, dup := sels[name]; dup {
 				return "", nil, false
 			}
-			sels[name] = s.value()
+			sels[name] = s.Value()
 		}
 	}
 	return uri, sels, uri != ""
 }
 
 // uintParam reads a scalar unsigned parameter of a method input.
-func uintParam(input *node, ns, name string) (int, bool) {
-	v := input.child(ns, name)
+func uintParam(input *soap.Node, ns, name string) (int, bool) {
+	v := input.Child(ns, name)
 	if v == nil {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(v.value(), 10, 16)
+	n, err := strconv.ParseUint(v.Value(), 10, 16)
 	if err != nil {
 		return 0, false
 	}
@@ -681,22 +683,22 @@ func returnValue(rv int) []outParam {
 	return []outParam{{"ReturnValue", []string{strconv.Itoa(rv)}}}
 }
 
-func methodRequestPowerStateChange(d *Device, _ *instance, input *node) ([]outParam, *wsFault) {
+func methodRequestPowerStateChange(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	ns := uriPowerService
 	ps, ok := uintParam(input, ns, "PowerState")
-	if !ok || !managedElementOK(input.child(ns, "ManagedElement")) {
+	if !ok || !managedElementOK(input.Child(ns, "ManagedElement")) {
 		return returnValue(rvInvalidParameter), nil
 	}
 	return returnValue(d.requestPowerChange(ps)), nil
 }
 
-func methodRequestOSPowerSavingStateChange(d *Device, _ *instance, input *node) ([]outParam, *wsFault) {
+func methodRequestOSPowerSavingStateChange(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	ns := uriIPSPowerService
 	if !d.power.osSavingOK {
 		return returnValue(rvNotSupported), nil
 	}
 	st, ok := uintParam(input, ns, "OSPowerSavingState")
-	if !ok || !managedElementOK(input.child(ns, "ManagedElement")) {
+	if !ok || !managedElementOK(input.Child(ns, "ManagedElement")) {
 		return returnValue(rvInvalidParameter), nil
 	}
 	return returnValue(d.requestOSPowerSaving(st)), nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/beevik/etree"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -63,7 +64,7 @@ func TestReplayRecordedRequests(t *testing.T) {
 		if action == "Pull" || action == "Release" {
 			resp, data := wc.post(enumerateReq(resURI))
 			if resp.StatusCode == http.StatusOK {
-				ctx := textOf(parseDoc(t, data), nsEnum, "EnumerationContext")
+				ctx := textOf(parseDoc(t, data), soap.NSEnum, "EnumerationContext")
 				body = enumCtxRE.ReplaceAll(raw, []byte("${1}"+ctx+"${2}"))
 			}
 		}

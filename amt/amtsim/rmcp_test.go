@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -170,7 +171,7 @@ func TestRMCPAgreesWithWSMan(t *testing.T) {
 		assert.Equal(t, "Intel(R) Active Management Technology "+d.Version(), resp.Header.Get("Server"), name)
 		maj, minor, _ := strings.Cut(d.Version(), ".")
 		minor, _, _ = strings.Cut(minor, ".")
-		assert.Equal(t, "AMT "+maj+"."+minor, textOf(parseDoc(t, data), nsIdentity, "ProductVersion"), name)
+		assert.Equal(t, "AMT "+maj+"."+minor, textOf(parseDoc(t, data), soap.NSIdentity, "ProductVersion"), name)
 		_, data = wc.post(getReq(uriGeneral))
 		assert.Equal(t, boolString(d.RMCPEnabled()), textOf(parseDoc(t, data), uriGeneral, "RmcpPingResponseEnabled"), name)
 	}
@@ -196,7 +197,7 @@ func TestRMCPAckAndToggle(t *testing.T) {
 	// Turning RmcpPingResponseEnabled off through WS-Man silences the device.
 	wc := newClient(t, sim.URL(), testUser, testPass)
 	body := `<h:AMT_GeneralSettings xmlns:h="` + uriGeneral + `"><h:RmcpPingResponseEnabled>false</h:RmcpPingResponseEnabled></h:AMT_GeneralSettings>`
-	resp, data := wc.post(envelope(actPut, uriGeneral, "9", nil, body))
+	resp, data := wc.post(envelope(soap.ActPut, uriGeneral, "9", nil, body))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	assert.False(t, d.RMCPEnabled())
 	assert.Empty(t, d.RMCPAddr())

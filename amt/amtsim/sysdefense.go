@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"errors"
 	"fmt"
 	"net"
@@ -165,74 +167,74 @@ var defenseClasses = func() map[string]sysdefense.Class {
 
 // dispatchDefense serves a request for a System Defense class. Call with
 // d.mu held.
-func (d *Device) dispatchDefense(c sysdefense.Class, req *request, acct Account, relatesTo string) ([]byte, *wsFault) {
-	respond := func(action string, bodyNS []string, body func(w *xmlWriter, pfx []string)) []byte {
-		return responseEnvelope(relatesTo, d.nextMessageID(), action, req.resourceURI, bodyNS, body)
+func (d *Device) dispatchDefense(c sysdefense.Class, req *request, acct Account, relatesTo string) ([]byte, *soap.Fault) {
+	respond := func(action string, bodyNS []string, body func(w *soap.Writer, pfx []string)) []byte {
+		return soap.Response(relatesTo, d.nextMessageID(), action, req.ResourceURI, bodyNS, body)
 	}
 	instanceNS := []string{c.URI}
 	if c.CommonNS {
-		instanceNS = append(instanceNS, nsCommon)
+		instanceNS = append(instanceNS, soap.NSCommon)
 	}
-	writeOne := func(w *xmlWriter, pfx []string, in *sysdefense.Instance) {
+	writeOne := func(w *soap.Writer, pfx []string, in *sysdefense.Instance) {
 		common := ""
 		if c.CommonNS {
 			common = pfx[len(pfx)-1]
 		}
 		writeDefenseInstance(w, pfx[0], common, in)
 	}
-	sels, err := defenseSelectors(req.selectors)
+	sels, err := defenseSelectors(req.Selectors)
 	if err != nil {
-		return nil, faultInvalidSelectors()
+		return nil, soap.FaultInvalidSelectors()
 	}
-	switch req.action {
-	case actGet:
+	switch req.Action {
+	case soap.ActGet:
 		in, err := d.defense.Get(c.Name, sels)
 		if err != nil {
 			return nil, defenseFault(err)
 		}
-		return respond(actGet+"Response", instanceNS, func(w *xmlWriter, pfx []string) { writeOne(w, pfx, in) }), nil
+		return respond(soap.ActGet+"Response", instanceNS, func(w *soap.Writer, pfx []string) { writeOne(w, pfx, in) }), nil
 
-	case actPut:
-		return nil, faultActionNotSupported()
+	case soap.ActPut:
+		return nil, soap.FaultActionNotSupported()
 
-	case actCreate:
+	case soap.ActCreate:
 		if !c.Create {
-			return nil, faultActionNotSupported()
+			return nil, soap.FaultActionNotSupported()
 		}
 		if acct.ReadOnly {
-			return nil, faultAccessDenied()
+			return nil, soap.FaultAccessDenied()
 		}
-		if !req.body.is(c.URI, c.Name) {
-			return nil, faultSchemaValidation()
+		if !req.Body.Is(c.URI, c.Name) {
+			return nil, soap.FaultSchemaValidation()
 		}
-		fields, err := defenseFields(req.body, c.URI)
+		fields, err := defenseFields(req.Body, c.URI)
 		if err != nil {
-			return nil, faultSchemaValidation()
+			return nil, soap.FaultSchemaValidation()
 		}
 		epr, err := d.defense.Create(c.Name, fields)
 		if err != nil {
 			return nil, defenseFault(err)
 		}
-		return respond(actCreate+"Response", []string{nsTransfer}, func(w *xmlWriter, pfx []string) {
-			w.start(pfx[0] + ":ResourceCreated")
+		return respond(soap.ActCreate+"Response", []string{soap.NSTransfer}, func(w *soap.Writer, pfx []string) {
+			w.Start(pfx[0] + ":ResourceCreated")
 			writeDefenseEPR(w, epr)
-			w.end(pfx[0] + ":ResourceCreated")
+			w.End(pfx[0] + ":ResourceCreated")
 		}), nil
 
-	case actDelete:
+	case soap.ActDelete:
 		if !c.Delete {
-			return nil, faultActionNotSupported()
+			return nil, soap.FaultActionNotSupported()
 		}
 		if acct.ReadOnly {
-			return nil, faultAccessDenied()
+			return nil, soap.FaultAccessDenied()
 		}
 		if err := d.defense.Delete(c.Name, sels); err != nil {
 			return nil, defenseFault(err)
 		}
-		return respond(actDelete+"Response", nil, nil), nil
+		return respond(soap.ActDelete+"Response", nil, nil), nil
 
-	case actEnumerate:
-		mode, f := enumerationMode(req.body)
+	case soap.ActEnumerate:
+		mode, f := soap.EnumerationMode(req.Body)
 		if f != nil {
 			return nil, f
 		}
@@ -242,24 +244,24 @@ func (d *Device) dispatchDefense(c sysdefense.Class, req *request, acct Account,
 		}
 		id := d.openDefenseEnumeration(c.URI, items)
 		d.enums[id].mode = mode
-		return respond(actEnumerate+"Response", []string{nsEnum}, func(w *xmlWriter, pfx []string) {
+		return respond(soap.ActEnumerate+"Response", []string{soap.NSEnum}, func(w *soap.Writer, pfx []string) {
 			g := pfx[0]
-			w.start(g + ":EnumerateResponse")
-			w.elem(g+":EnumerationContext", id)
-			w.end(g + ":EnumerateResponse")
+			w.Start(g + ":EnumerateResponse")
+			w.Elem(g+":EnumerationContext", id)
+			w.End(g + ":EnumerateResponse")
 		}), nil
 
-	case actPull:
-		if !req.body.is(nsEnum, "Pull") {
-			return nil, faultSchemaValidation()
+	case soap.ActPull:
+		if !req.Body.Is(soap.NSEnum, "Pull") {
+			return nil, soap.FaultSchemaValidation()
 		}
-		id, maxElements, err := pullParams(req.body)
+		id, maxElements, err := soap.PullParams(req.Body)
 		if err != nil {
-			return nil, faultSchemaValidation()
+			return nil, soap.FaultSchemaValidation()
 		}
 		e := d.lookupDefenseEnumeration(id, c.URI)
 		if e == nil {
-			return nil, faultInvalidEnumerationContext()
+			return nil, soap.FaultInvalidEnumerationContext()
 		}
 		n := min(maxElements, len(e.defenseItems))
 		page := e.defenseItems[:n]
@@ -269,76 +271,76 @@ func (d *Device) dispatchDefense(c sysdefense.Class, req *request, acct Account,
 			delete(d.enums, id)
 		}
 		// A page of EPRs alone declares no instance namespace.
-		ns := []string{nsEnum}
-		if len(page) > 0 && e.mode != modeEPR {
+		ns := []string{soap.NSEnum}
+		if len(page) > 0 && e.mode != soap.ModeEPR {
 			ns = append(ns, instanceNS...)
 		}
-		return respond(actPull+"Response", ns, func(w *xmlWriter, pfx []string) {
+		return respond(soap.ActPull+"Response", ns, func(w *soap.Writer, pfx []string) {
 			g := pfx[0]
-			w.start(g + ":PullResponse")
+			w.Start(g + ":PullResponse")
 			if !done {
-				w.elem(g+":EnumerationContext", id)
+				w.Elem(g+":EnumerationContext", id)
 			}
-			w.start(g + ":Items")
+			w.Start(g + ":Items")
 			for _, in := range page {
 				switch e.mode {
-				case modeEPR:
+				case soap.ModeEPR:
 					writeDefenseInstanceEPR(w, c, in)
-				case modeObjectAndEPR:
-					w.start("c:Item")
+				case soap.ModeObjectAndEPR:
+					w.Start("c:Item")
 					writeOne(w, pfx[1:], in)
 					writeDefenseInstanceEPR(w, c, in)
-					w.end("c:Item")
+					w.End("c:Item")
 				default:
 					writeOne(w, pfx[1:], in)
 				}
 			}
-			w.end(g + ":Items")
+			w.End(g + ":Items")
 			if done {
-				w.elem(g+":EndOfSequence", "")
+				w.Elem(g+":EndOfSequence", "")
 			}
-			w.end(g + ":PullResponse")
+			w.End(g + ":PullResponse")
 		}), nil
 
-	case actRelease:
-		if !req.body.is(nsEnum, "Release") {
-			return nil, faultSchemaValidation()
+	case soap.ActRelease:
+		if !req.Body.Is(soap.NSEnum, "Release") {
+			return nil, soap.FaultSchemaValidation()
 		}
-		id := req.body.child(nsEnum, "EnumerationContext").value()
+		id := req.Body.Child(soap.NSEnum, "EnumerationContext").Value()
 		if d.lookupDefenseEnumeration(id, c.URI) == nil {
-			return nil, faultInvalidEnumerationContext()
+			return nil, soap.FaultInvalidEnumerationContext()
 		}
 		delete(d.enums, id)
-		return respond(actRelease+"Response", nil, nil), nil
+		return respond(soap.ActRelease+"Response", nil, nil), nil
 	}
 
-	method, ok := strings.CutPrefix(req.action, c.URI+"/")
+	method, ok := strings.CutPrefix(req.Action, c.URI+"/")
 	if !ok || method == "" || strings.Contains(method, "/") {
-		return nil, faultActionNotSupported()
+		return nil, soap.FaultActionNotSupported()
 	}
 	if acct.ReadOnly {
-		return nil, faultAccessDenied()
+		return nil, soap.FaultAccessDenied()
 	}
 	var input []sysdefense.Field
-	if req.body != nil {
-		if !req.body.is(c.URI, method+"_INPUT") {
-			return nil, faultSchemaValidation()
+	if req.Body != nil {
+		if !req.Body.Is(c.URI, method+"_INPUT") {
+			return nil, soap.FaultSchemaValidation()
 		}
-		if input, err = defenseFields(req.body, c.URI); err != nil {
-			return nil, faultSchemaValidation()
+		if input, err = defenseFields(req.Body, c.URI); err != nil {
+			return nil, soap.FaultSchemaValidation()
 		}
 	}
 	out, err := d.defense.Invoke(c.Name, method, sels, input)
 	if err != nil {
 		return nil, defenseFault(err)
 	}
-	return respond(req.action+"Response", []string{c.URI}, func(w *xmlWriter, pfx []string) {
+	return respond(req.Action+"Response", []string{c.URI}, func(w *soap.Writer, pfx []string) {
 		el := pfx[0] + ":" + method + "_OUTPUT"
-		w.start(el)
+		w.Start(el)
 		for _, p := range out {
-			w.elem(pfx[0]+":"+p.Name, p.Value)
+			w.Elem(pfx[0]+":"+p.Name, p.Value)
 		}
-		w.end(el)
+		w.End(el)
 	}), nil
 }
 
@@ -372,12 +374,12 @@ func (d *Device) lookupDefenseEnumeration(id, uri string) *enumeration {
 var errBadReference = errors.New("amtsim: malformed endpoint reference")
 
 // defenseSelectors converts request selectors, EPR-valued ones included.
-func defenseSelectors(sels []selector) ([]sysdefense.Selector, error) {
+func defenseSelectors(sels []soap.Selector) ([]sysdefense.Selector, error) {
 	out := make([]sysdefense.Selector, 0, len(sels))
 	for _, s := range sels {
-		ds := sysdefense.Selector{Name: s.name, Value: s.value}
-		if s.epr != nil {
-			e, err := defenseEPR(s.epr)
+		ds := sysdefense.Selector{Name: s.Name, Value: s.Value}
+		if s.EPR != nil {
+			e, err := defenseEPR(s.EPR)
 			if err != nil {
 				return nil, err
 			}
@@ -390,27 +392,27 @@ func defenseSelectors(sels []selector) ([]sysdefense.Selector, error) {
 
 // defenseEPR reads an endpoint reference: n holds a:ReferenceParameters
 // (an a:EndpointReference, or a property or parameter of reference type).
-func defenseEPR(n *node) (*sysdefense.EPR, error) {
-	rp := n.child(nsAddr, "ReferenceParameters")
+func defenseEPR(n *soap.Node) (*sysdefense.EPR, error) {
+	rp := n.Child(soap.NSAddr, "ReferenceParameters")
 	if rp == nil {
 		return nil, errBadReference
 	}
-	e := &sysdefense.EPR{ResourceURI: rp.child(nsWSMan, "ResourceURI").value()}
-	if ss := rp.child(nsWSMan, "SelectorSet"); ss != nil {
-		for _, s := range ss.children {
-			if !s.is(nsWSMan, "Selector") {
+	e := &sysdefense.EPR{ResourceURI: rp.Child(soap.NSWSMan, "ResourceURI").Value()}
+	if ss := rp.Child(soap.NSWSMan, "SelectorSet"); ss != nil {
+		for _, s := range ss.Children {
+			if !s.Is(soap.NSWSMan, "Selector") {
 				return nil, errBadReference
 			}
-			name, _ := s.attr("Name")
+			name, _ := s.Attr("Name")
 			sel := sysdefense.Selector{Name: name}
-			if inner := s.child(nsAddr, "EndpointReference"); inner != nil {
+			if inner := s.Child(soap.NSAddr, "EndpointReference"); inner != nil {
 				ie, err := defenseEPR(inner)
 				if err != nil {
 					return nil, err
 				}
 				sel.EPR = ie
 			} else {
-				sel.Value = s.value()
+				sel.Value = s.Value()
 			}
 			e.Selectors = append(e.Selectors, sel)
 		}
@@ -420,24 +422,24 @@ func defenseEPR(n *node) (*sysdefense.EPR, error) {
 
 // defenseFields reads the children of a Create body or a method's _INPUT
 // element; every child must be in the class namespace.
-func defenseFields(body *node, uri string) ([]sysdefense.Field, error) {
+func defenseFields(body *soap.Node, uri string) ([]sysdefense.Field, error) {
 	var out []sysdefense.Field
-	for _, ch := range body.children {
-		if ch.space != uri {
+	for _, ch := range body.Children {
+		if ch.Space != uri {
 			return nil, errBadReference
 		}
-		f := sysdefense.Field{Name: ch.local}
-		if ch.child(nsAddr, "ReferenceParameters") != nil {
+		f := sysdefense.Field{Name: ch.Local}
+		if ch.Child(soap.NSAddr, "ReferenceParameters") != nil {
 			e, err := defenseEPR(ch)
 			if err != nil {
 				return nil, err
 			}
 			f.EPR = e
 		} else {
-			if len(ch.children) > 0 {
+			if len(ch.Children) > 0 {
 				return nil, errBadReference
 			}
-			f.Value = ch.value()
+			f.Value = ch.Value()
 		}
 		out = append(out, f)
 	}
@@ -446,56 +448,56 @@ func defenseFields(body *node, uri string) ([]sysdefense.Field, error) {
 
 // writeDefenseInstance writes <pfx:Class> with its properties; common is
 // the prefix of the wscim common namespace for datetimes.
-func writeDefenseInstance(w *xmlWriter, pfx, common string, in *sysdefense.Instance) {
+func writeDefenseInstance(w *soap.Writer, pfx, common string, in *sysdefense.Instance) {
 	root := pfx + ":" + in.Class
-	w.start(root)
+	w.Start(root)
 	for _, p := range in.Props {
 		el := pfx + ":" + p.Name
 		switch {
 		case p.EPR != nil:
-			w.start(el)
+			w.Start(el)
 			writeDefenseEPR(w, p.EPR)
-			w.end(el)
+			w.End(el)
 		case p.Datetime != nil:
-			w.start(el)
-			w.elem(common+":Datetime", p.Datetime.UTC().Format("2006-01-02T15:04:05Z"))
-			w.end(el)
+			w.Start(el)
+			w.Elem(common+":Datetime", p.Datetime.UTC().Format("2006-01-02T15:04:05Z"))
+			w.End(el)
 		default:
 			for _, v := range p.Values {
-				w.elem(el, v)
+				w.Elem(el, v)
 			}
 		}
 	}
-	w.end(root)
+	w.End(root)
 }
 
 // writeDefenseEPR writes the content of an endpoint reference with the
 // envelope prefixes b (addressing) and c (wsman); an EPR-valued selector
 // nests a b:EndpointReference, as the firmware's ResourceCreated does.
-func writeDefenseEPR(w *xmlWriter, e *sysdefense.EPR) {
-	w.elem("b:Address", uriAnon)
-	w.start("b:ReferenceParameters")
-	w.elem("c:ResourceURI", e.ResourceURI)
-	w.start("c:SelectorSet")
+func writeDefenseEPR(w *soap.Writer, e *sysdefense.EPR) {
+	w.Elem("b:Address", soap.URIAnon)
+	w.Start("b:ReferenceParameters")
+	w.Elem("c:ResourceURI", e.ResourceURI)
+	w.Start("c:SelectorSet")
 	for _, s := range e.Selectors {
 		if s.EPR != nil {
-			w.start("c:Selector", attr{"Name", s.Name})
-			w.start("b:EndpointReference")
+			w.Start("c:Selector", soap.Attr{Name: "Name", Value: s.Name})
+			w.Start("b:EndpointReference")
 			writeDefenseEPR(w, s.EPR)
-			w.end("b:EndpointReference")
-			w.end("c:Selector")
+			w.End("b:EndpointReference")
+			w.End("c:Selector")
 			continue
 		}
-		w.elem("c:Selector", s.Value, attr{"Name", s.Name})
+		w.Elem("c:Selector", s.Value, soap.Attr{Name: "Name", Value: s.Name})
 	}
-	w.end("c:SelectorSet")
-	w.end("b:ReferenceParameters")
+	w.End("c:SelectorSet")
+	w.End("b:ReferenceParameters")
 }
 
 // writeDefenseInstanceEPR writes the EndpointReference of an instance in
 // the EPR enumeration modes: the class's resource URI and a selector per
 // key property, in key order, as writeInstanceEPR does for the class table.
-func writeDefenseInstanceEPR(w *xmlWriter, c sysdefense.Class, in *sysdefense.Instance) {
+func writeDefenseInstanceEPR(w *soap.Writer, c sysdefense.Class, in *sysdefense.Instance) {
 	e := &sysdefense.EPR{ResourceURI: c.URI}
 	for _, k := range c.Keys {
 		p, ok := in.Prop(k)
@@ -507,34 +509,28 @@ func writeDefenseInstanceEPR(w *xmlWriter, c sysdefense.Class, in *sysdefense.In
 			e.Selectors = append(e.Selectors, sysdefense.Selector{Name: k, Value: p.Values[0]})
 		}
 	}
-	w.start("b:EndpointReference")
+	w.Start("b:EndpointReference")
 	writeDefenseEPR(w, e)
-	w.end("b:EndpointReference")
+	w.End("b:EndpointReference")
 }
 
 // defenseFault maps the unit's faults to the envelope's.
-func defenseFault(err error) *wsFault {
+func defenseFault(err error) *soap.Fault {
 	var f *sysdefense.Fault
 	if !errors.As(err, &f) {
-		return faultInternalError(1)
+		return soap.FaultInternalError(1)
 	}
 	switch f.Code {
 	case sysdefense.FaultInvalidSelectors:
-		return faultInvalidSelectors()
+		return soap.FaultInvalidSelectors()
 	case sysdefense.FaultSchemaValidation:
-		return faultSchemaValidation()
+		return soap.FaultSchemaValidation()
 	case sysdefense.FaultActionNotSupported:
-		return faultActionNotSupported()
+		return soap.FaultActionNotSupported()
 	case sysdefense.FaultAlreadyExists:
-		return faultAlreadyExists()
+		return soap.FaultAlreadyExists()
 	}
-	return faultInternalError(f.Status)
-}
-
-// faultAlreadyExists is the fault of the captures (Fault/AlreadyExists).
-func faultAlreadyExists() *wsFault {
-	return &wsFault{subNS: nsWSMan, subcode: "AlreadyExists",
-		reason: "The sender attempted to create a resource which already exists."}
+	return soap.FaultInternalError(f.Status)
 }
 
 // validate checks the options by building a unit from them.

@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"net/http"
 	"slices"
 	"strings"
@@ -15,7 +17,7 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	now := time.Now()
 	d.settlePower(now)
 	d.settleOptInLocked(now)
-	d.stats.Actions[req.action]++
+	d.stats.Actions[req.Action]++
 	relatesTo := req.messageID
 	if relatesTo == "" {
 		relatesTo = "0"
@@ -27,28 +29,28 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	return http.StatusOK, body
 }
 
-func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte, *wsFault) {
-	if req.action == "" || req.messageID == "" {
+func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte, *soap.Fault) {
+	if req.Action == "" || req.messageID == "" {
 		// DSP0226: wsa:Action and wsa:MessageID are required headers.
-		return nil, faultHeaderRequired()
+		return nil, soap.FaultHeaderRequired()
 	}
-	if dc, ok := defenseClasses[req.resourceURI]; ok && classByURI[req.resourceURI] == nil {
+	if dc, ok := defenseClasses[req.ResourceURI]; ok && classByURI[req.ResourceURI] == nil {
 		return d.dispatchDefense(dc, req, acct, relatesTo)
 	}
-	c := classByURI[req.resourceURI]
+	c := classByURI[req.ResourceURI]
 	if c == nil || !c.served(d.major) {
-		return nil, faultDestinationUnreachable()
+		return nil, soap.FaultDestinationUnreachable()
 	}
 	ic := c.instanceClass()
 	if c.live != nil {
 		c.live(d)
 	}
-	respond := func(action string, bodyNS []string, body func(w *xmlWriter, pfx []string)) []byte {
-		return responseEnvelope(relatesTo, d.nextMessageID(), action, req.resourceURI, bodyNS, body)
+	respond := func(action string, bodyNS []string, body func(w *soap.Writer, pfx []string)) []byte {
+		return soap.Response(relatesTo, d.nextMessageID(), action, req.ResourceURI, bodyNS, body)
 	}
 	instanceNS := []string{ic.uri}
 	if c.commonNS {
-		instanceNS = append(instanceNS, nsCommon)
+		instanceNS = append(instanceNS, soap.NSCommon)
 	}
 	// nsOf gives the namespaces of an instance of a subclass of ic.
 	nsOf := func(inst *instance) []string {
@@ -58,67 +60,67 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		return append([]string{inst.uri}, instanceNS[1:]...)
 	}
 
-	switch req.action {
-	case actGet:
-		inst, f := d.resolve(c, req.selectors)
+	switch req.Action {
+	case soap.ActGet:
+		inst, f := d.resolve(c, req.Selectors)
 		if f != nil {
 			return nil, f
 		}
-		return respond(actGet+"Response", nsOf(inst), func(w *xmlWriter, pfx []string) {
+		return respond(soap.ActGet+"Response", nsOf(inst), func(w *soap.Writer, pfx []string) {
 			writeInstance(w, ic.name, pfx[0], inst)
 		}), nil
 
-	case actPut:
+	case soap.ActPut:
 		if !c.supportsPut() {
-			return nil, faultActionNotSupported()
+			return nil, soap.FaultActionNotSupported()
 		}
 		if acct.ReadOnly {
-			return nil, faultAccessDenied()
+			return nil, soap.FaultAccessDenied()
 		}
-		inst, f := d.resolve(c, req.selectors)
+		inst, f := d.resolve(c, req.Selectors)
 		if f != nil {
 			return nil, f
 		}
 		put := c.put
 		if put == nil {
-			put = func(_ *Device, inst *instance, body *node) *wsFault { return applyPut(c, inst, body) }
+			put = func(_ *Device, inst *instance, body *soap.Node) *soap.Fault { return applyPut(c, inst, body) }
 		}
-		if f := put(d, inst, req.body); f != nil {
+		if f := put(d, inst, req.Body); f != nil {
 			return nil, f
 		}
-		return respond(actPut+"Response", instanceNS, func(w *xmlWriter, pfx []string) {
+		return respond(soap.ActPut+"Response", instanceNS, func(w *soap.Writer, pfx []string) {
 			writeInstance(w, ic.name, pfx[0], inst)
 		}), nil
 
-	case actCreate, actDelete:
+	case soap.ActCreate, soap.ActDelete:
 		// No served class supports Create or Delete yet.
-		return nil, faultActionNotSupported()
+		return nil, soap.FaultActionNotSupported()
 
-	case actEnumerate:
-		mode, f := enumerationMode(req.body)
+	case soap.ActEnumerate:
+		mode, f := soap.EnumerationMode(req.Body)
 		if f != nil {
 			return nil, f
 		}
 		id := d.openEnumeration(c)
 		d.enums[id].mode = mode
-		return respond(actEnumerate+"Response", []string{nsEnum}, func(w *xmlWriter, pfx []string) {
+		return respond(soap.ActEnumerate+"Response", []string{soap.NSEnum}, func(w *soap.Writer, pfx []string) {
 			g := pfx[0]
-			w.start(g + ":EnumerateResponse")
-			w.elem(g+":EnumerationContext", id)
-			w.end(g + ":EnumerateResponse")
+			w.Start(g + ":EnumerateResponse")
+			w.Elem(g+":EnumerationContext", id)
+			w.End(g + ":EnumerateResponse")
 		}), nil
 
-	case actPull:
-		if !req.body.is(nsEnum, "Pull") {
-			return nil, faultSchemaValidation()
+	case soap.ActPull:
+		if !req.Body.Is(soap.NSEnum, "Pull") {
+			return nil, soap.FaultSchemaValidation()
 		}
-		id, maxElements, err := pullParams(req.body)
+		id, maxElements, err := soap.PullParams(req.Body)
 		if err != nil {
-			return nil, faultSchemaValidation()
+			return nil, soap.FaultSchemaValidation()
 		}
 		e := d.lookupEnumeration(id, c)
 		if e == nil {
-			return nil, faultInvalidEnumerationContext()
+			return nil, soap.FaultInvalidEnumerationContext()
 		}
 		n := min(maxElements, len(e.items))
 		// A page holds instances of one class: the firmware ends a page
@@ -137,129 +139,129 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		}
 		// An empty page declares no instance namespace, as captured; nor
 		// does a page of EPRs alone.
-		ns := []string{nsEnum}
-		if len(page) > 0 && e.mode != modeEPR {
+		ns := []string{soap.NSEnum}
+		if len(page) > 0 && e.mode != soap.ModeEPR {
 			ns = append(ns, nsOf(page[0])...)
 		}
-		return respond(actPull+"Response", ns, func(w *xmlWriter, pfx []string) {
+		return respond(soap.ActPull+"Response", ns, func(w *soap.Writer, pfx []string) {
 			g, h := pfx[0], ""
 			if len(pfx) > 1 {
 				h = pfx[1]
 			}
-			w.start(g + ":PullResponse")
+			w.Start(g + ":PullResponse")
 			if !done || (c.contextAtEnd != nil && c.contextAtEnd(d.major)) {
-				w.elem(g+":EnumerationContext", id)
+				w.Elem(g+":EnumerationContext", id)
 			}
-			w.start(g + ":Items")
+			w.Start(g + ":Items")
 			for _, inst := range page {
 				switch e.mode {
-				case modeEPR:
+				case soap.ModeEPR:
 					writeInstanceEPR(w, ic, inst)
-				case modeObjectAndEPR:
-					w.start("c:Item")
+				case soap.ModeObjectAndEPR:
+					w.Start("c:Item")
 					writeInstance(w, ic.name, h, inst)
 					writeInstanceEPR(w, ic, inst)
-					w.end("c:Item")
+					w.End("c:Item")
 				default:
 					writeInstance(w, ic.name, h, inst)
 				}
 			}
-			w.end(g + ":Items")
+			w.End(g + ":Items")
 			if done {
-				w.elem(g+":EndOfSequence", "")
+				w.Elem(g+":EndOfSequence", "")
 			}
-			w.end(g + ":PullResponse")
+			w.End(g + ":PullResponse")
 		}), nil
 
-	case actRelease:
-		if !req.body.is(nsEnum, "Release") {
-			return nil, faultSchemaValidation()
+	case soap.ActRelease:
+		if !req.Body.Is(soap.NSEnum, "Release") {
+			return nil, soap.FaultSchemaValidation()
 		}
-		id := req.body.child(nsEnum, "EnumerationContext").value()
+		id := req.Body.Child(soap.NSEnum, "EnumerationContext").Value()
 		if d.lookupEnumeration(id, c) == nil {
-			return nil, faultInvalidEnumerationContext()
+			return nil, soap.FaultInvalidEnumerationContext()
 		}
 		delete(d.enums, id)
-		return respond(actRelease+"Response", nil, nil), nil
+		return respond(soap.ActRelease+"Response", nil, nil), nil
 	}
 
 	// Extrinsic method: <ResourceURI>/<Method>.
-	method, ok := strings.CutPrefix(req.action, c.uri+"/")
+	method, ok := strings.CutPrefix(req.Action, c.uri+"/")
 	if !ok || method == "" || strings.Contains(method, "/") {
-		return nil, faultActionNotSupported()
+		return nil, soap.FaultActionNotSupported()
 	}
 	fn := c.methods[method]
 	if fn == nil {
-		return nil, faultActionNotSupported()
+		return nil, soap.FaultActionNotSupported()
 	}
 	if acct.ReadOnly {
-		return nil, faultAccessDenied()
+		return nil, soap.FaultAccessDenied()
 	}
-	inst, f := d.resolve(c, req.selectors)
+	inst, f := d.resolve(c, req.Selectors)
 	if f != nil {
 		return nil, f
 	}
-	input := req.body
-	if input != nil && !input.is(c.uri, method+"_INPUT") {
-		return nil, faultSchemaValidation()
+	input := req.Body
+	if input != nil && !input.Is(c.uri, method+"_INPUT") {
+		return nil, soap.FaultSchemaValidation()
 	}
 	out, f := fn(d, inst, input)
 	if f != nil {
 		return nil, f
 	}
-	return respond(req.action+"Response", []string{c.uri}, func(w *xmlWriter, pfx []string) {
+	return respond(req.Action+"Response", []string{c.uri}, func(w *soap.Writer, pfx []string) {
 		el := pfx[0] + ":" + method + "_OUTPUT"
-		w.start(el)
+		w.Start(el)
 		for _, p := range out {
 			for _, v := range p.values {
-				w.elem(pfx[0]+":"+p.name, v)
+				w.Elem(pfx[0]+":"+p.name, v)
 			}
 		}
-		w.end(el)
+		w.End(el)
 	}), nil
 }
 
 // resolve finds the instance addressed by the selectors. Singletons may be
 // addressed without selectors; otherwise every key must be given and match.
-func (d *Device) resolve(c *classDef, sels []selector) (*instance, *wsFault) {
+func (d *Device) resolve(c *classDef, sels []soap.Selector) (*instance, *soap.Fault) {
 	insts := d.instances[c.name]
 	if len(sels) == 0 {
 		if c.singleton && len(insts) == 1 {
 			return insts[0], nil
 		}
-		return nil, faultInvalidSelectors()
+		return nil, soap.FaultInvalidSelectors()
 	}
 	given := map[string]bool{}
 	for _, s := range sels {
-		if !slices.Contains(c.keys, s.name) || given[s.name] {
-			return nil, faultInvalidSelectors()
+		if !slices.Contains(c.keys, s.Name) || given[s.Name] {
+			return nil, soap.FaultInvalidSelectors()
 		}
-		given[s.name] = true
+		given[s.Name] = true
 	}
 	if !c.singleton && len(given) != len(c.keys) {
-		return nil, faultInvalidSelectors()
+		return nil, soap.FaultInvalidSelectors()
 	}
 	for _, inst := range insts {
 		if selectorsMatch(inst, sels) {
 			return inst, nil
 		}
 	}
-	return nil, faultInvalidSelectors()
+	return nil, soap.FaultInvalidSelectors()
 }
 
-func selectorsMatch(inst *instance, sels []selector) bool {
+func selectorsMatch(inst *instance, sels []soap.Selector) bool {
 	for _, s := range sels {
-		p, ok := inst.props[s.name]
+		p, ok := inst.props[s.Name]
 		if !ok {
 			return false
 		}
 		if p.epr != nil {
-			if s.epr == nil || !eprMatches(p.epr, s.epr) {
+			if s.EPR == nil || !eprMatches(p.epr, s.EPR) {
 				return false
 			}
 			continue
 		}
-		if s.epr != nil || len(p.values) != 1 || p.values[0] != s.value {
+		if s.EPR != nil || len(p.values) != 1 || p.values[0] != s.Value {
 			return false
 		}
 	}
@@ -268,22 +270,22 @@ func selectorsMatch(inst *instance, sels []selector) bool {
 
 // eprMatches compares a selector's EndpointReference with a stored one by
 // resource URI and selector values (the address is ignored, like AMT).
-func eprMatches(want *eprValue, got *node) bool {
-	rp := got.child(nsAddr, "ReferenceParameters")
-	if rp.child(nsWSMan, "ResourceURI").value() != want.resourceURI {
+func eprMatches(want *eprValue, got *soap.Node) bool {
+	rp := got.Child(soap.NSAddr, "ReferenceParameters")
+	if rp.Child(soap.NSWSMan, "ResourceURI").Value() != want.resourceURI {
 		return false
 	}
-	ss := rp.child(nsWSMan, "SelectorSet")
+	ss := rp.Child(soap.NSWSMan, "SelectorSet")
 	if ss == nil {
 		return false
 	}
 	n := 0
-	for _, s := range ss.children {
-		if !s.is(nsWSMan, "Selector") {
+	for _, s := range ss.Children {
+		if !s.Is(soap.NSWSMan, "Selector") {
 			continue
 		}
-		name, _ := s.attr("Name")
-		if !slices.Contains(want.selectors, attr{name, s.value()}) {
+		name, _ := s.Attr("Name")
+		if !slices.Contains(want.selectors, attr{name, s.Value()}) {
 			return false
 		}
 		n++
@@ -294,34 +296,34 @@ func eprMatches(want *eprValue, got *node) bool {
 // applyPut updates the writable properties present in body. Read-only
 // properties may be echoed unchanged; changing one is refused. Nothing is
 // changed unless the whole body is acceptable.
-func applyPut(c *classDef, inst *instance, body *node) *wsFault {
-	if !body.is(c.uri, c.name) {
-		return faultSchemaValidation()
+func applyPut(c *classDef, inst *instance, body *soap.Node) *soap.Fault {
+	if !body.Is(c.uri, c.name) {
+		return soap.FaultSchemaValidation()
 	}
 	var order []string
 	values := map[string][]string{}
-	for _, ch := range body.children {
-		if ch.space != c.uri {
-			return faultSchemaValidation()
+	for _, ch := range body.Children {
+		if ch.Space != c.uri {
+			return soap.FaultSchemaValidation()
 		}
-		if _, seen := values[ch.local]; !seen {
-			order = append(order, ch.local)
+		if _, seen := values[ch.Local]; !seen {
+			order = append(order, ch.Local)
 		}
-		values[ch.local] = append(values[ch.local], ch.value())
+		values[ch.Local] = append(values[ch.Local], ch.Value())
 	}
 	for _, name := range order {
 		vals := values[name]
 		if t, ok := c.writable[name]; ok {
 			for _, v := range vals {
 				if !t.valid(v) {
-					return faultSchemaValidation()
+					return soap.FaultSchemaValidation()
 				}
 			}
 			continue
 		}
 		cur, ok := inst.props[name]
 		if !ok || cur.epr != nil || !slices.Equal(cur.values, vals) {
-			return faultInvalidRepresentation()
+			return soap.FaultInvalidRepresentation()
 		}
 	}
 	for _, name := range order {
@@ -388,35 +390,11 @@ func (d *Device) lookupEnumeration(id string, c *classDef) *enumeration {
 	return e
 }
 
-// Enumeration modes (DSP0226 8.7, wsman:EnumerationMode).
-const (
-	modeObject       = iota // the instances (no EnumerationMode)
-	modeEPR                 // EnumerateEPR: an EndpointReference per instance
-	modeObjectAndEPR        // EnumerateObjectAndEPR: w:Item with both
-)
-
-// enumerationMode reads wsman:EnumerationMode of an Enumerate body. An
-// unknown mode is refused with wsman:UnsupportedFeature [modelled: DSP0226
-// names the fault; no capture shows it].
-func enumerationMode(body *node) (int, *wsFault) {
-	m := body.child(nsWSMan, "EnumerationMode")
-	if m == nil {
-		return modeObject, nil
-	}
-	switch m.value() {
-	case "EnumerateEPR":
-		return modeEPR, nil
-	case "EnumerateObjectAndEPR":
-		return modeObjectAndEPR, nil
-	}
-	return 0, faultUnsupportedFeature()
-}
-
 // writeInstanceEPR writes the EndpointReference of an instance, as the
 // firmware does in the EPR enumeration modes: its class's resource URI and
 // a selector per key property, in key order; a reference-valued key holds
 // a nested EndpointReference.
-func writeInstanceEPR(w *xmlWriter, ic *classDef, inst *instance) {
+func writeInstanceEPR(w *soap.Writer, ic *classDef, inst *instance) {
 	uri, keys := ic.uri, ic.keys
 	if inst.uri != "" {
 		uri = inst.uri
@@ -424,26 +402,26 @@ func writeInstanceEPR(w *xmlWriter, ic *classDef, inst *instance) {
 			keys = sc.instanceClass().keys
 		}
 	}
-	w.start("b:EndpointReference")
-	w.elem("b:Address", uriAnon)
-	w.start("b:ReferenceParameters")
-	w.elem("c:ResourceURI", uri)
-	w.start("c:SelectorSet")
+	w.Start("b:EndpointReference")
+	w.Elem("b:Address", soap.URIAnon)
+	w.Start("b:ReferenceParameters")
+	w.Elem("c:ResourceURI", uri)
+	w.Start("c:SelectorSet")
 	for _, k := range keys {
 		p, ok := inst.props[k]
 		switch {
 		case !ok:
 		case p.epr != nil:
-			w.start("c:Selector", attr{"Name", k})
-			w.start("b:EndpointReference")
+			w.Start("c:Selector", soap.Attr{Name: "Name", Value: k})
+			w.Start("b:EndpointReference")
 			writeEPR(w, p.epr)
-			w.end("b:EndpointReference")
-			w.end("c:Selector")
+			w.End("b:EndpointReference")
+			w.End("c:Selector")
 		case len(p.values) == 1:
-			w.elem("c:Selector", p.values[0], attr{"Name", k})
+			w.Elem("c:Selector", p.values[0], soap.Attr{Name: "Name", Value: k})
 		}
 	}
-	w.end("c:SelectorSet")
-	w.end("b:ReferenceParameters")
-	w.end("b:EndpointReference")
+	w.End("c:SelectorSet")
+	w.End("b:ReferenceParameters")
+	w.End("b:EndpointReference")
 }

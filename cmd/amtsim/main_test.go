@@ -102,6 +102,17 @@ func TestRunSingleDevice(t *testing.T) {
 	require.NoError(t, stop())
 }
 
+// TestRunLatency checks that --latency delays every answer, the 401
+// challenge included.
+func TestRunLatency(t *testing.T) {
+	m, stop := startRun(t, "--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--redirect-port", "-1", "--redirect-tls-port", "-1",
+		"--latency", "80ms", "--latency-jitter", "10ms")
+	start := time.Now()
+	assert.Equal(t, http.StatusOK, getSettings(t, "http://"+m[3]+"/wsman", "admin", "P@ssw0rd1"))
+	assert.GreaterOrEqual(t, time.Since(start), 160*time.Millisecond, "the challenge and the Get each wait at least 80ms")
+	require.NoError(t, stop())
+}
+
 func TestRunFleetWithTLS(t *testing.T) {
 	m, stop := startRun(t, "--devices-cidr", "127.77.9.0/30", "--http-port", "0", "--tls-port", "0", "--rmcp-port", "0",
 		"--redirect-port", "0", "--redirect-tls-port", "0", "--legacy-tls", "--verbose")
@@ -137,6 +148,9 @@ func TestRunBadFlags(t *testing.T) {
 		{"--fault-method", "Get"},
 		{"--fault-answer-delay", "-1s"},
 		{"--fault-forget-nonces", "-1"},
+		{"--latency", "-1ms"},
+		{"--latency-jitter", "-1ms"},
+		{"--latency", "fast"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), append([]string{"--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1",

@@ -285,19 +285,20 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 		wo = append(wo, wsman.WithTimeout(*o.timeout))
 	}
 	c := &Client{host: host, url: u, wsOpts: wo, extra: o.extra, tlsCfg: o.tls, tlsSet: o.tlsSet, src: o.src, turn: make(chan struct{}, 1), activity: o.activity}
-	anon, err := c.newWS(nil)
-	if err != nil {
-		return nil, fmt.Errorf("amt: %w", err)
-	}
-	c.anon = anon
-	switch {
-	case o.hasCreds:
+	if o.hasCreds {
+		// The client that logs in is the only one needed (and it checks
+		// the options); one without credentials is never used.
 		c.cred = &credentials.Credential{User: o.user, Password: o.password}
 		if c.ws, err = c.newWS(c.cred); err != nil {
 			return nil, fmt.Errorf("amt: %w", err)
 		}
-	case o.src == nil:
-		c.ws = anon // no credentials: operations that need a login say so
+	} else {
+		if c.anon, err = c.newWS(nil); err != nil {
+			return nil, fmt.Errorf("amt: %w", err)
+		}
+		if o.src == nil {
+			c.ws = c.anon // no credentials: operations that need a login say so
+		}
 	}
 	popts := []power.Option{power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap)}
 	if o.powerGap != nil {
@@ -477,7 +478,9 @@ func (c *Client) Host() string { return c.host }
 // CloseIdleConnections closes connections kept open for reuse. A Client
 // stays usable afterwards; call this when done with a device.
 func (c *Client) CloseIdleConnections() {
-	c.anon.CloseIdleConnections()
+	if c.anon != nil {
+		c.anon.CloseIdleConnections()
+	}
 	c.mu.Lock()
 	ws := c.ws
 	c.mu.Unlock()

@@ -31,6 +31,11 @@ func (r *Runner) fill(res *Result, data json.RawMessage, err error, sent bool) {
 		return
 	}
 	res.Outcome = outcomeOf(err, sent)
+	if sent && (res.Outcome == Unreachable || res.Outcome == Cancelled) && !errors.Is(err, ErrHook) {
+		// A change was handed to the connection and no answer came back:
+		// whether the device acted is unknown.
+		res.Outcome = OutcomeUnknown
+	}
 	if code, ok := amt.ReturnCode(err); ok {
 		name := codeName(err, code)
 		res.ReturnCode, res.ReturnCodeName = &code, &name

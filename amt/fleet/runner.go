@@ -492,10 +492,13 @@ func (r *Runner) change(ctx context.Context, m *machineRun) (json.RawMessage, st
 		data, err := r.readOn(ctx, c)
 		return data, profile(), err
 	}
-	var data json.RawMessage
+	var (
+		data  json.RawMessage
+		opErr error
+	)
 	op := func(ctx context.Context) error {
 		d, err := r.changeOn(ctx, c)
-		data = d
+		data, opErr = d, err
 		return err
 	}
 	if r.task.Action == IDERBoot || r.task.Wake != NoWake {
@@ -505,6 +508,12 @@ func (r *Runner) change(ctx context.Context, m *machineRun) (json.RawMessage, st
 		err = op(ctx)
 	} else {
 		err = c.Authorize(ctx, op)
+		if err != nil && opErr != nil {
+			// The operation's own error: a resolution that ended with the
+			// attempt's deadline reports the deadline and not, say, the
+			// lost answer of a change that was sent.
+			err = opErr
+		}
 	}
 	return data, profile(), err
 }

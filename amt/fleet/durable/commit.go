@@ -358,7 +358,7 @@ func updateRows(ctx context.Context, tx *statedb.Tx, job ID, rows []resultReq, w
 		AND amtkit_job_machine.outcome IS NULL`, n+1, n+2)
 	if !final {
 		// Keep the placeholders numbered without gaps on Postgres.
-		b.WriteString(fmt.Sprintf(" AND $%d >= 0 AND $%d >= 0", n+3, n+4))
+		fmt.Fprintf(&b, " AND CAST($%d AS BIGINT) >= 0 AND CAST($%d AS BIGINT) >= 0", n+3, n+4)
 	}
 	return tx.Exec(ctx, b.String(), args...)
 }

@@ -30,6 +30,14 @@ func each(t *testing.T, fn func(t *testing.T, e env)) {
 	}
 }
 
+// eachParallel is each with the engines' subtests run in parallel.
+func eachParallel(t *testing.T, fn func(t *testing.T, e env)) {
+	each(t, func(t *testing.T, e env) {
+		t.Parallel()
+		fn(t, e)
+	})
+}
+
 func (e env) open(t testing.TB) *statedb.DB {
 	t.Helper()
 	db, err := statedb.Open(context.Background(), e.target, statedb.WithKeyFile(e.key))

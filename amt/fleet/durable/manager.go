@@ -168,6 +168,13 @@ func (m *Manager) Submit(ctx context.Context, s Spec) (ID, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The task is checked as a worker will run it (boot target, policy,
+	// image kind); nothing is sent.
+	r, err := fleet.NewRunner(s.Task, fleet.Options{Retries: s.Retries, RetryDelay: s.RetryDelay, Timeout: s.Timeout})
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	r.Close()
 	now := m.now()
 	start := s.StartAt
 	if start.IsZero() || start.Before(now) {
@@ -195,6 +202,11 @@ func (m *Manager) Submit(ctx context.Context, s Spec) (ID, error) {
 		all, err := normTargets(all)
 		if err != nil {
 			return err
+		}
+		// One machine per address, whatever the port or spelling, as a
+		// worker's fleet.Run works them.
+		if all, err = fleet.Targets(all); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		if len(all) == 0 {
 			return fmt.Errorf("%w: no targets", ErrInvalid)
@@ -244,9 +256,7 @@ func (m *Manager) Submit(ctx context.Context, s Spec) (ID, error) {
 		}
 		params := make([]river.InsertManyParams, len(chunks))
 		for ci := range chunks {
-			params[ci] = river.InsertManyParams{Args: chunkArgs{Job: id, Chunk: ci}, InsertOpts: &river.InsertOpts{
-				Queue: Queue, MaxAttempts: chunkMaxAttempts, ScheduledAt: start,
-			}}
+			params[ci] = river.InsertManyParams{Args: chunkArgs{Job: id, Chunk: ci}, InsertOpts: insertOpts(start, now)}
 		}
 		rids, err := m.river.insertManyTx(ctx, tx, params)
 		if err != nil {
@@ -274,6 +284,16 @@ func (m *Manager) Submit(ctx context.Context, s Spec) (ID, error) {
 		return 0, err
 	}
 	return id, nil
+}
+
+// insertOpts are a chunk's River options: scheduled only when it starts
+// later (a job scheduled for now would wait for River's scheduler).
+func insertOpts(start, now time.Time) *river.InsertOpts {
+	o := &river.InsertOpts{Queue: Queue, MaxAttempts: chunkMaxAttempts}
+	if start.After(now) {
+		o.ScheduledAt = start
+	}
+	return o
 }
 
 // chunkMaxAttempts bounds how often River runs one chunk after worker-level
@@ -869,8 +889,7 @@ func (m *Manager) Retry(ctx context.Context, id ID, outcomes ...fleet.Outcome) (
 		sort.Ints(chunks)
 		params := make([]river.InsertManyParams, len(chunks))
 		for i, c := range chunks {
-			params[i] = river.InsertManyParams{Args: chunkArgs{Job: id, Chunk: c}, InsertOpts: &river.InsertOpts{
-				Queue: Queue, MaxAttempts: chunkMaxAttempts, ScheduledAt: start}}
+			params[i] = river.InsertManyParams{Args: chunkArgs{Job: id, Chunk: c}, InsertOpts: insertOpts(start, now)}
 		}
 		rids, err := m.river.insertManyTx(ctx, tx, params)
 		if err != nil {

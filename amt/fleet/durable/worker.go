@@ -2,19 +2,18 @@ package durable
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
-	"encoding/json"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
 
-	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/amt/fleet"
 	"github.com/amtkit/amtkit/statedb"
 )
@@ -87,7 +86,12 @@ func NewWorker(db *statedb.DB, opts WorkerOptions) (*Worker, error) {
 	if err := river.AddWorkerSafely(workers, &chunkWorker{w: w}); err != nil {
 		return nil, fmt.Errorf("durable: %w", err)
 	}
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
 	rc, err := newRiver(db, &river.Config{
+		// River's client ID (leader election, attempts) must be unique
+		// per process even when two workers are given one name.
+		ID:                   opts.Name + "-" + hex.EncodeToString(suffix[:]),
 		Queues:               map[string]river.QueueConfig{Queue: {MaxWorkers: max(1, opts.Concurrency/DefaultChunkSize)}},
 		Workers:              workers,
 		JobTimeout:           opts.JobTimeout,
@@ -389,6 +393,9 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 		Credentials:   src,
 		ClientOptions: w.opts.ClientOptions,
 		Worker:        w.opts.Name,
+		ActivityLog:   w.db.Activity(),
+		Actor:         j.Actor,
+		Job:           jobName,
 		Hooks: fleet.Hooks{
 			BeforeSend: func(ctx context.Context, host string) error {
 				err := w.com.mark(ctx, j.ID, host)
@@ -398,8 +405,7 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 				return err
 			},
 			AfterAttempt: func(_ context.Context, r fleet.Result) {
-				w.recordAttempt(j, jobName, r, prior[r.Host])
-				if r.Outcome == "" || r.RetriesRemaining > 0 {
+				if r.Outcome != fleet.Succeeded && r.RetriesRemaining > 0 {
 					w.com.attempt(bw, j.ID, r, prior[r.Host])
 				}
 			},
@@ -416,7 +422,10 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 			continue
 		}
 		if r.Outcome == fleet.Cancelled && !cancelled() {
-			continue // stopped by the chunk's timeout or the worker's shutdown: left for the next run
+			// Stopped by the chunk's timeout or the worker's shutdown, or
+			// its marker could not be committed (nothing was sent): left
+			// for the next run.
+			continue
 		}
 		got++
 		w.com.result(bw, j.ID, r, prior[r.Host])
@@ -454,34 +463,4 @@ func (w *Worker) watchCancel(ctx context.Context, id ID, cancel context.CancelFu
 			return false
 		}
 	}
-}
-
-// recordAttempt writes the attempt's activity entry (batched by the state
-// database's activity writer).
-func (w *Worker) recordAttempt(j Job, jobName string, r fleet.Result, prior int) {
-	at := time.Now()
-	if r.LastAttempt != nil {
-		at = *r.LastAttempt
-	}
-	outcome := string(r.Outcome)
-	if r.Outcome == fleet.Succeeded {
-		outcome = amt.OutcomeOK
-	}
-	var rcName string
-	if r.ReturnCodeName != nil {
-		rcName = *r.ReturnCodeName
-	}
-	tech := amt.TechWSMan
-	if j.Task.Action == fleet.IDERBoot {
-		tech = amt.TechRedirection
-	}
-	params := map[string]string{"job": jobName, "attempt": strconv.Itoa(prior + r.Attempts), "worker": w.opts.Name}
-	if t, err := json.Marshal(j.Task); err == nil {
-		params["task"] = string(t)
-	}
-	w.db.Activity().Record(amt.Activity{
-		Time: at, Actor: j.Actor, Host: r.Host, Operation: strings.ReplaceAll(string(j.Task.Action), "-", " "),
-		Params: params, Technology: tech, Profile: j.Profile, Outcome: outcome, ReturnCode: r.ReturnCode,
-		ReturnCodeName: rcName, Job: jobName, Duration: time.Since(at), Message: oneLine(r.Message),
-	})
 }

@@ -302,11 +302,12 @@ type workerProc struct {
 }
 
 // startWorker starts amtctl job worker over the environment's state (or
-// env's database) with quick polling and rescue after 4s; it is stopped
+// env's database) with quick polling and rescue after 9s (a chunk may run
+// 8s: more than enough on a loaded machine under -race); it is stopped
 // with SIGTERM when the test ends, and must then exit 0.
 func (e *jobEnv) startWorker(name string, env []string, extra ...string) *workerProc {
 	e.t.Helper()
-	args := append([]string{"job", "worker", "--name", name, "--poll", "50ms", "--job-timeout", "3s", "--rescue-after", "4s"}, extra...)
+	args := append([]string{"job", "worker", "--name", name, "--poll", "50ms", "--job-timeout", "8s", "--rescue-after", "9s"}, extra...)
 	cmd := exec.Command(amtctlBinary(e.t), args...)
 	cmd.Env = append(append(cleanEnv(), "AMTKIT_STATE="+e.state), env...)
 	p := &workerProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
@@ -689,9 +690,9 @@ func TestJobWorkerKilledSQLite(t *testing.T) {
 	e := newJobEnv(t)
 	killedWorkerJob(t, e, "127.121.5.0/27", nil, false, func() *workerProc {
 		// Restarted once the killed worker's chunks are due for rescue
-		// (--rescue-after 4s): River's rescuer looks when the new worker
+		// (--rescue-after 9s): River's rescuer looks when the new worker
 		// takes the lead, and then every 30 s.
-		time.Sleep(4500 * time.Millisecond)
+		time.Sleep(9500 * time.Millisecond)
 		return e.startWorker("w2", nil)
 	})
 }

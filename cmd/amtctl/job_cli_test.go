@@ -179,4 +179,3 @@ var jobPlanShape = shape{
 	"job": "null", "action": "string", "dry_run": "bool", "targets": "array", "collections": "array", "total": "number",
 	"canary": "number", "batch_size": "number", "batch_interval": "string", "batches": "number", "would_send": "array",
 }
-

@@ -179,3 +179,25 @@ var jobPlanShape = shape{
 	"job": "null", "action": "string", "dry_run": "bool", "targets": "array", "collections": "array", "total": "number",
 	"canary": "number", "batch_size": "number", "batch_interval": "string", "batches": "number", "would_send": "array",
 }
+
+// TestDemoFleetJob: the demo's job powers on its floor in batches, reports
+// the three failures with their outcomes (exit 13 said), and sends one
+// power-on to each machine that was off and let it in.
+func TestDemoFleetJob(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	cmd := newDemoCommand()
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetContext(t.Context())
+	require.NoError(t, demoJob(cmd, "table"))
+	s := out.String()
+	assert.Contains(t, s, "--batch-size 4 --batch-interval 1s")
+	assert.Contains(t, s, "11 succeeded, 1 unreachable, 1 not_detected, 1 auth_failed")
+	assert.Contains(t, s, "(exit 13")
+	assert.Contains(t, s, "$ amtctl job report 1")
+	sent := strings.Count(s, "on sent and accepted")
+	assert.Equal(t, 10, sent)
+	assert.Contains(t, s, fmt.Sprintf("received %d power-on requests", sent))
+	assert.Equal(t, 1, strings.Count(s, "already on; nothing sent"))
+}

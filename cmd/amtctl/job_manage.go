@@ -200,36 +200,42 @@ func newJobReportCommand() *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			j, err := m.Job(cmd.Context(), id)
-			if err != nil {
-				return jobErr(err)
-			}
-			rows, err := m.Report(cmd.Context(), id, outs...)
-			if err != nil {
-				return jobErr(err)
-			}
-			ms := make([]jobMachine, 0, len(rows))
-			for _, r := range rows {
-				ms = append(ms, newJobMachine(r, j.Task.Action))
-			}
-			sortMachines(ms)
-			w := cmd.OutOrStdout()
-			switch c.output {
-			case "json":
-				return writeJSON(w, ms)
-			case "csv":
-				return writeMachineCSV(w, ms)
-			}
-			if err := writeMachineTable(w, ms); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(w, "job %d: %s of %d machines, %s: %s\n", j.ID, j.Task.Action, j.Total, j.State, countsLine(outcomeCounts(j.Counts)))
-			return err
+			return printJobReport(cmd, m, id, outs, c.output)
 		},
 	}
 	c.register(cmd, "table", "json", "csv")
 	cmd.Flags().StringArrayVar(&outcomes, "outcome", nil, "only machines with this outcome (repeat or separate by commas)")
 	return cmd
+}
+
+// printJobReport prints the report of job id (the machines with one of
+// outs, every machine when none) as a table, JSON or CSV.
+func printJobReport(cmd *cobra.Command, m *durable.Manager, id durable.ID, outs []fleet.Outcome, format string) error {
+	j, err := m.Job(cmd.Context(), id)
+	if err != nil {
+		return jobErr(err)
+	}
+	rows, err := m.Report(cmd.Context(), id, outs...)
+	if err != nil {
+		return jobErr(err)
+	}
+	ms := make([]jobMachine, 0, len(rows))
+	for _, r := range rows {
+		ms = append(ms, newJobMachine(r, j.Task.Action))
+	}
+	sortMachines(ms)
+	w := cmd.OutOrStdout()
+	switch format {
+	case "json":
+		return writeJSON(w, ms)
+	case "csv":
+		return writeMachineCSV(w, ms)
+	}
+	if err := writeMachineTable(w, ms); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "job %d: %s of %d machines, %s: %s\n", j.ID, j.Task.Action, j.Total, j.State, countsLine(outcomeCounts(j.Counts)))
+	return err
 }
 
 // jobChange is the JSON of cancel, continue, retry: the job and what the

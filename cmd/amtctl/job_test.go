@@ -584,8 +584,14 @@ func TestJobBatchesAndCancel(t *testing.T) {
 		starts = append(starts, at)
 	}
 	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
-	assert.GreaterOrEqual(t, starts[2].Sub(starts[0]), 900*time.Millisecond, "the second batch an interval after the first: %v", starts)
-	assert.GreaterOrEqual(t, starts[4].Sub(starts[2]), 900*time.Millisecond, "the third after the second: %v", starts)
+	// Batch k starts no sooner than k intervals after the job's start.
+	start, err := time.Parse(time.RFC3339Nano, e.status(fmt.Sprint(lines[6]["job"]))["start_at"].(string))
+	require.NoError(t, err)
+	for i, at := range starts {
+		assert.False(t, at.Before(start.Add(time.Duration(i/2)*time.Second)), "machine %d of batch %d started %s after the start: %v",
+			i, i/2, at.Sub(start), starts)
+	}
+	assert.True(t, starts[5].Sub(start) >= 2*time.Second, "three batches of two")
 
 	// Batches an hour apart: cancel after the first.
 	code, stdout, stderr = e.run("", "job", "run", "power-on", "--targets", cidr, "--port", port,

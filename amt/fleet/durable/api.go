@@ -28,8 +28,10 @@ type Spec struct {
 	// transaction. Duplicates are worked once.
 	Targets     []string `json:"targets"`
 	Collections []string `json:"collections,omitempty"`
-	// Concurrency bounds the machines of this job worked at once, over
-	// every worker (default 100).
+	// Concurrency bounds the machines of this job worked at once in each
+	// worker (default 100). Over several workers the job's chunks running
+	// at once are bounded to twice what Concurrency holds, so a job shared
+	// by workers has at most about 2×Concurrency machines in flight.
 	Concurrency int `json:"concurrency"`
 	// Retries is how often a machine is tried again after a transient
 	// failure (unreachable, timeout, busy), RetryDelay the wait before each
@@ -203,9 +205,10 @@ type WorkerOptions struct {
 	// Name names this worker in results and in Status (default: host name
 	// and pid).
 	Name string
-	// Concurrency bounds the machines this worker works at once (default
-	// 1000); it runs at most Concurrency/ChunkSize River jobs at once (at
-	// least one).
+	// Concurrency bounds the machines this worker works at once, over
+	// every job (default 1000). It holds up to twice
+	// Concurrency/DefaultChunkSize River jobs (chunks) at once, so that
+	// the next chunk's machines start as soon as slots free.
 	Concurrency int
 	// Credentials returns the source that resolves each machine's
 	// credentials for a job naming profile ("" : the default profile),

@@ -240,10 +240,11 @@ func (c *committer) write(marks []markReq, results, attempts map[machineKey]resu
 				}
 			}
 		}
-		if err := writeRows(ctx, tx, attempts, c.worker, false, now); err != nil {
+		perRow := c.db.Engine() == statedb.SQLite
+		if err := writeRows(ctx, tx, attempts, c.worker, false, now, perRow); err != nil {
 			return err
 		}
-		return writeRows(ctx, tx, results, c.worker, true, now)
+		return writeRows(ctx, tx, results, c.worker, true, now, perRow)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("durable: recording %d markers and %d results: %w", len(marks), len(results), err)
@@ -280,7 +281,10 @@ func markTx(ctx context.Context, tx *statedb.Tx, job ID, hosts []string, worker 
 // and up to 100 machines: the outcome and its details (final), or only the
 // attempt counts. A row that has its outcome already is never written
 // again.
-func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultReq, worker string, final bool, now int64) error {
+//
+// SQLite, in process, runs one UPDATE per machine faster than a join
+// against a VALUES list; Postgres saves round trips with the join.
+func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultReq, worker string, final bool, now int64, perRow bool) error {
 	byJob := map[ID][]resultReq{}
 	for k, v := range reqs {
 		byJob[k.job] = append(byJob[k.job], v)
@@ -296,7 +300,11 @@ func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultRe
 		var total int64
 		for off := 0; off < len(rows); off += 100 {
 			part := rows[off:min(off+100, len(rows))]
-			n, err := updateRows(ctx, tx, job, part, worker, final, now, seq)
+			update := updateRows
+			if perRow {
+				update = updateEach
+			}
+			n, err := update(ctx, tx, job, part, worker, final, now, seq)
 			if err != nil {
 				return err
 			}
@@ -327,20 +335,7 @@ func updateRows(ctx context.Context, tx *statedb.Tx, job ID, rows []resultReq, w
 		n := len(args)
 		fmt.Fprintf(&b, "($%d, $%d, CAST($%d AS BIGINT), $%d, CAST($%d AS INTEGER), CAST($%d AS INTEGER), CAST($%d AS BIGINT), $%d, $%d)",
 			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
-		var rc, last any
-		if r.ReturnCode != nil {
-			rc = int64(*r.ReturnCode)
-		}
-		if r.LastAttempt != nil {
-			last = statedb.Micros(*r.LastAttempt)
-		}
-		var rcName, data any
-		if r.ReturnCodeName != nil {
-			rcName = *r.ReturnCodeName
-		}
-		if len(r.Data) > 0 && json.Valid(r.Data) && string(r.Data) != "null" {
-			data = string(r.Data)
-		}
+		rc, rcName, last, data := rowValues(rq)
 		args = append(args, r.Host, string(r.Outcome), rc, rcName, rq.prior+r.Attempts, r.RetriesRemaining, last,
 			oneLine(r.Message), data)
 	}
@@ -361,6 +356,55 @@ func updateRows(ctx context.Context, tx *statedb.Tx, job ID, rows []resultReq, w
 		fmt.Fprintf(&b, " AND CAST($%d AS BIGINT) >= 0 AND CAST($%d AS BIGINT) >= 0", n+3, n+4)
 	}
 	return tx.Exec(ctx, b.String(), args...)
+}
+
+// rowValues are the values of a result's row.
+func rowValues(rq resultReq) (rc, rcName, last, data any) {
+	r := rq.r
+	if r.ReturnCode != nil {
+		rc = int64(*r.ReturnCode)
+	}
+	if r.LastAttempt != nil {
+		last = statedb.Micros(*r.LastAttempt)
+	}
+	if r.ReturnCodeName != nil {
+		rcName = *r.ReturnCodeName
+	}
+	if len(r.Data) > 0 && json.Valid(r.Data) && string(r.Data) != "null" {
+		data = string(r.Data)
+	}
+	return
+}
+
+// updateEach writes rows with one UPDATE each.
+func updateEach(ctx context.Context, tx *statedb.Tx, job ID, rows []resultReq, worker string, final bool, now, seq int64) (int64, error) {
+	var total int64
+	for _, rq := range rows {
+		r := rq.r
+		rc, rcName, last, data := rowValues(rq)
+		var (
+			n   int64
+			err error
+		)
+		if final {
+			n, err = tx.Exec(ctx, `UPDATE amtkit_job_machine SET outcome = $1, return_code = $2, return_code_name = $3,
+				message = $4, data = $5, finished_at = $6, done_seq = $7, attempts = $8, retries_remaining = $9,
+				last_attempt = COALESCE($10, last_attempt), worker = CASE WHEN $10 IS NULL THEN worker ELSE $11 END
+				WHERE job = $12 AND host = $13 AND outcome IS NULL`,
+				string(r.Outcome), rc, rcName, oneLine(r.Message), data, now, seq, rq.prior+r.Attempts, r.RetriesRemaining,
+				last, worker, int64(job), r.Host)
+		} else {
+			n, err = tx.Exec(ctx, `UPDATE amtkit_job_machine SET attempts = $1, retries_remaining = $2,
+				last_attempt = COALESCE($3, last_attempt), worker = CASE WHEN $3 IS NULL THEN worker ELSE $4 END
+				WHERE job = $5 AND host = $6 AND outcome IS NULL`,
+				rq.prior+r.Attempts, r.RetriesRemaining, last, worker, int64(job), r.Host)
+		}
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // oneLine keeps a message to one line of bounded length.

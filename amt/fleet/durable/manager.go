@@ -391,13 +391,22 @@ func (m *Manager) Job(ctx context.Context, id ID) (Job, error) {
 	return m.job(ctx, id)
 }
 
-func (m *Manager) job(ctx context.Context, id ID) (Job, error) {
+// jobRecord reads a job's row, without its counts.
+func (m *Manager) jobRecord(ctx context.Context, id ID) (Job, error) {
 	j, err := scanJob(m.db.QueryRow(ctx, "SELECT "+jobColumns+" FROM amtkit_job WHERE id = $1", int64(id)))
 	if errors.Is(err, statedb.ErrNoRows) {
 		return j, fmt.Errorf("%w: job %d", ErrNotFound, id)
 	}
 	if err != nil {
 		return j, fmt.Errorf("durable: reading job %d: %w", id, err)
+	}
+	return j, nil
+}
+
+func (m *Manager) job(ctx context.Context, id ID) (Job, error) {
+	j, err := m.jobRecord(ctx, id)
+	if err != nil {
+		return j, err
 	}
 	jobs := []Job{j}
 	if err := m.counts(ctx, jobs); err != nil {

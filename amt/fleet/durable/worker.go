@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -29,6 +30,10 @@ type Worker struct {
 	river riverClient
 	log   *slog.Logger
 	com   *committer
+	slots chan struct{} // the worker's machines at once
+
+	mu     sync.Mutex
+	perJob map[ID]*jobSem
 }
 
 // canaryPoll is how long a chunk waiting for Continue snoozes between
@@ -81,7 +86,7 @@ func NewWorker(db *statedb.DB, opts WorkerOptions) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{db: db, m: m, opts: opts, log: log}
+	w := &Worker{db: db, m: m, opts: opts, log: log, slots: make(chan struct{}, opts.Concurrency), perJob: map[ID]*jobSem{}}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &chunkWorker{w: w}); err != nil {
 		return nil, fmt.Errorf("durable: %w", err)
@@ -91,8 +96,10 @@ func NewWorker(db *statedb.DB, opts WorkerOptions) (*Worker, error) {
 	rc, err := newRiver(db, &river.Config{
 		// River's client ID (leader election, attempts) must be unique
 		// per process even when two workers are given one name.
-		ID:                   opts.Name + "-" + hex.EncodeToString(suffix[:]),
-		Queues:               map[string]river.QueueConfig{Queue: {MaxWorkers: max(1, opts.Concurrency/DefaultChunkSize)}},
+		ID: opts.Name + "-" + hex.EncodeToString(suffix[:]),
+		// Twice the chunks the worker's slots hold, so that the next
+		// chunks are in hand when machines of the last ones finish.
+		Queues:               map[string]river.QueueConfig{Queue: {MaxWorkers: 2 * max(1, opts.Concurrency/DefaultChunkSize)}},
 		Workers:              workers,
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: opts.RescueAfter,
@@ -168,7 +175,7 @@ type chunkRow struct {
 // batch slot, the canary's Continue or a concurrency slot, and an error
 // (for River to retry) when machines were left undone.
 func (w *Worker) work(ctx context.Context, riverID int64, a chunkArgs) error {
-	j, err := w.m.job(ctx, a.Job)
+	j, err := w.m.jobRecord(ctx, a.Job)
 	if errors.Is(err, ErrNotFound) {
 		return nil // purged
 	}
@@ -216,6 +223,13 @@ func (w *Worker) work(ctx context.Context, riverID int64, a chunkArgs) error {
 		return river.JobSnooze(gateSnooze)
 	}
 	left, err := w.runChunk(ctx, j, a.Chunk)
+	if err == nil && left > 0 {
+		if now, rerr := w.m.jobRecord(ctx, a.Job); rerr == nil && now.State == StateCancelled {
+			// Cancelled while the chunk ran: what it did not start is
+			// cancelled too.
+			return w.endChunk(ctx, now, a.Chunk, riverID, fleet.Cancelled, "cancelled before it was tried")
+		}
+	}
 	if err != nil || left > 0 {
 		w.unclaim(a, riverID)
 		if err == nil {
@@ -229,11 +243,19 @@ func (w *Worker) work(ctx context.Context, riverID int64, a chunkArgs) error {
 	return w.finishChunk(ctx, j, a.Chunk, riverID)
 }
 
+// chunksAtOnce is how many chunks of a job may run at once, over every
+// worker: twice what its concurrency holds, so that the next chunks start
+// as machines of the last ones finish. Within a worker the job's machines
+// at once are bounded by Concurrency exactly.
+func chunksAtOnce(s Spec) int {
+	return 2 * max(1, (s.Concurrency+s.ChunkSize-1)/s.ChunkSize)
+}
+
 // claim records that this worker runs the chunk, unless the job already
 // has as many chunks running as its concurrency allows (counting chunks
 // before this one first, so that two workers racing agree).
 func (w *Worker) claim(ctx context.Context, j Job, chunk int, riverID int64) (bool, error) {
-	allowed := max(1, j.Spec.Concurrency/j.Spec.ChunkSize)
+	allowed := chunksAtOnce(j.Spec)
 	ok := false
 	err := w.db.InTx(ctx, func(tx *statedb.Tx) error {
 		// Lock the job's row: claims of one job are serialised.
@@ -411,26 +433,86 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 			},
 		},
 	}
-	results, err := fleet.Run(runCtx, hosts, j.Task, opts)
+	runner, err := fleet.NewRunner(j.Task, opts)
 	if err != nil {
 		return len(ms), fmt.Errorf("durable: job %d: %w", j.ID, err)
 	}
-	got := 0
-	for r := range results {
-		if refused.has(r.Host) {
-			got++ // another worker holds it; its outcome is that worker's to write
-			continue
+	defer runner.Close()
+	// Machines start as the worker's slots and the job's allow, so that
+	// a chunk's stragglers never hold the next chunk's machines back.
+	jobSlots, release := w.jobSlots(j)
+	defer release()
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		got int
+	)
+	for _, host := range hosts {
+		if acquire(runCtx, jobSlots) != nil {
+			break
 		}
-		if r.Outcome == fleet.Cancelled && !cancelled() {
-			// Stopped by the chunk's timeout or the worker's shutdown, or
-			// its marker could not be committed (nothing was sent): left
-			// for the next run.
-			continue
+		if acquire(runCtx, w.slots) != nil {
+			<-jobSlots
+			break
 		}
-		got++
-		w.com.result(bw, j.ID, r, prior[r.Host])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := runner.Machine(runCtx, host)
+			<-w.slots
+			<-jobSlots
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case refused.has(r.Host):
+				got++ // another worker holds it; its outcome is that worker's to write
+			case r.Outcome == fleet.Cancelled && !cancelled():
+				// Stopped by the chunk's timeout or the worker's shutdown,
+				// or its marker could not be committed (nothing was sent):
+				// left for the next run.
+			default:
+				got++
+				w.com.result(bw, j.ID, r, prior[r.Host])
+			}
+		}()
 	}
+	wg.Wait()
 	return len(ms) - got, nil
+}
+
+// acquire takes a slot of sem, or fails when ctx ends first.
+func acquire(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// jobSlots returns the semaphore bounding the job's machines at once in
+// this worker (Spec.Concurrency), shared by its chunks.
+func (w *Worker) jobSlots(j Job) (chan struct{}, func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.perJob[j.ID]
+	if s == nil {
+		s = &jobSem{ch: make(chan struct{}, j.Spec.Concurrency)}
+		w.perJob[j.ID] = s
+	}
+	s.refs++
+	return s.ch, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if s.refs--; s.refs == 0 {
+			delete(w.perJob, j.ID)
+		}
+	}
+}
+
+type jobSem struct {
+	ch   chan struct{}
+	refs int
 }
 
 // watchCancel cancels a chunk's run when its job is cancelled, and

@@ -59,6 +59,7 @@ CREATE TABLE amtkit_job_machine (
 CREATE UNIQUE INDEX amtkit_job_machine_host ON amtkit_job_machine (job, host);
 CREATE INDEX amtkit_job_machine_chunk ON amtkit_job_machine (job, chunk);
 CREATE INDEX amtkit_job_machine_done ON amtkit_job_machine (job, done_seq);
+CREATE INDEX amtkit_job_machine_outcome ON amtkit_job_machine (job, outcome);
 
 -- Named collections of targets.
 CREATE TABLE amtkit_collection (

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -429,7 +428,7 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 		}
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, cause)
 	}
-	body, _ := io.ReadAll(resp.Body) // already in memory
+	body := readBody(resp) // already in memory
 	_ = resp.Body.Close()
 	server := resp.Header.Get("Server")
 	if c.cfg.logger.Enabled(ctx, slog.LevelDebug) {

@@ -6,6 +6,7 @@ import (
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,10 +45,27 @@ func heapPeak() (stop func() float64) {
 	}
 }
 
+// liveHeapMiB is the heap in use now (after a GC: the simulated fleet).
+func liveHeapMiB() float64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return float64(s[0].Value.Uint64()) / (1 << 20)
+}
+
+// cpuTime is the CPU time of the process so far (client and simulator).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // benchFleet runs power status over a simulated fleet b.N times and
 // reports wall time per run, the floor (machines × exchanges per machine
 // × latency / concurrency), their ratio, the peak heap, hosts per second
-// and the HTTP exchanges per host the devices counted.
+// the HTTP exchanges per host the devices counted, the peak heap of
+// the process (the simulated fleet included) and of the run (the peak less
+// the heap before it), and the CPU time per host (client and simulator:
+// they share the machine).
 func benchFleet(b *testing.B, cidr string, n int, latency time.Duration, concurrency int) {
 	sim := newFleet(b, amtsim.Options{DevicesCIDR: cidr, DeviceCount: n, Latency: latency})
 	tg := targets(sim)
@@ -60,7 +78,9 @@ func benchFleet(b *testing.B, cidr string, n int, latency time.Duration, concurr
 		before += d.Stats().HTTPRequests
 	}
 	runtime.GC()
+	base := liveHeapMiB()
 	stop := heapPeak()
+	cpu := cpuTime()
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
@@ -84,6 +104,7 @@ func benchFleet(b *testing.B, cidr string, n int, latency time.Duration, concurr
 	wall := time.Since(start) / time.Duration(b.N)
 	b.StopTimer()
 	peak := stop()
+	cpuPerHost := float64((cpuTime() - cpu).Microseconds()) / float64(b.N) / float64(len(tg))
 	var after int
 	for _, d := range sim.Devices() {
 		after += d.Stats().HTTPRequests
@@ -92,6 +113,8 @@ func benchFleet(b *testing.B, cidr string, n int, latency time.Duration, concurr
 	b.ReportMetric(wall.Seconds(), "wall-s")
 	b.ReportMetric(perHost, "exchanges/host")
 	b.ReportMetric(peak, "peak-heap-MiB")
+	b.ReportMetric(peak-base, "run-heap-MiB")
+	b.ReportMetric(cpuPerHost, "cpu-us/host")
 	b.ReportMetric(float64(len(tg))/wall.Seconds(), "hosts/s")
 	if latency > 0 {
 		floor := time.Duration(float64(len(tg)) * perHost * float64(latency) / float64(concurrency))

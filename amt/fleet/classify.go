@@ -202,6 +202,9 @@ func (r *Runner) success(data json.RawMessage) string {
 	case PowerStatus:
 		var p PowerRecord
 		if json.Unmarshal(data, &p) == nil {
+			if !power.State(p.PowerState).Known() {
+				return fmt.Sprintf("power state unknown: the management engine reports %d", p.PowerState)
+			}
 			return "power " + p.PowerStateName
 		}
 	case PowerOn, PowerOff, PowerCycle, PowerSoftOff, PowerSoftReset, PowerReset, Boot:

@@ -35,6 +35,12 @@ func newFleet(t testing.TB, opts amtsim.Options) *amtsim.Server {
 	if opts.RedirectTLSPort == 0 {
 		opts.RedirectTLSPort = -1
 	}
+	return newSim(t, opts)
+}
+
+// newSim starts simulated devices with the ports opts asks for.
+func newSim(t testing.TB, opts amtsim.Options) *amtsim.Server {
+	t.Helper()
 	sim, err := amtsim.New(opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sim.Close() })

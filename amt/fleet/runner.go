@@ -16,6 +16,7 @@ import (
 	"github.com/amtkit/amtkit/credentials"
 	"github.com/amtkit/amtkit/defense"
 	"github.com/amtkit/amtkit/power"
+	"github.com/amtkit/amtkit/redirect"
 	"github.com/amtkit/amtkit/wsman"
 )
 
@@ -42,12 +43,13 @@ var ErrHook = errors.New("fleet: before-send hook failed")
 // IDE-R limit. Run uses one; a durable job layer may call Machine for one
 // machine at a time from its own workers. It is safe for concurrent use.
 type Runner struct {
-	task  Task
-	opts  Options
-	prep  prepared
-	conns *connTracker // nil when machines do not share a transport
-	base  []amt.Option
-	ider  chan struct{}
+	task   Task
+	opts   Options
+	prep   prepared
+	conns  *http1     // nil when machines do not share a transport
+	shared amt.Option // the option that gives a client conns
+	base   []amt.Option
+	ider   chan struct{}
 }
 
 // prepared is what a task needs, parsed once.
@@ -78,12 +80,11 @@ func NewRunner(task Task, opts Options) (*Runner, error) {
 	}
 	// One transport for every machine, unless the client options need one
 	// of their own (TLS settings are per transport).
-	conns := newConnTracker()
-	shared := amt.WithHTTPClient(&http.Client{Transport: conns.transport()})
+	conns := newHTTP1()
+	shared := amt.WithHTTPClient(&http.Client{Transport: conns})
 	probe := append(append([]amt.Option{shared}, r.base...), opts.ClientOptions...)
 	if _, err := amt.New("127.0.0.1", probe...); err == nil {
-		r.conns = conns
-		r.base = append([]amt.Option{shared}, r.base...)
+		r.conns, r.shared = conns, shared
 	} else if _, err := amt.New("127.0.0.1", append(r.base, opts.ClientOptions...)...); err != nil {
 		return nil, fmt.Errorf("fleet: client options: %w", err)
 	}
@@ -153,21 +154,11 @@ func prepare(t Task) (prepared, error) {
 		if t.Image == "" {
 			return bad("ider-boot needs an image")
 		}
-		st, err := os.Stat(t.Image)
+		media, err := checkImage(t.Image, t.ImageKind)
 		if err != nil {
-			return p, fmt.Errorf("fleet: image: %w", err)
+			return p, err
 		}
-		switch t.ImageKind {
-		case "cd", "floppy":
-			p.media = t.ImageKind
-		case "":
-			p.media = "cd"
-			if st.Size() <= 2880*512 {
-				p.media = "floppy"
-			}
-		default:
-			return bad("image kind %q: want cd or floppy", t.ImageKind)
-		}
+		p.media = media
 	case DefenseQuarantine:
 		if len(t.Servers) == 0 {
 			return bad("defense-quarantine needs the servers the machines must still reach")
@@ -210,6 +201,36 @@ func prepare(t Task) (prepared, error) {
 		return bad("%s needs a defense timeout (the policy's safety net on the device)", t.Action)
 	}
 	return p, nil
+}
+
+// checkImage opens the image and checks it is what kind says (or, with
+// no kind, what it is: an ISO 9660 image is a CD, a boot sector a
+// floppy), before anything changes on a machine.
+func checkImage(path, kind string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("fleet: image: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("fleet: image: %w", err)
+	}
+	m := &redirect.Medium{Reader: f, Size: st.Size()}
+	cdErr, floppyErr := redirect.CheckCD(m), redirect.CheckFloppy(m)
+	switch {
+	case kind == "cd" && cdErr == nil, kind == "" && cdErr == nil:
+		return "cd", nil
+	case kind == "floppy" && floppyErr == nil, kind == "" && floppyErr == nil:
+		return "floppy", nil
+	case kind == "cd":
+		return "", fmt.Errorf("fleet: image %s: %w", path, cdErr)
+	case kind == "floppy":
+		return "", fmt.Errorf("fleet: image %s: %w", path, floppyErr)
+	case kind != "":
+		return "", fmt.Errorf("fleet: image kind %q: want cd or floppy: %w", kind, amt.ErrInvalidArgument)
+	}
+	return "", fmt.Errorf("fleet: image %s is neither a bootable CD (%v) nor a floppy (%v): %w", path, cdErr, floppyErr, amt.ErrInvalidArgument)
 }
 
 // Close releases what the runner holds (idle connections).
@@ -270,7 +291,10 @@ func (m *machineRun) wasSent() bool {
 
 // client builds a device client for the machine.
 func (m *machineRun) client(extra ...amt.Option) (*amt.Client, error) {
-	opts := make([]amt.Option, 0, len(m.r.base)+len(m.r.opts.ClientOptions)+len(extra)+1)
+	opts := make([]amt.Option, 0, len(m.r.base)+len(m.r.opts.ClientOptions)+len(extra)+2)
+	if m.r.shared != nil && !strings.HasPrefix(strings.ToLower(m.target), "https:") {
+		opts = append(opts, m.r.shared)
+	}
 	opts = append(opts, m.r.base...)
 	opts = append(opts, m.r.opts.ClientOptions...)
 	opts = append(opts, extra...)
@@ -289,7 +313,6 @@ func (m *machineRun) client(extra ...amt.Option) (*amt.Client, error) {
 func (m *machineRun) done() {
 	if m.r.conns != nil {
 		m.r.conns.closeHost(m.key)
-		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

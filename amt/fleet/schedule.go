@@ -216,7 +216,13 @@ func (r *Runner) run(ctx context.Context, machines []string, yield func(Result) 
 
 // dispatch starts each machine when a slot (and its batch) allows, and
 // reports the machines it never starts.
+//
+// Goroutines are reused from one machine to the next: a fresh one per
+// machine would grow its stack again through the deep call chain of an
+// exchange every time.
 func (r *Runner) dispatch(ctx context.Context, l *limits, machines []string, results chan<- Result, wg *sync.WaitGroup) {
+	work := make(chan string)
+	defer close(work)
 	batchStart := time.Now()
 	inBatch := 0
 	for i, target := range machines {
@@ -239,11 +245,17 @@ func (r *Runner) dispatch(ctx context.Context, l *limits, machines []string, res
 			return
 		}
 		inBatch++
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results <- r.machine(ctx, target, l)
-		}()
+		select {
+		case work <- target: // a goroutine that finished a machine takes it
+		default:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for t, ok := target, true; ok; t, ok = <-work {
+					results <- r.machine(ctx, t, l)
+				}
+			}()
+		}
 	}
 }
 

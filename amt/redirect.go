@@ -46,8 +46,13 @@ func (r *RedirectService) options() redirect.Options {
 }
 
 // dialer returns a redirect.DialFunc with the client's credential, logging
-// in over WS-Man first when the credential is still to be chosen.
+// in over WS-Man first when the credential is still to be chosen. Within
+// Authorize it dials with the candidate on trial, whose login the
+// resolution has reserved in the lockout guard already.
 func (r *RedirectService) dialer(ctx context.Context) (redirect.DialFunc, error) {
+	if t := r.c.trialOf(ctx); t != nil {
+		return redirect.Dialer(r.Addr(), t.cred, r.options()), nil
+	}
 	if _, err := r.c.conn(ctx); err != nil {
 		return nil, err
 	}
@@ -71,29 +76,47 @@ func (r *RedirectService) dialer(ctx context.Context) (redirect.DialFunc, error)
 	return dial, nil
 }
 
-// Dial opens a redirection session of kind.
+// Dial opens a redirection session of kind. While the client has not yet
+// chosen its credential it runs under Authorize: a candidate that logs in
+// over WS-Man but is refused at the redirection port gives way to the next
+// one, and the credential that opened the session is the one kept.
 func (r *RedirectService) Dial(ctx context.Context, kind redirect.Kind) (*redirect.Session, error) {
-	dial, err := r.dialer(ctx)
+	var s *redirect.Session
+	err := r.c.Authorize(ctx, func(ctx context.Context) error {
+		dial, err := r.dialer(ctx)
+		if err != nil {
+			return r.c.wrap("redirect", err)
+		}
+		s, err = dial(ctx, kind)
+		return r.c.wrap("redirect", err)
+	})
 	if err != nil {
 		return nil, r.c.wrap("redirect", err)
 	}
-	s, err := dial(ctx, kind)
-	return s, r.c.wrap("redirect", err)
+	return s, nil
 }
 
 // BootFromImage boots the machine once from the image opts describe, served
 // over IDE-R, and restores the boot settings and the redirection state
-// afterwards; see redirect.BootFromImage.
+// afterwards; see redirect.BootFromImage. While the client has not yet
+// chosen its credential it runs under Authorize: a candidate refused a
+// change (AccessDenied) or refused at the redirection port gives way to the
+// next, after what the attempt changed was put back; no power change is
+// sent before the IDE-R session is open, so none is sent twice.
 func (r *RedirectService) BootFromImage(ctx context.Context, opts redirect.BootOptions) (*redirect.BootResult, error) {
-	dial, err := r.dialer(ctx)
-	if err != nil {
-		return nil, r.c.wrap("boot from image", err)
-	}
-	ws, err := r.c.conn(ctx)
-	if err != nil {
-		return nil, r.c.wrap("boot from image", err)
-	}
-	res, err := redirect.BootFromImage(ctx, ws, r.c.Power, dial, opts)
+	var res *redirect.BootResult
+	err := r.c.Authorize(ctx, func(ctx context.Context) error {
+		dial, err := r.dialer(ctx)
+		if err != nil {
+			return r.c.wrap("boot from image", err)
+		}
+		ws, err := r.c.conn(ctx)
+		if err != nil {
+			return r.c.wrap("boot from image", err)
+		}
+		res, err = redirect.BootFromImage(ctx, ws, r.c.Power, dial, opts)
+		return r.c.wrap("boot from image", err)
+	})
 	return res, r.c.wrap("boot from image", err)
 }
 
@@ -106,11 +129,15 @@ func (r *RedirectService) Restore(ctx context.Context, journal redirect.Journal)
 	if err != nil || rec == nil {
 		return nil, r.c.wrap("restore", err)
 	}
-	ws, err := r.c.conn(ctx)
-	if err != nil {
-		return nil, r.c.wrap("restore", err)
-	}
-	restored, err := redirect.RestoreFromRecord(ctx, ws, r.c.Power, rec)
+	var restored []string
+	err = r.c.Authorize(ctx, func(ctx context.Context) error {
+		ws, err := r.c.conn(ctx)
+		if err != nil {
+			return r.c.wrap("restore", err)
+		}
+		restored, err = redirect.RestoreFromRecord(ctx, ws, r.c.Power, rec)
+		return r.c.wrap("restore", err)
+	})
 	if err != nil {
 		return restored, r.c.wrap("restore", err)
 	}
@@ -127,13 +154,19 @@ func (r *RedirectService) State(ctx context.Context) (*redirect.State, error) {
 	return st, r.c.wrap("redirection state", err)
 }
 
-// SetState changes the redirection state; see redirect.SetState.
+// SetState changes the redirection state; see redirect.SetState. It runs
+// under Authorize, so that a candidate refused the change gives way to the
+// next.
 func (r *RedirectService) SetState(ctx context.Context, ch redirect.StateChange) (*redirect.State, error) {
-	ws, err := r.c.conn(ctx)
-	if err != nil {
-		return nil, r.c.wrap("redirection state", err)
-	}
-	st, err := redirect.SetState(ctx, ws, ch)
+	var st *redirect.State
+	err := r.c.Authorize(ctx, func(ctx context.Context) error {
+		ws, err := r.c.conn(ctx)
+		if err != nil {
+			return r.c.wrap("redirection state", err)
+		}
+		st, err = redirect.SetState(ctx, ws, ch)
+		return r.c.wrap("redirection state", err)
+	})
 	return st, r.c.wrap("redirection state", err)
 }
 

@@ -70,7 +70,8 @@ func TestActivityLog(t *testing.T) {
 
 	// A wrong password: the login entry says which step refused it.
 	bad := &memoryLog{}
-	c2, err := amt.New(dev.HTTPAddr(), amt.WithCredentials(user, "Wrong-pass1"), amt.WithActivityLog(bad, "bob", ""))
+	c2, err := amt.New(dev.HTTPAddr(), amt.WithCredentials(user, "Wrong-pass1"), amt.WithActivityLog(bad, "bob", ""),
+		amt.WithLockoutGuard(credentials.NewGuard(0, 0)))
 	require.NoError(t, err)
 	defer c2.CloseIdleConnections()
 	done = c2.Track("power status", amt.TechWSMan, nil)
@@ -78,10 +79,13 @@ func TestActivityLog(t *testing.T) {
 	done(err)
 	require.Error(t, err)
 	entries := bad.all()
-	require.Len(t, entries, 1)
-	assert.Equal(t, "auth_failed", entries[0].Outcome)
-	assert.Contains(t, entries[0].AuthStep, "wsman login on port")
-	assert.NotContains(t, entries[0].Message, "Wrong-pass1")
+	require.Len(t, entries, 2)
+	assert.Equal(t, "login", entries[0].Operation)
+	for _, e := range entries {
+		assert.Equal(t, "auth_failed", e.Outcome)
+		assert.Contains(t, e.AuthStep, "wsman login on port")
+		assert.NotContains(t, e.Message, "Wrong-pass1")
+	}
 }
 
 func TestOutcomeOf(t *testing.T) {

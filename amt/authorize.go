@@ -79,11 +79,14 @@ func (c *Client) Authorize(ctx context.Context, op func(ctx context.Context) err
 	}
 	defer release()
 	c.mu.Lock()
-	ws = c.ws
+	ws, latched := c.ws, c.latched
 	c.mu.Unlock()
 	if ws != nil {
 		release()
 		return op(ctx)
+	}
+	if latched != nil {
+		return latched
 	}
 	var (
 		winner     *wsman.Client
@@ -92,7 +95,7 @@ func (c *Client) Authorize(ctx context.Context, op func(ctx context.Context) err
 	)
 	outer := ctx
 	cand, attempts, err := c.src.Resolve(credentials.ForChange(ctx), c.host, func(ctx context.Context, cred credentials.Credential) error {
-		w, err := c.newWS(&cred)
+		w, err := c.candidateWS(&cred)
 		if err != nil {
 			return err
 		}
@@ -125,5 +128,9 @@ func (c *Client) Authorize(ctx context.Context, op func(ctx context.Context) err
 		// its context already.
 		return opErr
 	}
-	return c.wrap("login", err)
+	err = c.wrap("login", err)
+	c.mu.Lock()
+	c.latch(err)
+	c.mu.Unlock()
+	return err
 }

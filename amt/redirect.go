@@ -63,17 +63,19 @@ func (r *RedirectService) dialer(ctx context.Context) (redirect.DialFunc, error)
 		return nil, &Error{Host: r.c.host, Op: "redirect", Kind: ErrAuthFailed, Err: wsman.ErrUnauthorized}
 	}
 	dial := redirect.Dialer(r.Addr(), *cred, r.options())
-	if g, ok := r.c.src.(credentials.Guarded); ok {
-		// The redirection login counts towards the device's lockout like a
-		// WS-Man login: it goes through the same guard.
-		c, addr := *cred, r.Addr()
-		return func(ctx context.Context, kind redirect.Kind) (s *redirect.Session, err error) {
-			err = g.Guard().Login(ctx, addr, credentials.AMT, c, func(err error) bool { return errors.Is(err, redirect.ErrAuthFailed) },
-				func(ctx context.Context) error { s, err = dial(ctx, kind); return err })
-			return s, err
-		}, nil
+	// The redirection login counts towards the device's lockout like a
+	// WS-Man login: it goes through the same guard (the client's own for
+	// a source that guards nothing).
+	g := r.c.guard
+	if gs, ok := r.c.src.(credentials.Guarded); ok {
+		g = gs.Guard()
 	}
-	return dial, nil
+	c, addr := *cred, r.Addr()
+	return func(ctx context.Context, kind redirect.Kind) (s *redirect.Session, err error) {
+		err = g.Login(ctx, addr, credentials.AMT, c, func(err error) bool { return errors.Is(err, redirect.ErrAuthFailed) },
+			func(ctx context.Context) error { s, err = dial(ctx, kind); return err })
+		return s, err
+	}, nil
 }
 
 // Dial opens a redirection session of kind. While the client has not yet

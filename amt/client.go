@@ -339,12 +339,12 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	case o.src == nil:
 		c.ws = anon // no credentials: operations that need a login say so
 	}
-	popts := []power.Option{power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap)}
+	popts := []power.Option{power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap), power.WithTracker(c.wsmanTracker)}
 	if o.powerGap != nil {
 		popts = append(popts, power.WithMinGap(*o.powerGap))
 	}
 	c.Power = power.New(nil, popts...)
-	c.Defense = defense.New(nil, defense.WithClientFunc(c.conn), defense.WithErrorWrapper(c.wrap))
+	c.Defense = defense.New(nil, defense.WithClientFunc(c.conn), defense.WithErrorWrapper(c.wrap), defense.WithTracker(c.wsmanTracker))
 	c.Redirect = &RedirectService{c: c, port: o.redirectPort}
 	c.Logs = &LogService{c: c}
 	c.Clock = &ClockService{c: c, now: time.Now}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/defense"
 )
 
@@ -225,12 +227,14 @@ func runApply(cmd *cobra.Command, f *defenseFlags, p *defense.Policy, action str
 	if err != nil {
 		return err
 	}
-	c, err := f.client(cmd)
-	defer f.close()
-	if err != nil {
-		return err
-	}
-	res, err := c.Defense.Apply(cmd.Context(), p, opts)
+	return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+		return applyOn(ctx, cmd, c, f, p, opts, action)
+	})
+}
+
+// applyOn applies p on c and prints the result.
+func applyOn(ctx context.Context, cmd *cobra.Command, c *amt.Client, f *defenseFlags, p *defense.Policy, opts defense.ApplyOptions, action string) error {
+	res, err := c.Defense.Apply(ctx, p, opts)
 	if err != nil {
 		var ref *defense.RefusedError
 		if errors.As(err, &ref) && ref.Report != nil && f.output != "json" {
@@ -337,16 +341,8 @@ func newDefenseStatusCommand() *cobra.Command {
 		Short: "Show the System Defense policies enabled and active on each port, with their filters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			st, err := c.Defense.Status(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printDefenseStatus(cmd.OutOrStdout(), f.output, c.Host(), st)
+			return show(cmd, &f, func(ctx context.Context, c *amt.Client) (*defense.Status, error) { return c.Defense.Status(ctx) },
+				printDefenseStatus)
 		},
 	}
 	f.register(cmd)
@@ -363,16 +359,11 @@ func newDefenseStatsCommand() *cobra.Command {
 		Short: "Refresh and show the packets each filter and default of the active policies matched",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			stats, err := c.Defense.Statistics(cmd.Context(), reset)
-			if err != nil {
-				return err
-			}
-			return printDefenseStats(cmd.OutOrStdout(), f.output, c.Host(), stats, reset)
+			return show(cmd, &f, func(ctx context.Context, c *amt.Client) ([]defense.PortStatistics, error) {
+				return c.Defense.Statistics(ctx, reset)
+			}, func(w io.Writer, format, host string, stats []defense.PortStatistics) error {
+				return printDefenseStats(w, format, host, stats, reset)
+			})
 		},
 	}
 	f.register(cmd)
@@ -387,16 +378,9 @@ func newDefenseCapsCommand() *cobra.Command {
 		Short: "Show the device's System Defense limits and provisioning mode",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			caps, err := c.Defense.Capabilities(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printDefenseCaps(cmd.OutOrStdout(), f.output, c.Host(), caps)
+			return show(cmd, &f, func(ctx context.Context, c *amt.Client) (*defense.Capabilities, error) {
+				return c.Defense.Capabilities(ctx)
+			}, printDefenseCaps)
 		},
 	}
 	f.register(cmd)
@@ -413,27 +397,24 @@ func newDefenseRemoveCommand() *cobra.Command {
 		Short: "Disable and delete the policies and filters amtkit created (or, with --all, every one)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			res, err := c.Defense.Remove(cmd.Context(), defense.RemoveOptions{All: all, DryRun: dry})
-			if err != nil {
-				return err
-			}
-			names := make([]string, 0, len(res.Policies))
-			for _, p := range res.Policies {
-				names = append(names, p.Name)
-			}
-			extra := map[string]any{"policies": names, "filter_ids": nonNil(res.Filters), "bindings": res.Bindings, "round_trips": res.RoundTrips}
-			msg := fmt.Sprintf("removed %d policies (%s), %d filters, %d port bindings", len(names), strings.Join(names, ", "), len(res.Filters), res.Bindings)
-			if dry {
-				return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "remove", Changed: boolp(false), DryRun: true,
-					Message: "dry run: would have " + msg + "; nothing was sent", WouldSend: []plannedRequest{}, Extra: extra})
-			}
-			changed := len(names)+len(res.Filters) > 0
-			return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "remove", Accepted: true, Changed: &changed, Message: msg, Extra: extra})
+			return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+				res, err := c.Defense.Remove(ctx, defense.RemoveOptions{All: all, DryRun: dry})
+				if err != nil {
+					return err
+				}
+				names := make([]string, 0, len(res.Policies))
+				for _, p := range res.Policies {
+					names = append(names, p.Name)
+				}
+				extra := map[string]any{"policies": names, "filter_ids": nonNil(res.Filters), "bindings": res.Bindings, "round_trips": res.RoundTrips}
+				msg := fmt.Sprintf("removed %d policies (%s), %d filters, %d port bindings", len(names), strings.Join(names, ", "), len(res.Filters), res.Bindings)
+				if dry {
+					return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "remove", Changed: boolp(false), DryRun: true,
+						Message: "dry run: would have " + msg + "; nothing was sent", WouldSend: []plannedRequest{}, Extra: extra})
+				}
+				changed := len(names)+len(res.Filters) > 0
+				return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "remove", Accepted: true, Changed: &changed, Message: msg, Extra: extra})
+			})
 		},
 	}
 	f.register(cmd)

@@ -14,8 +14,10 @@ Errors (any command, --output json): on stdout, besides the message on stderr,
   auth_failed 5, tls 6, not_provisioned 7, device_error 8, locked_out 9,
   refused 10, outcome_unknown 11, wait_timed_out 12, interrupted 129/130/143.
 
-Changes (power, boot next/clear, ider boot, and every command that changes a
-machine) share one shape, plus the command's own keys named below:
+Changes (power, boot next/clear, ider boot/restore, redirect enable/disable,
+time --set, defense, and every command that changes a machine) share one
+shape, plus the command's own keys named below (present in a dry run too,
+with their values as they are now):
   {"host": string, "action": string, "accepted": bool, "changed": bool|null,
    "message": string, "dry_run": bool, "would_send": [request...]}
   request: {"operation": "Put"|"Invoke"|..., "resource": string,
@@ -101,6 +103,16 @@ ider boot: the change shape with --dry-run; otherwise host, device, action,
   bytes_served, commands, resets, seconds, rate_mib_s, stop, restored [string],
   restore_errors [string], error.
 
+ider restore: the change shape plus "restored" [string] (what was put back:
+  "boot options", "redirection listener", "redirection features"; [] in a dry
+  run or when nothing was recorded).
+
+redirect status: host string, ider bool|null, sol bool|null, listener
+  bool|null, enabled_state number|null (AMT_RedirectionService.EnabledState).
+redirect enable|disable: the change shape plus ider, sol, listener and
+  enabled_state as in redirect status: the state afterwards (in a dry run,
+  as it is).
+
 hw: host string, chassis object|null, baseboard object|null, bios
   object|null, processors [object], memory [object], storage [object],
   batteries [object].
@@ -114,6 +126,15 @@ creds profile list, creds runtime list, creds guard list: one JSON array
   ([] when empty) of {"name","default","users"}, {"host","profile","origin",
   "user","learned_at","stale"} and {"host","failures","pending",
   "max_failures","spent","last","frees_at","clear_at"}.
+
+log activity: one object per entry (no line when none matches): id number,
+  time string, actor string, host string|null, operation string, params
+  object, technology string|null, profile string|null, outcome string,
+  return_code number|null, return_code_name string|null, auth_step
+  string|null, job string|null, duration_seconds number, message string|null.
+log activity --stats: count number, oldest string|null, newest string|null,
+  last_purge string|null, retention_days number.
+log purge: deleted number, before string.
 
 version: module string, version string, commit string|null, modified bool,
   go_version string.

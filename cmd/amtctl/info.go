@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -21,17 +22,13 @@ func newInfoCommand() *cobra.Command {
 			"the device's account lockout.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			defer c.CloseIdleConnections()
-			rec, err := collectInfo(cmd, c, f.credentials)
-			if err != nil {
-				return err
-			}
-			return printInfo(cmd.OutOrStdout(), f.output, rec)
+			return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+				rec, err := collectInfo(cmd, c, f.credentials)
+				if err != nil {
+					return err
+				}
+				return printInfo(cmd.OutOrStdout(), f.output, rec)
+			})
 		},
 	}
 	f.register(cmd)

@@ -208,13 +208,13 @@ func newIDERBootCommand() *cobra.Command {
 			}
 			ctx, sigs, stop := catchInterrupts(cmd.Context())
 			defer stop()
+			bar := newBootProgress(cmd, c.Host())
 			opts := redirect.BootOptions{
 				Media: p.media, Device: p.target, Start: p.start, SOL: sol,
 				StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
-				Logger: f.dev.logger(cmd), Journal: journal, JournalHost: c.Host(),
+				Logger: bar.logger(f.dev.logger(cmd)), Journal: journal, JournalHost: c.Host(),
+				Progress: bar.update,
 			}
-			bar := newProgressBar(cmd)
-			opts.Progress = bar.update
 			if console {
 				opts.Console = cmd.OutOrStdout()
 			}
@@ -222,8 +222,9 @@ func newIDERBootCommand() *cobra.Command {
 			case consentCode != "":
 				opts.ConsentCode = func(context.Context) (string, error) { return consentCode, nil }
 			case isTTY(cmd.InOrStdin()):
-				opts.ConsentCode = promptConsent(cmd)
+				opts.ConsentCode = bar.pausing(promptConsent(cmd))
 			}
+			bar.step("setting up: the redirection service, user consent, the IDE-R session")
 			res, err := c.Redirect.BootFromImage(ctx, opts)
 			bar.done()
 			if res != nil && (err == nil || res.Stats != nil) {
@@ -270,14 +271,17 @@ func newIDERServeCommand() *cobra.Command {
 			ctx, sigs, stop := catchInterrupts(cmd.Context())
 			defer stop()
 			c := p.client
+			bar := newBootProgress(cmd, c.Host())
+			bar.step("opening the IDE-R session")
 			s, err := c.Redirect.Dial(ctx, redirect.IDER)
 			if err != nil {
+				bar.done()
 				if se := sigs.caught(); se != nil {
 					return se
 				}
 				return err
 			}
-			bar := newProgressBar(cmd)
+			bar.step("IDE-R session open; waiting for the machine to read the drive")
 			started := time.Now()
 			stats, err := redirect.ServeIDER(ctx, s, p.media, redirect.IDEROptions{
 				Start: p.start, Progress: bar.update, StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
@@ -339,18 +343,6 @@ func promptConsent(cmd *cobra.Command) func(context.Context) (string, error) {
 		return code, err
 	}
 }
-
-// progressBar draws bytes served and the rate on one line of a terminal;
-// on anything else, or with -q, it draws nothing.
-type progressBar struct{ p *progress }
-
-func newProgressBar(cmd *cobra.Command) *progressBar { return &progressBar{p: newProgress(cmd)} }
-
-func (b *progressBar) update(p redirect.Progress) {
-	b.p.Show("%10s served  %12s  %7d commands  %s", formatSize(p.BytesServed), formatRate(p.Rate), p.Commands, p.Elapsed.Truncate(time.Second))
-}
-
-func (b *progressBar) done() { b.p.Done() }
 
 type iderRecord struct {
 	Host                 string   `json:"host"`

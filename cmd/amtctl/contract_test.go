@@ -148,7 +148,10 @@ var (
 	redirectShape       = shape{"host": "string", "ider": "bool|null", "sol": "bool|null", "listener": "bool|null", "enabled_state": "number|null"}
 	redirectChangeShape = with(actionShape, "ider", "bool|null", "sol", "bool|null", "listener", "bool|null", "enabled_state", "number|null")
 	restoreShape        = with(actionShape, "restored", "array")
-	activityShape       = shape{
+	iderShape           = with(actionShape, "device", "string|null", "start_action", "string|null", "action_outcome_unknown", "bool",
+		"bytes_served", "number", "commands", "number", "resets", "number", "seconds", "number", "rate_mib_s", "number",
+		"stop", "string|null", "restored", "array", "restore_errors", "array", "error", "string|null")
+	activityShape = shape{
 		"id": "number", "time": "string", "actor": "string", "host": "string|null", "operation": "string", "params": "object",
 		"technology": "string|null", "profile": "string|null", "outcome": "string", "return_code": "number|null",
 		"return_code_name": "string|null", "auth_step": "string|null", "job": "string|null", "duration_seconds": "number",
@@ -270,7 +273,9 @@ func TestContract(t *testing.T) {
 				assert.Equal(t, []string{"Invoke ChangeBootOrder", "Put ", "Invoke ChangeBootOrder", "Invoke SetBootConfigRole", "Invoke RequestPowerStateChange"}, methods)
 			}},
 		{name: "ider boot --dry-run", command: "ider boot", args: j("ider", "boot", "--image", iso, "--host", host, "--dry-run"), env: pw,
-			shape: actionShape, check: func(t *testing.T, o map[string]any) {
+			shape: iderShape, check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, "ider-cd", o["device"])
+				assert.Nil(t, o["start_action"], "nothing was sent")
 				var got []string
 				for _, r := range o["would_send"].([]any) {
 					req := r.(map[string]any)

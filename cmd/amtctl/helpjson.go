@@ -99,9 +99,14 @@ boot show:
   boot_source string|null, settings object (the AMT_BootSettingData
   properties read, names as the firmware gives them).
 
-ider boot: the change shape with --dry-run; otherwise host, device, action,
-  bytes_served, commands, resets, seconds, rate_mib_s, stop, restored [string],
-  restore_errors [string], error.
+ider boot, ider serve: the change shape ("action" "ider boot" or "ider
+  serve"; accepted: the power request that starts the boot was accepted, or
+  for serve the image was served; changed null for a boot, false for serve)
+  plus device string|null ("ider-cd", "ider-floppy"), start_action
+  string|null (the power action sent, as in boot next), action_outcome_unknown
+  bool, bytes_served number, commands number, resets number, seconds number,
+  rate_mib_s number, stop string|null, restored [string], restore_errors
+  [string], error string|null.
 
 ider restore: the change shape plus "restored" [string] (what was put back:
   "boot options", "redirection listener", "redirection features"; [] in a dry

@@ -229,6 +229,8 @@ func TestContract(t *testing.T) {
 		// Successes.
 		{name: "info", command: "info", args: j("info", "--host", host), env: pw, shape: infoShape,
 			check: func(t *testing.T, o map[string]any) {
+				cr := o["credentials"].(map[string]any)
+				assert.Nil(t, cr["profile"], "no profile: null, as discover's credential_profile")
 				assert.Equal(t, "11.8.50.3425", o["firmware"])
 				assert.Equal(t, "ACM", o["provisioning_mode"])
 			}},

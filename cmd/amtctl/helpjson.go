@@ -32,9 +32,13 @@ info:
   provisioning_mode string|null (null unless provisioned), digest_realm
   string|null, hostname string|null, domain_name string|null, uuid
   string|null, platform_guid string|null, ports [port], credentials
-  object|null ({"profile", "origin", "fallback" (bool: a candidate after the
-  first in the order logged in), "attempts": [{"profile", "origin", "outcome",
-  "error"}]}).
+  object|null ({"profile" string|null, "origin", "fallback" (bool: a
+  candidate after the first in the order logged in), "attempts": [{"profile",
+  "origin", "outcome", "error"}]}).
+  origin (here and wherever credentials are reported): "task" (the
+  credential this command was given: --user/--password, --password-stdin or
+  AMT_PASSWORD), "profile" (--profile), "default" (the default profile),
+  "runtime" (the runtime entry that last worked on the host) or "other".
   Without credentials only host, firmware and product_version are known.
   port: {"instance_id", "wireless", "mac", "ip_address" (string|null),
          "dhcp", "link_up"}
@@ -59,7 +63,7 @@ power status:
   string, transitioning bool, transitioning_to string|null,
   available_actions [string].
 power ACTION: the change shape plus "status" (power status, or null without --wait),
-  "sent" bool (false when nothing needed sending, e.g. already on) and "credentials" object|null ({"origin", "profile", "fallback" bool}; null
+  "sent" bool (false when nothing needed sending, e.g. already on) and "credentials" object|null ({"origin", "profile" string|null, "fallback" bool}; null
   when no credential was chosen from the store).
 
 boot next:  the change shape plus "next_boot" string and "start_action"

@@ -352,7 +352,19 @@ func TestContract(t *testing.T) {
 			shape: with(actionShape, "filter_ids", "array", "interfaces", "array", "policy", "object", "policy_id", "string|null",
 				"replaced", "array", "report", "object|null", "round_trips", "number", "unbound", "array", "writes", "number")},
 		{name: "defense remove --dry-run", command: "defense remove", args: j("defense", "remove", "--host", host, "--dry-run"), env: pw,
-			shape: with(actionShape, "bindings", "number", "filter_ids", "array", "policies", "array", "round_trips", "number")},
+			shape: with(actionShape, "bindings", "number", "filter_ids", "array", "policies", "array", "round_trips", "number"),
+			check: func(t *testing.T, o map[string]any) {
+				reqs := o["would_send"].([]any)
+				filters := len(o["filter_ids"].([]any))
+				require.NotZero(t, filters, "the policy applied above has filters")
+				require.Len(t, reqs, int(o["bindings"].(float64))+len(o["policies"].([]any))+filters, "one Delete per binding, policy and filter")
+				for _, r := range reqs {
+					req := r.(map[string]any)
+					assertShape(t, "would_send", requestShape, req)
+					assert.Equal(t, "Delete", req["operation"])
+				}
+				assert.Equal(t, "AMT_NetworkPortSystemDefensePolicy", reqs[0].(map[string]any)["resource"], "the bindings first")
+			}},
 		{name: "defense remove", command: "defense remove", args: j("defense", "remove", "--host", host), env: pw,
 			shape: with(actionShape, "bindings", "number", "filter_ids", "array", "policies", "array", "round_trips", "number")},
 

@@ -267,10 +267,7 @@ func applyOn(ctx context.Context, cmd *cobra.Command, c *amt.Client, f *defenseF
 		timeout = "timeout " + formatDuration(opts.Timeout.Round(time.Minute))
 	}
 	if res.DryRun {
-		reqs := make([]plannedRequest, 0, len(res.Plan))
-		for _, r := range res.Plan {
-			reqs = append(reqs, plannedRequest{Operation: r.Operation, Resource: r.Class, Method: r.Method, Arguments: nonNilMap(r.Args)})
-		}
+		reqs := plannedRequests(res.Plan)
 		msg := fmt.Sprintf("dry run: would apply policy %q (%d filters, %s) on %s in %d round trips (%d writes); nothing was sent",
 			p.Name, len(p.Filters), timeout, strings.Join(interfaceNames(res.Interfaces), "+"), res.RoundTrips, res.Writes)
 		return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: action, Changed: boolp(false), Message: msg, DryRun: true, WouldSend: reqs, Extra: extra})
@@ -410,7 +407,7 @@ func newDefenseRemoveCommand() *cobra.Command {
 				msg := fmt.Sprintf("removed %d policies (%s), %d filters, %d port bindings", len(names), strings.Join(names, ", "), len(res.Filters), res.Bindings)
 				if dry {
 					return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "remove", Changed: boolp(false), DryRun: true,
-						Message: "dry run: would have " + msg + "; nothing was sent", WouldSend: []plannedRequest{}, Extra: extra})
+						Message: "dry run: would have " + msg + "; nothing was sent", WouldSend: plannedRequests(res.Plan), Extra: extra})
 				}
 				changed := len(names)+len(res.Filters) > 0
 				return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "remove", Accepted: true, Changed: &changed, Message: msg, Extra: extra})
@@ -434,4 +431,13 @@ func defenseExit(err error) (int, bool) {
 		return exitFailure, true
 	}
 	return 0, false
+}
+
+// plannedRequests are the requests a System Defense dry run planned.
+func plannedRequests(plan []defense.Request) []plannedRequest {
+	reqs := make([]plannedRequest, 0, len(plan))
+	for _, r := range plan {
+		reqs = append(reqs, plannedRequest{Operation: r.Operation, Resource: r.Class, Method: r.Method, Arguments: nonNilMap(r.Args)})
+	}
+	return reqs
 }

@@ -58,7 +58,7 @@ func (b *bootProgress) update(p redirect.Progress) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.endStep()
-	b.p.Show("%10s served  %12s  %7d commands  %s", formatSize(p.BytesServed), formatRate(p.Rate), p.Commands, p.Elapsed.Truncate(time.Second))
+	b.p.Show("%10s served  %12s  %7d commands  %s", formatSize(p.BytesServed), formatRate(p.Rate), p.Commands, formatDuration(p.Elapsed.Truncate(100*time.Millisecond)))
 }
 
 // done clears the line.

@@ -135,7 +135,8 @@ func TestIDERBootInterruptedBeforeResetSendsNone(t *testing.T) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 143, exitStatus(t, cmd), stderr.String())
 	assert.Empty(t, dev.PowerRequests(), "no reset sent")
-	assert.Contains(t, stdout.String(), `"action":null`, "no action reported as sent")
+	assert.Contains(t, stdout.String(), `"start_action":null`, "no action reported as sent")
+	assert.Contains(t, stdout.String(), `"accepted":false`)
 	requireNotArmed(t, dev)
 }
 

@@ -347,6 +347,16 @@ func TestContract(t *testing.T) {
 			shape: with(actionShape, "filter_ids", "array", "interfaces", "array", "policy", "object", "policy_id", "string|null",
 				"replaced", "array", "report", "object|null", "round_trips", "number", "unbound", "array", "writes", "number")},
 		{name: "defense status", command: "defense status", args: j("defense", "status", "--host", host), env: pw, shape: shape{"host": "string", "interfaces": "array", "mode": "string"}},
+		{name: "defense stats --reset --dry-run", command: "defense stats", args: j("defense", "stats", "--reset", "--dry-run", "--host", host), env: pw,
+			shape: actionShape, check: func(t *testing.T, o map[string]any) {
+				reqs := o["would_send"].([]any)
+				require.NotEmpty(t, reqs, "the quarantine above is active")
+				req := reqs[0].(map[string]any)
+				assertShape(t, "would_send", requestShape, req)
+				assert.Equal(t, "UpdateStatistics", req["method"])
+				assert.Equal(t, true, req["arguments"].(map[string]any)["ResetOnRead"])
+			}},
+		{name: "defense stats --dry-run without --reset", command: "defense stats", args: j("defense", "stats", "--dry-run", "--host", host), env: pw, exit: exitUsage},
 		{name: "defense stats", command: "defense stats", args: j("defense", "stats", "--host", host), env: pw, shape: shape{"host": "string", "interfaces": "array", "reset": "bool"}},
 		{name: "defense apply", command: "defense apply", args: j("defense", "apply", "--policy", policyFile, "--no-timeout", "--host", host), env: pw,
 			shape: with(actionShape, "filter_ids", "array", "interfaces", "array", "policy", "object", "policy_id", "string|null",

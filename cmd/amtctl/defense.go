@@ -348,14 +348,20 @@ func newDefenseStatusCommand() *cobra.Command {
 
 func newDefenseStatsCommand() *cobra.Command {
 	var (
-		f     deviceFlags
-		reset bool
+		f          deviceFlags
+		reset, dry bool
 	)
 	cmd := &cobra.Command{
 		Use:   "stats --host H [--reset]",
 		Short: "Refresh and show the packets each filter and default of the active policies matched",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dry && !reset {
+				return usageError{errors.New("--dry-run needs --reset: reading the counters changes nothing")}
+			}
+			if dry {
+				return f.run(cmd, func(ctx context.Context, c *amt.Client) error { return statsResetDryRun(ctx, cmd, c, f.output) })
+			}
 			return show(cmd, &f, func(ctx context.Context, c *amt.Client) ([]defense.PortStatistics, error) {
 				return c.Defense.Statistics(ctx, reset)
 			}, func(w io.Writer, format, host string, stats []defense.PortStatistics) error {
@@ -365,7 +371,32 @@ func newDefenseStatsCommand() *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&reset, "reset", false, "zero the counters after reading them")
+	registerDryRun(cmd, &dry)
 	return cmd
+}
+
+// statsResetDryRun says what stats --reset would send: UpdateStatistics
+// with ResetOnRead on the policy active on each port.
+func statsResetDryRun(ctx context.Context, cmd *cobra.Command, c *amt.Client, format string) error {
+	st, err := c.Defense.Status(ctx)
+	if err != nil {
+		return err
+	}
+	var reqs []plannedRequest
+	var ports []string
+	for _, in := range st.Interfaces {
+		if in.Active == nil {
+			continue
+		}
+		reqs = append(reqs, invoke("AMT_SystemDefensePolicy", "UpdateStatistics", "InstanceID", in.Active.ID,
+			"NetworkInterface", in.Interface.String(), "ResetOnRead", true))
+		ports = append(ports, fmt.Sprintf("%s (policy %q)", in.Interface, in.Active.Name))
+	}
+	msg := "would zero the counters of the active policies on " + strings.Join(ports, ", ")
+	if len(ports) == 0 {
+		msg = "no policy is active: there are no counters to zero"
+	}
+	return dryRun(cmd, format, c.Host(), "reset statistics", msg, reqs...)
 }
 
 func newDefenseCapsCommand() *cobra.Command {

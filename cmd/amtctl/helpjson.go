@@ -91,6 +91,8 @@ defense stats: host, reset bool, interfaces [{"interface", "active_policy",
   "filters": [{"id","name","direction","action","matched_packets"}],
   "tx_default_matched_packets" number|null, "rx_default_matched_packets"
   number|null}].
+defense stats --reset --dry-run: the change shape (action "reset
+  statistics").
 defense caps: host, mode, system_defense_available bool, max_policies,
   max_filters, interfaces [{"interface", "ipv4_max_tx_filters",
   "ipv4_max_tx_counters", "ipv4_max_rx_filters", "ipv4_max_rx_counters",

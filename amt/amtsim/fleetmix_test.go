@@ -118,7 +118,7 @@ func TestFleetFailureMix(t *testing.T) {
 		d := byGroup["unprovisioned"][0]
 		assert.Equal(t, 0, d.ProvisioningState())
 		resp, _ := newRawClient(t, "http://"+d.HTTPAddr()).send(getReq(uriGeneral), "")
-		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `realm="`+unprovisionedRealm+`"`)
+		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `realm="`+unprovisionedRealm(d.IP())+`"`)
 	})
 
 	t.Run("no AMT", func(t *testing.T) {
@@ -210,4 +210,21 @@ func TestFleetFailureMix(t *testing.T) {
 		assert.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF), "%v", err)
 		assert.Equal(t, 2, d.Stats().HTTPRequests)
 	})
+}
+
+func TestFDBudget(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, checkFDBudget(10000, 20000))
+	require.NoError(t, checkFDBudget(10000, 0), "unknown limit")
+	err := checkFDBudget(50000, 20000)
+	require.ErrorContains(t, err, "need 50000 listening sockets, and the open file limit is 20000")
+	require.ErrorContains(t, err, "RLIMIT_NOFILE")
+	opts := Options{HTTPPort: 0, TLSPort: 0, RMCPPort: 0, RedirectPort: 0, RedirectTLSPort: -1}
+	assert.Equal(t, 10+8+8+6, listeningSockets(&opts, 10, 8, 6))
+	if lim := fdLimit(); lim > 0 && lim < 300000 {
+		// Five sockets for each of 65,534 devices exceed any limit below
+		// 300,000: New refuses before binding anything.
+		_, err := New(Options{DevicesCIDR: "127.133.0.0/16"})
+		require.ErrorContains(t, err, "listening sockets")
+	}
 }

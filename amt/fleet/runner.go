@@ -441,7 +441,7 @@ func (r *Runner) read(ctx context.Context, m *machineRun) (json.RawMessage, stri
 }
 
 func credentialOptions(cred credentials.Credential) ([]amt.Option, error) {
-	opts := []amt.Option{amt.WithCredentials(cred.User, cred.Password)}
+	opts := []amt.Option{amt.WithCredentialOnTrial(cred.User, cred.Password)}
 	cert, err := cred.ClientCertificate()
 	if err != nil {
 		return nil, err

@@ -192,6 +192,10 @@
 //     Authorization header, responses, the nonce table with its nonce
 //     counts), used by WS-Man and the redirection port;
 //   - internal/rmcp: the presence ping, its ACK and the pong;
+//   - internal/host: the simulated host's power state machine (PowerState,
+//     the changes RequestPowerStateChange asks for and their transition
+//     time, the OS agent, OS power saving, the ME's lost state), guarded by
+//     the device's lock and calling back for boots and instance refreshes;
 //   - internal/sysdefense: the System Defense class family, a unit with its
 //     own state (filters, policies, counters) and packet evaluator, behind
 //     Enumerate, Get, Create, Delete and Invoke.
@@ -203,8 +207,9 @@
 // settings in classes.go; power.go; boot.go; redirsvc.go and optin.go;
 // captured*.go for hardware inventory, logs, time, ACLs, certificates and
 // the other captured classes; sysdefense.go binding the System Defense
-// unit), the simulated host (power.go's state machine, bios.go) and the
-// redirection port (redirect.go, ider.go, sol.go, kvm.go).
+// unit), the device's side of the simulated host (power.go binds
+// internal/host; boot.go's boots; bios.go, the BIOS an IDE-R boot runs)
+// and the redirection port (redirect.go, ider.go, sol.go, kvm.go).
 //
 // The class table is the one place that maps a resource URI to a class:
 // each classDef names its class, keys, firmware generations and either the

@@ -15,7 +15,7 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
-	d.settlePower(now)
+	d.power.Settle(now)
 	d.settleOptInLocked(now)
 	d.stats.Actions[req.Action]++
 	relatesTo := req.messageID

@@ -285,19 +285,20 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 		wo = append(wo, wsman.WithTimeout(*o.timeout))
 	}
 	c := &Client{host: host, url: u, wsOpts: wo, extra: o.extra, tlsCfg: o.tls, tlsSet: o.tlsSet, src: o.src, turn: make(chan struct{}, 1), activity: o.activity}
-	anon, err := c.newWS(nil)
-	if err != nil {
-		return nil, fmt.Errorf("amt: %w", err)
-	}
-	c.anon = anon
-	switch {
-	case o.hasCreds:
+	if o.hasCreds {
+		// The client that logs in is the only one needed (and it checks
+		// the options); one without credentials is never used.
 		c.cred = &credentials.Credential{User: o.user, Password: o.password}
 		if c.ws, err = c.newWS(c.cred); err != nil {
 			return nil, fmt.Errorf("amt: %w", err)
 		}
-	case o.src == nil:
-		c.ws = anon // no credentials: operations that need a login say so
+	} else {
+		if c.anon, err = c.newWS(nil); err != nil {
+			return nil, fmt.Errorf("amt: %w", err)
+		}
+		if o.src == nil {
+			c.ws = c.anon // no credentials: operations that need a login say so
+		}
 	}
 	popts := []power.Option{power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap)}
 	if o.powerGap != nil {
@@ -477,7 +478,9 @@ func (c *Client) Host() string { return c.host }
 // CloseIdleConnections closes connections kept open for reuse. A Client
 // stays usable afterwards; call this when done with a device.
 func (c *Client) CloseIdleConnections() {
-	c.anon.CloseIdleConnections()
+	if c.anon != nil {
+		c.anon.CloseIdleConnections()
+	}
 	c.mu.Lock()
 	ws := c.ws
 	c.mu.Unlock()
@@ -502,3 +505,16 @@ func (c *Client) WSMan() *wsman.Client {
 
 // wrap classifies an error of operation op.
 func (c *Client) wrap(op string, err error) error { return classify(c.host, op, err) }
+
+// Get reads one instance of resourceURI (a class URI, with selectors for a
+// class of several instances) through the client's login, its errors
+// classified like the services'. Once the client is logged in it is one
+// WS-Management exchange, which is what a fleet read of one class costs.
+func (c *Client) Get(ctx context.Context, resourceURI string, selectors ...wsman.Selector) (*wsman.Instance, error) {
+	ws, err := c.conn(ctx)
+	if err != nil {
+		return nil, c.wrap("get", err)
+	}
+	in, err := ws.Get(ctx, resourceURI, selectors...)
+	return in, c.wrap("get", err)
+}

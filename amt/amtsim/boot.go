@@ -316,7 +316,7 @@ func buildBootSourceSettings(*Device) []*instance {
 // singleInstance returns the only instance of a singleton class. Call with
 // d.mu held.
 func (d *Device) singleInstance(class string) *instance {
-	if insts := d.instances[class]; len(insts) > 0 {
+	if insts := d.instancesOf(class); len(insts) > 0 {
 		return insts[0]
 	}
 	return nil
@@ -462,7 +462,7 @@ func methodChangeBootOrder(d *Device, _ *instance, input *soap.Node) ([]outParam
 		return returnValue(rvInvalidReference), nil
 	}
 	id := sels["InstanceID"]
-	for _, src := range d.instances["CIM_BootSourceSetting"] {
+	for _, src := range d.instancesOf("CIM_BootSourceSetting") {
 		if v, _ := src.get("InstanceID"); v == id {
 			d.bootState.source = id
 			return returnValue(rvOK), nil

@@ -167,11 +167,7 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 	// The options were checked by Options.normalize.
 	_ = d.newSystemDefense(prof.defense)
 	d.traffic = prof.traffic
-	for _, c := range classTable {
-		if c.build != nil && c.served(d.major) {
-			d.instances[c.name] = c.build(d)
-		}
-	}
+	// Class instances are built on first use (instancesOf).
 	return d
 }
 
@@ -232,7 +228,7 @@ func (d *Device) rmcpEnabledLocked() bool {
 	if d.rmcpAddr == "" || d.major < rmcp.MinMajor {
 		return false
 	}
-	insts := d.instances["AMT_GeneralSettings"]
+	insts := d.instancesOf("AMT_GeneralSettings")
 	if len(insts) == 0 {
 		return false
 	}
@@ -279,7 +275,7 @@ func accountIndex(accts []Account) map[string]Account {
 func (d *Device) Hostname() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if insts := d.instances["AMT_GeneralSettings"]; len(insts) > 0 {
+	if insts := d.instancesOf("AMT_GeneralSettings"); len(insts) > 0 {
 		h, _ := insts[0].get("HostName")
 		return h
 	}

@@ -39,8 +39,19 @@
 // addresses). Nothing is bound on an empty address: TCP connections are
 // refused and pings go unanswered. Each device binds its own sockets on its
 // own address (no wildcard address): one for plain HTTP, one for TLS, one
-// for RMCP and two for redirection, so a fleet needs about five file
-// descriptors per device (turn off what a large fleet does not need).
+// for RMCP and two for redirection, so a fleet needs five file
+// descriptors per device with every port on, and one with plain HTTP
+// alone. New refuses a fleet whose sockets would leave fewer than 256
+// descriptors of the open file limit, before binding any. Go raises the
+// soft limit to the hard limit at start-up; where that is 20,000, 10,000
+// devices fit with plain HTTP only (HTTPPort alone; amtsim --tls-port -1
+// --rmcp-port -1 --redirect-port -1 --redirect-tls-port -1), and about
+// 3,900 with every port. More need ports turned off or a higher hard
+// limit (as root: ulimit -Hn, prlimit, or LimitNOFILE in a systemd unit).
+// Each listening socket has one goroutine accepting on it. A device
+// builds the instances of a class when it is first asked about it, so an
+// idle device holds about 4 KB of heap and one that has answered a Get
+// about 10 KB (BenchmarkFleet10k).
 // All devices share one TLS certificate and key; its subject alternative
 // names list the device addresses when there are at most 1024 devices,
 // otherwise only the loopback addresses.
@@ -80,6 +91,62 @@
 // its address: the same seed and addresses give the same mix.
 // Device.Group, Version, SKU, ProvisioningState, ProvisioningMode, TLSOnly
 // and RMCPEnabled report what a device became.
+//
+// # Failure mixes
+//
+// A fleet spec can give every failure a fleet meets its own group, so
+// that one simulator serves a floor where some machines work and others
+// fail in each of the ways a console must tell apart:
+//
+//	{"groups": [
+//	  {"name": "ok", "weight": 90},
+//	  {"name": "wrong-password", "weight": 2, "accounts": [{"user": "admin", "password": "0ther!pass"}]},
+//	  {"name": "unprovisioned", "weight": 2, "provisioning_state": 0},
+//	  {"name": "no-amt", "weight": 2, "no_amt": true},
+//	  {"name": "empty", "weight": 2, "empty": true},
+//	  {"name": "slow", "weight": 1, "latency": "2s", "latency_jitter": "500ms"},
+//	  {"name": "flaky", "weight": 1, "reset_after_requests": 1}
+//	]}
+//
+// Each is modelled as follows, with why:
+//
+//   - Wrong passwords: a group with its own accounts; a console using the
+//     fleet's password gets the digest challenge again (401) and the
+//     device counts the failed login towards its lockout, as firmware
+//     does with a wrong password.
+//   - Unprovisioned: provisioning_state 0, described above.
+//   - No AMT (no_amt) [modelled]: a machine without AMT (or with AMT
+//     disabled) whose own web server listens on the WS-Man port, as an
+//     address scan of a real network finds: every request is answered
+//     404 Not Found, Content-Type text/html, a fixed 85-byte page, no
+//     Server header and no digest challenge, so that the answer is an
+//     ordinary web server's and carries nothing that says AMT. The TLS,
+//     RMCP and redirection ports are closed. An address where nothing at
+//     all answers is an empty address.
+//   - Empty addresses (empty, or Options.EmptyFraction): nothing is bound,
+//     connections are refused and pings go unanswered, as at an address
+//     with no machine or a machine that is off the network. An empty group
+//     takes no other setting, and its devices do not exist (Server.Devices
+//     leaves them out).
+//   - Slow devices (latency, latency_jitter; Options.Latency and
+//     LatencyJitter; amtsim --latency and --latency-jitter) [modelled]:
+//     every HTTP request on the WS-Man ports waits latency plus a
+//     uniformly random extra of up to latency_jitter before it is read
+//     and handled, so each exchange (401 challenges included) takes that
+//     much longer, as across a WAN or with a busy management engine. The
+//     jitter is not seeded (runs differ by it). TCP connects, TLS
+//     handshakes, RMCP pongs and the redirection port are not delayed. A
+//     client that gives up during the wait leaves the request unexecuted.
+//   - Devices that reset connections (reset_after_requests) [modelled]:
+//     0 resets every TCP connection (plain and TLS) with RST as soon as it
+//     is accepted, before any TLS handshake or request, as a firmware
+//     whose web server has crashed does; n answers n requests on each
+//     connection and resets it when the next request arrives, without
+//     executing that request, so that a console must reconnect (a digest
+//     login spans two connections, the challenge closing its own, so 1
+//     lets each authenticated request through on a fresh connection and
+//     refuses a second one on it). Device.InjectFault resets single
+//     requests instead.
 //
 // The firmware version drives every place that shows it: the Server
 // header, Identify's ProductVersion, CIM_SoftwareIdentity, the served
@@ -191,6 +258,7 @@
 //   - internal/digest: the wire side of digest authentication (parsing the
 //     Authorization header, responses, the nonce table with its nonce
 //     counts), used by WS-Man and the redirection port;
+//   - internal/wire: the HTTP layer of the WS-Man ports (see The wire);
 //   - internal/rmcp: the presence ping, its ACK and the pong;
 //   - internal/host: the simulated host's power state machine (PowerState,
 //     the changes RequestPowerStateChange asks for and their transition
@@ -201,15 +269,16 @@
 //     Enumerate, Get, Create, Delete and Invoke.
 //
 // In this package: the public surface (New, Options, fleet specs, Server
-// and the Device handles tests use), the HTTP wire and authentication
-// (http.go, auth.go, server.go), the class table and its dispatcher
-// (classes.go, wsman.go, store.go), the class families (identity and
-// settings in classes.go; power.go; boot.go; redirsvc.go and optin.go;
-// captured*.go for hardware inventory, logs, time, ACLs, certificates and
-// the other captured classes; sysdefense.go binding the System Defense
-// unit), the device's side of the simulated host (power.go binds
-// internal/host; boot.go's boots; bios.go, the BIOS an IDE-R boot runs)
-// and the redirection port (redirect.go, ider.go, sol.go, kvm.go).
+// and the Device handles tests use), the device's side of the wire
+// (http.go: what each request gets, latency, resets and injected faults),
+// authentication and anti-hammering (auth.go, server.go), the class table
+// and its dispatcher (classes.go, wsman.go, store.go), the class families
+// (identity and settings in classes.go; power.go; boot.go; redirsvc.go and
+// optin.go; captured*.go for hardware inventory, logs, time, ACLs,
+// certificates and the other captured classes; sysdefense.go binding the
+// System Defense unit), the device's side of the simulated host (power.go
+// binds internal/host; boot.go's boots; bios.go, the BIOS an IDE-R boot
+// runs) and the redirection port (redirect.go, ider.go, sol.go, kvm.go).
 //
 // The class table is the one place that maps a resource URI to a class:
 // each classDef names its class, keys, firmware generations and either the
@@ -223,18 +292,35 @@
 // EPR modes and the envelopes are the dispatcher's for every class.
 //
 // A WS-Man request goes: the listener of the device's address (server.go)
-// → Server.ServeHTTP (http.go) reads the body and decodes the envelope
-// (internal/soap, through soap.go) → Device.authenticate (auth.go,
-// internal/digest) or a 401 → an injected fault, if one matches →
+// → wire.Server reads the request (internal/wire) → Server.serveWire
+// (http.go) finds the device of the connection, applies its latency and
+// resets and decodes the envelope (internal/soap, through soap.go) →
+// Device.authenticate (auth.go, internal/digest) or the 401
+// (wire.Firmware.Challenge) → an injected fault, if one matches →
 // Device.execute (wsman.go) takes the device lock, settles the power state
 // machine and consent timers → dispatch checks wsa:Action and
 // wsa:MessageID, finds the class by resource URI in the class table
 // (classByURI) → the class's operation (the instance store, or its
 // family's unit) → the response or fault envelope (internal/soap) →
-// writeSOAP (http.go). A redirection connection goes: the redirection
-// listener (redirect.go) → StartRedirectionSession → the session slot
-// (IDE-R, SOL or KVM) → AuthenticateSession (internal/digest) → ider.go
-// with the simulated BIOS (bios.go), sol.go or kvm.go.
+// wire.Firmware.SOAP frames it and wire.Server writes it. A redirection
+// connection goes: the redirection listener (redirect.go) →
+// StartRedirectionSession → the session slot (IDE-R, SOL or KVM) →
+// AuthenticateSession (internal/digest) → ider.go with the simulated BIOS
+// (bios.go), sol.go or kvm.go.
+//
+// # The wire
+//
+// internal/wire serves HTTP/1.1 and frames answers; it knows nothing of
+// devices, SOAP or digest state. Its interface to the rest is small: a
+// wire.Server calls one handler, func(*wire.Request) wire.Response, per
+// request (method, target, Authorization, body or a body error, and the
+// connection with the device the Accept hook attached and its request
+// count), and writes the Response in one piece: status, fields in the
+// given order, the body with a Content-Length or chunked from a buffer
+// (Response.Chunk), then keeps or closes the connection, or resets it
+// (Response.Reset, optionally after part of the body). wire.Firmware
+// builds the responses of one firmware version: SOAP answers, HTML
+// pages and the 401 challenge.
 //
 // To add a class from a capture: add a classDef to classTable
 // (classes.go, or the file of its family; registerClass for families
@@ -810,6 +896,45 @@
 //     InstanceID "Intel(r) AMT Network Port System Defense Capabilities N",
 //     N the port, and the service and general capabilities by their
 //     ElementName; these names are modelled.
+//
+// # HTTP framing
+//
+// The WS-Man ports answer as the captures in the recordings' _http
+// directory show (AMT 11.8 and 15.0), per firmware version:
+//
+//   - SOAP answers carry Date, Server, X-Frame-Options, Content-Type and
+//     Transfer-Encoding: chunked, in that order, and keep the connection.
+//     The content type is application/octet-stream up to AMT 11 (the
+//     11.8 capture) and application/soap+xml; charset=UTF-8 from AMT 12
+//     (the 15.0 capture) [modelled: the boundary between the two captured
+//     versions].
+//   - The body is chunked as the firmware writes it, from one buffer that
+//     holds the header and the start of the body: the first chunk fills
+//     the buffer after the header, every later chunk is a whole buffer,
+//     the last the rest, so chunks are cut wherever the buffer ends, in
+//     the middle of a name or a value. Sizes are four upper-case hex
+//     digits; the last chunk is "0". The buffer is 0x2FA bytes from AMT 12
+//     (15.0 capture: 218 header bytes, chunks 0220, 02FA, 02FA, 003C) and
+//     0x5E2 bytes up to AMT 11 (11.8 capture: 207 header bytes, chunks
+//     0513, 030B) [modelled: the 11.8 body ends in its second chunk, so
+//     that later chunks are whole buffers is assumed, as 15.0 shows].
+//   - The 401 carries WWW-Authenticate, Content-Type text/html, Server,
+//     Content-Length and Connection: close, in that order and without
+//     Date, and the firmware's logon page of 434 bytes, as captured from
+//     AMT 15.0; every version answers so [modelled: no 401 capture of
+//     other versions].
+//   - Other HTML pages (400, 404, 405, an injected status) have the 400
+//     capture's layout: Content-Type, Server, Content-Length, and
+//     Connection: close where the connection ends; the texts other than
+//     the logon page are modelled (the 400 capture's text was edited by
+//     its project). A request line or header that cannot be read gets the
+//     400 page [modelled].
+//   - SOAP faults (HTTP 400 and 500) are framed as SOAP answers
+//     [modelled: no capture of a fault's HTTP layer].
+//   - Requests on a connection are served one at a time; idle connections
+//     close after 2 minutes, a request header must arrive within 30 s, a
+//     body may be at most 256 KiB, and Expect: 100-continue is answered
+//     [modelled: none of these is captured].
 //
 // # Fault injection
 //

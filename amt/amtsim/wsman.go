@@ -299,7 +299,7 @@ var storeOps = &classOps{
 		return storeEntry(c, inst), nil
 	},
 	enumerate: func(d *Device, c *classDef) ([]entry, *soap.Fault) {
-		insts := d.instances[c.name]
+		insts := d.instancesOf(c.name)
 		items := make([]entry, 0, len(insts))
 		for _, inst := range insts {
 			items = append(items, storeEntry(c, inst.clone()))
@@ -339,7 +339,7 @@ func storeEntry(c *classDef, inst *instance) entry {
 // resolve finds the instance addressed by the selectors. Singletons may be
 // addressed without selectors; otherwise every key must be given and match.
 func (d *Device) resolve(c *classDef, sels []soap.Selector) (*instance, *soap.Fault) {
-	insts := d.instances[c.name]
+	insts := d.instancesOf(c.name)
 	if len(sels) == 0 {
 		if c.singleton && len(insts) == 1 {
 			return insts[0], nil

@@ -378,6 +378,7 @@ func TestContract(t *testing.T) {
 		{name: "refused", command: "power", args: j("power", "sleep", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
 		{name: "refused dry run", command: "power", args: j("power", "sleep", "--dry-run", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
 	}
+	cases = append(cases, jobContractCases(t, state)...)
 	// Plain-text and streaming commands whose success is not one JSON object.
 	covered := map[string]bool{"completion": true, "help": true, "demo": true, "ider boot": true, "ider serve": true, "sol": true,
 		// Landed last; their own tests cover them, cases here are still to write.

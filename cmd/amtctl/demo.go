@@ -108,6 +108,9 @@ func newDemoCommand() *cobra.Command {
 			if err := demoQuarantine(cmd, c, dev, output); err != nil {
 				return err
 			}
+			if err := demoJob(cmd, output); err != nil {
+				return err
+			}
 
 			fmt.Fprintf(out, "\n$ echo wrong | amtctl info --host %s --user %s --password-stdin\n", dev.HTTPAddr(), demoUser)
 			bad, err := amt.New(dev.HTTPAddr(), amt.WithCredentials(demoUser, "wrong"))

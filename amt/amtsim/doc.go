@@ -244,6 +244,19 @@
 // EnumerateResponse holds only the context. The System Defense classes
 // answer instances in every mode.
 //
+// The boot order is served through the wildcard association enumeration
+// the go-amt dashcli session records: an Enumerate of
+// http://schemas.dmtf.org/wbem/wscim/1/* with an association filter on
+// CIM_BootConfigSetting "Intel(r) AMT: Boot Configuration 0" (Role
+// GroupComponent, ResultClassName CIM_OrderedComponent) pulls a
+// CIM_OrderedComponent per source, AssignedSequence from 1: the hard drive
+// then PXE, as captured; the source ChangeBootOrder selected comes first,
+// then the captured order without it [modelled: no capture of the order
+// after a change]. That resource URI answers only filtered Enumerates,
+// their Pulls and Releases: Get and the other operations get
+// wsa:ActionNotSupported, an Enumerate without the filter
+// wsman:UnsupportedFeature [modelled].
+//
 // # Layout and the path of a request
 //
 // Layers that need nothing of a device are packages under internal/, each

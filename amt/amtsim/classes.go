@@ -84,7 +84,7 @@ type classOps struct {
 	put       func(d *Device, c *classDef, sels []soap.Selector, body *soap.Node) (entry, *soap.Fault)
 	create    func(d *Device, c *classDef, body *soap.Node) (*soap.EPR, *soap.Fault)
 	delete    func(d *Device, c *classDef, sels []soap.Selector) *soap.Fault
-	enumerate func(d *Device, c *classDef) ([]entry, *soap.Fault)
+	enumerate func(d *Device, c *classDef, body *soap.Node) ([]entry, *soap.Fault)
 	hasMethod func(c *classDef, method string) bool
 	invoke    func(d *Device, c *classDef, method string, sels []soap.Selector, input *soap.Node) ([]outParam, *soap.Fault)
 }
@@ -232,11 +232,12 @@ var classTable = []*classDef{
 }
 
 // The rest of the table is registered in this order: the classes served
-// from their captures, those served from protocol.md alone, then System
-// Defense's.
+// from their captures, those served from protocol.md alone, System
+// Defense's, then the wildcard association of the boot order (ordered.go).
 func init() {
 	registerCaptured()
 	registerDefense()
+	registerClass(classCIMWildcard)
 }
 
 // classByURI indexes classTable by resource URI.

@@ -491,7 +491,7 @@ func conformanceIn(t *testing.T, dir string, idx captureIndex, opts Options, st 
 				// by references are read through the enumeration only.
 				d.mu.Lock()
 				var keys [][]sel
-				for _, inst := range d.instances[class.name] {
+				for _, inst := range d.instancesOf(class.name) {
 					var ks []sel
 					for _, k := range class.keys {
 						v, ok := inst.get(k)

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/host"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/sysdefense"
 
@@ -57,7 +58,9 @@ type Device struct {
 	// forgetEvery makes the device forget its nonces after every
 	// forgetEvery-th successful login (0: never).
 	forgetEvery int
-	power       powerModel
+	power       *host.Machine // the simulated host (internal/host)
+	boots       []BootRecord  // every boot of the host, in order
+	redirMarked bool          // SetRedirectionSession
 	bootState   bootModel
 
 	// Redirection sessions and IDE-R boots.
@@ -160,7 +163,7 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		d.netmask = "255.255.255.0"
 		d.gateway = "0.0.0.0"
 	}
-	d.power = newPowerModel(prof)
+	d.power = d.newHost(prof)
 	// The options were checked by Options.normalize.
 	_ = d.newSystemDefense(prof.defense)
 	d.traffic = prof.traffic

@@ -244,6 +244,19 @@
 // EnumerateResponse holds only the context. The System Defense classes
 // answer instances in every mode.
 //
+// The boot order is served through the wildcard association enumeration
+// the go-amt dashcli session records: an Enumerate of
+// http://schemas.dmtf.org/wbem/wscim/1/* with an association filter on
+// CIM_BootConfigSetting "Intel(r) AMT: Boot Configuration 0" (Role
+// GroupComponent, ResultClassName CIM_OrderedComponent) pulls a
+// CIM_OrderedComponent per source, AssignedSequence from 1: the hard drive
+// then PXE, as captured; the source ChangeBootOrder selected comes first,
+// then the captured order without it [modelled: no capture of the order
+// after a change]. That resource URI answers only filtered Enumerates,
+// their Pulls and Releases: Get and the other operations get
+// wsa:ActionNotSupported, an Enumerate without the filter
+// wsman:UnsupportedFeature [modelled].
+//
 // # Layout and the path of a request
 //
 // Layers that need nothing of a device are packages under internal/, each
@@ -260,6 +273,10 @@
 //     counts), used by WS-Man and the redirection port;
 //   - internal/wire: the HTTP layer of the WS-Man ports (see The wire);
 //   - internal/rmcp: the presence ping, its ACK and the pong;
+//   - internal/host: the simulated host's power state machine (PowerState,
+//     the changes RequestPowerStateChange asks for and their transition
+//     time, the OS agent, OS power saving, the ME's lost state), guarded by
+//     the device's lock and calling back for boots and instance refreshes;
 //   - internal/sysdefense: the System Defense class family, a unit with its
 //     own state (filters, policies, counters) and packet evaluator, behind
 //     Enumerate, Get, Create, Delete and Invoke.
@@ -272,8 +289,9 @@
 // (identity and settings in classes.go; power.go; boot.go; redirsvc.go and
 // optin.go; captured*.go for hardware inventory, logs, time, ACLs,
 // certificates and the other captured classes; sysdefense.go binding the
-// System Defense unit), the simulated host (power.go's state machine,
-// bios.go) and the redirection port (redirect.go, ider.go, sol.go, kvm.go).
+// System Defense unit), the device's side of the simulated host (power.go
+// binds internal/host; boot.go's boots; bios.go, the BIOS an IDE-R boot
+// runs) and the redirection port (redirect.go, ider.go, sol.go, kvm.go).
 //
 // The class table is the one place that maps a resource URI to a class:
 // each classDef names its class, keys, firmware generations and either the

@@ -190,7 +190,7 @@ func defenseOps(dc sysdefense.Class) *classOps {
 			}
 			return defenseEntry(dc, in), nil
 		},
-		enumerate: func(d *Device, c *classDef) ([]entry, *soap.Fault) {
+		enumerate: func(d *Device, c *classDef, _ *soap.Node) ([]entry, *soap.Fault) {
 			ins, err := d.defense.Enumerate(dc.Name)
 			if err != nil {
 				return nil, defenseFault(err)

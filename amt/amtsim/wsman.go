@@ -15,7 +15,7 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
-	d.settlePower(now)
+	d.power.Settle(now)
 	d.settleOptInLocked(now)
 	d.stats.Actions[req.Action]++
 	relatesTo := req.messageID
@@ -131,7 +131,7 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		if f != nil {
 			return nil, f
 		}
-		items, f := ops.enumerate(d, c)
+		items, f := ops.enumerate(d, c, req.Body)
 		if f != nil {
 			return nil, f
 		}
@@ -298,7 +298,7 @@ var storeOps = &classOps{
 		}
 		return storeEntry(c, inst), nil
 	},
-	enumerate: func(d *Device, c *classDef) ([]entry, *soap.Fault) {
+	enumerate: func(d *Device, c *classDef, _ *soap.Node) ([]entry, *soap.Fault) {
 		insts := d.instancesOf(c.name)
 		items := make([]entry, 0, len(insts))
 		for _, inst := range insts {

@@ -1,6 +1,7 @@
 package amtsim
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -65,12 +66,21 @@ func (s *Server) handle(r *wire.Request, d *Device) (wire.Response, string) {
 	}
 	var req *request
 	var parseErr error
-	if len(r.Body) == 0 {
-		parseErr = errNoRoot
-	} else {
-		req, parseErr = decodeRequest(r.Body)
+	parse := func() {
+		if len(r.Body) == 0 {
+			parseErr = errNoRoot
+		} else {
+			req, parseErr = decodeRequest(r.Body)
+		}
 	}
-	isIdentify := parseErr == nil && req.identify && r.Method == http.MethodPost && r.Path == wsmanPath
+	// Only Identify is answered without credentials. A body without the
+	// name cannot be Identify, so it is parsed after authentication: a
+	// request the device challenges is not parsed at all.
+	mayIdentify := bytes.Contains(r.Body, identifyName)
+	if mayIdentify {
+		parse()
+	}
+	isIdentify := mayIdentify && parseErr == nil && req.identify && r.Method == http.MethodPost && r.Path == wsmanPath
 
 	var acct Account
 	if !isIdentify {
@@ -79,6 +89,9 @@ func (s *Server) handle(r *wire.Request, d *Device) (wire.Response, string) {
 		if res != authOK {
 			return fw.Challenge(d.realm, d.issueNonce(), res == authStale), "auth"
 		}
+	}
+	if !mayIdentify {
+		parse()
 	}
 	d.mu.Lock()
 	d.stats.Authenticated++
@@ -146,6 +159,9 @@ func (s *Server) handle(r *wire.Request, d *Device) (wire.Response, string) {
 	}
 	return fw.SOAP(exec()), op
 }
+
+// identifyName is in every Identify request, as its element's name.
+var identifyName = []byte("Identify")
 
 var errShuttingDown = errors.New("amtsim: shutting down")
 

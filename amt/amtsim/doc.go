@@ -153,12 +153,24 @@
 // property sets and the presence pong. The same holds for the SKU and the
 // provisioning state and mode (AMT_SetupAndConfigurationService).
 //
-// A device in pre-provisioning (state 0) answers with the fixed realm
-// Digest:A4070000000000000000000000000000, also its
-// AMT_GeneralSettings.DigestRealm, and advertises port 0 in its presence
-// pong. It still answers the HTTP ports with the 401 challenge and the
-// Server header, answers Identify, and accepts its configured accounts
-// like any other device, so that tests can inspect it.
+// A device in pre-provisioning (state 0) answers with a realm of four hex
+// digits and 28 zeros, also its AMT_GeneralSettings.DigestRealm, as the
+// two captured unprovisioned devices do (Digest:A407…, Digest:D29C…); the
+// four digits are derived from the address, so devices differ [modelled:
+// what the firmware derives them from is unknown]. From AMT 9 its
+// HostName is empty, as the unprovisioned AMT 11.8 capture shows; before
+// AMT 9 it keeps the host name, as the older unprovisioned capture (no
+// AMTNetworkEnabled) shows. It advertises port 0 in its presence pong. It
+// still answers the HTTP ports with the 401 challenge and the Server
+// header, answers Identify, accepts its configured accounts and answers
+// Gets and Enumerates (a Get of an unprovisioned device is captured), but
+// refuses work: a Put, Create or Delete gets wsman:InternalError with
+// AMT-STATUS 32 (INVALID_PROVISIONING_STATE) and a method ReturnValue 32,
+// 32800 on CIM classes (the vendor offset), except on
+// AMT_SetupAndConfigurationService and IPS_HostBasedSetupService, through
+// which provisioning happens [modelled: protocol.md names the status; no
+// capture shows which operations the firmware refuses;
+// Device.SetRefuseWhenUnprovisioned(false) lets the device take them].
 //
 // # RMCP presence ping
 //
@@ -177,10 +189,10 @@
 //	10     00
 //	11     10                data length 16
 //	12..15 00 00 01 57       OEM IANA 343 (Intel)
-//	16..17 port              16992, or 16993 when TLS-only; 0 in pre-provisioning
+//	16..17 port              16992, or 16993 when the device serves TLS; 0 in pre-provisioning
 //	18     version           major<<4 | minor below AMT 16; 0 from AMT 16 (or a minor above 15)
 //	19     state             provisioning state in bits 0-1
-//	20     01                supported entities: ASF 1.0
+//	20     01                supported entities: ASF 1.0; 21 (the DASH bit 5 here) on AMT 4.x-5.0
 //	21     20                supported interactions: DASH (AMT 5.1 and later; else 00)
 //	22..23 major, minor      when byte 18 is 0; else 00 00
 //	24..27 00 00 00 00
@@ -189,7 +201,9 @@
 // AMT 4 does not answer. The pong always advertises the standard ports
 // 16992 and 16993 even when the simulator listens elsewhere: a scanner
 // probes its own configured ports and reads the pong's port only to tell
-// TLS from plain HTTP. A device answers only while
+// TLS from plain HTTP (protocol.md §5.1: 16993 means TLS, which a device
+// with a TLS listener serves even when its plain port is open too). A
+// device answers only while
 // AMT_GeneralSettings.RmcpPingResponseEnabled is true, which a Put may
 // change. Stats.RMCPPings counts the pongs sent.
 //
@@ -232,9 +246,15 @@
 //
 // # Layout and the path of a request
 //
-// The protocol layers that need nothing of a device live in packages under
-// internal/, each depending only on the standard library:
+// Layers that need nothing of a device are packages under internal/, each
+// depending only on the standard library and the packages listed before
+// it:
 //
+//   - internal/soap: the SOAP layer. It decodes a request (header,
+//     selectors, EPR-valued selectors, body), writes responses with the
+//     firmware's namespace declarations and prefixes, faults in their own
+//     declaration order, Identify, endpoint references, and reads the
+//     enumeration mode and Pull parameters;
 //   - internal/digest: the wire side of digest authentication (parsing the
 //     Authorization header, responses, the nonce table with its nonce
 //     counts), used by WS-Man and the redirection port;
@@ -244,28 +264,44 @@
 //     own state (filters, policies, counters) and packet evaluator, behind
 //     Enumerate, Get, Create, Delete and Invoke.
 //
-// The rest is still in this package, one file per layer: the device's
-// side of the wire (http.go: what each request gets, latency, resets and
-// injected faults), authentication and
-// anti-hammering (auth.go), the SOAP layer (soap.go decodes requests,
-// envelope.go writes responses and faults, xmlr.go and xmlw.go), the class
-// table and dispatch (classes.go, wsman.go, store.go), the class families
-// (power.go, boot.go, redirsvc.go, optin.go, captured*.go, sysdefense.go),
-// the simulated host (power.go's state machine, bios.go) and the
-// redirection port (redirect.go, ider.go, sol.go).
+// In this package: the public surface (New, Options, fleet specs, Server
+// and the Device handles tests use), the device's side of the wire
+// (http.go: what each request gets, latency, resets and injected faults),
+// authentication and anti-hammering (auth.go, server.go), the class table
+// and its dispatcher (classes.go, wsman.go, store.go), the class families
+// (identity and settings in classes.go; power.go; boot.go; redirsvc.go and
+// optin.go; captured*.go for hardware inventory, logs, time, ACLs,
+// certificates and the other captured classes; sysdefense.go binding the
+// System Defense unit), the simulated host (power.go's state machine,
+// bios.go) and the redirection port (redirect.go, ider.go, sol.go, kvm.go).
+//
+// The class table is the one place that maps a resource URI to a class:
+// each classDef names its class, keys, firmware generations and either the
+// instance store's rules (writable properties with their types, a Put
+// rule, methods, an instance builder) or classOps of its family's unit
+// (System Defense's classes use defenseOps, which call the unit). The
+// dispatcher checks what every class checks (the action is served, the
+// account may write, the body has the element the operation needs, the
+// device is provisioned) and hands Get, Put, Create, Delete, Enumerate and
+// methods to the class's operations; enumeration contexts, paging, the
+// EPR modes and the envelopes are the dispatcher's for every class.
 //
 // A WS-Man request goes: the listener of the device's address (server.go)
 // → wire.Server reads the request (internal/wire) → Server.serveWire
 // (http.go) finds the device of the connection, applies its latency and
-// resets and decodes the envelope (soap.go) → Device.authenticate
-// (auth.go, internal/digest) or the 401 (wire.Firmware.Challenge) →
-// an injected fault, if one matches → Device.execute (wsman.go) takes the
-// device lock, settles the power state machine and consent timers →
-// dispatch checks wsa:Action and wsa:MessageID, finds the class by
-// resource URI in the class table (classByURI), or the System Defense
-// unit → Get/Put/Enumerate/Pull/Release or the class's method → the
-// response or fault envelope (envelope.go) → wire.Firmware.SOAP frames
-// it and wire.Server writes it.
+// resets and decodes the envelope (internal/soap, through soap.go) →
+// Device.authenticate (auth.go, internal/digest) or the 401
+// (wire.Firmware.Challenge) → an injected fault, if one matches →
+// Device.execute (wsman.go) takes the device lock, settles the power state
+// machine and consent timers → dispatch checks wsa:Action and
+// wsa:MessageID, finds the class by resource URI in the class table
+// (classByURI) → the class's operation (the instance store, or its
+// family's unit) → the response or fault envelope (internal/soap) →
+// wire.Firmware.SOAP frames it and wire.Server writes it. A redirection
+// connection goes: the redirection listener (redirect.go) →
+// StartRedirectionSession → the session slot (IDE-R, SOL or KVM) →
+// AuthenticateSession (internal/digest) → ider.go with the simulated BIOS
+// (bios.go), sol.go or kvm.go.
 //
 // # The wire
 //
@@ -282,7 +318,8 @@
 // pages and the 401 challenge.
 //
 // To add a class from a capture: add a classDef to classTable
-// (classes.go, or the file of its family) with its name, resource URI,
+// (classes.go, or the file of its family; registerClass for families
+// registered at start) with its name, resource URI,
 // keys, writable properties with their types, methods and an instance
 // builder that sets the properties the capture shows, gated on the
 // firmware major version where the captures of several versions differ;
@@ -515,7 +552,18 @@
 // StartRedirectionSessionReply: 11, status 00, 00 00, then bytes 4..11 are
 // the simulator's choice of version information: protocol 1.0 (01 00),
 // firmware major and minor (one byte each), hotfix and build (u16 each),
-// and an OEM length of 0. "KVMR" gets status 01 (not simulated). IDE-R and
+// and an OEM length of 0. "KVMR" (b1 01, as MeshCommander sends it) is
+// answered as protocol.md §3.7 says: status 00, the same authentication,
+// then 41 to the console's 40 00 00 00 00 00 00 00, after which the stream
+// is RFB; the simulator sends the RFB 003.008 greeting and then reads and
+// drops what the console sends until it closes [modelled: no capture
+// shows 0x41's layout, taken as eight bytes like the request, nor the
+// firmware's RFB]. CIM_KVMRedirectionSAP shows EnabledState 2 (enabled,
+// with a session) while it lasts and 6 after. A KVM session is refused
+// with 01 while the listener or the access point (EnabledState 3) is
+// disabled, with 03 while OptInRequired is not 0 (KVM needs consent then)
+// and consent is not given, and with 02 while another KVM session is
+// open; it counts as an open redirection session. IDE-R and
 // SOL get status 01 while AMT_RedirectionService has the listener closed
 // (ListenerEnabled false) or the feature disabled in EnabledState, and 03
 // while user consent is required and not given (see below); the status

@@ -291,25 +291,31 @@ func TestConformanceMatrix(t *testing.T) {
 	idx := realCaptures(t, dir)
 	var checked atomic.Int64
 	states := 0
-	for _, version := range conformanceVersions {
-		states++
-		t.Run(version, func(t *testing.T) {
-			opts := Options{Addr: "127.143.0." + strconv.Itoa(states), TLSPort: -1, RedirectTLSPort: -1, Version: version}
-			conformanceIn(t, dir, idx, opts, matrixState{methods: true, checked: &checked})
-		})
-	}
-	for i, st := range matrixStates() {
-		states++
-		st.checked = &checked
-		t.Run(st.name, func(t *testing.T) {
-			opts := Options{Addr: "127.143.1." + strconv.Itoa(i+1), TLSPort: -1, RedirectTLSPort: -1, Version: matrixVersion,
-				RedirectKeepAlive: 15 * time.Millisecond}
-			if st.opts != nil {
-				st.opts(&opts)
-			}
-			conformanceIn(t, dir, idx, opts, st)
-		})
-	}
+	// The states run in parallel inside one group, so that the count is
+	// read once they have all finished.
+	t.Run("states", func(t *testing.T) {
+		for i, version := range conformanceVersions {
+			states++
+			t.Run(version, func(t *testing.T) {
+				t.Parallel()
+				opts := Options{Addr: "127.143.0." + strconv.Itoa(i+1), TLSPort: -1, RedirectTLSPort: -1, Version: version}
+				conformanceIn(t, dir, idx, opts, matrixState{methods: true, checked: &checked})
+			})
+		}
+		for i, st := range matrixStates() {
+			states++
+			st.checked = &checked
+			t.Run(st.name, func(t *testing.T) {
+				t.Parallel()
+				opts := Options{Addr: "127.143.1." + strconv.Itoa(i+1), TLSPort: -1, RedirectTLSPort: -1, Version: matrixVersion,
+					RedirectKeepAlive: 15 * time.Millisecond}
+				if st.opts != nil {
+					st.opts(&opts)
+				}
+				conformanceIn(t, dir, idx, opts, st)
+			})
+		}
+	})
 	t.Logf("conformance matrix: %d states, %d state x class checks", states, checked.Load())
 	if !t.Failed() {
 		assert.GreaterOrEqual(t, checked.Load(), int64(states*60), "every state checks the served classes")

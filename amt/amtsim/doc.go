@@ -289,9 +289,11 @@
 // A WS-Man request goes: the listener of the device's address (server.go)
 // → wire.Server reads the request (internal/wire) → Server.serveWire
 // (http.go) finds the device of the connection, applies its latency and
-// resets and decodes the envelope (internal/soap, through soap.go) →
-// Device.authenticate (auth.go, internal/digest) or the 401
-// (wire.Firmware.Challenge) → an injected fault, if one matches →
+// resets, and decodes the envelope (internal/soap, through soap.go) when it
+// may be Identify (the body holds that name) → Device.authenticate
+// (auth.go, internal/digest) or the 401 (wire.Firmware.Challenge) → the
+// envelope of any other request decoded → an injected fault, if one
+// matches →
 // Device.execute (wsman.go) takes the device lock, settles the power state
 // machine and consent timers → dispatch checks wsa:Action and
 // wsa:MessageID, finds the class by resource URI in the class table

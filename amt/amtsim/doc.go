@@ -131,12 +131,15 @@
 //   - Slow devices (latency, latency_jitter; Options.Latency and
 //     LatencyJitter; amtsim --latency and --latency-jitter) [modelled]:
 //     every HTTP request on the WS-Man ports waits latency plus a
-//     uniformly random extra of up to latency_jitter before it is read
-//     and handled, so each exchange (401 challenges included) takes that
+//     uniformly random extra of up to latency_jitter once it is read and
+//     before it is handled, so each exchange (401 challenges included) takes that
 //     much longer, as across a WAN or with a busy management engine. The
 //     jitter is not seeded (runs differ by it). TCP connects, TLS
 //     handshakes, RMCP pongs and the redirection port are not delayed. A
-//     client that gives up during the wait leaves the request unexecuted.
+//     client that gives up during the wait leaves the request unexecuted;
+//     the device checks every 50 ms during a wait whether the client has
+//     closed the connection and then lets it go (injected delays do the
+//     same).
 //   - Devices that reset connections (reset_after_requests) [modelled]:
 //     0 resets every TCP connection (plain and TLS) with RST as soon as it
 //     is accepted, before any TLS handshake or request, as a firmware
@@ -307,9 +310,11 @@
 // A WS-Man request goes: the listener of the device's address (server.go)
 // → wire.Server reads the request (internal/wire) → Server.serveWire
 // (http.go) finds the device of the connection, applies its latency and
-// resets and decodes the envelope (internal/soap, through soap.go) →
-// Device.authenticate (auth.go, internal/digest) or the 401
-// (wire.Firmware.Challenge) → an injected fault, if one matches →
+// resets, and decodes the envelope (internal/soap, through soap.go) when it
+// may be Identify (the body holds that name) → Device.authenticate
+// (auth.go, internal/digest) or the 401 (wire.Firmware.Challenge) → the
+// envelope of any other request decoded → an injected fault, if one
+// matches →
 // Device.execute (wsman.go) takes the device lock, settles the power state
 // machine and consent timers → dispatch checks wsa:Action and
 // wsa:MessageID, finds the class by resource URI in the class table

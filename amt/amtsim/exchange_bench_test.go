@@ -136,3 +136,69 @@ func md5hexTest(s string) string {
 	h := md5.Sum([]byte(s))
 	return hex.EncodeToString(h[:])
 }
+
+// BenchmarkServerFirstContact measures the simulator's side of what a
+// console does with a device it has not talked to: a request without
+// credentials (the 401 challenge, which closes its connection), then the
+// authenticated Get on a new connection, closed after the answer; per
+// operation two connections and two exchanges.
+func BenchmarkServerFirstContact(b *testing.B) {
+	s, err := New(Options{TLSPort: -1, RMCPPort: -1, RedirectPort: -1, RedirectTLSPort: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	addr := s.Devices()[0].HTTPAddr()
+	body := getReq(uriGeneral)
+	head := "POST /wsman HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n"
+	realmRE := []byte(`realm="`)
+	nonceRE := []byte(`nonce="`)
+	value := func(h, key []byte) string {
+		i := bytes.Index(h, key)
+		if i < 0 {
+			return ""
+		}
+		rest := h[i+len(key):]
+		return string(rest[:bytes.IndexByte(rest, '"')])
+	}
+	contact := func() error {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		if _, err := io.WriteString(c, head+"\r\n"+body); err != nil {
+			return err
+		}
+		chal, err := io.ReadAll(c) // the 401 closes the connection
+		c.Close()
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(chal, []byte("HTTP/1.1 401 ")) {
+			return fmt.Errorf("challenge %q", chal)
+		}
+		auth := authHeaderFor(b, value(chal, realmRE), value(chal, nonceRE), testUser, testPass, 1)
+		c, err = net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, head+"Authorization: "+auth+"\r\n\r\n"+body); err != nil {
+			return err
+		}
+		return readChunkedOK(bufio.NewReader(c))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	for i := 0; i < b.N; i++ {
+		if err := contact(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,7 +75,9 @@ func TestFleetFailureMix(t *testing.T) {
 	t.Parallel()
 	spec, err := ParseFleetSpec(strings.NewReader(mixSpec))
 	require.NoError(t, err)
-	opts := Options{DevicesCIDR: "127.130.0.0/27", Fleet: spec, RedirectTLSPort: -1} // 30 addresses
+	logs := &syncBuffer{}
+	opts := Options{DevicesCIDR: "127.130.0.0/27", Fleet: spec, RedirectTLSPort: -1, // 30 addresses
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	sim := startSim(t, opts)
 	byGroup := map[string][]*Device{}
 	for _, d := range sim.Devices() {
@@ -163,6 +167,10 @@ func TestFleetFailureMix(t *testing.T) {
 		_, err = (&http.Client{Transport: tr}).Do(req)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Zero(t, d.Stats().Actions[identifyAction], "the request is not executed before the latency")
+		tr.CloseIdleConnections()
+		require.Eventually(t, func() bool {
+			return strings.Contains(logs.String(), `msg="client gave up during the latency" device=`+d.IP())
+		}, 30*time.Second, 10*time.Millisecond, "the device lets go of a client that closed")
 	})
 
 	t.Run("reset at once", func(t *testing.T) {
@@ -227,4 +235,22 @@ func TestFDBudget(t *testing.T) {
 		_, err := New(Options{DevicesCIDR: "127.133.0.0/16"})
 		require.ErrorContains(t, err, "listening sockets")
 	}
+}
+
+// syncBuffer is a buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -1,6 +1,7 @@
 package amtsim
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -36,7 +37,10 @@ func (s *Server) serveWire(r *wire.Request) wire.Response {
 		return wire.Response{Reset: true}
 	}
 	if lat := d.prof.delay(); lat > 0 {
-		if err := s.sleep(lat); err != nil {
+		if err := s.sleepConn(lat, r.Conn); err != nil {
+			if err == errClientGone {
+				s.log.Debug("client gave up during the latency", "device", d.ip, "remote", r.Conn.RemoteAddr().String())
+			}
 			return wire.Response{Reset: true}
 		}
 	}
@@ -65,12 +69,21 @@ func (s *Server) handle(r *wire.Request, d *Device) (wire.Response, string) {
 	}
 	var req *request
 	var parseErr error
-	if len(r.Body) == 0 {
-		parseErr = errNoRoot
-	} else {
-		req, parseErr = decodeRequest(r.Body)
+	parse := func() {
+		if len(r.Body) == 0 {
+			parseErr = errNoRoot
+		} else {
+			req, parseErr = decodeRequest(r.Body)
+		}
 	}
-	isIdentify := parseErr == nil && req.identify && r.Method == http.MethodPost && r.Path == wsmanPath
+	// Only Identify is answered without credentials. A body without the
+	// name cannot be Identify, so it is parsed after authentication: a
+	// request the device challenges is not parsed at all.
+	mayIdentify := bytes.Contains(r.Body, identifyName)
+	if mayIdentify {
+		parse()
+	}
+	isIdentify := mayIdentify && parseErr == nil && req.identify && r.Method == http.MethodPost && r.Path == wsmanPath
 
 	var acct Account
 	if !isIdentify {
@@ -79,6 +92,9 @@ func (s *Server) handle(r *wire.Request, d *Device) (wire.Response, string) {
 		if res != authOK {
 			return fw.Challenge(d.realm, d.issueNonce(), res == authStale), "auth"
 		}
+	}
+	if !mayIdentify {
+		parse()
 	}
 	d.mu.Lock()
 	d.stats.Authenticated++
@@ -114,15 +130,15 @@ func (s *Server) handle(r *wire.Request, d *Device) (wire.Response, string) {
 	s.log.Debug("injecting fault", "device", d.ip, "kind", f.Kind.String(), "action", op)
 	switch f.Kind {
 	case FaultDelay:
-		if err := s.sleep(f.Delay); err != nil {
-			// Shutting down: drop the connection rather than answer.
+		if err := s.sleepConn(f.Delay, r.Conn); err != nil {
+			// Shutting down or the client gone: drop the connection.
 			return wire.Response{Reset: true}, op
 		}
 		return fw.SOAP(exec()), op
 	case FaultDelayAnswer:
 		status, out := exec()
-		if err := s.sleep(f.Delay); err != nil {
-			return wire.Response{Reset: true}, op
+		if err := s.sleepConn(f.Delay, r.Conn); err != nil {
+			return wire.Response{Reset: true}, op // the request was executed
 		}
 		return fw.SOAP(status, out), op
 	case FaultStatus:
@@ -147,19 +163,41 @@ func (s *Server) handle(r *wire.Request, d *Device) (wire.Response, string) {
 	return fw.SOAP(exec()), op
 }
 
-var errShuttingDown = errors.New("amtsim: shutting down")
+// identifyName is in every Identify request, as its element's name.
+var identifyName = []byte("Identify")
 
-// sleep waits for d, or returns errShuttingDown when the server closes
-// first. A client that goes away meanwhile is not noticed: the answer is
-// written to a closed connection.
-func (s *Server) sleep(d time.Duration) error {
+var (
+	errShuttingDown = errors.New("amtsim: shutting down")
+	errClientGone   = errors.New("amtsim: the client closed the connection")
+)
+
+// peerCheck is how often a long wait checks whether the client is gone.
+const peerCheck = 50 * time.Millisecond
+
+// sleepConn waits for d, or returns errShuttingDown when the server closes
+// first, or errClientGone when the client closes or resets the connection
+// meanwhile (checked every peerCheck), so that a slow device lets go of a
+// client that gave up.
+func (s *Server) sleepConn(d time.Duration, c *wire.Conn) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-s.done:
-		return errShuttingDown
+	var tick <-chan time.Time
+	if d > peerCheck {
+		tk := time.NewTicker(peerCheck)
+		defer tk.Stop()
+		tick = tk.C
+	}
+	for {
+		select {
+		case <-t.C:
+			return nil
+		case <-s.done:
+			return errShuttingDown
+		case <-tick:
+			if c.PeerClosed() {
+				return errClientGone
+			}
+		}
 	}
 }
 

@@ -168,7 +168,7 @@ func TestHTTPLayerMatchesCaptures(t *testing.T) {
 }
 
 // authHeaderFor is a qop=auth Authorization value for POST /wsman.
-func authHeaderFor(t *testing.T, realm, nonce, user, pass string, nc int) string {
+func authHeaderFor(t testing.TB, realm, nonce, user, pass string, nc int) string {
 	t.Helper()
 	ncs := "0000000" + strconv.Itoa(nc)
 	ha1 := md5hexTest(user + ":" + realm + ":" + pass)

@@ -107,8 +107,14 @@ func (f Firmware) Page(status int, msg string, closeConn bool, extra ...Field) R
 	return f.page(nil, status, msg, closeConn, extra)
 }
 
+// logonPage is the 401 page, built once.
+var logonPage = PageBody(MsgLogonFailed)
+
 func (f Firmware) page(first []Field, status int, msg string, closeConn bool, extra []Field) Response {
-	body := PageBody(msg)
+	body := logonPage
+	if msg != MsgLogonFailed {
+		body = PageBody(msg)
+	}
 	fields := make([]Field, 0, len(first)+len(extra)+4)
 	fields = append(fields, first...)
 	fields = append(fields, Field{"Content-Type", "text/html"})

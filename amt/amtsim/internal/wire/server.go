@@ -57,6 +57,9 @@ type Conn struct {
 	active bool // a request is being served; guarded by srv.mu
 }
 
+// readers holds the request readers of closed connections.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+
 // outBufs holds encoding buffers, shared so that idle connections keep
 // none.
 var outBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
@@ -207,7 +210,12 @@ func (c *Conn) serve() {
 	if s.Accept != nil {
 		s.Accept(c)
 	}
-	br := bufio.NewReaderSize(c.nc, 4<<10)
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(c.nc)
+	defer func() {
+		br.Reset(nil)
+		readers.Put(br)
+	}()
 	for {
 		if c.setActive(false) {
 			return

@@ -184,3 +184,29 @@ func TestServerReset(t *testing.T) {
 		_ = c.Close()
 	}
 }
+
+func TestPeerClosed(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.134.0.3:0")
+	require.NoError(t, err)
+	seen, checked := make(chan bool, 1), make(chan struct{})
+	s := &Server{MaxBody: 1 << 10, Handler: func(r *Request) Response {
+		alive := !r.Conn.PeerClosed()
+		close(checked)
+		deadline := time.Now().Add(10 * time.Second)
+		for !r.Conn.PeerClosed() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		seen <- alive && r.Conn.PeerClosed()
+		return Response{Status: 200, Fields: []Field{{"Content-Length", "0"}}}
+	}}
+	go func() { _ = s.Serve(l) }()
+	defer func() { require.NoError(t, s.Shutdown(context.Background())) }()
+	c, err := net.Dial("tcp", l.Addr().String())
+	require.NoError(t, err)
+	_, err = io.WriteString(c, "POST / HTTP/1.1\r\n\r\n")
+	require.NoError(t, err)
+	<-checked // the handler has seen the peer alive
+	require.NoError(t, c.Close())
+	assert.True(t, <-seen, "alive while connected, closed once the client closed")
+}

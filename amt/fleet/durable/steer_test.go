@@ -85,6 +85,13 @@ func TestCanaryContinueBatches(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, durable.StateFinished, j.State)
 		require.NotNil(t, j.ContinuedAt)
+		// Waiting for Continue and for batch slots snoozed the River jobs
+		// without spending attempts.
+		var maxAttempt, snoozed int
+		require.NoError(t, db.QueryRow(ctx, `SELECT MAX(attempt), COUNT(*) FILTER (WHERE CAST(metadata AS TEXT) LIKE '%snoozes%')
+			FROM river_job WHERE kind = 'amtkit_fleet_chunk'`).Scan(&maxAttempt, &snoozed))
+		assert.Equal(t, 1, maxAttempt)
+		assert.Positive(t, snoozed)
 	})
 }
 

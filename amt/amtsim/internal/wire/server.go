@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,7 +55,19 @@ type Conn struct {
 
 	nc     net.Conn
 	srv    *Server
-	active bool // a request is being served; guarded by srv.mu
+	shard  *connShard
+	active bool // a request is being served; guarded by shard.mu
+}
+
+// connShards spread the server's connection book-keeping over several
+// locks: one server serves every listener of a fleet, and a single lock
+// taken at each accept, request and close makes its goroutines queue
+// behind one another.
+const connShards = 64
+
+type connShard struct {
+	mu    sync.Mutex
+	conns map[*Conn]struct{}
 }
 
 // readers holds the request readers of closed connections.
@@ -87,10 +100,11 @@ type Server struct {
 	// MaxBody is the largest request body read.
 	MaxBody int
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards listeners
 	listeners map[net.Listener]struct{}
-	conns     map[*Conn]struct{}
-	closing   bool
+	closing   atomic.Bool // set once by Shutdown, before it visits the shards
+	shards    [connShards]connShard
+	next      atomic.Uint32 // round-robin shard of the next connection
 	wg        sync.WaitGroup
 }
 
@@ -103,14 +117,13 @@ func (s *Server) Serve(l net.Listener) error {
 		l = tls.NewListener(l, s.TLSConfig)
 	}
 	s.mu.Lock()
-	if s.closing {
+	if s.closing.Load() {
 		s.mu.Unlock()
 		_ = l.Close()
 		return errClosed
 	}
 	if s.listeners == nil {
 		s.listeners = map[net.Listener]struct{}{}
-		s.conns = map[*Conn]struct{}{}
 	}
 	s.listeners[l] = struct{}{}
 	s.mu.Unlock()
@@ -118,10 +131,7 @@ func (s *Server) Serve(l net.Listener) error {
 	for {
 		nc, err := l.Accept()
 		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing || errors.Is(err, net.ErrClosed) {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return errClosed
 			}
 			var ne net.Error
@@ -135,17 +145,24 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
-		c := &Conn{nc: nc, srv: s}
+		c := &Conn{nc: nc, srv: s, shard: &s.shards[s.next.Add(1)%connShards]}
 		_, c.TLS = nc.(*tls.Conn)
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
+		sh := c.shard
+		sh.mu.Lock()
+		// Checked under the shard's lock: Shutdown sets closing before it
+		// visits each shard and waits only after, so a connection added
+		// here is either closed by it or sees closing at its first turn.
+		if s.closing.Load() {
+			sh.mu.Unlock()
 			_ = nc.Close()
 			return errClosed
 		}
-		s.conns[c] = struct{}{}
+		if sh.conns == nil {
+			sh.conns = map[*Conn]struct{}{}
+		}
+		sh.conns[c] = struct{}{}
 		s.wg.Add(1)
-		s.mu.Unlock()
+		sh.mu.Unlock()
 		go c.serve()
 	}
 }
@@ -160,16 +177,21 @@ func isTemporary(err error) bool {
 // ctx ends; then it closes what is left and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.closing = true
+	s.closing.Store(true)
 	for l := range s.listeners {
 		_ = l.Close()
 	}
-	for c := range s.conns {
-		if !c.active {
-			_ = c.nc.Close()
-		}
-	}
 	s.mu.Unlock()
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for c := range sh.conns {
+			if !c.active {
+				_ = c.nc.Close()
+			}
+		}
+		sh.mu.Unlock()
+	}
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -180,11 +202,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	s.mu.Lock()
-	for c := range s.conns {
-		_ = c.nc.Close()
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for c := range sh.conns {
+			_ = c.nc.Close()
+		}
+		sh.mu.Unlock()
 	}
-	s.mu.Unlock()
 	<-done
 	return ctx.Err()
 }
@@ -192,19 +217,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // setActive marks the connection busy or idle and reports whether the
 // server is shutting down.
 func (c *Conn) setActive(active bool) (closing bool) {
-	c.srv.mu.Lock()
-	defer c.srv.mu.Unlock()
+	c.shard.mu.Lock()
+	defer c.shard.mu.Unlock()
 	c.active = active
-	return c.srv.closing
+	return c.srv.closing.Load()
 }
 
 func (c *Conn) serve() {
 	s := c.srv
 	defer func() {
 		_ = c.nc.Close()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
+		c.shard.mu.Lock()
+		delete(c.shard.conns, c)
+		c.shard.mu.Unlock()
 		s.wg.Done()
 	}()
 	if s.Accept != nil {

@@ -122,12 +122,16 @@ func TestServerResetAndShutdown(t *testing.T) {
 	require.NoError(t, err)
 	// Wait until the busy request is in the handler.
 	require.Eventually(t, func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for c := range s.conns {
-			if c.active {
-				return true
+		for i := range s.shards {
+			sh := &s.shards[i]
+			sh.mu.Lock()
+			for c := range sh.conns {
+				if c.active {
+					sh.mu.Unlock()
+					return true
+				}
 			}
+			sh.mu.Unlock()
 		}
 		return false
 	}, 5*time.Second, time.Millisecond)

@@ -113,7 +113,8 @@ func TestJobRunDryRun(t *testing.T) {
 }
 
 // TestJobUsageErrors: what job run and the other job commands refuse, each
-// with exit 2, a one-line reason and the usage, before anything is stored.
+// with exit 2, a one-line reason and the usage, before anything is stored
+// (in process; TestContract runs such cases on the binary).
 func TestJobUsageErrors(t *testing.T) {
 	t.Parallel()
 	e := newJobEnv(t)
@@ -160,7 +161,10 @@ func TestJobUsageErrors(t *testing.T) {
 		if asJSON {
 			args = append(args, "-o", "json")
 		}
-		code, stdout, stderr := e.run("", args...)
+		// In process: the binary's path to these is TestContract's.
+		var outBuf, errBuf bytes.Buffer
+		code := runIO(t.Context(), append(args, "--state", e.state), strings.NewReader(""), &outBuf, &errBuf)
+		stdout, stderr := outBuf.String(), errBuf.String()
 		if !assert.Equal(t, exitUsage, code, "%s: %s", name, stderr) {
 			continue
 		}

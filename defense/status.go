@@ -86,7 +86,9 @@ func (st *state) active(port int) *devPolicy {
 
 // Status reads, per port, the enabled and the active policy, the active
 // policy's filters with their last counts, its time left and anti-spoofing.
-func (s *Service) Status(ctx context.Context) (*Status, error) {
+func (s *Service) Status(ctx context.Context) (_ *Status, err error) {
+	ctx, done := s.begin(ctx, "defense status", nil)
+	defer func() { done(err) }()
 	x, err := s.session(ctx)
 	if err != nil {
 		return nil, err
@@ -197,7 +199,9 @@ type PortStatistics struct {
 // Statistics refreshes the counters of the policy active on each port
 // (UpdateStatistics, zeroing them afterwards when reset) and reads them
 // from AMT_ActiveFilterStatistics.
-func (s *Service) Statistics(ctx context.Context, reset bool) ([]PortStatistics, error) {
+func (s *Service) Statistics(ctx context.Context, reset bool) (_ []PortStatistics, err error) {
+	ctx, done := s.begin(ctx, "defense statistics", map[string]string{"reset": strconv.FormatBool(reset)})
+	defer func() { done(err) }()
 	x, err := s.session(ctx)
 	if err != nil {
 		return nil, err
@@ -274,12 +278,17 @@ type RemoveResult struct {
 	Bindings   int
 	RoundTrips int
 	DryRun     bool
+	// Plan lists, in a dry run, the requests Remove would have sent, in
+	// order; nil otherwise.
+	Plan []Request
 }
 
 // Remove disables and deletes the policies amtkit created (or, with All,
 // every policy), then the filters nothing references any more that amtkit
 // created (or, with All, every unreferenced filter).
-func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (*RemoveResult, error) {
+func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (_ *RemoveResult, err error) {
+	ctx, done := s.begin(ctx, "defense remove", map[string]string{"all": strconv.FormatBool(opts.All), "dry_run": strconv.FormatBool(opts.DryRun)})
+	defer func() { done(err) }()
 	x, err := s.session(ctx)
 	if err != nil {
 		return nil, err
@@ -304,12 +313,14 @@ func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (*RemoveResult
 		if !slices.ContainsFunc(gone, func(p *devPolicy) bool { return p.ID == b.PolicyID }) {
 			continue
 		}
+		res.planDelete("AMT_NetworkPortSystemDefensePolicy", map[string]any{"port": portName(b.Port), "policy": b.PolicyID})
 		if err := x.deleteUnless(opts.DryRun, ctx, uriBinding, bindingSelectors(b)...); err != nil {
 			return res, fmt.Errorf("defense: disabling policy %s on the %s port: %w", b.PolicyID, portName(b.Port), err)
 		}
 		res.Bindings++
 	}
 	for _, p := range gone {
+		res.planDelete("AMT_SystemDefensePolicy", map[string]any{"InstanceID": p.ID})
 		if err := x.deleteUnless(opts.DryRun, ctx, uriPolicy, wsman.Sel("InstanceID", p.ID)); err != nil {
 			return res, fmt.Errorf("defense: deleting policy %q (%s): %w", p.Name, p.ID, err)
 		}
@@ -328,6 +339,7 @@ func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (*RemoveResult
 		if used {
 			continue
 		}
+		res.planDelete(wsman.ClassName(f.URI), map[string]any{"InstanceID": f.ID})
 		if err := x.deleteUnless(opts.DryRun, ctx, f.URI, wsman.Sel("InstanceID", f.ID)); err != nil {
 			return res, fmt.Errorf("defense: deleting filter %q (%s): %w", f.Filter.Name, f.ID, err)
 		}
@@ -335,6 +347,13 @@ func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (*RemoveResult
 	}
 	res.RoundTrips = int(x.rt.Load())
 	return res, nil
+}
+
+// planDelete records, in a dry run, a Delete that Remove would send.
+func (r *RemoveResult) planDelete(class string, args map[string]any) {
+	if r.DryRun {
+		r.Plan = append(r.Plan, Request{Operation: "Delete", Class: class, Args: args})
+	}
 }
 
 // deleteUnless deletes unless dry, when it only counts the request.

@@ -89,7 +89,7 @@ func (t *digestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.put(slot)
 		return resp, nil
 	}
-	chal, err := digest.FindChallenge(resp.Header)
+	chal, err := findChallenge(resp.Header)
 	if err != nil {
 		// A 401 without a digest challenge (Kerberos only, say): give it
 		// to the caller as it is.
@@ -151,6 +151,85 @@ func (t *digestTransport) authorize(req *http.Request, slot *nonceSlot) error {
 	req.Header["Authorization"] = []string{formatCredentials(cred)}
 	noteAuthorized(req, true)
 	return nil
+}
+
+// findChallenge reads the digest challenge of a 401. AMT sends one
+// WWW-Authenticate header of the form Digest realm="…", nonce="…",
+// stale="false",qop="auth" (protocol.md §1.2), which is read here with a
+// few allocations; anything else goes to the library's parser.
+func findChallenge(h http.Header) (*digest.Challenge, error) {
+	vs := h["Www-Authenticate"]
+	if len(vs) == 1 {
+		if c, ok := parseChallenge(vs[0]); ok {
+			return c, nil
+		}
+	}
+	return digest.FindChallenge(h)
+}
+
+// parseChallenge parses `Digest k=v, k="v", ...` with the parameters AMT
+// sends; ok is false for any other form (unknown parameters, escapes,
+// another scheme).
+func parseChallenge(s string) (*digest.Challenge, bool) {
+	rest, ok := strings.CutPrefix(s, "Digest ")
+	if !ok {
+		return nil, false
+	}
+	c := &digest.Challenge{}
+	for {
+		rest = strings.TrimLeft(rest, " \t,")
+		if rest == "" {
+			break
+		}
+		eq := strings.IndexByte(rest, '=')
+		if eq <= 0 {
+			return nil, false
+		}
+		key := strings.TrimSpace(rest[:eq])
+		rest = strings.TrimLeft(rest[eq+1:], " \t")
+		var val string
+		if strings.HasPrefix(rest, `"`) {
+			end := strings.IndexByte(rest[1:], '"')
+			if end < 0 {
+				return nil, false
+			}
+			val = rest[1 : 1+end]
+			if strings.IndexByte(val, '\\') >= 0 {
+				return nil, false
+			}
+			rest = rest[end+2:]
+		} else {
+			end := strings.IndexAny(rest, ", \t")
+			if end < 0 {
+				end = len(rest)
+			}
+			val, rest = rest[:end], rest[end:]
+		}
+		switch strings.ToLower(key) {
+		case "realm":
+			c.Realm = val
+		case "nonce":
+			c.Nonce = val
+		case "opaque":
+			c.Opaque = val
+		case "algorithm":
+			c.Algorithm = val
+		case "stale":
+			c.Stale = strings.EqualFold(val, "true")
+		case "qop":
+			for q := range strings.SplitSeq(val, ",") {
+				if q = strings.TrimSpace(q); q != "" {
+					c.QOP = append(c.QOP, q)
+				}
+			}
+		default:
+			return nil, false // domain, charset, userhash: the library knows them
+		}
+	}
+	if c.Nonce == "" {
+		return nil, false
+	}
+	return c, true
 }
 
 // fastDigest computes the Authorization header of the digest AMT uses

@@ -316,7 +316,7 @@ func buildBootSourceSettings(*Device) []*instance {
 // singleInstance returns the only instance of a singleton class. Call with
 // d.mu held.
 func (d *Device) singleInstance(class string) *instance {
-	if insts := d.instances[class]; len(insts) > 0 {
+	if insts := d.instancesOf(class); len(insts) > 0 {
 		return insts[0]
 	}
 	return nil
@@ -462,7 +462,7 @@ func methodChangeBootOrder(d *Device, _ *instance, input *soap.Node) ([]outParam
 		return returnValue(rvInvalidReference), nil
 	}
 	id := sels["InstanceID"]
-	for _, src := range d.instances["CIM_BootSourceSetting"] {
+	for _, src := range d.instancesOf("CIM_BootSourceSetting") {
 		if v, _ := src.get("InstanceID"); v == id {
 			d.bootState.source = id
 			return returnValue(rvOK), nil
@@ -492,7 +492,7 @@ func methodSetBootConfigRole(d *Device, _ *instance, input *soap.Node) ([]outPar
 // armed one-time settings (or the default order), records the boot and
 // consumes the one-time settings. Call with d.mu held.
 func (d *Device) boot(at time.Time, cause string) {
-	rec := BootRecord{Seq: len(d.power.boots) + 1, Time: at, Cause: cause, Source: BootSourceHDD}
+	rec := BootRecord{Seq: len(d.boots) + 1, Time: at, Cause: cause, Source: BootSourceHDD}
 	if bsd := d.singleInstance("AMT_BootSettingData"); bsd != nil && d.bootState.armed {
 		rec.OneTime = true
 		rec.UseIDER = bsd.flag("UseIDER")
@@ -547,13 +547,13 @@ func (d *Device) boot(at time.Time, cause string) {
 	if rec.Requested == "" {
 		rec.Requested = rec.Source
 	}
-	d.power.boots = append(d.power.boots, rec)
+	d.boots = append(d.boots, rec)
 	if d.bootCh != nil {
 		close(d.bootCh)
 	}
 	d.bootCh = make(chan struct{})
 	d.srv.log.Info("amtsim boot", "device", d.ip, "seq", rec.Seq, "cause", cause, "source", rec.Source, "one_time", rec.OneTime)
 	if rec.UseIDER {
-		d.power.boots[len(d.power.boots)-1].IDERBoot = d.startIDERBootLocked(rec.Seq, rec.IDERBootDevice == 1)
+		d.boots[len(d.boots)-1].IDERBoot = d.startIDERBootLocked(rec.Seq, rec.IDERBootDevice == 1)
 	}
 }

@@ -149,7 +149,9 @@ func buildCaptured(cc *capturedClass, d *Device) []*instance {
 
 var capturedByName = map[string]*capturedClass{}
 
-func init() {
+// registerCaptured adds the classes served from their captures, then those
+// served from protocol.md alone, to the class table.
+func registerCaptured() {
 	setupCapturedBehaviours()
 	for _, cc := range capturedClasses {
 		capturedByName[cc.name] = cc

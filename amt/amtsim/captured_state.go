@@ -197,7 +197,7 @@ func setupCapturedBehaviours() {
 		},
 		live: func(d *Device) {
 			s := d.ext()
-			for _, in := range d.instances["AMT_MessageLog"] {
+			for _, in := range d.instancesOf("AMT_MessageLog") {
 				in.set("CurrentNumberOfRecords", strconv.Itoa(len(s.events)))
 				in.set("PercentageNearFull", strconv.Itoa(len(s.events)*100/eventLogCapacity))
 			}
@@ -235,7 +235,7 @@ func setupCapturedBehaviours() {
 			},
 		},
 		live: func(d *Device) {
-			for _, in := range d.instances["AMT_AuditLog"] {
+			for _, in := range d.instancesOf("AMT_AuditLog") {
 				in.set("CurrentNumberOfRecords", strconv.Itoa(len(d.ext().audit)))
 			}
 		},
@@ -332,7 +332,7 @@ func setupCapturedBehaviours() {
 		},
 		live: func(d *Device) {
 			s := d.ext()
-			for _, in := range d.instances["CIM_KVMRedirectionSAP"] {
+			for _, in := range d.instancesOf("CIM_KVMRedirectionSAP") {
 				in.set("EnabledState", strconv.Itoa(s.kvmEnabled))
 				in.set("RequestedState", strconv.Itoa(s.kvmReq))
 			}
@@ -384,7 +384,7 @@ func setupCapturedBehaviours() {
 			if d.bootState.armed {
 				next = "3"
 			}
-			for _, in := range d.instances["CIM_ElementSettingData"] {
+			for _, in := range d.instancesOf("CIM_ElementSettingData") {
 				in.set("IsNext", next)
 			}
 		},

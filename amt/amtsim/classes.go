@@ -71,6 +71,55 @@ type classDef struct {
 	// contextAtEnd, when it answers true, keeps the enumeration context on
 	// the page that ends the enumeration.
 	contextAtEnd func(major int) bool
+	// ops serve the class from its family's own unit; nil: from the
+	// device's instance store (storeOps).
+	ops *classOps
+}
+
+// classOps are the operations of a class, each run with the device lock
+// held once the dispatcher has checked what every class checks. A nil
+// put, create, delete or invoke answers wsa:ActionNotSupported.
+type classOps struct {
+	get       func(d *Device, c *classDef, sels []soap.Selector) (entry, *soap.Fault)
+	put       func(d *Device, c *classDef, sels []soap.Selector, body *soap.Node) (entry, *soap.Fault)
+	create    func(d *Device, c *classDef, body *soap.Node) (*soap.EPR, *soap.Fault)
+	delete    func(d *Device, c *classDef, sels []soap.Selector) *soap.Fault
+	enumerate func(d *Device, c *classDef, body *soap.Node) ([]entry, *soap.Fault)
+	hasMethod func(c *classDef, method string) bool
+	invoke    func(d *Device, c *classDef, method string, sels []soap.Selector, input *soap.Node) ([]outParam, *soap.Fault)
+}
+
+// entry is one instance as the dispatcher writes it, whichever unit holds
+// it.
+type entry struct {
+	// class and uri name the instance's own class when it is one of a
+	// subclass of the addressed class; empty otherwise.
+	class, uri string
+	// write writes the instance element; pfx holds the prefixes of the
+	// class namespace and, when declared, the common namespace.
+	write func(w *soap.Writer, className string, pfx []string)
+	// ref is the instance's endpoint reference (EPR enumeration modes).
+	ref func() *soap.EPR
+}
+
+func (c *classDef) operations() *classOps {
+	switch {
+	case c.ops != nil:
+		return c.ops
+	case c.supportsPut():
+		return storeOps
+	}
+	return storeOpsNoPut
+}
+
+// instanceNS are the namespaces an instance of the class is written in:
+// its class namespace and, if the firmware declares it, the common one.
+func (c *classDef) instanceNS() []string {
+	ns := []string{c.instanceClass().uri}
+	if c.commonNS {
+		ns = append(ns, soap.NSCommon)
+	}
+	return ns
 }
 
 func (c *classDef) supportsPut() bool { return len(c.writable) > 0 || c.put != nil }
@@ -182,6 +231,15 @@ var classTable = []*classDef{
 	classOptInService,
 }
 
+// The rest of the table is registered in this order: the classes served
+// from their captures, those served from protocol.md alone, System
+// Defense's, then the wildcard association of the boot order (ordered.go).
+func init() {
+	registerCaptured()
+	registerDefense()
+	registerClass(classCIMWildcard)
+}
+
 // classByURI indexes classTable by resource URI.
 var classByURI = func() map[string]*classDef {
 	m := make(map[string]*classDef, len(classTable))
@@ -203,6 +261,15 @@ func boolString(b bool) string {
 // that each version produces the set seen from a device of that era.
 
 func buildGeneralSettings(d *Device) []*instance {
+	host, domain := d.defaultHostname, d.srv.opts.DomainName
+	if d.prof.provState == 0 && d.major >= 9 {
+		// The unprovisioned AMT 11.8 device (GetResponse__rps__2) has
+		// an empty HostName; the older unprovisioned one
+		// (GetResponse__mps__1, without AMTNetworkEnabled, so before
+		// AMT 9) has a host name. Both have the empty DomainName that
+		// is Options.DomainName's default.
+		host = ""
+	}
 	in := newInstance().
 		set("DDNSPeriodicUpdateInterval", "1440").
 		set("DDNSTTL", "900").
@@ -210,9 +277,9 @@ func buildGeneralSettings(d *Device) []*instance {
 		set("DDNSUpdateEnabled", "false").
 		set("DHCPv6ConfigurationTimeout", "0").
 		set("DigestRealm", d.realm).
-		set("DomainName", d.srv.opts.DomainName).
+		set("DomainName", domain).
 		set("ElementName", "Intel(r) AMT: General Settings").
-		set("HostName", d.defaultHostname).
+		set("HostName", host).
 		set("HostOSFQDN", "").
 		set("IdleWakeTimeout", "65535").
 		set("InstanceID", "Intel(r) AMT: General Settings").

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,7 +75,9 @@ func TestFleetFailureMix(t *testing.T) {
 	t.Parallel()
 	spec, err := ParseFleetSpec(strings.NewReader(mixSpec))
 	require.NoError(t, err)
-	opts := Options{DevicesCIDR: "127.130.0.0/27", Fleet: spec, RedirectTLSPort: -1} // 30 addresses
+	logs := &syncBuffer{}
+	opts := Options{DevicesCIDR: "127.130.0.0/27", Fleet: spec, RedirectTLSPort: -1, // 30 addresses
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	sim := startSim(t, opts)
 	byGroup := map[string][]*Device{}
 	for _, d := range sim.Devices() {
@@ -118,7 +122,7 @@ func TestFleetFailureMix(t *testing.T) {
 		d := byGroup["unprovisioned"][0]
 		assert.Equal(t, 0, d.ProvisioningState())
 		resp, _ := newRawClient(t, "http://"+d.HTTPAddr()).send(getReq(uriGeneral), "")
-		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `realm="`+unprovisionedRealm+`"`)
+		assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `realm="`+unprovisionedRealm(d.IP())+`"`)
 	})
 
 	t.Run("no AMT", func(t *testing.T) {
@@ -163,6 +167,10 @@ func TestFleetFailureMix(t *testing.T) {
 		_, err = (&http.Client{Transport: tr}).Do(req)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Zero(t, d.Stats().Actions[identifyAction], "the request is not executed before the latency")
+		tr.CloseIdleConnections()
+		require.Eventually(t, func() bool {
+			return strings.Contains(logs.String(), `msg="client gave up during the latency" device=`+d.IP())
+		}, 30*time.Second, 10*time.Millisecond, "the device lets go of a client that closed")
 	})
 
 	t.Run("reset at once", func(t *testing.T) {
@@ -210,4 +218,39 @@ func TestFleetFailureMix(t *testing.T) {
 		assert.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF), "%v", err)
 		assert.Equal(t, 2, d.Stats().HTTPRequests)
 	})
+}
+
+func TestFDBudget(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, checkFDBudget(10000, 20000))
+	require.NoError(t, checkFDBudget(10000, 0), "unknown limit")
+	err := checkFDBudget(50000, 20000)
+	require.ErrorContains(t, err, "need 50000 listening sockets, and the open file limit is 20000")
+	require.ErrorContains(t, err, "RLIMIT_NOFILE")
+	opts := Options{HTTPPort: 0, TLSPort: 0, RMCPPort: 0, RedirectPort: 0, RedirectTLSPort: -1}
+	assert.Equal(t, 10+8+8+6, listeningSockets(&opts, 10, 8, 6))
+	if lim := fdLimit(); lim > 0 && lim < 300000 {
+		// Five sockets for each of 65,534 devices exceed any limit below
+		// 300,000: New refuses before binding anything.
+		_, err := New(Options{DevicesCIDR: "127.133.0.0/16"})
+		require.ErrorContains(t, err, "listening sockets")
+	}
+}
+
+// syncBuffer is a buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -259,7 +259,7 @@ func TestPowerOldFirmware(t *testing.T) {
 	assert.Nil(t, find(wc.powerInstance(), uriAPMS, "AvailableRequestedPowerStates"), "before AMT 9: RequestedPowerState instead")
 	d := sim.Devices()[0]
 	d.mu.Lock()
-	assert.Equal(t, []int{10, 8, 5, 11}, d.availablePowerStates(), "what the device still accepts")
+	assert.Equal(t, []int{10, 8, 5, 11}, d.power.AvailableStates(), "what the device still accepts")
 	d.mu.Unlock()
 	for _, ps := range []int{powerSleep, powerHibernate, powerSoftOff, powerSoftReset} {
 		assert.Equal(t, rvUnknownError, wc.returnValue(powerReq(ps)), "PowerState %d is not supported before AMT 9", ps)

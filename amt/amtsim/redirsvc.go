@@ -137,7 +137,7 @@ func (d *Device) sessionStartedLocked(rc *redirConn) {
 // it was given for has ended. Call with d.mu held, after the slot is
 // released.
 func (d *Device) sessionEndedLocked() {
-	if d.optIn.state == optInInSession && d.ider == nil && d.sol == nil {
+	if d.optIn.state == optInInSession && d.ider == nil && d.sol == nil && d.kvm == nil {
 		d.resetOptInLocked("session ended")
 	}
 }

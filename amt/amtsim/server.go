@@ -11,12 +11,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/wire"
 )
 
 // Server runs one simulated device or a fleet of them. Create it with New
@@ -43,7 +44,7 @@ type Server struct {
 	redirPerDev  map[*Device]int
 	redirClosed  bool
 
-	servers []*http.Server
+	servers []*wire.Server
 	udp     []*net.UDPConn
 	wg      sync.WaitGroup
 	done    chan struct{}
@@ -54,15 +55,6 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
-}
-
-type connKey struct{}
-
-// connInfo is attached to every connection's context.
-type connInfo struct {
-	dev      *Device
-	tls      bool
-	requests int // requests received on the connection; one at a time
 }
 
 // New validates opts, creates the devices, binds every listener and starts
@@ -121,6 +113,10 @@ func New(opts Options) (*Server, error) {
 	}
 	if len(s.devices) == 0 {
 		return nil, errors.New("amtsim: the fleet's empty groups leave no device")
+	}
+
+	if err := checkFDBudget(listeningSockets(&opts, len(plainIPs), len(amtIPs), len(amtPlainIPs)), fdLimit()); err != nil {
+		return nil, err
 	}
 
 	var tlsConf *tls.Config
@@ -187,14 +183,14 @@ func New(opts Options) (*Server, error) {
 	}
 	s.udp = udp
 	if plainLs != nil {
-		s.serve(s.resetOnAccept(plainLs), false)
+		s.serve(s.resetOnAccept(plainLs))
 	}
 	if tlsLs != nil {
 		tlsLs = s.resetOnAccept(tlsLs)
 		for i, l := range tlsLs {
 			tlsLs[i] = tls.NewListener(l, tlsConf)
 		}
-		s.serve(tlsLs, true)
+		s.serve(tlsLs)
 	}
 	s.serveRedirect(redirLs, nil)
 	if redirTLSLs != nil {
@@ -229,28 +225,41 @@ func deviceProfiles(opts *Options, ips []net.IP) ([]*profile, []int) {
 	return profiles, assignGroups(addrs, weights, opts.Seed)
 }
 
-func (s *Server) serve(ls []net.Listener, isTLS bool) {
-	hs := &http.Server{
-		Handler:           s,
+func (s *Server) serve(ls []net.Listener) {
+	ws := &wire.Server{
+		Handler:           s.serveWire,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			var d *Device
+		MaxBody:           maxBodySize,
+		Accept: func(c *wire.Conn) {
 			if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
-				d = s.byIP[normalizeIP(a.IP)]
+				c.Value = s.byIP[normalizeIP(a.IP)]
 			}
-			return context.WithValue(ctx, connKey{}, &connInfo{dev: d, tls: isTLS})
 		},
 	}
-	s.servers = append(s.servers, hs)
+	s.servers = append(s.servers, ws)
 	for _, l := range ls {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			_ = hs.Serve(l)
+			_ = ws.Serve(l)
 		}()
 	}
+}
+
+// listeningSockets counts the sockets New binds: plain HTTP, TLS, RMCP
+// and the two redirection ports, each where enabled.
+func listeningSockets(opts *Options, plain, amt, amtPlain int) int {
+	n := 0
+	for _, p := range []struct{ port, count int }{
+		{opts.HTTPPort, plain}, {opts.TLSPort, amt}, {opts.RMCPPort, amt},
+		{opts.RedirectPort, amtPlain}, {opts.RedirectTLSPort, amt},
+	} {
+		if p.port != -1 {
+			n += p.count
+		}
+	}
+	return n
 }
 
 // resetOnAccept wraps the listeners of devices that reset every
@@ -278,7 +287,7 @@ func (l resetListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		abort(c)
+		wire.Abort(c)
 	}
 }
 
@@ -345,7 +354,6 @@ func (s *Server) Close() error {
 			go func() {
 				defer wg.Done()
 				if err := hs.Shutdown(ctx); err != nil {
-					_ = hs.Close()
 					mu.Lock()
 					s.closeErr = err
 					mu.Unlock()

@@ -120,14 +120,13 @@ func writeInstance(w *soap.Writer, className, pfx string, in *instance) {
 
 // writeEPR writes the content of an endpoint reference using the fixed
 // envelope prefixes b (addressing) and c (wsman).
-func writeEPR(w *soap.Writer, e *eprValue) {
-	w.Elem("b:Address", e.address)
-	w.Start("b:ReferenceParameters")
-	w.Elem("c:ResourceURI", e.resourceURI)
-	w.Start("c:SelectorSet")
+func writeEPR(w *soap.Writer, e *eprValue) { soap.WriteEPR(w, e.soapEPR()) }
+
+// soapEPR is the reference as the SOAP layer writes it.
+func (e *eprValue) soapEPR() *soap.EPR {
+	out := &soap.EPR{Address: e.address, ResourceURI: e.resourceURI}
 	for _, s := range e.selectors {
-		w.Elem("c:Selector", s.value, soap.Attr{Name: "Name", Value: s.name})
+		out.Selectors = append(out.Selectors, soap.EPRSelector{Name: s.name, Value: s.value})
 	}
-	w.End("c:SelectorSet")
-	w.End("b:ReferenceParameters")
+	return out
 }

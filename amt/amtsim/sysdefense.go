@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"slices"
+
 	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 
 	"errors"
@@ -154,221 +156,120 @@ func (d *Device) HostPacket(p Packet) Verdict { return d.defense.HostPacket(p) }
 // active on the port now (0 wired, 1 wireless), or "" when none is.
 func (d *Device) ActiveDefensePolicy(port int) string { return d.defense.Active(port) }
 
-// defenseClasses indexes the System Defense classes by resource URI. A
-// class the class table serves as captured (CIM_EthernetPort) is answered
-// from there; the unit still knows every port.
-var defenseClasses = func() map[string]sysdefense.Class {
-	m := map[string]sysdefense.Class{}
-	for _, c := range sysdefense.Classes() {
-		m[c.URI] = c
+// registerDefense adds the System Defense classes, served from the unit
+// (internal/sysdefense), to the class table with defenseOps. A class the
+// table serves as captured (CIM_EthernetPort) is answered from there; the
+// unit still knows every port.
+func registerDefense() {
+	for _, dc := range sysdefense.Classes() {
+		if classByURI[dc.URI] != nil {
+			continue
+		}
+		registerClass(&classDef{
+			name:      dc.Name,
+			uri:       dc.URI,
+			commonNS:  dc.CommonNS,
+			singleton: dc.Singleton,
+			keys:      dc.Keys,
+			ops:       defenseOps(dc),
+		})
 	}
-	return m
-}()
+}
 
-// dispatchDefense serves a request for a System Defense class. Call with
-// d.mu held.
-func (d *Device) dispatchDefense(c sysdefense.Class, req *request, acct Account, relatesTo string) ([]byte, *soap.Fault) {
-	respond := func(action string, bodyNS []string, body func(w *soap.Writer, pfx []string)) []byte {
-		return soap.Response(relatesTo, d.nextMessageID(), action, req.ResourceURI, bodyNS, body)
-	}
-	instanceNS := []string{c.URI}
-	if c.CommonNS {
-		instanceNS = append(instanceNS, soap.NSCommon)
-	}
-	writeOne := func(w *soap.Writer, pfx []string, in *sysdefense.Instance) {
-		common := ""
-		if c.CommonNS {
-			common = pfx[len(pfx)-1]
-		}
-		writeDefenseInstance(w, pfx[0], common, in)
-	}
-	sels, err := defenseSelectors(req.Selectors)
-	if err != nil {
-		return nil, soap.FaultInvalidSelectors()
-	}
-	switch req.Action {
-	case soap.ActGet:
-		in, err := d.defense.Get(c.Name, sels)
-		if err != nil {
-			return nil, defenseFault(err)
-		}
-		return respond(soap.ActGet+"Response", instanceNS, func(w *soap.Writer, pfx []string) { writeOne(w, pfx, in) }), nil
-
-	case soap.ActPut:
-		return nil, soap.FaultActionNotSupported()
-
-	case soap.ActCreate:
-		if !c.Create {
-			return nil, soap.FaultActionNotSupported()
-		}
-		if acct.ReadOnly {
-			return nil, soap.FaultAccessDenied()
-		}
-		if !req.Body.Is(c.URI, c.Name) {
-			return nil, soap.FaultSchemaValidation()
-		}
-		fields, err := defenseFields(req.Body, c.URI)
-		if err != nil {
-			return nil, soap.FaultSchemaValidation()
-		}
-		epr, err := d.defense.Create(c.Name, fields)
-		if err != nil {
-			return nil, defenseFault(err)
-		}
-		return respond(soap.ActCreate+"Response", []string{soap.NSTransfer}, func(w *soap.Writer, pfx []string) {
-			w.Start(pfx[0] + ":ResourceCreated")
-			writeDefenseEPR(w, epr)
-			w.End(pfx[0] + ":ResourceCreated")
-		}), nil
-
-	case soap.ActDelete:
-		if !c.Delete {
-			return nil, soap.FaultActionNotSupported()
-		}
-		if acct.ReadOnly {
-			return nil, soap.FaultAccessDenied()
-		}
-		if err := d.defense.Delete(c.Name, sels); err != nil {
-			return nil, defenseFault(err)
-		}
-		return respond(soap.ActDelete+"Response", nil, nil), nil
-
-	case soap.ActEnumerate:
-		mode, f := soap.EnumerationMode(req.Body)
-		if f != nil {
-			return nil, f
-		}
-		items, err := d.defense.Enumerate(c.Name)
-		if err != nil {
-			return nil, defenseFault(err)
-		}
-		id := d.openDefenseEnumeration(c.URI, items)
-		d.enums[id].mode = mode
-		return respond(soap.ActEnumerate+"Response", []string{soap.NSEnum}, func(w *soap.Writer, pfx []string) {
-			g := pfx[0]
-			w.Start(g + ":EnumerateResponse")
-			w.Elem(g+":EnumerationContext", id)
-			w.End(g + ":EnumerateResponse")
-		}), nil
-
-	case soap.ActPull:
-		if !req.Body.Is(soap.NSEnum, "Pull") {
-			return nil, soap.FaultSchemaValidation()
-		}
-		id, maxElements, err := soap.PullParams(req.Body)
-		if err != nil {
-			return nil, soap.FaultSchemaValidation()
-		}
-		e := d.lookupDefenseEnumeration(id, c.URI)
-		if e == nil {
-			return nil, soap.FaultInvalidEnumerationContext()
-		}
-		n := min(maxElements, len(e.defenseItems))
-		page := e.defenseItems[:n]
-		e.defenseItems = e.defenseItems[n:]
-		done := len(e.defenseItems) == 0
-		if done {
-			delete(d.enums, id)
-		}
-		// A page of EPRs alone declares no instance namespace.
-		ns := []string{soap.NSEnum}
-		if len(page) > 0 && e.mode != soap.ModeEPR {
-			ns = append(ns, instanceNS...)
-		}
-		return respond(soap.ActPull+"Response", ns, func(w *soap.Writer, pfx []string) {
-			g := pfx[0]
-			w.Start(g + ":PullResponse")
-			if !done {
-				w.Elem(g+":EnumerationContext", id)
+// defenseOps are the operations of one System Defense class.
+func defenseOps(dc sysdefense.Class) *classOps {
+	ops := &classOps{
+		get: func(d *Device, c *classDef, sels []soap.Selector) (entry, *soap.Fault) {
+			ds, err := defenseSelectors(sels)
+			if err != nil {
+				return entry{}, soap.FaultInvalidSelectors()
 			}
-			w.Start(g + ":Items")
-			for _, in := range page {
-				switch e.mode {
-				case soap.ModeEPR:
-					writeDefenseInstanceEPR(w, c, in)
-				case soap.ModeObjectAndEPR:
-					w.Start("c:Item")
-					writeOne(w, pfx[1:], in)
-					writeDefenseInstanceEPR(w, c, in)
-					w.End("c:Item")
-				default:
-					writeOne(w, pfx[1:], in)
+			in, err := d.defense.Get(dc.Name, ds)
+			if err != nil {
+				return entry{}, defenseFault(err)
+			}
+			return defenseEntry(dc, in), nil
+		},
+		enumerate: func(d *Device, c *classDef, _ *soap.Node) ([]entry, *soap.Fault) {
+			ins, err := d.defense.Enumerate(dc.Name)
+			if err != nil {
+				return nil, defenseFault(err)
+			}
+			items := make([]entry, 0, len(ins))
+			for _, in := range ins {
+				items = append(items, defenseEntry(dc, in))
+			}
+			return items, nil
+		},
+		hasMethod: func(_ *classDef, method string) bool { return slices.Contains(dc.Methods, method) },
+		invoke: func(d *Device, c *classDef, method string, sels []soap.Selector, input *soap.Node) ([]outParam, *soap.Fault) {
+			ds, err := defenseSelectors(sels)
+			if err != nil {
+				return nil, soap.FaultInvalidSelectors()
+			}
+			var fields []sysdefense.Field
+			if input != nil {
+				if !input.Is(dc.URI, method+"_INPUT") {
+					return nil, soap.FaultSchemaValidation()
+				}
+				if fields, err = defenseFields(input, dc.URI); err != nil {
+					return nil, soap.FaultSchemaValidation()
 				}
 			}
-			w.End(g + ":Items")
-			if done {
-				w.Elem(g+":EndOfSequence", "")
+			out, err := d.defense.Invoke(dc.Name, method, ds, fields)
+			if err != nil {
+				return nil, defenseFault(err)
 			}
-			w.End(g + ":PullResponse")
-		}), nil
-
-	case soap.ActRelease:
-		if !req.Body.Is(soap.NSEnum, "Release") {
-			return nil, soap.FaultSchemaValidation()
-		}
-		id := req.Body.Child(soap.NSEnum, "EnumerationContext").Value()
-		if d.lookupDefenseEnumeration(id, c.URI) == nil {
-			return nil, soap.FaultInvalidEnumerationContext()
-		}
-		delete(d.enums, id)
-		return respond(soap.ActRelease+"Response", nil, nil), nil
+			params := make([]outParam, 0, len(out))
+			for _, p := range out {
+				params = append(params, outParam{p.Name, []string{p.Value}})
+			}
+			return params, nil
+		},
 	}
-
-	method, ok := strings.CutPrefix(req.Action, c.URI+"/")
-	if !ok || method == "" || strings.Contains(method, "/") {
-		return nil, soap.FaultActionNotSupported()
+	if len(dc.Methods) == 0 {
+		ops.invoke = nil
 	}
-	if acct.ReadOnly {
-		return nil, soap.FaultAccessDenied()
-	}
-	var input []sysdefense.Field
-	if req.Body != nil {
-		if !req.Body.Is(c.URI, method+"_INPUT") {
-			return nil, soap.FaultSchemaValidation()
-		}
-		if input, err = defenseFields(req.Body, c.URI); err != nil {
-			return nil, soap.FaultSchemaValidation()
+	if dc.Create {
+		ops.create = func(d *Device, c *classDef, body *soap.Node) (*soap.EPR, *soap.Fault) {
+			fields, err := defenseFields(body, dc.URI)
+			if err != nil {
+				return nil, soap.FaultSchemaValidation()
+			}
+			ref, err := d.defense.Create(dc.Name, fields)
+			if err != nil {
+				return nil, defenseFault(err)
+			}
+			return soapRef(ref), nil
 		}
 	}
-	out, err := d.defense.Invoke(c.Name, method, sels, input)
-	if err != nil {
-		return nil, defenseFault(err)
-	}
-	return respond(req.Action+"Response", []string{c.URI}, func(w *soap.Writer, pfx []string) {
-		el := pfx[0] + ":" + method + "_OUTPUT"
-		w.Start(el)
-		for _, p := range out {
-			w.Elem(pfx[0]+":"+p.Name, p.Value)
+	if dc.Delete {
+		ops.delete = func(d *Device, c *classDef, sels []soap.Selector) *soap.Fault {
+			ds, err := defenseSelectors(sels)
+			if err != nil {
+				return soap.FaultInvalidSelectors()
+			}
+			if err := d.defense.Delete(dc.Name, ds); err != nil {
+				return defenseFault(err)
+			}
+			return nil
 		}
-		w.End(el)
-	}), nil
+	}
+	return ops
 }
 
-// openDefenseEnumeration stores a snapshot of System Defense instances
-// under a new context, with the bounds of openEnumeration. Call with d.mu
-// held.
-func (d *Device) openDefenseEnumeration(uri string, items []*sysdefense.Instance) string {
-	d.pruneEnumerations()
-	id := d.nextEnumerationID()
-	d.enums[id] = &enumeration{defenseURI: uri, defenseItems: items, lastUsed: time.Now()}
-	return id
-}
-
-func (d *Device) lookupDefenseEnumeration(id, uri string) *enumeration {
-	e := d.enums[id]
-	if e == nil {
-		return nil
+// defenseEntry is an instance of the unit as the dispatcher writes it.
+func defenseEntry(dc sysdefense.Class, in *sysdefense.Instance) entry {
+	return entry{
+		write: func(w *soap.Writer, _ string, pfx []string) {
+			common := ""
+			if dc.CommonNS {
+				common = pfx[len(pfx)-1]
+			}
+			writeDefenseInstance(w, pfx[0], common, in)
+		},
+		ref: func() *soap.EPR { return defenseInstanceEPR(dc, in) },
 	}
-	now := time.Now()
-	if now.Sub(e.lastUsed) > d.srv.opts.EnumerationTimeout {
-		delete(d.enums, id)
-		return nil
-	}
-	if e.defenseURI != uri {
-		return nil
-	}
-	e.lastUsed = now
-	return e
 }
 
 var errBadReference = errors.New("amtsim: malformed endpoint reference")
@@ -456,7 +357,7 @@ func writeDefenseInstance(w *soap.Writer, pfx, common string, in *sysdefense.Ins
 		switch {
 		case p.EPR != nil:
 			w.Start(el)
-			writeDefenseEPR(w, p.EPR)
+			soap.WriteEPR(w, soapRef(p.EPR))
 			w.End(el)
 		case p.Datetime != nil:
 			w.Start(el)
@@ -471,33 +372,23 @@ func writeDefenseInstance(w *soap.Writer, pfx, common string, in *sysdefense.Ins
 	w.End(root)
 }
 
-// writeDefenseEPR writes the content of an endpoint reference with the
-// envelope prefixes b (addressing) and c (wsman); an EPR-valued selector
-// nests a b:EndpointReference, as the firmware's ResourceCreated does.
-func writeDefenseEPR(w *soap.Writer, e *sysdefense.EPR) {
-	w.Elem("b:Address", soap.URIAnon)
-	w.Start("b:ReferenceParameters")
-	w.Elem("c:ResourceURI", e.ResourceURI)
-	w.Start("c:SelectorSet")
+// soapRef is a reference of the unit as the SOAP layer writes it.
+func soapRef(e *sysdefense.EPR) *soap.EPR {
+	out := &soap.EPR{ResourceURI: e.ResourceURI}
 	for _, s := range e.Selectors {
+		sel := soap.EPRSelector{Name: s.Name, Value: s.Value}
 		if s.EPR != nil {
-			w.Start("c:Selector", soap.Attr{Name: "Name", Value: s.Name})
-			w.Start("b:EndpointReference")
-			writeDefenseEPR(w, s.EPR)
-			w.End("b:EndpointReference")
-			w.End("c:Selector")
-			continue
+			sel.EPR = soapRef(s.EPR)
 		}
-		w.Elem("c:Selector", s.Value, soap.Attr{Name: "Name", Value: s.Name})
+		out.Selectors = append(out.Selectors, sel)
 	}
-	w.End("c:SelectorSet")
-	w.End("b:ReferenceParameters")
+	return out
 }
 
-// writeDefenseInstanceEPR writes the EndpointReference of an instance in
-// the EPR enumeration modes: the class's resource URI and a selector per
-// key property, in key order, as writeInstanceEPR does for the class table.
-func writeDefenseInstanceEPR(w *soap.Writer, c sysdefense.Class, in *sysdefense.Instance) {
+// defenseInstanceEPR is the EndpointReference of an instance in the EPR
+// enumeration modes: the class's resource URI and a selector per key
+// property, in key order, as instanceEPR gives it for the store.
+func defenseInstanceEPR(c sysdefense.Class, in *sysdefense.Instance) *soap.EPR {
 	e := &sysdefense.EPR{ResourceURI: c.URI}
 	for _, k := range c.Keys {
 		p, ok := in.Prop(k)
@@ -509,9 +400,7 @@ func writeDefenseInstanceEPR(w *soap.Writer, c sysdefense.Class, in *sysdefense.
 			e.Selectors = append(e.Selectors, sysdefense.Selector{Name: k, Value: p.Values[0]})
 		}
 	}
-	w.Start("b:EndpointReference")
-	writeDefenseEPR(w, e)
-	w.End("b:EndpointReference")
+	return soapRef(e)
 }
 
 // defenseFault maps the unit's faults to the envelope's.

@@ -15,7 +15,7 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
-	d.settlePower(now)
+	d.power.Settle(now)
 	d.settleOptInLocked(now)
 	d.stats.Actions[req.Action]++
 	relatesTo := req.messageID
@@ -29,80 +29,113 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	return http.StatusOK, body
 }
 
+// dispatch answers a request from the class table: it finds the class by
+// resource URI, checks what every class checks (the action is served, the
+// account may write, the bodies have the element the operation needs),
+// hands the operation to the class's unit and writes the answer.
 func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte, *soap.Fault) {
 	if req.Action == "" || req.messageID == "" {
 		// DSP0226: wsa:Action and wsa:MessageID are required headers.
 		return nil, soap.FaultHeaderRequired()
 	}
-	if dc, ok := defenseClasses[req.ResourceURI]; ok && classByURI[req.ResourceURI] == nil {
-		return d.dispatchDefense(dc, req, acct, relatesTo)
-	}
 	c := classByURI[req.ResourceURI]
 	if c == nil || !c.served(d.major) {
 		return nil, soap.FaultDestinationUnreachable()
 	}
-	ic := c.instanceClass()
+	ops := c.operations()
 	if c.live != nil {
 		c.live(d)
 	}
-	respond := func(action string, bodyNS []string, body func(w *soap.Writer, pfx []string)) []byte {
+	respond := func(action string, bodyNS []string, body soap.BodyFunc) []byte {
 		return soap.Response(relatesTo, d.nextMessageID(), action, req.ResourceURI, bodyNS, body)
 	}
-	instanceNS := []string{ic.uri}
-	if c.commonNS {
-		instanceNS = append(instanceNS, soap.NSCommon)
-	}
-	// nsOf gives the namespaces of an instance of a subclass of ic.
-	nsOf := func(inst *instance) []string {
-		if inst == nil || inst.uri == "" {
+	instanceNS := c.instanceNS()
+	// nsOf gives the namespaces of an instance, which may be one of a
+	// subclass of the addressed class.
+	nsOf := func(e entry) []string {
+		if e.uri == "" {
 			return instanceNS
 		}
-		return append([]string{inst.uri}, instanceNS[1:]...)
+		return append([]string{e.uri}, instanceNS[1:]...)
 	}
+	className := c.instanceClass().name
 
 	switch req.Action {
 	case soap.ActGet:
-		inst, f := d.resolve(c, req.Selectors)
+		e, f := ops.get(d, c, req.Selectors)
 		if f != nil {
 			return nil, f
 		}
-		return respond(soap.ActGet+"Response", nsOf(inst), func(w *soap.Writer, pfx []string) {
-			writeInstance(w, ic.name, pfx[0], inst)
+		return respond(soap.ActGet+"Response", nsOf(e), func(w *soap.Writer, pfx []string) {
+			e.write(w, className, pfx)
 		}), nil
 
 	case soap.ActPut:
-		if !c.supportsPut() {
+		if ops.put == nil {
 			return nil, soap.FaultActionNotSupported()
 		}
 		if acct.ReadOnly {
 			return nil, soap.FaultAccessDenied()
 		}
-		inst, f := d.resolve(c, req.Selectors)
+		if d.refusesWorkLocked(c) {
+			return nil, soap.FaultInternalError(ptInvalidProvisioningState)
+		}
+		e, f := ops.put(d, c, req.Selectors, req.Body)
 		if f != nil {
 			return nil, f
 		}
-		put := c.put
-		if put == nil {
-			put = func(_ *Device, inst *instance, body *soap.Node) *soap.Fault { return applyPut(c, inst, body) }
-		}
-		if f := put(d, inst, req.Body); f != nil {
-			return nil, f
-		}
 		return respond(soap.ActPut+"Response", instanceNS, func(w *soap.Writer, pfx []string) {
-			writeInstance(w, ic.name, pfx[0], inst)
+			e.write(w, className, pfx)
 		}), nil
 
-	case soap.ActCreate, soap.ActDelete:
-		// No served class supports Create or Delete yet.
-		return nil, soap.FaultActionNotSupported()
+	case soap.ActCreate:
+		if ops.create == nil {
+			return nil, soap.FaultActionNotSupported()
+		}
+		if acct.ReadOnly {
+			return nil, soap.FaultAccessDenied()
+		}
+		if d.refusesWorkLocked(c) {
+			return nil, soap.FaultInternalError(ptInvalidProvisioningState)
+		}
+		if !req.Body.Is(c.uri, c.name) {
+			return nil, soap.FaultSchemaValidation()
+		}
+		ref, f := ops.create(d, c, req.Body)
+		if f != nil {
+			return nil, f
+		}
+		return respond(soap.ActCreate+"Response", []string{soap.NSTransfer}, func(w *soap.Writer, pfx []string) {
+			w.Start(pfx[0] + ":ResourceCreated")
+			soap.WriteEPR(w, ref)
+			w.End(pfx[0] + ":ResourceCreated")
+		}), nil
+
+	case soap.ActDelete:
+		if ops.delete == nil {
+			return nil, soap.FaultActionNotSupported()
+		}
+		if acct.ReadOnly {
+			return nil, soap.FaultAccessDenied()
+		}
+		if d.refusesWorkLocked(c) {
+			return nil, soap.FaultInternalError(ptInvalidProvisioningState)
+		}
+		if f := ops.delete(d, c, req.Selectors); f != nil {
+			return nil, f
+		}
+		return respond(soap.ActDelete+"Response", nil, nil), nil
 
 	case soap.ActEnumerate:
 		mode, f := soap.EnumerationMode(req.Body)
 		if f != nil {
 			return nil, f
 		}
-		id := d.openEnumeration(c)
-		d.enums[id].mode = mode
+		items, f := ops.enumerate(d, c, req.Body)
+		if f != nil {
+			return nil, f
+		}
+		id := d.openEnumeration(c, items, mode)
 		return respond(soap.ActEnumerate+"Response", []string{soap.NSEnum}, func(w *soap.Writer, pfx []string) {
 			g := pfx[0]
 			w.Start(g + ":EnumerateResponse")
@@ -144,26 +177,23 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 			ns = append(ns, nsOf(page[0])...)
 		}
 		return respond(soap.ActPull+"Response", ns, func(w *soap.Writer, pfx []string) {
-			g, h := pfx[0], ""
-			if len(pfx) > 1 {
-				h = pfx[1]
-			}
+			g := pfx[0]
 			w.Start(g + ":PullResponse")
 			if !done || (c.contextAtEnd != nil && c.contextAtEnd(d.major)) {
 				w.Elem(g+":EnumerationContext", id)
 			}
 			w.Start(g + ":Items")
-			for _, inst := range page {
+			for _, it := range page {
 				switch e.mode {
 				case soap.ModeEPR:
-					writeInstanceEPR(w, ic, inst)
+					soap.WriteEndpointReference(w, it.ref())
 				case soap.ModeObjectAndEPR:
 					w.Start("c:Item")
-					writeInstance(w, ic.name, h, inst)
-					writeInstanceEPR(w, ic, inst)
+					it.write(w, className, pfx[1:])
+					soap.WriteEndpointReference(w, it.ref())
 					w.End("c:Item")
 				default:
-					writeInstance(w, ic.name, h, inst)
+					it.write(w, className, pfx[1:])
 				}
 			}
 			w.End(g + ":Items")
@@ -187,26 +217,17 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 
 	// Extrinsic method: <ResourceURI>/<Method>.
 	method, ok := strings.CutPrefix(req.Action, c.uri+"/")
-	if !ok || method == "" || strings.Contains(method, "/") {
-		return nil, soap.FaultActionNotSupported()
-	}
-	fn := c.methods[method]
-	if fn == nil {
+	if !ok || method == "" || strings.Contains(method, "/") || ops.invoke == nil || !ops.hasMethod(c, method) {
 		return nil, soap.FaultActionNotSupported()
 	}
 	if acct.ReadOnly {
 		return nil, soap.FaultAccessDenied()
 	}
-	inst, f := d.resolve(c, req.Selectors)
-	if f != nil {
-		return nil, f
-	}
-	input := req.Body
-	if input != nil && !input.Is(c.uri, method+"_INPUT") {
-		return nil, soap.FaultSchemaValidation()
-	}
-	out, f := fn(d, inst, input)
-	if f != nil {
+	var out []outParam
+	var f *soap.Fault
+	if d.refusesWorkLocked(c) {
+		out = returnValue(c.vendorStatus(ptInvalidProvisioningState))
+	} else if out, f = ops.invoke(d, c, method, req.Selectors, req.Body); f != nil {
 		return nil, f
 	}
 	return respond(req.Action+"Response", []string{c.uri}, func(w *soap.Writer, pfx []string) {
@@ -221,10 +242,104 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 	}), nil
 }
 
+// ptInvalidProvisioningState is PT_STATUS INVALID_PROVISIONING_STATE.
+const ptInvalidProvisioningState = 32
+
+// setupClasses are the classes a device in pre-provisioning takes writes
+// and methods of: provisioning happens through them.
+var setupClasses = map[string]bool{
+	"AMT_SetupAndConfigurationService": true,
+	"IPS_HostBasedSetupService":        true,
+}
+
+// refusesWorkLocked reports whether the device refuses a write or method
+// of the class because it is in pre-provisioning: it answers Puts,
+// Creates and Deletes with wsman:InternalError and AMT-STATUS 32
+// (INVALID_PROVISIONING_STATE), and methods with ReturnValue 32 (32800,
+// the vendor offset, on CIM classes), while Gets and Enumerates are
+// answered as the Get of an unprovisioned device is captured
+// (AMT_GeneralSettings/GetResponse__rps__2) [modelled: protocol.md names
+// the status; no capture shows which operations firmware refuses;
+// Device.SetRefuseWhenUnprovisioned turns it off].
+func (d *Device) refusesWorkLocked(c *classDef) bool {
+	return d.prof.provState == 0 && !d.acceptUnprovisioned && !setupClasses[c.name]
+}
+
+// vendorStatus is a PT_STATUS as a method of the class returns it: as is
+// on AMT and IPS classes, offset by 32768 on CIM classes (protocol.md §6).
+func (c *classDef) vendorStatus(pt int) int {
+	if strings.HasPrefix(c.name, "CIM_") {
+		return 32768 + pt
+	}
+	return pt
+}
+
+// storeOps serve a class from the device's instance store (d.instances),
+// with the class definition's Put rule and methods.
+var storeOps = &classOps{
+	get: func(d *Device, c *classDef, sels []soap.Selector) (entry, *soap.Fault) {
+		inst, f := d.resolve(c, sels)
+		if f != nil {
+			return entry{}, f
+		}
+		return storeEntry(c, inst), nil
+	},
+	put: func(d *Device, c *classDef, sels []soap.Selector, body *soap.Node) (entry, *soap.Fault) {
+		inst, f := d.resolve(c, sels)
+		if f != nil {
+			return entry{}, f
+		}
+		put := c.put
+		if put == nil {
+			put = func(_ *Device, inst *instance, body *soap.Node) *soap.Fault { return applyPut(c, inst, body) }
+		}
+		if f := put(d, inst, body); f != nil {
+			return entry{}, f
+		}
+		return storeEntry(c, inst), nil
+	},
+	enumerate: func(d *Device, c *classDef, _ *soap.Node) ([]entry, *soap.Fault) {
+		insts := d.instancesOf(c.name)
+		items := make([]entry, 0, len(insts))
+		for _, inst := range insts {
+			items = append(items, storeEntry(c, inst.clone()))
+		}
+		return items, nil
+	},
+	hasMethod: func(c *classDef, method string) bool { return c.methods[method] != nil },
+	invoke: func(d *Device, c *classDef, method string, sels []soap.Selector, input *soap.Node) ([]outParam, *soap.Fault) {
+		inst, f := d.resolve(c, sels)
+		if f != nil {
+			return nil, f
+		}
+		if input != nil && !input.Is(c.uri, method+"_INPUT") {
+			return nil, soap.FaultSchemaValidation()
+		}
+		return c.methods[method](d, inst, input)
+	},
+}
+
+// storeOpsNoPut serve a class of the store that takes no Put.
+var storeOpsNoPut = func() *classOps {
+	o := *storeOps
+	o.put = nil
+	return &o
+}()
+
+// storeEntry is an instance of the store as the dispatcher writes it.
+func storeEntry(c *classDef, inst *instance) entry {
+	return entry{
+		class: inst.class,
+		uri:   inst.uri,
+		write: func(w *soap.Writer, className string, pfx []string) { writeInstance(w, className, pfx[0], inst) },
+		ref:   func() *soap.EPR { return instanceEPR(c.instanceClass(), inst) },
+	}
+}
+
 // resolve finds the instance addressed by the selectors. Singletons may be
 // addressed without selectors; otherwise every key must be given and match.
 func (d *Device) resolve(c *classDef, sels []soap.Selector) (*instance, *soap.Fault) {
-	insts := d.instances[c.name]
+	insts := d.instancesOf(c.name)
 	if len(sels) == 0 {
 		if c.singleton && len(insts) == 1 {
 			return insts[0], nil
@@ -334,17 +449,13 @@ func applyPut(c *classDef, inst *instance, body *soap.Node) *soap.Fault {
 	return nil
 }
 
-// openEnumeration snapshots the class's instances under a new context,
-// dropping expired contexts and, beyond the bound, the least recently used.
-// Call with d.mu held.
-func (d *Device) openEnumeration(c *classDef) string {
+// openEnumeration stores the snapshot of a class's instances under a new
+// context, dropping expired contexts and, beyond the bound, the least
+// recently used. Call with d.mu held.
+func (d *Device) openEnumeration(c *classDef, items []entry, mode soap.Mode) string {
 	now := d.pruneEnumerations()
-	items := make([]*instance, 0, len(d.instances[c.name]))
-	for _, inst := range d.instances[c.name] {
-		items = append(items, inst.clone())
-	}
 	id := d.nextEnumerationID()
-	d.enums[id] = &enumeration{class: c, items: items, lastUsed: now}
+	d.enums[id] = &enumeration{class: c, items: items, lastUsed: now, mode: mode}
 	return id
 }
 
@@ -390,11 +501,11 @@ func (d *Device) lookupEnumeration(id string, c *classDef) *enumeration {
 	return e
 }
 
-// writeInstanceEPR writes the EndpointReference of an instance, as the
-// firmware does in the EPR enumeration modes: its class's resource URI and
-// a selector per key property, in key order; a reference-valued key holds
-// a nested EndpointReference.
-func writeInstanceEPR(w *soap.Writer, ic *classDef, inst *instance) {
+// instanceEPR is the EndpointReference of an instance, as the firmware
+// writes it in the EPR enumeration modes: its class's resource URI and a
+// selector per key property, in key order; a reference-valued key holds a
+// nested EndpointReference.
+func instanceEPR(ic *classDef, inst *instance) *soap.EPR {
 	uri, keys := ic.uri, ic.keys
 	if inst.uri != "" {
 		uri = inst.uri
@@ -402,26 +513,16 @@ func writeInstanceEPR(w *soap.Writer, ic *classDef, inst *instance) {
 			keys = sc.instanceClass().keys
 		}
 	}
-	w.Start("b:EndpointReference")
-	w.Elem("b:Address", soap.URIAnon)
-	w.Start("b:ReferenceParameters")
-	w.Elem("c:ResourceURI", uri)
-	w.Start("c:SelectorSet")
+	ref := &soap.EPR{ResourceURI: uri}
 	for _, k := range keys {
 		p, ok := inst.props[k]
 		switch {
 		case !ok:
 		case p.epr != nil:
-			w.Start("c:Selector", soap.Attr{Name: "Name", Value: k})
-			w.Start("b:EndpointReference")
-			writeEPR(w, p.epr)
-			w.End("b:EndpointReference")
-			w.End("c:Selector")
+			ref.Selectors = append(ref.Selectors, soap.EPRSelector{Name: k, EPR: p.epr.soapEPR()})
 		case len(p.values) == 1:
-			w.Elem("c:Selector", p.values[0], soap.Attr{Name: "Name", Value: k})
+			ref.Selectors = append(ref.Selectors, soap.EPRSelector{Name: k, Value: p.values[0]})
 		}
 	}
-	w.End("c:SelectorSet")
-	w.End("b:ReferenceParameters")
-	w.End("b:EndpointReference")
+	return ref
 }

@@ -72,7 +72,9 @@
 //
 // # Credentials
 //
-// Options.Credentials is asked per machine. With a credentials.Resolver
+// Options.Credentials is asked per machine (give credentials.Static for one
+// known login: amt.WithCredentials in ClientOptions works too, but logs in
+// with a read of its own, one exchange more per machine). With a credentials.Resolver
 // its lockout guard counts failed logins per device across the whole run
 // (and every run sharing the resolver), so a fleet in which some devices
 // have other passwords never locks an account: once a device's budget is
@@ -112,8 +114,9 @@
 // # Activity log and hooks
 //
 // With Options.ActivityLog every attempt writes one amt.Activity (operation
-// "power reset", params attempt, worker and outcome, Actor and Job), and
-// the clients record their logins. Hooks.BeforeSend is called once per
+// "power reset", params attempt, worker and outcome, Actor and Job, the
+// profile that logged in); the machines' clients record nothing of their
+// own, so each attempt is one entry. Hooks.BeforeSend is called once per
 // machine, just before its first request that changes it is written; an
 // error sends nothing. Hooks.AfterAttempt sees each attempt's result.
 package fleet

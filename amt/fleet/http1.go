@@ -38,7 +38,9 @@ type h1conn struct {
 
 func newHTTP1() *http1 {
 	return &http1{
-		dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
+		// No TCP keep-alive probes: a connection to AMT lives for a request
+		// or a few (three socket options fewer per connection).
+		dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1},
 		idle:   map[string]*h1conn{},
 		live:   map[string]map[*h1conn]struct{}{},
 	}
@@ -100,11 +102,7 @@ func (t *http1) get(ctx context.Context, hp string) (*h1conn, error) {
 		// A device may have closed the connection while it was idle:
 		// find out before writing to it, so that a change is never
 		// written to a dead connection and taken for lost.
-		_ = c.c.SetReadDeadline(time.Now())
-		_, perr := c.br.Peek(1)
-		var ne net.Error
-		if errors.As(perr, &ne) && ne.Timeout() {
-			_ = c.c.SetReadDeadline(time.Time{})
+		if c.br.Buffered() == 0 && idleAlive(c.c) {
 			return c, nil
 		}
 		t.discard(c)

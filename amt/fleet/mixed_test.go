@@ -58,7 +58,7 @@ func newMixed(t testing.TB, cidr string) (*amtsim.Server, map[string]*amtsim.Dev
 		case "busy":
 			d.InjectFault(amtsim.Fault{Kind: amtsim.FaultStatus, Status: 503, Action: "Get", Times: 1})
 		case "slow":
-			d.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelayAnswer, Action: "RequestPowerStateChange", Delay: 3 * time.Second})
+			d.InjectFault(amtsim.Fault{Kind: amtsim.FaultDelayAnswer, Action: "RequestPowerStateChange", Delay: 6 * time.Second})
 		case "refuse":
 			d.InjectFault(amtsim.Fault{Kind: amtsim.FaultInternalError, Action: "RequestPowerStateChange", PTStatus: 16})
 		}
@@ -135,7 +135,7 @@ func TestMixedFleetReset(t *testing.T) {
 	opts := fastOpts()
 	opts.Credentials = resolverFor(t)
 	opts.Retries = 2
-	opts.Timeout = time.Second
+	opts.Timeout = 3 * time.Second // shorter than the "slow" group's 6s
 	opts.ActivityLog, opts.Actor, opts.Job = log, "tester", "job-1"
 	var hookMu sync.Mutex
 	hooked := map[string]int{}

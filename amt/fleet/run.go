@@ -38,7 +38,7 @@ type Options struct {
 	// ClientOptions carry credentials.
 	Credentials credentials.Source
 	// ClientOptions are passed to amt.New for every machine (TLS, ports,
-	// timeouts, activity log).
+	// timeouts); the activity log is Options.ActivityLog.
 	ClientOptions []amt.Option
 	// Worker names this process in results (default: host name and pid).
 	Worker string

@@ -75,9 +75,9 @@ func NewRunner(task Task, opts Options) (*Runner, error) {
 	// attempt; a caller's WithWSManOptions in ClientOptions comes later and
 	// has the last word.
 	r.base = []amt.Option{amt.WithWSManOptions(wsman.WithRetry(0, 0, 0))}
-	if opts.ActivityLog != nil {
-		r.base = append(r.base, amt.WithActivityLog(opts.ActivityLog, opts.Actor, opts.Job))
-	}
+	// Options.ActivityLog gets one entry per attempt from the run itself
+	// (Runner.record); the clients record nothing of their own, or every
+	// service call inside an attempt would be a second entry.
 	// One transport for every machine, unless the client options need one
 	// of their own (TLS settings are per transport).
 	conns := newHTTP1()
@@ -441,7 +441,7 @@ func (r *Runner) read(ctx context.Context, m *machineRun) (json.RawMessage, stri
 }
 
 func credentialOptions(cred credentials.Credential) ([]amt.Option, error) {
-	opts := []amt.Option{amt.WithCredentials(cred.User, cred.Password)}
+	opts := []amt.Option{amt.WithCredentialOnTrial(cred.User, cred.Password)}
 	cert, err := cred.ClientCertificate()
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/amtkit/amtkit/amt/amtsim"
 	"github.com/amtkit/amtkit/amt/fleet"
 	"github.com/amtkit/amtkit/internal/testiso"
+	"github.com/amtkit/amtkit/wsman"
 )
 
 // TestExpiryBeforeStart: machines a batch would start after the expiry
@@ -343,4 +344,136 @@ func powerRequests(want ...int) func(t *testing.T, d *amtsim.Device, r fleet.Res
 func hasData(t *testing.T, _ *amtsim.Device, r fleet.Result) {
 	t.Helper()
 	assert.True(t, json.Valid(r.Data) && len(r.Data) > 2, string(r.Data))
+}
+
+// TestOneOperationPerAddress: two runs at once over the same machines
+// never work on one address at the same time, and targets naming one
+// address in other spellings are one machine.
+func TestOneOperationPerAddress(t *testing.T) {
+	t.Parallel()
+	sim := newFleet(t, amtsim.Options{DevicesCIDR: "127.105.10.0/29"})
+	tg := targets(sim)
+	kept, err := fleet.Targets(append(slices.Clone(tg), "http://"+tg[0]+"/wsman", tg[1]))
+	require.NoError(t, err)
+	assert.Equal(t, tg, kept)
+
+	var mu sync.Mutex
+	inFlight, worst := map[string]int{}, 0
+	opts := fastOpts()
+	opts.Hooks.BeforeSend = func(_ context.Context, host string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight[host]++
+		worst = max(worst, inFlight[host])
+		return nil
+	}
+	opts.Hooks.AfterAttempt = func(_ context.Context, r fleet.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if inFlight[r.Host] > 0 {
+			inFlight[r.Host]--
+		}
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range must(fleet.Run(context.Background(), tg, fleet.Task{Action: fleet.PowerCycle}, opts)) {
+				assert.Equal(t, fleet.Succeeded, r.Outcome, r.Message)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, worst)
+	for _, d := range sim.Devices() {
+		assert.Equal(t, []int{5, 5}, d.PowerRequests())
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestIDERLimit: IDE-R boots run at most IDERConcurrency at a time, however
+// high the run's concurrency.
+func TestIDERLimit(t *testing.T) {
+	t.Parallel()
+	iso := filepath.Join(t.TempDir(), "boot.iso")
+	require.NoError(t, os.WriteFile(iso, testiso.Make(600, 4), 0o600))
+	sim := newSim(t, amtsim.Options{DevicesCIDR: "127.105.12.0/29", TLSPort: -1, RMCPPort: -1, RedirectTLSPort: -1})
+	opts := fastOpts()
+	opts.Concurrency, opts.IDERConcurrency = 8, 1
+	opts.ClientOptions = append(opts.ClientOptions, amt.WithRedirectPort(sim.RedirectPort()))
+	var mu sync.Mutex
+	inFlight, worst := 0, 0
+	opts.Hooks.BeforeSend = func(context.Context, string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight++
+		worst = max(worst, inFlight)
+		return nil
+	}
+	opts.Hooks.AfterAttempt = func(context.Context, fleet.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight--
+	}
+	task := fleet.Task{Action: fleet.IDERBoot, Image: iso, ServeIdle: fleet.Duration(300 * time.Millisecond)}
+	res := collect(t, context.Background(), targets(sim), task, opts)
+	for _, d := range sim.Devices() {
+		r := res[d.HTTPAddr()]
+		assert.Equal(t, fleet.Succeeded, r.Outcome, r.Message)
+		assert.Len(t, d.IDERBoots(), 1)
+	}
+	assert.Equal(t, 1, worst)
+}
+
+// TestRunnerMachine: the per-machine core a job layer calls.
+func TestRunnerMachine(t *testing.T) {
+	t.Parallel()
+	sim := newFleet(t, amtsim.Options{DevicesCIDR: "127.105.13.0/30"})
+	r, err := fleet.NewRunner(fleet.Task{Action: fleet.PowerReset}, fastOpts())
+	require.NoError(t, err)
+	defer r.Close()
+	for _, d := range sim.Devices() {
+		res := r.Machine(context.Background(), d.HTTPAddr())
+		assert.Equal(t, fleet.Succeeded, res.Outcome, res.Message)
+		assert.Equal(t, []int{10}, d.PowerRequests())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := r.Machine(ctx, sim.Devices()[0].HTTPAddr())
+	assert.Equal(t, fleet.Cancelled, res.Outcome)
+	assert.Equal(t, []int{10}, sim.Devices()[0].PowerRequests())
+}
+
+// TestWakeFromOS: a task that asks for the machine to be woken from OS
+// power saving first wakes it, waits for full power, then acts.
+func TestWakeFromOS(t *testing.T) {
+	t.Parallel()
+	sim := newFleet(t, amtsim.Options{DevicesCIDR: "127.105.14.0/30"})
+	ctx := context.Background()
+	for _, d := range sim.Devices() {
+		c, err := amt.New(d.HTTPAddr(), amt.WithCredentials(user, password))
+		require.NoError(t, err)
+		_, err = c.WSMan().Invoke(ctx, wsman.ResourceURI("IPS_PowerManagementService"), "RequestOSPowerSavingStateChange", []wsman.Property{
+			wsman.Param("OSPowerSavingState", "3"),
+			wsman.RefParam("ManagedElement", wsman.EPR{ResourceURI: wsman.ResourceURI("CIM_ComputerSystem"), Selectors: []wsman.Selector{
+				wsman.Sel("CreationClassName", "CIM_ComputerSystem"), wsman.Sel("Name", "ManagedSystem")}}),
+		})
+		require.NoError(t, err)
+		c.CloseIdleConnections()
+		require.Equal(t, 3, d.OSPowerSavingState())
+	}
+	res := collect(t, ctx, targets(sim), fleet.Task{Action: fleet.Inventory, Wake: fleet.WakeFromOS}, fastOpts())
+	for _, d := range sim.Devices() {
+		r := res[d.HTTPAddr()]
+		assert.Equal(t, fleet.Succeeded, r.Outcome, r.Message)
+		assert.Equal(t, 2, d.OSPowerSavingState(), "woken to full power")
+		hasData(t, d, r)
+	}
 }

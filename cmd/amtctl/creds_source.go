@@ -85,7 +85,14 @@ func resolverSource(ctx context.Context, store credentials.Store, ch credentialC
 	if gs, ok := store.(credentials.GuardStore); ok {
 		gopts = append(gopts, credentials.GuardStorage(gs))
 	}
-	guard := credentials.NewGuard(credentials.DefaultMaxFailures, credentials.DefaultWindow, gopts...)
+	budget, err := guardBudget(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	if !budget.safe() && stderr != nil {
+		fmt.Fprintf(stderr, "amtctl: warning: %s (amtctl creds guard set)\n", budget)
+	}
+	guard := credentials.NewGuard(budget.MaxFailures, budget.Window, gopts...)
 	opts := []credentials.Option{credentials.WithGuard(guard), credentials.RememberTask(ch.remember)}
 	if ch.profile != "" {
 		opts = append(opts, credentials.WithProfile(ch.profile))
@@ -151,9 +158,9 @@ func candidateName(o credentials.Origin, profile string) string {
 // secret) and whether it was a fallback one. nil when the client had fixed
 // credentials or has not logged in.
 type credentialUse struct {
-	Origin   string `json:"origin"`
-	Profile  string `json:"profile"`
-	Fallback bool   `json:"fallback"`
+	Origin   string  `json:"origin"`
+	Profile  *string `json:"profile"` // null without a profile
+	Fallback bool    `json:"fallback"`
 }
 
 func credentialsUsed(c *amt.Client) *credentialUse {
@@ -161,5 +168,5 @@ func credentialsUsed(c *amt.Client) *credentialUse {
 	if res == nil || res.Err != nil {
 		return nil
 	}
-	return &credentialUse{Origin: res.Origin.String(), Profile: res.Profile, Fallback: usedFallback(res.Attempts)}
+	return &credentialUse{Origin: res.Origin.String(), Profile: str(res.Profile), Fallback: usedFallback(res.Attempts)}
 }

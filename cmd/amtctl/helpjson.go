@@ -16,8 +16,10 @@ Errors (any command, --output json): on stdout, besides the message on stderr,
   machine did not succeed), paused 14 (a job waits after its canary),
   interrupted 129/130/143.
 
-Changes (power, boot next/clear, ider boot, and every command that changes a
-machine) share one shape, plus the command's own keys named below:
+Changes (power, boot next/clear, ider boot/restore, redirect enable/disable,
+time --set, defense, and every command that changes a machine) share one
+shape, plus the command's own keys named below (present in a dry run too,
+with their values as they are now):
   {"host": string, "action": string, "accepted": bool, "changed": bool|null,
    "message": string, "dry_run": bool, "would_send": [request...]}
   request: {"operation": "Put"|"Invoke"|..., "resource": string,
@@ -32,9 +34,13 @@ info:
   provisioning_mode string|null (null unless provisioned), digest_realm
   string|null, hostname string|null, domain_name string|null, uuid
   string|null, platform_guid string|null, ports [port], credentials
-  object|null ({"profile", "origin", "fallback" (bool: a candidate after the
-  first in the order logged in), "attempts": [{"profile", "origin", "outcome",
-  "error"}]}).
+  object|null ({"profile" string|null, "origin", "fallback" (bool: a
+  candidate after the first in the order logged in), "attempts": [{"profile",
+  "origin", "outcome", "error"}]}).
+  origin (here and wherever credentials are reported): "task" (the
+  credential this command was given: --user/--password, --password-stdin or
+  AMT_PASSWORD), "profile" (--profile), "default" (the default profile),
+  "runtime" (the runtime entry that last worked on the host) or "other".
   Without credentials only host, firmware and product_version are known.
   port: {"instance_id", "wireless", "mac", "ip_address" (string|null),
          "dhcp", "link_up"}
@@ -59,7 +65,7 @@ power status:
   string, transitioning bool, transitioning_to string|null,
   available_actions [string].
 power ACTION: the change shape plus "status" (power status, or null without --wait),
-  "sent" bool (false when nothing needed sending, e.g. already on) and "credentials" object|null ({"origin", "profile", "fallback" bool}; null
+  "sent" bool (false when nothing needed sending, e.g. already on) and "credentials" object|null ({"origin", "profile" string|null, "fallback" bool}; null
   when no credential was chosen from the store).
 
 boot next:  the change shape plus "next_boot" string and "start_action"
@@ -87,6 +93,8 @@ defense stats: host, reset bool, interfaces [{"interface", "active_policy",
   "filters": [{"id","name","direction","action","matched_packets"}],
   "tx_default_matched_packets" number|null, "rx_default_matched_packets"
   number|null}].
+defense stats --reset --dry-run: the change shape (action "reset
+  statistics").
 defense caps: host, mode, system_defense_available bool, max_policies,
   max_filters, interfaces [{"interface", "ipv4_max_tx_filters",
   "ipv4_max_tx_counters", "ipv4_max_rx_filters", "ipv4_max_rx_counters",
@@ -99,9 +107,24 @@ boot show:
   boot_source string|null, settings object (the AMT_BootSettingData
   properties read, names as the firmware gives them).
 
-ider boot: the change shape with --dry-run; otherwise host, device, action,
-  bytes_served, commands, resets, seconds, rate_mib_s, stop, restored [string],
-  restore_errors [string], error.
+ider boot, ider serve: the change shape ("action" "ider boot" or "ider
+  serve"; accepted: the power request that starts the boot was accepted, or
+  for serve the image was served; changed null for a boot, false for serve)
+  plus device string|null ("ider-cd", "ider-floppy"), start_action
+  string|null (the power action sent, as in boot next), action_outcome_unknown
+  bool, bytes_served number, commands number, resets number, seconds number,
+  rate_mib_s number, stop string|null, restored [string], restore_errors
+  [string], error string|null.
+
+ider restore: the change shape plus "restored" [string] (what was put back:
+  "boot options", "redirection listener", "redirection features"; [] in a dry
+  run or when nothing was recorded).
+
+redirect status: host string, ider bool|null, sol bool|null, listener
+  bool|null, enabled_state number|null (AMT_RedirectionService.EnabledState).
+redirect enable|disable: the change shape plus ider, sol, listener and
+  enabled_state as in redirect status: the state afterwards (in a dry run,
+  as it is).
 
 hw: host string, chassis object|null, baseboard object|null, bios
   object|null, processors [object], memory [object], storage [object],
@@ -152,6 +175,14 @@ collection list: one array of {"name", "count", "created_at", "updated_at"};
   collection show: the same plus "targets" [string].
 collection create|add|remove|delete: {"name", "action", "machines" (added or
   removed), "count" (in it now), "message"}.
+log activity: one object per entry (no line when none matches): id number,
+  time string, actor string, host string|null, operation string, params
+  object, technology string|null, profile string|null, outcome string,
+  return_code number|null, return_code_name string|null, auth_step
+  string|null, job string|null, duration_seconds number, message string|null.
+log activity --stats: count number, oldest string|null, newest string|null,
+  last_purge string|null, retention_days number.
+log purge: deleted number, before string.
 
 version: module string, version string, commit string|null, modified bool,
   go_version string.

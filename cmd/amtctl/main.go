@@ -85,7 +85,7 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if cmd == nil {
 		cmd = root
 	}
-	fmt.Fprintln(stderr, "amtctl:", err)
+	fmt.Fprintln(stderr, "amtctl:", userMessage(err))
 	if code == exitUsage {
 		fmt.Fprint(stderr, "\n", cmd.UsageString())
 	}

@@ -55,6 +55,11 @@ func peakHeap() func() float64 {
 // to the last result committed), the floor (machines × exchanges per
 // machine × latency / concurrency), their ratio and the peak heap.
 func benchDurable(b *testing.B, target func(testing.TB) string, cidr string, n int, latency time.Duration, concurrency int) {
+	benchAction(b, fleet.PowerStatus, target, cidr, n, latency, concurrency)
+}
+
+// benchAction is benchDurable for any action.
+func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) string, cidr string, n int, latency time.Duration, concurrency int) {
 	e := env{target: target(b), key: b.TempDir() + "/keys/amtkit.key"}
 	sim := newFleet(b, amtsim.Options{DevicesCIDR: cidr, DeviceCount: n, Latency: latency})
 	targets := addrs(sim)
@@ -93,8 +98,8 @@ func benchDurable(b *testing.B, target func(testing.TB) string, cidr string, n i
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		id, err := m.Submit(context.Background(), durable.Spec{Task: fleet.Task{Action: fleet.PowerStatus},
-			Targets: targets, Concurrency: concurrency, Timeout: 30 * time.Second})
+		id, err := m.Submit(context.Background(), durable.Spec{Task: fleet.Task{Action: action},
+			Targets: targets, Concurrency: concurrency, Timeout: 30 * time.Second, Retries: 2, RetryDelay: time.Second})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -123,8 +128,8 @@ func benchDurable(b *testing.B, target func(testing.TB) string, cidr string, n i
 	// the same fleet and the same loaded machine: what the durable layer
 	// adds is the ratio of the two.
 	inStart := time.Now()
-	seq, err := fleet.Run(context.Background(), targets, fleet.Task{Action: fleet.PowerStatus}, fleet.Options{
-		Concurrency: concurrency, Timeout: 30 * time.Second,
+	seq, err := fleet.Run(context.Background(), targets, fleet.Task{Action: action}, fleet.Options{
+		Concurrency: concurrency, Timeout: 30 * time.Second, Retries: 2, RetryDelay: time.Second, ClientOptions: []amt.Option{amt.WithPowerChangeGap(0)},
 		Credentials: credentials.Static(credentials.Credential{User: user, Password: password})})
 	if err != nil {
 		b.Fatal(err)
@@ -156,4 +161,15 @@ func BenchmarkDurablePowerStatus10k50msSQLite(b *testing.B) {
 // within 1.5x of the floor.
 func BenchmarkDurablePowerStatus10k50msPostgres(b *testing.B) {
 	benchDurable(b, statedbtest.Postgres, "127.116.0.0/18", 10000, 50*time.Millisecond, 1000)
+}
+
+// BenchmarkDurablePowerReset2k50msSQLite is a job with a marker committed
+// before every machine's change: the group commit at work.
+func BenchmarkDurablePowerReset2k50msSQLite(b *testing.B) {
+	benchAction(b, fleet.PowerReset, statedbtest.SQLite, "127.117.0.0/20", 2000, 50*time.Millisecond, 200)
+}
+
+// BenchmarkDurablePowerReset2k50msPostgres is the same on Postgres.
+func BenchmarkDurablePowerReset2k50msPostgres(b *testing.B) {
+	benchAction(b, fleet.PowerReset, statedbtest.Postgres, "127.118.0.0/20", 2000, 50*time.Millisecond, 200)
 }

@@ -15,6 +15,7 @@ import (
 // TestCollections: create, add, remove, list, show and delete named
 // collections, and a job submitted with one gets its targets.
 func TestCollections(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		m := e.manager(t)
@@ -66,6 +67,7 @@ func TestCollections(t *testing.T) {
 
 // TestSubmitValidates: bad specs are refused before anything is stored.
 func TestSubmitValidates(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		m := e.manager(t)
@@ -93,6 +95,7 @@ func TestSubmitValidates(t *testing.T) {
 // reports every machine expired, and finishes; Purge then removes it and
 // records when it ran.
 func TestExpiryWithoutWorker(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		m := e.manager(t)
@@ -140,6 +143,7 @@ func TestExpiryWithoutWorker(t *testing.T) {
 // TestCancelWithoutWorker: cancelling a job no worker has started reports
 // every machine cancelled; cancelling again is refused.
 func TestCancelWithoutWorker(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		m := e.manager(t)

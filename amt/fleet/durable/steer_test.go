@@ -25,6 +25,7 @@ func cidrFor(e env, sqlite, postgres string) string {
 // the rest in batches of 4, each batch starting no earlier than its slot
 // counted from Continue; every machine gets exactly one power-on.
 func TestCanaryContinueBatches(t *testing.T) {
+	t.Parallel()
 	eachParallel(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		sim := newFleet(t, amtsim.Options{DevicesCIDR: cidrFor(e, "127.112.1.0/28", "127.112.2.0/28"), PowerState: 8})
@@ -84,6 +85,13 @@ func TestCanaryContinueBatches(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, durable.StateFinished, j.State)
 		require.NotNil(t, j.ContinuedAt)
+		// Waiting for Continue and for batch slots snoozed the River jobs
+		// without spending attempts.
+		var maxAttempt, snoozed int
+		require.NoError(t, db.QueryRow(ctx, `SELECT MAX(attempt), COUNT(*) FILTER (WHERE CAST(metadata AS TEXT) LIKE '%snoozes%')
+			FROM river_job WHERE kind = 'amtkit_fleet_chunk'`).Scan(&maxAttempt, &snoozed))
+		assert.Equal(t, 1, maxAttempt)
+		assert.Positive(t, snoozed)
 	})
 }
 
@@ -92,6 +100,7 @@ func TestCanaryContinueBatches(t *testing.T) {
 // with their one power change; the job ends cancelled with every machine
 // accounted for.
 func TestCancelRunning(t *testing.T) {
+	t.Parallel()
 	eachParallel(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		sim := newFleet(t, amtsim.Options{DevicesCIDR: cidrFor(e, "127.112.3.0/27", "127.112.4.0/27"), PowerState: 8,
@@ -145,6 +154,7 @@ func TestCancelRunning(t *testing.T) {
 // TestExpiryWhileRunning: machines not started before the job's expiry are
 // reported expired, with nothing sent to them, while a worker runs.
 func TestExpiryWhileRunning(t *testing.T) {
+	t.Parallel()
 	eachParallel(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		sim := newFleet(t, amtsim.Options{DevicesCIDR: cidrFor(e, "127.112.5.0/27", "127.112.6.0/27"), PowerState: 8,

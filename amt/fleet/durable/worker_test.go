@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ const mixedSpec = `{"groups": [
 // only the unreachable machines (transient), and writes one activity entry
 // per attempt with the job's ID.
 func TestMixedOutcomes(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		cidr := "127.110.1.0/24"
@@ -56,7 +58,7 @@ func TestMixedOutcomes(t *testing.T) {
 		require.NoError(t, err)
 		targets := append(addrs(sim), unreachable...)
 		id, err := m.Submit(ctx, durable.Spec{Task: fleet.Task{Action: fleet.PowerOn}, Targets: targets,
-			Concurrency: 8, Retries: 2, RetryDelay: 20 * time.Millisecond, Timeout: 5 * time.Second,
+			Concurrency: 8, Retries: 2, RetryDelay: 20 * time.Millisecond, Timeout: 20 * time.Second,
 			Profile: profile, Actor: "test-actor", ChunkSize: 5})
 		require.NoError(t, err)
 		stop := startWorker(t, e, "w1")
@@ -124,6 +126,7 @@ func TestMixedOutcomes(t *testing.T) {
 // outcome_unknown by the next worker and nothing is sent to it; a plain
 // Retry leaves it alone, and only a Retry naming outcome_unknown sends it.
 func TestOutcomeUnknownNeverResent(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		cidr := "127.110.3.0/28"
@@ -186,6 +189,7 @@ func TestOutcomeUnknownNeverResent(t *testing.T) {
 // twice), each succeeded machine got exactly one, and machines whose
 // change may have been in flight are reported outcome_unknown.
 func TestKilledWorker(t *testing.T) {
+	t.Parallel()
 	eachParallel(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		cidr := "127.111.1.0/26"
@@ -198,7 +202,8 @@ func TestKilledWorker(t *testing.T) {
 		m, err := durable.NewManager(db)
 		require.NoError(t, err)
 		id, err := m.Submit(ctx, durable.Spec{Task: fleet.Task{Action: fleet.PowerOn}, Targets: addrs(sim),
-			Concurrency: 20, ChunkSize: 10, Profile: profile, Timeout: 5 * time.Second})
+			Concurrency: 20, ChunkSize: 10, Profile: profile, Timeout: 20 * time.Second, Retries: 2,
+			RetryDelay: 100 * time.Millisecond})
 		require.NoError(t, err)
 
 		// The victim starts first, so that it is River's leader: the
@@ -277,4 +282,50 @@ func waitLeader(t testing.TB, db *statedb.DB, name string) {
 		require.True(t, time.Now().Before(deadline), "%s never led (leader %q, %v)", name, leader, err)
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestWorkerStopsGracefully: a worker process sent SIGTERM mid-job
+// finishes the chunks in hand, exits 0 and holds nothing; another worker
+// finishes the job at once (no rescue needed), each machine changed
+// exactly once.
+func TestWorkerStopsGracefully(t *testing.T) {
+	t.Parallel()
+	eachParallel(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		sim := newFleet(t, amtsim.Options{DevicesCIDR: cidrFor(e, "127.111.3.0/26", "127.111.4.0/26"), PowerState: 8,
+			Latency: 50 * time.Millisecond})
+		db := e.open(t)
+		withProfile(t, db)
+		m, err := durable.NewManager(db)
+		require.NoError(t, err)
+		id, err := m.Submit(ctx, durable.Spec{Task: fleet.Task{Action: fleet.PowerOn}, Targets: addrs(sim),
+			Concurrency: 10, ChunkSize: 10, Profile: profile, Timeout: 20 * time.Second})
+		require.NoError(t, err)
+		w1 := spawnWorker(t, e, "w1")
+		deadline := time.Now().Add(time.Minute)
+		for {
+			j, err := m.Job(ctx, id)
+			require.NoError(t, err)
+			if j.Done >= 5 {
+				require.Less(t, j.Done, j.Total)
+				break
+			}
+			require.True(t, time.Now().Before(deadline))
+			time.Sleep(20 * time.Millisecond)
+		}
+		require.NoError(t, w1.cmd.Process.Signal(syscall.SIGTERM))
+		<-w1.done
+		assert.Equal(t, 0, w1.cmd.ProcessState.ExitCode())
+		st, err := m.Status(ctx, id)
+		require.NoError(t, err)
+		assert.Empty(t, st.Holders, "a stopped worker holds nothing")
+		startWorker(t, e, "w2")
+		rows := waitDone(t, m, id, time.Minute)
+		for _, d := range sim.Devices() {
+			r := rows[d.HTTPAddr()]
+			require.NotNil(t, r.Outcome)
+			assert.Equal(t, fleet.Succeeded, *r.Outcome, "%s: %s", d.HTTPAddr(), r.Message)
+			assert.Equal(t, []int{2}, d.PowerRequests(), d.HTTPAddr())
+		}
+	})
 }

@@ -203,13 +203,16 @@ func newJobRunCommand() *cobra.Command {
 		Use:   "run TASK [pxe|disk|cd|bios] --targets TARGETS [flags]",
 		Short: "Run a task over many machines: in the foreground with a progress bar, or --detach for workers",
 		Long: "job run stores a job of TASK over the targets and, unless --detach, works it in this process (as a\n" +
-			"worker would, alongside any others) with a progress bar on a terminal, printing each machine that did\n" +
-			"not succeed and then the summary; --output json prints one object per machine as it finishes and a last\n" +
-			"object with the counts by outcome. --detach prints the job's ID and returns: \"amtctl job worker\"\n" +
-			"processes work it. --dry-run says what would be sent and stores nothing.\n\n" +
-			"TASK: " + strings.Join(taskNames(), ", ") + ". boot takes the device to boot from (pxe, disk, cd or\n" +
-			"bios) and resets or powers on into it; ider-boot takes --image; defense-quarantine takes --server and\n" +
-			"--defense-timeout, defense-ping-only --defense-timeout; defense-apply takes --policy and --defense-timeout.\n\n" +
+			"worker: it may also take work of other waiting jobs until this one ends) with a progress bar on a\n" +
+			"terminal, printing each machine that did not succeed and then the summary; --output json prints one\n" +
+			"object per machine as it finishes and a last object with the counts by outcome. --detach prints the\n" +
+			"job's ID and returns: \"amtctl job worker\" processes work it. --dry-run says what would be sent and\n" +
+			"stores nothing. The machines' WS-Management port is the one in each target, else --port, else 16992\n" +
+			"(TLS is not yet offered for jobs).\n\n" +
+			"TASK: " + strings.Join(taskNames()[:9], ", ") + ",\n" + strings.Join(taskNames()[9:], ", ") + ".\n" +
+			"boot takes the device to boot from (pxe, disk, cd or bios) and resets or powers on into it; ider-boot\n" +
+			"takes --image; defense-quarantine takes --server and --defense-timeout, defense-ping-only\n" +
+			"--defense-timeout; defense-apply takes --policy and --defense-timeout.\n\n" +
 			"Credentials: each machine logs in with --profile (else the default profile), then its runtime entry,\n" +
 			"under the lockout guard; a job stores the profile's name, never a password.\n\n" + strings.SplitN(jobLong, "\n\n", 2)[1],
 		Args:      cobra.RangeArgs(1, 2),
@@ -440,10 +443,10 @@ func runJobRun(cmd *cobra.Command, f *runFlags, args []string) error {
 	return followJob(cmd, m, db, id, f.output, &f.worker, true)
 }
 
-// followJob works the job in this process (as a worker) and prints each
-// machine as it finishes, then the summary; work says whether to run a
-// worker here (job continue --wait follows workers elsewhere without).
-// An interrupt cancels the job.
+// followJob prints each machine of the job as it finishes, then the
+// summary; with work, this process works it meanwhile (as a worker, so it
+// may also take chunks of other jobs waiting in the database until this
+// one ends). An interrupt cancels the job.
 func followJob(cmd *cobra.Command, m *durable.Manager, db *statedb.DB, id durable.ID, format string, wf *workerFlags, work bool) error {
 	ctx := cmd.Context()
 	j, err := m.Job(ctx, id)
@@ -685,14 +688,19 @@ func taskRequests(t fleet.Task) []plannedRequest {
 		out = append(out, planNextBoot(bt, power.BootOptions{})...)
 		out = append(out, planPower(power.Reset))
 	case fleet.ClockSet:
-		out = append(out, invoke("AMT_TimeSynchronizationService", "SetHighAccuracyTimeSynch", "Ta0", "now", "Tm1", "now", "Tm2", "now"))
+		out = append(out, invoke("AMT_TimeSynchronizationService", "SetHighAccuracyTimeSynch",
+			"Ta0", "(the device's time, read first)", "Tm1", "(this machine's time when sent)", "Tm2", "(this machine's time when sent)"))
 	case fleet.IDERBoot:
-		out = append(out, plannedRequest{Operation: "Redirect", Resource: "IDE-R", Method: "serve " + t.Image, Arguments: args()})
+		out = append(out, plannedRequest{Operation: "Redirect", Resource: "IDE-R session", Method: "open and enable the drives",
+			Arguments: args("image", t.Image, "requests", "(per machine: amtctl ider boot --dry-run --host H lists them)")})
 		out = append(out, planPower(power.Reset))
-	case fleet.DefenseQuarantine, fleet.DefensePingOnly, fleet.DefenseApply:
-		out = append(out, plannedRequest{Operation: "Create", Resource: "AMT_Hdr8021Filter", Method: "", Arguments: args("policy", string(t.Action))})
-	case fleet.DefenseRemove:
-		out = append(out, plannedRequest{Operation: "Delete", Resource: "AMT_Hdr8021Filter", Method: "", Arguments: args("owner", "amtkit")})
+	case fleet.DefenseQuarantine, fleet.DefensePingOnly, fleet.DefenseApply, fleet.DefenseRemove:
+		cmd := strings.TrimPrefix(string(t.Action), "defense-")
+		out = append(out, plannedRequest{Operation: "Create", Resource: "System Defense filters and policy", Method: "",
+			Arguments: args("requests", "(per machine, as its capabilities allow: amtctl defense "+cmd+" --dry-run --host H lists them)")})
+		if t.Action == fleet.DefenseRemove {
+			out[len(out)-1].Operation, out[len(out)-1].Resource = "Delete", "amtkit's System Defense filters and policies"
+		}
 	}
 	return out
 }

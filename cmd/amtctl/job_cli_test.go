@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -112,7 +113,8 @@ func TestJobRunDryRun(t *testing.T) {
 }
 
 // TestJobUsageErrors: what job run and the other job commands refuse, each
-// with exit 2, a one-line reason and the usage, before anything is stored.
+// with exit 2, a one-line reason and the usage, before anything is stored
+// (in process; TestContract runs such cases on the binary).
 func TestJobUsageErrors(t *testing.T) {
 	t.Parallel()
 	e := newJobEnv(t)
@@ -159,7 +161,10 @@ func TestJobUsageErrors(t *testing.T) {
 		if asJSON {
 			args = append(args, "-o", "json")
 		}
-		code, stdout, stderr := e.run("", args...)
+		// In process: the binary's path to these is TestContract's.
+		var outBuf, errBuf bytes.Buffer
+		code := runIO(t.Context(), append(args, "--state", e.state), strings.NewReader(""), &outBuf, &errBuf)
+		stdout, stderr := outBuf.String(), errBuf.String()
 		if !assert.Equal(t, exitUsage, code, "%s: %s", name, stderr) {
 			continue
 		}
@@ -200,4 +205,41 @@ func TestDemoFleetJob(t *testing.T) {
 	assert.Equal(t, 10, sent)
 	assert.Contains(t, s, fmt.Sprintf("received %d power-on requests", sent))
 	assert.Equal(t, 1, strings.Count(s, "already on; nothing sent"))
+}
+
+// TestJobRunInterrupted: SIGINT to a job run in the foreground cancels the
+// job: the machines not started are reported cancelled and sent nothing,
+// the summary is printed and the exit status is 130.
+func TestJobRunInterrupted(t *testing.T) {
+	t.Parallel()
+	const cidr = "127.121.11.0/29"
+	sim := simFleet(t, cidr, "", amtsim.Options{PowerState: 8})
+	e := newJobEnv(t)
+	cmd := exec.Command(amtctlBinary(t), "job", "run", "power-on", "--targets", cidr, "--port", fmt.Sprint(sim.HTTPPort()),
+		"--batch-size", "2", "--batch-interval", "1h", "-o", "json")
+	cmd.Env = append(cleanEnv(), "AMTKIT_STATE="+e.state)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	require.NoError(t, cmd.Start())
+	deadline := time.Now().Add(time.Minute)
+	for strings.Count(stdout.String(), "\n") < 2 {
+		require.True(t, time.Now().Before(deadline), "the first batch never finished: %s", stderr)
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	err := cmd.Wait()
+	require.Error(t, err)
+	assert.Equal(t, 130, cmd.ProcessState.ExitCode(), stderr.String())
+	lines := jsonLines(t, stdout.String())
+	require.GreaterOrEqual(t, len(lines), 4, stdout.String())
+	sum := lines[len(lines)-2]
+	assertShape(t, "summary", jobSummaryShape, sum)
+	assert.Equal(t, "cancelled", sum["state"])
+	checkCounts(t, map[string]int{"succeeded": 2, "cancelled": 4}, sum["counts"].(map[string]any))
+	assert.Equal(t, "interrupted", lines[len(lines)-1]["error"].(map[string]any)["class"])
+	changed := 0
+	for _, d := range sim.Devices() {
+		changed += len(d.PowerRequests())
+	}
+	assert.Equal(t, 2, changed, "nothing sent to the cancelled machines")
 }

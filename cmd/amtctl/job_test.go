@@ -210,7 +210,7 @@ func TestJobRunMixedFleet(t *testing.T) {
 	require.NotNil(t, faulty)
 	e := newJobEnv(t)
 	code, stdout, stderr := e.run("", "job", "run", "power-on", "--targets", cidr, "--port", fmt.Sprint(sim.HTTPPort()),
-		"--retries", "1", "--retry-delay", "100ms", "--timeout", "5s", "-o", "json")
+		"--retries", "1", "--retry-delay", "100ms", "--timeout", "20s", "-o", "json")
 	require.Equal(t, exitIncomplete, code, stderr)
 	lines := jsonLines(t, stdout)
 	require.Len(t, lines, len(want)+2, "one line per machine, the summary and the error: %s", stdout)
@@ -302,12 +302,13 @@ type workerProc struct {
 }
 
 // startWorker starts amtctl job worker over the environment's state (or
-// env's database) with quick polling and rescue after 9s (a chunk may run
-// 8s: more than enough on a loaded machine under -race); it is stopped
+// env's database) with quick polling and rescue after 6s (a chunk may run
+// 5s: the killed-worker tests cut jobs into chunks of 2 machines, done in
+// well under that even on a loaded machine under -race); it is stopped
 // with SIGTERM when the test ends, and must then exit 0.
 func (e *jobEnv) startWorker(name string, env []string, extra ...string) *workerProc {
 	e.t.Helper()
-	args := append([]string{"job", "worker", "--name", name, "--poll", "50ms", "--job-timeout", "8s", "--rescue-after", "9s"}, extra...)
+	args := append([]string{"job", "worker", "--name", name, "--poll", "50ms", "--job-timeout", "5s", "--rescue-after", "6s"}, extra...)
 	cmd := exec.Command(amtctlBinary(e.t), args...)
 	cmd.Env = append(append(cleanEnv(), "AMTKIT_STATE="+e.state), env...)
 	p := &workerProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
@@ -645,7 +646,7 @@ func TestJobBatchesAndCancel(t *testing.T) {
 func killedWorkerJob(t *testing.T, e *jobEnv, cidr string, env []string, beside bool, second func() *workerProc) {
 	sim := simFleet(t, cidr, `{"groups": [{"name": "slow", "weight": 1, "latency": "100ms", "power_state": "off"}]}`, amtsim.Options{})
 	code, stdout, stderr := runCLI(t, append([]string{"AMTKIT_STATE=" + e.state}, env...), "", "job", "run", "power-on",
-		"--targets", cidr, "--port", fmt.Sprint(sim.HTTPPort()), "--concurrency", "4", "--chunk-size", "5", "--detach")
+		"--targets", cidr, "--port", fmt.Sprint(sim.HTTPPort()), "--concurrency", "4", "--chunk-size", "2", "--detach")
 	require.Equal(t, exitOK, code, stderr)
 	id := strings.TrimSpace(stdout)
 	victim := e.startWorker("w1", env)
@@ -696,9 +697,9 @@ func TestJobWorkerKilledSQLite(t *testing.T) {
 	e := newJobEnv(t)
 	killedWorkerJob(t, e, "127.121.5.0/27", nil, false, func() *workerProc {
 		// Restarted once the killed worker's chunks are due for rescue
-		// (--rescue-after 9s): River's rescuer looks when the new worker
+		// (--rescue-after 6s): River's rescuer looks when the new worker
 		// takes the lead, and then every 30 s.
-		time.Sleep(9500 * time.Millisecond)
+		time.Sleep(6500 * time.Millisecond)
 		return e.startWorker("w2", nil)
 	})
 }

@@ -5,6 +5,7 @@ import (
 
 	"slices"
 	"sort"
+	"sync/atomic"
 )
 
 // attr is one selector of an eprValue.
@@ -36,6 +37,9 @@ type instance struct {
 	// parent class returns it (CIM_Chip returns CIM_PhysicalMemory); empty
 	// for an instance of the addressed class.
 	class, uri string
+	// sorted caches names(); it is used only while it still lists
+	// exactly the keys of props, which may be written directly.
+	sorted atomic.Pointer[[]string]
 }
 
 func newInstance() *instance { return &instance{props: map[string]property{}} }
@@ -59,12 +63,29 @@ func (in *instance) get(name string) (string, bool) {
 }
 
 func (in *instance) names() []string {
+	if c := in.sorted.Load(); c != nil && in.namesAre(*c) {
+		return *c
+	}
 	names := make([]string, 0, len(in.props))
 	for n := range in.props {
 		names = append(names, n)
 	}
 	sort.Strings(names) // byte-wise, i.e. ASCII order
+	in.sorted.Store(&names)
 	return names
+}
+
+// namesAre reports whether names (distinct) are the keys of props.
+func (in *instance) namesAre(names []string) bool {
+	if len(names) != len(in.props) {
+		return false
+	}
+	for _, n := range names {
+		if _, ok := in.props[n]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (in *instance) clone() *instance {

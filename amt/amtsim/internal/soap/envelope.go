@@ -34,6 +34,25 @@ func nsAttrs(decls []Attr) []Attr {
 	return out
 }
 
+// bodyPrefixes are the prefixes of body namespaces, in order.
+var bodyPrefixes = func() []string {
+	out := make([]string, 'x'-'g')
+	for i := range out {
+		out[i] = string(rune('g' + i))
+	}
+	return out
+}()
+
+// responseHead is the start of every ordinary response up to the body
+// namespace declarations: the XML declaration and the root element with
+// the base declarations.
+var responseHead = func() string {
+	w := NewWriter()
+	w.Start("a:Envelope", nsAttrs(baseNamespaces)...)
+	b := w.Bytes()
+	return string(b[:len(b)-1]) // without the closing '>'
+}()
+
 // BodyFunc writes a response body; pfx holds the prefix bound to each of
 // the body's namespaces, in the order they were given.
 type BodyFunc func(w *Writer, pfx []string)
@@ -41,19 +60,32 @@ type BodyFunc func(w *Writer, pfx []string)
 // Response writes a complete response. bodyNS are the namespaces the body
 // uses, in order of first use; body receives the prefix of each.
 func Response(relatesTo, messageID, action, resourceURI string, bodyNS []string, body BodyFunc) []byte {
-	decls := append([]Attr(nil), baseNamespaces...)
-	pfx := make([]string, len(bodyNS))
-	for i, ns := range bodyNS {
-		pfx[i] = string(rune('g' + i))
-		decls = append(decls, Attr{pfx[i], ns})
+	var pfx []string
+	if len(bodyNS) <= len(bodyPrefixes) {
+		pfx = bodyPrefixes[:len(bodyNS):len(bodyNS)]
+	} else {
+		pfx = make([]string, len(bodyNS))
+		for i := range bodyNS {
+			pfx[i] = string(rune('g' + i))
+		}
 	}
-	decls = append(decls, Attr{"xsi", NSXSI})
-	w := NewWriter()
-	w.Start("a:Envelope", nsAttrs(decls)...)
+	w := &Writer{}
+	w.buf.Grow(4096)
+	w.buf.WriteString(responseHead)
+	for i, ns := range bodyNS {
+		w.buf.WriteString(" xmlns:")
+		w.buf.WriteString(pfx[i])
+		w.buf.WriteString(`="`)
+		w.escape(ns)
+		w.buf.WriteByte('"')
+	}
+	w.buf.WriteString(` xmlns:xsi="`)
+	w.escape(NSXSI)
+	w.buf.WriteString(`">`)
 	w.Start("a:Header")
 	w.Elem("b:To", URIAnon)
 	w.Elem("b:RelatesTo", relatesTo)
-	w.Elem("b:Action", action, Attr{"a:mustUnderstand", "true"})
+	w.Elem("b:Action", action, mustUnderstand...)
 	w.Elem("b:MessageID", messageID)
 	if resourceURI != "" {
 		w.Elem("c:ResourceURI", resourceURI)
@@ -67,6 +99,8 @@ func Response(relatesTo, messageID, action, resourceURI string, bodyNS []string,
 	w.End("a:Envelope")
 	return w.Bytes()
 }
+
+var mustUnderstand = []Attr{{"a:mustUnderstand", "true"}}
 
 // Identify answers wsmid:Identify. The firmware uses its own short
 // declaration list here: SOAP, the identity namespace and DASH.

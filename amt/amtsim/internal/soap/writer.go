@@ -18,6 +18,7 @@ type Attr struct{ Name, Value string }
 // NewWriter returns a writer that has written the XML declaration.
 func NewWriter() *Writer {
 	w := &Writer{}
+	w.buf.Grow(4096)
 	w.buf.WriteString(`<?xml version="1.0" encoding="UTF-8"?>`)
 	return w
 }
@@ -51,8 +52,17 @@ func (w *Writer) Elem(name, text string, attrs ...Attr) {
 	w.End(name)
 }
 
+// escape writes s escaped as xml.EscapeText does. Text of plain ASCII
+// without the characters it replaces is written as it is; anything else
+// goes through xml.EscapeText itself.
 func (w *Writer) escape(s string) {
-	_ = xml.EscapeText(&w.buf, []byte(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || c < 0x20 || c == '"' || c == '\'' || c == '&' || c == '<' || c == '>' {
+			_ = xml.EscapeText(&w.buf, []byte(s))
+			return
+		}
+	}
+	w.buf.WriteString(s)
 }
 
 // Bytes returns what was written.

@@ -15,7 +15,7 @@ type Node struct {
 	Space, Local string
 	Attrs        []xml.Attr
 	Children     []*Node
-	text         strings.Builder
+	text         string
 }
 
 // Is reports whether n is the element {space}local; a nil node is none.
@@ -49,7 +49,7 @@ func (n *Node) Value() string {
 	if n == nil {
 		return ""
 	}
-	return strings.TrimSpace(n.text.String())
+	return strings.TrimSpace(n.text)
 }
 
 // Attr returns the attribute of the given local name.
@@ -71,6 +71,14 @@ var ErrNoRoot = errors.New("soap: no root element")
 // Parse reads a whole document into a tree. Any syntax error, a second
 // root element or trailing garbage is an error.
 func Parse(data []byte) (*Node, error) {
+	if root, ok := parseFast(data); ok {
+		return root, nil
+	}
+	return parseXML(data)
+}
+
+// parseXML is Parse by encoding/xml, in strict mode.
+func parseXML(data []byte) (*Node, error) {
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
 	var root *Node
@@ -100,7 +108,7 @@ func Parse(data []byte) (*Node, error) {
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(stack) > 0 {
-				stack[len(stack)-1].text.Write(t)
+				stack[len(stack)-1].text += string(t)
 			} else if len(bytes.TrimSpace(t)) > 0 {
 				return nil, errors.New("soap: text outside the root element")
 			}

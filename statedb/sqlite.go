@@ -182,6 +182,10 @@ func classifySQLite(err error) error {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
 			return ErrCorrupt
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			// Another process held the write lock for longer than the
+			// busy timeout.
+			return ErrUnavailable
 		}
 	}
 	return nil

@@ -89,6 +89,8 @@ type DB struct {
 	retention time.Duration
 	now       func() time.Time
 
+	gate *writeGate // SQLite: queues writers before BEGIN IMMEDIATE
+
 	mu       sync.Mutex
 	closed   bool
 	activity *ActivityWriter
@@ -229,6 +231,9 @@ func (d *DB) Close() error {
 	d.closed = true
 	d.mu.Unlock()
 	errs = append(errs, d.sql.Close())
+	if d.gate != nil {
+		d.gate.close()
+	}
 	if d.pool != nil {
 		d.pool.Close()
 	}
@@ -271,6 +276,13 @@ func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 		}
 		return nil
 	}
+	if d.gate != nil {
+		leave, err := d.gate.enter(ctx)
+		if err != nil {
+			return d.fail("", err)
+		}
+		defer leave()
+	}
 	stx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return d.fail("", err)
@@ -291,6 +303,12 @@ func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 func (d *DB) fail(doing string, err error) error {
 	if err == nil {
 		return nil
+	}
+	var inner *dbError
+	if errors.As(err, &inner) && inner.msg == "statedb: "+d.where {
+		// Classified below without saying what was being done: say it
+		// once, here.
+		err = inner.err
 	}
 	if errors.Is(err, sql.ErrConnDone) || (d.isClosed() && strings.Contains(err.Error(), "closed")) {
 		err = fmt.Errorf("%w: %w", ErrClosed, err)

@@ -56,7 +56,8 @@ func openSQLite(ctx context.Context, path string, cfg config) (*DB, error) {
 	}
 	db.SetMaxOpenConns(sqliteMaxConns)
 	db.SetMaxIdleConns(sqliteMaxConns)
-	d := &DB{engine: SQLite, where: path, keyPath: keyPath, sql: db, q: sqlQ{db}, retention: cfg.retention, now: timeNow}
+	d := &DB{engine: SQLite, where: path, keyPath: keyPath, sql: db, q: sqlQ{db}, retention: cfg.retention, now: timeNow,
+		gate: newWriteGate(path+".wlock", cfg.busyTimeout)}
 	if err := d.init(ctx, &fileLocker{path: path + ".lock"}); err != nil {
 		_ = db.Close()
 		return nil, err

@@ -85,6 +85,7 @@ type Resolution struct {
 type options struct {
 	user, password string
 	hasCreds       bool
+	onTrial        bool
 	src            credentials.Source
 	redirectPort   int
 	useTLS         bool
@@ -116,6 +117,24 @@ func WithCredentials(user, password string) Option {
 			return errors.New("amt: empty user name")
 		}
 		o.user, o.password, o.hasCreds = user, password, true
+		return nil
+	}
+}
+
+// WithCredentialOnTrial sets a credential that a caller's
+// credentials.Source is trying inside its own login function (the try
+// function of Source.Resolve), so the source's lockout guard already counts
+// this login. The client's first request is the login: no separate read of
+// AMT_GeneralSettings and no second count in the process guard (which
+// would also wait on the very login it is part of). A rejection of that
+// first request matches ErrAuthFailed, for the source to move on. Use
+// WithCredentials everywhere else.
+func WithCredentialOnTrial(user, password string) Option {
+	return func(o *options) error {
+		if user == "" {
+			return errors.New("amt: empty user name")
+		}
+		o.user, o.password, o.hasCreds, o.onTrial = user, password, true, true
 		return nil
 	}
 }
@@ -321,13 +340,19 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{host: host, url: u, wsOpts: wo, extra: o.extra, tlsCfg: o.tls, tlsSet: o.tlsSet, src: o.src, turn: make(chan struct{}, 1),
 		activity: o.activity, guard: guard}
-	anon, err := c.newWS(nil)
-	if err != nil {
-		return nil, fmt.Errorf("amt: %w", err)
-	}
-	c.anon = anon
 	switch {
+	case o.onTrial:
+		// A caller's source is trying this credential inside its own
+		// guarded login: the first request is the login, and the client
+		// that makes it is the only one needed.
+		c.cred = &credentials.Credential{User: o.user, Password: o.password}
+		if c.ws, err = c.newWS(c.cred); err != nil {
+			return nil, fmt.Errorf("amt: %w", err)
+		}
 	case o.hasCreds:
+		if c.anon, err = c.newWS(nil); err != nil {
+			return nil, fmt.Errorf("amt: %w", err)
+		}
 		// A source of one credential under the guard: the first call
 		// logs in through it.
 		cred := credentials.Credential{User: o.user, Password: o.password}
@@ -336,8 +361,13 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 		if c.fixedWS, err = c.newWS(&cred); err != nil {
 			return nil, fmt.Errorf("amt: %w", err)
 		}
-	case o.src == nil:
-		c.ws = anon // no credentials: operations that need a login say so
+	default:
+		if c.anon, err = c.newWS(nil); err != nil {
+			return nil, fmt.Errorf("amt: %w", err)
+		}
+		if o.src == nil {
+			c.ws = c.anon // no credentials: operations that need a login say so
+		}
 	}
 	popts := []power.Option{power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap), power.WithTracker(c.wsmanTracker)}
 	if o.powerGap != nil {
@@ -540,7 +570,9 @@ func (c *Client) Host() string { return c.host }
 // CloseIdleConnections closes connections kept open for reuse. A Client
 // stays usable afterwards; call this when done with a device.
 func (c *Client) CloseIdleConnections() {
-	c.anon.CloseIdleConnections()
+	if c.anon != nil {
+		c.anon.CloseIdleConnections()
+	}
 	c.mu.Lock()
 	ws := c.ws
 	c.mu.Unlock()
@@ -575,3 +607,16 @@ func (c *Client) WSMan() *wsman.Client {
 
 // wrap classifies an error of operation op.
 func (c *Client) wrap(op string, err error) error { return classify(c.host, op, err) }
+
+// Get reads one instance of resourceURI (a class URI, with selectors for a
+// class of several instances) through the client's login, its errors
+// classified like the services'. Once the client is logged in it is one
+// WS-Management exchange, which is what a fleet read of one class costs.
+func (c *Client) Get(ctx context.Context, resourceURI string, selectors ...wsman.Selector) (*wsman.Instance, error) {
+	ws, err := c.conn(ctx)
+	if err != nil {
+		return nil, c.wrap("get", err)
+	}
+	in, err := ws.Get(ctx, resourceURI, selectors...)
+	return in, c.wrap("get", err)
+}

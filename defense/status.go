@@ -278,6 +278,9 @@ type RemoveResult struct {
 	Bindings   int
 	RoundTrips int
 	DryRun     bool
+	// Plan lists, in a dry run, the requests Remove would have sent, in
+	// order; nil otherwise.
+	Plan []Request
 }
 
 // Remove disables and deletes the policies amtkit created (or, with All,
@@ -310,12 +313,14 @@ func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (_ *RemoveResu
 		if !slices.ContainsFunc(gone, func(p *devPolicy) bool { return p.ID == b.PolicyID }) {
 			continue
 		}
+		res.planDelete("AMT_NetworkPortSystemDefensePolicy", map[string]any{"port": portName(b.Port), "policy": b.PolicyID})
 		if err := x.deleteUnless(opts.DryRun, ctx, uriBinding, bindingSelectors(b)...); err != nil {
 			return res, fmt.Errorf("defense: disabling policy %s on the %s port: %w", b.PolicyID, portName(b.Port), err)
 		}
 		res.Bindings++
 	}
 	for _, p := range gone {
+		res.planDelete("AMT_SystemDefensePolicy", map[string]any{"InstanceID": p.ID})
 		if err := x.deleteUnless(opts.DryRun, ctx, uriPolicy, wsman.Sel("InstanceID", p.ID)); err != nil {
 			return res, fmt.Errorf("defense: deleting policy %q (%s): %w", p.Name, p.ID, err)
 		}
@@ -334,6 +339,7 @@ func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (_ *RemoveResu
 		if used {
 			continue
 		}
+		res.planDelete(wsman.ClassName(f.URI), map[string]any{"InstanceID": f.ID})
 		if err := x.deleteUnless(opts.DryRun, ctx, f.URI, wsman.Sel("InstanceID", f.ID)); err != nil {
 			return res, fmt.Errorf("defense: deleting filter %q (%s): %w", f.Filter.Name, f.ID, err)
 		}
@@ -341,6 +347,13 @@ func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (_ *RemoveResu
 	}
 	res.RoundTrips = int(x.rt.Load())
 	return res, nil
+}
+
+// planDelete records, in a dry run, a Delete that Remove would send.
+func (r *RemoveResult) planDelete(class string, args map[string]any) {
+	if r.DryRun {
+		r.Plan = append(r.Plan, Request{Operation: "Delete", Class: class, Args: args})
+	}
 }
 
 // deleteUnless deletes unless dry, when it only counts the request.

@@ -54,27 +54,23 @@ func newBootNextCommand() *cobra.Command {
 			if err := checkRange("--media-index", opts.MediaIndex, 0, 2); err != nil {
 				return err
 			}
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if dry {
-				return bootNextDryRun(cmd, c, f.output, target, opts, reset)
-			}
-			if !reset {
-				if err := c.Authorize(ctx, func(ctx context.Context) error { return c.Power.NextBoot(ctx, target, opts) }); err != nil {
-					return err
+			return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+				if dry {
+					return bootNextDryRun(cmd, c, f.output, target, opts, reset)
 				}
-				return bootReport(cmd, f.output, c.Host(), target, "")
-			}
-			var a power.Action
-			err = c.Authorize(ctx, func(ctx context.Context) (err error) { a, err = c.Power.ResetTo(ctx, target, opts); return err })
-			if err != nil {
-				return explainOutcome(err, powerStatusCommand(f.host))
-			}
-			return bootReport(cmd, f.output, c.Host(), target, a.String())
+				if !reset {
+					if err := c.Authorize(ctx, func(ctx context.Context) error { return c.Power.NextBoot(ctx, target, opts) }); err != nil {
+						return err
+					}
+					return bootReport(cmd, f.output, c.Host(), target, "")
+				}
+				var a power.Action
+				err = c.Authorize(ctx, func(ctx context.Context) (err error) { a, err = c.Power.ResetTo(ctx, target, opts); return err })
+				if err != nil {
+					return explainOutcome(err, powerStatusCommand(f.host))
+				}
+				return bootReport(cmd, f.output, c.Host(), target, a.String())
+			})
 		},
 	}
 	f.register(cmd)
@@ -109,6 +105,7 @@ func bootNextDryRun(cmd *cobra.Command, c *amt.Client, format string, target pow
 		return err
 	}
 	reqs := planNextBoot(target, opts)
+	extra := map[string]any{"next_boot": target.String(), "start_action": nil}
 	msg := fmt.Sprintf("would make the next boot go to %s, once", target)
 	if reset {
 		st, err := c.Power.Status(ctx)
@@ -121,10 +118,11 @@ func bootNextDryRun(cmd *cobra.Command, c *amt.Client, format string, target pow
 		for _, a := range startActions(st.State) {
 			reqs = append(reqs, planPower(a))
 			msg += fmt.Sprintf(", then send %s", a)
+			extra["start_action"] = a.String()
 		}
 		msg += " (" + machineIs(st.State) + ")"
 	}
-	return dryRun(cmd, format, c.Host(), "boot next", msg, reqs...)
+	return dryRunWith(cmd, format, extra, c.Host(), "boot next", msg, reqs...)
 }
 
 func newBootClearCommand() *cobra.Command {
@@ -137,19 +135,16 @@ func newBootClearCommand() *cobra.Command {
 		Short: "Clear one-time boot options",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			if dry {
-				return dryRun(cmd, f.output, c.Host(), "boot clear", "would clear the one-time boot options", planClearBoot()...)
-			}
-			if err := c.Authorize(cmd.Context(), c.Power.ClearBootOptions); err != nil {
-				return err
-			}
-			return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "boot clear", Accepted: true,
-				Message: "one-time boot options cleared"})
+			return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+				if dry {
+					return dryRun(cmd, f.output, c.Host(), "boot clear", "would clear the one-time boot options", planClearBoot()...)
+				}
+				if err := c.Authorize(ctx, c.Power.ClearBootOptions); err != nil {
+					return err
+				}
+				return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "boot clear", Accepted: true,
+					Message: "one-time boot options cleared"})
+			})
 		},
 	}
 	f.register(cmd)

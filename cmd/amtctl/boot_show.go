@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/wsman"
 )
 
@@ -45,59 +47,55 @@ func newBootShowCommand() *cobra.Command {
 			"the boot settings at the next boot, once) and AMT_BootSettingData. It changes nothing.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			settings, err := c.Power.BootSettings(ctx)
-			if err != nil {
-				return err
-			}
-			rec := bootShowRecord{Host: c.Host(), Settings: map[string]any{}, Unavailable: map[string]string{}}
-			for _, p := range settings.Properties {
-				switch {
-				case p.Nil:
-					rec.Settings[p.Name] = nil
-				case p.Ref != nil || p.Node != nil:
-					continue
-				default:
-					if prev, ok := rec.Settings[p.Name]; ok {
-						// An array property: several values.
-						if l, isList := prev.([]string); isList {
-							rec.Settings[p.Name] = append(l, p.Value)
-						} else {
-							rec.Settings[p.Name] = []string{fmt.Sprint(prev), p.Value}
-						}
-						continue
-					}
-					rec.Settings[p.Name] = p.Value
-				}
-			}
-			switch {
-			case settings.String("UseIDER") == "true" && settings.String("IDERBootDevice") == "1":
-				rec.BootSource = str("ider-cd")
-			case settings.String("UseIDER") == "true":
-				rec.BootSource = str("ider-floppy")
-			case settings.String("BIOSSetup") == "true":
-				rec.BootSource = str("bios")
-			}
-			isNext, err := readIsNext(cmd, c.WSMan())
-			if err != nil {
-				if ctx.Err() != nil {
+			return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+				settings, err := c.Power.BootSettings(ctx)
+				if err != nil {
 					return err
 				}
-				rec.Unavailable["is_next"] = oneLine(err.Error())
-			} else {
-				rec.IsNext = str(isNextNames[isNext])
-				if rec.IsNext == nil {
-					rec.IsNext = str(fmt.Sprintf("value %d", isNext))
+				rec := bootShowRecord{Host: c.Host(), Settings: map[string]any{}, Unavailable: map[string]string{}}
+				for _, p := range settings.Properties {
+					switch {
+					case p.Nil:
+						rec.Settings[p.Name] = nil
+					case p.Ref != nil || p.Node != nil:
+						continue
+					default:
+						if prev, ok := rec.Settings[p.Name]; ok {
+							// An array property: several values.
+							if l, isList := prev.([]string); isList {
+								rec.Settings[p.Name] = append(l, p.Value)
+							} else {
+								rec.Settings[p.Name] = []string{fmt.Sprint(prev), p.Value}
+							}
+							continue
+						}
+						rec.Settings[p.Name] = p.Value
+					}
 				}
-				armed := isNext == 3
-				rec.Armed = &armed
-			}
-			return printBootShow(cmd, f.output, rec)
+				switch {
+				case settings.String("UseIDER") == "true" && settings.String("IDERBootDevice") == "1":
+					rec.BootSource = str("ider-cd")
+				case settings.String("UseIDER") == "true":
+					rec.BootSource = str("ider-floppy")
+				case settings.String("BIOSSetup") == "true":
+					rec.BootSource = str("bios")
+				}
+				isNext, err := readIsNext(cmd, c.WSMan())
+				if err != nil {
+					if ctx.Err() != nil {
+						return err
+					}
+					rec.Unavailable["is_next"] = oneLine(err.Error())
+				} else {
+					rec.IsNext = str(isNextNames[isNext])
+					if rec.IsNext == nil {
+						rec.IsNext = str(fmt.Sprintf("value %d", isNext))
+					}
+					armed := isNext == 3
+					rec.Armed = &armed
+				}
+				return printBootShow(cmd, f.output, rec)
+			})
 		},
 	}
 	f.register(cmd)

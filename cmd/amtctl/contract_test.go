@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/amtkit/amtkit/amt/amtsim"
 	"github.com/amtkit/amtkit/internal/testiso"
+	"github.com/amtkit/amtkit/redirect"
+	"github.com/amtkit/amtkit/statedb"
 )
 
 // runCLI runs the real amtctl with a clean environment (plus env) and
@@ -142,6 +145,18 @@ var (
 		"host": "string", "armed": "bool|null", "is_next": "string|null", "boot_source": "string|null",
 		"settings": "object", "unavailable": "object",
 	}
+	redirectShape       = shape{"host": "string", "ider": "bool|null", "sol": "bool|null", "listener": "bool|null", "enabled_state": "number|null"}
+	redirectChangeShape = with(actionShape, "ider", "bool|null", "sol", "bool|null", "listener", "bool|null", "enabled_state", "number|null")
+	restoreShape        = with(actionShape, "restored", "array")
+	iderShape           = with(actionShape, "device", "string|null", "start_action", "string|null", "action_outcome_unknown", "bool",
+		"bytes_served", "number", "commands", "number", "resets", "number", "seconds", "number", "rate_mib_s", "number",
+		"stop", "string|null", "restored", "array", "restore_errors", "array", "error", "string|null")
+	activityShape = shape{
+		"id": "number", "time": "string", "actor": "string", "host": "string|null", "operation": "string", "params": "object",
+		"technology": "string|null", "profile": "string|null", "outcome": "string", "return_code": "number|null",
+		"return_code_name": "string|null", "auth_step": "string|null", "job": "string|null", "duration_seconds": "number",
+		"message": "string|null",
+	}
 	versionShape = shape{"module": "string", "version": "string", "commit": "string|null", "modified": "bool", "go_version": "string"}
 	configShape  = shape{"file": "string|null", "settings": "object", "pins": "object"}
 )
@@ -168,7 +183,9 @@ type contractCase struct {
 	stdin   string
 	exit    int
 	shape   shape                                     // success: the object's keys; nil for an error
+	lines   shape                                     // success printing JSON lines: each line's keys
 	check   func(t *testing.T, out map[string]any)    // more checks of the object
+	before  func(t *testing.T)                        // set-up just before the run
 	after   func(t *testing.T, stdout, stderr string) // checks of the device afterwards
 }
 
@@ -204,10 +221,16 @@ func TestContract(t *testing.T) {
 	iso := filepath.Join(t.TempDir(), "rescue.iso")
 	require.NoError(t, os.WriteFile(iso, testiso.Make(512, 4), 0o600))
 
+	openState := filepath.Join(t.TempDir(), "open")
+	require.NoError(t, os.MkdirAll(openState, 0o755))
+	require.NoError(t, os.Chmod(openState, 0o755))
+
 	cases := []contractCase{
 		// Successes.
 		{name: "info", command: "info", args: j("info", "--host", host), env: pw, shape: infoShape,
 			check: func(t *testing.T, o map[string]any) {
+				cr := o["credentials"].(map[string]any)
+				assert.Nil(t, cr["profile"], "no profile: null, as discover's credential_profile")
 				assert.Equal(t, "11.8.50.3425", o["firmware"])
 				assert.Equal(t, "ACM", o["provisioning_mode"])
 			}},
@@ -240,7 +263,9 @@ func TestContract(t *testing.T) {
 				assert.Equal(t, 10.0, req["arguments"].(map[string]any)["PowerState"])
 			}},
 		{name: "boot next --dry-run", command: "boot next", args: j("boot", "next", "pxe", "--reset", "--host", host, "--dry-run"), env: pw,
-			shape: actionShape, check: func(t *testing.T, o map[string]any) {
+			shape: with(actionShape, "next_boot", "string", "start_action", "string|null"), check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, "pxe", o["next_boot"])
+				assert.Equal(t, "reset", o["start_action"])
 				var methods []string
 				for _, r := range o["would_send"].([]any) {
 					req := r.(map[string]any)
@@ -250,7 +275,9 @@ func TestContract(t *testing.T) {
 				assert.Equal(t, []string{"Invoke ChangeBootOrder", "Put ", "Invoke ChangeBootOrder", "Invoke SetBootConfigRole", "Invoke RequestPowerStateChange"}, methods)
 			}},
 		{name: "ider boot --dry-run", command: "ider boot", args: j("ider", "boot", "--image", iso, "--host", host, "--dry-run"), env: pw,
-			shape: actionShape, check: func(t *testing.T, o map[string]any) {
+			shape: iderShape, check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, "ider-cd", o["device"])
+				assert.Nil(t, o["start_action"], "nothing was sent")
 				var got []string
 				for _, r := range o["would_send"].([]any) {
 					req := r.(map[string]any)
@@ -304,7 +331,8 @@ func TestContract(t *testing.T) {
 		{name: "log audit", command: "log audit", args: j("log", "audit", "--host", host), env: pw, shape: shape{"host": "string", "records": "array"}},
 		{name: "time", command: "time", args: j("time", "--host", host), env: pw, shape: shape{
 			"host": "string", "device_time": "string", "console_time": "string", "offset_seconds": "number"}},
-		{name: "time --set --dry-run", command: "time", args: j("time", "--set", "--host", host, "--dry-run"), env: pw, shape: actionShape},
+		{name: "time --set --dry-run", command: "time", args: j("time", "--set", "--host", host, "--dry-run"), env: pw, shape: with(actionShape,
+			"device_time", "string", "console_time", "string", "offset_seconds", "number", "offset_after_seconds", "null")},
 		{name: "time --set", command: "time", args: j("time", "--set", "--host", host), env: pw, shape: with(actionShape,
 			"device_time", "string", "console_time", "string", "offset_seconds", "number", "offset_after_seconds", "number|null")},
 		{name: "defense caps", command: "defense caps", args: j("defense", "caps", "--host", host), env: pw, shape: shape{
@@ -319,14 +347,127 @@ func TestContract(t *testing.T) {
 			shape: with(actionShape, "filter_ids", "array", "interfaces", "array", "policy", "object", "policy_id", "string|null",
 				"replaced", "array", "report", "object|null", "round_trips", "number", "unbound", "array", "writes", "number")},
 		{name: "defense status", command: "defense status", args: j("defense", "status", "--host", host), env: pw, shape: shape{"host": "string", "interfaces": "array", "mode": "string"}},
+		{name: "defense stats --reset --dry-run", command: "defense stats", args: j("defense", "stats", "--reset", "--dry-run", "--host", host), env: pw,
+			shape: actionShape, check: func(t *testing.T, o map[string]any) {
+				reqs := o["would_send"].([]any)
+				require.NotEmpty(t, reqs, "the quarantine above is active")
+				req := reqs[0].(map[string]any)
+				assertShape(t, "would_send", requestShape, req)
+				assert.Equal(t, "UpdateStatistics", req["method"])
+				assert.Equal(t, true, req["arguments"].(map[string]any)["ResetOnRead"])
+			}},
+		{name: "defense stats --dry-run without --reset", command: "defense stats", args: j("defense", "stats", "--dry-run", "--host", host), env: pw, exit: exitUsage},
 		{name: "defense stats", command: "defense stats", args: j("defense", "stats", "--host", host), env: pw, shape: shape{"host": "string", "interfaces": "array", "reset": "bool"}},
 		{name: "defense apply", command: "defense apply", args: j("defense", "apply", "--policy", policyFile, "--no-timeout", "--host", host), env: pw,
 			shape: with(actionShape, "filter_ids", "array", "interfaces", "array", "policy", "object", "policy_id", "string|null",
 				"replaced", "array", "report", "object|null", "round_trips", "number", "unbound", "array", "writes", "number")},
 		{name: "defense remove --dry-run", command: "defense remove", args: j("defense", "remove", "--host", host, "--dry-run"), env: pw,
-			shape: with(actionShape, "bindings", "number", "filter_ids", "array", "policies", "array", "round_trips", "number")},
+			shape: with(actionShape, "bindings", "number", "filter_ids", "array", "policies", "array", "round_trips", "number"),
+			check: func(t *testing.T, o map[string]any) {
+				reqs := o["would_send"].([]any)
+				filters := len(o["filter_ids"].([]any))
+				require.NotZero(t, filters, "the policy applied above has filters")
+				require.Len(t, reqs, int(o["bindings"].(float64))+len(o["policies"].([]any))+filters, "one Delete per binding, policy and filter")
+				for _, r := range reqs {
+					req := r.(map[string]any)
+					assertShape(t, "would_send", requestShape, req)
+					assert.Equal(t, "Delete", req["operation"])
+				}
+				assert.Equal(t, "AMT_NetworkPortSystemDefensePolicy", reqs[0].(map[string]any)["resource"], "the bindings first")
+			}},
 		{name: "defense remove", command: "defense remove", args: j("defense", "remove", "--host", host), env: pw,
 			shape: with(actionShape, "bindings", "number", "filter_ids", "array", "policies", "array", "round_trips", "number")},
+
+		// Redirection state, and the restore of what an unfinished ider
+		// boot left changed (its record put in the journal as a killed
+		// console leaves it).
+		{name: "redirect status", command: "redirect status", args: j("redirect", "status", "--host", host), env: pw, shape: redirectShape,
+			check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, 32771.0, o["enabled_state"])
+				assert.Equal(t, true, o["listener"])
+			}},
+		{name: "redirect disable --dry-run", command: "redirect disable", args: j("redirect", "disable", "--ider", "--host", host, "--dry-run"), env: pw,
+			shape: redirectChangeShape, check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, true, o["dry_run"])
+				assert.Equal(t, true, o["ider"], "the state as it is: nothing was sent")
+				reqs := o["would_send"].([]any)
+				require.Len(t, reqs, 1)
+				req := reqs[0].(map[string]any)
+				assertShape(t, "would_send", requestShape, req)
+				assert.Equal(t, "RequestStateChange", req["method"])
+				assert.Equal(t, 32770.0, req["arguments"].(map[string]any)["RequestedState"])
+			}},
+		{name: "redirect disable", command: "redirect disable", args: j("redirect", "disable", "--ider", "--host", host), env: pw,
+			shape: redirectChangeShape, check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, true, o["accepted"])
+				assert.Equal(t, true, o["changed"])
+				assert.Equal(t, false, o["ider"])
+				assert.Equal(t, 32770.0, o["enabled_state"])
+			},
+			after: func(t *testing.T, _, _ string) { assert.Equal(t, 32770, dev.RedirectionState()) }},
+		{name: "redirect disable, already", command: "redirect disable", args: j("redirect", "disable", "--ider", "--host", host), env: pw,
+			shape: redirectChangeShape, check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, false, o["changed"], "nothing to change, nothing sent")
+			}},
+		{name: "redirect enable --dry-run", command: "redirect enable", args: j("redirect", "enable", "--ider", "--sol", "--listener", "--host", host, "--dry-run"), env: pw,
+			shape: redirectChangeShape, check: func(t *testing.T, o map[string]any) {
+				reqs := o["would_send"].([]any)
+				require.Len(t, reqs, 1, "SOL and the listener are on already")
+				assert.Equal(t, 32771.0, reqs[0].(map[string]any)["arguments"].(map[string]any)["RequestedState"])
+			}},
+		{name: "redirect enable", command: "redirect enable", args: j("redirect", "enable", "--ider", "--host", host), env: pw,
+			shape: redirectChangeShape, check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, true, o["ider"])
+				assert.Equal(t, 32771.0, o["enabled_state"])
+			}},
+		{name: "ider restore, nothing recorded", command: "ider restore", args: j("ider", "restore", "--host", host), env: pw,
+			shape: restoreShape, check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, false, o["changed"])
+				assert.Equal(t, []any{}, o["restored"])
+			}},
+		{name: "ider restore --dry-run", command: "ider restore", args: j("ider", "restore", "--host", host, "--dry-run"), env: pw,
+			before: func(t *testing.T) {
+				putRecord(t, state, redirect.RestoreRecord{Host: host, Started: time.Now(), Reason: "ider boot",
+					RedirectionState: ptr(uint64(32770)), ListenerEnabled: ptr(false), BootOptionsArmed: true})
+			},
+			shape: restoreShape, check: func(t *testing.T, o map[string]any) {
+				var got []string
+				for _, r := range o["would_send"].([]any) {
+					req := r.(map[string]any)
+					assertShape(t, "would_send", requestShape, req)
+					got = append(got, fmt.Sprintf("%s %s.%s", req["operation"], req["resource"], req["method"]))
+				}
+				assert.Equal(t, []string{
+					"Invoke CIM_BootConfigSetting.ChangeBootOrder", "Put AMT_BootSettingData.", "Invoke CIM_BootService.SetBootConfigRole",
+					"Put AMT_RedirectionService.", "Invoke AMT_RedirectionService.RequestStateChange"}, got)
+				assert.Equal(t, []any{}, o["restored"])
+			}},
+		{name: "ider restore", command: "ider restore", args: j("ider", "restore", "--host", host), env: pw,
+			shape: restoreShape, check: func(t *testing.T, o map[string]any) {
+				assert.Equal(t, true, o["changed"])
+				assert.Equal(t, []any{"boot options", "redirection listener", "redirection features"}, o["restored"])
+			},
+			after: func(t *testing.T, _, stderr string) {
+				assert.Contains(t, stderr, "not put back", "the record was still there: the dry run kept it")
+				assert.Equal(t, 32770, dev.RedirectionState())
+				assert.False(t, dev.ListenerEnabled())
+			}},
+		{name: "redirect enable, back", command: "redirect enable", args: j("redirect", "enable", "--ider", "--listener", "--host", host), env: pw,
+			shape: redirectChangeShape, after: func(t *testing.T, _, stderr string) {
+				assert.NotContains(t, stderr, "not put back", "ider restore removed the record")
+				assert.Equal(t, 32771, dev.RedirectionState())
+				assert.True(t, dev.ListenerEnabled())
+			}},
+
+		// The activity log every command above wrote to.
+		{name: "log activity", command: "log activity", args: j("log", "activity"), lines: activityShape,
+			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, `"operation":"redirect enable"`) }},
+		{name: "log activity, none selected", command: "log activity", args: j("log", "activity", "--actor", "nobody-such"), lines: activityShape,
+			after: func(t *testing.T, stdout, _ string) { assert.Empty(t, stdout, "no entries: no lines") }},
+		{name: "log activity --stats", command: "log activity", args: j("log", "activity", "--stats"), shape: shape{
+			"count": "number", "oldest": "string|null", "newest": "string|null", "last_purge": "string|null", "retention_days": "number"}},
+		{name: "log purge", command: "log purge", args: j("log", "purge", "--older-than", "3650d"), shape: shape{"deleted": "number", "before": "string"},
+			check: func(t *testing.T, o map[string]any) { assert.Equal(t, 0.0, o["deleted"]) }},
 
 		// Usage errors: exit 2, before anything is sent.
 		{name: "time --dry-run without --set", command: "time", args: j("time", "--dry-run", "--host", host), env: pw, exit: exitUsage},
@@ -353,6 +494,14 @@ func TestContract(t *testing.T) {
 		{name: "ider serve without an image", command: "ider serve", args: j("ider", "serve", "--host", host), env: pw, exit: exitUsage},
 		{name: "demo extra argument", command: "demo", args: j("demo", "now"), exit: exitUsage},
 		{name: "help of an unknown topic", command: "help", args: []string{"help", "nothing-such"}, exit: exitUsage},
+		{name: "redirect enable without a part", command: "redirect enable", args: j("redirect", "enable", "--host", host), env: pw, exit: exitUsage},
+		{name: "redirect disable, --host given twice", command: "redirect disable", args: j("redirect", "disable", "--sol", "--host", host, "--host", host), env: pw, exit: exitUsage},
+		{name: "redirect status without --host", command: "redirect status", args: j("redirect", "status"), env: pw, exit: exitUsage},
+		{name: "ider restore without --host", command: "ider restore", args: j("ider", "restore"), env: pw, exit: exitUsage},
+		{name: "log activity, bad --since", command: "log activity", args: j("log", "activity", "--since", "last tuesday"), exit: exitUsage},
+		{name: "log activity, bad --output", command: "log activity", args: []string{"log", "activity", "--output", "xml"}, exit: exitUsage},
+		{name: "log purge without --older-than", command: "log purge", args: j("log", "purge"), exit: exitUsage},
+		{name: "log purge, negative age", command: "log purge", args: j("log", "purge", "--older-than", "-3d"), exit: exitUsage},
 
 		// Each failure class.
 		{name: "unreachable", command: "info", args: j("info", "--host", "127.0.0.1:1"), env: pw, exit: exitUnreachable},
@@ -376,12 +525,29 @@ func TestContract(t *testing.T) {
 		{name: "wait timed out", command: "power", args: j("power", "off", "--wait", "--wait-timeout", "1s", "--host", slow.HTTPAddr()), env: pw, exit: 12},
 		{name: "not provisioned", command: "power", args: j("power", "status", "--host", unactivated.HTTPAddr()), env: pw, exit: exitNotProvisioned},
 		{name: "refused", command: "power", args: j("power", "sleep", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
+		{name: "redirect status, wrong password", command: "redirect status", args: j("redirect", "status", "--host", host, "--password-stdin"), stdin: "not-the-password\n", exit: exitAuthFailed},
+		{name: "redirect enable, unreachable", command: "redirect enable", args: j("redirect", "enable", "--sol", "--host", "127.0.0.1:1"), env: pw, exit: exitUnreachable},
+		{name: "redirect disable --dry-run, device error", command: "redirect disable", args: j("redirect", "disable", "--sol", "--dry-run", "--host", faulty.HTTPAddr()), env: pw, exit: exitDevice},
+		{name: "redirect status, not provisioned", command: "redirect status", args: j("redirect", "status", "--host", unactivated.HTTPAddr()), env: pw, exit: exitNotProvisioned},
+		{name: "ider restore, unreachable", command: "ider restore", args: j("ider", "restore", "--host", "127.0.0.1:1"), env: pw, exit: exitUnreachable,
+			before: func(t *testing.T) {
+				putRecord(t, state, redirect.RestoreRecord{Host: "127.0.0.1:1", Started: time.Now(), Reason: "ider boot", BootOptionsArmed: true})
+			}},
+		{name: "ider restore --dry-run, device error", command: "ider restore", args: j("ider", "restore", "--dry-run", "--host", faulty.HTTPAddr()), env: pw, exit: exitDevice,
+			before: func(t *testing.T) {
+				putRecord(t, state, redirect.RestoreRecord{Host: faulty.HTTPAddr(), Started: time.Now(), Reason: "ider boot", ListenerEnabled: ptr(false)})
+			}},
+		{name: "ider restore, wrong password", command: "ider restore", args: j("ider", "restore", "--host", slow.HTTPAddr(), "--password-stdin"), stdin: "wrong\n", exit: exitAuthFailed,
+			before: func(t *testing.T) {
+				putRecord(t, state, redirect.RestoreRecord{Host: slow.HTTPAddr(), Started: time.Now(), Reason: "ider boot", BootOptionsArmed: true})
+			}},
+		{name: "log activity, state others can read", command: "log activity", args: j("log", "activity", "--state", openState), exit: exitFailure,
+			after: func(t *testing.T, _, stderr string) { assert.Contains(t, stderr, "chmod 700 "+openState) }},
 		{name: "refused dry run", command: "power", args: j("power", "sleep", "--dry-run", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
 	}
+	cases = append(cases, jobContractCases(t, state)...)
 	// Plain-text and streaming commands whose success is not one JSON object.
-	covered := map[string]bool{"completion": true, "help": true, "demo": true, "ider boot": true, "ider serve": true, "sol": true,
-		// Landed last; their own tests cover them, cases here are still to write.
-		"ider restore": true, "log activity": true, "log purge": true, "redirect status": true, "redirect enable": true, "redirect disable": true}
+	covered := map[string]bool{"completion": true, "help": true, "demo": true, "ider boot": true, "ider serve": true, "sol": true}
 	for _, tc := range cases {
 		covered[tc.command] = true
 	}
@@ -404,6 +570,9 @@ func TestContract(t *testing.T) {
 
 	before := dev.Stats().Actions
 	for _, tc := range cases {
+		if tc.before != nil {
+			tc.before(t)
+		}
 		start := time.Now()
 		code, stdout, stderr := runCLI(t, append([]string{"AMTKIT_STATE=" + state}, tc.env...), tc.stdin, tc.args...)
 		if d := time.Since(start); d > 2*time.Second {
@@ -415,7 +584,17 @@ func TestContract(t *testing.T) {
 		if tc.exit == exitOK && !slicesContain(tc.args, "json") {
 			assert.NotEmpty(t, stdout, "%s: says what it did", tc.name)
 		} else if tc.exit == exitOK {
-			if tc.shape == nil {
+			if tc.lines != nil {
+				for i, line := range strings.Split(strings.TrimSuffix(stdout, "\n"), "\n") {
+					if line == "" && i == 0 {
+						break // no entries: no lines
+					}
+					var o map[string]any
+					if assert.NoError(t, json.Unmarshal([]byte(line), &o), "%s: line %d: %s", tc.name, i, line) {
+						assertShape(t, fmt.Sprintf("%s line %d", tc.name, i), tc.lines, o)
+					}
+				}
+			} else if tc.shape == nil {
 				var v any
 				assert.NoError(t, json.Unmarshal([]byte(stdout), &v), "%s: %s", tc.name, stdout)
 			} else {
@@ -472,4 +651,16 @@ func slicesContain(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// putRecord writes rec to the restore journal of the state directory, as
+// an ider boot does before it changes a setting.
+func putRecord(t *testing.T, state string, rec redirect.RestoreRecord) {
+	t.Helper()
+	j := &stateJournal{open: func(ctx context.Context) (*statedb.DB, error) {
+		return statedb.Open(ctx, filepath.Join(state, statedb.FileName))
+	}}
+	require.NoError(t, j.Put(context.Background(), rec))
 }

@@ -158,9 +158,9 @@ func candidateName(o credentials.Origin, profile string) string {
 // secret) and whether it was a fallback one. nil when the client had fixed
 // credentials or has not logged in.
 type credentialUse struct {
-	Origin   string `json:"origin"`
-	Profile  string `json:"profile"`
-	Fallback bool   `json:"fallback"`
+	Origin   string  `json:"origin"`
+	Profile  *string `json:"profile"` // null without a profile
+	Fallback bool    `json:"fallback"`
 }
 
 func credentialsUsed(c *amt.Client) *credentialUse {
@@ -168,5 +168,5 @@ func credentialsUsed(c *amt.Client) *credentialUse {
 	if res == nil || res.Err != nil {
 		return nil
 	}
-	return &credentialUse{Origin: res.Origin.String(), Profile: res.Profile, Fallback: usedFallback(res.Attempts)}
+	return &credentialUse{Origin: res.Origin.String(), Profile: str(res.Profile), Fallback: usedFallback(res.Attempts)}
 }

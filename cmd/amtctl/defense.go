@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/defense"
 )
 
@@ -225,12 +227,14 @@ func runApply(cmd *cobra.Command, f *defenseFlags, p *defense.Policy, action str
 	if err != nil {
 		return err
 	}
-	c, err := f.client(cmd)
-	defer f.close()
-	if err != nil {
-		return err
-	}
-	res, err := c.Defense.Apply(cmd.Context(), p, opts)
+	return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+		return applyOn(ctx, cmd, c, f, p, opts, action)
+	})
+}
+
+// applyOn applies p on c and prints the result.
+func applyOn(ctx context.Context, cmd *cobra.Command, c *amt.Client, f *defenseFlags, p *defense.Policy, opts defense.ApplyOptions, action string) error {
+	res, err := c.Defense.Apply(ctx, p, opts)
 	if err != nil {
 		var ref *defense.RefusedError
 		if errors.As(err, &ref) && ref.Report != nil && f.output != "json" {
@@ -263,10 +267,7 @@ func runApply(cmd *cobra.Command, f *defenseFlags, p *defense.Policy, action str
 		timeout = "timeout " + formatDuration(opts.Timeout.Round(time.Minute))
 	}
 	if res.DryRun {
-		reqs := make([]plannedRequest, 0, len(res.Plan))
-		for _, r := range res.Plan {
-			reqs = append(reqs, plannedRequest{Operation: r.Operation, Resource: r.Class, Method: r.Method, Arguments: nonNilMap(r.Args)})
-		}
+		reqs := plannedRequests(res.Plan)
 		msg := fmt.Sprintf("dry run: would apply policy %q (%d filters, %s) on %s in %d round trips (%d writes); nothing was sent",
 			p.Name, len(p.Filters), timeout, strings.Join(interfaceNames(res.Interfaces), "+"), res.RoundTrips, res.Writes)
 		return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: action, Changed: boolp(false), Message: msg, DryRun: true, WouldSend: reqs, Extra: extra})
@@ -337,16 +338,8 @@ func newDefenseStatusCommand() *cobra.Command {
 		Short: "Show the System Defense policies enabled and active on each port, with their filters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			st, err := c.Defense.Status(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printDefenseStatus(cmd.OutOrStdout(), f.output, c.Host(), st)
+			return show(cmd, &f, func(ctx context.Context, c *amt.Client) (*defense.Status, error) { return c.Defense.Status(ctx) },
+				printDefenseStatus)
 		},
 	}
 	f.register(cmd)
@@ -355,29 +348,55 @@ func newDefenseStatusCommand() *cobra.Command {
 
 func newDefenseStatsCommand() *cobra.Command {
 	var (
-		f     deviceFlags
-		reset bool
+		f          deviceFlags
+		reset, dry bool
 	)
 	cmd := &cobra.Command{
 		Use:   "stats --host H [--reset]",
 		Short: "Refresh and show the packets each filter and default of the active policies matched",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
+			if dry && !reset {
+				return usageError{errors.New("--dry-run needs --reset: reading the counters changes nothing")}
 			}
-			stats, err := c.Defense.Statistics(cmd.Context(), reset)
-			if err != nil {
-				return err
+			if dry {
+				return f.run(cmd, func(ctx context.Context, c *amt.Client) error { return statsResetDryRun(ctx, cmd, c, f.output) })
 			}
-			return printDefenseStats(cmd.OutOrStdout(), f.output, c.Host(), stats, reset)
+			return show(cmd, &f, func(ctx context.Context, c *amt.Client) ([]defense.PortStatistics, error) {
+				return c.Defense.Statistics(ctx, reset)
+			}, func(w io.Writer, format, host string, stats []defense.PortStatistics) error {
+				return printDefenseStats(w, format, host, stats, reset)
+			})
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&reset, "reset", false, "zero the counters after reading them")
+	registerDryRun(cmd, &dry)
 	return cmd
+}
+
+// statsResetDryRun says what stats --reset would send: UpdateStatistics
+// with ResetOnRead on the policy active on each port.
+func statsResetDryRun(ctx context.Context, cmd *cobra.Command, c *amt.Client, format string) error {
+	st, err := c.Defense.Status(ctx)
+	if err != nil {
+		return err
+	}
+	var reqs []plannedRequest
+	var ports []string
+	for _, in := range st.Interfaces {
+		if in.Active == nil {
+			continue
+		}
+		reqs = append(reqs, invoke("AMT_SystemDefensePolicy", "UpdateStatistics", "InstanceID", in.Active.ID,
+			"NetworkInterface", in.Interface.String(), "ResetOnRead", true))
+		ports = append(ports, fmt.Sprintf("%s (policy %q)", in.Interface, in.Active.Name))
+	}
+	msg := "would zero the counters of the active policies on " + strings.Join(ports, ", ")
+	if len(ports) == 0 {
+		msg = "no policy is active: there are no counters to zero"
+	}
+	return dryRun(cmd, format, c.Host(), "reset statistics", msg, reqs...)
 }
 
 func newDefenseCapsCommand() *cobra.Command {
@@ -387,16 +406,9 @@ func newDefenseCapsCommand() *cobra.Command {
 		Short: "Show the device's System Defense limits and provisioning mode",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			caps, err := c.Defense.Capabilities(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printDefenseCaps(cmd.OutOrStdout(), f.output, c.Host(), caps)
+			return show(cmd, &f, func(ctx context.Context, c *amt.Client) (*defense.Capabilities, error) {
+				return c.Defense.Capabilities(ctx)
+			}, printDefenseCaps)
 		},
 	}
 	f.register(cmd)
@@ -413,27 +425,24 @@ func newDefenseRemoveCommand() *cobra.Command {
 		Short: "Disable and delete the policies and filters amtkit created (or, with --all, every one)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			res, err := c.Defense.Remove(cmd.Context(), defense.RemoveOptions{All: all, DryRun: dry})
-			if err != nil {
-				return err
-			}
-			names := make([]string, 0, len(res.Policies))
-			for _, p := range res.Policies {
-				names = append(names, p.Name)
-			}
-			extra := map[string]any{"policies": names, "filter_ids": nonNil(res.Filters), "bindings": res.Bindings, "round_trips": res.RoundTrips}
-			msg := fmt.Sprintf("removed %d policies (%s), %d filters, %d port bindings", len(names), strings.Join(names, ", "), len(res.Filters), res.Bindings)
-			if dry {
-				return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "remove", Changed: boolp(false), DryRun: true,
-					Message: "dry run: would have " + msg + "; nothing was sent", WouldSend: []plannedRequest{}, Extra: extra})
-			}
-			changed := len(names)+len(res.Filters) > 0
-			return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "remove", Accepted: true, Changed: &changed, Message: msg, Extra: extra})
+			return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+				res, err := c.Defense.Remove(ctx, defense.RemoveOptions{All: all, DryRun: dry})
+				if err != nil {
+					return err
+				}
+				names := make([]string, 0, len(res.Policies))
+				for _, p := range res.Policies {
+					names = append(names, p.Name)
+				}
+				extra := map[string]any{"policies": names, "filter_ids": nonNil(res.Filters), "bindings": res.Bindings, "round_trips": res.RoundTrips}
+				msg := fmt.Sprintf("removed %d policies (%s), %d filters, %d port bindings", len(names), strings.Join(names, ", "), len(res.Filters), res.Bindings)
+				if dry {
+					return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "remove", Changed: boolp(false), DryRun: true,
+						Message: "dry run: would have " + msg + "; nothing was sent", WouldSend: plannedRequests(res.Plan), Extra: extra})
+				}
+				changed := len(names)+len(res.Filters) > 0
+				return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "remove", Accepted: true, Changed: &changed, Message: msg, Extra: extra})
+			})
 		},
 	}
 	f.register(cmd)
@@ -453,4 +462,13 @@ func defenseExit(err error) (int, bool) {
 		return exitFailure, true
 	}
 	return 0, false
+}
+
+// plannedRequests are the requests a System Defense dry run planned.
+func plannedRequests(plan []defense.Request) []plannedRequest {
+	reqs := make([]plannedRequest, 0, len(plan))
+	for _, r := range plan {
+		reqs = append(reqs, plannedRequest{Operation: r.Operation, Resource: r.Class, Method: r.Method, Arguments: nonNilMap(r.Args)})
+	}
+	return reqs
 }

@@ -109,6 +109,9 @@ func newDemoCommand() *cobra.Command {
 			if err := demoQuarantine(cmd, c, dev, output); err != nil {
 				return err
 			}
+			if err := demoJob(cmd, output); err != nil {
+				return err
+			}
 
 			fmt.Fprintf(out, "\n$ echo wrong | amtctl info --host %s --user %s --password-stdin\n", dev.HTTPAddr(), demoUser)
 			// A guard of its own: the demo's fleet is new on each run, the

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -195,4 +197,33 @@ func (f *deviceFlags) close() {
 		_ = f.store.Close()
 		f.store = nil
 	}
+}
+
+// run is the body of a command against one device: it builds the client
+// the flags describe (validating them, choosing the credentials, asking
+// for a password on a terminal), runs fn with it, and releases the client's
+// connections and the credential store afterwards, also when fn fails.
+// Check the command's own flags before calling it: nothing of the device's
+// is touched before fn.
+func (f *deviceFlags) run(cmd *cobra.Command, fn func(ctx context.Context, c *amt.Client) error) error {
+	c, err := f.client(cmd)
+	defer f.close()
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdleConnections()
+	return fn(cmd.Context(), c)
+}
+
+// show is run for a command that reads one thing from the device and
+// prints it (as a table, or JSON with --output json).
+func show[T any](cmd *cobra.Command, f *deviceFlags, read func(context.Context, *amt.Client) (T, error),
+	print func(w io.Writer, format, host string, v T) error) error {
+	return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+		v, err := read(ctx, c)
+		if err != nil {
+			return err
+		}
+		return print(cmd.OutOrStdout(), f.output, c.Host(), v)
+	})
 }

@@ -91,11 +91,17 @@ func registerDryRun(cmd *cobra.Command, dry *bool) {
 // dryRun prints what a change would send, as an action result with
 // dry_run true, accepted false and changed false.
 func dryRun(cmd *cobra.Command, format, host, action, message string, reqs ...plannedRequest) error {
+	return dryRunWith(cmd, format, nil, host, action, message, reqs...)
+}
+
+// dryRunWith is dryRun with the command's own keys (those its result has
+// when it is not a dry run, with their values as they are now).
+func dryRunWith(cmd *cobra.Command, format string, extra map[string]any, host, action, message string, reqs ...plannedRequest) error {
 	if reqs == nil {
 		reqs = []plannedRequest{}
 	}
 	return printAction(cmd, format, actionResult{
 		Host: host, Action: action, Accepted: false, Changed: boolp(false),
-		Message: "dry run: " + message + "; nothing was sent", DryRun: true, WouldSend: reqs,
+		Message: "dry run: " + message + "; nothing was sent", DryRun: true, WouldSend: reqs, Extra: extra,
 	})
 }

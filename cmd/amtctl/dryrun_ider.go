@@ -8,6 +8,7 @@ import (
 
 	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/power"
+	"github.com/amtkit/amtkit/redirect"
 	"github.com/amtkit/amtkit/wsman"
 )
 
@@ -67,5 +68,5 @@ func iderBootDryRun(cmd *cobra.Command, c *amt.Client, format string, target pow
 	restore = append([]string{"one-time boot options (boot clear)"}, restore...)
 	msg := fmt.Sprintf("would boot %s once from the image (%s, then %s), serve it, and afterwards put back: %s",
 		target, machineIs(st.State), strings.Join(actions, " then "), strings.Join(restore, ", "))
-	return dryRun(cmd, format, c.Host(), "ider boot", msg, reqs...)
+	return dryRunWith(cmd, format, iderExtra(&redirect.BootResult{Device: target}, nil), c.Host(), "ider boot", msg, reqs...)
 }

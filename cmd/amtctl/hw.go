@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -22,17 +23,10 @@ func newHWCommand() *cobra.Command {
 			"modules (size, speed, slot), storage media and batteries. It works with the host off.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			defer c.CloseIdleConnections()
-			hw, err := c.Hardware(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printHardware(cmd.OutOrStdout(), f.output, newHWRecord(hw))
+			return show(cmd, &f, func(ctx context.Context, c *amt.Client) (*amt.Hardware, error) { return c.Hardware(ctx) },
+				func(w io.Writer, format, _ string, hw *amt.Hardware) error {
+					return printHardware(w, format, newHWRecord(hw))
+				})
 		},
 	}
 	f.register(cmd)

@@ -208,13 +208,13 @@ func newIDERBootCommand() *cobra.Command {
 			}
 			ctx, sigs, stop := catchInterrupts(cmd.Context())
 			defer stop()
+			bar := newBootProgress(cmd, c.Host())
 			opts := redirect.BootOptions{
 				Media: p.media, Device: p.target, Start: p.start, SOL: sol,
 				StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
-				Logger: f.dev.logger(cmd), Journal: journal, JournalHost: c.Host(),
+				Logger: bar.logger(f.dev.logger(cmd)), Journal: journal, JournalHost: c.Host(),
+				Progress: bar.update,
 			}
-			bar := newProgressBar(cmd)
-			opts.Progress = bar.update
 			if console {
 				opts.Console = cmd.OutOrStdout()
 			}
@@ -222,8 +222,9 @@ func newIDERBootCommand() *cobra.Command {
 			case consentCode != "":
 				opts.ConsentCode = func(context.Context) (string, error) { return consentCode, nil }
 			case isTTY(cmd.InOrStdin()):
-				opts.ConsentCode = promptConsent(cmd)
+				opts.ConsentCode = bar.pausing(promptConsent(cmd))
 			}
+			bar.step("setting up: the redirection service, user consent, the IDE-R session")
 			res, err := c.Redirect.BootFromImage(ctx, opts)
 			bar.done()
 			if res != nil && (err == nil || res.Stats != nil) {
@@ -270,14 +271,17 @@ func newIDERServeCommand() *cobra.Command {
 			ctx, sigs, stop := catchInterrupts(cmd.Context())
 			defer stop()
 			c := p.client
+			bar := newBootProgress(cmd, c.Host())
+			bar.step("opening the IDE-R session")
 			s, err := c.Redirect.Dial(ctx, redirect.IDER)
 			if err != nil {
+				bar.done()
 				if se := sigs.caught(); se != nil {
 					return se
 				}
 				return err
 			}
-			bar := newProgressBar(cmd)
+			bar.step("IDE-R session open; waiting for the machine to read the drive")
 			started := time.Now()
 			stats, err := redirect.ServeIDER(ctx, s, p.media, redirect.IDEROptions{
 				Start: p.start, Progress: bar.update, StopAfterBytes: f.untilBytes, IdleTimeout: f.idle,
@@ -340,77 +344,76 @@ func promptConsent(cmd *cobra.Command) func(context.Context) (string, error) {
 	}
 }
 
-// progressBar draws bytes served and the rate on one line of a terminal;
-// on anything else, or with -q, it draws nothing.
-type progressBar struct{ p *progress }
-
-func newProgressBar(cmd *cobra.Command) *progressBar { return &progressBar{p: newProgress(cmd)} }
-
-func (b *progressBar) update(p redirect.Progress) {
-	b.p.Show("%10s served  %12s  %7d commands  %s", formatSize(p.BytesServed), formatRate(p.Rate), p.Commands, p.Elapsed.Truncate(time.Second))
-}
-
-func (b *progressBar) done() { b.p.Done() }
-
-type iderRecord struct {
-	Host                 string   `json:"host"`
-	Device               *string  `json:"device"`
-	Action               *string  `json:"action"`
-	ActionOutcomeUnknown bool     `json:"action_outcome_unknown"`
-	BytesServed          int64    `json:"bytes_served"`
-	Commands             int      `json:"commands"`
-	Resets               int      `json:"resets"`
-	Seconds              float64  `json:"seconds"`
-	RateMiBps            float64  `json:"rate_mib_s"`
-	Stop                 *string  `json:"stop"`
-	Restored             []string `json:"restored"`
-	RestoreErrors        []string `json:"restore_errors"`
-	Error                *string  `json:"error"`
-}
-
-func printBootResult(cmd *cobra.Command, format, host string, res *redirect.BootResult, runErr error) error {
-	rec := iderRecord{Host: host, Restored: res.Restored, RestoreErrors: []string{}, Seconds: res.Duration.Seconds()}
-	if rec.Restored == nil {
-		rec.Restored = []string{}
+// iderExtra is the keys ider boot and ider serve add to the change shape:
+// what the IDE-R session served and what was put back afterwards. Every key
+// is always present (null when unknown).
+func iderExtra(res *redirect.BootResult, runErr error) map[string]any {
+	m := map[string]any{
+		"device": nil, "start_action": nil, "action_outcome_unknown": res.ActionOutcomeUnknown,
+		"bytes_served": int64(0), "commands": 0, "resets": 0, "seconds": res.Duration.Seconds(), "rate_mib_s": 0.0,
+		"stop": nil, "restored": nonNil(res.Restored), "restore_errors": []string{}, "error": nil,
 	}
 	if res.Device != 0 {
-		rec.Device = str(res.Device.String())
+		m["device"] = res.Device.String()
 	}
 	if res.Action != 0 {
-		rec.Action = str(res.Action.String())
+		m["start_action"] = res.Action.String()
 	}
-	rec.ActionOutcomeUnknown = res.ActionOutcomeUnknown
 	if st := res.Stats; st != nil {
-		rec.BytesServed, rec.Commands, rec.Resets, rec.Stop = st.BytesServed, st.Commands, st.Resets, str(st.Stop.String())
-		rec.RateMiBps = mibPerSecond(st.Rate)
+		m["bytes_served"], m["commands"], m["resets"], m["stop"] = st.BytesServed, st.Commands, st.Resets, stopName(st.Stop)
+		m["rate_mib_s"] = mibPerSecond(st.Rate)
 	}
+	errs := []string{}
 	for _, e := range res.RestoreErrors {
-		rec.RestoreErrors = append(rec.RestoreErrors, e.Error())
+		errs = append(errs, e.Error())
 	}
+	m["restore_errors"] = errs
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
-		rec.Error = str(runErr.Error())
+		m["error"] = runErr.Error()
 	}
-	w := cmd.OutOrStdout()
-	if format == "json" {
-		return writeJSON(w, rec)
-	}
+	return m
+}
+
+// printBootResult prints what ider boot (res.Device set) or ider serve did,
+// in the change shape: accepted when the power request that starts the boot
+// was accepted (serve: the image was served), changed null for a boot (the
+// machine was restarted and its settings put back) and false for serve,
+// which changes nothing.
+func printBootResult(cmd *cobra.Command, format, host string, res *redirect.BootResult, runErr error) error {
+	r := actionResult{Host: host, Action: "ider serve", Accepted: res.Stats != nil, Changed: boolp(false), Extra: iderExtra(res, runErr)}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: ", host)
-	if rec.Device != nil {
-		fmt.Fprintf(&b, "boot from %s", *rec.Device)
-		if rec.Action != nil {
-			fmt.Fprintf(&b, ", %s sent", *rec.Action)
+	if res.Device != 0 {
+		r.Action, r.Changed = "ider boot", nil
+		r.Accepted = res.Action != 0 && !res.ActionOutcomeUnknown
+		fmt.Fprintf(&b, "boot from %s", res.Device)
+		if res.Action != 0 {
+			fmt.Fprintf(&b, ", %s sent", res.Action)
 		}
 		b.WriteString("; ")
 	}
-	fmt.Fprintf(&b, "served %s in %d commands over %s (%s)", formatSize(rec.BytesServed), rec.Commands,
-		formatDuration(res.Duration), formatRate(rec.RateMiBps*(1<<20)))
-	if rec.Stop != nil {
-		fmt.Fprintf(&b, "; stopped: %s", *rec.Stop)
+	var served int64
+	var commands int
+	var rate float64
+	if st := res.Stats; st != nil {
+		served, commands, rate = st.BytesServed, st.Commands, st.Rate
 	}
-	if len(rec.Restored) > 0 {
-		fmt.Fprintf(&b, "; restored: %s", strings.Join(rec.Restored, ", "))
+	fmt.Fprintf(&b, "served %s in %d commands over %s (%s)", formatSize(served), commands, formatDuration(res.Duration), formatRate(rate))
+	if res.Stats != nil {
+		fmt.Fprintf(&b, "; stopped: %s", stopName(res.Stats.Stop))
 	}
-	fmt.Fprintln(w, b.String())
-	return nil
+	if len(res.Restored) > 0 {
+		fmt.Fprintf(&b, "; restored: %s", strings.Join(res.Restored, ", "))
+	}
+	r.Message = b.String()
+	return printAction(cmd, format, r)
+}
+
+// stopName says why serving stopped in an operator's words: "interrupted"
+// (ctrl-c, a signal), "idle", "byte limit reached", "closed by the
+// device", ...
+func stopName(r redirect.StopReason) string {
+	if r == redirect.StopContext {
+		return "interrupted"
+	}
+	return r.String()
 }

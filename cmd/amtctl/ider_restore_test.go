@@ -105,7 +105,8 @@ func TestIDERBootSignalsRestore(t *testing.T) {
 			require.NoError(t, err, stderr.String())
 			require.NoError(t, cmd.Process.Signal(tc.sig))
 			assert.Equal(t, tc.code, exitStatus(t, cmd), stderr.String())
-			assert.Contains(t, stdout.String(), `"action":"reset"`, "the reset was sent, and said so")
+			assert.Contains(t, stdout.String(), `"start_action":"reset"`, "the reset was sent, and said so")
+			assert.Contains(t, stdout.String(), `"stop":"interrupted"`)
 			assert.Contains(t, stderr.String(), "interrupted by")
 			assert.Equal(t, 32768, dev.RedirectionState(), "features as before")
 			assert.False(t, dev.ListenerEnabled(), "listener as before")
@@ -134,7 +135,8 @@ func TestIDERBootInterruptedBeforeResetSendsNone(t *testing.T) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 143, exitStatus(t, cmd), stderr.String())
 	assert.Empty(t, dev.PowerRequests(), "no reset sent")
-	assert.Contains(t, stdout.String(), `"action":null`, "no action reported as sent")
+	assert.Contains(t, stdout.String(), `"start_action":null`, "no action reported as sent")
+	assert.Contains(t, stdout.String(), `"accepted":false`)
 	requireNotArmed(t, dev)
 }
 

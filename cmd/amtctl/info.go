@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -21,17 +22,13 @@ func newInfoCommand() *cobra.Command {
 			"the device's account lockout.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			defer c.CloseIdleConnections()
-			rec, err := collectInfo(cmd, c, f.credentials)
-			if err != nil {
-				return err
-			}
-			return printInfo(cmd.OutOrStdout(), f.output, rec)
+			return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+				rec, err := collectInfo(cmd, c, f.credentials)
+				if err != nil {
+					return err
+				}
+				return printInfo(cmd.OutOrStdout(), f.output, rec)
+			})
 		},
 	}
 	f.register(cmd)
@@ -80,15 +77,15 @@ func val(p *string) string {
 // credsReport says which credentials worked, by profile name only, and
 // every attempt made.
 type credsReport struct {
-	Profile  string `json:"profile"`
-	Origin   string `json:"origin"`
-	Fallback bool   `json:"fallback"` // a candidate after the first worked
+	Profile  *string `json:"profile"` // null without a profile (--user/--password)
+	Origin   string  `json:"origin"`
+	Fallback bool    `json:"fallback"` // a candidate after the first worked
 
 	Attempts []attemptRecord `json:"attempts"`
 }
 
 type attemptRecord struct {
-	Profile string  `json:"profile"`
+	Profile *string `json:"profile"`
 	Origin  string  `json:"origin"`
 	Outcome string  `json:"outcome"`
 	Error   *string `json:"error"`
@@ -98,9 +95,9 @@ func newCredsReport(res *amt.Resolution) *credsReport {
 	if res == nil {
 		return nil
 	}
-	r := &credsReport{Profile: res.Profile, Origin: res.Origin.String(), Fallback: usedFallback(res.Attempts), Attempts: []attemptRecord{}}
+	r := &credsReport{Profile: str(res.Profile), Origin: res.Origin.String(), Fallback: usedFallback(res.Attempts), Attempts: []attemptRecord{}}
 	for _, a := range res.Attempts {
-		ar := attemptRecord{Profile: a.Profile, Origin: a.Origin.String(), Outcome: a.Outcome.String()}
+		ar := attemptRecord{Profile: str(a.Profile), Origin: a.Origin.String(), Outcome: a.Outcome.String()}
 		if a.Err != nil {
 			ar.Error = str(a.Err.Error())
 		}
@@ -133,7 +130,7 @@ func collectInfo(cmd *cobra.Command, c *amt.Client, withInventory bool) (*infoRe
 	if err != nil {
 		if res := c.Resolution(); res != nil && len(res.Attempts) > 1 {
 			for _, a := range res.Attempts {
-				fmt.Fprintf(cmd.ErrOrStderr(), "amtctl: credentials %s %q: %s\n", a.Origin, a.Profile, a.Outcome)
+				fmt.Fprintf(cmd.ErrOrStderr(), "amtctl: credentials %s: %s\n", candidateName(a.Origin, a.Profile), a.Outcome)
 			}
 		}
 		return nil, err

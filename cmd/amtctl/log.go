@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -58,64 +59,40 @@ func (s *sinceFlag) register(cmd *cobra.Command) {
 }
 
 func newLogEventsCommand() *cobra.Command {
-	var f deviceFlags
-	var since sinceFlag
-	cmd := &cobra.Command{
-		Use:   "events",
-		Short: "Show the platform event log (newest first)",
-		Long: "events reads the device's platform event log (AMT_MessageLog): BIOS progress, security and\n" +
-			"hardware events, each with its time on the device's clock, entity, event type, severity and a\n" +
+	return newLogReadCommand("events", "Show the platform event log (newest first)",
+		"events reads the device's platform event log (AMT_MessageLog): BIOS progress, security and\n"+
+			"hardware events, each with its time on the device's clock, entity, event type, severity and a\n"+
 			"description.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := since.options()
-			if err != nil {
-				return err
-			}
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			defer c.CloseIdleConnections()
-			evs, err := c.Logs.Events(cmd.Context(), opts...)
-			if err != nil {
-				return err
-			}
-			return printEvents(cmd.OutOrStdout(), f.output, c.Host(), evs)
-		},
-	}
-	f.register(cmd)
-	since.register(cmd)
-	return cmd
+		func(ctx context.Context, c *amt.Client, opts ...amt.LogOption) ([]amt.Event, error) {
+			return c.Logs.Events(ctx, opts...)
+		}, printEvents)
 }
 
 func newLogAuditCommand() *cobra.Command {
+	return newLogReadCommand("audit", "Show the security audit log (oldest first)",
+		"audit reads the device's security audit log (AMT_AuditLog): who did what (the digest user or\n"+
+			"local initiator and its network address), when on the device's clock, and the event group and\n"+
+			"event. Reading it needs an account with the audit log realm.",
+		func(ctx context.Context, c *amt.Client, opts ...amt.LogOption) ([]amt.AuditRecord, error) {
+			return c.Logs.Audit(ctx, opts...)
+		}, printAudit)
+}
+
+// newLogReadCommand is a command that reads one of the device's logs
+// (--since selects the newer records) and prints it.
+func newLogReadCommand[T any](use, short, long string, read func(context.Context, *amt.Client, ...amt.LogOption) (T, error),
+	print func(w io.Writer, format, host string, v T) error) *cobra.Command {
 	var f deviceFlags
 	var since sinceFlag
 	cmd := &cobra.Command{
-		Use:   "audit",
-		Short: "Show the security audit log (oldest first)",
-		Long: "audit reads the device's security audit log (AMT_AuditLog): who did what (the digest user or\n" +
-			"local initiator and its network address), when on the device's clock, and the event group and\n" +
-			"event. Reading it needs an account with the audit log realm.",
+		Use: use, Short: short, Long: long,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, err := since.options()
 			if err != nil {
 				return err
 			}
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			defer c.CloseIdleConnections()
-			recs, err := c.Logs.Audit(cmd.Context(), opts...)
-			if err != nil {
-				return err
-			}
-			return printAudit(cmd.OutOrStdout(), f.output, c.Host(), recs)
+			return show(cmd, &f, func(ctx context.Context, c *amt.Client) (T, error) { return read(ctx, c, opts...) }, print)
 		},
 	}
 	f.register(cmd)

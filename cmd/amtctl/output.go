@@ -79,12 +79,27 @@ type jsonErrorDetail struct {
 // writeJSONError writes the JSON error object of a command that failed
 // with err and exits with code; host is "" when the command has none.
 func writeJSONError(w io.Writer, host string, err error, code int) error {
-	e := jsonError{Error: jsonErrorDetail{Class: errorClass(code), Message: oneLine(err.Error()), Exit: code}}
+	e := jsonError{Error: jsonErrorDetail{Class: errorClass(code), Message: oneLine(userMessage(err)), Exit: code}}
 	if host != "" {
 		e.Host = &host
 	}
 	return writeJSON(w, e)
 }
+
+// sdkWords are the words of the SDK's errors that mean nothing to an
+// operator, and what the command line says instead: the credential of a
+// run is the one --user/--password (or AMT_PASSWORD) gave, a context that
+// ended is a timeout or an interruption.
+var sdkWords = strings.NewReplacer(
+	": task: ", ": --user/--password: ",
+	"credentials task ", "credentials --user/--password ",
+	"context deadline exceeded", "timed out",
+	"context canceled", "interrupted",
+	"context ended", "interrupted",
+)
+
+// userMessage is the message of err as amtctl prints it.
+func userMessage(err error) string { return sdkWords.Replace(err.Error()) }
 
 // oneLine joins the lines of a message with "; ".
 func oneLine(s string) string {

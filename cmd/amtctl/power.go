@@ -48,72 +48,68 @@ func newPowerCommand() *cobra.Command {
 			if err := firstError(checkPositive("--wait-timeout", waitTimeout), checkConflict(cmd, "wait", "dry-run")); err != nil {
 				return err
 			}
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if dry {
-				return powerDryRun(cmd, c, f.output, verb)
-			}
-			switch verb {
-			case "status":
-				st, err := c.Power.Status(ctx)
-				if err != nil {
-					return err
+			return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+				if dry {
+					return powerDryRun(cmd, c, f.output, verb)
 				}
-				return printPowerStatus(cmd.OutOrStdout(), f.output, c.Host(), st)
-			case "wake":
-				if err := c.Authorize(ctx, c.Power.Wake); err != nil {
+				switch verb {
+				case "status":
+					st, err := c.Power.Status(ctx)
+					if err != nil {
+						return err
+					}
+					return printPowerStatus(cmd.OutOrStdout(), f.output, c.Host(), st)
+				case "wake":
+					if err := c.Authorize(ctx, c.Power.Wake); err != nil {
+						return explainOutcome(err, powerStatusCommand(f.host))
+					}
+					return report(cmd, f.output, c.Host(), "wake", nil, credentialsUsed(c))
+				}
+				a, err := power.ParseAction(verb)
+				if err != nil {
+					return usageError{err}
+				}
+				// Authorize: a credential that may log in but not make the
+				// change gives way to the next candidate.
+				var ch *power.Change
+				if err := c.Authorize(ctx, func(ctx context.Context) error {
+					var err error
+					ch, err = c.Power.Apply(ctx, a)
+					return err
+				}); err != nil {
 					return explainOutcome(err, powerStatusCommand(f.host))
 				}
-				return report(cmd, f.output, c.Host(), "wake", nil, credentialsUsed(c))
-			}
-			a, err := power.ParseAction(verb)
-			if err != nil {
-				return usageError{err}
-			}
-			// Authorize: a credential that may log in but not make the
-			// change gives way to the next candidate.
-			var ch *power.Change
-			if err := c.Authorize(ctx, func(ctx context.Context) error {
-				var err error
-				ch, err = c.Power.Apply(ctx, a)
-				return err
-			}); err != nil {
-				return explainOutcome(err, powerStatusCommand(f.host))
-			}
-			if !ch.Sent {
-				return reportAlready(cmd, f.output, c.Host(), a, ch.Before, credentialsUsed(c))
-			}
-			var st *power.Status
-			if target, ok := expectedState(a); ok && wait {
-				wctx, cancel := context.WithTimeout(ctx, waitTimeout)
-				defer cancel()
-				// The progress line shows the state each poll read ("busy"
-				// while the device does not answer during the reboot).
-				var mu sync.Mutex
-				state := ""
-				opts := []power.WaitOption{power.OnPoll(func(p power.Poll) {
-					mu.Lock()
-					defer mu.Unlock()
-					state = "busy"
-					if p.Status != nil {
-						state = p.Status.State.String()
-					}
-				})}
-				stop := newProgress(cmd).Wait(fmt.Sprintf("%s: waiting for the machine to be %s", c.Host(), target), func() string {
-					mu.Lock()
-					defer mu.Unlock()
-					return state
-				})
-				defer stop()
-				if st, err = c.Power.WaitFor(wctx, target, opts...); err != nil {
-					return err
+				if !ch.Sent {
+					return reportAlready(cmd, f.output, c.Host(), a, ch.Before, credentialsUsed(c))
 				}
-			}
-			return report(cmd, f.output, c.Host(), a.String(), st, credentialsUsed(c))
+				var st *power.Status
+				if target, ok := expectedState(a); ok && wait {
+					wctx, cancel := context.WithTimeout(ctx, waitTimeout)
+					defer cancel()
+					// The progress line shows the state each poll read ("busy"
+					// while the device does not answer during the reboot).
+					var mu sync.Mutex
+					state := ""
+					opts := []power.WaitOption{power.OnPoll(func(p power.Poll) {
+						mu.Lock()
+						defer mu.Unlock()
+						state = "busy"
+						if p.Status != nil {
+							state = p.Status.State.String()
+						}
+					})}
+					stop := newProgress(cmd).Wait(fmt.Sprintf("%s: waiting for the machine to be %s", c.Host(), target), func() string {
+						mu.Lock()
+						defer mu.Unlock()
+						return state
+					})
+					defer stop()
+					if st, err = c.Power.WaitFor(wctx, target, opts...); err != nil {
+						return err
+					}
+				}
+				return report(cmd, f.output, c.Host(), a.String(), st, credentialsUsed(c))
+			})
 		},
 	}
 	f.register(cmd)

@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -141,7 +140,10 @@ func describeRecord(rec *redirect.RestoreRecord) string {
 }
 
 func newIDERRestoreCommand() *cobra.Command {
-	var f deviceFlags
+	var (
+		f   deviceFlags
+		dry bool
+	)
 	cmd := &cobra.Command{
 		Use:   "restore --host H",
 		Short: "Put back the settings an interrupted ider boot left changed",
@@ -150,35 +152,100 @@ func newIDERRestoreCommand() *cobra.Command {
 			"options and sets the listener and the redirection features back as they were, then removes the record.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			j, err := restoreJournal(cmd, f.state)
-			if err != nil {
-				return err
-			}
-			restored, err := c.Redirect.Restore(cmd.Context(), j)
-			if err != nil {
-				return err
-			}
-			if f.output == "json" {
-				if restored == nil {
-					restored = []string{}
+			return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+				j, err := restoreJournal(cmd, f.state)
+				if err != nil {
+					return err
 				}
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"host": c.Host(), "restored": restored})
-			}
-			if len(restored) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: nothing to restore\n", c.Host())
-				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: restored: %s\n", c.Host(), strings.Join(restored, ", "))
-			return nil
+				if dry {
+					return iderRestoreDryRun(ctx, cmd, c, f.output, j)
+				}
+				restored, err := c.Redirect.Restore(ctx, j)
+				if err != nil {
+					return err
+				}
+				msg := "nothing to restore"
+				if len(restored) > 0 {
+					msg = "restored: " + strings.Join(restored, ", ")
+				}
+				return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: "ider restore", Accepted: true,
+					Changed: boolp(len(restored) > 0), Message: msg, Extra: map[string]any{"restored": nonNil(restored)}})
+			})
 		},
 	}
 	f.register(cmd)
+	registerDryRun(cmd, &dry)
 	return cmd
+}
+
+// iderRestoreDryRun reads the record ider restore would put back and the
+// listener's state, and says what it would send, in the order
+// RestoreFromRecord sends it. The record stays.
+func iderRestoreDryRun(ctx context.Context, cmd *cobra.Command, c *amt.Client, format string, j redirect.Journal) error {
+	rec, err := j.Get(ctx, c.Host())
+	if err != nil {
+		return err
+	}
+	extra := map[string]any{"restored": []string{}}
+	if rec.Empty() {
+		return dryRunWith(cmd, format, extra, c.Host(), "ider restore", "nothing to restore")
+	}
+	var reqs []plannedRequest
+	var what []string
+	if rec.BootOptionsArmed {
+		reqs = append(reqs, planClearBoot()...)
+		what = append(what, "clear the one-time boot options")
+	}
+	if rec.ListenerEnabled != nil && !*rec.ListenerEnabled {
+		st, err := c.Redirect.State(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Listener {
+			reqs = append(reqs, planListener(false))
+			what = append(what, "close the redirection listener")
+		} else {
+			what = append(what, "leave the redirection listener closed (it is closed already)")
+		}
+	}
+	if rec.RedirectionState != nil {
+		reqs = append(reqs, planRedirectionState(*rec.RedirectionState))
+		what = append(what, fmt.Sprintf("set the redirection features back to %s", redirectionFeatures(*rec.RedirectionState)))
+	}
+	msg := fmt.Sprintf("would %s (left by an unfinished %s started %s)", strings.Join(what, ", "), rec.Reason,
+		rec.Started.Local().Format(time.RFC3339))
+	return dryRunWith(cmd, format, extra, c.Host(), "ider restore", msg, reqs...)
+}
+
+// planRedirectionState is what setting AMT_RedirectionService's features
+// sends.
+func planRedirectionState(state uint64) plannedRequest {
+	return invoke("AMT_RedirectionService", "RequestStateChange", "RequestedState", state)
+}
+
+// planListener is what opening or closing the redirection listener sends:
+// a Put of the instance read, with ListenerEnabled changed.
+func planListener(on bool) plannedRequest {
+	return put("AMT_RedirectionService", "ListenerEnabled", on)
+}
+
+// redirectionFeatures names an AMT_RedirectionService.EnabledState:
+// "IDE-R and SOL enabled (32771)".
+func redirectionFeatures(state uint64) string {
+	var on []string
+	if state >= 32768 && state <= 32771 {
+		if state&1 != 0 {
+			on = append(on, "IDE-R")
+		}
+		if state&2 != 0 {
+			on = append(on, "SOL")
+		}
+		if len(on) == 0 {
+			return fmt.Sprintf("IDE-R and SOL disabled (%d)", state)
+		}
+		return fmt.Sprintf("%s enabled (%d)", strings.Join(on, " and "), state)
+	}
+	return fmt.Sprintf("EnabledState %d", state)
 }
 
 func newRedirectCommand() *cobra.Command {
@@ -199,25 +266,42 @@ type redirectStateRecord struct {
 	EnabledState *uint64 `json:"enabled_state"`
 }
 
-func printRedirectState(cmd *cobra.Command, format, host string, st *redirect.State) error {
+func newRedirectStateRecord(host string, st *redirect.State) redirectStateRecord {
 	rec := redirectStateRecord{Host: host}
 	if st != nil {
 		rec.IDER, rec.SOL, rec.Listener, rec.EnabledState = &st.IDER, &st.SOL, &st.Listener, &st.EnabledState
 	}
-	w := cmd.OutOrStdout()
+	return rec
+}
+
+// extra is the record's keys for an action result: the state after the
+// change (or, in a dry run, as it is).
+func (rec redirectStateRecord) extra() map[string]any {
+	return map[string]any{"ider": rec.IDER, "sol": rec.SOL, "listener": rec.Listener, "enabled_state": rec.EnabledState}
+}
+
+func onOff(b *bool) string {
+	switch {
+	case b == nil:
+		return "unknown"
+	case *b:
+		return "enabled"
+	}
+	return "disabled"
+}
+
+// summary says the state on one line: "IDE-R disabled, SOL enabled,
+// listener enabled".
+func (rec redirectStateRecord) summary() string {
+	return fmt.Sprintf("IDE-R %s, SOL %s, listener %s", onOff(rec.IDER), onOff(rec.SOL), onOff(rec.Listener))
+}
+
+func printRedirectState(w io.Writer, format, host string, st *redirect.State) error {
+	rec := newRedirectStateRecord(host, st)
 	if format == "json" {
-		return json.NewEncoder(w).Encode(rec)
+		return writeJSON(w, rec)
 	}
-	onOff := func(b *bool) string {
-		switch {
-		case b == nil:
-			return "unknown"
-		case *b:
-			return "enabled"
-		}
-		return "disabled"
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintf(tw, "Host\t%s\n", host)
 	fmt.Fprintf(tw, "IDE-R\t%s\n", onOff(rec.IDER))
 	fmt.Fprintf(tw, "SOL\t%s\n", onOff(rec.SOL))
@@ -232,16 +316,8 @@ func newRedirectStatusCommand() *cobra.Command {
 		Short: "Show whether IDE-R, SOL and the redirection listener are enabled",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			st, err := c.Redirect.State(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printRedirectState(cmd, f.output, c.Host(), st)
+			return show(cmd, &f, func(ctx context.Context, c *amt.Client) (*redirect.State, error) { return c.Redirect.State(ctx) },
+				printRedirectState)
 		},
 	}
 	f.register(cmd)
@@ -250,8 +326,8 @@ func newRedirectStatusCommand() *cobra.Command {
 
 func newRedirectChangeCommand(verb string, on bool) *cobra.Command {
 	var (
-		f                   deviceFlags
-		ider, sol, listener bool
+		f                        deviceFlags
+		ider, sol, listener, dry bool
 	)
 	cmd := &cobra.Command{
 		Use:   verb + " --host H [--ider] [--sol] [--listener]",
@@ -261,33 +337,82 @@ func newRedirectChangeCommand(verb string, on bool) *cobra.Command {
 			if !ider && !sol && !listener {
 				return usageError{fmt.Errorf("redirect %s needs at least one of --ider, --sol, --listener", verb)}
 			}
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
 			ch := redirect.StateChange{}
+			var parts []string
 			if ider {
 				ch.IDER = &on
+				parts = append(parts, "IDE-R")
 			}
 			if sol {
 				ch.SOL = &on
+				parts = append(parts, "SOL")
 			}
 			if listener {
 				ch.Listener = &on
+				parts = append(parts, "the listener")
 			}
-			st, err := c.Redirect.SetState(cmd.Context(), ch)
-			if err != nil {
-				return explainOutcome(err, "amtctl redirect status --host "+f.host)
-			}
-			return printRedirectState(cmd, f.output, c.Host(), st)
+			what := strings.Join(parts, ", ")
+			action := "redirect " + verb
+			return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+				before, err := c.Redirect.State(ctx)
+				if err != nil {
+					return err
+				}
+				reqs := planRedirectChange(before, ch)
+				if dry {
+					msg := fmt.Sprintf("would %s %s (now %s)", verb, what, newRedirectStateRecord(c.Host(), before).summary())
+					if len(reqs) == 0 {
+						msg = fmt.Sprintf("would send nothing: %s %sd already (%s)", what, verb, newRedirectStateRecord(c.Host(), before).summary())
+					}
+					return dryRunWith(cmd, f.output, newRedirectStateRecord(c.Host(), before).extra(), c.Host(), action, msg, reqs...)
+				}
+				st, err := c.Redirect.SetState(ctx, ch)
+				if err != nil {
+					return explainOutcome(err, "amtctl redirect status --host "+f.host)
+				}
+				rec := newRedirectStateRecord(c.Host(), st)
+				msg := fmt.Sprintf("%s %sd (now %s)", what, verb, rec.summary())
+				if len(reqs) == 0 {
+					msg = fmt.Sprintf("%s %sd already; nothing sent (%s)", what, verb, rec.summary())
+				}
+				return printAction(cmd, f.output, actionResult{Host: c.Host(), Action: action, Accepted: true,
+					Changed: boolp(len(reqs) > 0), Message: msg, Extra: rec.extra()})
+			})
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&ider, "ider", false, verb+" IDE-R (storage redirection)")
 	cmd.Flags().BoolVar(&sol, "sol", false, verb+" serial-over-LAN")
 	cmd.Flags().BoolVar(&listener, "listener", false, verb+" the redirection listener (port 16994/16995)")
+	registerDryRun(cmd, &dry)
 	return cmd
+}
+
+// planRedirectChange is what redirect.SetState sends to make the change ch
+// from the state st: the features first, then the listener.
+func planRedirectChange(st *redirect.State, ch redirect.StateChange) []plannedRequest {
+	var reqs []plannedRequest
+	ider, sol := st.IDER, st.SOL
+	if ch.IDER != nil {
+		ider = *ch.IDER
+	}
+	if ch.SOL != nil {
+		sol = *ch.SOL
+	}
+	if ider != st.IDER || sol != st.SOL {
+		want := uint64(32768)
+		if ider {
+			want |= 1
+		}
+		if sol {
+			want |= 2
+		}
+		reqs = append(reqs, planRedirectionState(want))
+	}
+	if ch.Listener != nil && *ch.Listener != st.Listener {
+		reqs = append(reqs, planListener(*ch.Listener))
+	}
+	return reqs
 }
 
 // explainRefusal adds, to a refused SOL session, why the device refused

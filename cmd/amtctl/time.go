@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/amtkit/amtkit/amt"
 )
 
 func newTimeCommand() *cobra.Command {
@@ -22,51 +25,48 @@ func newTimeCommand() *cobra.Command {
 			if dry && !set {
 				return usageError{fmt.Errorf("--dry-run needs --set: reading the clock changes nothing")}
 			}
-			c, err := f.client(cmd)
-			defer f.close()
-			if err != nil {
-				return err
-			}
-			defer c.CloseIdleConnections()
-			ctx := cmd.Context()
-			r, err := c.Clock.Read(ctx)
-			if err != nil {
-				return err
-			}
-			rec := timeRecord{
-				Host:          c.Host(),
-				DeviceTime:    r.Device.Format(time.RFC3339),
-				ConsoleTime:   r.Console.Format(time.RFC3339),
-				OffsetSeconds: r.Offset.Seconds(),
-			}
-			if !set {
-				return printTime(cmd.OutOrStdout(), f.output, &rec)
-			}
-			if dry {
-				now := time.Now().Unix()
-				return dryRun(cmd, f.output, c.Host(), "set clock",
-					fmt.Sprintf("would set the device's clock from this computer's (%s off now)", formatOffset(r.Offset)),
-					invoke("AMT_TimeSynchronizationService", "GetLowAccuracyTimeSynch"),
-					invoke("AMT_TimeSynchronizationService", "SetHighAccuracyTimeSynch", "Ta0", r.Device.Unix(), "Tm1", now, "Tm2", now))
-			}
-			before, err := c.Clock.Set(ctx)
-			if err != nil {
-				return err
-			}
-			after, err := c.Clock.Read(ctx)
-			if err != nil {
-				return err
-			}
-			return printAction(cmd, f.output, actionResult{
-				Host: c.Host(), Action: "set clock", Accepted: true,
-				Changed: boolp(before.Offset.Abs() >= time.Second),
-				Message: fmt.Sprintf("clock set from this computer's (was %s off, now %s)", formatOffset(before.Offset), formatOffset(after.Offset)),
-				Extra: map[string]any{
-					"device_time":          before.Device.Format(time.RFC3339),
-					"console_time":         before.Console.Format(time.RFC3339),
-					"offset_seconds":       before.Offset.Seconds(),
-					"offset_after_seconds": after.Offset.Seconds(),
-				},
+			return f.run(cmd, func(ctx context.Context, c *amt.Client) error {
+				r, err := c.Clock.Read(ctx)
+				if err != nil {
+					return err
+				}
+				rec := timeRecord{
+					Host:          c.Host(),
+					DeviceTime:    r.Device.Format(time.RFC3339),
+					ConsoleTime:   r.Console.Format(time.RFC3339),
+					OffsetSeconds: r.Offset.Seconds(),
+				}
+				if !set {
+					return printTime(cmd.OutOrStdout(), f.output, &rec)
+				}
+				if dry {
+					now := time.Now().Unix()
+					extra := map[string]any{"device_time": rec.DeviceTime, "console_time": rec.ConsoleTime,
+						"offset_seconds": rec.OffsetSeconds, "offset_after_seconds": nil}
+					return dryRunWith(cmd, f.output, extra, c.Host(), "set clock",
+						fmt.Sprintf("would set the device's clock from this computer's (%s off now)", formatOffset(r.Offset)),
+						invoke("AMT_TimeSynchronizationService", "GetLowAccuracyTimeSynch"),
+						invoke("AMT_TimeSynchronizationService", "SetHighAccuracyTimeSynch", "Ta0", r.Device.Unix(), "Tm1", now, "Tm2", now))
+				}
+				before, err := c.Clock.Set(ctx)
+				if err != nil {
+					return err
+				}
+				after, err := c.Clock.Read(ctx)
+				if err != nil {
+					return err
+				}
+				return printAction(cmd, f.output, actionResult{
+					Host: c.Host(), Action: "set clock", Accepted: true,
+					Changed: boolp(before.Offset.Abs() >= time.Second),
+					Message: fmt.Sprintf("clock set from this computer's (was %s off, now %s)", formatOffset(before.Offset), formatOffset(after.Offset)),
+					Extra: map[string]any{
+						"device_time":          before.Device.Format(time.RFC3339),
+						"console_time":         before.Console.Format(time.RFC3339),
+						"offset_seconds":       before.Offset.Seconds(),
+						"offset_after_seconds": after.Offset.Seconds(),
+					},
+				})
 			})
 		},
 	}

@@ -74,8 +74,16 @@
 // MaxFailures must stay below the device's lockout threshold. When the
 // budget is spent the remaining candidates are NotTried and the error is a
 // *BudgetError, which says how many were left and when the next login is
-// allowed. Resolvers that reach the same hosts should share one guard
-// (WithGuard).
+// allowed.
+//
+// By default every Static source and every Resolver without WithGuard (or
+// WithClock) in a process shares ProcessGuard, an in-memory guard keyed per
+// device, and so does an amt.Client given fixed credentials: a program that
+// makes one client per call with a wrong password sends that password to a
+// device once, and at most the budget of different ones, however many
+// clients it makes. It does not outlive the process; programs run many
+// times, or on several machines, give a guard kept in shared storage
+// (GuardStorage over the state database), as amtctl does.
 //
 // The guard keeps its records in a GuardStore: in memory by default, or in
 // the state (GuardStorage) so that separate processes share the count. A

@@ -59,8 +59,10 @@ var (
 	// ErrInsecure: the state directory, the database file or the key file
 	// can be read by other users.
 	ErrInsecure = errors.New("the state files are readable by other users")
-	// ErrUnavailable: the Postgres server could not be reached or refused
-	// the login, or the database does not exist.
+	// ErrUnavailable: the Postgres server could not be reached, refused
+	// the login or ended the connection, or the database does not exist;
+	// or, with SQLite, another process held the write lock for longer than
+	// the busy timeout.
 	ErrUnavailable = errors.New("the state database is unavailable")
 	// ErrClosed: the database was closed. It is credentials.ErrClosed, so
 	// that the credential store's callers match it too.
@@ -86,6 +88,8 @@ type DB struct {
 
 	retention time.Duration
 	now       func() time.Time
+
+	gate *writeGate // SQLite: queues writers before BEGIN IMMEDIATE
 
 	mu       sync.Mutex
 	closed   bool
@@ -227,6 +231,9 @@ func (d *DB) Close() error {
 	d.closed = true
 	d.mu.Unlock()
 	errs = append(errs, d.sql.Close())
+	if d.gate != nil {
+		d.gate.close()
+	}
 	if d.pool != nil {
 		d.pool.Close()
 	}
@@ -245,6 +252,12 @@ func (d *DB) isClosed() bool {
 // InTx runs fn in one transaction, committed when fn returns nil and rolled
 // back otherwise. With SQLite the transaction takes the write lock when it
 // begins, so keep it short.
+//
+// An error of fn that comes from the database (a connection cut, the
+// server shut down, a busy timeout, a corrupt file) is classified like the
+// database's other errors: it matches ErrUnavailable (or ErrCorrupt) and
+// still matches what fn returned. An error of fn's own is returned as it
+// is.
 func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if d.isClosed() {
 		return ErrClosed
@@ -256,12 +269,19 @@ func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 		}
 		if err := fn(&Tx{db: d, q: pgxQ{ptx}, pgxTx: ptx}); err != nil {
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
-			return err
+			return d.failInTx(ctx, err)
 		}
 		if err := ptx.Commit(ctx); err != nil {
 			return d.fail("committing", err)
 		}
 		return nil
+	}
+	if d.gate != nil {
+		leave, err := d.gate.enter(ctx)
+		if err != nil {
+			return d.fail("", err)
+		}
+		defer leave()
 	}
 	stx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -269,7 +289,7 @@ func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	}
 	if err := fn(&Tx{db: d, q: sqlQ{stx}, sqlTx: stx}); err != nil {
 		_ = stx.Rollback()
-		return err
+		return d.failInTx(ctx, err)
 	}
 	if err := stx.Commit(); err != nil {
 		return d.fail("committing", err)
@@ -284,6 +304,12 @@ func (d *DB) fail(doing string, err error) error {
 	if err == nil {
 		return nil
 	}
+	var inner *dbError
+	if errors.As(err, &inner) && inner.msg == "statedb: "+d.where {
+		// Classified below without saying what was being done: say it
+		// once, here.
+		err = inner.err
+	}
 	if errors.Is(err, sql.ErrConnDone) || (d.isClosed() && strings.Contains(err.Error(), "closed")) {
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
 	} else if class := d.classify(err); class != nil && !errors.Is(err, class) {
@@ -294,6 +320,22 @@ func (d *DB) fail(doing string, err error) error {
 		msg += ": " + doing
 	}
 	return &dbError{msg: msg, err: err, secret: d.secret}
+}
+
+// failInTx classifies an error a transaction's function returned, when it
+// is the database's: the caller's own errors, its cancellation and errors
+// classified already are left as they are.
+func (d *DB) failInTx(ctx context.Context, err error) error {
+	var already *dbError
+	switch {
+	case errors.As(err, &already), errors.Is(err, ErrUnavailable), errors.Is(err, ErrCorrupt), errors.Is(err, ErrClosed):
+		return err
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return err
+	case errors.Is(err, sql.ErrConnDone), d.classify(err) != nil:
+		return d.fail("in a transaction", err)
+	}
+	return err
 }
 
 func (d *DB) classify(err error) error {

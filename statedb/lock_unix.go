@@ -41,3 +41,15 @@ func (l *fileLocker) lock(ctx context.Context) (func(), error) {
 		}
 	}
 }
+
+// lockFile takes an exclusive advisory lock on f, waiting for it.
+func lockFile(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+func unlockFile(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }

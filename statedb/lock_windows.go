@@ -44,3 +44,12 @@ func (l *fileLocker) lock(ctx context.Context) (func(), error) {
 		}
 	}
 }
+
+// lockFile takes an exclusive lock on f's first byte, waiting for it.
+func lockFile(f *os.File) error {
+	return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, new(windows.Overlapped))
+}
+
+func unlockFile(f *os.File) error {
+	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, new(windows.Overlapped))
+}

@@ -136,6 +136,7 @@ func TestPostgresTransactionCutMidWrite(t *testing.T) {
 		return err
 	})
 	require.Error(t, err)
+	assert.ErrorIs(t, err, statedb.ErrUnavailable, "%v", err)
 	var n int
 	require.NoError(t, db.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM amtkit_meta WHERE name IN ('first', 'second')").Scan(&n))
 	assert.Zero(t, n, "no partial record")

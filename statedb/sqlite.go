@@ -56,7 +56,8 @@ func openSQLite(ctx context.Context, path string, cfg config) (*DB, error) {
 	}
 	db.SetMaxOpenConns(sqliteMaxConns)
 	db.SetMaxIdleConns(sqliteMaxConns)
-	d := &DB{engine: SQLite, where: path, keyPath: keyPath, sql: db, q: sqlQ{db}, retention: cfg.retention, now: timeNow}
+	d := &DB{engine: SQLite, where: path, keyPath: keyPath, sql: db, q: sqlQ{db}, retention: cfg.retention, now: timeNow,
+		gate: newWriteGate(path+".wlock", cfg.busyTimeout)}
 	if err := d.init(ctx, &fileLocker{path: path + ".lock"}); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -182,6 +183,10 @@ func classifySQLite(err error) error {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
 			return ErrCorrupt
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			// Another process held the write lock for longer than the
+			// busy timeout.
+			return ErrUnavailable
 		}
 	}
 	return nil

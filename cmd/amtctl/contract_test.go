@@ -518,6 +518,9 @@ func TestContract(t *testing.T) {
 		{name: "creds guard list", command: "creds guard list", args: j("creds", "guard", "list", "--state", state),
 			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, `"host":"`+guarded.IP()+`"`) }},
 		{name: "creds guard reset", command: "creds guard reset", args: []string{"creds", "guard", "reset", guarded.IP(), "--state", state}},
+		{name: "creds guard set unsafe", command: "creds guard set", args: []string{"creds", "guard", "set", "--max-failures", "5", "--state", state}, exit: exitUsage},
+		{name: "creds guard set", command: "creds guard set", args: []string{"creds", "guard", "set", "--default", "--state", state},
+			after: func(t *testing.T, stdout, _ string) { assert.Contains(t, stdout, "(the default)") }},
 		{name: "outcome unknown", command: "power", args: j("power", "reset", "--host", lossy.HTTPAddr()), env: pw, exit: 11,
 			after: func(t *testing.T, _, _ string) {
 				assert.Equal(t, []int{10}, lossy.PowerRequests(), "sent once, not resent")

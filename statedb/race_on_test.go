@@ -1,5 +1,0 @@
-//go:build race
-
-package statedb_test
-
-const raceEnabled = true

@@ -154,7 +154,7 @@ var (
 	activityShape = shape{
 		"id": "number", "time": "string", "actor": "string", "host": "string|null", "operation": "string", "params": "object",
 		"technology": "string|null", "profile": "string|null", "outcome": "string", "return_code": "number|null",
-		"return_code_name": "string|null", "auth_step": "string|null", "job": "string|null", "duration_seconds": "number",
+		"return_code_name": "string|null", "auth_step": "string|null", "job": "number|null", "job_label": "string|null", "duration_seconds": "number",
 		"message": "string|null",
 	}
 	versionShape = shape{"module": "string", "version": "string", "commit": "string|null", "modified": "bool", "go_version": "string"}

@@ -179,7 +179,9 @@ log activity: one object per entry (no line when none matches): id number,
   time string, actor string, host string|null, operation string, params
   object, technology string|null, profile string|null, outcome string,
   return_code number|null, return_code_name string|null, auth_step
-  string|null, job string|null, duration_seconds number, message string|null.
+  string|null, job number|null (the amtctl job, as job run and report print it),
+  job_label string|null (a job label an SDK program gave, not an amtctl job),
+  duration_seconds number, message string|null.
 log activity --stats: count number, oldest string|null, newest string|null,
   last_purge string|null, retention_days number.
 log purge: deleted number, before string.

@@ -478,6 +478,15 @@ func TestCollectionsAndDetachedJob(t *testing.T) {
 		assert.Equal(t, 2.0, data["power_state"], "the same number as power status")
 		assert.Equal(t, "on", data["power_state_name"])
 	}
+	// The activity log names the job with the same number job run gave.
+	code, stdout, stderr = e.run("", "log", "activity", "--job", id, "-o", "json")
+	require.Equal(t, exitOK, code, stderr)
+	entries := jsonLines(t, stdout)
+	require.Len(t, entries, 6, "one attempt per machine: %s", stdout)
+	for _, a := range entries {
+		assert.Equal(t, o["job"], a["job"], "job is the job's number: %v", a)
+		assert.Nil(t, a["job_label"])
+	}
 	code, stdout, stderr = e.run("", "job", "report", id, "-o", "csv")
 	require.Equal(t, exitOK, code, stderr)
 	assert.Len(t, strings.Split(strings.TrimSpace(stdout), "\n"), 7, "a header and a line per machine")

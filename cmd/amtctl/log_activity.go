@@ -72,9 +72,23 @@ type activityJSON struct {
 	ReturnCode     *int              `json:"return_code"`
 	ReturnCodeName *string           `json:"return_code_name"`
 	AuthStep       *string           `json:"auth_step"`
-	Job            *string           `json:"job"`
+	Job            *int64            `json:"job"`
+	JobLabel       *string           `json:"job_label"`
 	Seconds        float64           `json:"duration_seconds"`
 	Message        *string           `json:"message"`
+}
+
+// jobOf splits an entry's job into the number of an amtctl job (the same
+// number job run, status and report print) or, for a label an SDK program
+// gave its own work, job_label.
+func jobOf(job string) (*int64, *string) {
+	if job == "" {
+		return nil, nil
+	}
+	if n, err := strconv.ParseInt(job, 10, 64); err == nil && n > 0 && strconv.FormatInt(n, 10) == job {
+		return &n, nil
+	}
+	return nil, &job
 }
 
 func orNull(s string) *string {
@@ -160,9 +174,10 @@ func printActivity(w io.Writer, output string, entries []statedb.ActivityEntry) 
 			rec := activityJSON{
 				ID: e.ID, Time: e.Time, Actor: e.Actor, Host: orNull(e.Host), Operation: e.Operation, Params: params,
 				Technology: orNull(e.Technology), Profile: orNull(e.Profile), Outcome: e.Outcome, ReturnCode: e.ReturnCode,
-				ReturnCodeName: orNull(e.ReturnCodeName), AuthStep: orNull(e.AuthStep), Job: orNull(e.Job),
+				ReturnCodeName: orNull(e.ReturnCodeName), AuthStep: orNull(e.AuthStep),
 				Seconds: e.Duration.Seconds(), Message: orNull(e.Message),
 			}
+			rec.Job, rec.JobLabel = jobOf(e.Job)
 			if err := enc.Encode(rec); err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
 	"time"
 )
 
@@ -106,7 +107,7 @@ func (rc *redirConn) serveSOL() error {
 			return err
 		}
 		id := buf[0]
-		n := iderHdrLen
+		n := redir.IDERHdrLen
 		switch id {
 		case redirEnd:
 			_ = rc.readFull(buf[1:redirEndLen])
@@ -142,10 +143,10 @@ func (rc *redirConn) serveSOL() error {
 		switch id {
 		case solEnd:
 			rc.release()
-			_ = sc.send(solEndReply, make([]byte, iderHdrLen))
+			_ = sc.send(solEndReply, make([]byte, redir.IDERHdrLen))
 			return errRedirClosed
 		case solPing:
-			err = sc.send(solPong, make([]byte, iderHdrLen))
+			err = sc.send(solPong, make([]byte, redir.IDERHdrLen))
 		case solDataToHost:
 			if len(data) > 0 {
 				err = sc.sendData(data)

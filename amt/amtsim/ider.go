@@ -5,10 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
 )
 
 const (
@@ -178,8 +179,8 @@ func (s *iderSession) serve() error {
 		id := hdr[0]
 		var n int
 		switch id {
-		case redirEnd:
-			var rest [redirEndLen - 1]byte
+		case redir.End:
+			var rest [redir.EndLen - 1]byte
 			_ = rc.readFull(rest[:])
 			return errRedirClosed
 		case redir.IDERClose, redir.IDERPing, redir.IDERPong, redir.IDERResetReply, redir.IDERHeartbeat:

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
 )
 
 // KVM sessions on the redirection port. protocol.md §3.7: the console
@@ -21,11 +23,6 @@ import (
 // firmware's RFB; a console can check the session opens, authenticates
 // and reaches RFB].
 const (
-	kvmStart      = 0x40
-	kvmStartReply = 0x41
-	kvmMsgLen     = 8
-	rfbGreeting   = "RFB 003.008\n"
-
 	kvmEnabledOffline = 6 // CIM_KVMRedirectionSAP: enabled, no session
 	kvmEnabledSession = 2 // enabled, a session open
 	kvmDisabled       = 3
@@ -41,19 +38,19 @@ func (rc *redirConn) takeKVMSlot() (byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if svc := d.singleInstance("AMT_RedirectionService"); svc != nil && !svc.flag("ListenerEnabled") {
-		return redirStatusRefused, errors.New("redirection listener disabled")
+		return redir.StatusRefused, errors.New("redirection listener disabled")
 	}
 	if d.ext().kvmEnabled == kvmDisabled {
-		return redirStatusRefused, errors.New("KVM disabled in CIM_KVMRedirectionSAP")
+		return redir.StatusRefused, errors.New("KVM disabled in CIM_KVMRedirectionSAP")
 	}
 	if d.kvmConsentMissingLocked(time.Now()) {
-		return redirStatusConsent, errors.New("KVM: user consent required")
+		return redir.StatusConsent, errors.New("KVM: user consent required")
 	}
 	if d.kvm != nil {
-		return redirStatusBusy, errors.New("KVM session busy")
+		return redir.StatusBusy, errors.New("KVM session busy")
 	}
 	d.kvm = rc
-	return redirStatusOK, nil
+	return redir.StatusOK, nil
 }
 
 // kvmConsentMissingLocked reports whether KVM needs consent that has not
@@ -68,11 +65,11 @@ func (d *Device) kvmConsentMissingLocked(now time.Time) bool {
 
 // serveKVM runs an authenticated KVM session.
 func (rc *redirConn) serveKVM() error {
-	var msg [kvmMsgLen]byte
+	var msg [redir.KVMMsgLen]byte
 	if err := rc.readFull(msg[:]); err != nil {
 		return err
 	}
-	if msg[0] != kvmStart {
+	if msg[0] != redir.KVMStart {
 		return errors.New("KVM: expected 0x40")
 	}
 	d := rc.d
@@ -81,11 +78,11 @@ func (rc *redirConn) serveKVM() error {
 		s.kvmEnabled = kvmEnabledSession
 	}
 	d.mu.Unlock()
-	reply := [kvmMsgLen]byte{kvmStartReply}
+	reply := [redir.KVMMsgLen]byte{redir.KVMStartReply}
 	if err := rc.send(reply[:]); err != nil {
 		return err
 	}
-	if err := rc.send([]byte(rfbGreeting)); err != nil {
+	if err := rc.send([]byte(redir.RFBGreeting)); err != nil {
 		return err
 	}
 	_, err := io.Copy(io.Discard, rc.br)

@@ -4,30 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
 	"time"
-)
 
-// Serial-over-LAN messages: an 8-byte header (id, two zero bytes, a zero
-// attribute byte, a little-endian u32 sequence number) and fixed fields.
-const (
-	solStart         = 0x20
-	solStartReply    = 0x21
-	solEnd           = 0x22
-	solEndReply      = 0x23
-	solPing          = 0x24
-	solPong          = 0x25
-	solSettings      = 0x27
-	solDataToHost    = 0x28
-	solControls      = 0x29
-	solDataFromHost  = 0x2A
-	solHeartbeat     = 0x2B
-	solStartLen      = 24
-	solStartReplyLen = 23
-	solSettingsLen   = 14
-	solControlsLen   = 10
-	solDataHdrLen    = 10
-	maxSOLData       = 8192
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
 )
 
 // solConn is the device side of an SOL session.
@@ -48,10 +27,10 @@ func (sc *solConn) send(id byte, msg []byte) error {
 }
 
 func (sc *solConn) sendData(p []byte) error {
-	m := make([]byte, solDataHdrLen+len(p))
+	m := make([]byte, redir.SOLDataHdrLen+len(p))
 	binary.LittleEndian.PutUint16(m[8:10], uint16(len(p)))
-	copy(m[solDataHdrLen:], p)
-	return sc.send(solDataFromHost, m)
+	copy(m[redir.SOLDataHdrLen:], p)
+	return sc.send(redir.SOLDataFromHost, m)
 }
 
 // serveSOL runs an authenticated SOL session: StartSOLRedirection, a
@@ -59,25 +38,25 @@ func (sc *solConn) sendData(p []byte) error {
 func (rc *redirConn) serveSOL() error {
 	d := rc.d
 	sc := &solConn{rc: rc}
-	var buf [solDataHdrLen + maxSOLData]byte
+	var buf [redir.SOLDataHdrLen + redir.MaxSOLData]byte
 	if err := rc.readFull(buf[:1]); err != nil {
 		return err
 	}
-	if buf[0] != solStart {
+	if buf[0] != redir.SOLStart {
 		return errors.New("SOL: expected StartSOLRedirection")
 	}
-	if err := rc.readFull(buf[1:solStartLen]); err != nil {
+	if err := rc.readFull(buf[1:redir.SOLStartLen]); err != nil {
 		return err
 	}
 	// The reply echoes the console's buffer and timeout settings, the
 	// maximum transmit buffer capped at what the device accepts.
-	reply := make([]byte, solStartReplyLen)
-	reply[1] = redirStatusOK
+	reply := make([]byte, redir.SOLStartReplyLen)
+	reply[1] = redir.StatusOK
 	copy(reply[8:20], buf[8:20])
-	if binary.LittleEndian.Uint16(reply[8:10]) > maxSOLData {
-		binary.LittleEndian.PutUint16(reply[8:10], maxSOLData)
+	if binary.LittleEndian.Uint16(reply[8:10]) > redir.MaxSOLData {
+		binary.LittleEndian.PutUint16(reply[8:10], redir.MaxSOLData)
 	}
-	if err := sc.send(solStartReply, reply); err != nil {
+	if err := sc.send(redir.SOLStartReply, reply); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -109,16 +88,16 @@ func (rc *redirConn) serveSOL() error {
 		id := buf[0]
 		n := redir.IDERHdrLen
 		switch id {
-		case redirEnd:
-			_ = rc.readFull(buf[1:redirEndLen])
+		case redir.End:
+			_ = rc.readFull(buf[1:redir.EndLen])
 			return errRedirClosed
-		case solEnd, solPing, solPong, solHeartbeat:
-		case solSettings:
-			n = solSettingsLen
-		case solControls:
-			n = solControlsLen
-		case solDataToHost:
-			n = solDataHdrLen
+		case redir.SOLEnd, redir.SOLPing, redir.SOLPong, redir.SOLHeartbeat:
+		case redir.SOLSettings:
+			n = redir.SOLSettingsLen
+		case redir.SOLControls:
+			n = redir.SOLControlsLen
+		case redir.SOLDataToHost:
+			n = redir.SOLDataHdrLen
 		default:
 			return fmt.Errorf("SOL: unexpected message 0x%02X", id)
 		}
@@ -126,10 +105,10 @@ func (rc *redirConn) serveSOL() error {
 			return err
 		}
 		var data []byte
-		if id == solDataToHost {
+		if id == redir.SOLDataToHost {
 			l := int(binary.LittleEndian.Uint16(buf[8:10]))
-			if l > maxSOLData {
-				return fmt.Errorf("SOL: %d bytes of data exceed %d", l, maxSOLData)
+			if l > redir.MaxSOLData {
+				return fmt.Errorf("SOL: %d bytes of data exceed %d", l, redir.MaxSOLData)
 			}
 			if err := rc.readFull(buf[n : n+l]); err != nil {
 				return err
@@ -141,13 +120,13 @@ func (rc *redirConn) serveSOL() error {
 		}
 		var err error
 		switch id {
-		case solEnd:
+		case redir.SOLEnd:
 			rc.release()
-			_ = sc.send(solEndReply, make([]byte, redir.IDERHdrLen))
+			_ = sc.send(redir.SOLEndReply, make([]byte, redir.IDERHdrLen))
 			return errRedirClosed
-		case solPing:
-			err = sc.send(solPong, make([]byte, redir.IDERHdrLen))
-		case solDataToHost:
+		case redir.SOLPing:
+			err = sc.send(redir.SOLPong, make([]byte, redir.IDERHdrLen))
+		case redir.SOLDataToHost:
 			if len(data) > 0 {
 				err = sc.sendData(data)
 			}

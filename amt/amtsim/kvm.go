@@ -2,7 +2,6 @@ package amtsim
 
 import (
 	"errors"
-	"io"
 	"time"
 
 	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
@@ -63,30 +62,17 @@ func (d *Device) kvmConsentMissingLocked(now time.Time) bool {
 	return d.optIn.state != optInReceived && d.optIn.state != optInInSession
 }
 
-// serveKVM runs an authenticated KVM session.
+// serveKVM runs an authenticated KVM session (redir.ServeKVM);
+// CIM_KVMRedirectionSAP shows the session while it lasts.
 func (rc *redirConn) serveKVM() error {
-	var msg [redir.KVMMsgLen]byte
-	if err := rc.readFull(msg[:]); err != nil {
-		return err
-	}
-	if msg[0] != redir.KVMStart {
-		return errors.New("KVM: expected 0x40")
-	}
 	d := rc.d
-	d.mu.Lock()
-	if s := d.ext(); s.kvmEnabled == kvmEnabledOffline {
-		s.kvmEnabled = kvmEnabledSession
-	}
-	d.mu.Unlock()
-	reply := [redir.KVMMsgLen]byte{redir.KVMStartReply}
-	if err := rc.send(reply[:]); err != nil {
-		return err
-	}
-	if err := rc.send([]byte(redir.RFBGreeting)); err != nil {
-		return err
-	}
-	_, err := io.Copy(io.Discard, rc.br)
-	return err
+	return redir.ServeKVM(rc, func() {
+		d.mu.Lock()
+		if s := d.ext(); s.kvmEnabled == kvmEnabledOffline {
+			s.kvmEnabled = kvmEnabledSession
+		}
+		d.mu.Unlock()
+	})
 }
 
 // releaseKVMLocked gives back the KVM slot. Call with d.mu held.

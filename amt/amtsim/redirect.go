@@ -30,7 +30,7 @@ const (
 )
 
 // errRedirClosed ends a redirection connection without further answer.
-var errRedirClosed = errors.New("redirection connection closed")
+var errRedirClosed = redir.ErrClosed
 
 // redirectListeners binds the redirection ports; called by New.
 func (s *Server) listenRedirect(plainIPs, ips []net.IP) (plain, secure []net.Listener, err error) {
@@ -250,6 +250,22 @@ func (rc *redirConn) checkSilentLocked() {
 		rc.s.log.Debug("redirection: injecting fault", "device", rc.d.ip, "kind", FaultRedirSilent.String())
 	}
 }
+
+// Read, Send, Silent and Release make a redirConn the redir.Conn of the
+// SOL and KVM sessions.
+
+func (rc *redirConn) Read(p []byte) (int, error) { return rc.br.Read(p) }
+
+func (rc *redirConn) Send(build func() []byte) error {
+	rc.wmu.Lock()
+	defer rc.wmu.Unlock()
+	rc.checkSilentLocked()
+	return rc.write(build())
+}
+
+func (rc *redirConn) Silent() bool { return rc.silent.Load() }
+
+func (rc *redirConn) Release() { rc.release() }
 
 // readFull reads exactly len(p) bytes.
 func (rc *redirConn) readFull(p []byte) error {

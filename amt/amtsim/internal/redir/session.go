@@ -3,6 +3,8 @@ package redir
 import (
 	"crypto/subtle"
 	"encoding/binary"
+	"errors"
+	"io"
 	"strings"
 
 	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
@@ -108,4 +110,28 @@ func DigestValid(f AuthFields, typ byte, realm, user, password string) bool {
 		want = digest.ResponseNoQop(user, realm, password, Method, URI, f.Nonce)
 	}
 	return valid && subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(f.Response))) == 1
+}
+
+// ErrClosed ends a redirection connection without further answer.
+var ErrClosed = errors.New("redirection connection closed")
+
+// Conn is an authenticated redirection connection as a session sees it.
+// The device side implements it: its reads come from the console, and it
+// holds the session's slot.
+type Conn interface {
+	io.Reader
+	// Send takes the connection's write lock, applies a queued injected
+	// silence, and unless the connection is silent writes the message
+	// build returns (build may fill in sequence numbers).
+	Send(build func() []byte) error
+	// Silent reports whether an injected fault silenced the connection:
+	// the device then reads on but answers nothing.
+	Silent() bool
+	// Release frees the session's slot before the console sees the end.
+	Release()
+}
+
+func readFull(c Conn, p []byte) error {
+	_, err := io.ReadFull(c, p)
+	return err
 }

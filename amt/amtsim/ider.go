@@ -173,49 +173,16 @@ func (s *iderSession) serve() error {
 	go s.deviceLoop()
 
 	for {
-		if err := rc.readFull(hdr[:1]); err != nil {
+		m, owned, err := redir.ReadIDER(rc.br, &hdr)
+		if err != nil {
 			return err
 		}
-		id := hdr[0]
-		var n int
-		switch id {
-		case redir.End:
-			var rest [redir.EndLen - 1]byte
-			_ = rc.readFull(rest[:])
-			return errRedirClosed
-		case redir.IDERClose, redir.IDERPing, redir.IDERPong, redir.IDERResetReply, redir.IDERHeartbeat:
-			n = redir.IDERHdrLen
-		case redir.IDERFeatures:
-			n = redir.IDERFeaturesLen
-		case redir.IDERCommandEnd, redir.IDERGetData:
-			n = redir.IDERCommandEndLen
-		case redir.IDERDataToHost:
-			n = redir.IDERDataToHostLen
-		default:
-			return fmt.Errorf("IDE-R: unexpected message 0x%02X", id)
-		}
-		if err := rc.readFull(hdr[1:n]); err != nil {
-			return err
-		}
-		if id == redir.IDERFeatures && hdr[8] == redir.FeatSetState {
-			if err := rc.readFull(hdr[n:redir.IDERFeaturesSetLen]); err != nil {
-				return err
-			}
-			n = redir.IDERFeaturesSetLen
-		}
+		id := m[0]
 		var payload []byte
-		if id == redir.IDERDataToHost {
-			l := int(binary.LittleEndian.Uint16(hdr[9:11]))
-			if l > redir.IDERMaxBuffer {
-				return fmt.Errorf("IDE-R: DATA_TO_HOST of %d bytes exceeds the read buffer", l)
-			}
-			payload = make([]byte, n+l)
-			copy(payload, hdr[:n])
-			if err := rc.readFull(payload[n:]); err != nil {
-				return err
-			}
+		if owned {
+			payload = m
 		}
-		if seq := binary.LittleEndian.Uint32(hdr[4:8]); seq != s.recvSeq {
+		if seq := binary.LittleEndian.Uint32(m[4:8]); seq != s.recvSeq {
 			rc.release()
 			_ = s.sendError(redir.IDERErrSequence)
 			return fmt.Errorf("IDE-R: message 0x%02X with sequence %d, want %d", id, seq, s.recvSeq)
@@ -242,15 +209,15 @@ func (s *iderSession) serve() error {
 			}
 		case redir.IDERHeartbeat:
 		case redir.IDERFeatures:
-			if err := s.features(hdr[:n]); err != nil {
+			if err := s.features(m); err != nil {
 				return err
 			}
 		default: // answers to the BIOS
 			if payload == nil {
-				payload = slices.Clone(hdr[:n])
+				payload = slices.Clone(m)
 			}
 			select {
-			case s.in <- redir.Msg{ID: id, Attr: hdr[3], Body: payload}:
+			case s.in <- redir.Msg{ID: id, Attr: m[3], Body: payload}:
 			case <-rc.s.done:
 				return errRedirClosed
 			}

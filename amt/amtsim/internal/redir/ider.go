@@ -1,5 +1,11 @@
 package redir
 
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
 // IDE-R messages. Every one starts with an 8-byte header: command id, two
 // zero bytes, attributes, and a little-endian u32 sequence number counted
 // from 0 in each direction.
@@ -64,4 +70,57 @@ type Msg struct {
 	ID   byte
 	Attr byte
 	Body []byte // the whole message, header included
+}
+
+// ReadIDER reads one message of the console during an IDE-R session into
+// buf: the header and fixed fields (with the register value of a
+// SET_REGISTER_STATE) and, for DATA_TO_HOST, its data. It returns the
+// whole message; owned reports that it is a fresh slice (DATA_TO_HOST)
+// rather than part of buf. EndRedirectionSession gives ErrClosed; an
+// unknown message or data longer than IDERMaxBuffer an error.
+func ReadIDER(r io.Reader, buf *[IDERDataToHostLen]byte) (m []byte, owned bool, err error) {
+	hdr := buf[:]
+	if _, err := io.ReadFull(r, hdr[:1]); err != nil {
+		return nil, false, err
+	}
+	id := hdr[0]
+	var n int
+	switch id {
+	case End:
+		var rest [EndLen - 1]byte
+		_, _ = io.ReadFull(r, rest[:])
+		return nil, false, ErrClosed
+	case IDERClose, IDERPing, IDERPong, IDERResetReply, IDERHeartbeat:
+		n = IDERHdrLen
+	case IDERFeatures:
+		n = IDERFeaturesLen
+	case IDERCommandEnd, IDERGetData:
+		n = IDERCommandEndLen
+	case IDERDataToHost:
+		n = IDERDataToHostLen
+	default:
+		return nil, false, fmt.Errorf("IDE-R: unexpected message 0x%02X", id)
+	}
+	if _, err := io.ReadFull(r, hdr[1:n]); err != nil {
+		return nil, false, err
+	}
+	if id == IDERFeatures && hdr[8] == FeatSetState {
+		if _, err := io.ReadFull(r, hdr[n:IDERFeaturesSetLen]); err != nil {
+			return nil, false, err
+		}
+		n = IDERFeaturesSetLen
+	}
+	if id != IDERDataToHost {
+		return hdr[:n], false, nil
+	}
+	l := int(binary.LittleEndian.Uint16(hdr[9:11]))
+	if l > IDERMaxBuffer {
+		return nil, false, fmt.Errorf("IDE-R: DATA_TO_HOST of %d bytes exceeds the read buffer", l)
+	}
+	payload := make([]byte, n+l)
+	copy(payload, hdr[:n])
+	if _, err := io.ReadFull(r, payload[n:]); err != nil {
+		return nil, false, err
+	}
+	return payload, true, nil
 }

@@ -283,6 +283,17 @@
 //   - internal/sysdefense: the System Defense class family, a unit with its
 //     own state (filters, policies, counters) and packet evaluator, behind
 //     Enumerate, Get, Create, Delete and Invoke.
+//   - internal/redir: the redirection protocol without the device: the
+//     session manager's messages (StartRedirectionSession,
+//     AuthenticateSession with its digest fields and their check, using
+//     internal/digest), the IDE-R message codec, the simulated BIOS that
+//     boots from an IDE-R medium, and the SOL and KVM sessions. It reaches
+//     the device through two small interfaces: redir.Medium (the BIOS's
+//     IDE-R session: send, wait for the console with keep-alives, an
+//     injected reset, and recording the boot's commands, reads and boot
+//     image) and redir.Conn (a connection's reads, a locked send that
+//     honours an injected silence, the silent flag, releasing the session
+//     slot); the SOL banner and the KVM access point's state are callbacks.
 //
 // In this package: the public surface (New, Options, fleet specs, Server
 // and the Device handles tests use), the device's side of the wire
@@ -293,8 +304,12 @@
 // optin.go; captured*.go for hardware inventory, logs, time, ACLs,
 // certificates and the other captured classes; sysdefense.go binding the
 // System Defense unit), the device's side of the simulated host (power.go
-// binds internal/host; boot.go's boots; bios.go, the BIOS an IDE-R boot
-// runs) and the redirection port (redirect.go, ider.go, sol.go, kvm.go).
+// binds internal/host; boot.go's boots; iderbios.go, the device's side of
+// the BIOS an IDE-R boot runs) and the device's side of the redirection
+// port: the listeners, connection limits, session slots, consent, nonces,
+// lockout and the anti-hammering counter (redirect.go), the IDE-R session
+// and its boots (ider.go), the SOL banner (sol.go) and the KVM slot
+// (kvm.go).
 //
 // The class table is the one place that maps a resource URI to a class:
 // each classDef names its class, keys, firmware generations and either the
@@ -322,9 +337,12 @@
 // family's unit) → the response or fault envelope (internal/soap) →
 // wire.Firmware.SOAP frames it and wire.Server writes it. A redirection
 // connection goes: the redirection listener (redirect.go) →
-// StartRedirectionSession → the session slot (IDE-R, SOL or KVM) →
-// AuthenticateSession (internal/digest) → ider.go with the simulated BIOS
-// (bios.go), sol.go or kvm.go.
+// StartRedirectionSession (decoded with internal/redir) → the session slot
+// (IDE-R, SOL or KVM; redirect.go, kvm.go: consent and the listener's
+// state) → AuthenticateSession (fields and digest check in internal/redir,
+// nonce and lockout in redirect.go) → the IDE-R session (ider.go; a boot
+// runs redir.Boot, the simulated BIOS, through iderbios.go's Medium),
+// redir.ServeSOL or redir.ServeKVM over the connection as a redir.Conn.
 //
 // # The wire
 //

@@ -8,58 +8,11 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
 )
 
-// IDE-R messages. Every one starts with an 8-byte header: command id, two
-// zero bytes, attributes, and a little-endian u32 sequence number counted
-// from 0 in each direction.
 const (
-	iderOpen          = 0x40 // OPEN_SESSION
-	iderOpenReply     = 0x41
-	iderClose         = 0x42
-	iderCloseReply    = 0x43
-	iderPing          = 0x44
-	iderPong          = 0x45
-	iderReset         = 0x46 // RESET_OCCURRED
-	iderResetReply    = 0x47
-	iderFeatures      = 0x48 // DISABLE_ENABLE_FEATURES
-	iderFeaturesReply = 0x49
-	iderError         = 0x4A // ERROR_OCCURRED
-	iderHeartbeat     = 0x4B
-	iderCommand       = 0x50 // COMMAND_WRITTEN
-	iderCommandEnd    = 0x51 // COMMAND_END_RESPONSE
-	iderGetData       = 0x52 // GET_DATA_FROM_HOST
-	iderDataFromHost  = 0x53
-	iderDataToHost    = 0x54
-
-	iderHdrLen          = 8
-	iderOpenLen         = 18
-	iderOpenReplyLen    = 30
-	iderResetLen        = 9
-	iderFeaturesLen     = 9
-	iderFeaturesSetLen  = 13
-	iderFeaturesReplyLn = 13
-	iderErrorLen        = 11
-	iderCommandLen      = 28
-	iderCommandEndLen   = 31
-	iderGetDataLen      = 31
-	iderDataToHostLen   = 34
-
-	iderAttrDMA       = 0x01
-	iderAttrCompleted = 0x02
-
-	iderMaxBuffer = 8192 // max read and write buffer offered in OPEN_SESSION_REPLY
-
-	featGetSupported = 1
-	featGetState     = 2
-	featSetState     = 3
-	regEnable        = 0x01
-	regModeMask      = 0x18 // 0x08 next reboot, 0x10 graceful, 0x18 now
-
-	// ERROR_OCCURRED code for a console message with a wrong sequence
-	// number (the simulator's choice).
-	iderErrSequence = 0x01
-
 	defaultIDERKeepAlive = 20 * time.Second
 	minPongTimeout       = 5 * time.Second        // keep-alive asked by the console
 	minPongTimeoutOpt    = 200 * time.Millisecond // keep-alive set by Options
@@ -115,9 +68,9 @@ type iderSession struct {
 	mode         byte // start mode bits of SET_REGISTER_STATE
 	next, active *iderRun
 
-	in   chan iderMsg  // console answers for the BIOS
-	kick chan struct{} // a boot asks for the BIOS
-	done chan struct{} // closed when the connection ends
+	in   chan redir.Msg // console answers for the BIOS
+	kick chan struct{}  // a boot asks for the BIOS
+	done chan struct{}  // closed when the connection ends
 
 	sendSeq   uint32 // guarded by rc.wmu
 	recvSeq   uint32 // reader only
@@ -127,18 +80,11 @@ type iderSession struct {
 	pongs     atomic.Int64
 }
 
-// iderMsg is a message from the console, with its payload copied.
-type iderMsg struct {
-	id   byte
-	attr byte
-	body []byte // the whole message, header included
-}
-
 func newIDERSession(rc *redirConn) *iderSession {
 	return &iderSession{
 		rc:   rc,
 		d:    rc.d,
-		in:   make(chan iderMsg, 16),
+		in:   make(chan redir.Msg, 16),
 		kick: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
@@ -176,31 +122,25 @@ func (s *iderSession) sendIDER(msg []byte) error {
 	return rc.write(msg)
 }
 
-func iderMsgOf(id byte, n int) []byte {
-	m := make([]byte, n)
-	m[0] = id
-	return m
-}
-
 // serve runs an authenticated IDE-R session: OPEN_SESSION, then the
 // console's messages until it closes, and the device side (keep-alives and
 // the simulated BIOS) in a second goroutine.
 func (s *iderSession) serve() error {
 	rc, d := s.rc, s.d
 	defer close(s.done)
-	var hdr [iderDataToHostLen]byte
+	var hdr [redir.IDERDataToHostLen]byte
 	if err := rc.readFull(hdr[:1]); err != nil {
 		return err
 	}
-	if hdr[0] != iderOpen {
+	if hdr[0] != redir.IDEROpen {
 		return errors.New("IDE-R: expected OPEN_SESSION")
 	}
-	if err := rc.readFull(hdr[1:iderOpenLen]); err != nil {
+	if err := rc.readFull(hdr[1:redir.IDEROpenLen]); err != nil {
 		return err
 	}
 	if seq := binary.LittleEndian.Uint32(hdr[4:8]); seq != 0 {
 		rc.release()
-		_ = s.sendError(iderErrSequence)
+		_ = s.sendError(redir.IDERErrSequence)
 		return fmt.Errorf("IDE-R: OPEN_SESSION sequence %d, want 0", seq)
 	}
 	s.recvSeq = 1
@@ -217,11 +157,11 @@ func (s *iderSession) serve() error {
 		s.keepAlive = defaultIDERKeepAlive
 		s.pongWait = 4 * defaultIDERKeepAlive
 	}
-	reply := iderMsgOf(iderOpenReply, iderOpenReplyLen)
+	reply := redir.IDERMsg(redir.IDEROpenReply, redir.IDEROpenReplyLen)
 	reply[8], reply[9] = 1, 0                           // protocol 1.0
 	reply[10], reply[11] = byte(d.major), byte(d.minor) // firmware version
-	binary.LittleEndian.PutUint16(reply[16:18], iderMaxBuffer)
-	binary.LittleEndian.PutUint16(reply[18:20], iderMaxBuffer)
+	binary.LittleEndian.PutUint16(reply[16:18], redir.IDERMaxBuffer)
+	binary.LittleEndian.PutUint16(reply[18:20], redir.IDERMaxBuffer)
 	binary.LittleEndian.PutUint32(reply[25:29], 343) // IANA: Intel
 	if err := s.sendIDER(reply); err != nil {
 		return err
@@ -233,51 +173,18 @@ func (s *iderSession) serve() error {
 	go s.deviceLoop()
 
 	for {
-		if err := rc.readFull(hdr[:1]); err != nil {
+		m, owned, err := redir.ReadIDER(rc.br, &hdr)
+		if err != nil {
 			return err
 		}
-		id := hdr[0]
-		var n int
-		switch id {
-		case redirEnd:
-			var rest [redirEndLen - 1]byte
-			_ = rc.readFull(rest[:])
-			return errRedirClosed
-		case iderClose, iderPing, iderPong, iderResetReply, iderHeartbeat:
-			n = iderHdrLen
-		case iderFeatures:
-			n = iderFeaturesLen
-		case iderCommandEnd, iderGetData:
-			n = iderCommandEndLen
-		case iderDataToHost:
-			n = iderDataToHostLen
-		default:
-			return fmt.Errorf("IDE-R: unexpected message 0x%02X", id)
-		}
-		if err := rc.readFull(hdr[1:n]); err != nil {
-			return err
-		}
-		if id == iderFeatures && hdr[8] == featSetState {
-			if err := rc.readFull(hdr[n:iderFeaturesSetLen]); err != nil {
-				return err
-			}
-			n = iderFeaturesSetLen
-		}
+		id := m[0]
 		var payload []byte
-		if id == iderDataToHost {
-			l := int(binary.LittleEndian.Uint16(hdr[9:11]))
-			if l > iderMaxBuffer {
-				return fmt.Errorf("IDE-R: DATA_TO_HOST of %d bytes exceeds the read buffer", l)
-			}
-			payload = make([]byte, n+l)
-			copy(payload, hdr[:n])
-			if err := rc.readFull(payload[n:]); err != nil {
-				return err
-			}
+		if owned {
+			payload = m
 		}
-		if seq := binary.LittleEndian.Uint32(hdr[4:8]); seq != s.recvSeq {
+		if seq := binary.LittleEndian.Uint32(m[4:8]); seq != s.recvSeq {
 			rc.release()
-			_ = s.sendError(iderErrSequence)
+			_ = s.sendError(redir.IDERErrSequence)
 			return fmt.Errorf("IDE-R: message 0x%02X with sequence %d, want %d", id, seq, s.recvSeq)
 		}
 		s.recvSeq++
@@ -285,32 +192,32 @@ func (s *iderSession) serve() error {
 			continue
 		}
 		switch id {
-		case iderClose:
+		case redir.IDERClose:
 			rc.release()
-			_ = s.sendIDER(iderMsgOf(iderCloseReply, iderHdrLen))
+			_ = s.sendIDER(redir.IDERMsg(redir.IDERCloseReply, redir.IDERHdrLen))
 			return errRedirClosed
-		case iderPing:
-			if err := s.sendIDER(iderMsgOf(iderPong, iderHdrLen)); err != nil {
+		case redir.IDERPing:
+			if err := s.sendIDER(redir.IDERMsg(redir.IDERPong, redir.IDERHdrLen)); err != nil {
 				return err
 			}
-		case iderPong:
+		case redir.IDERPong:
 			for {
 				p := s.pongs.Load()
 				if p >= s.pingsSent.Load() || s.pongs.CompareAndSwap(p, p+1) {
 					break
 				}
 			}
-		case iderHeartbeat:
-		case iderFeatures:
-			if err := s.features(hdr[:n]); err != nil {
+		case redir.IDERHeartbeat:
+		case redir.IDERFeatures:
+			if err := s.features(m); err != nil {
 				return err
 			}
 		default: // answers to the BIOS
 			if payload == nil {
-				payload = slices.Clone(hdr[:n])
+				payload = slices.Clone(m)
 			}
 			select {
-			case s.in <- iderMsg{id: id, attr: hdr[3], body: payload}:
+			case s.in <- redir.Msg{ID: id, Attr: m[3], Body: payload}:
 			case <-rc.s.done:
 				return errRedirClosed
 			}
@@ -320,7 +227,7 @@ func (s *iderSession) serve() error {
 
 // sendError sends ERROR_OCCURRED.
 func (s *iderSession) sendError(code byte) error {
-	m := iderMsgOf(iderError, iderErrorLen)
+	m := redir.IDERMsg(redir.IDERError, redir.IDERErrorLen)
 	m[8] = code
 	return s.sendIDER(m)
 }
@@ -331,28 +238,28 @@ func (s *iderSession) features(m []byte) error {
 	typ := m[8]
 	var value uint32
 	switch typ {
-	case featGetSupported:
+	case redir.FeatGetSupported:
 		value = 0x01 // the register toggle is available
-	case featGetState:
+	case redir.FeatGetState:
 		d.mu.Lock()
 		if s.enabled {
 			value = 0x02
 		}
 		d.mu.Unlock()
-	case featSetState:
+	case redir.FeatSetState:
 		v := binary.LittleEndian.Uint32(m[9:13])
-		if v&^uint32(regEnable|regModeMask) == 0 {
+		if v&^uint32(redir.RegEnable|redir.RegModeMask) == 0 {
 			d.mu.Lock()
-			s.enabled = v&regEnable != 0
-			s.mode = byte(v & regModeMask)
+			s.enabled = v&redir.RegEnable != 0
+			s.mode = byte(v & redir.RegModeMask)
 			d.mu.Unlock()
 			value = 1
-			d.srv.log.Debug("redirection: IDE-R device", "device", d.ip, "enabled", v&regEnable != 0, "mode", startModeName(byte(v&regModeMask)))
+			d.srv.log.Debug("redirection: IDE-R device", "device", d.ip, "enabled", v&redir.RegEnable != 0, "mode", startModeName(byte(v&redir.RegModeMask)))
 		}
 	default:
 		return fmt.Errorf("IDE-R: DISABLE_ENABLE_FEATURES type %d", typ)
 	}
-	r := iderMsgOf(iderFeaturesReply, iderFeaturesReplyLn)
+	r := redir.IDERMsg(redir.IDERFeaturesReply, redir.IDERFeaturesReplyLn)
 	r[8] = typ
 	binary.LittleEndian.PutUint32(r[9:13], value)
 	return s.sendIDER(r)
@@ -441,7 +348,7 @@ func (s *iderSession) keepAliveTick(w *waiter) bool {
 	}
 	w.n++
 	if w.n%2 == 1 {
-		return s.sendIDER(iderMsgOf(iderHeartbeat, iderHdrLen)) == nil
+		return s.sendIDER(redir.IDERMsg(redir.IDERHeartbeat, redir.IDERHdrLen)) == nil
 	}
 	now := time.Now()
 	if s.pongs.Load() < s.pingsSent.Load() {
@@ -455,7 +362,7 @@ func (s *iderSession) keepAliveTick(w *waiter) bool {
 		w.pingAt = now
 	}
 	s.pingsSent.Add(1)
-	return s.sendIDER(iderMsgOf(iderPing, iderHdrLen)) == nil
+	return s.sendIDER(redir.IDERMsg(redir.IDERPing, redir.IDERHdrLen)) == nil
 }
 
 // startIDERBootLocked starts the IDE-R part of a boot whose one-time

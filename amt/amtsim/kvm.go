@@ -2,8 +2,9 @@ package amtsim
 
 import (
 	"errors"
-	"io"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
 )
 
 // KVM sessions on the redirection port. protocol.md §3.7: the console
@@ -21,11 +22,6 @@ import (
 // firmware's RFB; a console can check the session opens, authenticates
 // and reaches RFB].
 const (
-	kvmStart      = 0x40
-	kvmStartReply = 0x41
-	kvmMsgLen     = 8
-	rfbGreeting   = "RFB 003.008\n"
-
 	kvmEnabledOffline = 6 // CIM_KVMRedirectionSAP: enabled, no session
 	kvmEnabledSession = 2 // enabled, a session open
 	kvmDisabled       = 3
@@ -41,19 +37,19 @@ func (rc *redirConn) takeKVMSlot() (byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if svc := d.singleInstance("AMT_RedirectionService"); svc != nil && !svc.flag("ListenerEnabled") {
-		return redirStatusRefused, errors.New("redirection listener disabled")
+		return redir.StatusRefused, errors.New("redirection listener disabled")
 	}
 	if d.ext().kvmEnabled == kvmDisabled {
-		return redirStatusRefused, errors.New("KVM disabled in CIM_KVMRedirectionSAP")
+		return redir.StatusRefused, errors.New("KVM disabled in CIM_KVMRedirectionSAP")
 	}
 	if d.kvmConsentMissingLocked(time.Now()) {
-		return redirStatusConsent, errors.New("KVM: user consent required")
+		return redir.StatusConsent, errors.New("KVM: user consent required")
 	}
 	if d.kvm != nil {
-		return redirStatusBusy, errors.New("KVM session busy")
+		return redir.StatusBusy, errors.New("KVM session busy")
 	}
 	d.kvm = rc
-	return redirStatusOK, nil
+	return redir.StatusOK, nil
 }
 
 // kvmConsentMissingLocked reports whether KVM needs consent that has not
@@ -66,30 +62,17 @@ func (d *Device) kvmConsentMissingLocked(now time.Time) bool {
 	return d.optIn.state != optInReceived && d.optIn.state != optInInSession
 }
 
-// serveKVM runs an authenticated KVM session.
+// serveKVM runs an authenticated KVM session (redir.ServeKVM);
+// CIM_KVMRedirectionSAP shows the session while it lasts.
 func (rc *redirConn) serveKVM() error {
-	var msg [kvmMsgLen]byte
-	if err := rc.readFull(msg[:]); err != nil {
-		return err
-	}
-	if msg[0] != kvmStart {
-		return errors.New("KVM: expected 0x40")
-	}
 	d := rc.d
-	d.mu.Lock()
-	if s := d.ext(); s.kvmEnabled == kvmEnabledOffline {
-		s.kvmEnabled = kvmEnabledSession
-	}
-	d.mu.Unlock()
-	reply := [kvmMsgLen]byte{kvmStartReply}
-	if err := rc.send(reply[:]); err != nil {
-		return err
-	}
-	if err := rc.send([]byte(rfbGreeting)); err != nil {
-		return err
-	}
-	_, err := io.Copy(io.Discard, rc.br)
-	return err
+	return redir.ServeKVM(rc, func() {
+		d.mu.Lock()
+		if s := d.ext(); s.kvmEnabled == kvmEnabledOffline {
+			s.kvmEnabled = kvmEnabledSession
+		}
+		d.mu.Unlock()
+	})
 }
 
 // releaseKVMLocked gives back the KVM slot. Call with d.mu held.

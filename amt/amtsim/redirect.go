@@ -1,10 +1,7 @@
 package amtsim
 
 import (
-	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
-
 	"bufio"
-	"crypto/subtle"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -15,56 +12,25 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
 )
 
-// Redirection protocol (TCP 16994, TLS 16995): session manager messages.
+// Limits of a redirection connection.
 const (
-	redirStart      = 0x10 // StartRedirectionSession
-	redirStartReply = 0x11
-	redirEnd        = 0x12 // EndRedirectionSession
-	redirAuth       = 0x13 // AuthenticateSession
-	redirAuthReply  = 0x14
-
-	redirStartLen      = 8
-	redirStartReplyLen = 13
-	redirEndLen        = 4
-	redirAuthHdrLen    = 9
-
-	authQuery     = 0 // list the supported authentication types
-	authDigest    = 3 // digest without qop (RFC 2069)
-	authDigestQop = 4 // digest with qop=auth (RFC 2617)
-
-	// Reply statuses. Only 0 is documented; the refusal codes are the
-	// simulator's choice.
-	redirStatusOK      = 0x00
-	redirStatusFail    = 0x01 // authentication failed, or a challenge (with data)
-	redirStatusRefused = 0x01 // session type not available (KVM), or disabled in AMT_RedirectionService
-	redirStatusBusy    = 0x02 // a session of that type is already open
-	redirStatusConsent = 0x03 // user consent required and not given
-
 	// redirBusyGrace is how long a new session waits for a slot held by a
 	// session being torn down before it is refused as busy.
 	redirBusyGrace = 250 * time.Millisecond
 
-	redirURI        = "/RedirectionService"
-	redirMethod     = "POST"
-	maxAuthData     = 4096
-	maxAuthName     = 64 // user and realm
 	maxAuthRounds   = 4  // authentication messages per connection
 	maxRedirConns   = 16 // concurrent redirection connections per device
 	redirHandshake  = 30 * time.Second
 	redirWriteLimit = 30 * time.Second
 )
 
-// Session tags of StartRedirectionSession.
-const (
-	tagIDER = "IDER"
-	tagSOL  = "SOL "
-	tagKVM  = "KVMR"
-)
-
 // errRedirClosed ends a redirection connection without further answer.
-var errRedirClosed = errors.New("redirection connection closed")
+var errRedirClosed = redir.ErrClosed
 
 // redirectListeners binds the redirection ports; called by New.
 func (s *Server) listenRedirect(plainIPs, ips []net.IP) (plain, secure []net.Listener, err error) {
@@ -285,6 +251,22 @@ func (rc *redirConn) checkSilentLocked() {
 	}
 }
 
+// Read, Send, Silent and Release make a redirConn the redir.Conn of the
+// SOL and KVM sessions.
+
+func (rc *redirConn) Read(p []byte) (int, error) { return rc.br.Read(p) }
+
+func (rc *redirConn) Send(build func() []byte) error {
+	rc.wmu.Lock()
+	defer rc.wmu.Unlock()
+	rc.checkSilentLocked()
+	return rc.write(build())
+}
+
+func (rc *redirConn) Silent() bool { return rc.silent.Load() }
+
+func (rc *redirConn) Release() { rc.release() }
+
 // readFull reads exactly len(p) bytes.
 func (rc *redirConn) readFull(p []byte) error {
 	_, err := io.ReadFull(rc.br, p)
@@ -295,17 +277,17 @@ func (rc *redirConn) readFull(p []byte) error {
 // authentication, then the IDE-R or SOL session.
 func (rc *redirConn) serve() error {
 	d := rc.d
-	var start [redirStartLen]byte
+	var start [redir.StartLen]byte
 	if err := rc.readFull(start[:]); err != nil {
 		return err
 	}
-	if start[0] != redirStart || start[1] > 1 || start[2] != 0 || start[3] != 0 {
+	if start[0] != redir.Start || start[1] > 1 || start[2] != 0 || start[3] != 0 {
 		return errors.New("malformed StartRedirectionSession")
 	}
 	tag := string(start[4:8])
 	reply := func(status byte) error {
-		var r [redirStartReplyLen]byte
-		r[0] = redirStartReply
+		var r [redir.StartReplyLen]byte
+		r[0] = redir.StartReply
 		r[1] = status
 		// [4..11]: protocol version 1.0, then the firmware version.
 		r[4], r[5] = 1, 0
@@ -317,8 +299,8 @@ func (rc *redirConn) serve() error {
 	}
 	var ider *iderSession
 	switch tag {
-	case tagIDER, tagSOL:
-		if tag == tagIDER {
+	case redir.TagIDER, redir.TagSOL:
+		if tag == redir.TagIDER {
 			ider = newIDERSession(rc)
 		}
 		status, err := rc.takeSlot(ider)
@@ -326,7 +308,7 @@ func (rc *redirConn) serve() error {
 			_ = reply(status)
 			return err
 		}
-	case tagKVM:
+	case redir.TagKVM:
 		status, err := rc.takeKVMSlot()
 		if err != nil {
 			_ = reply(status)
@@ -336,7 +318,7 @@ func (rc *redirConn) serve() error {
 		return errors.New("unknown session type")
 	}
 	defer rc.release()
-	if err := reply(redirStatusOK); err != nil {
+	if err := reply(redir.StatusOK); err != nil {
 		return err
 	}
 	if err := rc.authenticate(); err != nil {
@@ -348,7 +330,7 @@ func (rc *redirConn) serve() error {
 	switch {
 	case ider != nil:
 		return ider.serve()
-	case tag == tagKVM:
+	case tag == redir.TagKVM:
 		return rc.serveKVM()
 	}
 	return rc.serveSOL()
@@ -392,7 +374,7 @@ func (rc *redirConn) takeSlot(ider *iderSession) (byte, error) {
 				rc.solSlot = true
 			}
 			d.mu.Unlock()
-			return redirStatusOK, nil
+			return redir.StatusOK, nil
 		}
 		freed := d.slotFreed
 		d.mu.Unlock()
@@ -402,9 +384,9 @@ func (rc *redirConn) takeSlot(ider *iderSession) (byte, error) {
 		select {
 		case <-freed:
 		case <-grace.C:
-			return redirStatusBusy, errors.New(name + " session busy")
+			return redir.StatusBusy, errors.New(name + " session busy")
 		case <-rc.s.done:
-			return redirStatusBusy, errRedirClosed
+			return redir.StatusBusy, errRedirClosed
 		}
 	}
 }
@@ -412,16 +394,16 @@ func (rc *redirConn) takeSlot(ider *iderSession) (byte, error) {
 // authenticate runs AuthenticateSession until the console is
 // authenticated; anything else closes the connection.
 func (rc *redirConn) authenticate() error {
-	var hdr [redirAuthHdrLen]byte
-	var data [maxAuthData]byte
+	var hdr [redir.AuthHdrLen]byte
+	var data [redir.MaxAuthData]byte
 	for round := 0; round < maxAuthRounds; round++ {
 		if err := rc.readFull(hdr[:1]); err != nil {
 			return err
 		}
 		switch hdr[0] {
-		case redirAuth:
-		case redirEnd:
-			var rest [redirEndLen - 1]byte
+		case redir.Auth:
+		case redir.End:
+			var rest [redir.EndLen - 1]byte
 			_ = rc.readFull(rest[:])
 			return errRedirClosed
 		default:
@@ -432,29 +414,29 @@ func (rc *redirConn) authenticate() error {
 		}
 		typ := hdr[4]
 		n := binary.LittleEndian.Uint32(hdr[5:9])
-		if n > maxAuthData {
+		if n > redir.MaxAuthData {
 			return errors.New("authentication data too long")
 		}
 		if err := rc.readFull(data[:n]); err != nil {
 			return err
 		}
 		switch typ {
-		case authQuery:
-			if err := rc.send(authReply(redirStatusOK, authQuery, authDigest, authDigestQop)); err != nil {
+		case redir.AuthQuery:
+			if err := rc.send(redir.AuthReplyMsg(redir.StatusOK, redir.AuthQuery, redir.AuthDigest, redir.AuthDigestQop)); err != nil {
 				return err
 			}
 			continue
-		case authDigest, authDigestQop:
+		case redir.AuthDigest, redir.AuthDigestQop:
 		default:
 			rc.release()
-			_ = rc.send(authReply(redirStatusFail, typ))
+			_ = rc.send(redir.AuthReplyMsg(redir.StatusFail, typ))
 			return errors.New("unsupported authentication type " + strconv.Itoa(int(typ)))
 		}
-		f, ok := parseAuthFields(data[:n], typ)
+		f, ok := redir.ParseAuthFields(data[:n], typ)
 		if !ok {
 			return errors.New("malformed digest authentication")
 		}
-		if f.nonce == "" || f.response == "" {
+		if f.Nonce == "" || f.Response == "" {
 			// The first, "empty" request: answer the challenge.
 			if err := rc.send(rc.challenge(typ)); err != nil {
 				return err
@@ -463,30 +445,19 @@ func (rc *redirConn) authenticate() error {
 		}
 		if err := rc.d.checkRedirDigest(f, typ); err != nil {
 			rc.release()
-			_ = rc.send(authReply(redirStatusFail, typ))
+			_ = rc.send(redir.AuthReplyMsg(redir.StatusFail, typ))
 			return err
 		}
 		// The session is open before the console learns it.
-		rc.user = f.user
+		rc.user = f.User
 		rc.d.mu.Lock()
 		rc.authed = true
 		rc.d.redirOpen++
 		rc.d.sessionStartedLocked(rc)
 		rc.d.mu.Unlock()
-		return rc.send(authReply(redirStatusOK, typ))
+		return rc.send(redir.AuthReplyMsg(redir.StatusOK, typ))
 	}
 	return errors.New("too many authentication messages")
-}
-
-// authReply builds AuthenticateSessionReply with a list of bytes as data.
-func authReply(status, typ byte, data ...byte) []byte {
-	r := make([]byte, redirAuthHdrLen+len(data))
-	r[0] = redirAuthReply
-	r[1] = status
-	r[4] = typ
-	binary.LittleEndian.PutUint32(r[5:9], uint32(len(data)))
-	copy(r[9:], data)
-	return r
 }
 
 // challenge is the digest challenge: realm, a fresh nonce and qop "auth".
@@ -496,41 +467,7 @@ func (rc *redirConn) challenge(typ byte) []byte {
 		data = append(data, byte(len(f)))
 		data = append(data, f...)
 	}
-	return authReply(redirStatusFail, typ, data...)
-}
-
-// authFields are the length-prefixed fields of a digest
-// AuthenticateSession.
-type authFields struct {
-	user, realm, nonce, uri, cnonce, nc, response, qop string
-}
-
-// parseAuthFields splits digest data: user, realm, nonce, uri, cnonce, nc,
-// response and (type 4, optional for type 3) qop, each a length byte and
-// the bytes, filling the data exactly.
-func parseAuthFields(data []byte, typ byte) (authFields, bool) {
-	var vals [8]string
-	n := 0
-	for pos := 0; pos < len(data); n++ {
-		if n == len(vals) {
-			return authFields{}, false
-		}
-		l := int(data[pos])
-		pos++
-		if pos+l > len(data) {
-			return authFields{}, false
-		}
-		vals[n] = string(data[pos : pos+l])
-		pos += l
-	}
-	if n != 8 && !(typ == authDigest && n == 7) {
-		return authFields{}, false
-	}
-	f := authFields{vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7]}
-	if len(f.user) > maxAuthName || len(f.realm) > maxAuthName {
-		return authFields{}, false
-	}
-	return f, true
+	return redir.AuthReplyMsg(redir.StatusFail, typ, data...)
 }
 
 var (
@@ -544,7 +481,7 @@ var (
 // checkRedirDigest verifies a digest response of type 3 or 4. A wrong
 // password (or user, realm or uri) is a failed login for the device's
 // anti-hammering counter, the one WS-Man uses.
-func (d *Device) checkRedirDigest(f authFields, typ byte) error {
+func (d *Device) checkRedirDigest(f redir.AuthFields, typ byte) error {
 	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -552,27 +489,16 @@ func (d *Device) checkRedirDigest(f authFields, typ byte) error {
 		return errRedirLocked
 	}
 	nonces := d.nonceTable()
-	if nonces.Check(f.nonce, now) != digest.Live {
+	if nonces.Check(f.Nonce, now) != digest.Live {
 		return errRedirNonce
 	}
-	acct, known := d.accountMap[f.user]
-	valid := known && f.realm == d.realm && f.uri == redirURI
-	if valid {
-		var want string
-		if typ == authDigestQop {
-			valid = f.qop == "auth" && digest.IsHex8(f.nc) && f.cnonce != ""
-			want = digest.ResponseAuth(acct.User, d.realm, acct.Password, redirMethod, redirURI, f.nonce, f.nc, f.cnonce)
-		} else {
-			want = digest.ResponseNoQop(acct.User, d.realm, acct.Password, redirMethod, redirURI, f.nonce)
-		}
-		valid = valid && subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(f.response))) == 1
-	}
-	if !valid {
+	acct, known := d.accountMap[f.User]
+	if !known || !redir.DigestValid(f, typ, d.realm, acct.User, acct.Password) {
 		d.failedLoginLocked(now)
 		return errRedirPassword
 	}
-	nc, _ := strconv.ParseUint(f.nc, 16, 64) // type 4: checked, 8 hex digits
-	if !nonces.Use(f.nonce, nc, typ == authDigestQop, now) {
+	nc, _ := strconv.ParseUint(f.NC, 16, 64) // type 4: checked, 8 hex digits
+	if !nonces.Use(f.Nonce, nc, typ == redir.AuthDigestQop, now) {
 		d.stats.RejectedNonceCounts++
 		return errRedirNonceCount
 	}

@@ -1,11 +1,12 @@
 package amtsim
 
 import (
-	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
-
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 )
 
 // AMT_RedirectionService: the switches of the redirection port. Its
@@ -112,16 +113,16 @@ func methodTerminateSession(d *Device, _ *instance, input *soap.Node) ([]outPara
 func (d *Device) redirectionRefusalLocked(feature int, name string) (byte, error) {
 	if svc := d.singleInstance("AMT_RedirectionService"); svc != nil {
 		if !svc.flag("ListenerEnabled") {
-			return redirStatusRefused, errors.New("redirection listener disabled")
+			return redir.StatusRefused, errors.New("redirection listener disabled")
 		}
 		if st := svc.number("EnabledState"); st < redirStateBase || st > redirStateAll || (st-redirStateBase)&feature == 0 {
-			return redirStatusRefused, errors.New(name + " disabled in AMT_RedirectionService")
+			return redir.StatusRefused, errors.New(name + " disabled in AMT_RedirectionService")
 		}
 	}
 	if d.consentMissingLocked(time.Now()) {
-		return redirStatusConsent, errors.New(name + ": user consent required")
+		return redir.StatusConsent, errors.New(name + ": user consent required")
 	}
-	return redirStatusOK, nil
+	return redir.StatusOK, nil
 }
 
 // sessionStartedLocked notes an authenticated redirection session: given

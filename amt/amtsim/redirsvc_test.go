@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 )
 
 func redirStateReq(state string) string {
@@ -77,16 +79,16 @@ func TestRedirectionServiceStates(t *testing.T) {
 	// IDE-R only: SOL is refused.
 	require.Equal(t, 0, wc.returnValue(redirStateReq("32769")))
 	assert.Equal(t, "32769", prop("EnabledState"))
-	assert.Equal(t, byte(redirStatusRefused), startStatus(t, d, "SOL "))
+	assert.Equal(t, byte(redir.StatusRefused), startStatus(t, d, "SOL "))
 	assert.Equal(t, byte(0), startStatus(t, d, "IDER"))
 	// SOL only: IDE-R is refused.
 	require.Equal(t, 0, wc.returnValue(redirStateReq("32770")))
-	assert.Equal(t, byte(redirStatusRefused), startStatus(t, d, "IDER"))
+	assert.Equal(t, byte(redir.StatusRefused), startStatus(t, d, "IDER"))
 	assert.Equal(t, byte(0), startStatus(t, d, "SOL "))
 	// Both off, then both on.
 	require.Equal(t, 0, wc.returnValue(redirStateReq("32768")))
-	assert.Equal(t, byte(redirStatusRefused), startStatus(t, d, "SOL "))
-	assert.Equal(t, byte(redirStatusRefused), startStatus(t, d, "IDER"))
+	assert.Equal(t, byte(redir.StatusRefused), startStatus(t, d, "SOL "))
+	assert.Equal(t, byte(redir.StatusRefused), startStatus(t, d, "IDER"))
 	require.Equal(t, 0, wc.returnValue(redirStateReq("32771")))
 	assert.Equal(t, byte(0), startStatus(t, d, "IDER"))
 
@@ -102,8 +104,8 @@ func TestRedirectionServiceStates(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	assert.Equal(t, "false", textOf(parseDoc(t, data), uriRedirectionService, "ListenerEnabled"))
 	assert.False(t, d.ListenerEnabled())
-	assert.Equal(t, byte(redirStatusRefused), startStatus(t, d, "IDER"))
-	assert.Equal(t, byte(redirStatusRefused), startStatus(t, d, "SOL "))
+	assert.Equal(t, byte(redir.StatusRefused), startStatus(t, d, "IDER"))
+	assert.Equal(t, byte(redir.StatusRefused), startStatus(t, d, "SOL "))
 	// EnabledState may change by Put too (the amtc captures), within
 	// 32768..32771.
 	resp, data = wc.post(redirPutReq(32772, true))
@@ -127,11 +129,11 @@ func TestRedirectionServiceOptions(t *testing.T) {
 	wc := newClient(t, sim.URL(), testUser, testPass)
 	assert.Equal(t, "32768", getProp(t, wc, uriRedirectionService, "AMT_RedirectionService", "EnabledState"))
 	assert.Equal(t, "false", getProp(t, wc, uriRedirectionService, "AMT_RedirectionService", "ListenerEnabled"))
-	assert.Equal(t, byte(redirStatusRefused), startStatus(t, d, "IDER"))
+	assert.Equal(t, byte(redir.StatusRefused), startStatus(t, d, "IDER"))
 
 	// The enabling sequence of a console.
 	require.Equal(t, 0, wc.returnValue(redirStateReq("32771")))
-	assert.Equal(t, byte(redirStatusRefused), startStatus(t, d, "IDER"), "the listener is still closed")
+	assert.Equal(t, byte(redir.StatusRefused), startStatus(t, d, "IDER"), "the listener is still closed")
 	resp, data := wc.post(redirPutReq(redirStateAll, true))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	tc := dialConsole(t, d.RedirectAddr(), nil)
@@ -180,8 +182,8 @@ func TestOptInConsentFlow(t *testing.T) {
 	assert.Equal(t, int64(optInAll), d.OptInRequired())
 
 	// Without consent: sessions and the redirection boot options refused.
-	assert.Equal(t, byte(redirStatusConsent), startStatus(t, d, "IDER"))
-	assert.Equal(t, byte(redirStatusConsent), startStatus(t, d, "SOL "))
+	assert.Equal(t, byte(redir.StatusConsent), startStatus(t, d, "IDER"))
+	assert.Equal(t, byte(redir.StatusConsent), startStatus(t, d, "SOL "))
 	requireConsentFault(bootPut())
 	resp, data := wc.post(bootPutReq(`<r:UseSafeMode>false</r:UseSafeMode><r:UseIDER>false</r:UseIDER>`))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "clearing needs no consent: %s", data)
@@ -226,7 +228,7 @@ func TestOptInConsentFlow(t *testing.T) {
 	assert.Equal(t, optInInSession, d.OptInState(), "SOL still open")
 	require.NoError(t, sol.write([]byte{0x12, 0, 0, 0}))
 	require.Eventually(t, func() bool { return d.OptInState() == optInNotStarted }, 5*time.Second, time.Millisecond)
-	assert.Equal(t, byte(redirStatusConsent), startStatus(t, d, "IDER"))
+	assert.Equal(t, byte(redir.StatusConsent), startStatus(t, d, "IDER"))
 	requireConsentFault(bootPut())
 
 	// Three wrong codes drop the code; a new start shows a new code.
@@ -272,7 +274,7 @@ func TestOptInClientControlMode(t *testing.T) {
 	prop := func(name string) string { return getProp(t, wc, uriOptInService, "IPS_OptInService", name) }
 	assert.Equal(t, "4294967295", prop("OptInRequired"))
 	assert.Equal(t, "0", prop("CanModifyOptInPolicy"))
-	assert.Equal(t, byte(redirStatusConsent), startStatus(t, d, "IDER"))
+	assert.Equal(t, byte(redir.StatusConsent), startStatus(t, d, "IDER"))
 
 	put := func(v string) (*http.Response, []byte) {
 		return wc.post(envelope(soap.ActPut, uriOptInService, "24", nil, `<r:IPS_OptInService xmlns:r="`+uriOptInService+`"><r:OptInRequired>`+v+`</r:OptInRequired></r:IPS_OptInService>`))

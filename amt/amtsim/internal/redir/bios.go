@@ -1,4 +1,4 @@
-package amtsim
+package redir
 
 import (
 	"bytes"
@@ -13,7 +13,35 @@ import (
 
 // The simulated BIOS drives the console's medium over IDE-R the way a
 // BIOS or UEFI boot would, one ATAPI command at a time, and checks every
-// answer.
+// answer. It reaches the session through a Medium.
+
+// Medium is the BIOS's view of an IDE-R session and of the boot it
+// records. The device side implements it; the recording methods apply
+// only while the boot is still the device's to record.
+type Medium interface {
+	// Send fills in the sequence number and sends an IDE-R message.
+	Send(msg []byte) error
+	// Wait returns the console's next message, keeping the session alive
+	// meanwhile. It fails with ErrSessionEnded, ErrHostReset (a new boot
+	// was asked for or this one ended) or, after timeout, ErrTimeout.
+	Wait(timeout time.Duration) (Msg, error)
+	// InjectReset reports whether a queued injected reset applies now
+	// (the first data of a READ).
+	InjectReset() bool
+	// Commands records the number of ATAPI commands issued so far.
+	Commands(n int)
+	// Read records one READ and the bytes read so far.
+	Read(r BlockRead, bytesRead int64)
+	// BootImage records the SHA-256 of the boot image.
+	BootImage(sum string)
+}
+
+// BlockRead is one READ(10) or READ(12) of the simulated BIOS.
+type BlockRead struct {
+	LBA    uint64
+	Blocks int
+	SHA256 string // hex SHA-256 of the data returned
+}
 
 const (
 	ataPacket      = 0xA0 // ATA PACKET command; the only one forwarded
@@ -45,99 +73,59 @@ const (
 type sense [3]byte
 
 var (
-	senseGood            = sense{0, 0, 0}
-	senseUnitAttention   = sense{0x06, 0x28, 0x00}
-	senseWriteProtected  = sense{0x07, 0x27, 0x00}
-	senseInvalidOpcode   = sense{0x05, 0x20, 0x00}
-	errIDERSessionEnded  = errors.New("IDE-R session ended")
-	errIDERHostReset     = errors.New("host reset during the IDE-R boot")
-	errIDERTimeout       = fmt.Errorf("the console did not answer within %v", biosTimeout)
-	errIDERInjectedReset = errors.New("connection reset (injected fault)")
+	senseGood           = sense{0, 0, 0}
+	senseUnitAttention  = sense{0x06, 0x28, 0x00}
+	senseWriteProtected = sense{0x07, 0x27, 0x00}
+	senseInvalidOpcode  = sense{0x05, 0x20, 0x00}
+	// ErrSessionEnded: the IDE-R session ended during the boot.
+	ErrSessionEnded = errors.New("IDE-R session ended")
+	// ErrHostReset: the host was reset during the boot.
+	ErrHostReset = errors.New("host reset during the IDE-R boot")
+	// ErrTimeout: the console did not answer a command in time.
+	ErrTimeout = fmt.Errorf("the console did not answer within %v", biosTimeout)
+	// ErrInjectedReset: an injected reset ended the boot; the device side
+	// resets the connection.
+	ErrInjectedReset = errors.New("connection reset (injected fault)")
 )
 
 func (s sense) String() string { return fmt.Sprintf("%02X/%02X/%02X", s[0], s[1], s[2]) }
 
 // bios is one run of the simulated BIOS on an IDE-R session.
 type bios struct {
-	s         *iderSession
-	w         *waiter
-	run       *iderRun
+	m         Medium
 	cd        bool
 	drive     byte
 	blockSize int
+	readLimit int64
 	capacity  uint64 // blocks
 	commands  int
 	bytesRead int64
 }
 
-// runBIOS boots from the session's medium and records the outcome.
-func (s *iderSession) runBIOS(run *iderRun, w *waiter) {
-	b := &bios{s: s, w: w, run: run, cd: run.cd, drive: driveFloppy, blockSize: floppyBlock}
-	if b.cd {
+// Boot boots from the session's medium, a CD or a floppy, reading it after
+// the boot image up to readLimit bytes (0: 1 MiB; negative: the whole
+// medium), and returns why the boot failed, nil when it succeeded.
+func Boot(m Medium, cd bool, readLimit int64) error {
+	b := &bios{m: m, cd: cd, drive: driveFloppy, blockSize: floppyBlock, readLimit: readLimit}
+	if cd {
 		b.drive, b.blockSize = driveCD, cdBlock
 	}
-	err := b.boot()
-	if err != nil {
-		err = fmt.Errorf("%s: %w", run.rec.Medium, err)
-	}
-	injected := errors.Is(err, errIDERInjectedReset)
-	s.d.mu.Lock()
-	s.d.finishIDERLocked(run, err)
-	if injected {
-		// The boot is recorded and the slot free before the console sees
-		// the reset, so that it may start a new session at once.
-		s.rc.releaseLocked()
-	}
-	s.d.mu.Unlock()
-	if injected {
-		abort(s.rc.c)
-	}
-}
-
-// wait returns the next answer of the console, keeping the session alive
-// meanwhile.
-func (b *bios) wait() (iderMsg, error) {
-	s := b.s
-	t := time.NewTimer(biosTimeout)
-	defer t.Stop()
-	for {
-		select {
-		case m := <-s.in:
-			return m, nil
-		case <-s.done:
-			return iderMsg{}, errIDERSessionEnded
-		case <-s.rc.s.done:
-			return iderMsg{}, errIDERSessionEnded
-		case <-s.kick:
-			s.d.mu.Lock()
-			reset := s.next != nil || b.run.done
-			s.d.mu.Unlock()
-			if reset {
-				return iderMsg{}, errIDERHostReset
-			}
-		case <-b.w.tick:
-			if !s.keepAliveTick(b.w) {
-				return iderMsg{}, errIDERSessionEnded
-			}
-		case <-t.C:
-			return iderMsg{}, errIDERTimeout
-		}
-	}
+	return b.boot()
 }
 
 // boot is the BIOS sequence for the medium.
 func (b *bios) boot() error {
-	m := iderMsgOf(iderReset, iderResetLen)
+	m := IDERMsg(IDERReset, IDERResetLen)
 	m[8] = resetMask
-	if err := b.s.sendIDER(m); err != nil {
-		return errIDERSessionEnded
+	if err := b.m.Send(m); err != nil {
+		return ErrSessionEnded
 	}
 	for {
-		m, err := b.wait()
+		m, err := b.m.Wait(biosTimeout)
 		if err != nil {
 			return fmt.Errorf("waiting for RESET_OCCURRED_RESPONSE: %w", err)
 		}
-		if m.id == iderResetReply {
+		if m.ID == IDERResetReply {
 			break
 		}
 		// Answers to commands abandoned by the reset are dropped.
@@ -290,7 +278,7 @@ func (b *bios) bootFloppy() error {
 // readMore reads the medium from its start up to IDERReadLimit, the way
 // a boot loader goes on loading, alternating READ(10) and READ(12).
 func (b *bios) readMore() error {
-	limit := b.s.rc.s.opts.IDERReadLimit
+	limit := b.readLimit
 	blocks := b.capacity
 	switch {
 	case limit == 0:
@@ -317,13 +305,7 @@ func (b *bios) readRange(lba, blocks uint64, img *limitedHash, alt int) error {
 	return nil
 }
 
-func (b *bios) setBootImage(sum string) {
-	b.s.d.mu.Lock()
-	defer b.s.d.mu.Unlock()
-	if !b.run.done {
-		b.run.rec.BootImageSHA256 = sum
-	}
-}
+func (b *bios) setBootImage(sum string) { b.m.BootImage(sum) }
 
 // limitedHash hashes the first left bytes written to it.
 type limitedHash struct {
@@ -377,13 +359,7 @@ func (b *bios) read(lba uint64, blocks int, read12 bool, keep []byte, img *limit
 		return fmt.Errorf("%s of LBA %d: %d bytes, want %d", name, lba, n, want)
 	}
 	b.bytesRead += int64(n)
-	d := b.s.d
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !b.run.done {
-		b.run.rec.Reads = append(b.run.rec.Reads, BlockRead{LBA: lba, Blocks: blocks, SHA256: hex.EncodeToString(h.Sum(nil))})
-		b.run.rec.BytesRead = b.bytesRead
-	}
+	b.m.Read(BlockRead{LBA: lba, Blocks: blocks, SHA256: hex.EncodeToString(h.Sum(nil))}, b.bytesRead)
 	return nil
 }
 
@@ -417,30 +393,26 @@ func (b *bios) expectSense(name string, c [12]byte, want sense) error {
 // chunks (given to sink) up to the one marked completed, or
 // COMMAND_END_RESPONSE. It returns the sense and the number of data bytes.
 func (b *bios) command(c [12]byte, alloc int, sink func([]byte), isRead bool) (sense, int, error) {
-	m := iderMsgOf(iderCommand, iderCommandLen)
+	m := IDERMsg(IDERCommand, IDERCommandLen)
 	binary.LittleEndian.PutUint16(m[12:14], uint16(min(alloc, 0xFFFE)))
 	m[14] = b.drive
 	m[15] = ataPacket
 	copy(m[16:28], c[:])
 	b.commands++
-	b.s.d.mu.Lock()
-	if !b.run.done {
-		b.run.rec.Commands = b.commands
-	}
-	b.s.d.mu.Unlock()
-	if err := b.s.sendIDER(m); err != nil {
-		return sense{}, 0, errIDERSessionEnded
+	b.m.Commands(b.commands)
+	if err := b.m.Send(m); err != nil {
+		return sense{}, 0, ErrSessionEnded
 	}
 	n := 0
 	for {
-		msg, err := b.wait()
+		msg, err := b.m.Wait(biosTimeout)
 		if err != nil {
 			return sense{}, 0, err
 		}
-		body := msg.body
-		switch msg.id {
-		case iderCommandEnd:
-			if msg.attr&iderAttrCompleted == 0 {
+		body := msg.Body
+		switch msg.ID {
+		case IDERCommandEnd:
+			if msg.Attr&IDERAttrCompleted == 0 {
 				return sense{}, 0, errors.New("COMMAND_END_RESPONSE without the completed attribute")
 			}
 			if body[26] != b.drive {
@@ -451,10 +423,10 @@ func (b *bios) command(c [12]byte, alloc int, sink func([]byte), isRead bool) (s
 				return sense{}, 0, fmt.Errorf("COMMAND_END_RESPONSE status 0x%02X does not match sense %v", body[27], sn)
 			}
 			return sn, n, nil
-		case iderDataToHost:
+		case IDERDataToHost:
 			l := int(binary.LittleEndian.Uint16(body[9:11]))
 			switch {
-			case msg.attr&iderAttrDMA != 0:
+			case msg.Attr&IDERAttrDMA != 0:
 				return sense{}, 0, errors.New("DATA_TO_HOST in DMA mode for a PIO command")
 			case int(binary.LittleEndian.Uint16(body[16:18])) != l:
 				return sense{}, 0, fmt.Errorf("DATA_TO_HOST byte count %d for %d bytes", binary.LittleEndian.Uint16(body[16:18]), l)
@@ -463,15 +435,14 @@ func (b *bios) command(c [12]byte, alloc int, sink func([]byte), isRead bool) (s
 			case n+l > alloc:
 				return sense{}, 0, fmt.Errorf("DATA_TO_HOST: %d bytes, more than the %d asked for", n+l, alloc)
 			}
-			if isRead && n == 0 && b.s.d.takeRedirFault(FaultRedirReset) {
-				b.s.rc.s.log.Debug("redirection: injecting fault", "device", b.s.d.ip, "kind", FaultRedirReset.String())
-				return sense{}, 0, errIDERInjectedReset // runBIOS resets the connection
+			if isRead && n == 0 && b.m.InjectReset() {
+				return sense{}, 0, ErrInjectedReset // the device side resets the connection
 			}
 			if sink != nil && l > 0 {
-				sink(body[iderDataToHostLen:])
+				sink(body[IDERDataToHostLen:])
 			}
 			n += l
-			if msg.attr&iderAttrCompleted != 0 {
+			if msg.Attr&IDERAttrCompleted != 0 {
 				if body[27]&0x01 != 0 || body[28] != 0 {
 					return sense{}, 0, fmt.Errorf("final DATA_TO_HOST with error status 0x%02X sense %02X", body[27], body[28])
 				}
@@ -480,10 +451,10 @@ func (b *bios) command(c [12]byte, alloc int, sink func([]byte), isRead bool) (s
 				}
 				return senseGood, n, nil
 			}
-		case iderGetData:
+		case IDERGetData:
 			return sense{}, 0, errors.New("GET_DATA_FROM_HOST for a command that sends no data")
 		default:
-			return sense{}, 0, fmt.Errorf("unexpected message 0x%02X during a command", msg.id)
+			return sense{}, 0, fmt.Errorf("unexpected message 0x%02X during a command", msg.ID)
 		}
 	}
 }

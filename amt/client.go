@@ -95,6 +95,7 @@ type options struct {
 	logger         *slog.Logger
 	timeout        *time.Duration
 	powerGap       *time.Duration
+	powerStateOnly bool
 	extra          []wsman.Option
 	activity       *activityConfig
 	guard          *credentials.Guard
@@ -283,6 +284,17 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
+// WithPowerChangesStateOnly makes the power changes read the power state
+// alone before they send, without the OS power-saving state they do not
+// decide on (see power.WithoutOSPowerSavingRead): one exchange less per
+// change.
+func WithPowerChangesStateOnly() Option {
+	return func(o *options) error {
+		o.powerStateOnly = true
+		return nil
+	}
+}
+
 // WithPowerChangeGap sets the minimum time between two power changes the
 // client sends to the device (default power.DefaultMinGap, as protocol.md
 // §6 advises); see power.WithMinGap.
@@ -372,6 +384,9 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	popts := []power.Option{power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap), power.WithTracker(c.wsmanTracker)}
 	if o.powerGap != nil {
 		popts = append(popts, power.WithMinGap(*o.powerGap))
+	}
+	if o.powerStateOnly {
+		popts = append(popts, power.WithoutOSPowerSavingRead())
 	}
 	c.Power = power.New(nil, popts...)
 	c.Defense = defense.New(nil, defense.WithClientFunc(c.conn), defense.WithErrorWrapper(c.wrap), defense.WithTracker(c.wsmanTracker))

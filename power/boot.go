@@ -409,7 +409,7 @@ func (s *Service) resetTo(ctx context.Context, target BootTarget, opts BootOptio
 	if err := validate(target, opts); err != nil {
 		return 0, err
 	}
-	st, err := s.status(ctx)
+	st, err := s.changeStatus(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -436,7 +436,7 @@ func (s *Service) resetTo(ctx context.Context, target BootTarget, opts BootOptio
 func (s *Service) StartBoot(ctx context.Context) (_ Action, err error) {
 	ctx, done := s.begin(ctx, "boot start", nil)
 	defer func() { done(err) }()
-	st, err := s.status(ctx)
+	st, err := s.changeStatus(ctx)
 	if err != nil {
 		return 0, s.fail("boot start", err)
 	}
@@ -460,7 +460,7 @@ func (s *Service) startBoot(ctx context.Context, st *Status) (Action, error) {
 		if _, err := s.WaitFor(ctx, StateOn); err != nil {
 			return On, err
 		}
-		st, err := s.status(ctx)
+		st, err := s.changeStatus(ctx)
 		if err != nil {
 			return Reset, err
 		}

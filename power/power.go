@@ -78,6 +78,10 @@ type Service struct {
 	last time.Time
 
 	tracker Tracker // WithTracker; nil records nothing
+
+	// stateOnly: changes read the power state without the OS
+	// power-saving state (WithoutOSPowerSavingRead).
+	stateOnly bool
 }
 
 // DefaultMinGap is the default minimum time between two power changes to
@@ -128,6 +132,15 @@ func WithMinGap(d time.Duration) Option {
 			s.gap = d
 		}
 	}
+}
+
+// WithoutOSPowerSavingRead makes the changes (Apply, StartBoot, ResetTo)
+// read only CIM_AssociatedPowerManagementService before they send, and not
+// the OS power-saving state, which no change decides on: one Get less per
+// change. Their Change.Before then reports OSPowerSavingUnknown. Status,
+// WaitFor and Wake still read it.
+func WithoutOSPowerSavingRead() Option {
+	return func(s *Service) { s.stateOnly = true }
 }
 
 // New returns the power service of the device behind ws.
@@ -187,6 +200,23 @@ func (s *Service) status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// changeStatus is the read a change decides on: the status, or with
+// WithoutOSPowerSavingRead the power state and actions alone.
+func (s *Service) changeStatus(ctx context.Context) (*Status, error) {
+	if !s.stateOnly {
+		return s.status(ctx)
+	}
+	ws, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in, err := ws.Get(ctx, uriAssociatedPower)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeStatus(in)
 }
 
 // DecodeStatus reads a CIM_AssociatedPowerManagementService instance.
@@ -303,7 +333,7 @@ func (s *Service) Apply(ctx context.Context, a Action) (_ *Change, err error) {
 		return nil, s.fail("power", wsman.InvalidArgument("power: %s", a))
 	}
 	op := "power " + a.String()
-	st, err := s.status(ctx)
+	st, err := s.changeStatus(ctx)
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
@@ -357,7 +387,7 @@ func (s *Service) set(ctx context.Context, st *Status, a Action) error {
 	if errors.As(err, &rv) && rv.Code == returnUnknownError {
 		// Firmware answers 2 when its stored state is outside the
 		// table (DSP1027); read it again to tell that apart.
-		if again, serr := s.status(ctx); serr == nil && !again.State.Known() {
+		if again, serr := s.changeStatus(ctx); serr == nil && !again.State.Known() {
 			return &StateUnknownError{State: again.State, Err: err}
 		}
 	}

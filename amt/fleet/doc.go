@@ -82,7 +82,8 @@
 // task's own first request is the login: each candidate runs the read, so
 // a device whose credential is known costs no extra request. A change runs
 // under amt.Client.Authorize, where a read-only account gives way to the
-// next candidate without a failed login.
+// next candidate without a failed login; a power change or boot runs the
+// same way with its state read as the login (see Round trips).
 //
 // # Round trips
 //
@@ -94,15 +95,23 @@
 // connection after a 401 and issues no nonce otherwise, and the state is in
 // one instance. (amtc reads it in 3: challenge, Enumerate, Pull.)
 //
-// A reset costs 5 today: the challenge, the login read of
-// AMT_GeneralSettings, the Get of CIM_AssociatedPowerManagementService and
-// of IPS_PowerManagementService (power.Service reads the OS power-saving
-// state with every status) and the RequestPowerStateChange. The protocol's
-// floor is 3: the challenge, one read of the state (a reset must be refused
-// before sending when the device does not offer it, and a machine that is
-// off is powered on instead), and the change. The login read tells a wrong
-// password from a refused operation before anything changes, and the OS
-// power-saving read is needed only to wake.
+// A reset costs 3, the protocol's floor: the challenge, one Get of
+// CIM_AssociatedPowerManagementService, and the RequestPowerStateChange.
+// The state read cannot go: a reset must be refused before sending when
+// the device does not offer it, a machine that is off is powered on
+// instead, and a change to the state the machine is in sends nothing (a
+// power-off of a machine that is off costs 2). With a credential source
+// that read is also the login, as for reads: each candidate runs the
+// change on a client of its own, so a wrong password fails on the read,
+// under the lockout guard, before anything is sent, and a read-only
+// account that the device denies the change gives way to the next
+// candidate without a failed login (the resolution of a change,
+// credentials.ForChange). The changes read the power state alone
+// (amt.WithPowerChangesStateOnly): the OS power-saving state decides no
+// change, so a change's "before" has os_power_saving null. The power
+// changes and Boot run this way; the other changes (clock, System
+// Defense, IDE-R, wake) log in through amt.Client.Authorize, one read
+// more.
 //
 // Machines over plain HTTP share one transport (HTTP/1.1 on the calling
 // goroutine, without net/http's three goroutines per connection, keeping

@@ -42,7 +42,9 @@ func recordOf(st *power.Status) *PowerRecord {
 	if st == nil {
 		return nil
 	}
-	r := newPowerRecord(st, true)
+	// The changes read the state alone (amt.WithPowerChangesStateOnly):
+	// os_power_saving is null.
+	r := newPowerRecord(st, st.OSPowerSaving != power.OSPowerSavingUnknown)
 	return &r
 }
 

@@ -74,7 +74,7 @@ func NewRunner(task Task, opts Options) (*Runner, error) {
 	// Reads are retried by the run (Retries, RetryDelay), not inside an
 	// attempt; a caller's WithWSManOptions in ClientOptions comes later and
 	// has the last word.
-	r.base = []amt.Option{amt.WithWSManOptions(wsman.WithRetry(0, 0, 0))}
+	r.base = []amt.Option{amt.WithWSManOptions(wsman.WithRetry(0, 0, 0)), amt.WithPowerChangesStateOnly()}
 	// Options.ActivityLog gets one entry per attempt from the run itself
 	// (Runner.record); the clients record nothing of their own, or every
 	// service call inside an attempt would be a second entry.
@@ -529,6 +529,15 @@ func (r *Runner) change(ctx context.Context, m *machineRun) (json.RawMessage, st
 		// attempts have their own timeout); the client logs in on its
 		// first request.
 		err = op(ctx)
+	} else if r.opts.Credentials != nil && r.task.Action.readsStateFirst() {
+		// The change's own first request, the read of the power state
+		// it decides on, is the login: each candidate runs the change
+		// on a client of its own, an authentication failure moves on to
+		// the next one (counted by the lockout guard) before anything
+		// was sent, and AccessDenied to the change (a read-only
+		// account) moves on without a failed login, as Authorize does,
+		// but without Authorize's login read.
+		return r.changeOnTrial(ctx, m)
 	} else {
 		err = c.Authorize(ctx, op)
 		if err != nil && opErr != nil {
@@ -539,6 +548,39 @@ func (r *Runner) change(ctx context.Context, m *machineRun) (json.RawMessage, st
 		}
 	}
 	return data, profile(), err
+}
+
+// changeOnTrial runs a change whose first request reads the power state
+// with each candidate credential in turn, under the resolution of a change
+// (credentials.ForChange). The change runs under the attempt's context,
+// not the resolution's per-login timeout, as under Authorize.
+func (r *Runner) changeOnTrial(ctx context.Context, m *machineRun) (json.RawMessage, string, error) {
+	var (
+		data  json.RawMessage
+		opErr error
+	)
+	cand, _, err := r.opts.Credentials.Resolve(credentials.ForChange(ctx), m.target, func(_ context.Context, cred credentials.Credential) error {
+		opts, err := credentialOptions(cred)
+		if err != nil {
+			return err
+		}
+		c, err := m.client(opts...)
+		if err != nil {
+			return err
+		}
+		d, err := r.changeOn(ctx, c)
+		if err != nil {
+			c.CloseIdleConnections()
+			opErr = err
+			return err
+		}
+		data = d
+		return nil
+	})
+	if err != nil && opErr != nil && errors.Is(err, opErr) {
+		err = opErr
+	}
+	return data, cand.Profile, err
 }
 
 // wake brings the machine up as the task asks and waits for it.

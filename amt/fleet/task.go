@@ -43,6 +43,17 @@ func (a Action) Changes() bool {
 	return true
 }
 
+// readsStateFirst reports whether the action's first request reads the
+// power state it decides on (power.Service's changes), so that this read
+// can be the login.
+func (a Action) readsStateFirst() bool {
+	switch a {
+	case PowerOn, PowerOff, PowerReset, PowerCycle, PowerSoftOff, PowerSoftReset, Boot:
+		return true
+	}
+	return false
+}
+
 // WakeMode asks a Task to bring the machine up before its action.
 type WakeMode string
 

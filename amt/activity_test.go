@@ -123,6 +123,12 @@ func TestServicesRecordTheirOwnActivity(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Defense.Status(ctx)
 	require.NoError(t, err)
+	_, err = c.Inventory(ctx)
+	require.NoError(t, err)
+	_, err = c.Hardware(ctx)
+	require.NoError(t, err)
+	_, err = c.Logs.Events(ctx)
+	require.NoError(t, err)
 	img := testiso.Make(256, 4)
 	_, err = c.Redirect.BootFromImage(ctx, redirect.BootOptions{
 		Media:       redirect.IDERMedia{CD: &redirect.Medium{Reader: bytes.NewReader(img), Size: int64(len(img))}},
@@ -147,18 +153,18 @@ func TestServicesRecordTheirOwnActivity(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"login", "power status", "boot next pxe", "boot clear", "power reset", "time", "defense status",
-		"ider boot", "sol", "power cycle"}, ops)
+		"info", "hardware", "log events", "ider boot", "sol", "power cycle"}, ops)
 	entries := log.all()
 	next := entries[2]
 	assert.Equal(t, map[string]string{"sol": "true"}, next.Params)
 	assert.Equal(t, amt.TechWSMan, next.Technology)
 	assert.Equal(t, amt.OutcomeOK, next.Outcome)
 	assert.Positive(t, next.Duration)
-	boot := entries[7]
+	boot := entries[10]
 	assert.Equal(t, amt.TechRedirection, boot.Technology)
 	assert.Equal(t, "ider-cd", boot.Params["device"])
 	assert.Equal(t, "300ms", boot.Params["idle"])
-	cycle := entries[9]
+	cycle := entries[12]
 	assert.Equal(t, "device_error", cycle.Outcome)
 	require.NotNil(t, cycle.ReturnCode)
 	assert.NotZero(t, *cycle.ReturnCode)

@@ -108,7 +108,9 @@ type Battery struct {
 // Hardware reads the chassis, baseboard, BIOS, processors, memory modules,
 // storage media and batteries. Each class is enumerated; a class the
 // firmware does not serve leaves its part empty.
-func (c *Client) Hardware(ctx context.Context) (*Hardware, error) {
+func (c *Client) Hardware(ctx context.Context) (_ *Hardware, err error) {
+	ctx, done := c.wsmanTracker(ctx, "hardware", nil)
+	defer func() { done(err) }()
 	ws, err := c.conn(ctx)
 	if err != nil {
 		return nil, c.wrap("Hardware", err)

@@ -102,7 +102,9 @@ type Inventory struct {
 
 // Inventory reads firmware version, build and SKU, provisioning state and
 // mode, digest realm, names, platform UUID and network ports.
-func (c *Client) Inventory(ctx context.Context) (*Inventory, error) {
+func (c *Client) Inventory(ctx context.Context) (_ *Inventory, err error) {
+	ctx, done := c.wsmanTracker(ctx, "info", nil)
+	defer func() { done(err) }()
 	inv := &Inventory{Host: c.host, SoftwareIdentity: map[string]string{}}
 	ws, err := c.conn(ctx)
 	if err != nil {

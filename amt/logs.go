@@ -83,7 +83,9 @@ type logConfig struct{ since time.Time }
 func Since(t time.Time) LogOption { return func(c *logConfig) { c.since = t } }
 
 // Events reads the whole event log, newest first as the device returns it.
-func (s *LogService) Events(ctx context.Context, opts ...LogOption) ([]Event, error) {
+func (s *LogService) Events(ctx context.Context, opts ...LogOption) (_ []Event, err error) {
+	ctx, done := s.c.wsmanTracker(ctx, "log events", nil)
+	defer func() { done(err) }()
 	var cfg logConfig
 	for _, o := range opts {
 		o(&cfg)
@@ -146,7 +148,9 @@ func (s *LogService) Events(ctx context.Context, opts ...LogOption) ([]Event, er
 
 // Audit reads the whole audit log, oldest first as the device returns it.
 // Reading it needs an account with the audit log realm.
-func (s *LogService) Audit(ctx context.Context, opts ...LogOption) ([]AuditRecord, error) {
+func (s *LogService) Audit(ctx context.Context, opts ...LogOption) (_ []AuditRecord, err error) {
+	ctx, done := s.c.wsmanTracker(ctx, "log audit", nil)
+	defer func() { done(err) }()
 	var cfg logConfig
 	for _, o := range opts {
 		o(&cfg)

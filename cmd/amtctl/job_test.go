@@ -653,18 +653,16 @@ func TestJobBatchesAndCancel(t *testing.T) {
 // With beside, second is started while the first works (as a second
 // worker on another machine would run); else after the kill (a restart).
 func killedWorkerJob(t *testing.T, e *jobEnv, cidr string, env []string, beside bool, second func() *workerProc) {
-	sim := simFleet(t, cidr, `{"groups": [{"name": "slow", "weight": 1, "latency": "100ms", "power_state": "off"}]}`, amtsim.Options{})
+	sim := simFleet(t, cidr, `{"groups": [{"name": "slow", "weight": 1, "latency": "200ms", "power_state": "off"}]}`, amtsim.Options{})
 	code, stdout, stderr := runCLI(t, append([]string{"AMTKIT_STATE=" + e.state}, env...), "", "job", "run", "power-on",
 		"--targets", cidr, "--port", fmt.Sprint(sim.HTTPPort()), "--concurrency", "4", "--chunk-size", "2", "--detach")
 	require.Equal(t, exitOK, code, stderr)
 	id := strings.TrimSpace(stdout)
 	victim := e.startWorker("w1", env)
-	if beside {
-		// w1 first, so that it leads River's maintenance (the rescuer);
-		// w2 takes the lead when w1 dies.
-		e.waitStatus(id, func(st map[string]any) bool { return len(st["holders"].([]any)) > 0 }, env...)
-		second()
-	}
+	// w1 alone until it has finished some machines and holds others, so
+	// that it is sure to die mid-job (a second worker started earlier can
+	// take every chunk from it); w1 also leads River's maintenance (the
+	// rescuer), and w2 takes the lead when w1 dies.
 	e.waitStatus(id, func(st map[string]any) bool {
 		holds := false
 		for _, h := range st["holders"].([]any) {
@@ -672,6 +670,9 @@ func killedWorkerJob(t *testing.T, e *jobEnv, cidr string, env []string, beside 
 		}
 		return holds && st["done"].(float64) >= 3
 	}, env...)
+	if beside {
+		second() // beside w1 while it works, as a worker on another machine would be
+	}
 	victim.kill(t)
 	require.Less(t, e.status(id, env...)["done"].(float64), float64(len(sim.Devices())), "killed mid-job")
 	if !beside {

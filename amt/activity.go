@@ -76,10 +76,16 @@ type activityConfig struct {
 	job   string
 }
 
-// WithActivityLog records the client's logins and every operation run
-// through Client.Track in log, under the actor given (an OS user name,
-// an operator, a service). job, when not empty, names the fleet job the
-// client works for.
+// WithActivityLog records in log, under the actor given (an OS user name,
+// an operator, a service), the client's logins and one entry per operation
+// of its services: c.Power and its boot options ("power status", "power
+// reset", "boot next pxe", "boot clear", ...), c.Defense ("defense apply",
+// "defense remove", ...), c.Redirect ("sol", "ider session", "ider boot",
+// "ider restore", "redirect status", "redirect set") and c.Clock ("time",
+// "time set"), each with its parameters (never a secret), outcome, the
+// device's return code and duration. An operation made of others (a boot
+// from an image arms and clears the boot options) is one entry. job, when
+// not empty, names the fleet job the client works for.
 func WithActivityLog(log ActivityLog, actor, job string) Option {
 	return func(o *options) error {
 		if log == nil {
@@ -92,8 +98,10 @@ func WithActivityLog(log ActivityLog, actor, job string) Option {
 
 // Track starts recording an operation in the client's activity log and
 // returns the function that ends it with the operation's error (nil for
-// success). Without WithActivityLog it records nothing. params must not
-// hold secrets.
+// success), for operations the services do not record themselves (calls
+// through WSMan, say). Without WithActivityLog it records nothing. params
+// must not hold secrets. To make several service calls one entry, use
+// TrackContext and make the calls under the context it returns.
 func (c *Client) Track(operation, technology string, params map[string]string) func(err error) {
 	if c.activity == nil {
 		return func(error) {}
@@ -103,6 +111,25 @@ func (c *Client) Track(operation, technology string, params map[string]string) f
 	return func(err error) {
 		c.activity.log.Record(c.ActivityOf(operation, technology, params, start, err))
 	}
+}
+
+// activityKey marks a context in which an entry of the client is being
+// recorded: the services leave their own calls under it out.
+type activityKey struct{ c *Client }
+
+// TrackContext is Track for a group of service calls: the calls made
+// under the returned context are not recorded on their own, the group is
+// one entry.
+func (c *Client) TrackContext(ctx context.Context, operation, technology string, params map[string]string) (context.Context, func(err error)) {
+	if c.activity == nil || ctx.Value(activityKey{c}) != nil {
+		return ctx, func(error) {}
+	}
+	return context.WithValue(ctx, activityKey{c}, true), c.Track(operation, technology, params)
+}
+
+// wsmanTracker is the services' tracker for operations over WS-Man.
+func (c *Client) wsmanTracker(ctx context.Context, operation string, params map[string]string) (context.Context, func(error)) {
+	return c.TrackContext(ctx, operation, TechWSMan, params)
 }
 
 // ActivityOf builds the entry of an operation that started at start and

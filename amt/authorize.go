@@ -8,13 +8,26 @@ import (
 	"github.com/amtkit/amtkit/wsman"
 )
 
-// trialKey carries, during Authorize, the WS-Man client of the candidate on
-// trial, so that the operation's calls use it.
+// trialKey carries, during Authorize, the candidate on trial (its WS-Man
+// client and its credential), so that the operation's calls, WS-Man and
+// redirection alike, use it.
 type trialKey struct{ c *Client }
 
+type trialCandidate struct {
+	ws   *wsman.Client
+	cred credentials.Credential
+}
+
+func (c *Client) trialOf(ctx context.Context) *trialCandidate {
+	t, _ := ctx.Value(trialKey{c}).(*trialCandidate)
+	return t
+}
+
 func (c *Client) trial(ctx context.Context) *wsman.Client {
-	w, _ := ctx.Value(trialKey{c}).(*wsman.Client)
-	return w
+	if t := c.trialOf(ctx); t != nil {
+		return t.ws
+	}
+	return nil
 }
 
 // Authorize runs op, an operation that changes the device (a power change,
@@ -29,10 +42,23 @@ func (c *Client) trial(ctx context.Context) *wsman.Client {
 // op's. Once the client has chosen its credential (an earlier call, or
 // WithCredentials), Authorize just runs op.
 //
+// The operation may open redirection sessions (RedirectService.Dial and
+// BootFromImage run under Authorize): a candidate that logs in over WS-Man
+// but whose redirection login is refused (an account without the
+// redirection right) gives way to the next candidate like a failed login,
+// and counts as one in the lockout guard, because the device's answer does
+// not say which it was.
+//
 // op must not be resent blindly: Authorize runs it again with another
 // candidate only after an authentication failure or AccessDenied, where the
-// device did not act.
+// device did not act (or, for a boot from an image, put back what it had
+// changed). op runs under ctx, not under the source's per-attempt timeout,
+// which bounds the login only. Authorize inside op (nested) just runs the
+// inner operation with the candidate on trial.
 func (c *Client) Authorize(ctx context.Context, op func(ctx context.Context) error) error {
+	if c.trialOf(ctx) != nil {
+		return op(ctx)
+	}
 	c.mu.Lock()
 	ws := c.ws
 	c.mu.Unlock()
@@ -53,19 +79,23 @@ func (c *Client) Authorize(ctx context.Context, op func(ctx context.Context) err
 	}
 	defer release()
 	c.mu.Lock()
-	ws = c.ws
+	ws, latched := c.ws, c.latched
 	c.mu.Unlock()
 	if ws != nil {
 		release()
 		return op(ctx)
+	}
+	if latched != nil {
+		return latched
 	}
 	var (
 		winner     *wsman.Client
 		winnerCred credentials.Credential
 		opErr      error
 	)
+	outer := ctx
 	cand, attempts, err := c.src.Resolve(credentials.ForChange(ctx), c.host, func(ctx context.Context, cred credentials.Credential) error {
-		w, err := c.newWS(&cred)
+		w, err := c.candidateWS(&cred)
 		if err != nil {
 			return err
 		}
@@ -73,7 +103,9 @@ func (c *Client) Authorize(ctx context.Context, op func(ctx context.Context) err
 			w.CloseIdleConnections()
 			return c.wrap("login", err)
 		}
-		if err := op(context.WithValue(ctx, trialKey{c}, w)); err != nil {
+		// The operation runs under the caller's context: the attempt's
+		// timeout bounds the login, not a boot that serves for minutes.
+		if err := op(context.WithValue(outer, trialKey{c}, &trialCandidate{ws: w, cred: cred})); err != nil {
 			w.CloseIdleConnections()
 			opErr = err
 			return err
@@ -96,5 +128,9 @@ func (c *Client) Authorize(ctx context.Context, op func(ctx context.Context) err
 		// its context already.
 		return opErr
 	}
-	return c.wrap("login", err)
+	err = c.wrap("login", err)
+	c.mu.Lock()
+	c.latch(err)
+	c.mu.Unlock()
+	return err
 }

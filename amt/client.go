@@ -62,6 +62,14 @@ type Client struct {
 	res  *Resolution             // the last resolution, for reports
 
 	activity *activityConfig // WithActivityLog
+	// guard counts the logins of fixed credentials, and the redirection
+	// logins of a source that does not guard them itself.
+	guard *credentials.Guard
+	// fixed: the credential came from WithCredentials; latched is the
+	// rejection of that credential, answered again without sending.
+	fixed   bool
+	fixedWS *wsman.Client // the client that logs in with them
+	latched error
 }
 
 // Resolution reports how a Client chose its credentials from a
@@ -77,6 +85,7 @@ type Resolution struct {
 type options struct {
 	user, password string
 	hasCreds       bool
+	onTrial        bool
 	src            credentials.Source
 	redirectPort   int
 	useTLS         bool
@@ -88,19 +97,44 @@ type options struct {
 	powerGap       *time.Duration
 	extra          []wsman.Option
 	activity       *activityConfig
+	guard          *credentials.Guard
 }
 
 // Option configures a Client. Options validate their input; New returns
 // the first error.
 type Option func(*options) error
 
-// WithCredentials sets the AMT digest user and password.
+// WithCredentials sets the AMT digest user and password. The client logs in
+// with an authenticated read of AMT_GeneralSettings before its first
+// operation, through the lockout guard (credentials.ProcessGuard unless
+// WithLockoutGuard gives another): however many clients a program makes
+// with a wrong password, each device sees at most the guard's budget of
+// failed logins, and a client whose credential was rejected answers that
+// rejection again without sending anything.
 func WithCredentials(user, password string) Option {
 	return func(o *options) error {
 		if user == "" {
 			return errors.New("amt: empty user name")
 		}
 		o.user, o.password, o.hasCreds = user, password, true
+		return nil
+	}
+}
+
+// WithCredentialOnTrial sets a credential that a caller's
+// credentials.Source is trying inside its own login function (the try
+// function of Source.Resolve), so the source's lockout guard already counts
+// this login. The client's first request is the login: no separate read of
+// AMT_GeneralSettings and no second count in the process guard (which
+// would also wait on the very login it is part of). A rejection of that
+// first request matches ErrAuthFailed, for the source to move on. Use
+// WithCredentials everywhere else.
+func WithCredentialOnTrial(user, password string) Option {
+	return func(o *options) error {
+		if user == "" {
+			return errors.New("amt: empty user name")
+		}
+		o.user, o.password, o.hasCreds, o.onTrial = user, password, true, true
 		return nil
 	}
 }
@@ -118,6 +152,22 @@ func WithCredentialSource(src credentials.Source) Option {
 			return errors.New("amt: nil credential source")
 		}
 		o.src = src
+		return nil
+	}
+}
+
+// WithLockoutGuard counts the client's logins with fixed credentials
+// (WithCredentials) in g instead of credentials.ProcessGuard: a guard kept
+// in the state database shares the count with other processes, and a guard
+// of its own isolates a client (in tests, say). With WithCredentialSource
+// the source's guard counts its logins; g then serves only the redirection
+// logins of a source that is not credentials.Guarded.
+func WithLockoutGuard(g *credentials.Guard) Option {
+	return func(o *options) error {
+		if g == nil {
+			return errors.New("amt: nil lockout guard")
+		}
+		o.guard = g
 		return nil
 	}
 }
@@ -284,27 +334,47 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	if o.timeout != nil {
 		wo = append(wo, wsman.WithTimeout(*o.timeout))
 	}
-	c := &Client{host: host, url: u, wsOpts: wo, extra: o.extra, tlsCfg: o.tls, tlsSet: o.tlsSet, src: o.src, turn: make(chan struct{}, 1), activity: o.activity}
-	anon, err := c.newWS(nil)
-	if err != nil {
-		return nil, fmt.Errorf("amt: %w", err)
+	guard := o.guard
+	if guard == nil {
+		guard = credentials.ProcessGuard()
 	}
-	c.anon = anon
+	c := &Client{host: host, url: u, wsOpts: wo, extra: o.extra, tlsCfg: o.tls, tlsSet: o.tlsSet, src: o.src, turn: make(chan struct{}, 1),
+		activity: o.activity, guard: guard}
 	switch {
-	case o.hasCreds:
+	case o.onTrial:
+		// A caller's source is trying this credential inside its own
+		// guarded login: the first request is the login, and the client
+		// that makes it is the only one needed.
 		c.cred = &credentials.Credential{User: o.user, Password: o.password}
 		if c.ws, err = c.newWS(c.cred); err != nil {
 			return nil, fmt.Errorf("amt: %w", err)
 		}
-	case o.src == nil:
-		c.ws = anon // no credentials: operations that need a login say so
+	case o.hasCreds:
+		if c.anon, err = c.newWS(nil); err != nil {
+			return nil, fmt.Errorf("amt: %w", err)
+		}
+		// A source of one credential under the guard: the first call
+		// logs in through it.
+		cred := credentials.Credential{User: o.user, Password: o.password}
+		c.src = credentials.StaticWithGuard(cred, guard)
+		c.fixed = true
+		if c.fixedWS, err = c.newWS(&cred); err != nil {
+			return nil, fmt.Errorf("amt: %w", err)
+		}
+	default:
+		if c.anon, err = c.newWS(nil); err != nil {
+			return nil, fmt.Errorf("amt: %w", err)
+		}
+		if o.src == nil {
+			c.ws = c.anon // no credentials: operations that need a login say so
+		}
 	}
-	popts := []power.Option{power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap)}
+	popts := []power.Option{power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap), power.WithTracker(c.wsmanTracker)}
 	if o.powerGap != nil {
 		popts = append(popts, power.WithMinGap(*o.powerGap))
 	}
 	c.Power = power.New(nil, popts...)
-	c.Defense = defense.New(nil, defense.WithClientFunc(c.conn), defense.WithErrorWrapper(c.wrap))
+	c.Defense = defense.New(nil, defense.WithClientFunc(c.conn), defense.WithErrorWrapper(c.wrap), defense.WithTracker(c.wsmanTracker))
 	c.Redirect = &RedirectService{c: c, port: o.redirectPort}
 	c.Logs = &LogService{c: c}
 	c.Clock = &ClockService{c: c, now: time.Now}
@@ -352,16 +422,19 @@ func (c *Client) conn(ctx context.Context) (*wsman.Client, error) {
 	}
 	defer func() { <-c.turn }()
 	c.mu.Lock()
-	ws = c.ws
+	ws, latched := c.ws, c.latched
 	c.mu.Unlock()
 	if ws != nil {
 		return ws, nil // another call resolved meanwhile
+	}
+	if latched != nil {
+		return nil, latched
 	}
 	var winner *wsman.Client
 	var winnerCred credentials.Credential
 	defer c.recordLogin(time.Now())
 	cand, attempts, err := c.src.Resolve(ctx, c.host, func(ctx context.Context, cred credentials.Credential) error {
-		w, err := c.newWS(&cred)
+		w, err := c.candidateWS(&cred)
 		if err != nil {
 			return err
 		}
@@ -377,15 +450,35 @@ func (c *Client) conn(ctx context.Context) (*wsman.Client, error) {
 	defer c.mu.Unlock()
 	c.res = res
 	if err != nil {
-		return nil, c.wrap("login", err)
+		err = c.wrap("login", err)
+		c.latch(err)
+		return nil, err
 	}
 	c.ws, c.cred = winner, &winnerCred
 	return winner, nil
 }
 
+// candidateWS returns the WS-Man client that logs in with cred: for fixed
+// credentials the one WSMan has handed out already.
+func (c *Client) candidateWS(cred *credentials.Credential) (*wsman.Client, error) {
+	if c.fixedWS != nil {
+		return c.fixedWS, nil
+	}
+	return c.newWS(cred)
+}
+
+// latch keeps the rejection of a fixed credential (c.mu held), so that
+// later calls answer it without sending: the device's answer will not
+// change, and another failed login brings its lockout closer.
+func (c *Client) latch(err error) {
+	if c.fixed && errors.Is(err, ErrAuthFailed) && !errors.Is(err, credentials.ErrLockoutRisk) {
+		c.latched = err
+	}
+}
+
 // Resolution reports how the client chose its credentials from its
-// credential source: nil before the first login, and for a client given
-// fixed credentials.
+// credential source (for fixed credentials, the one attempt with them): nil
+// before the first login.
 func (c *Client) Resolution() *Resolution {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -477,12 +570,17 @@ func (c *Client) Host() string { return c.host }
 // CloseIdleConnections closes connections kept open for reuse. A Client
 // stays usable afterwards; call this when done with a device.
 func (c *Client) CloseIdleConnections() {
-	c.anon.CloseIdleConnections()
+	if c.anon != nil {
+		c.anon.CloseIdleConnections()
+	}
 	c.mu.Lock()
 	ws := c.ws
 	c.mu.Unlock()
 	if ws != nil {
 		ws.CloseIdleConnections()
+	}
+	if c.fixedWS != nil {
+		c.fixedWS.CloseIdleConnections()
 	}
 }
 
@@ -491,14 +589,34 @@ func (c *Client) CloseIdleConnections() {
 //
 // With a credential source, the client that logs in exists only after the
 // first login; before that WSMan returns a client without credentials.
+// With fixed credentials it returns the client that logs in with them;
+// calls made through it directly before the client's first operation are
+// not counted by the lockout guard (the WS-Man client still stops after
+// one rejected login).
 func (c *Client) WSMan() *wsman.Client {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ws != nil {
+	switch {
+	case c.ws != nil:
 		return c.ws
+	case c.fixedWS != nil:
+		return c.fixedWS
 	}
 	return c.anon
 }
 
 // wrap classifies an error of operation op.
 func (c *Client) wrap(op string, err error) error { return classify(c.host, op, err) }
+
+// Get reads one instance of resourceURI (a class URI, with selectors for a
+// class of several instances) through the client's login, its errors
+// classified like the services'. Once the client is logged in it is one
+// WS-Management exchange, which is what a fleet read of one class costs.
+func (c *Client) Get(ctx context.Context, resourceURI string, selectors ...wsman.Selector) (*wsman.Instance, error) {
+	ws, err := c.conn(ctx)
+	if err != nil {
+		return nil, c.wrap("get", err)
+	}
+	in, err := ws.Get(ctx, resourceURI, selectors...)
+	return in, c.wrap("get", err)
+}

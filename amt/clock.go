@@ -33,7 +33,9 @@ type ClockReading struct {
 
 // Read returns the device's clock (GetLowAccuracyTimeSynch) against the
 // console's.
-func (s *ClockService) Read(ctx context.Context) (*ClockReading, error) {
+func (s *ClockService) Read(ctx context.Context) (_ *ClockReading, err error) {
+	ctx, done := s.c.wsmanTracker(ctx, "time", nil)
+	defer func() { done(err) }()
 	r, _, err := s.read(ctx)
 	if err != nil {
 		return nil, s.c.wrap("clock", err)
@@ -45,7 +47,9 @@ func (s *ClockService) Read(ctx context.Context) (*ClockReading, error) {
 // clock and answers with SetHighAccuracyTimeSynch, giving the console's
 // time when the reading arrived (Tm1) and when it sends the new time (Tm2),
 // as the protocol asks. It returns the reading taken before the change.
-func (s *ClockService) Set(ctx context.Context) (*ClockReading, error) {
+func (s *ClockService) Set(ctx context.Context) (_ *ClockReading, err error) {
+	ctx, done := s.c.wsmanTracker(ctx, "time set", nil)
+	defer func() { done(err) }()
 	r, ta0, err := s.read(ctx)
 	if err != nil {
 		return nil, s.c.wrap("set clock", err)

@@ -63,8 +63,8 @@ func TestErrUnreachable(t *testing.T) {
 
 	_, err = c.Inventory(ctx)
 	ae = requireKind(t, err, amt.ErrUnreachable)
-	assert.Equal(t, "Inventory", ae.Op)
-	assert.True(t, strings.HasPrefix(err.Error(), "amt: "+httpAddr+": Inventory: "), err.Error())
+	assert.Equal(t, "login", ae.Op, "the login before the first operation is what found nobody")
+	assert.True(t, strings.HasPrefix(err.Error(), "amt: "+httpAddr+": login: "), err.Error())
 
 	tc := newClient(t, tlsAddr, amt.WithPinnedCertificate(strings.Repeat("00", 32)), amt.WithCredentials(user, password))
 	_, err = tc.Inventory(ctx)
@@ -266,7 +266,7 @@ func TestErrAuthFailed(t *testing.T) {
 
 	_, err := c.Inventory(ctx)
 	ae := requireKind(t, err, amt.ErrAuthFailed)
-	assert.Equal(t, "Inventory", ae.Op)
+	assert.Equal(t, "login", ae.Op)
 	assert.ErrorIs(t, err, wsman.ErrUnauthorized)
 	var he *wsman.HTTPError
 	require.ErrorAs(t, err, &he)

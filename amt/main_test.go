@@ -16,6 +16,7 @@ import (
 
 	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/amt/amtsim"
+	"github.com/amtkit/amtkit/credentials"
 	"github.com/amtkit/amtkit/wsman"
 )
 
@@ -43,10 +44,12 @@ func newSim(t *testing.T, opts amtsim.Options) (*amtsim.Server, *amtsim.Device) 
 var fastRetry = amt.WithWSManOptions(wsman.WithRetry(1, time.Millisecond, time.Millisecond))
 
 // newClient returns a client for endpoint whose idle connections are closed
-// when the test ends.
+// when the test ends. Its fixed credentials (if any) are counted by a guard
+// of its own: the simulators of every test share 127.0.0.1, which the
+// process-wide guard would take for one device.
 func newClient(t *testing.T, endpoint string, opts ...amt.Option) *amt.Client {
 	t.Helper()
-	c, err := amt.New(endpoint, append([]amt.Option{fastRetry}, opts...)...)
+	c, err := amt.New(endpoint, append([]amt.Option{fastRetry, amt.WithLockoutGuard(credentials.NewGuard(0, 0))}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(c.CloseIdleConnections)
 	return c

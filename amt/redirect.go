@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/power"
 	"github.com/amtkit/amtkit/redirect"
 	"github.com/amtkit/amtkit/wsman"
 )
@@ -46,8 +47,13 @@ func (r *RedirectService) options() redirect.Options {
 }
 
 // dialer returns a redirect.DialFunc with the client's credential, logging
-// in over WS-Man first when the credential is still to be chosen.
+// in over WS-Man first when the credential is still to be chosen. Within
+// Authorize it dials with the candidate on trial, whose login the
+// resolution has reserved in the lockout guard already.
 func (r *RedirectService) dialer(ctx context.Context) (redirect.DialFunc, error) {
+	if t := r.c.trialOf(ctx); t != nil {
+		return redirect.Dialer(r.Addr(), t.cred, r.options()), nil
+	}
 	if _, err := r.c.conn(ctx); err != nil {
 		return nil, err
 	}
@@ -58,42 +64,70 @@ func (r *RedirectService) dialer(ctx context.Context) (redirect.DialFunc, error)
 		return nil, &Error{Host: r.c.host, Op: "redirect", Kind: ErrAuthFailed, Err: wsman.ErrUnauthorized}
 	}
 	dial := redirect.Dialer(r.Addr(), *cred, r.options())
-	if g, ok := r.c.src.(credentials.Guarded); ok {
-		// The redirection login counts towards the device's lockout like a
-		// WS-Man login: it goes through the same guard.
-		c, addr := *cred, r.Addr()
-		return func(ctx context.Context, kind redirect.Kind) (s *redirect.Session, err error) {
-			err = g.Guard().Login(ctx, addr, credentials.AMT, c, func(err error) bool { return errors.Is(err, redirect.ErrAuthFailed) },
-				func(ctx context.Context) error { s, err = dial(ctx, kind); return err })
-			return s, err
-		}, nil
+	// The redirection login counts towards the device's lockout like a
+	// WS-Man login: it goes through the same guard (the client's own for
+	// a source that guards nothing).
+	g := r.c.guard
+	if gs, ok := r.c.src.(credentials.Guarded); ok {
+		g = gs.Guard()
 	}
-	return dial, nil
+	c, addr := *cred, r.Addr()
+	return func(ctx context.Context, kind redirect.Kind) (s *redirect.Session, err error) {
+		err = g.Login(ctx, addr, credentials.AMT, c, func(err error) bool { return errors.Is(err, redirect.ErrAuthFailed) },
+			func(ctx context.Context) error { s, err = dial(ctx, kind); return err })
+		return s, err
+	}, nil
 }
 
-// Dial opens a redirection session of kind.
-func (r *RedirectService) Dial(ctx context.Context, kind redirect.Kind) (*redirect.Session, error) {
-	dial, err := r.dialer(ctx)
+// Dial opens a redirection session of kind. While the client has not yet
+// chosen its credential it runs under Authorize: a candidate that logs in
+// over WS-Man but is refused at the redirection port gives way to the next
+// one, and the credential that opened the session is the one kept.
+func (r *RedirectService) Dial(ctx context.Context, kind redirect.Kind) (_ *redirect.Session, err error) {
+	op := "ider session"
+	if kind == redirect.SOL {
+		op = "sol"
+	}
+	ctx, done := r.c.TrackContext(ctx, op, TechRedirection, map[string]string{"port": r.Addr()})
+	defer func() { done(err) }()
+	var s *redirect.Session
+	err = r.c.Authorize(ctx, func(ctx context.Context) error {
+		dial, err := r.dialer(ctx)
+		if err != nil {
+			return r.c.wrap("redirect", err)
+		}
+		s, err = dial(ctx, kind)
+		return r.c.wrap("redirect", err)
+	})
 	if err != nil {
 		return nil, r.c.wrap("redirect", err)
 	}
-	s, err := dial(ctx, kind)
-	return s, r.c.wrap("redirect", err)
+	return s, nil
 }
 
 // BootFromImage boots the machine once from the image opts describe, served
 // over IDE-R, and restores the boot settings and the redirection state
-// afterwards; see redirect.BootFromImage.
-func (r *RedirectService) BootFromImage(ctx context.Context, opts redirect.BootOptions) (*redirect.BootResult, error) {
-	dial, err := r.dialer(ctx)
-	if err != nil {
-		return nil, r.c.wrap("boot from image", err)
-	}
-	ws, err := r.c.conn(ctx)
-	if err != nil {
-		return nil, r.c.wrap("boot from image", err)
-	}
-	res, err := redirect.BootFromImage(ctx, ws, r.c.Power, dial, opts)
+// afterwards; see redirect.BootFromImage. While the client has not yet
+// chosen its credential it runs under Authorize: a candidate refused a
+// change (AccessDenied) or refused at the redirection port gives way to the
+// next, after what the attempt changed was put back; no power change is
+// sent before the IDE-R session is open, so none is sent twice.
+func (r *RedirectService) BootFromImage(ctx context.Context, opts redirect.BootOptions) (_ *redirect.BootResult, err error) {
+	ctx, done := r.c.TrackContext(ctx, "ider boot", TechRedirection, bootImageParams(opts, r.Addr()))
+	defer func() { done(err) }()
+	var res *redirect.BootResult
+	err = r.c.Authorize(ctx, func(ctx context.Context) error {
+		dial, err := r.dialer(ctx)
+		if err != nil {
+			return r.c.wrap("boot from image", err)
+		}
+		ws, err := r.c.conn(ctx)
+		if err != nil {
+			return r.c.wrap("boot from image", err)
+		}
+		res, err = redirect.BootFromImage(ctx, ws, r.c.Power, dial, opts)
+		return r.c.wrap("boot from image", err)
+	})
 	return res, r.c.wrap("boot from image", err)
 }
 
@@ -101,16 +135,22 @@ func (r *RedirectService) BootFromImage(ctx context.Context, opts redirect.BootO
 // journal for this device (a console killed before it restored the
 // settings), and removes the record when everything is back. It returns
 // what was put back; nil and no error when there was no record.
-func (r *RedirectService) Restore(ctx context.Context, journal redirect.Journal) ([]string, error) {
+func (r *RedirectService) Restore(ctx context.Context, journal redirect.Journal) (_ []string, err error) {
+	ctx, done := r.c.TrackContext(ctx, "ider restore", TechWSMan, nil)
+	defer func() { done(err) }()
 	rec, err := journal.Get(ctx, r.c.host)
 	if err != nil || rec == nil {
 		return nil, r.c.wrap("restore", err)
 	}
-	ws, err := r.c.conn(ctx)
-	if err != nil {
-		return nil, r.c.wrap("restore", err)
-	}
-	restored, err := redirect.RestoreFromRecord(ctx, ws, r.c.Power, rec)
+	var restored []string
+	err = r.c.Authorize(ctx, func(ctx context.Context) error {
+		ws, err := r.c.conn(ctx)
+		if err != nil {
+			return r.c.wrap("restore", err)
+		}
+		restored, err = redirect.RestoreFromRecord(ctx, ws, r.c.Power, rec)
+		return r.c.wrap("restore", err)
+	})
 	if err != nil {
 		return restored, r.c.wrap("restore", err)
 	}
@@ -118,7 +158,9 @@ func (r *RedirectService) Restore(ctx context.Context, journal redirect.Journal)
 }
 
 // State reads the redirection state (AMT_RedirectionService).
-func (r *RedirectService) State(ctx context.Context) (*redirect.State, error) {
+func (r *RedirectService) State(ctx context.Context) (_ *redirect.State, err error) {
+	ctx, done := r.c.TrackContext(ctx, "redirect status", TechWSMan, nil)
+	defer func() { done(err) }()
 	ws, err := r.c.conn(ctx)
 	if err != nil {
 		return nil, r.c.wrap("redirection state", err)
@@ -127,13 +169,21 @@ func (r *RedirectService) State(ctx context.Context) (*redirect.State, error) {
 	return st, r.c.wrap("redirection state", err)
 }
 
-// SetState changes the redirection state; see redirect.SetState.
-func (r *RedirectService) SetState(ctx context.Context, ch redirect.StateChange) (*redirect.State, error) {
-	ws, err := r.c.conn(ctx)
-	if err != nil {
-		return nil, r.c.wrap("redirection state", err)
-	}
-	st, err := redirect.SetState(ctx, ws, ch)
+// SetState changes the redirection state; see redirect.SetState. It runs
+// under Authorize, so that a candidate refused the change gives way to the
+// next.
+func (r *RedirectService) SetState(ctx context.Context, ch redirect.StateChange) (_ *redirect.State, err error) {
+	ctx, done := r.c.TrackContext(ctx, "redirect set", TechWSMan, stateChangeParams(ch))
+	defer func() { done(err) }()
+	var st *redirect.State
+	err = r.c.Authorize(ctx, func(ctx context.Context) error {
+		ws, err := r.c.conn(ctx)
+		if err != nil {
+			return r.c.wrap("redirection state", err)
+		}
+		st, err = redirect.SetState(ctx, ws, ch)
+		return r.c.wrap("redirection state", err)
+	})
 	return st, r.c.wrap("redirection state", err)
 }
 
@@ -146,4 +196,46 @@ func (r *RedirectService) RefusalReason(ctx context.Context, kind redirect.Kind)
 	}
 	why, err := redirect.RefusalReason(ctx, ws, kind)
 	return why, r.c.wrap("redirection state", err)
+}
+
+// bootImageParams are the parameters of a boot from an image worth
+// recording: the device, the media's sizes and the stop conditions.
+func bootImageParams(opts redirect.BootOptions, port string) map[string]string {
+	p := map[string]string{"port": port}
+	dev := opts.Device
+	if dev == 0 {
+		// BootFromImage's choice.
+		dev = power.BootIDERCD
+		if opts.Media.CD == nil {
+			dev = power.BootIDERFloppy
+		}
+	}
+	p["device"] = dev.String()
+	if m := opts.Media.CD; m != nil {
+		p["cd_bytes"] = strconv.FormatInt(m.Size, 10)
+	}
+	if m := opts.Media.Floppy; m != nil {
+		p["floppy_bytes"] = strconv.FormatInt(m.Size, 10)
+	}
+	if opts.SOL {
+		p["sol"] = "true"
+	}
+	if opts.StopAfterBytes > 0 {
+		p["until_bytes"] = strconv.FormatInt(opts.StopAfterBytes, 10)
+	}
+	if opts.IdleTimeout > 0 {
+		p["idle"] = opts.IdleTimeout.String()
+	}
+	return p
+}
+
+// stateChangeParams are the redirection features a change sets.
+func stateChangeParams(ch redirect.StateChange) map[string]string {
+	p := map[string]string{}
+	for name, v := range map[string]*bool{"ider": ch.IDER, "sol": ch.SOL, "listener": ch.Listener} {
+		if v != nil {
+			p[name] = strconv.FormatBool(*v)
+		}
+	}
+	return p
 }

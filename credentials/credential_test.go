@@ -152,7 +152,7 @@ func TestAttemptReportsWithoutSecrets(t *testing.T) {
 	store := credentials.NewMemoryStore()
 	t.Cleanup(func() { _ = store.Close() })
 	require.NoError(t, store.PutProfile(t.Context(), amtProfile("corp", "admin", secret, true)))
-	r, err := credentials.NewResolver(store)
+	r, err := credentials.NewResolver(store, credentials.WithGuard(credentials.NewGuard(0, 0)))
 	require.NoError(t, err)
 	task := cred("admin", secret+"-task")
 	_, attempts, err := r.ResolveTask(t.Context(), "h1", &task, newDevice().try)

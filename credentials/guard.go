@@ -51,6 +51,18 @@ type Guard struct {
 	hosts map[string]*hostState
 }
 
+var processGuard = sync.OnceValue(func() *Guard { return NewGuard(DefaultMaxFailures, DefaultWindow) })
+
+// ProcessGuard returns the process-wide lockout guard: in memory, with the
+// default budget, keyed per device. Static sources and resolvers without a
+// guard of their own use it, and so does an amt.Client given fixed
+// credentials, so that a program creating one client per call with a wrong
+// password spends at most the budget on each device however many clients
+// it makes. It does not outlive the process; separate processes share a
+// count only through a guard kept in shared storage (GuardStorage with the
+// state database, as amtctl does).
+func ProcessGuard() *Guard { return processGuard() }
+
 // DefaultPendingWait is how long a login waits, at most, for another
 // process's logins to the same device to settle when those logins in
 // flight are what spends the budget: longer than a login's round trip,

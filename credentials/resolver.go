@@ -17,19 +17,52 @@ type Source interface {
 }
 
 // Static returns a Source with one credential and no fallback: Resolve tries it
-// once. The single attempt's Origin is Task.
+// once, through ProcessGuard, so that a program making many clients with the
+// same wrong password cannot lock a device's account (the second client's
+// login is not sent; a third wrong password is refused once the budget is
+// spent). The single attempt's Origin is Task.
 func Static(c Credential) Source { return staticSource{c: c.clone()} }
 
-type staticSource struct{ c Credential }
+// StaticWithGuard is Static with its logins counted by g instead of
+// ProcessGuard: for example a guard kept in the state database, shared by
+// every process, or one with another budget.
+func StaticWithGuard(c Credential, g *Guard) Source { return staticSource{c: c.clone(), g: g} }
+
+type staticSource struct {
+	c Credential
+	g *Guard // nil: ProcessGuard
+}
+
+// Guard returns the guard the source's logins go through, so that a
+// device client sends its other logins (the redirection port's) through
+// it too.
+func (s staticSource) Guard() *Guard {
+	if s.g != nil {
+		return s.g
+	}
+	return ProcessGuard()
+}
 
 func (s staticSource) Resolve(ctx context.Context, host string, try func(context.Context, Credential) error) (Candidate, []Attempt, error) {
 	cand := Candidate{Origin: Task, Credential: s.c.clone()}
 	if err := ctx.Err(); err != nil {
 		return Candidate{}, []Attempt{{Origin: Task, Outcome: NotTried}}, fmt.Errorf("credentials: %s: %w", host, err)
 	}
-	err := try(ctx, cand.Credential)
+	if try == nil {
+		return Candidate{}, nil, fmt.Errorf("credentials: Resolve needs a login function")
+	}
+	err := s.Guard().Login(ctx, host, AMT, cand.Credential, nil, func(ctx context.Context) error { return try(ctx, cand.Credential.clone()) })
 	if err == nil {
 		return cand, []Attempt{{Origin: Task, Outcome: Succeeded}}, nil
+	}
+	var be *BudgetError
+	if errors.As(err, &be) {
+		// Nothing was sent.
+		outcome := NotTried
+		if be.Skipped > 0 {
+			outcome = Skipped
+		}
+		return Candidate{}, []Attempt{{Origin: Task, Outcome: outcome, Err: err}}, err
 	}
 	outcome := Failed
 	if errors.Is(err, ErrAuthFailed) {
@@ -66,6 +99,7 @@ type Resolver struct {
 	isAuth       func(error) bool
 	isDenied     func(error) bool
 	now          func() time.Time
+	clockSet     bool
 }
 
 // Option configures a Resolver.
@@ -152,9 +186,11 @@ func RememberTask(remember bool) Option {
 	}
 }
 
-// WithGuard shares a lockout guard. Without it every resolver has its own
-// guard with the defaults; resolvers that may reach the same hosts should
-// share one.
+// WithGuard sets the lockout guard. Without it a resolver uses
+// ProcessGuard, which every resolver and Static source of the process
+// without a guard of its own shares (a resolver given WithClock has its own
+// guard on that clock instead). Programs in which several processes log in
+// to the same devices give one kept in shared storage (GuardStorage).
 func WithGuard(g *Guard) Option {
 	return func(r *Resolver) error {
 		if g == nil {
@@ -248,7 +284,7 @@ func WithClock(now func() time.Time) Option {
 		if now == nil {
 			return fmt.Errorf("credentials: WithClock(nil)")
 		}
-		r.now = now
+		r.now, r.clockSet = now, true
 		return nil
 	}
 }
@@ -274,8 +310,12 @@ func NewResolver(store Store, opts ...Option) (*Resolver, error) {
 			return nil, err
 		}
 	}
-	if r.guard == nil {
+	switch {
+	case r.guard != nil:
+	case r.clockSet:
 		r.guard = NewGuard(DefaultMaxFailures, DefaultWindow, GuardClock(r.now))
+	default:
+		r.guard = ProcessGuard()
 	}
 	return r, nil
 }

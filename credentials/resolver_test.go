@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +32,9 @@ func fixture(t *testing.T) credentials.Store {
 
 func newResolver(t *testing.T, s credentials.Store, opts ...credentials.Option) *credentials.Resolver {
 	t.Helper()
-	r, err := credentials.NewResolver(s, opts...)
+	// A guard of its own: the process-wide one would carry failures
+	// from test to test.
+	r, err := credentials.NewResolver(s, append([]credentials.Option{credentials.WithGuard(credentials.NewGuard(0, 0))}, opts...)...)
 	require.NoError(t, err)
 	return r
 }
@@ -386,12 +389,13 @@ func TestStaticAndFor(t *testing.T) {
 	ctx := t.Context()
 	dev := newDevice("admin", "pw")
 
-	got, attempts, err := credentials.Static(cred("admin", "pw")).Resolve(ctx, "h1", dev.try)
+	g := credentials.NewGuard(0, 0)
+	got, attempts, err := credentials.StaticWithGuard(cred("admin", "pw"), g).Resolve(ctx, "h1", dev.try)
 	require.NoError(t, err)
 	assert.Equal(t, credentials.Task, got.Origin)
 	assert.Equal(t, []string{"task::succeeded"}, outcomes(attempts))
 
-	_, attempts, err = credentials.Static(cred("admin", "bad")).Resolve(ctx, "h1", dev.try)
+	_, attempts, err = credentials.StaticWithGuard(cred("admin", "bad"), g).Resolve(ctx, "h1", dev.try)
 	require.ErrorIs(t, err, credentials.ErrAuthFailed)
 	assert.Equal(t, []string{"task::auth_failed"}, outcomes(attempts))
 	assert.Equal(t, 2, dev.count(), "no fallback")
@@ -436,4 +440,36 @@ func TestLearningFailureDoesNotFailTheLogin(t *testing.T) {
 	assert.Equal(t, credentials.Succeeded, attempts[0].Outcome)
 	require.Error(t, attempts[0].Err)
 	assert.Contains(t, attempts[0].Err.Error(), "disk full")
+}
+
+// Static sources share the process-wide guard: many sources with the same
+// wrong password send one login to a device; different wrong passwords
+// stop at the budget; another device has its own count.
+func TestStaticSharesTheProcessGuard(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dev := newDevice("admin", "pw")
+	host := fmt.Sprintf("static-%d.test:16992", time.Now().UnixNano())
+	var outcomes2 []string
+	for range 5 {
+		_, attempts, err := credentials.Static(cred("admin", "bad")).Resolve(ctx, host, dev.try)
+		require.Error(t, err)
+		outcomes2 = append(outcomes2, outcomes(attempts)...)
+	}
+	assert.Equal(t, []string{"task::auth_failed", "task::skipped", "task::skipped", "task::skipped", "task::skipped"}, outcomes2)
+	assert.Equal(t, 1, dev.count(), "one login sent for five sources")
+
+	// Another port of the same device shares the count.
+	other := strings.TrimSuffix(host, ":16992") + ":16993"
+	_, _, err := credentials.Static(cred("admin", "bad-2")).Resolve(ctx, other, dev.try)
+	require.ErrorIs(t, err, credentials.ErrAuthFailed)
+	_, attempts, err := credentials.Static(cred("admin", "bad-3")).Resolve(ctx, host, dev.try)
+	require.ErrorIs(t, err, credentials.ErrLockoutRisk)
+	assert.Equal(t, []string{"task::not_tried"}, outcomes(attempts))
+	assert.Equal(t, 2, dev.count(), "the budget of 2 is spent; nothing more is sent")
+	_, _, err = credentials.Static(cred("admin", "pw")).Resolve(ctx, host, dev.try)
+	require.ErrorIs(t, err, credentials.ErrLockoutRisk, "even the right password waits for the window")
+
+	assert.Equal(t, 0, credentials.ProcessGuard().Remaining(host))
+	assert.Equal(t, credentials.DefaultMaxFailures, credentials.ProcessGuard().Remaining("elsewhere-"+host))
 }

@@ -281,7 +281,9 @@ const AntiSpoofingTxFilters = 2
 // timeout, and only then moves the ports' binding to it; an earlier policy
 // of the same name is removed afterwards. If a step fails, what this call
 // created is deleted and the ports keep the policy they had.
-func (s *Service) Apply(ctx context.Context, p *Policy, opts ApplyOptions) (*ApplyResult, error) {
+func (s *Service) Apply(ctx context.Context, p *Policy, opts ApplyOptions) (_ *ApplyResult, err error) {
+	ctx, done := s.begin(ctx, "defense apply", applyParams(p, opts))
+	defer func() { done(err) }()
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}

@@ -107,6 +107,7 @@ type Service struct {
 	client   func(ctx context.Context) (*wsman.Client, error)
 	wrap     func(op string, err error) error
 	antiMode int
+	tracker  Tracker // WithTracker; nil records nothing
 }
 
 // Option configures a Service.
@@ -296,7 +297,9 @@ func (c *Capabilities) Port(i Interface) (PortCapabilities, bool) {
 
 // Capabilities reads the provisioning mode and the System Defense limits
 // (AMT_GeneralSystemDefenseCapabilities, AMT_NetworkPortSystemDefenseCapabilities).
-func (s *Service) Capabilities(ctx context.Context) (*Capabilities, error) {
+func (s *Service) Capabilities(ctx context.Context) (_ *Capabilities, err error) {
+	ctx, done := s.begin(ctx, "defense capabilities", nil)
+	defer func() { done(err) }()
 	x, err := s.session(ctx)
 	if err != nil {
 		return nil, err

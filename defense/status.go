@@ -86,7 +86,9 @@ func (st *state) active(port int) *devPolicy {
 
 // Status reads, per port, the enabled and the active policy, the active
 // policy's filters with their last counts, its time left and anti-spoofing.
-func (s *Service) Status(ctx context.Context) (*Status, error) {
+func (s *Service) Status(ctx context.Context) (_ *Status, err error) {
+	ctx, done := s.begin(ctx, "defense status", nil)
+	defer func() { done(err) }()
 	x, err := s.session(ctx)
 	if err != nil {
 		return nil, err
@@ -197,7 +199,9 @@ type PortStatistics struct {
 // Statistics refreshes the counters of the policy active on each port
 // (UpdateStatistics, zeroing them afterwards when reset) and reads them
 // from AMT_ActiveFilterStatistics.
-func (s *Service) Statistics(ctx context.Context, reset bool) ([]PortStatistics, error) {
+func (s *Service) Statistics(ctx context.Context, reset bool) (_ []PortStatistics, err error) {
+	ctx, done := s.begin(ctx, "defense statistics", map[string]string{"reset": strconv.FormatBool(reset)})
+	defer func() { done(err) }()
 	x, err := s.session(ctx)
 	if err != nil {
 		return nil, err
@@ -282,7 +286,9 @@ type RemoveResult struct {
 // Remove disables and deletes the policies amtkit created (or, with All,
 // every policy), then the filters nothing references any more that amtkit
 // created (or, with All, every unreferenced filter).
-func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (*RemoveResult, error) {
+func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (_ *RemoveResult, err error) {
+	ctx, done := s.begin(ctx, "defense remove", map[string]string{"all": strconv.FormatBool(opts.All), "dry_run": strconv.FormatBool(opts.DryRun)})
+	defer func() { done(err) }()
 	x, err := s.session(ctx)
 	if err != nil {
 		return nil, err

@@ -122,7 +122,9 @@ type BootCapabilities struct {
 }
 
 // BootCapabilities reads AMT_BootCapabilities.
-func (s *Service) BootCapabilities(ctx context.Context) (*BootCapabilities, error) {
+func (s *Service) BootCapabilities(ctx context.Context) (_ *BootCapabilities, err error) {
+	ctx, done := s.begin(ctx, "boot capabilities", nil)
+	defer func() { done(err) }()
 	c, err := s.bootCapabilities(ctx)
 	return c, s.fail("boot capabilities", err)
 }
@@ -268,7 +270,9 @@ var optionBooleans = []string{
 // boot source (ChangeBootOrder) and sets the boot configuration role to
 // IsNextSingleUse (SetBootConfigRole), which is what makes the firmware use
 // the settings at all. It does not change the power state; see ResetTo.
-func (s *Service) NextBoot(ctx context.Context, target BootTarget, opts BootOptions) error {
+func (s *Service) NextBoot(ctx context.Context, target BootTarget, opts BootOptions) (err error) {
+	ctx, done := s.begin(ctx, opName("boot next", target), bootParams(0, opts))
+	defer func() { done(err) }()
 	return s.fail(opName("boot next", target), s.nextBoot(ctx, target, opts))
 }
 
@@ -364,8 +368,10 @@ func (s *Service) setBootConfigRole(ctx context.Context, role int) error {
 
 // ClearBootOptions undoes NextBoot: no boot source, every one-time option
 // off, and the boot configuration no longer used for the next boot.
-func (s *Service) ClearBootOptions(ctx context.Context) error {
-	err := s.changeBootOrder(ctx, "")
+func (s *Service) ClearBootOptions(ctx context.Context) (err error) {
+	ctx, done := s.begin(ctx, "boot clear", nil)
+	defer func() { done(err) }()
+	err = s.changeBootOrder(ctx, "")
 	if err == nil {
 		err = s.putBootSettings(ctx, 0, BootOptions{})
 	}
@@ -376,7 +382,9 @@ func (s *Service) ClearBootOptions(ctx context.Context) error {
 }
 
 // BootSettings reads AMT_BootSettingData as it stands.
-func (s *Service) BootSettings(ctx context.Context) (*wsman.Instance, error) {
+func (s *Service) BootSettings(ctx context.Context) (_ *wsman.Instance, err error) {
+	ctx, done := s.begin(ctx, "boot settings", nil)
+	defer func() { done(err) }()
 	ws, err := s.client(ctx)
 	if err != nil {
 		return nil, s.fail("boot settings", err)
@@ -390,7 +398,9 @@ func (s *Service) BootSettings(ctx context.Context) (*wsman.Instance, error) {
 // on; one that sleeps is woken and then reset, since resuming from sleep
 // does not run the BIOS boot path. It returns the action that started the
 // boot. The device must not be transitioning (*TransitioningError).
-func (s *Service) ResetTo(ctx context.Context, target BootTarget, opts BootOptions) (Action, error) {
+func (s *Service) ResetTo(ctx context.Context, target BootTarget, opts BootOptions) (_ Action, err error) {
+	ctx, done := s.begin(ctx, opName("boot", target), bootParams(0, opts))
+	defer func() { done(err) }()
 	a, err := s.resetTo(ctx, target, opts)
 	return a, s.fail(opName("boot", target), err)
 }
@@ -423,7 +433,9 @@ func (s *Service) resetTo(ctx context.Context, target BootTarget, opts BootOptio
 // redirection session is open). It returns the last action sent, or the
 // one that failed. The two changes from sleep keep the minimum gap
 // (WithMinGap).
-func (s *Service) StartBoot(ctx context.Context) (Action, error) {
+func (s *Service) StartBoot(ctx context.Context) (_ Action, err error) {
+	ctx, done := s.begin(ctx, "boot start", nil)
+	defer func() { done(err) }()
 	st, err := s.status(ctx)
 	if err != nil {
 		return 0, s.fail("boot start", err)

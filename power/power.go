@@ -76,6 +76,8 @@ type Service struct {
 	turn chan struct{}
 	mu   sync.Mutex
 	last time.Time
+
+	tracker Tracker // WithTracker; nil records nothing
 }
 
 // DefaultMinGap is the default minimum time between two power changes to
@@ -152,8 +154,10 @@ func (s *Service) fail(op string, err error) error {
 
 // Status reads the power state, the actions the device offers in it, and
 // the OS power-saving state.
-func (s *Service) Status(ctx context.Context) (*Status, error) {
-	st, err := s.status(ctx)
+func (s *Service) Status(ctx context.Context) (st *Status, err error) {
+	ctx, done := s.begin(ctx, "power status", nil)
+	defer func() { done(err) }()
+	st, err = s.status(ctx)
 	return st, s.fail("power status", err)
 }
 
@@ -212,7 +216,9 @@ func DecodeStatus(in *wsman.Instance) (*Status, error) {
 }
 
 // Capabilities reads CIM_PowerManagementCapabilities.
-func (s *Service) Capabilities(ctx context.Context) (*Capabilities, error) {
+func (s *Service) Capabilities(ctx context.Context) (_ *Capabilities, err error) {
+	ctx, done := s.begin(ctx, "power capabilities", nil)
+	defer func() { done(err) }()
 	ws, err := s.client(ctx)
 	if err != nil {
 		return nil, s.fail("power capabilities", err)
@@ -290,7 +296,9 @@ type Change struct {
 // Apply is Set, reporting whether a request was sent: an action whose
 // end state the machine is already in (On while on, Off or SoftOff while
 // off) is a no-op.
-func (s *Service) Apply(ctx context.Context, a Action) (*Change, error) {
+func (s *Service) Apply(ctx context.Context, a Action) (_ *Change, err error) {
+	ctx, done := s.begin(ctx, "power "+a.String(), nil)
+	defer func() { done(err) }()
 	if !a.known() {
 		return nil, s.fail("power", wsman.InvalidArgument("power: %s", a))
 	}
@@ -416,7 +424,9 @@ func OnPoll(f func(Poll)) WaitOption {
 // state (refused or reset connections, timeouts, 5xx answers) is read
 // again until ctx ends. When ctx ends first the error matches
 // ErrNotReached: the change was accepted, the state not reached yet.
-func (s *Service) WaitFor(ctx context.Context, state State, opts ...WaitOption) (*Status, error) {
+func (s *Service) WaitFor(ctx context.Context, state State, opts ...WaitOption) (_ *Status, err error) {
+	ctx, done := s.begin(ctx, "power wait", map[string]string{"state": state.String()})
+	defer func() { done(err) }()
 	var cfg waitConfig
 	for _, o := range opts {
 		o(&cfg)
@@ -466,7 +476,9 @@ func transientRead(err error) bool {
 // Wake brings the operating system out of its power-saving mode (Modern
 // Standby) to full power, through IPS_PowerManagementService (AMT 10 and
 // later). It is never resent.
-func (s *Service) Wake(ctx context.Context) error {
+func (s *Service) Wake(ctx context.Context) (err error) {
+	ctx, done := s.begin(ctx, "power wake", nil)
+	defer func() { done(err) }()
 	st, err := s.status(ctx)
 	if err != nil {
 		return s.fail("power wake", err)

@@ -1,12 +1,12 @@
 package wsman
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,13 +41,18 @@ type Client struct {
 	sem      chan struct{}
 
 	authFailed atomic.Bool
-
-	templates     sync.Map // templateKey -> *envelopeTemplate
-	templateCount atomic.Int32
 }
 
-// maxTemplates bounds the envelope cache of a client.
-const maxTemplates = 128
+// The envelopes of bodiless requests depend on the request only, not on
+// the client or the device, so every client shares one cache: a fleet of
+// ten thousand clients builds each envelope once.
+var (
+	templates     sync.Map // templateKey -> *envelopeTemplate
+	templateCount atomic.Int32
+)
+
+// maxTemplates bounds the shared envelope cache.
+const maxTemplates = 1024
 
 // encode returns the envelope of r, from the cache when r has no body.
 func (c *Client) encode(r *request) ([]byte, error) {
@@ -55,15 +60,15 @@ func (c *Client) encode(r *request) ([]byte, error) {
 	if !ok {
 		return r.encode()
 	}
-	if t, ok := c.templates.Load(key); ok {
+	if t, ok := templates.Load(key); ok {
 		return t.(*envelopeTemplate).fill(r.messageID), nil
 	}
 	t, err := r.template()
 	if err != nil {
 		return nil, err
 	}
-	if c.templateCount.Add(1) <= maxTemplates {
-		c.templates.Store(key, t)
+	if templateCount.Add(1) <= maxTemplates {
+		templates.Store(key, t)
 	}
 	return t.fill(r.messageID), nil
 }
@@ -82,6 +87,7 @@ type config struct {
 	retryMax       time.Duration
 	messageID      func() string
 	concurrency    int
+	beforeChange   func(ctx context.Context) error
 }
 
 // Option configures a Client.
@@ -200,6 +206,21 @@ func WithMaxConcurrency(n int) Option {
 	}
 }
 
+// WithBeforeChange has the client call f just before it writes a request
+// that changes the device (Put, Create, Delete, Invoke), every time. An
+// error from f stops that request with nothing sent; the client returns it
+// wrapped, matching ErrNotSent. A caller that must record its intent
+// durably before a change (a job's marker) does it in f.
+func WithBeforeChange(f func(ctx context.Context) error) Option {
+	return func(c *config) error {
+		if f == nil {
+			return errors.New("wsman: nil before-change function")
+		}
+		c.beforeChange = f
+		return nil
+	}
+}
+
 // NewClient returns a client for a WS-Management endpoint URL such as
 // http://host:16992/wsman or https://host:16993/wsman. It does no I/O.
 func NewClient(endpoint string, opts ...Option) (*Client, error) {
@@ -247,8 +268,10 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 	c.digest = &digestTransport{next: base, user: cfg.user, password: cfg.password}
 	c.auth = &http.Client{Transport: &bufferTransport{next: c.digest, max: cfg.maxResponse}, CheckRedirect: noRedirect}
 	c.anon = &http.Client{Transport: &bufferTransport{next: base, max: cfg.maxResponse}, CheckRedirect: noRedirect}
-	c.retry = c.newRetryClient(c.auth)
-	c.retryAno = c.newRetryClient(c.anon)
+	if cfg.retries > 0 {
+		c.retry = c.newRetryClient(c.auth)
+		c.retryAno = c.newRetryClient(c.anon)
+	}
 	return c, nil
 }
 
@@ -271,13 +294,16 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 type opKey struct{}
 
 func (c *Client) newRetryClient(hc *http.Client) *retryablehttp.Client {
-	rc := retryablehttp.NewClient()
-	rc.HTTPClient = hc
-	rc.Logger = nil
-	rc.RetryMax = c.cfg.retries
-	rc.RetryWaitMin = c.cfg.retryMin
-	rc.RetryWaitMax = c.cfg.retryMax
-	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	// A literal rather than retryablehttp.NewClient, which builds a pooled
+	// transport of its own that HTTPClient replaces at once.
+	rc := &retryablehttp.Client{
+		HTTPClient:   hc,
+		RetryMax:     c.cfg.retries,
+		RetryWaitMin: c.cfg.retryMin,
+		RetryWaitMax: c.cfg.retryMax,
+		Backoff:      retryablehttp.DefaultBackoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
 	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -364,6 +390,11 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, ctx.Err())
 	}
 	defer func() { <-c.sem }()
+	if o.changes && c.cfg.beforeChange != nil {
+		if err := c.cfg.beforeChange(ctx); err != nil {
+			return nil, fmt.Errorf("wsman: %s: %w: %w", o.name, ErrNotSent, err)
+		}
+	}
 	if c.cfg.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
@@ -379,16 +410,7 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 		rctx = at.trace(ctx)
 	}
 	rctx = context.WithValue(rctx, opKey{}, o)
-	req, err := retryablehttp.NewRequestWithContext(rctx, http.MethodPost, c.endpoint, payload)
-	if err != nil {
-		return nil, fmt.Errorf("wsman: %s: %w", o.name, err)
-	}
-	req.Header.Set("Content-Type", "application/soap+xml; charset=utf-8")
-	rc := c.retry
-	if o.anonymous {
-		rc = c.retryAno
-	}
-	resp, err := rc.Do(req)
+	resp, err := c.send(rctx, o.anonymous, payload)
 	if err != nil {
 		if c.cfg.logger.Enabled(ctx, slog.LevelDebug) {
 			c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "wsman request failed", slog.String("op", o.name), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
@@ -406,7 +428,7 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 		}
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, cause)
 	}
-	body, _ := io.ReadAll(resp.Body) // already in memory
+	body := readBody(resp) // already in memory
 	_ = resp.Body.Close()
 	server := resp.Header.Get("Server")
 	if c.cfg.logger.Enabled(ctx, slog.LevelDebug) {
@@ -448,6 +470,36 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 	}
 	return &result{msg: msg, server: server}, nil
 }
+
+// send posts payload, through the retry policy when there is one. Without
+// retries the request goes straight to the HTTP client: the retry layer
+// costs allocations and a copy of the body on every request.
+func (c *Client) send(ctx context.Context, anonymous bool, payload []byte) (*http.Response, error) {
+	if c.retry == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(payload))
+		if err != nil {
+			return nil, err
+		}
+		req.Header["Content-Type"] = contentType
+		hc := c.auth
+		if anonymous {
+			hc = c.anon
+		}
+		return hc.Do(req)
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, payload)
+	if err != nil {
+		return nil, err
+	}
+	req.Header["Content-Type"] = contentType
+	rc := c.retry
+	if anonymous {
+		rc = c.retryAno
+	}
+	return rc.Do(req)
+}
+
+var contentType = []string{"application/soap+xml; charset=utf-8"}
 
 // outcomeUnknown is the error of a request that changes the device, was
 // written, and whose answer could not be read.

@@ -50,6 +50,9 @@ var (
 	// decoded. The device may or may not have carried it out. The client
 	// never resends such a request; read the device's state instead.
 	ErrOutcomeUnknown = errors.New("outcome unknown")
+	// ErrNotSent means a request that changes the device was not sent
+	// because the function given to WithBeforeChange failed.
+	ErrNotSent = errors.New("change not sent")
 	// ErrInvalidArgument means the call was refused before anything was
 	// sent because an argument is wrong: a caller mistake, never a
 	// failure of the device. Packages above wsman (power, redirect, amt)

@@ -108,6 +108,48 @@ type xmlParser struct {
 	s    string
 	pos  int
 	slab []xnode
+	// kids is where the children lists of finished elements are carved
+	// from, stack where the children of open elements wait: a document
+	// costs a few allocations for its lists instead of their growth.
+	kids  []*xnode
+	stack []*xnode
+	// scopes is where namespace bindings come from.
+	scopes []nsBinding
+}
+
+// childList copies the children on the stack above mark into a list of
+// their own and pops them.
+func (p *xmlParser) childList(mark int) []*xnode {
+	k := len(p.stack) - mark
+	if k == 0 {
+		return nil
+	}
+	if cap(p.kids)-len(p.kids) < k {
+		p.kids = make([]*xnode, 0, max(k, 64))
+	}
+	n := len(p.kids)
+	p.kids = append(p.kids, p.stack[mark:]...)
+	p.stack = p.stack[:mark]
+	return p.kids[n : n+k : n+k]
+}
+
+// binding returns a new namespace binding.
+func (p *xmlParser) binding(prefix, uri string, next *nsBinding) *nsBinding {
+	if len(p.scopes) == cap(p.scopes) {
+		p.scopes = make([]nsBinding, 0, 16)
+	}
+	p.scopes = append(p.scopes, nsBinding{prefix: prefix, uri: uri, next: next})
+	return &p.scopes[len(p.scopes)-1]
+}
+
+// isBlank reports whether s is white space only.
+func isBlank(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isSpace(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *xmlParser) newNode() *xnode {
@@ -295,12 +337,12 @@ func (p *xmlParser) element(scope *nsBinding, depth int) (*xnode, error) {
 	for _, a := range raw {
 		switch {
 		case a.name == "xmlns":
-			scope = &nsBinding{prefix: "", uri: a.value, next: scope}
+			scope = p.binding("", a.value, scope)
 		case strings.HasPrefix(a.name, "xmlns:"):
 			if a.value == "" {
 				return nil, p.fail("empty namespace name for prefix " + strconv.Quote(a.name[6:]))
 			}
-			scope = &nsBinding{prefix: a.name[6:], uri: a.value, next: scope}
+			scope = p.binding(a.name[6:], a.value, scope)
 		}
 	}
 	n := p.newNode()
@@ -333,22 +375,34 @@ func (p *xmlParser) element(scope *nsBinding, depth int) (*xnode, error) {
 		return n, nil
 	}
 	// Character data: most elements hold one run without references,
-	// which is kept as a slice of the input without copying.
+	// which is kept as a slice of the input without copying. Runs of white
+	// space only (the indentation between child elements) are dropped
+	// once there is other text, and kept only when there is nothing else:
+	// the text of an element is its other runs joined.
 	var text string
 	var more strings.Builder
 	runs := 0
+	blank := false
 	addText := func(t string) {
-		switch runs {
-		case 0:
-			text = t
-		case 1:
+		b := isBlank(t)
+		switch {
+		case runs == 0:
+			text, blank = t, b
+			runs = 1
+		case b:
+			return
+		case blank:
+			text, blank = t, false
+		case runs == 1:
 			more.WriteString(text)
 			more.WriteString(t)
+			runs++
 		default:
 			more.WriteString(t)
+			runs++
 		}
-		runs++
 	}
+	mark := len(p.stack)
 	for {
 		if p.pos >= len(p.s) {
 			return nil, p.fail("unterminated element " + strconv.Quote(qname))
@@ -393,6 +447,7 @@ func (p *xmlParser) element(scope *nsBinding, depth int) (*xnode, error) {
 				text = more.String()
 			}
 			n.text = text
+			n.children = p.childList(mark)
 			return n, nil
 		case strings.HasPrefix(rest, "<![CDATA["):
 			end := strings.Index(rest[9:], "]]>")
@@ -415,7 +470,7 @@ func (p *xmlParser) element(scope *nsBinding, depth int) (*xnode, error) {
 			if err != nil {
 				return nil, err
 			}
-			n.children = append(n.children, c)
+			p.stack = append(p.stack, c)
 		}
 	}
 }

@@ -1,9 +1,7 @@
 package amtsim
 
 import (
-	"crypto/subtle"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
@@ -51,7 +49,7 @@ func (d *Device) authenticate(method, uri, header string) (Account, authResult) 
 	if header == "" {
 		return Account{}, authChallenge
 	}
-	p, ok := digest.ParseHeader(header)
+	p, ok := digest.ParseParams(header)
 	if !ok {
 		return Account{}, authChallenge
 	}
@@ -62,7 +60,7 @@ func (d *Device) authenticate(method, uri, header string) (Account, authResult) 
 		return Account{}, authLocked
 	}
 	nonces := d.nonceTable()
-	switch nonces.Check(p["nonce"], now) {
+	switch nonces.Check(p.Nonce, now) {
 	case digest.Foreign, digest.Expired:
 		d.stats.StaleNonces++
 		return Account{}, authStale
@@ -70,13 +68,13 @@ func (d *Device) authenticate(method, uri, header string) (Account, authResult) 
 		d.stats.ForgottenNonces++
 		return Account{}, authChallenge
 	}
-	acct, known := d.accountMap[p["username"]]
-	if !known || !d.verifyDigest(acct, method, uri, p) {
+	acct, known := d.accountMap[p.Username]
+	if !known || !d.verifyDigest(acct, method, uri, &p) {
 		d.failedLoginLocked(now)
 		return Account{}, authFailed
 	}
-	nc, _ := strconv.ParseUint(p["nc"], 16, 64) // verifyDigest checked 8 hex digits
-	if !nonces.Use(p["nonce"], nc, true, now) {
+	nc, _ := strconv.ParseUint(p.NC, 16, 64) // verifyDigest checked 8 hex digits
+	if !nonces.Use(p.Nonce, nc, true, now) {
 		d.stats.RejectedNonceCounts++
 		return Account{}, authChallenge
 	}
@@ -100,15 +98,12 @@ func (d *Device) failedLoginLocked(now time.Time) {
 	}
 }
 
-func (d *Device) verifyDigest(acct Account, method, uri string, p map[string]string) bool {
-	if p["realm"] != d.realm || p["uri"] != uri || p["qop"] != "auth" {
+func (d *Device) verifyDigest(acct Account, method, uri string, p *digest.Params) bool {
+	if p.Realm != d.realm || p.URI != uri || p.QOP != "auth" {
 		return false
 	}
-	nc, cnonce := p["nc"], p["cnonce"]
-	if !digest.IsHex8(nc) || cnonce == "" {
+	if !digest.IsHex8(p.NC) || p.CNonce == "" {
 		return false
 	}
-	want := digest.ResponseAuth(acct.User, d.realm, acct.Password, method, uri, p["nonce"], nc, cnonce)
-	got := strings.ToLower(p["response"])
-	return subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+	return digest.VerifyAuth(acct.User, d.realm, acct.Password, method, uri, p.Nonce, p.NC, p.CNonce, p.Response)
 }

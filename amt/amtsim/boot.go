@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"encoding/base64"
 	"slices"
 	"strconv"
@@ -55,11 +57,11 @@ type bootModel struct {
 }
 
 const (
-	uriBootSettingData   = prefixAMT + "AMT_BootSettingData"
-	uriBootCapabilities  = prefixAMT + "AMT_BootCapabilities"
-	uriBootConfigSetting = prefixCIM + "CIM_BootConfigSetting"
-	uriBootService       = prefixCIM + "CIM_BootService"
-	uriBootSourceSetting = prefixCIM + "CIM_BootSourceSetting"
+	uriBootSettingData   = soap.PrefixAMT + "AMT_BootSettingData"
+	uriBootCapabilities  = soap.PrefixAMT + "AMT_BootCapabilities"
+	uriBootConfigSetting = soap.PrefixCIM + "CIM_BootConfigSetting"
+	uriBootService       = soap.PrefixCIM + "CIM_BootService"
+	uriBootSourceSetting = soap.PrefixCIM + "CIM_BootSourceSetting"
 
 	bootConfigID = "Intel(r) AMT: Boot Configuration 0"
 	sourceHDD    = "Intel(r) AMT: Force Hard-drive Boot"
@@ -314,7 +316,7 @@ func buildBootSourceSettings(*Device) []*instance {
 // singleInstance returns the only instance of a singleton class. Call with
 // d.mu held.
 func (d *Device) singleInstance(class string) *instance {
-	if insts := d.instances[class]; len(insts) > 0 {
+	if insts := d.instancesOf(class); len(insts) > 0 {
 		return insts[0]
 	}
 	return nil
@@ -336,20 +338,20 @@ func (in *instance) number(name string) int {
 // their capability flag, and
 // the options that conflict with a selected boot source are refused while
 // one is selected.
-func putBootSettingData(d *Device, inst *instance, body *node) *wsFault {
-	if !body.is(uriBootSettingData, "AMT_BootSettingData") {
-		return faultSchemaValidation()
+func putBootSettingData(d *Device, inst *instance, body *soap.Node) *soap.Fault {
+	if !body.Is(uriBootSettingData, "AMT_BootSettingData") {
+		return soap.FaultSchemaValidation()
 	}
 	var order []string
 	values := map[string][]string{}
-	for _, ch := range body.children {
-		if ch.space != uriBootSettingData {
-			return faultSchemaValidation()
+	for _, ch := range body.Children {
+		if ch.Space != uriBootSettingData {
+			return soap.FaultSchemaValidation()
 		}
-		if _, seen := values[ch.local]; !seen {
-			order = append(order, ch.local)
+		if _, seen := values[ch.Local]; !seen {
+			order = append(order, ch.Local)
 		}
-		values[ch.local] = append(values[ch.local], ch.value())
+		values[ch.Local] = append(values[ch.Local], ch.Value())
 	}
 	next := inst.clone()
 	for _, name := range order {
@@ -359,24 +361,24 @@ func putBootSettingData(d *Device, inst *instance, body *node) *wsFault {
 			// and firmware accepts); a changed value is refused.
 			cur, ok := inst.props[name]
 			if !ok || !slices.Equal(cur.values, vals) {
-				return faultInvalidRepresentation()
+				return soap.FaultInvalidRepresentation()
 			}
 			continue
 		}
 		if t, ok := bootSettingsWritable[name]; ok && bootSettingServed(inst, name) {
 			if len(vals) != 1 || !t.valid(vals[0]) {
-				return faultSchemaValidation()
+				return soap.FaultSchemaValidation()
 			}
 			switch name {
 			case "RSEPassword": // write-only: never reads back
 				if len(vals[0]) > 32 {
-					return faultInternalError(ptInvalidParameter)
+					return soap.FaultInternalError(ptInvalidParameter)
 				}
 				continue
 			case "UefiBootParametersArray":
 				raw, err := base64.StdEncoding.DecodeString(vals[0])
 				if err != nil || len(raw) > 1024 {
-					return faultInternalError(ptInvalidParameter)
+					return soap.FaultInternalError(ptInvalidParameter)
 				}
 				continue // accepted for BIOS, never read back: no capture shows it
 			}
@@ -385,36 +387,36 @@ func putBootSettingData(d *Device, inst *instance, body *node) *wsFault {
 		}
 		cur, ok := inst.props[name]
 		if !ok || cur.epr != nil || !slices.Equal(cur.values, vals) {
-			return faultInvalidRepresentation()
+			return soap.FaultInvalidRepresentation()
 		}
 	}
 	if n := next.number("IDERBootDevice"); n > 1 {
-		return faultInternalError(ptInvalidParameter)
+		return soap.FaultInternalError(ptInvalidParameter)
 	}
 	verbosity, _ := next.get("FirmwareVerbosity")
 	if next.number("FirmwareVerbosity") > 3 {
-		return faultInternalError(ptInvalidParameter)
+		return soap.FaultInternalError(ptInvalidParameter)
 	}
 	caps := d.singleInstance("AMT_BootCapabilities")
 	for opt, capName := range bootOptionCapability {
 		if next.flag(opt) && !caps.flag(capName) {
-			return faultInternalError(ptUnsupportedBootOption)
+			return soap.FaultInternalError(ptUnsupportedBootOption)
 		}
 	}
 	if capName, ok := verbosityCapability[verbosity]; ok && !caps.flag(capName) {
-		return faultInternalError(ptUnsupportedBootOption)
+		return soap.FaultInternalError(ptUnsupportedBootOption)
 	}
 	if d.consentMissingLocked(time.Now()) {
 		for _, opt := range consentOptions {
 			if next.flag(opt) {
-				return faultInternalError(ptUserConsentMissing)
+				return soap.FaultInternalError(ptUserConsentMissing)
 			}
 		}
 	}
 	if d.bootState.source != "" {
 		for _, opt := range bootSourceConflicts {
 			if next.flag(opt) {
-				return faultInternalError(ptUnsupportedBootOption)
+				return soap.FaultInternalError(ptUnsupportedBootOption)
 			}
 		}
 	}
@@ -441,11 +443,11 @@ func bootSettingServed(inst *instance, name string) bool {
 	return false
 }
 
-func methodChangeBootOrder(d *Device, _ *instance, input *node) ([]outParam, *wsFault) {
-	var first *node
+func methodChangeBootOrder(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+	var first *soap.Node
 	if input != nil {
-		for _, ch := range input.children {
-			if ch.is(uriBootConfigSetting, "Source") {
+		for _, ch := range input.Children {
+			if ch.Is(uriBootConfigSetting, "Source") {
 				first = ch
 				break
 			}
@@ -460,7 +462,7 @@ func methodChangeBootOrder(d *Device, _ *instance, input *node) ([]outParam, *ws
 		return returnValue(rvInvalidReference), nil
 	}
 	id := sels["InstanceID"]
-	for _, src := range d.instances["CIM_BootSourceSetting"] {
+	for _, src := range d.instancesOf("CIM_BootSourceSetting") {
 		if v, _ := src.get("InstanceID"); v == id {
 			d.bootState.source = id
 			return returnValue(rvOK), nil
@@ -469,8 +471,8 @@ func methodChangeBootOrder(d *Device, _ *instance, input *node) ([]outParam, *ws
 	return returnValue(rvInvalidReference), nil
 }
 
-func methodSetBootConfigRole(d *Device, _ *instance, input *node) ([]outParam, *wsFault) {
-	uri, sels, ok := eprRef(input.child(uriBootService, "BootConfigSetting"))
+func methodSetBootConfigRole(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+	uri, sels, ok := eprRef(input.Child(uriBootService, "BootConfigSetting"))
 	if !ok || uri != uriBootConfigSetting || len(sels) != 1 || sels["InstanceID"] != bootConfigID {
 		return returnValue(rvInvalidReference), nil
 	}
@@ -490,7 +492,7 @@ func methodSetBootConfigRole(d *Device, _ *instance, input *node) ([]outParam, *
 // armed one-time settings (or the default order), records the boot and
 // consumes the one-time settings. Call with d.mu held.
 func (d *Device) boot(at time.Time, cause string) {
-	rec := BootRecord{Seq: len(d.power.boots) + 1, Time: at, Cause: cause, Source: BootSourceHDD}
+	rec := BootRecord{Seq: len(d.boots) + 1, Time: at, Cause: cause, Source: BootSourceHDD}
 	if bsd := d.singleInstance("AMT_BootSettingData"); bsd != nil && d.bootState.armed {
 		rec.OneTime = true
 		rec.UseIDER = bsd.flag("UseIDER")
@@ -545,13 +547,13 @@ func (d *Device) boot(at time.Time, cause string) {
 	if rec.Requested == "" {
 		rec.Requested = rec.Source
 	}
-	d.power.boots = append(d.power.boots, rec)
+	d.boots = append(d.boots, rec)
 	if d.bootCh != nil {
 		close(d.bootCh)
 	}
 	d.bootCh = make(chan struct{})
 	d.srv.log.Info("amtsim boot", "device", d.ip, "seq", rec.Seq, "cause", cause, "source", rec.Source, "one_time", rec.OneTime)
 	if rec.UseIDER {
-		d.power.boots[len(d.power.boots)-1].IDERBoot = d.startIDERBootLocked(rec.Seq, rec.IDERBootDevice == 1)
+		d.boots[len(d.boots)-1].IDERBoot = d.startIDERBootLocked(rec.Seq, rec.IDERBootDevice == 1)
 	}
 }

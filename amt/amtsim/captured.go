@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"strings"
 )
 
@@ -109,11 +111,11 @@ func (ci *capturedInstance) build(cc *capturedClass) *instance {
 func capturedURI(name string) string {
 	switch {
 	case strings.HasPrefix(name, "AMT_"):
-		return prefixAMT + name
+		return soap.PrefixAMT + name
 	case strings.HasPrefix(name, "IPS_"):
-		return prefixIPS + name
+		return soap.PrefixIPS + name
 	}
-	return prefixCIM + name
+	return soap.PrefixCIM + name
 }
 
 // buildCaptured returns the instances a device of this firmware serves.
@@ -147,7 +149,9 @@ func buildCaptured(cc *capturedClass, d *Device) []*instance {
 
 var capturedByName = map[string]*capturedClass{}
 
-func init() {
+// registerCaptured adds the classes served from their captures, then those
+// served from protocol.md alone, to the class table.
+func registerCaptured() {
 	setupCapturedBehaviours()
 	for _, cc := range capturedClasses {
 		capturedByName[cc.name] = cc

@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -100,15 +102,15 @@ func (d *Device) ClearLogs() {
 
 func (d *Device) deviceNow() time.Time { return time.Now().Add(d.ext().clockOffset) }
 
-func paramText(input *node, ns, name string) (string, bool) {
-	v := input.child(ns, name)
+func paramText(input *soap.Node, ns, name string) (string, bool) {
+	v := input.Child(ns, name)
 	if v == nil {
 		return "", false
 	}
-	return v.value(), true
+	return v.Value(), true
 }
 
-func u32Param(input *node, ns, name string) (uint64, bool) {
+func u32Param(input *soap.Node, ns, name string) (uint64, bool) {
 	v, ok := paramText(input, ns, name)
 	if !ok {
 		return 0, false
@@ -130,7 +132,7 @@ func setupCapturedBehaviours() {
 	// Time: the device keeps a clock offset from the host's.
 	timeNS := ns("AMT_TimeSynchronizationService")
 	capturedBehaviours["AMT_TimeSynchronizationService"] = &capturedBehaviour{methods: map[string]methodFunc{
-		"GetLowAccuracyTimeSynch": func(d *Device, _ *instance, _ *node) ([]outParam, *wsFault) {
+		"GetLowAccuracyTimeSynch": func(d *Device, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
 			return []outParam{
 				{"Ta0", []string{strconv.FormatInt(d.deviceNow().Unix(), 10)}},
 				{"ReturnValue", []string{"0"}},
@@ -139,7 +141,7 @@ func setupCapturedBehaviours() {
 		// The device takes Tm2 (the console's time when it sent the
 		// request) as the time now [modelled]. A missing or non-numeric
 		// parameter answers PT_STATUS_INVALID_PARAMETER [modelled].
-		"SetHighAccuracyTimeSynch": func(d *Device, _ *instance, in *node) ([]outParam, *wsFault) {
+		"SetHighAccuracyTimeSynch": func(d *Device, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 			_, ok0 := u32Param(in, timeNS, "Ta0")
 			_, ok1 := u32Param(in, timeNS, "Tm1")
 			tm2, ok2 := u32Param(in, timeNS, "Tm2")
@@ -159,10 +161,10 @@ func setupCapturedBehaviours() {
 	logNS := ns("AMT_MessageLog")
 	capturedBehaviours["AMT_MessageLog"] = &capturedBehaviour{
 		methods: map[string]methodFunc{
-			"PositionToFirstRecord": func(*Device, *instance, *node) ([]outParam, *wsFault) {
+			"PositionToFirstRecord": func(*Device, *instance, *soap.Node) ([]outParam, *soap.Fault) {
 				return []outParam{{"IterationIdentifier", []string{"1"}}, {"ReturnValue", []string{"0"}}}, nil
 			},
-			"GetRecords": func(d *Device, _ *instance, in *node) ([]outParam, *wsFault) {
+			"GetRecords": func(d *Device, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 				s := d.ext()
 				start, ok1 := u32Param(in, logNS, "IterationIdentifier")
 				max, ok2 := u32Param(in, logNS, "MaxReadRecords")
@@ -195,7 +197,7 @@ func setupCapturedBehaviours() {
 		},
 		live: func(d *Device) {
 			s := d.ext()
-			for _, in := range d.instances["AMT_MessageLog"] {
+			for _, in := range d.instancesOf("AMT_MessageLog") {
 				in.set("CurrentNumberOfRecords", strconv.Itoa(len(s.events)))
 				in.set("PercentageNearFull", strconv.Itoa(len(s.events)*100/eventLogCapacity))
 			}
@@ -207,7 +209,7 @@ func setupCapturedBehaviours() {
 	auditNS := ns("AMT_AuditLog")
 	capturedBehaviours["AMT_AuditLog"] = &capturedBehaviour{
 		methods: map[string]methodFunc{
-			"ReadRecords": func(d *Device, _ *instance, in *node) ([]outParam, *wsFault) {
+			"ReadRecords": func(d *Device, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 				s := d.ext()
 				start, ok := u32Param(in, auditNS, "StartIndex")
 				if !ok || start < 1 {
@@ -233,7 +235,7 @@ func setupCapturedBehaviours() {
 			},
 		},
 		live: func(d *Device) {
-			for _, in := range d.instances["AMT_AuditLog"] {
+			for _, in := range d.instancesOf("AMT_AuditLog") {
 				in.set("CurrentNumberOfRecords", strconv.Itoa(len(d.ext().audit)))
 			}
 		},
@@ -245,7 +247,7 @@ func setupCapturedBehaviours() {
 	// account, 13 (general info) for a read-only one; AccessPermission 2
 	// (local and network).
 	aclNS := ns("AMT_AuthorizationService")
-	userEntry := func(d *Device, in *node) (Account, bool) {
+	userEntry := func(d *Device, in *soap.Node) (Account, bool) {
 		h, ok := u32Param(in, aclNS, "Handle")
 		if !ok || h < 1 || int(h) >= len(d.accounts) {
 			return Account{}, false
@@ -253,14 +255,14 @@ func setupCapturedBehaviours() {
 		return d.accounts[h], true
 	}
 	capturedBehaviours["AMT_AuthorizationService"] = &capturedBehaviour{methods: map[string]methodFunc{
-		"GetAdminAclEntry": func(d *Device, _ *instance, _ *node) ([]outParam, *wsFault) {
+		"GetAdminAclEntry": func(d *Device, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
 			user := ""
 			if len(d.accounts) > 0 {
 				user = d.accounts[0].User
 			}
 			return []outParam{{"Username", []string{user}}, {"ReturnValue", []string{"0"}}}, nil
 		},
-		"EnumerateUserAclEntries": func(d *Device, _ *instance, in *node) ([]outParam, *wsFault) {
+		"EnumerateUserAclEntries": func(d *Device, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 			start := uint64(1)
 			if v, ok := u32Param(in, aclNS, "StartIndex"); ok {
 				start = v
@@ -279,7 +281,7 @@ func setupCapturedBehaviours() {
 			}
 			return append(out, outParam{"ReturnValue", []string{"0"}}), nil
 		},
-		"GetUserAclEntryEx": func(d *Device, _ *instance, in *node) ([]outParam, *wsFault) {
+		"GetUserAclEntryEx": func(d *Device, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 			a, ok := userEntry(d, in)
 			if !ok {
 				return returnValue(ptInvalidHandle), nil
@@ -296,13 +298,13 @@ func setupCapturedBehaviours() {
 			}, nil
 		},
 		// Read-only status methods answer as captured.
-		"GetAclEnabledState": func(*Device, *instance, *node) ([]outParam, *wsFault) {
+		"GetAclEnabledState": func(*Device, *instance, *soap.Node) ([]outParam, *soap.Fault) {
 			return []outParam{{"Enabled", []string{"true"}}, {"ReturnValue", []string{"0"}}}, nil
 		},
-		"GetAdminAclEntryStatus": func(*Device, *instance, *node) ([]outParam, *wsFault) {
+		"GetAdminAclEntryStatus": func(*Device, *instance, *soap.Node) ([]outParam, *soap.Fault) {
 			return []outParam{{"IsDefault", []string{"false"}}, {"ReturnValue", []string{"0"}}}, nil
 		},
-		"GetAdminNetAclEntryStatus": func(*Device, *instance, *node) ([]outParam, *wsFault) {
+		"GetAdminNetAclEntryStatus": func(*Device, *instance, *soap.Node) ([]outParam, *soap.Fault) {
 			return []outParam{{"IsDefault", []string{"false"}}, {"ReturnValue", []string{"0"}}}, nil
 		},
 	}}
@@ -314,7 +316,7 @@ func setupCapturedBehaviours() {
 	kvmNS := ns("CIM_KVMRedirectionSAP")
 	capturedBehaviours["CIM_KVMRedirectionSAP"] = &capturedBehaviour{
 		methods: map[string]methodFunc{
-			"RequestStateChange": func(d *Device, _ *instance, in *node) ([]outParam, *wsFault) {
+			"RequestStateChange": func(d *Device, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 				v, ok := u32Param(in, kvmNS, "RequestedState")
 				s := d.ext()
 				switch {
@@ -330,7 +332,7 @@ func setupCapturedBehaviours() {
 		},
 		live: func(d *Device) {
 			s := d.ext()
-			for _, in := range d.instances["CIM_KVMRedirectionSAP"] {
+			for _, in := range d.instancesOf("CIM_KVMRedirectionSAP") {
 				in.set("EnabledState", strconv.Itoa(s.kvmEnabled))
 				in.set("RequestedState", strconv.Itoa(s.kvmReq))
 			}
@@ -365,16 +367,16 @@ func setupCapturedBehaviours() {
 	// No capture holds it: its property set is protocol.md's.
 	esd := &classDef{
 		name:      "CIM_ElementSettingData",
-		uri:       prefixCIM + "CIM_ElementSettingData",
+		uri:       soap.PrefixCIM + "CIM_ElementSettingData",
 		singleton: true,
 		keys:      []string{"ManagedElement", "SettingData"},
 		build: func(*Device) []*instance {
 			return []*instance{newInstance().
 				set("IsDefault", "2").
 				set("IsNext", "2").
-				setEPR("ManagedElement", eprValue{address: uriAnon, resourceURI: prefixCIM + "CIM_ComputerSystem",
+				setEPR("ManagedElement", eprValue{address: soap.URIAnon, resourceURI: soap.PrefixCIM + "CIM_ComputerSystem",
 					selectors: []attr{{"CreationClassName", "CIM_ComputerSystem"}, {"Name", "ManagedSystem"}}}).
-				setEPR("SettingData", eprValue{address: uriAnon, resourceURI: prefixCIM + "CIM_BootConfigSetting",
+				setEPR("SettingData", eprValue{address: soap.URIAnon, resourceURI: soap.PrefixCIM + "CIM_BootConfigSetting",
 					selectors: []attr{{"InstanceID", "Intel(r) AMT: Boot Configuration 0"}}})}
 		},
 		live: func(d *Device) {
@@ -382,7 +384,7 @@ func setupCapturedBehaviours() {
 			if d.bootState.armed {
 				next = "3"
 			}
-			for _, in := range d.instances["CIM_ElementSettingData"] {
+			for _, in := range d.instancesOf("CIM_ElementSettingData") {
 				in.set("IsNext", next)
 			}
 		},

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/beevik/etree"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,8 +71,8 @@ func TestCapturedMethodOutputs(t *testing.T) {
 			require.Equal(t, tc.want, textOf(root, capturedURI(tc.class), "ReturnValue"), "%s", data)
 			compareEnvelope(t, tc.method, root, caps)
 			for _, c := range caps {
-				if d := compareNames(structure(find(find(root, nsSOAP, "Body"), capturedURI(tc.class), tc.method+"_OUTPUT")),
-					structure(find(find(c.root, nsSOAP, "Body"), capturedURI(tc.class), tc.method+"_OUTPUT")), c.edited); d != "" {
+				if d := compareNames(structure(find(find(root, soap.NSSOAP, "Body"), capturedURI(tc.class), tc.method+"_OUTPUT")),
+					structure(find(find(c.root, soap.NSSOAP, "Body"), capturedURI(tc.class), tc.method+"_OUTPUT")), c.edited); d != "" {
 					t.Errorf("%s: output differs from %s: %s", tc.method, c.name, d)
 				}
 			}
@@ -183,7 +184,7 @@ func TestProtocolClasses(t *testing.T) {
 	t.Parallel()
 	sim := startSim(t, plainOpts())
 	wc := newClient(t, sim.URL(), testUser, testPass)
-	uri := prefixCIM + "CIM_ElementSettingData"
+	uri := soap.PrefixCIM + "CIM_ElementSettingData"
 	isNext := func() string {
 		resp, data := wc.post(getReq(uri))
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
@@ -234,15 +235,15 @@ func TestFirstConnection(t *testing.T) {
 					unserved = append(unserved, class)
 					continue
 				}
-				id := textOf(parseDoc(t, data), nsEnum, "EnumerationContext")
+				id := textOf(parseDoc(t, data), soap.NSEnum, "EnumerationContext")
 				for range 10 {
 					resp, data = wc.post(pullReq(uri, id, 999))
 					require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", class, data)
 					root := parseDoc(t, data)
-					if find(root, nsEnum, "EndOfSequence") != nil {
+					if find(root, soap.NSEnum, "EndOfSequence") != nil {
 						break
 					}
-					id = textOf(root, nsEnum, "EnumerationContext")
+					id = textOf(root, soap.NSEnum, "EnumerationContext")
 				}
 				if c != nil && c.singleton {
 					resp, data = wc.post(getReq(uri))
@@ -271,7 +272,7 @@ func TestCapturedKVMSettingsPut(t *testing.T) {
 	caps := loadCaptures(t, dir, idx, "IPS_KVMRedirectionSettingData", "PutResponse__*.resp.xml")
 	require.NotEmpty(t, caps)
 	put := func(body string) (*http.Response, []byte) {
-		return wc.post(envelope(actPut, uri, "7", nil, `<r:IPS_KVMRedirectionSettingData xmlns:r="`+uri+`">`+body+`</r:IPS_KVMRedirectionSettingData>`))
+		return wc.post(envelope(soap.ActPut, uri, "7", nil, `<r:IPS_KVMRedirectionSettingData xmlns:r="`+uri+`">`+body+`</r:IPS_KVMRedirectionSettingData>`))
 	}
 	resp, data := put(`<r:OptInPolicy>false</r:OptInPolicy>`)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
@@ -312,7 +313,7 @@ func TestCapturedReplay(t *testing.T) {
 		action := strings.SplitN(filepath.Base(f), "__", 2)[0]
 		if action == "Pull" {
 			_, enum := wc.post(enumerateReq(capturedURI(topic)))
-			id := textOf(parseDoc(t, enum), nsEnum, "EnumerationContext")
+			id := textOf(parseDoc(t, enum), soap.NSEnum, "EnumerationContext")
 			body = ctxRE.ReplaceAllString(body, "${1}"+id+"${2}")
 		}
 		sent++
@@ -320,7 +321,7 @@ func TestCapturedReplay(t *testing.T) {
 		if resp.StatusCode == http.StatusOK {
 			agree++
 		} else {
-			disagree = append(disagree, topic+"/"+filepath.Base(f)+": "+textOf(parseDoc(t, out), nsSOAP, "Text"))
+			disagree = append(disagree, topic+"/"+filepath.Base(f)+": "+textOf(parseDoc(t, out), soap.NSSOAP, "Text"))
 		}
 	}
 	t.Logf("%d recorded requests of the captured families replayed, %d answered as recorded; not: %v", sent, agree, disagree)

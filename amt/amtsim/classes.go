@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"encoding/base64"
 	"encoding/hex"
 	"strconv"
@@ -36,12 +38,12 @@ type outParam struct {
 // methodFunc implements an extrinsic method. It runs with the device lock
 // held; inst is the addressed instance and input the <Method>_INPUT element
 // (nil when the body was empty).
-type methodFunc func(d *Device, inst *instance, input *node) ([]outParam, *wsFault)
+type methodFunc func(d *Device, inst *instance, input *soap.Node) ([]outParam, *soap.Fault)
 
 // putFunc replaces the generic Put rule for classes with their own
 // constraints. It runs with the device lock held and must change nothing
 // when it returns a fault.
-type putFunc func(d *Device, inst *instance, body *node) *wsFault
+type putFunc func(d *Device, inst *instance, body *soap.Node) *soap.Fault
 
 // classDef describes one served class. To serve a new class, add a
 // definition to classTable: its instances are built per device by build.
@@ -69,6 +71,55 @@ type classDef struct {
 	// contextAtEnd, when it answers true, keeps the enumeration context on
 	// the page that ends the enumeration.
 	contextAtEnd func(major int) bool
+	// ops serve the class from its family's own unit; nil: from the
+	// device's instance store (storeOps).
+	ops *classOps
+}
+
+// classOps are the operations of a class, each run with the device lock
+// held once the dispatcher has checked what every class checks. A nil
+// put, create, delete or invoke answers wsa:ActionNotSupported.
+type classOps struct {
+	get       func(d *Device, c *classDef, sels []soap.Selector) (entry, *soap.Fault)
+	put       func(d *Device, c *classDef, sels []soap.Selector, body *soap.Node) (entry, *soap.Fault)
+	create    func(d *Device, c *classDef, body *soap.Node) (*soap.EPR, *soap.Fault)
+	delete    func(d *Device, c *classDef, sels []soap.Selector) *soap.Fault
+	enumerate func(d *Device, c *classDef, body *soap.Node) ([]entry, *soap.Fault)
+	hasMethod func(c *classDef, method string) bool
+	invoke    func(d *Device, c *classDef, method string, sels []soap.Selector, input *soap.Node) ([]outParam, *soap.Fault)
+}
+
+// entry is one instance as the dispatcher writes it, whichever unit holds
+// it.
+type entry struct {
+	// class and uri name the instance's own class when it is one of a
+	// subclass of the addressed class; empty otherwise.
+	class, uri string
+	// write writes the instance element; pfx holds the prefixes of the
+	// class namespace and, when declared, the common namespace.
+	write func(w *soap.Writer, className string, pfx []string)
+	// ref is the instance's endpoint reference (EPR enumeration modes).
+	ref func() *soap.EPR
+}
+
+func (c *classDef) operations() *classOps {
+	switch {
+	case c.ops != nil:
+		return c.ops
+	case c.supportsPut():
+		return storeOps
+	}
+	return storeOpsNoPut
+}
+
+// instanceNS are the namespaces an instance of the class is written in:
+// its class namespace and, if the firmware declares it, the common one.
+func (c *classDef) instanceNS() []string {
+	ns := []string{c.instanceClass().uri}
+	if c.commonNS {
+		ns = append(ns, soap.NSCommon)
+	}
+	return ns
 }
 
 func (c *classDef) supportsPut() bool { return len(c.writable) > 0 || c.put != nil }
@@ -88,7 +139,7 @@ func (c *classDef) served(major int) bool { return major >= c.minMajor }
 var classTable = []*classDef{
 	{
 		name:      "AMT_GeneralSettings",
-		uri:       prefixAMT + "AMT_GeneralSettings",
+		uri:       soap.PrefixAMT + "AMT_GeneralSettings",
 		singleton: true,
 		keys:      []string{"InstanceID"},
 		writable: map[string]propType{
@@ -115,22 +166,22 @@ var classTable = []*classDef{
 	},
 	{
 		name:     "CIM_SoftwareIdentity",
-		uri:      prefixCIM + "CIM_SoftwareIdentity",
+		uri:      soap.PrefixCIM + "CIM_SoftwareIdentity",
 		commonNS: true,
 		keys:     []string{"InstanceID"},
 		build:    buildSoftwareIdentity,
 	},
 	{
 		name:      "AMT_SetupAndConfigurationService",
-		uri:       prefixAMT + "AMT_SetupAndConfigurationService",
+		uri:       soap.PrefixAMT + "AMT_SetupAndConfigurationService",
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
 		methods: map[string]methodFunc{
-			"CommitChanges": func(*Device, *instance, *node) ([]outParam, *wsFault) {
+			"CommitChanges": func(*Device, *instance, *soap.Node) ([]outParam, *soap.Fault) {
 				return []outParam{{"ReturnValue", []string{"0"}}}, nil
 			},
-			"GetUuid": func(d *Device, _ *instance, _ *node) ([]outParam, *wsFault) {
+			"GetUuid": func(d *Device, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
 				raw, _ := hex.DecodeString(d.guid)
 				return []outParam{
 					{"UUID", []string{base64.StdEncoding.EncodeToString(raw)}},
@@ -142,7 +193,7 @@ var classTable = []*classDef{
 	},
 	{
 		name: "AMT_EthernetPortSettings",
-		uri:  prefixAMT + "AMT_EthernetPortSettings",
+		uri:  soap.PrefixAMT + "AMT_EthernetPortSettings",
 		keys: []string{"InstanceID"},
 		writable: map[string]propType{
 			"DHCPEnabled":                  typeBool,
@@ -161,7 +212,7 @@ var classTable = []*classDef{
 	},
 	{
 		name:      "CIM_ComputerSystemPackage",
-		uri:       prefixCIM + "CIM_ComputerSystemPackage",
+		uri:       soap.PrefixCIM + "CIM_ComputerSystemPackage",
 		singleton: true,
 		keys:      []string{"Antecedent", "Dependent"},
 		build:     buildComputerSystemPackage,
@@ -178,6 +229,15 @@ var classTable = []*classDef{
 	classBootSourceSetting,
 	classRedirectionService,
 	classOptInService,
+}
+
+// The rest of the table is registered in this order: the classes served
+// from their captures, those served from protocol.md alone, System
+// Defense's, then the wildcard association of the boot order (ordered.go).
+func init() {
+	registerCaptured()
+	registerDefense()
+	registerClass(classCIMWildcard)
 }
 
 // classByURI indexes classTable by resource URI.
@@ -201,6 +261,15 @@ func boolString(b bool) string {
 // that each version produces the set seen from a device of that era.
 
 func buildGeneralSettings(d *Device) []*instance {
+	host, domain := d.defaultHostname, d.srv.opts.DomainName
+	if d.prof.provState == 0 && d.major >= 9 {
+		// The unprovisioned AMT 11.8 device (GetResponse__rps__2) has
+		// an empty HostName; the older unprovisioned one
+		// (GetResponse__mps__1, without AMTNetworkEnabled, so before
+		// AMT 9) has a host name. Both have the empty DomainName that
+		// is Options.DomainName's default.
+		host = ""
+	}
 	in := newInstance().
 		set("DDNSPeriodicUpdateInterval", "1440").
 		set("DDNSTTL", "900").
@@ -208,9 +277,9 @@ func buildGeneralSettings(d *Device) []*instance {
 		set("DDNSUpdateEnabled", "false").
 		set("DHCPv6ConfigurationTimeout", "0").
 		set("DigestRealm", d.realm).
-		set("DomainName", d.srv.opts.DomainName).
+		set("DomainName", domain).
 		set("ElementName", "Intel(r) AMT: General Settings").
-		set("HostName", d.defaultHostname).
+		set("HostName", host).
 		set("HostOSFQDN", "").
 		set("IdleWakeTimeout", "65535").
 		set("InstanceID", "Intel(r) AMT: General Settings").
@@ -316,13 +385,13 @@ func buildEthernetPortSettings(d *Device) []*instance {
 func buildComputerSystemPackage(d *Device) []*instance {
 	in := newInstance().
 		setEPR("Antecedent", eprValue{
-			address:     uriAnon,
-			resourceURI: prefixCIM + "CIM_Chassis",
+			address:     soap.URIAnon,
+			resourceURI: soap.PrefixCIM + "CIM_Chassis",
 			selectors:   []attr{{"CreationClassName", "CIM_Chassis"}, {"Tag", "CIM_Chassis"}},
 		}).
 		setEPR("Dependent", eprValue{
-			address:     uriAnon,
-			resourceURI: prefixCIM + "CIM_ComputerSystem",
+			address:     soap.URIAnon,
+			resourceURI: soap.PrefixCIM + "CIM_ComputerSystem",
 			selectors:   []attr{{"CreationClassName", "CIM_ComputerSystem"}, {"Name", "ManagedSystem"}},
 		}).
 		set("PlatformGUID", d.guid)

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/host"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/sysdefense"
 
 	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
@@ -56,12 +58,15 @@ type Device struct {
 	// forgetEvery makes the device forget its nonces after every
 	// forgetEvery-th successful login (0: never).
 	forgetEvery int
-	power       powerModel
+	power       *host.Machine // the simulated host (internal/host)
+	boots       []BootRecord  // every boot of the host, in order
+	redirMarked bool          // SetRedirectionSession
 	bootState   bootModel
 
 	// Redirection sessions and IDE-R boots.
 	ider        *iderSession // the IDE-R session slot (from StartRedirectionSession)
 	sol         *redirConn   // the SOL session slot
+	kvm         *redirConn   // the KVM session slot
 	redirOpen   int          // authenticated redirection sessions
 	solSessions int
 	iderRuns    []*iderRun
@@ -76,6 +81,10 @@ type Device struct {
 	traffic       []trafficFlow    // host traffic trickle; immutable
 
 	captured capturedState // state of the captured class families (captured_state.go)
+
+	// acceptUnprovisioned: a device in pre-provisioning takes writes
+	// and methods like a provisioned one (SetRefuseWhenUnprovisioned).
+	acceptUnprovisioned bool
 }
 
 // Stats counts what a device has seen.
@@ -100,17 +109,20 @@ type Stats struct {
 // instances taken at Enumerate time.
 type enumeration struct {
 	class    *classDef
-	items    []*instance
+	items    []entry
 	lastUsed time.Time
-	mode     int // modeObject, modeEPR or modeObjectAndEPR
-	// System Defense enumerations hold the unit's instances instead.
-	defenseURI   string
-	defenseItems []*sysdefense.Instance
+	mode     soap.Mode
 }
 
-// unprovisionedRealm is the digest realm of every device in
-// pre-provisioning: a fixed short prefix and zeros, as such firmware shows.
-const unprovisionedRealm = "Digest:A4070000000000000000000000000000"
+// unprovisionedRealm is the digest realm of a device in pre-provisioning:
+// four hex digits and 28 zeros, as the captures of unprovisioned devices
+// show (Digest:A407… on the AMT 11.8 device, Digest:D29C… on an older
+// one). The four digits are derived from the address like every identity
+// [modelled: two captures show two different prefixes; what the firmware
+// derives them from is unknown].
+func unprovisionedRealm(ip string) string {
+	return "Digest:" + derivedHex("realm", ip)[:4] + strings.Repeat("0", 28)
+}
 
 func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Account, netmask net.IPMask) *Device {
 	ipStr := ip.String()
@@ -134,7 +146,7 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		slotFreed:  make(chan struct{}),
 	}
 	if prof.provState == 0 {
-		d.realm = unprovisionedRealm
+		d.realm = unprovisionedRealm(ipStr)
 	}
 	d.defaultHostname = "amtsim-" + strings.NewReplacer(".", "-", ":", "-").Replace(ipStr)
 	raw := ip.To16()[12:16]
@@ -151,15 +163,11 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		d.netmask = "255.255.255.0"
 		d.gateway = "0.0.0.0"
 	}
-	d.power = newPowerModel(prof)
+	d.power = d.newHost(prof)
 	// The options were checked by Options.normalize.
 	_ = d.newSystemDefense(prof.defense)
 	d.traffic = prof.traffic
-	for _, c := range classTable {
-		if c.served(d.major) {
-			d.instances[c.name] = c.build(d)
-		}
-	}
+	// Class instances are built on first use (instancesOf).
 	return d
 }
 
@@ -220,7 +228,7 @@ func (d *Device) rmcpEnabledLocked() bool {
 	if d.rmcpAddr == "" || d.major < rmcp.MinMajor {
 		return false
 	}
-	insts := d.instances["AMT_GeneralSettings"]
+	insts := d.instancesOf("AMT_GeneralSettings")
 	if len(insts) == 0 {
 		return false
 	}
@@ -267,11 +275,20 @@ func accountIndex(accts []Account) map[string]Account {
 func (d *Device) Hostname() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if insts := d.instances["AMT_GeneralSettings"]; len(insts) > 0 {
+	if insts := d.instancesOf("AMT_GeneralSettings"); len(insts) > 0 {
 		h, _ := insts[0].get("HostName")
 		return h
 	}
 	return ""
+}
+
+// SetRefuseWhenUnprovisioned sets whether a device in pre-provisioning
+// refuses writes and methods with INVALID_PROVISIONING_STATE (the
+// default) or takes them like a provisioned device.
+func (d *Device) SetRefuseWhenUnprovisioned(refuse bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.acceptUnprovisioned = !refuse
 }
 
 // Stats returns a snapshot of the device counters.

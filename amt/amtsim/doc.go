@@ -39,8 +39,19 @@
 // addresses). Nothing is bound on an empty address: TCP connections are
 // refused and pings go unanswered. Each device binds its own sockets on its
 // own address (no wildcard address): one for plain HTTP, one for TLS, one
-// for RMCP and two for redirection, so a fleet needs about five file
-// descriptors per device (turn off what a large fleet does not need).
+// for RMCP and two for redirection, so a fleet needs five file
+// descriptors per device with every port on, and one with plain HTTP
+// alone. New refuses a fleet whose sockets would leave fewer than 256
+// descriptors of the open file limit, before binding any. Go raises the
+// soft limit to the hard limit at start-up; where that is 20,000, 10,000
+// devices fit with plain HTTP only (HTTPPort alone; amtsim --tls-port -1
+// --rmcp-port -1 --redirect-port -1 --redirect-tls-port -1), and about
+// 3,900 with every port. More need ports turned off or a higher hard
+// limit (as root: ulimit -Hn, prlimit, or LimitNOFILE in a systemd unit).
+// Each listening socket has one goroutine accepting on it. A device
+// builds the instances of a class when it is first asked about it, so an
+// idle device holds about 4 KB of heap and one that has answered a Get
+// about 10 KB (BenchmarkFleet10k).
 // All devices share one TLS certificate and key; its subject alternative
 // names list the device addresses when there are at most 1024 devices,
 // otherwise only the loopback addresses.
@@ -81,17 +92,88 @@
 // Device.Group, Version, SKU, ProvisioningState, ProvisioningMode, TLSOnly
 // and RMCPEnabled report what a device became.
 //
+// # Failure mixes
+//
+// A fleet spec can give every failure a fleet meets its own group, so
+// that one simulator serves a floor where some machines work and others
+// fail in each of the ways a console must tell apart:
+//
+//	{"groups": [
+//	  {"name": "ok", "weight": 90},
+//	  {"name": "wrong-password", "weight": 2, "accounts": [{"user": "admin", "password": "0ther!pass"}]},
+//	  {"name": "unprovisioned", "weight": 2, "provisioning_state": 0},
+//	  {"name": "no-amt", "weight": 2, "no_amt": true},
+//	  {"name": "empty", "weight": 2, "empty": true},
+//	  {"name": "slow", "weight": 1, "latency": "2s", "latency_jitter": "500ms"},
+//	  {"name": "flaky", "weight": 1, "reset_after_requests": 1}
+//	]}
+//
+// Each is modelled as follows, with why:
+//
+//   - Wrong passwords: a group with its own accounts; a console using the
+//     fleet's password gets the digest challenge again (401) and the
+//     device counts the failed login towards its lockout, as firmware
+//     does with a wrong password.
+//   - Unprovisioned: provisioning_state 0, described above.
+//   - No AMT (no_amt) [modelled]: a machine without AMT (or with AMT
+//     disabled) whose own web server listens on the WS-Man port, as an
+//     address scan of a real network finds: every request is answered
+//     404 Not Found, Content-Type text/html, a fixed 85-byte page, no
+//     Server header and no digest challenge, so that the answer is an
+//     ordinary web server's and carries nothing that says AMT. The TLS,
+//     RMCP and redirection ports are closed. An address where nothing at
+//     all answers is an empty address.
+//   - Empty addresses (empty, or Options.EmptyFraction): nothing is bound,
+//     connections are refused and pings go unanswered, as at an address
+//     with no machine or a machine that is off the network. An empty group
+//     takes no other setting, and its devices do not exist (Server.Devices
+//     leaves them out).
+//   - Slow devices (latency, latency_jitter; Options.Latency and
+//     LatencyJitter; amtsim --latency and --latency-jitter) [modelled]:
+//     every HTTP request on the WS-Man ports waits latency plus a
+//     uniformly random extra of up to latency_jitter once it is read and
+//     before it is handled, so each exchange (401 challenges included) takes that
+//     much longer, as across a WAN or with a busy management engine. The
+//     jitter is not seeded (runs differ by it). TCP connects, TLS
+//     handshakes, RMCP pongs and the redirection port are not delayed. A
+//     client that gives up during the wait leaves the request unexecuted;
+//     the device checks every 50 ms during a wait whether the client has
+//     closed the connection and then lets it go (injected delays do the
+//     same).
+//   - Devices that reset connections (reset_after_requests) [modelled]:
+//     0 resets every TCP connection (plain and TLS) with RST as soon as it
+//     is accepted, before any TLS handshake or request, as a firmware
+//     whose web server has crashed does; n answers n requests on each
+//     connection and resets it when the next request arrives, without
+//     executing that request, so that a console must reconnect (a digest
+//     login spans two connections, the challenge closing its own, so 1
+//     lets each authenticated request through on a fresh connection and
+//     refuses a second one on it). Device.InjectFault resets single
+//     requests instead.
+//
 // The firmware version drives every place that shows it: the Server
 // header, Identify's ProductVersion, CIM_SoftwareIdentity, the served
 // property sets and the presence pong. The same holds for the SKU and the
 // provisioning state and mode (AMT_SetupAndConfigurationService).
 //
-// A device in pre-provisioning (state 0) answers with the fixed realm
-// Digest:A4070000000000000000000000000000, also its
-// AMT_GeneralSettings.DigestRealm, and advertises port 0 in its presence
-// pong. It still answers the HTTP ports with the 401 challenge and the
-// Server header, answers Identify, and accepts its configured accounts
-// like any other device, so that tests can inspect it.
+// A device in pre-provisioning (state 0) answers with a realm of four hex
+// digits and 28 zeros, also its AMT_GeneralSettings.DigestRealm, as the
+// two captured unprovisioned devices do (Digest:A407…, Digest:D29C…); the
+// four digits are derived from the address, so devices differ [modelled:
+// what the firmware derives them from is unknown]. From AMT 9 its
+// HostName is empty, as the unprovisioned AMT 11.8 capture shows; before
+// AMT 9 it keeps the host name, as the older unprovisioned capture (no
+// AMTNetworkEnabled) shows. It advertises port 0 in its presence pong. It
+// still answers the HTTP ports with the 401 challenge and the Server
+// header, answers Identify, accepts its configured accounts and answers
+// Gets and Enumerates (a Get of an unprovisioned device is captured), but
+// refuses work: a Put, Create or Delete gets wsman:InternalError with
+// AMT-STATUS 32 (INVALID_PROVISIONING_STATE) and a method ReturnValue 32,
+// 32800 on CIM classes (the vendor offset), except on
+// AMT_SetupAndConfigurationService and IPS_HostBasedSetupService, through
+// which provisioning happens [modelled: protocol.md names the status; no
+// capture shows which operations the firmware refuses;
+// Device.SetRefuseWhenUnprovisioned(false) lets the device take them].
 //
 // # RMCP presence ping
 //
@@ -110,10 +192,10 @@
 //	10     00
 //	11     10                data length 16
 //	12..15 00 00 01 57       OEM IANA 343 (Intel)
-//	16..17 port              16992, or 16993 when TLS-only; 0 in pre-provisioning
+//	16..17 port              16992, or 16993 when the device serves TLS; 0 in pre-provisioning
 //	18     version           major<<4 | minor below AMT 16; 0 from AMT 16 (or a minor above 15)
 //	19     state             provisioning state in bits 0-1
-//	20     01                supported entities: ASF 1.0
+//	20     01                supported entities: ASF 1.0; 21 (the DASH bit 5 here) on AMT 4.x-5.0
 //	21     20                supported interactions: DASH (AMT 5.1 and later; else 00)
 //	22..23 major, minor      when byte 18 is 0; else 00 00
 //	24..27 00 00 00 00
@@ -122,7 +204,9 @@
 // AMT 4 does not answer. The pong always advertises the standard ports
 // 16992 and 16993 even when the simulator listens elsewhere: a scanner
 // probes its own configured ports and reads the pong's port only to tell
-// TLS from plain HTTP. A device answers only while
+// TLS from plain HTTP (protocol.md §5.1: 16993 means TLS, which a device
+// with a TLS listener serves even when its plain port is open too). A
+// device answers only while
 // AMT_GeneralSettings.RmcpPingResponseEnabled is true, which a Put may
 // change. Stats.RMCPPings counts the pongs sent.
 //
@@ -163,40 +247,102 @@
 // EnumerateResponse holds only the context. The System Defense classes
 // answer instances in every mode.
 //
+// The boot order is served through the wildcard association enumeration
+// the go-amt dashcli session records: an Enumerate of
+// http://schemas.dmtf.org/wbem/wscim/1/* with an association filter on
+// CIM_BootConfigSetting "Intel(r) AMT: Boot Configuration 0" (Role
+// GroupComponent, ResultClassName CIM_OrderedComponent) pulls a
+// CIM_OrderedComponent per source, AssignedSequence from 1: the hard drive
+// then PXE, as captured; the source ChangeBootOrder selected comes first,
+// then the captured order without it [modelled: no capture of the order
+// after a change]. That resource URI answers only filtered Enumerates,
+// their Pulls and Releases: Get and the other operations get
+// wsa:ActionNotSupported, an Enumerate without the filter
+// wsman:UnsupportedFeature [modelled].
+//
 // # Layout and the path of a request
 //
-// The protocol layers that need nothing of a device live in packages under
-// internal/, each depending only on the standard library:
+// Layers that need nothing of a device are packages under internal/, each
+// depending only on the standard library and the packages listed before
+// it:
 //
+//   - internal/soap: the SOAP layer. It decodes a request (header,
+//     selectors, EPR-valued selectors, body), writes responses with the
+//     firmware's namespace declarations and prefixes, faults in their own
+//     declaration order, Identify, endpoint references, and reads the
+//     enumeration mode and Pull parameters;
 //   - internal/digest: the wire side of digest authentication (parsing the
 //     Authorization header, responses, the nonce table with its nonce
 //     counts), used by WS-Man and the redirection port;
+//   - internal/wire: the HTTP layer of the WS-Man ports (see The wire);
 //   - internal/rmcp: the presence ping, its ACK and the pong;
+//   - internal/host: the simulated host's power state machine (PowerState,
+//     the changes RequestPowerStateChange asks for and their transition
+//     time, the OS agent, OS power saving, the ME's lost state), guarded by
+//     the device's lock and calling back for boots and instance refreshes;
 //   - internal/sysdefense: the System Defense class family, a unit with its
 //     own state (filters, policies, counters) and packet evaluator, behind
 //     Enumerate, Get, Create, Delete and Invoke.
 //
-// The rest is still in this package, one file per layer: the HTTP wire
-// (http.go: framing, the 401 page, injected faults), authentication and
-// anti-hammering (auth.go), the SOAP layer (soap.go decodes requests,
-// envelope.go writes responses and faults, xmlr.go and xmlw.go), the class
-// table and dispatch (classes.go, wsman.go, store.go), the class families
-// (power.go, boot.go, redirsvc.go, optin.go, captured*.go, sysdefense.go),
-// the simulated host (power.go's state machine, bios.go) and the
-// redirection port (redirect.go, ider.go, sol.go).
+// In this package: the public surface (New, Options, fleet specs, Server
+// and the Device handles tests use), the device's side of the wire
+// (http.go: what each request gets, latency, resets and injected faults),
+// authentication and anti-hammering (auth.go, server.go), the class table
+// and its dispatcher (classes.go, wsman.go, store.go), the class families
+// (identity and settings in classes.go; power.go; boot.go; redirsvc.go and
+// optin.go; captured*.go for hardware inventory, logs, time, ACLs,
+// certificates and the other captured classes; sysdefense.go binding the
+// System Defense unit), the device's side of the simulated host (power.go
+// binds internal/host; boot.go's boots; bios.go, the BIOS an IDE-R boot
+// runs) and the redirection port (redirect.go, ider.go, sol.go, kvm.go).
+//
+// The class table is the one place that maps a resource URI to a class:
+// each classDef names its class, keys, firmware generations and either the
+// instance store's rules (writable properties with their types, a Put
+// rule, methods, an instance builder) or classOps of its family's unit
+// (System Defense's classes use defenseOps, which call the unit). The
+// dispatcher checks what every class checks (the action is served, the
+// account may write, the body has the element the operation needs, the
+// device is provisioned) and hands Get, Put, Create, Delete, Enumerate and
+// methods to the class's operations; enumeration contexts, paging, the
+// EPR modes and the envelopes are the dispatcher's for every class.
 //
 // A WS-Man request goes: the listener of the device's address (server.go)
-// → Server.ServeHTTP (http.go) reads the body and decodes the envelope
-// (soap.go) → Device.authenticate (auth.go, internal/digest) or a 401 →
-// an injected fault, if one matches → Device.execute (wsman.go) takes the
-// device lock, settles the power state machine and consent timers →
-// dispatch checks wsa:Action and wsa:MessageID, finds the class by
-// resource URI in the class table (classByURI), or the System Defense
-// unit → Get/Put/Enumerate/Pull/Release or the class's method → the
-// response or fault envelope (envelope.go) → writeSOAP (http.go).
+// → wire.Server reads the request (internal/wire) → Server.serveWire
+// (http.go) finds the device of the connection, applies its latency and
+// resets, and decodes the envelope (internal/soap, through soap.go) when it
+// may be Identify (the body holds that name) → Device.authenticate
+// (auth.go, internal/digest) or the 401 (wire.Firmware.Challenge) → the
+// envelope of any other request decoded → an injected fault, if one
+// matches →
+// Device.execute (wsman.go) takes the device lock, settles the power state
+// machine and consent timers → dispatch checks wsa:Action and
+// wsa:MessageID, finds the class by resource URI in the class table
+// (classByURI) → the class's operation (the instance store, or its
+// family's unit) → the response or fault envelope (internal/soap) →
+// wire.Firmware.SOAP frames it and wire.Server writes it. A redirection
+// connection goes: the redirection listener (redirect.go) →
+// StartRedirectionSession → the session slot (IDE-R, SOL or KVM) →
+// AuthenticateSession (internal/digest) → ider.go with the simulated BIOS
+// (bios.go), sol.go or kvm.go.
+//
+// # The wire
+//
+// internal/wire serves HTTP/1.1 and frames answers; it knows nothing of
+// devices, SOAP or digest state. Its interface to the rest is small: a
+// wire.Server calls one handler, func(*wire.Request) wire.Response, per
+// request (method, target, Authorization, body or a body error, and the
+// connection with the device the Accept hook attached and its request
+// count), and writes the Response in one piece: status, fields in the
+// given order, the body with a Content-Length or chunked from a buffer
+// (Response.Chunk), then keeps or closes the connection, or resets it
+// (Response.Reset, optionally after part of the body). wire.Firmware
+// builds the responses of one firmware version: SOAP answers, HTML
+// pages and the 401 challenge.
 //
 // To add a class from a capture: add a classDef to classTable
-// (classes.go, or the file of its family) with its name, resource URI,
+// (classes.go, or the file of its family; registerClass for families
+// registered at start) with its name, resource URI,
 // keys, writable properties with their types, methods and an instance
 // builder that sets the properties the capture shows, gated on the
 // firmware major version where the captures of several versions differ;
@@ -429,7 +575,18 @@
 // StartRedirectionSessionReply: 11, status 00, 00 00, then bytes 4..11 are
 // the simulator's choice of version information: protocol 1.0 (01 00),
 // firmware major and minor (one byte each), hotfix and build (u16 each),
-// and an OEM length of 0. "KVMR" gets status 01 (not simulated). IDE-R and
+// and an OEM length of 0. "KVMR" (b1 01, as MeshCommander sends it) is
+// answered as protocol.md §3.7 says: status 00, the same authentication,
+// then 41 to the console's 40 00 00 00 00 00 00 00, after which the stream
+// is RFB; the simulator sends the RFB 003.008 greeting and then reads and
+// drops what the console sends until it closes [modelled: no capture
+// shows 0x41's layout, taken as eight bytes like the request, nor the
+// firmware's RFB]. CIM_KVMRedirectionSAP shows EnabledState 2 (enabled,
+// with a session) while it lasts and 6 after. A KVM session is refused
+// with 01 while the listener or the access point (EnabledState 3) is
+// disabled, with 03 while OptInRequired is not 0 (KVM needs consent then)
+// and consent is not given, and with 02 while another KVM session is
+// open; it counts as an open redirection session. IDE-R and
 // SOL get status 01 while AMT_RedirectionService has the listener closed
 // (ListenerEnabled false) or the feature disabled in EnabledState, and 03
 // while user consent is required and not given (see below); the status
@@ -757,6 +914,45 @@
 //     InstanceID "Intel(r) AMT Network Port System Defense Capabilities N",
 //     N the port, and the service and general capabilities by their
 //     ElementName; these names are modelled.
+//
+// # HTTP framing
+//
+// The WS-Man ports answer as the captures in the recordings' _http
+// directory show (AMT 11.8 and 15.0), per firmware version:
+//
+//   - SOAP answers carry Date, Server, X-Frame-Options, Content-Type and
+//     Transfer-Encoding: chunked, in that order, and keep the connection.
+//     The content type is application/octet-stream up to AMT 11 (the
+//     11.8 capture) and application/soap+xml; charset=UTF-8 from AMT 12
+//     (the 15.0 capture) [modelled: the boundary between the two captured
+//     versions].
+//   - The body is chunked as the firmware writes it, from one buffer that
+//     holds the header and the start of the body: the first chunk fills
+//     the buffer after the header, every later chunk is a whole buffer,
+//     the last the rest, so chunks are cut wherever the buffer ends, in
+//     the middle of a name or a value. Sizes are four upper-case hex
+//     digits; the last chunk is "0". The buffer is 0x2FA bytes from AMT 12
+//     (15.0 capture: 218 header bytes, chunks 0220, 02FA, 02FA, 003C) and
+//     0x5E2 bytes up to AMT 11 (11.8 capture: 207 header bytes, chunks
+//     0513, 030B) [modelled: the 11.8 body ends in its second chunk, so
+//     that later chunks are whole buffers is assumed, as 15.0 shows].
+//   - The 401 carries WWW-Authenticate, Content-Type text/html, Server,
+//     Content-Length and Connection: close, in that order and without
+//     Date, and the firmware's logon page of 434 bytes, as captured from
+//     AMT 15.0; every version answers so [modelled: no 401 capture of
+//     other versions].
+//   - Other HTML pages (400, 404, 405, an injected status) have the 400
+//     capture's layout: Content-Type, Server, Content-Length, and
+//     Connection: close where the connection ends; the texts other than
+//     the logon page are modelled (the 400 capture's text was edited by
+//     its project). A request line or header that cannot be read gets the
+//     400 page [modelled].
+//   - SOAP faults (HTTP 400 and 500) are framed as SOAP answers
+//     [modelled: no capture of a fault's HTTP layer].
+//   - Requests on a connection are served one at a time; idle connections
+//     close after 2 minutes, a request header must arrive within 30 s, a
+//     body may be at most 256 KiB, and Expect: 100-continue is answered
+//     [modelled: none of these is captured].
 //
 // # Fault injection
 //

@@ -5,13 +5,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/beevik/etree"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func enumerateModeReq(uri, mode string) string {
-	return envelope(actEnumerate, uri, "2", nil, `<n:Enumerate xmlns:n="`+nsEnum+`"><w:OptimizeEnumeration/><w:EnumerationMode>`+
+	return envelope(soap.ActEnumerate, uri, "2", nil, `<n:Enumerate xmlns:n="`+soap.NSEnum+`"><w:OptimizeEnumeration/><w:EnumerationMode>`+
 		mode+`</w:EnumerationMode><w:MaxElements>250</w:MaxElements></n:Enumerate>`)
 }
 
@@ -20,7 +21,7 @@ func pullMode(t *testing.T, wc *wsClient, uri, mode string) *etree.Element {
 	t.Helper()
 	resp, data := wc.post(enumerateModeReq(uri, mode))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
-	ctx := textOf(parseDoc(t, data), nsEnum, "EnumerationContext")
+	ctx := textOf(parseDoc(t, data), soap.NSEnum, "EnumerationContext")
 	require.NotEmpty(t, ctx, "OptimizeEnumeration is ignored, as captured: the items come with Pull")
 	resp, data = wc.post(pullReq(uri, ctx, 100))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
@@ -43,16 +44,16 @@ func TestEnumerationModes(t *testing.T) {
 		want := doc.Root()
 		got := pullMode(t, wc, uriBootConfigSetting, "EnumerateObjectAndEPR")
 		assert.Equal(t, nsDecls(want), nsDecls(got), "namespace declarations")
-		assert.Equal(t, structure(find(want, nsSOAP, "Body")), structure(find(got, nsSOAP, "Body")), "body structure")
-		epr := find(find(got, nsWSMan, "Item"), nsAddr, "EndpointReference")
+		assert.Equal(t, structure(find(want, soap.NSSOAP, "Body")), structure(find(got, soap.NSSOAP, "Body")), "body structure")
+		epr := find(find(got, soap.NSWSMan, "Item"), soap.NSAddr, "EndpointReference")
 		require.NotNil(t, epr)
-		assert.Equal(t, uriBootConfigSetting, textOf(epr, nsWSMan, "ResourceURI"))
-		assert.Equal(t, bootConfigID, textOf(epr, nsWSMan, "Selector"))
+		assert.Equal(t, uriBootConfigSetting, textOf(epr, soap.NSWSMan, "ResourceURI"))
+		assert.Equal(t, bootConfigID, textOf(epr, soap.NSWSMan, "Selector"))
 	})
 
 	t.Run("EPR items address the instances", func(t *testing.T) {
 		got := pullMode(t, wc, uriBootSourceSetting, "EnumerateEPR")
-		items := find(got, nsEnum, "Items")
+		items := find(got, soap.NSEnum, "Items")
 		require.NotNil(t, items)
 		eprs := items.ChildElements()
 		require.Len(t, eprs, 3, "hard drive, PXE, CD/DVD")
@@ -61,9 +62,9 @@ func TestEnumerationModes(t *testing.T) {
 			assert.NotEqual(t, uriBootSourceSetting, a.Value, "no instance namespace declared")
 		}
 		for _, e := range eprs {
-			require.Equal(t, qname{nsAddr, "EndpointReference"}, qn(e))
-			assert.Equal(t, uriBootSourceSetting, textOf(e, nsWSMan, "ResourceURI"))
-			sels := findAll(e, nsWSMan, "Selector")
+			require.Equal(t, qname{soap.NSAddr, "EndpointReference"}, qn(e))
+			assert.Equal(t, uriBootSourceSetting, textOf(e, soap.NSWSMan, "ResourceURI"))
+			sels := findAll(e, soap.NSWSMan, "Selector")
 			require.Len(t, sels, 1)
 			name := sels[0].SelectAttrValue("Name", "")
 			require.Equal(t, "InstanceID", name)
@@ -74,7 +75,7 @@ func TestEnumerationModes(t *testing.T) {
 
 	t.Run("reference keys nest an EndpointReference", func(t *testing.T) {
 		got := pullMode(t, wc, uriAPMS, "EnumerateObjectAndEPR")
-		item := find(got, nsWSMan, "Item")
+		item := find(got, soap.NSWSMan, "Item")
 		require.NotNil(t, item)
 		require.Len(t, item.ChildElements(), 2)
 		epr := item.ChildElements()[1]
@@ -83,9 +84,9 @@ func TestEnumerationModes(t *testing.T) {
 		assert.Equal(t, "ServiceProvided", sels[0].SelectAttrValue("Name", ""))
 		assert.Equal(t, "UserOfService", sels[1].SelectAttrValue("Name", ""))
 		for _, s := range sels {
-			inner := find(s, nsAddr, "EndpointReference")
+			inner := find(s, soap.NSAddr, "EndpointReference")
 			require.NotNil(t, inner)
-			assert.NotEmpty(t, textOf(inner, nsWSMan, "ResourceURI"))
+			assert.NotEmpty(t, textOf(inner, soap.NSWSMan, "ResourceURI"))
 		}
 	})
 

@@ -48,8 +48,8 @@ func ExampleParseFleetSpec() {
 			int(pong[16])<<8|int(pong[17]), pong[19]&3)
 	}
 	// Unordered output:
-	// acm 16.1.25.2124 pong=28 bytes port=16992 state=2
-	// acm 16.1.25.2124 pong=28 bytes port=16992 state=2
+	// acm 16.1.25.2124 pong=28 bytes port=16993 state=2
+	// acm 16.1.25.2124 pong=28 bytes port=16993 state=2
 	// tls 11.8.50.3425 pong=28 bytes port=16993 state=2
 	// new 12.0.67.1579 pong=28 bytes port=0 state=0
 }

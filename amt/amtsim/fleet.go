@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
+	"reflect"
 	"slices"
+	"time"
 )
 
 // FleetSpec describes a mix of device kinds. Each device of the simulator
@@ -66,6 +69,62 @@ type DeviceGroup struct {
 	// group's devices.
 	SystemDefense *SystemDefenseOptions `json:"system_defense,omitempty"`
 	HostTraffic   []HostTraffic         `json:"host_traffic,omitempty"`
+
+	// The failure mixes of a fleet (see the package documentation,
+	// Fleets at scale).
+
+	// Latency delays every HTTP answer of the group's devices (401s
+	// included) by this long, plus a uniformly random extra of up to
+	// LatencyJitter, replacing Options.Latency and LatencyJitter. In the
+	// fleet spec Go duration strings such as "50ms".
+	Latency       time.Duration `json:"-"`
+	LatencyJitter time.Duration `json:"-"`
+	// ResetAfterRequests, if set, makes the group's devices reset every
+	// TCP connection (plain and TLS) after answering that many requests on
+	// it: 0 resets each connection as soon as it is accepted, before a
+	// TLS handshake or any request; n answers n requests and resets the
+	// connection when the next one arrives, without executing it.
+	ResetAfterRequests *int `json:"reset_after_requests,omitempty"`
+	// NoAMT places at the group's addresses a machine without AMT whose
+	// web server listens on the plain WS-Man port: every request is
+	// answered 404 Not Found with a small HTML page, no Server header and
+	// no digest challenge. Nothing listens on the TLS, RMCP and
+	// redirection ports.
+	NoAMT bool `json:"no_amt,omitempty"`
+	// Empty leaves the group's addresses without a device: nothing is
+	// bound on them, so connections are refused and pings go unanswered.
+	// An empty group takes no other setting.
+	Empty bool `json:"empty,omitempty"`
+}
+
+// UnmarshalJSON reads a group strictly, with latency and latency_jitter
+// as Go duration strings.
+func (g *DeviceGroup) UnmarshalJSON(data []byte) error {
+	type plain DeviceGroup
+	var v struct {
+		plain
+		Latency       string `json:"latency"`
+		LatencyJitter string `json:"latency_jitter"`
+	}
+	if err := strictJSON(data, &v); err != nil {
+		return err
+	}
+	*g = DeviceGroup(v.plain)
+	for _, f := range []struct {
+		name string
+		in   string
+		out  *time.Duration
+	}{{"latency", v.Latency, &g.Latency}, {"latency_jitter", v.LatencyJitter, &g.LatencyJitter}} {
+		if f.in == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f.in)
+		if err != nil {
+			return fmt.Errorf("group %q: %s: %w", g.Name, f.name, err)
+		}
+		*f.out = d
+	}
+	return nil
 }
 
 // ParseFleetSpec reads a JSON fleet spec. Unknown fields, trailing data and
@@ -153,6 +212,18 @@ func (spec *FleetSpec) validate() error {
 		if _, err := parseTraffic(g.HostTraffic); err != nil {
 			return fail("%v", err)
 		}
+		if g.Latency < 0 || g.LatencyJitter < 0 {
+			return fail("latency and latency_jitter must not be negative")
+		}
+		if r := g.ResetAfterRequests; r != nil && *r < 0 {
+			return fail("reset_after_requests %d must not be negative", *r)
+		}
+		if g.NoAMT && g.TLSOnly {
+			return fail("no_amt and tls_only exclude each other (a machine without AMT serves plain HTTP)")
+		}
+		if g.Empty && !reflect.DeepEqual(*g, DeviceGroup{Name: g.Name, Weight: g.Weight, Empty: true}) {
+			return fail("an empty group takes no setting but name and weight")
+		}
 	}
 	return nil
 }
@@ -204,6 +275,19 @@ type profile struct {
 	optInRequired   int64 // IPS_OptInService.OptInRequired (all in CCM)
 	defense         *SystemDefenseOptions
 	traffic         []trafficFlow
+	latency         time.Duration // added to every HTTP answer
+	jitter          time.Duration // up to this much more, uniformly random
+	resetAfter      int           // requests answered per connection before a reset; -1 never
+	noAMT           bool          // a web server that is not AMT (404 to everything)
+	empty           bool          // no device at all
+}
+
+// delay is how long the device waits before handling an HTTP request.
+func (p *profile) delay() time.Duration {
+	if p.jitter <= 0 {
+		return p.latency
+	}
+	return p.latency + rand.N(p.jitter+1)
 }
 
 // finish applies the rules that follow from other settings: client
@@ -211,6 +295,9 @@ type profile struct {
 func (p *profile) finish() *profile {
 	if p.provMode == provModeCCM {
 		p.optInRequired = optInAll
+	}
+	if p.noAMT {
+		p.noRMCP = true
 	}
 	return p
 }
@@ -237,6 +324,9 @@ func baseProfile(opts *Options) *profile {
 		optInRequired:   opts.OptInRequired,
 		defense:         opts.SystemDefense,
 		traffic:         must(parseTraffic(opts.HostTraffic)),
+		latency:         opts.Latency,
+		jitter:          opts.LatencyJitter,
+		resetAfter:      -1,
 	}).finish()
 }
 
@@ -281,6 +371,14 @@ func groupProfile(base *profile, g *DeviceGroup) *profile {
 	if g.HostTraffic != nil {
 		p.traffic = must(parseTraffic(g.HostTraffic))
 	}
+	if g.Latency != 0 || g.LatencyJitter != 0 {
+		p.latency, p.jitter = g.Latency, g.LatencyJitter
+	}
+	if g.ResetAfterRequests != nil {
+		p.resetAfter = *g.ResetAfterRequests
+	}
+	p.noAMT = g.NoAMT
+	p.empty = g.Empty
 	return p.finish()
 }
 

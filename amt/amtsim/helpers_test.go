@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/beevik/etree"
 	"github.com/icholy/digest"
 	"github.com/stretchr/testify/require"
@@ -24,11 +25,11 @@ const (
 	testUser = "admin"
 	testPass = "P@ssw0rd1"
 
-	uriGeneral  = prefixAMT + "AMT_GeneralSettings"
-	uriSoftware = prefixCIM + "CIM_SoftwareIdentity"
-	uriSetup    = prefixAMT + "AMT_SetupAndConfigurationService"
-	uriEthernet = prefixAMT + "AMT_EthernetPortSettings"
-	uriPackage  = prefixCIM + "CIM_ComputerSystemPackage"
+	uriGeneral  = soap.PrefixAMT + "AMT_GeneralSettings"
+	uriSoftware = soap.PrefixCIM + "CIM_SoftwareIdentity"
+	uriSetup    = soap.PrefixAMT + "AMT_SetupAndConfigurationService"
+	uriEthernet = soap.PrefixAMT + "AMT_EthernetPortSettings"
+	uriPackage  = soap.PrefixCIM + "CIM_ComputerSystemPackage"
 )
 
 // startSim starts a simulator with plain HTTP only unless opts says
@@ -119,11 +120,11 @@ func esc(s string) string {
 const identifyBody = `<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>`
 
 func getReq(uri string, sels ...sel) string {
-	return envelope(actGet, uri, "1", sels, "")
+	return envelope(soap.ActGet, uri, "1", sels, "")
 }
 
 func enumerateReq(uri string) string {
-	return envelope(actEnumerate, uri, "2", nil, `<n:Enumerate xmlns:n="`+nsEnum+`"/>`)
+	return envelope(soap.ActEnumerate, uri, "2", nil, `<n:Enumerate xmlns:n="`+soap.NSEnum+`"/>`)
 }
 
 func pullReq(uri, ctxID string, maxElements int) string {
@@ -131,7 +132,7 @@ func pullReq(uri, ctxID string, maxElements int) string {
 	if maxElements > 0 {
 		me = fmt.Sprintf("<n:MaxElements>%d</n:MaxElements>", maxElements)
 	}
-	return envelope(actPull, uri, "3", nil, `<n:Pull xmlns:n="`+nsEnum+`"><n:EnumerationContext>`+ctxID+`</n:EnumerationContext>`+me+`</n:Pull>`)
+	return envelope(soap.ActPull, uri, "3", nil, `<n:Pull xmlns:n="`+soap.NSEnum+`"><n:EnumerationContext>`+ctxID+`</n:EnumerationContext>`+me+`</n:Pull>`)
 }
 
 // parseDoc parses a response body with etree.
@@ -181,12 +182,12 @@ func requireFault(t *testing.T, resp *http.Response, data []byte, subcode string
 	t.Helper()
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "body: %s", data)
 	root := parseDoc(t, data)
-	f := find(root, nsSOAP, "Fault")
+	f := find(root, soap.NSSOAP, "Fault")
 	require.NotNil(t, f, "no fault in %s", data)
-	sub := find(find(f, nsSOAP, "Subcode"), nsSOAP, "Value")
+	sub := find(find(f, soap.NSSOAP, "Subcode"), soap.NSSOAP, "Value")
 	require.NotNil(t, sub)
 	require.Equal(t, subcode, sub.Text())
-	require.Nil(t, find(root, nsWSMan, "ResourceURI"), "fault header must not carry a ResourceURI")
+	require.Nil(t, find(root, soap.NSWSMan, "ResourceURI"), "fault header must not carry a ResourceURI")
 	return root
 }
 
@@ -200,7 +201,7 @@ func textOf(e *etree.Element, ns, local string) string {
 // bootConfigRef is the BootConfigSetting EPR parameter of SetBootConfigRole
 // with the given prefix for the CIM_BootService namespace.
 func bootConfigRef(pfx string) string {
-	return `<` + pfx + `:BootConfigSetting xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `"><a:Address>` + uriAnon +
+	return `<` + pfx + `:BootConfigSetting xmlns:a="` + soap.NSAddr + `" xmlns:w="` + soap.NSWSMan + `"><a:Address>` + soap.URIAnon +
 		`</a:Address><a:ReferenceParameters><w:ResourceURI>` + uriBootConfigSetting +
 		`</w:ResourceURI><w:SelectorSet><w:Selector Name="InstanceID">` + bootConfigID +
 		`</w:Selector></w:SelectorSet></a:ReferenceParameters></` + pfx + `:BootConfigSetting>`

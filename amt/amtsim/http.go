@@ -1,99 +1,113 @@
 package amtsim
 
 import (
-	"bufio"
+	"bytes"
 	"cmp"
-	"crypto/tls"
+	"context"
+	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/wire"
 )
 
-const (
-	contentTypeSOAP = "application/soap+xml; charset=UTF-8"
-	wsmanPath       = "/wsman"
-)
+const wsmanPath = "/wsman"
 
-// HTML pages in the style of the firmware's built-in web server.
-const (
-	htmlHead = `<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" ><html lang="en"><head>` +
-		`<meta http-equiv="Content-Type" content="text/html; charset=utf-8"><title>Intel&reg; Active Management Technology</title></head>` +
-		`<body><h1>Intel<sup>&reg;</sup> Active Management Technology</h1><h2 class=warn>`
-	htmlTail        = `</h2></body></html>`
-	msgLogonFailed  = "Log on failed. Incorrect user name or password, or user account temporarily locked."
-	msgBadRequest   = "Bad Request. The request could not be understood."
-	msgTooLarge     = "Bad Request. The request is too large."
-	msgNotFound     = "Not Found. The requested page does not exist."
-	msgNotAllowed   = "Method Not Allowed."
-	msgServiceError = "The service is temporarily unavailable."
-)
-
-func (d *Device) serverHeader() string {
-	return "Intel(R) Active Management Technology " + d.prof.version
+// firmware is what the device's HTTP framing follows.
+func (d *Device) firmware() wire.Firmware {
+	return wire.Firmware{Version: d.prof.version, Major: d.major}
 }
 
-// ServeHTTP implements the device side of WS-Management over HTTP.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serveWire answers one request on a WS-Man port (wire.Server's handler).
+func (s *Server) serveWire(r *wire.Request) wire.Response {
 	start := time.Now()
-	ci, _ := r.Context().Value(connKey{}).(*connInfo)
-	if ci == nil || ci.dev == nil {
-		http.Error(w, "no device", http.StatusMisdirectedRequest)
-		return
+	d, _ := r.Conn.Value.(*Device)
+	if d == nil {
+		return wire.Response{Reset: true}
 	}
-	d := ci.dev
 	d.mu.Lock()
 	d.stats.HTTPRequests++
 	d.mu.Unlock()
-	w.Header()["Server"] = []string{d.serverHeader()}
-
-	status, op := s.handle(w, r, d, ci.tls)
-	s.log.Debug("request", "device", d.ip, "remote", r.RemoteAddr, "tls", ci.tls,
-		"method", r.Method, "path", r.URL.Path, "action", op, "status", status,
+	if n := d.prof.resetAfter; n >= 0 && r.Conn.Requests > n {
+		s.log.Debug("request", "device", d.ip, "remote", r.Conn.RemoteAddr().String(), "tls", r.Conn.TLS, "reset_after_requests", n)
+		return wire.Response{Reset: true}
+	}
+	if lat := d.prof.delay(); lat > 0 {
+		if err := s.sleepConn(lat, r.Conn); err != nil {
+			if err == errClientGone {
+				s.log.Debug("client gave up during the latency", "device", d.ip, "remote", r.Conn.RemoteAddr().String())
+			}
+			return wire.Response{Reset: true}
+		}
+	}
+	if d.prof.noAMT {
+		return notAMT()
+	}
+	resp, op := s.handle(r, d)
+	if !s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return resp // the arguments below would allocate even unlogged
+	}
+	s.log.Debug("request", "device", d.ip, "remote", r.Conn.RemoteAddr().String(), "tls", r.Conn.TLS,
+		"method", r.Method, "path", r.Path, "action", op, "status", resp.Status, "reset", resp.Reset,
 		"duration", time.Since(start))
+	return resp
 }
 
-// handle answers one request and returns the status written (0 for a
-// reset connection) and the operation name for the log.
-func (s *Server) handle(w http.ResponseWriter, r *http.Request, d *Device, isTLS bool) (int, string) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodySize+1))
-	if err != nil {
-		return writeHTML(w, http.StatusBadRequest, msgBadRequest, true), ""
-	}
-	if len(body) > maxBodySize {
-		return writeHTML(w, http.StatusBadRequest, msgTooLarge, true), ""
+// handle answers one request and returns the response and the operation
+// name for the log.
+func (s *Server) handle(r *wire.Request, d *Device) (wire.Response, string) {
+	fw := d.firmware()
+	switch {
+	case errors.Is(r.BodyErr, wire.ErrTooLarge):
+		return fw.Page(http.StatusBadRequest, wire.MsgTooLarge, true), ""
+	case r.BodyErr != nil: // a malformed request or body [modelled: the page of the 400 capture]
+		return fw.Page(http.StatusBadRequest, wire.MsgBadRequest, true), ""
 	}
 	var req *request
 	var parseErr error
-	if len(body) == 0 {
-		parseErr = errNoRoot
-	} else {
-		req, parseErr = decodeRequest(body)
+	parse := func() {
+		if len(r.Body) == 0 {
+			parseErr = errNoRoot
+		} else {
+			req, parseErr = decodeRequest(r.Body)
+		}
 	}
-	isIdentify := parseErr == nil && req.identify && r.Method == http.MethodPost && r.URL.Path == wsmanPath
+	// Only Identify is answered without credentials. A body without the
+	// name cannot be Identify, so it is parsed after authentication: a
+	// request the device challenges is not parsed at all.
+	mayIdentify := bytes.Contains(r.Body, identifyName)
+	if mayIdentify {
+		parse()
+	}
+	isIdentify := mayIdentify && parseErr == nil && req.identify && r.Method == http.MethodPost && r.Path == wsmanPath
 
 	var acct Account
 	if !isIdentify {
 		var res authResult
-		acct, res = d.authenticate(r.Method, r.URL.RequestURI(), r.Header.Get("Authorization"))
+		acct, res = d.authenticate(r.Method, r.Target, r.Authorization)
 		if res != authOK {
-			return s.writeChallenge(w, d, res == authStale), "auth"
+			return fw.Challenge(d.realm, d.issueNonce(), res == authStale), "auth"
 		}
+	}
+	if !mayIdentify {
+		parse()
 	}
 	d.mu.Lock()
 	d.stats.Authenticated++
 	d.mu.Unlock()
 
-	if r.URL.Path != wsmanPath {
-		return writeHTML(w, http.StatusNotFound, msgNotFound, false), ""
+	if r.Path != wsmanPath {
+		return fw.Page(http.StatusNotFound, wire.MsgNotFound, false), ""
 	}
 	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		return writeHTML(w, http.StatusMethodNotAllowed, msgNotAllowed, false), ""
+		return fw.Page(http.StatusMethodNotAllowed, wire.MsgNotAllowed, false, wire.Field{Name: "Allow", Value: http.MethodPost}), ""
 	}
 	if parseErr != nil {
-		return writeHTML(w, http.StatusBadRequest, msgBadRequest, true), ""
+		return fw.Page(http.StatusBadRequest, wire.MsgBadRequest, true), ""
 	}
 
 	op := req.opName()
@@ -102,7 +116,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, d *Device, isTLS
 			d.mu.Lock()
 			d.stats.Actions[identifyAction]++
 			d.mu.Unlock()
-			return http.StatusOK, identifyEnvelope(fmt.Sprintf("AMT %d.%d", d.major, d.minor), isTLS)
+			return http.StatusOK, identifyEnvelope(fmt.Sprintf("AMT %d.%d", d.major, d.minor), r.Conn.TLS)
 		}
 		return d.execute(req, acct)
 	}
@@ -111,145 +125,94 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, d *Device, isTLS
 	f := d.takeFault(op, req.resourceURI)
 	d.mu.Unlock()
 	if f == nil {
-		status, out := exec()
-		return writeSOAP(w, status, out), op
+		return fw.SOAP(exec()), op
 	}
 	s.log.Debug("injecting fault", "device", d.ip, "kind", f.Kind.String(), "action", op)
 	switch f.Kind {
 	case FaultDelay:
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-s.done:
-			// Shutting down: drop the connection rather than answer.
-			resetConnection(w)
-			return 0, op
-		case <-r.Context().Done():
-			return 0, op
+		if err := s.sleepConn(f.Delay, r.Conn); err != nil {
+			// Shutting down or the client gone: drop the connection.
+			return wire.Response{Reset: true}, op
 		}
-		status, out := exec()
-		return writeSOAP(w, status, out), op
+		return fw.SOAP(exec()), op
 	case FaultDelayAnswer:
 		status, out := exec()
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-s.done:
-			resetConnection(w)
-			return 0, op
-		case <-r.Context().Done():
-			return 0, op // the client gave up; the request was executed
+		if err := s.sleepConn(f.Delay, r.Conn); err != nil {
+			return wire.Response{Reset: true}, op // the request was executed
 		}
-		return writeSOAP(w, status, out), op
+		return fw.SOAP(status, out), op
 	case FaultStatus:
-		return writeHTML(w, f.Status, msgServiceError, false), op
+		return fw.Page(f.Status, wire.MsgServiceError, false), op
 	case FaultResetAfterRequest:
 		exec()
-		resetConnection(w)
-		return 0, op
+		return wire.Response{Reset: true}, op
 	case FaultResetMidResponse:
-		status, out := exec()
-		s.resetMidResponse(w, d, status, out)
-		return 0, op
+		resp := fw.SOAP(exec())
+		resp.Reset, resp.ResetAfter = true, max(len(resp.Body)/2, 1)
+		return resp, op
 	case FaultMalformedBody:
 		status, out := exec()
-		return writeSOAP(w, status, out[:len(out)/2]), op
+		return fw.SOAP(status, out[:len(out)/2]), op
 	case FaultInternalError:
 		d.mu.Lock()
 		relatesTo := cmp.Or(req.messageID, "0")
 		out := faultEnvelope(relatesTo, d.nextMessageID(), faultInternalError(f.PTStatus))
 		d.mu.Unlock()
-		return writeSOAP(w, http.StatusBadRequest, out), op
+		return fw.SOAP(http.StatusBadRequest, out), op
 	}
-	status, out := exec()
-	return writeSOAP(w, status, out), op
+	return fw.SOAP(exec()), op
 }
 
-// writeSOAP sends an envelope chunked, without Content-Length, as the
-// firmware does.
-func writeSOAP(w http.ResponseWriter, status int, body []byte) int {
-	h := w.Header()
-	h["Content-Type"] = []string{contentTypeSOAP}
-	h["X-Frame-Options"] = []string{"DENY"}
-	w.WriteHeader(status)
-	if fl, ok := w.(http.Flusher); ok {
-		fl.Flush() // headers go out now, so the body is chunked
-	}
-	_, _ = w.Write(body)
-	return status
-}
+// identifyName is in every Identify request, as its element's name.
+var identifyName = []byte("Identify")
 
-func writeHTML(w http.ResponseWriter, status int, msg string, closeConn bool) int {
-	h := w.Header()
-	h["Content-Type"] = []string{"text/html"}
-	if closeConn {
-		h["Connection"] = []string{"close"}
-	}
-	page := htmlHead + msg + htmlTail
-	h["Content-Length"] = []string{fmt.Sprint(len(page))}
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, page)
-	return status
-}
+var (
+	errShuttingDown = errors.New("amtsim: shutting down")
+	errClientGone   = errors.New("amtsim: the client closed the connection")
+)
 
-// writeChallenge sends the digest challenge with a fresh nonce. The header
-// name and parameter layout (no space before stale) follow the firmware.
-func (s *Server) writeChallenge(w http.ResponseWriter, d *Device, stale bool) int {
-	h := w.Header()
-	h["WWW-Authenticate"] = []string{fmt.Sprintf(`Digest realm="%s", nonce="%s",stale="%t",qop="auth"`,
-		d.realm, d.issueNonce(), stale)}
-	return writeHTML(w, http.StatusUnauthorized, msgLogonFailed, true)
-}
+// peerCheck is how often a long wait checks whether the client is gone.
+const peerCheck = 50 * time.Millisecond
 
-// rawConn hijacks the connection and returns the TCP connection under any
-// TLS layer.
-func rawConn(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return nil, nil
+// sleepConn waits for d, or returns errShuttingDown when the server closes
+// first, or errClientGone when the client closes or resets the connection
+// meanwhile (checked every peerCheck), so that a slow device lets go of a
+// client that gave up.
+func (s *Server) sleepConn(d time.Duration, c *wire.Conn) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var tick <-chan time.Time
+	if d > peerCheck {
+		tk := time.NewTicker(peerCheck)
+		defer tk.Stop()
+		tick = tk.C
 	}
-	c, brw, err := hj.Hijack()
-	if err != nil {
-		return nil, nil
-	}
-	return c, brw
-}
-
-// abort closes c with SO_LINGER 0 so that the peer sees a reset. For TLS the
-// TCP connection is closed directly, without a close_notify alert.
-func abort(c net.Conn) {
-	inner := c
-	if tc, ok := c.(*tls.Conn); ok {
-		inner = tc.NetConn()
-	}
-	if tcp, ok := inner.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0)
-	}
-	_ = inner.Close()
-}
-
-func resetConnection(w http.ResponseWriter) {
-	if c, _ := rawConn(w); c != nil {
-		abort(c)
+	for {
+		select {
+		case <-t.C:
+			return nil
+		case <-s.done:
+			return errShuttingDown
+		case <-tick:
+			if c.PeerClosed() {
+				return errClientGone
+			}
+		}
 	}
 }
 
-// resetMidResponse writes the status line, the headers and part of the
-// first chunk of the body, then resets the connection.
-func (s *Server) resetMidResponse(w http.ResponseWriter, d *Device, status int, body []byte) {
-	c, brw := rawConn(w)
-	if c == nil {
-		return
+// notAMTPage is what a machine without AMT answers on the WS-Man port: an
+// ordinary web server's 404.
+const notAMTPage = "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
+
+func notAMT() wire.Response {
+	return wire.Response{
+		Status: http.StatusNotFound,
+		Fields: []wire.Field{{Name: "Content-Type", Value: "text/html"}, {Name: "Content-Length", Value: strconv.Itoa(len(notAMTPage))}},
+		Body:   []byte(notAMTPage),
 	}
-	part := body[:len(body)/2]
-	fmt.Fprintf(brw, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
-	fmt.Fprintf(brw, "Date: %s\r\n", time.Now().UTC().Format(http.TimeFormat))
-	fmt.Fprintf(brw, "Server: %s\r\n", d.serverHeader())
-	fmt.Fprintf(brw, "X-Frame-Options: DENY\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n", contentTypeSOAP)
-	fmt.Fprintf(brw, "%X\r\n", len(body))
-	_, _ = brw.Write(part)
-	_ = brw.Flush()
-	abort(c)
 }
+
+// abort resets a connection (see wire.Abort); the redirection port uses
+// it too.
+func abort(c net.Conn) { wire.Abort(c) }

@@ -510,8 +510,8 @@ func (d *Device) finishIDERLocked(run *iderRun, err error) {
 		if run.cd {
 			src = BootSourceIDERCD
 		}
-		if i := run.rec.BootSeq - 1; i >= 0 && i < len(d.power.boots) {
-			d.power.boots[i].Source = src
+		if i := run.rec.BootSeq - 1; i >= 0 && i < len(d.boots) {
+			d.boots[i].Source = src
 		}
 	} else {
 		run.rec.Err = err.Error()
@@ -534,7 +534,7 @@ func copyIDERBoot(b IDERBoot) IDERBoot {
 func (d *Device) IDERBoots() []IDERBoot {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.settlePower(time.Now())
+	d.power.Settle(time.Now())
 	var out []IDERBoot
 	for _, r := range d.iderRuns {
 		if r.done {
@@ -553,7 +553,7 @@ func (d *Device) WaitIDERBoot(ctx context.Context, n int) (IDERBoot, error) {
 	}
 	for {
 		d.mu.Lock()
-		d.settlePower(time.Now())
+		d.power.Settle(time.Now())
 		if n <= len(d.iderRuns) && d.iderRuns[n-1].done {
 			b := copyIDERBoot(d.iderRuns[n-1].rec)
 			d.mu.Unlock()
@@ -577,9 +577,9 @@ func (d *Device) WaitBoot(ctx context.Context, n int) (BootRecord, error) {
 	}
 	for {
 		d.mu.Lock()
-		d.settlePower(time.Now())
-		if n <= len(d.power.boots) {
-			b := d.power.boots[n-1]
+		d.power.Settle(time.Now())
+		if n <= len(d.boots) {
+			b := d.boots[n-1]
 			d.mu.Unlock()
 			return b, nil
 		}

@@ -5,13 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/beevik/etree"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func hostPut(name string) string {
-	return envelope(actPut, uriGeneral, "1", nil,
+	return envelope(soap.ActPut, uriGeneral, "1", nil,
 		`<g:AMT_GeneralSettings xmlns:g="`+uriGeneral+`"><g:HostName>`+name+`</g:HostName></g:AMT_GeneralSettings>`)
 }
 
@@ -30,23 +31,23 @@ func TestInjectedFaults(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), delay)
 	})
 	t.Run("Status", func(t *testing.T) {
-		before := d.Stats().Actions[actGet]
+		before := d.Stats().Actions[soap.ActGet]
 		d.InjectFault(Fault{Kind: FaultStatus, Status: http.StatusServiceUnavailable, Times: 2})
 		for range 2 {
 			resp, _ := wc.post(getReq(uriGeneral))
 			require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 			assert.NotEmpty(t, resp.Header.Get("Server"))
 		}
-		assert.Equal(t, before, d.Stats().Actions[actGet], "not executed")
+		assert.Equal(t, before, d.Stats().Actions[soap.ActGet], "not executed")
 		resp, _ := wc.post(getReq(uriGeneral))
 		require.Equal(t, http.StatusOK, resp.StatusCode, "Times exhausted")
 	})
 	t.Run("ResetAfterRequest", func(t *testing.T) {
-		d.InjectFault(Fault{Kind: FaultResetAfterRequest, Action: actPut, Times: 1})
+		d.InjectFault(Fault{Kind: FaultResetAfterRequest, Action: soap.ActPut, Times: 1})
 		_, _, err := wc.tryPost(hostPut("after-reset"))
 		require.Error(t, err)
 		assert.Equal(t, "after-reset", d.Hostname(), "executed before the reset")
-		assert.Equal(t, 1, d.Stats().Actions[actPut])
+		assert.Equal(t, 1, d.Stats().Actions[soap.ActPut])
 	})
 	t.Run("ResetMidResponse", func(t *testing.T) {
 		d.InjectFault(Fault{Kind: FaultResetMidResponse, Action: "Put", Times: 1})

@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"fmt"
 	"net"
 	"slices"
@@ -16,7 +18,7 @@ import (
 // options.
 
 const (
-	uriOptInService = prefixIPS + "IPS_OptInService"
+	uriOptInService = soap.PrefixIPS + "IPS_OptInService"
 	optInName       = "Intel(r) AMT OptIn Service"
 	optInMinMajor   = 6 // first firmware with user consent
 
@@ -167,7 +169,7 @@ func (d *Device) nextOptInCode() string {
 // displayed) and returns 0. While a code is displayed it shows the same
 // code again; once consent is received or in use nothing changes. Both
 // return 0.
-func methodStartOptIn(d *Device, _ *instance, _ *node) ([]outParam, *wsFault) {
+func methodStartOptIn(d *Device, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
 	now := time.Now()
 	d.settleOptInLocked(now)
 	switch d.optIn.state {
@@ -187,14 +189,14 @@ func methodStartOptIn(d *Device, _ *instance, _ *node) ([]outParam, *wsFault) {
 // the code is dropped (state 0). Without a displayed code it returns
 // PT_STATUS 2 (NOT_READY, as firmware answers a code sent out of turn); a
 // missing or non-numeric OptInCode PT_STATUS 36.
-func methodSendOptInCode(d *Device, _ *instance, input *node) ([]outParam, *wsFault) {
+func methodSendOptInCode(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	now := time.Now()
 	d.settleOptInLocked(now)
-	v := input.child(uriOptInService, "OptInCode")
+	v := input.Child(uriOptInService, "OptInCode")
 	if v == nil {
 		return returnValue(ptInvalidParameter), nil
 	}
-	code, err := strconv.ParseUint(v.value(), 10, 32)
+	code, err := strconv.ParseUint(v.Value(), 10, 32)
 	if err != nil {
 		return returnValue(ptInvalidParameter), nil
 	}
@@ -220,7 +222,7 @@ func methodSendOptInCode(d *Device, _ *instance, input *node) ([]outParam, *wsFa
 // methodCancelOptIn drops the code or the consent (state 0) and ends the
 // IDE-R and SOL sessions the consent was given for; with nothing started
 // it returns PT_STATUS 2 (NOT_READY), as the capture shows.
-func methodCancelOptIn(d *Device, _ *instance, _ *node) ([]outParam, *wsFault) {
+func methodCancelOptIn(d *Device, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
 	d.settleOptInLocked(time.Now())
 	if d.optIn.state == optInNotStarted {
 		return returnValue(ptNotReady), nil
@@ -244,40 +246,40 @@ func methodCancelOptIn(d *Device, _ *instance, _ *node) ([]outParam, *wsFault) {
 // mode, which always requires consent for everything) refuses a change of
 // OptInRequired with AMT-STATUS 16 (NOT_PERMITTED); an invalid value is
 // AMT-STATUS 36.
-func putOptInService(d *Device, inst *instance, body *node) *wsFault {
-	if !body.is(uriOptInService, "IPS_OptInService") {
-		return faultSchemaValidation()
+func putOptInService(d *Device, inst *instance, body *soap.Node) *soap.Fault {
+	if !body.Is(uriOptInService, "IPS_OptInService") {
+		return soap.FaultSchemaValidation()
 	}
 	next := inst.clone()
 	seen := map[string]bool{}
-	for _, ch := range body.children {
-		if ch.space != uriOptInService || seen[ch.local] {
-			return faultSchemaValidation()
+	for _, ch := range body.Children {
+		if ch.Space != uriOptInService || seen[ch.Local] {
+			return soap.FaultSchemaValidation()
 		}
-		seen[ch.local] = true
-		v := ch.value()
-		switch ch.local {
+		seen[ch.Local] = true
+		v := ch.Value()
+		switch ch.Local {
 		case "OptInRequired":
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return faultSchemaValidation()
+				return soap.FaultSchemaValidation()
 			}
 			if cur, _ := inst.get("OptInRequired"); cur != v && inst.number("CanModifyOptInPolicy") == 0 {
-				return faultInternalError(ptNotPermitted)
+				return soap.FaultInternalError(ptNotPermitted)
 			}
 			if n != optInNone && n != optInKVM && n != optInAll {
-				return faultInternalError(ptInvalidParameter)
+				return soap.FaultInternalError(ptInvalidParameter)
 			}
 			next.set("OptInRequired", strconv.FormatInt(n, 10))
 		case "OptInDisplayTimeout":
 			if !typeUint.valid(v) {
-				return faultSchemaValidation()
+				return soap.FaultSchemaValidation()
 			}
 			next.set("OptInDisplayTimeout", v)
 		default:
-			cur, ok := inst.props[ch.local]
+			cur, ok := inst.props[ch.Local]
 			if !ok || cur.epr != nil || !slices.Equal(cur.values, []string{v}) {
-				return faultInvalidRepresentation()
+				return soap.FaultInvalidRepresentation()
 			}
 		}
 	}

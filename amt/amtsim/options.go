@@ -165,6 +165,11 @@ type Options struct {
 	// any time: the next request reusing a nonce gets 401 with
 	// stale="false". See Device.ForgetNonces.
 	FaultForgetNoncesEvery int
+	// Latency delays every HTTP answer (401s included) of every device by
+	// this long, plus a uniformly random extra of up to LatencyJitter, as
+	// a device across a network answers; a fleet group's latency replaces
+	// both. Default 0.
+	Latency, LatencyJitter time.Duration
 	// SystemDefense configures the modelled parts of System Defense:
 	// limits, status codes and the length of a timeout minute.
 	SystemDefense *SystemDefenseOptions
@@ -263,6 +268,9 @@ func (o *Options) normalize() ([]net.IP, error) {
 	if o.TransitionTime < 0 {
 		return nil, errors.New("amtsim: negative transition time")
 	}
+	if o.Latency < 0 || o.LatencyJitter < 0 {
+		return nil, errors.New("amtsim: negative latency or latency jitter")
+	}
 	for name := range o.BootCapabilities {
 		if !isBootCapabilityFlag(name) {
 			return nil, fmt.Errorf("amtsim: unknown boot capability %q", name)
@@ -302,11 +310,12 @@ func (o *Options) normalize() ([]net.IP, error) {
 		if err := o.Fleet.validate(); err != nil {
 			return nil, err
 		}
-		if o.TLSPort == -1 {
-			for _, g := range o.Fleet.Groups {
-				if g.TLSOnly {
-					return nil, fmt.Errorf("amtsim: fleet group %q is TLS-only but TLS is disabled", g.Name)
-				}
+		for _, g := range o.Fleet.Groups {
+			if o.TLSPort == -1 && g.TLSOnly {
+				return nil, fmt.Errorf("amtsim: fleet group %q is TLS-only but TLS is disabled", g.Name)
+			}
+			if o.HTTPPort == -1 && g.NoAMT {
+				return nil, fmt.Errorf("amtsim: fleet group %q has no AMT and answers plain HTTP, but plain HTTP is disabled", g.Name)
 			}
 		}
 	}

@@ -11,19 +11,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/beevik/etree"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 const (
-	uriAPMS = prefixCIM + "CIM_AssociatedPowerManagementService"
-	uriSAE  = prefixCIM + "CIM_ServiceAvailableToElement"
+	uriAPMS = soap.PrefixCIM + "CIM_AssociatedPowerManagementService"
+	uriSAE  = soap.PrefixCIM + "CIM_ServiceAvailableToElement"
 )
 
 func managedElementXML(pfx, name string) string {
-	return `<` + pfx + `:ManagedElement xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `"><a:Address>` + uriAnon +
-		`</a:Address><a:ReferenceParameters><w:ResourceURI>` + prefixCIM + `CIM_ComputerSystem</w:ResourceURI><w:SelectorSet>` +
+	return `<` + pfx + `:ManagedElement xmlns:a="` + soap.NSAddr + `" xmlns:w="` + soap.NSWSMan + `"><a:Address>` + soap.URIAnon +
+		`</a:Address><a:ReferenceParameters><w:ResourceURI>` + soap.PrefixCIM + `CIM_ComputerSystem</w:ResourceURI><w:SelectorSet>` +
 		`<w:Selector Name="Name">` + name + `</w:Selector><w:Selector Name="CreationClassName">CIM_ComputerSystem</w:Selector>` +
 		`</w:SelectorSet></a:ReferenceParameters></` + pfx + `:ManagedElement>`
 }
@@ -41,7 +42,7 @@ func osSavingReq(state int) string {
 }
 
 func sourceRef(id string) string {
-	return `<h:Source xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `"><a:Address>` + uriAnon +
+	return `<h:Source xmlns:a="` + soap.NSAddr + `" xmlns:w="` + soap.NSWSMan + `"><a:Address>` + soap.URIAnon +
 		`</a:Address><a:ReferenceParameters><w:ResourceURI>` + uriBootSourceSetting +
 		`</w:ResourceURI><w:SelectorSet><w:Selector Name="InstanceID">` + esc(id) +
 		`</w:Selector></w:SelectorSet></a:ReferenceParameters></h:Source>`
@@ -63,7 +64,7 @@ func setRoleReq(role int) string {
 }
 
 func bootPutReq(props string) string {
-	return envelope(actPut, uriBootSettingData, "14", nil,
+	return envelope(soap.ActPut, uriBootSettingData, "14", nil,
 		`<r:AMT_BootSettingData xmlns:r="`+uriBootSettingData+`">`+props+`</r:AMT_BootSettingData>`)
 }
 
@@ -194,7 +195,7 @@ func TestPowerStateMachine(t *testing.T) {
 		// The parent association class returns the same instance.
 		resp, data := wc.post(enumerateReq(uriSAE))
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		_, data = wc.post(pullReq(uriSAE, textOf(parseDoc(t, data), nsEnum, "EnumerationContext"), 10))
+		_, data = wc.post(pullReq(uriSAE, textOf(parseDoc(t, data), soap.NSEnum, "EnumerationContext"), 10))
 		items := findAll(parseDoc(t, data), uriAPMS, "CIM_AssociatedPowerManagementService")
 		require.Len(t, items, 1)
 		assert.Equal(t, "8", textOf(items[0], uriAPMS, "PowerState"))
@@ -258,15 +259,15 @@ func TestPowerOldFirmware(t *testing.T) {
 	assert.Nil(t, find(wc.powerInstance(), uriAPMS, "AvailableRequestedPowerStates"), "before AMT 9: RequestedPowerState instead")
 	d := sim.Devices()[0]
 	d.mu.Lock()
-	assert.Equal(t, []int{10, 8, 5, 11}, d.availablePowerStates(), "what the device still accepts")
+	assert.Equal(t, []int{10, 8, 5, 11}, d.power.AvailableStates(), "what the device still accepts")
 	d.mu.Unlock()
 	for _, ps := range []int{powerSleep, powerHibernate, powerSoftOff, powerSoftReset} {
 		assert.Equal(t, rvUnknownError, wc.returnValue(powerReq(ps)), "PowerState %d is not supported before AMT 9", ps)
 	}
 	resp, data := wc.post(getReq(uriIPSPowerService))
 	requireFault(t, resp, data, "b:DestinationUnreachable")
-	_, data = wc.post(getReq(prefixCIM + "CIM_PowerManagementCapabilities"))
-	assert.Equal(t, []int{5, 8, 2, 10, 11}, ints(findAll(parseDoc(t, data), prefixCIM+"CIM_PowerManagementCapabilities", "PowerStatesSupported")))
+	_, data = wc.post(getReq(soap.PrefixCIM + "CIM_PowerManagementCapabilities"))
+	assert.Equal(t, []int{5, 8, 2, 10, 11}, ints(findAll(parseDoc(t, data), soap.PrefixCIM+"CIM_PowerManagementCapabilities", "PowerStatesSupported")))
 }
 
 func TestPowerRedirectionSession(t *testing.T) {
@@ -594,7 +595,7 @@ func TestBootSettingsRefused(t *testing.T) {
 	}
 	requireStatus := func(data []byte, status string) {
 		t.Helper()
-		assert.Equal(t, "AMT-STATUS "+status, textOf(parseDoc(t, data), nsSOAP, "Detail"))
+		assert.Equal(t, "AMT-STATUS "+status, textOf(parseDoc(t, data), soap.NSSOAP, "Detail"))
 	}
 
 	t.Run("read-only property", func(t *testing.T) {
@@ -626,7 +627,7 @@ func TestBootSettingsRefused(t *testing.T) {
 			}
 			resp, data := wc.post(bootPutReq(`<r:` + opt + `>true</r:` + opt + `>`))
 			root := requireFault(t, resp, data, "e:InternalError")
-			assert.Equal(t, "a:Receiver", textOf(find(root, nsSOAP, "Code"), nsSOAP, "Value"))
+			assert.Equal(t, "a:Receiver", textOf(find(root, soap.NSSOAP, "Code"), soap.NSSOAP, "Value"))
 			requireStatus(data, "2050")
 		}
 		resp, data := wc.post(bootPutReq(`<r:LockKeyboard>true</r:LockKeyboard>`))

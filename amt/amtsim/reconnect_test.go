@@ -86,13 +86,13 @@ func TestPowerChangeCompletesByItself(t *testing.T) {
 	wc := newClient(t, sim.URL(), testUser, testPass)
 	require.Equal(t, 0, wc.returnValue(powerReq(powerReset)))
 	d.mu.Lock() // never fail the test with the lock held: Close needs it
-	boots := len(d.power.boots)
+	boots := len(d.boots)
 	d.mu.Unlock()
 	assert.Zero(t, boots, "the change is still in progress")
 	require.Eventually(t, func() bool {
 		d.mu.Lock() // peek without settling
 		defer d.mu.Unlock()
-		return d.power.pending == nil && len(d.power.boots) == 1
+		return !d.power.Pending() && len(d.boots) == 1
 	}, 5*time.Second, time.Millisecond)
 
 	// A change still pending at Close leaves no goroutine behind

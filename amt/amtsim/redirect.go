@@ -217,6 +217,7 @@ func (rc *redirConn) releaseLocked() {
 	if d.sol == rc {
 		d.sol = nil
 	}
+	rc.releaseKVMLocked()
 	if rc.ider != nil || rc.solSlot {
 		d.sessionEndedLocked()
 		close(d.slotFreed)
@@ -326,8 +327,11 @@ func (rc *redirConn) serve() error {
 			return err
 		}
 	case tagKVM:
-		_ = reply(redirStatusRefused)
-		return errors.New("KVM is not simulated")
+		status, err := rc.takeKVMSlot()
+		if err != nil {
+			_ = reply(status)
+			return err
+		}
 	default:
 		return errors.New("unknown session type")
 	}
@@ -341,8 +345,11 @@ func (rc *redirConn) serve() error {
 	rc.s.log.Debug("redirection: session authenticated", "device", d.ip, "remote", rc.c.RemoteAddr(),
 		"type", strings.TrimSpace(tag), "user", rc.user, "tls", rc.tls)
 	_ = rc.c.SetReadDeadline(time.Time{})
-	if ider != nil {
+	switch {
+	case ider != nil:
 		return ider.serve()
+	case tag == tagKVM:
+		return rc.serveKVM()
 	}
 	return rc.serveSOL()
 }

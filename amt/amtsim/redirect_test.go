@@ -341,15 +341,10 @@ func TestRedirSessionRules(t *testing.T) {
 	d := sim.Devices()[0]
 	wc := newClient(t, sim.URL(), testUser, testPass)
 
-	tc := dialConsole(t, d.RedirectAddr(), nil)
-	st, err := tc.start("KVMR")
-	require.NoError(t, err)
-	assert.NotEqual(t, byte(0), st, "KVM is not simulated")
-
 	first := dialConsole(t, d.RedirectAddr(), nil)
 	first.session("IDER", 4)
 	second := dialConsole(t, d.RedirectAddr(), nil)
-	st, err = second.start("IDER")
+	st, err := second.start("IDER")
 	require.NoError(t, err)
 	assert.Equal(t, byte(2), st, "busy")
 	sol := dialConsole(t, d.RedirectAddr(), nil)

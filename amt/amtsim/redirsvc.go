@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"errors"
 	"strconv"
 	"time"
@@ -12,7 +14,7 @@ import (
 // feature bit is set.
 
 const (
-	uriRedirectionService = prefixAMT + "AMT_RedirectionService"
+	uriRedirectionService = soap.PrefixAMT + "AMT_RedirectionService"
 	redirServiceName      = "Intel(r) AMT Redirection Service"
 
 	redirStateBase   = 32768 // IDE-R and SOL disabled
@@ -44,11 +46,11 @@ var redirWritable = map[string]propType{"ListenerEnabled": typeBool, "EnabledSta
 // putRedirectionService applies a Put: ListenerEnabled and EnabledState
 // (32768 to 32771, as RequestStateChange accepts; the amtc captures Put
 // 32770) may change; other properties may be echoed unchanged.
-func putRedirectionService(d *Device, inst *instance, body *node) *wsFault {
-	if v := body.child(uriRedirectionService, "EnabledState"); v != nil {
-		st, err := strconv.Atoi(v.value())
+func putRedirectionService(d *Device, inst *instance, body *soap.Node) *soap.Fault {
+	if v := body.Child(uriRedirectionService, "EnabledState"); v != nil {
+		st, err := strconv.Atoi(v.Value())
 		if err != nil || st < redirStateBase || st > redirStateAll {
-			return faultInternalError(ptInvalidParameter)
+			return soap.FaultInternalError(ptInvalidParameter)
 		}
 	}
 	return applyPut(&classDef{name: "AMT_RedirectionService", uri: uriRedirectionService, writable: redirWritable}, inst, body)
@@ -69,7 +71,7 @@ func buildRedirectionService(d *Device) []*instance {
 // valid (0); anything else, or no RequestedState, is an Invalid Parameter
 // (5), the DMTF code of CIM_EnabledLogicalElement.RequestStateChange.
 // Sessions already open are not ended by disabling their feature.
-func methodRedirRequestStateChange(d *Device, inst *instance, input *node) ([]outParam, *wsFault) {
+func methodRedirRequestStateChange(d *Device, inst *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	st, ok := uintParam(input, uriRedirectionService, "RequestedState")
 	if !ok || st < redirStateBase || st > redirStateAll {
 		return returnValue(rvInvalidParameter), nil
@@ -84,7 +86,7 @@ func methodRedirRequestStateChange(d *Device, inst *instance, input *node) ([]ou
 // session by resetting its connection and returns 0, also when no such
 // session is open; another or no SessionType returns PT_STATUS 36
 // (INVALID_PARAMETER).
-func methodTerminateSession(d *Device, _ *instance, input *node) ([]outParam, *wsFault) {
+func methodTerminateSession(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	typ, ok := uintParam(input, uriRedirectionService, "SessionType")
 	switch {
 	case !ok:
@@ -135,7 +137,7 @@ func (d *Device) sessionStartedLocked(rc *redirConn) {
 // it was given for has ended. Call with d.mu held, after the slot is
 // released.
 func (d *Device) sessionEndedLocked() {
-	if d.optIn.state == optInInSession && d.ider == nil && d.sol == nil {
+	if d.optIn.state == optInInSession && d.ider == nil && d.sol == nil && d.kvm == nil {
 		d.resetOptInLocked("session ended")
 	}
 }

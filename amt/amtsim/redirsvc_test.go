@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -27,7 +28,7 @@ func terminateReq(typ int) string {
 // redirPutReq is a Put of the whole instance as read back, with the given
 // ListenerEnabled and EnabledState.
 func redirPutReq(state int, listener bool) string {
-	return envelope(actPut, uriRedirectionService, "22", nil, `<r:AMT_RedirectionService xmlns:r="`+uriRedirectionService+`">`+
+	return envelope(soap.ActPut, uriRedirectionService, "22", nil, `<r:AMT_RedirectionService xmlns:r="`+uriRedirectionService+`">`+
 		`<r:CreationClassName>AMT_RedirectionService</r:CreationClassName><r:ElementName>Intel(r) AMT Redirection Service</r:ElementName>`+
 		`<r:EnabledState>`+strconv.Itoa(state)+`</r:EnabledState><r:ListenerEnabled>`+strconv.FormatBool(listener)+`</r:ListenerEnabled>`+
 		`<r:Name>Intel(r) AMT Redirection Service</r:Name><r:SystemCreationClassName>CIM_ComputerSystem</r:SystemCreationClassName>`+
@@ -170,7 +171,7 @@ func TestOptInConsentFlow(t *testing.T) {
 	requireConsentFault := func(resp *http.Response, data []byte) {
 		t.Helper()
 		root := requireFault(t, resp, data, "e:InternalError")
-		assert.Equal(t, "AMT-STATUS 2081", textOf(root, nsSOAP, "Detail"))
+		assert.Equal(t, "AMT-STATUS 2081", textOf(root, soap.NSSOAP, "Detail"))
 	}
 
 	assert.Equal(t, "4294967295", prop("OptInRequired"))
@@ -254,7 +255,7 @@ func TestOptInConsentFlow(t *testing.T) {
 	assert.False(t, d.RedirectionSessionOpen())
 
 	// The policy may be relaxed in admin control mode.
-	resp, data = wc.post(envelope(actPut, uriOptInService, "24", nil, `<r:IPS_OptInService xmlns:r="`+uriOptInService+`">`+
+	resp, data = wc.post(envelope(soap.ActPut, uriOptInService, "24", nil, `<r:IPS_OptInService xmlns:r="`+uriOptInService+`">`+
 		`<r:CanModifyOptInPolicy>1</r:CanModifyOptInPolicy><r:OptInRequired>0</r:OptInRequired></r:IPS_OptInService>`))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	assert.Equal(t, byte(0), startStatus(t, d, "IDER"))
@@ -274,11 +275,11 @@ func TestOptInClientControlMode(t *testing.T) {
 	assert.Equal(t, byte(redirStatusConsent), startStatus(t, d, "IDER"))
 
 	put := func(v string) (*http.Response, []byte) {
-		return wc.post(envelope(actPut, uriOptInService, "24", nil, `<r:IPS_OptInService xmlns:r="`+uriOptInService+`"><r:OptInRequired>`+v+`</r:OptInRequired></r:IPS_OptInService>`))
+		return wc.post(envelope(soap.ActPut, uriOptInService, "24", nil, `<r:IPS_OptInService xmlns:r="`+uriOptInService+`"><r:OptInRequired>`+v+`</r:OptInRequired></r:IPS_OptInService>`))
 	}
 	resp, data := put("0")
 	root := requireFault(t, resp, data, "e:InternalError")
-	assert.Equal(t, "AMT-STATUS 16", textOf(root, nsSOAP, "Detail"))
+	assert.Equal(t, "AMT-STATUS 16", textOf(root, soap.NSSOAP, "Detail"))
 	resp, data = put("4294967295")
 	require.Equal(t, http.StatusOK, resp.StatusCode, "unchanged: %s", data)
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/beevik/etree"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,7 +19,7 @@ import (
 // replayAgreeing is how many recorded requests amtsim answers with the
 // kind of answer the recordings show (a regression floor: raise it when
 // the simulator answers more of them as firmware does).
-const replayAgreeing = 65
+const replayAgreeing = 69
 
 var enumCtxRE = regexp.MustCompile(`(<(?:[A-Za-z0-9]+:)?EnumerationContext[^>]*>)[^<]*(</)`)
 
@@ -61,9 +62,16 @@ func TestReplayRecordedRequests(t *testing.T) {
 		}
 		body := raw
 		if action == "Pull" || action == "Release" {
-			resp, data := wc.post(enumerateReq(resURI))
+			// The context comes from the recorded Enumerate of the same
+			// session when there is one, else from a plain Enumerate.
+			enum := enumerateReq(resURI)
+			_, rest, _ := strings.Cut(filepath.Base(path), "__")
+			if rec, err := os.ReadFile(filepath.Join(dir, topic, "Enumerate__"+rest)); err == nil {
+				enum = string(rec)
+			}
+			resp, data := wc.post(enum)
 			if resp.StatusCode == http.StatusOK {
-				ctx := textOf(parseDoc(t, data), nsEnum, "EnumerationContext")
+				ctx := textOf(parseDoc(t, data), soap.NSEnum, "EnumerationContext")
 				body = enumCtxRE.ReplaceAll(raw, []byte("${1}"+ctx+"${2}"))
 			}
 		}

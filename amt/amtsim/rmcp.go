@@ -85,7 +85,7 @@ func (s *Server) serveRMCP(d *Device, c *net.UDPConn) {
 		var pong []byte
 		if d.rmcpEnabledLocked() {
 			pong = rmcp.Pong(ping, rmcp.Identity{Major: d.major, Minor: d.minor,
-				ProvisioningState: d.prof.provState, TLSOnly: d.TLSOnly()})
+				ProvisioningState: d.prof.provState, TLS: d.tlsAddr != ""})
 			d.stats.RMCPPings++
 		}
 		d.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -119,8 +120,9 @@ func TestRMCPPong(t *testing.T) {
 
 	want := map[string]string{
 		// header (seq FF), ASF IANA, pong, tag, 0, len 16 | Intel IANA | port | ver | state | ent | int | 22 23 | reserved
-		"v11":     "0600FF06 000011BE 40 2A 00 10 00000157 4260 B8 02 01 20 0000 00000000",
-		"v16":     "0600FF06 000011BE 40 2A 00 10 00000157 4260 00 02 01 20 1001 00000000",
+		// Devices serving TLS advertise 16993 (protocol.md §5.1).
+		"v11":     "0600FF06 000011BE 40 2A 00 10 00000157 4261 B8 02 01 20 0000 00000000",
+		"v16":     "0600FF06 000011BE 40 2A 00 10 00000157 4261 00 02 01 20 1001 00000000",
 		"unprov":  "0600FF06 000011BE 40 2A 00 10 00000157 0000 C0 00 01 20 0000 00000000",
 		"tlsonly": "0600FF06 000011BE 40 2A 00 10 00000157 4261 F0 02 01 20 0000 00000000",
 	}
@@ -147,6 +149,36 @@ func TestRMCPPong(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// TestRMCPPongPorts: a device without TLS advertises 16992, one serving
+// TLS 16993; AMT 4.x-5.0 put the DASH bit (bit 5) in the supported
+// entities byte, AMT 5.1 and later in the supported interactions byte
+// (protocol.md §5.1).
+func TestRMCPPongPorts(t *testing.T) {
+	t.Parallel()
+	p := newPinger(t)
+	for i, tc := range []struct {
+		version   string
+		tlsPort   int
+		port      string // bytes 16..19
+		ent, intr byte
+	}{
+		{"11.8.50.3425", -1, "4260B802", 0x01, 0x20},
+		{"11.8.50.3425", 0, "4261B802", 0x01, 0x20},
+		{"5.0.1.1000", -1, "00000000", 0x21, 0x00},
+		{"5.1.1.1000", -1, "00000000", 0x01, 0x20},
+		{"4.2.1.1000", -1, "00000000", 0x21, 0x00},
+	} {
+		sim := startSim(t, Options{Addr: "127.142.0." + itoa(i+1), Version: tc.version, TLSPort: tc.tlsPort, RedirectTLSPort: -1})
+		d := sim.Devices()[0]
+		p.send(d.RMCPAddr(), presencePing(0xFF, byte(i)))
+		got := p.await(1)[0].data
+		require.Len(t, got, 28)
+		assert.Equal(t, mustHex(t, tc.port), got[16:20], "%s tls port %d", tc.version, tc.tlsPort)
+		assert.Equal(t, tc.ent, got[20], "%s: supported entities", tc.version)
+		assert.Equal(t, tc.intr, got[21], "%s: supported interactions", tc.version)
+	}
+}
+
 func TestRMCPAgreesWithWSMan(t *testing.T) {
 	t.Parallel()
 	sim := startSim(t, Options{DevicesCIDR: "127.77.21.0/29", Fleet: mixedFleet()})
@@ -170,7 +202,7 @@ func TestRMCPAgreesWithWSMan(t *testing.T) {
 		assert.Equal(t, "Intel(R) Active Management Technology "+d.Version(), resp.Header.Get("Server"), name)
 		maj, minor, _ := strings.Cut(d.Version(), ".")
 		minor, _, _ = strings.Cut(minor, ".")
-		assert.Equal(t, "AMT "+maj+"."+minor, textOf(parseDoc(t, data), nsIdentity, "ProductVersion"), name)
+		assert.Equal(t, "AMT "+maj+"."+minor, textOf(parseDoc(t, data), soap.NSIdentity, "ProductVersion"), name)
 		_, data = wc.post(getReq(uriGeneral))
 		assert.Equal(t, boolString(d.RMCPEnabled()), textOf(parseDoc(t, data), uriGeneral, "RmcpPingResponseEnabled"), name)
 	}
@@ -196,7 +228,7 @@ func TestRMCPAckAndToggle(t *testing.T) {
 	// Turning RmcpPingResponseEnabled off through WS-Man silences the device.
 	wc := newClient(t, sim.URL(), testUser, testPass)
 	body := `<h:AMT_GeneralSettings xmlns:h="` + uriGeneral + `"><h:RmcpPingResponseEnabled>false</h:RmcpPingResponseEnabled></h:AMT_GeneralSettings>`
-	resp, data := wc.post(envelope(actPut, uriGeneral, "9", nil, body))
+	resp, data := wc.post(envelope(soap.ActPut, uriGeneral, "9", nil, body))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	assert.False(t, d.RMCPEnabled())
 	assert.Empty(t, d.RMCPAddr())
@@ -247,7 +279,7 @@ func TestRMCPVersions(t *testing.T) {
 		pong    string // bytes 16..23; "" for no answer
 	}{
 		{"3.2.1.1000", ""},
-		{"5.0.1.1000", "0000 00 00 01 00 0000"},
+		{"5.0.1.1000", "0000 00 00 21 00 0000"}, // the DASH bit in the entities byte
 		{"5.1.1.1000", "0000 00 00 01 20 0000"},
 		{"6.0.1.1000", "4260 60 02 01 20 0000"},
 		{"15.15.1.1", "4260 FF 02 01 20 0000"},

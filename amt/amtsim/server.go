@@ -11,12 +11,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/wire"
 )
 
 // Server runs one simulated device or a fleet of them. Create it with New
@@ -43,7 +44,7 @@ type Server struct {
 	redirPerDev  map[*Device]int
 	redirClosed  bool
 
-	servers []*http.Server
+	servers []*wire.Server
 	udp     []*net.UDPConn
 	wg      sync.WaitGroup
 	done    chan struct{}
@@ -54,14 +55,6 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
-}
-
-type connKey struct{}
-
-// connInfo is attached to every connection's context.
-type connInfo struct {
-	dev *Device
-	tls bool
 }
 
 // New validates opts, creates the devices, binds every listener and starts
@@ -92,19 +85,38 @@ func New(opts Options) (*Server, error) {
 	for i, p := range profiles {
 		indexes[i] = accountIndex(p.accounts)
 	}
-	var plainIPs []net.IP
+	// plainIPs listen on plain HTTP; amtIPs are the devices with AMT (TLS,
+	// RMCP and redirection), amtPlainIPs those of them with plain HTTP.
+	var plainIPs, amtIPs, amtPlainIPs []net.IP
 	for i, ip := range ips {
 		g := groupOf[i]
-		d := newDevice(s, ip, profiles[g], indexes[g], mask)
+		p := profiles[g]
+		if p.empty {
+			continue
+		}
+		d := newDevice(s, ip, p, indexes[g], mask)
 		d.forgetEvery = opts.FaultForgetNoncesEvery
 		if opts.FaultAnswerDelay > 0 {
 			d.faults = append(d.faults, &queuedFault{Fault: Fault{Kind: FaultDelayAnswer, Action: opts.FaultMethod, Delay: opts.FaultAnswerDelay}})
 		}
 		s.devices = append(s.devices, d)
 		s.byIP[d.ip] = d
-		if !profiles[g].tlsOnly {
+		if !p.tlsOnly {
 			plainIPs = append(plainIPs, ip)
 		}
+		if !p.noAMT {
+			amtIPs = append(amtIPs, ip)
+			if !p.tlsOnly {
+				amtPlainIPs = append(amtPlainIPs, ip)
+			}
+		}
+	}
+	if len(s.devices) == 0 {
+		return nil, errors.New("amtsim: the fleet's empty groups leave no device")
+	}
+
+	if err := checkFDBudget(listeningSockets(&opts, len(plainIPs), len(amtIPs), len(amtPlainIPs)), fdLimit()); err != nil {
+		return nil, err
 	}
 
 	var tlsConf *tls.Config
@@ -130,28 +142,34 @@ func New(opts Options) (*Server, error) {
 			return fail(err)
 		}
 	}
-	if opts.TLSPort != -1 {
-		if tlsLs, s.tlsPort, err = listenAll(ips, opts.TLSPort); err != nil {
+	if opts.TLSPort != -1 && len(amtIPs) > 0 {
+		if tlsLs, s.tlsPort, err = listenAll(amtIPs, opts.TLSPort); err != nil {
 			return fail(err)
 		}
 	}
-	if opts.RMCPPort != -1 {
-		if udp, s.rmcpPort, err = listenUDPAll(ips, opts.RMCPPort); err != nil {
+	if opts.RMCPPort != -1 && len(amtIPs) > 0 {
+		if udp, s.rmcpPort, err = listenUDPAll(amtIPs, opts.RMCPPort); err != nil {
 			return fail(err)
 		}
 	}
-	if redirLs, redirTLSLs, err = s.listenRedirect(plainIPs, ips); err != nil {
-		return fail(err)
+	if len(amtIPs) > 0 {
+		if redirLs, redirTLSLs, err = s.listenRedirect(amtPlainIPs, amtIPs); err != nil {
+			return fail(err)
+		}
 	}
-	for i, d := range s.devices {
+	next := 0 // the next RMCP socket: one per device with AMT, in order
+	for _, d := range s.devices {
+		if s.httpPort != 0 && !d.prof.tlsOnly {
+			d.httpAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.httpPort))
+		}
+		if d.prof.noAMT {
+			continue
+		}
 		if s.redirPort != 0 && !d.prof.tlsOnly {
 			d.redirAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.redirPort))
 		}
 		if s.redirTLSPort != 0 {
 			d.redirTLSAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.redirTLSPort))
-		}
-		if s.httpPort != 0 && !d.prof.tlsOnly {
-			d.httpAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.httpPort))
 		}
 		if s.tlsPort != 0 {
 			d.tlsAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.tlsPort))
@@ -159,18 +177,20 @@ func New(opts Options) (*Server, error) {
 		if s.rmcpPort != 0 {
 			d.rmcpAddr = net.JoinHostPort(d.ip, strconv.Itoa(s.rmcpPort))
 			s.wg.Add(1)
-			go s.serveRMCP(d, udp[i])
+			go s.serveRMCP(d, udp[next])
+			next++
 		}
 	}
 	s.udp = udp
 	if plainLs != nil {
-		s.serve(plainLs, false)
+		s.serve(s.resetOnAccept(plainLs))
 	}
 	if tlsLs != nil {
+		tlsLs = s.resetOnAccept(tlsLs)
 		for i, l := range tlsLs {
 			tlsLs[i] = tls.NewListener(l, tlsConf)
 		}
-		s.serve(tlsLs, true)
+		s.serve(tlsLs)
 	}
 	s.serveRedirect(redirLs, nil)
 	if redirTLSLs != nil {
@@ -205,27 +225,69 @@ func deviceProfiles(opts *Options, ips []net.IP) ([]*profile, []int) {
 	return profiles, assignGroups(addrs, weights, opts.Seed)
 }
 
-func (s *Server) serve(ls []net.Listener, isTLS bool) {
-	hs := &http.Server{
-		Handler:           s,
+func (s *Server) serve(ls []net.Listener) {
+	ws := &wire.Server{
+		Handler:           s.serveWire,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			var d *Device
+		MaxBody:           maxBodySize,
+		Accept: func(c *wire.Conn) {
 			if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
-				d = s.byIP[normalizeIP(a.IP)]
+				c.Value = s.byIP[normalizeIP(a.IP)]
 			}
-			return context.WithValue(ctx, connKey{}, &connInfo{dev: d, tls: isTLS})
 		},
 	}
-	s.servers = append(s.servers, hs)
+	s.servers = append(s.servers, ws)
 	for _, l := range ls {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			_ = hs.Serve(l)
+			_ = ws.Serve(l)
 		}()
+	}
+}
+
+// listeningSockets counts the sockets New binds: plain HTTP, TLS, RMCP
+// and the two redirection ports, each where enabled.
+func listeningSockets(opts *Options, plain, amt, amtPlain int) int {
+	n := 0
+	for _, p := range []struct{ port, count int }{
+		{opts.HTTPPort, plain}, {opts.TLSPort, amt}, {opts.RMCPPort, amt},
+		{opts.RedirectPort, amtPlain}, {opts.RedirectTLSPort, amt},
+	} {
+		if p.port != -1 {
+			n += p.count
+		}
+	}
+	return n
+}
+
+// resetOnAccept wraps the listeners of devices that reset every
+// connection at once (reset_after_requests 0).
+func (s *Server) resetOnAccept(ls []net.Listener) []net.Listener {
+	for i, l := range ls {
+		a, _ := l.Addr().(*net.TCPAddr)
+		if a == nil {
+			continue
+		}
+		if d := s.byIP[normalizeIP(a.IP)]; d != nil && d.prof.resetAfter == 0 {
+			ls[i] = resetListener{l}
+		}
+	}
+	return ls
+}
+
+// resetListener accepts connections and resets them at once, never
+// returning one.
+type resetListener struct{ net.Listener }
+
+func (l resetListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		wire.Abort(c)
 	}
 }
 
@@ -292,7 +354,6 @@ func (s *Server) Close() error {
 			go func() {
 				defer wg.Done()
 				if err := hs.Shutdown(ctx); err != nil {
-					_ = hs.Close()
 					mu.Lock()
 					s.closeErr = err
 					mu.Unlock()

@@ -81,11 +81,11 @@ func (rc *redirConn) serveSOL() error {
 	}
 	d.mu.Lock()
 	d.solSessions++
-	d.settlePower(time.Now())
+	d.power.Settle(time.Now())
 	var useSOL bool
 	var last BootRecord
-	if n := len(d.power.boots); n > 0 {
-		last = d.power.boots[n-1]
+	if n := len(d.boots); n > 0 {
+		last = d.boots[n-1]
 		useSOL = last.UseSOL
 	}
 	d.mu.Unlock()

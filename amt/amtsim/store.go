@@ -1,9 +1,14 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"slices"
 	"sort"
 )
+
+// attr is one selector of an eprValue.
+type attr struct{ name, value string }
 
 // eprValue is an endpoint reference held by a reference-typed property such
 // as the Antecedent and Dependent of an association.
@@ -82,47 +87,46 @@ func (in *instance) clone() *instance {
 // prefixes of WS-Addressing and WS-Management used inside EPR values. The
 // firmware declares the wscim common namespace (of CIM datetimes) right
 // after the class namespace, so its prefix is the next letter.
-func writeInstance(w *xmlWriter, className, pfx string, in *instance) {
+func writeInstance(w *soap.Writer, className, pfx string, in *instance) {
 	if in.class != "" {
 		className = in.class
 	}
 	root := pfx + ":" + className
-	w.start(root)
+	w.Start(root)
 	for _, name := range in.names() {
 		p := in.props[name]
 		el := pfx + ":" + name
 		if p.epr != nil {
-			w.start(el)
+			w.Start(el)
 			writeEPR(w, p.epr)
-			w.end(el)
+			w.End(el)
 			continue
 		}
 		if p.datetime {
 			dt := string(rune(pfx[0]+1)) + ":Datetime"
 			for _, v := range p.values {
-				w.start(el)
-				w.elem(dt, v)
-				w.end(el)
+				w.Start(el)
+				w.Elem(dt, v)
+				w.End(el)
 			}
 			continue
 		}
 		for _, v := range p.values {
-			w.elem(el, v)
+			w.Elem(el, v)
 		}
 	}
-	w.end(root)
+	w.End(root)
 }
 
 // writeEPR writes the content of an endpoint reference using the fixed
 // envelope prefixes b (addressing) and c (wsman).
-func writeEPR(w *xmlWriter, e *eprValue) {
-	w.elem("b:Address", e.address)
-	w.start("b:ReferenceParameters")
-	w.elem("c:ResourceURI", e.resourceURI)
-	w.start("c:SelectorSet")
+func writeEPR(w *soap.Writer, e *eprValue) { soap.WriteEPR(w, e.soapEPR()) }
+
+// soapEPR is the reference as the SOAP layer writes it.
+func (e *eprValue) soapEPR() *soap.EPR {
+	out := &soap.EPR{Address: e.address, ResourceURI: e.resourceURI}
 	for _, s := range e.selectors {
-		w.elem("c:Selector", s.value, attr{"Name", s.name})
+		out.Selectors = append(out.Selectors, soap.EPRSelector{Name: s.name, Value: s.value})
 	}
-	w.end("c:SelectorSet")
-	w.end("b:ReferenceParameters")
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -159,7 +160,7 @@ func TestMessageIDRequired(t *testing.T) {
 	sim := startSim(t, plainOpts())
 	d := sim.Devices()[0]
 	wc := newClient(t, sim.URL(), testUser, testPass)
-	resp, data := wc.post(envelope(actGet, uriGeneral, "", nil, ""))
+	resp, data := wc.post(envelope(soap.ActGet, uriGeneral, "", nil, ""))
 	requireFault(t, resp, data, "b:MessageInformationHeaderRequired")
 	body := `<h:RequestPowerStateChange_INPUT xmlns:h="` + uriPowerService + `"><h:PowerState>10</h:PowerState>` +
 		managedElementXML("h", "ManagedSystem") + `</h:RequestPowerStateChange_INPUT>`

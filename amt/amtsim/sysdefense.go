@@ -1,6 +1,10 @@
 package amtsim
 
 import (
+	"slices"
+
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"errors"
 	"fmt"
 	"net"
@@ -152,232 +156,131 @@ func (d *Device) HostPacket(p Packet) Verdict { return d.defense.HostPacket(p) }
 // active on the port now (0 wired, 1 wireless), or "" when none is.
 func (d *Device) ActiveDefensePolicy(port int) string { return d.defense.Active(port) }
 
-// defenseClasses indexes the System Defense classes by resource URI. A
-// class the class table serves as captured (CIM_EthernetPort) is answered
-// from there; the unit still knows every port.
-var defenseClasses = func() map[string]sysdefense.Class {
-	m := map[string]sysdefense.Class{}
-	for _, c := range sysdefense.Classes() {
-		m[c.URI] = c
+// registerDefense adds the System Defense classes, served from the unit
+// (internal/sysdefense), to the class table with defenseOps. A class the
+// table serves as captured (CIM_EthernetPort) is answered from there; the
+// unit still knows every port.
+func registerDefense() {
+	for _, dc := range sysdefense.Classes() {
+		if classByURI[dc.URI] != nil {
+			continue
+		}
+		registerClass(&classDef{
+			name:      dc.Name,
+			uri:       dc.URI,
+			commonNS:  dc.CommonNS,
+			singleton: dc.Singleton,
+			keys:      dc.Keys,
+			ops:       defenseOps(dc),
+		})
 	}
-	return m
-}()
+}
 
-// dispatchDefense serves a request for a System Defense class. Call with
-// d.mu held.
-func (d *Device) dispatchDefense(c sysdefense.Class, req *request, acct Account, relatesTo string) ([]byte, *wsFault) {
-	respond := func(action string, bodyNS []string, body func(w *xmlWriter, pfx []string)) []byte {
-		return responseEnvelope(relatesTo, d.nextMessageID(), action, req.resourceURI, bodyNS, body)
-	}
-	instanceNS := []string{c.URI}
-	if c.CommonNS {
-		instanceNS = append(instanceNS, nsCommon)
-	}
-	writeOne := func(w *xmlWriter, pfx []string, in *sysdefense.Instance) {
-		common := ""
-		if c.CommonNS {
-			common = pfx[len(pfx)-1]
-		}
-		writeDefenseInstance(w, pfx[0], common, in)
-	}
-	sels, err := defenseSelectors(req.selectors)
-	if err != nil {
-		return nil, faultInvalidSelectors()
-	}
-	switch req.action {
-	case actGet:
-		in, err := d.defense.Get(c.Name, sels)
-		if err != nil {
-			return nil, defenseFault(err)
-		}
-		return respond(actGet+"Response", instanceNS, func(w *xmlWriter, pfx []string) { writeOne(w, pfx, in) }), nil
-
-	case actPut:
-		return nil, faultActionNotSupported()
-
-	case actCreate:
-		if !c.Create {
-			return nil, faultActionNotSupported()
-		}
-		if acct.ReadOnly {
-			return nil, faultAccessDenied()
-		}
-		if !req.body.is(c.URI, c.Name) {
-			return nil, faultSchemaValidation()
-		}
-		fields, err := defenseFields(req.body, c.URI)
-		if err != nil {
-			return nil, faultSchemaValidation()
-		}
-		epr, err := d.defense.Create(c.Name, fields)
-		if err != nil {
-			return nil, defenseFault(err)
-		}
-		return respond(actCreate+"Response", []string{nsTransfer}, func(w *xmlWriter, pfx []string) {
-			w.start(pfx[0] + ":ResourceCreated")
-			writeDefenseEPR(w, epr)
-			w.end(pfx[0] + ":ResourceCreated")
-		}), nil
-
-	case actDelete:
-		if !c.Delete {
-			return nil, faultActionNotSupported()
-		}
-		if acct.ReadOnly {
-			return nil, faultAccessDenied()
-		}
-		if err := d.defense.Delete(c.Name, sels); err != nil {
-			return nil, defenseFault(err)
-		}
-		return respond(actDelete+"Response", nil, nil), nil
-
-	case actEnumerate:
-		mode, f := enumerationMode(req.body)
-		if f != nil {
-			return nil, f
-		}
-		items, err := d.defense.Enumerate(c.Name)
-		if err != nil {
-			return nil, defenseFault(err)
-		}
-		id := d.openDefenseEnumeration(c.URI, items)
-		d.enums[id].mode = mode
-		return respond(actEnumerate+"Response", []string{nsEnum}, func(w *xmlWriter, pfx []string) {
-			g := pfx[0]
-			w.start(g + ":EnumerateResponse")
-			w.elem(g+":EnumerationContext", id)
-			w.end(g + ":EnumerateResponse")
-		}), nil
-
-	case actPull:
-		if !req.body.is(nsEnum, "Pull") {
-			return nil, faultSchemaValidation()
-		}
-		id, maxElements, err := pullParams(req.body)
-		if err != nil {
-			return nil, faultSchemaValidation()
-		}
-		e := d.lookupDefenseEnumeration(id, c.URI)
-		if e == nil {
-			return nil, faultInvalidEnumerationContext()
-		}
-		n := min(maxElements, len(e.defenseItems))
-		page := e.defenseItems[:n]
-		e.defenseItems = e.defenseItems[n:]
-		done := len(e.defenseItems) == 0
-		if done {
-			delete(d.enums, id)
-		}
-		// A page of EPRs alone declares no instance namespace.
-		ns := []string{nsEnum}
-		if len(page) > 0 && e.mode != modeEPR {
-			ns = append(ns, instanceNS...)
-		}
-		return respond(actPull+"Response", ns, func(w *xmlWriter, pfx []string) {
-			g := pfx[0]
-			w.start(g + ":PullResponse")
-			if !done {
-				w.elem(g+":EnumerationContext", id)
+// defenseOps are the operations of one System Defense class.
+func defenseOps(dc sysdefense.Class) *classOps {
+	ops := &classOps{
+		get: func(d *Device, c *classDef, sels []soap.Selector) (entry, *soap.Fault) {
+			ds, err := defenseSelectors(sels)
+			if err != nil {
+				return entry{}, soap.FaultInvalidSelectors()
 			}
-			w.start(g + ":Items")
-			for _, in := range page {
-				switch e.mode {
-				case modeEPR:
-					writeDefenseInstanceEPR(w, c, in)
-				case modeObjectAndEPR:
-					w.start("c:Item")
-					writeOne(w, pfx[1:], in)
-					writeDefenseInstanceEPR(w, c, in)
-					w.end("c:Item")
-				default:
-					writeOne(w, pfx[1:], in)
+			in, err := d.defense.Get(dc.Name, ds)
+			if err != nil {
+				return entry{}, defenseFault(err)
+			}
+			return defenseEntry(dc, in), nil
+		},
+		enumerate: func(d *Device, c *classDef, _ *soap.Node) ([]entry, *soap.Fault) {
+			ins, err := d.defense.Enumerate(dc.Name)
+			if err != nil {
+				return nil, defenseFault(err)
+			}
+			items := make([]entry, 0, len(ins))
+			for _, in := range ins {
+				items = append(items, defenseEntry(dc, in))
+			}
+			return items, nil
+		},
+		hasMethod: func(_ *classDef, method string) bool { return slices.Contains(dc.Methods, method) },
+		invoke: func(d *Device, c *classDef, method string, sels []soap.Selector, input *soap.Node) ([]outParam, *soap.Fault) {
+			ds, err := defenseSelectors(sels)
+			if err != nil {
+				return nil, soap.FaultInvalidSelectors()
+			}
+			var fields []sysdefense.Field
+			if input != nil {
+				if !input.Is(dc.URI, method+"_INPUT") {
+					return nil, soap.FaultSchemaValidation()
+				}
+				if fields, err = defenseFields(input, dc.URI); err != nil {
+					return nil, soap.FaultSchemaValidation()
 				}
 			}
-			w.end(g + ":Items")
-			if done {
-				w.elem(g+":EndOfSequence", "")
+			out, err := d.defense.Invoke(dc.Name, method, ds, fields)
+			if err != nil {
+				return nil, defenseFault(err)
 			}
-			w.end(g + ":PullResponse")
-		}), nil
-
-	case actRelease:
-		if !req.body.is(nsEnum, "Release") {
-			return nil, faultSchemaValidation()
-		}
-		id := req.body.child(nsEnum, "EnumerationContext").value()
-		if d.lookupDefenseEnumeration(id, c.URI) == nil {
-			return nil, faultInvalidEnumerationContext()
-		}
-		delete(d.enums, id)
-		return respond(actRelease+"Response", nil, nil), nil
+			params := make([]outParam, 0, len(out))
+			for _, p := range out {
+				params = append(params, outParam{p.Name, []string{p.Value}})
+			}
+			return params, nil
+		},
 	}
-
-	method, ok := strings.CutPrefix(req.action, c.URI+"/")
-	if !ok || method == "" || strings.Contains(method, "/") {
-		return nil, faultActionNotSupported()
+	if len(dc.Methods) == 0 {
+		ops.invoke = nil
 	}
-	if acct.ReadOnly {
-		return nil, faultAccessDenied()
-	}
-	var input []sysdefense.Field
-	if req.body != nil {
-		if !req.body.is(c.URI, method+"_INPUT") {
-			return nil, faultSchemaValidation()
-		}
-		if input, err = defenseFields(req.body, c.URI); err != nil {
-			return nil, faultSchemaValidation()
+	if dc.Create {
+		ops.create = func(d *Device, c *classDef, body *soap.Node) (*soap.EPR, *soap.Fault) {
+			fields, err := defenseFields(body, dc.URI)
+			if err != nil {
+				return nil, soap.FaultSchemaValidation()
+			}
+			ref, err := d.defense.Create(dc.Name, fields)
+			if err != nil {
+				return nil, defenseFault(err)
+			}
+			return soapRef(ref), nil
 		}
 	}
-	out, err := d.defense.Invoke(c.Name, method, sels, input)
-	if err != nil {
-		return nil, defenseFault(err)
-	}
-	return respond(req.action+"Response", []string{c.URI}, func(w *xmlWriter, pfx []string) {
-		el := pfx[0] + ":" + method + "_OUTPUT"
-		w.start(el)
-		for _, p := range out {
-			w.elem(pfx[0]+":"+p.Name, p.Value)
+	if dc.Delete {
+		ops.delete = func(d *Device, c *classDef, sels []soap.Selector) *soap.Fault {
+			ds, err := defenseSelectors(sels)
+			if err != nil {
+				return soap.FaultInvalidSelectors()
+			}
+			if err := d.defense.Delete(dc.Name, ds); err != nil {
+				return defenseFault(err)
+			}
+			return nil
 		}
-		w.end(el)
-	}), nil
+	}
+	return ops
 }
 
-// openDefenseEnumeration stores a snapshot of System Defense instances
-// under a new context, with the bounds of openEnumeration. Call with d.mu
-// held.
-func (d *Device) openDefenseEnumeration(uri string, items []*sysdefense.Instance) string {
-	d.pruneEnumerations()
-	id := d.nextEnumerationID()
-	d.enums[id] = &enumeration{defenseURI: uri, defenseItems: items, lastUsed: time.Now()}
-	return id
-}
-
-func (d *Device) lookupDefenseEnumeration(id, uri string) *enumeration {
-	e := d.enums[id]
-	if e == nil {
-		return nil
+// defenseEntry is an instance of the unit as the dispatcher writes it.
+func defenseEntry(dc sysdefense.Class, in *sysdefense.Instance) entry {
+	return entry{
+		write: func(w *soap.Writer, _ string, pfx []string) {
+			common := ""
+			if dc.CommonNS {
+				common = pfx[len(pfx)-1]
+			}
+			writeDefenseInstance(w, pfx[0], common, in)
+		},
+		ref: func() *soap.EPR { return defenseInstanceEPR(dc, in) },
 	}
-	now := time.Now()
-	if now.Sub(e.lastUsed) > d.srv.opts.EnumerationTimeout {
-		delete(d.enums, id)
-		return nil
-	}
-	if e.defenseURI != uri {
-		return nil
-	}
-	e.lastUsed = now
-	return e
 }
 
 var errBadReference = errors.New("amtsim: malformed endpoint reference")
 
 // defenseSelectors converts request selectors, EPR-valued ones included.
-func defenseSelectors(sels []selector) ([]sysdefense.Selector, error) {
+func defenseSelectors(sels []soap.Selector) ([]sysdefense.Selector, error) {
 	out := make([]sysdefense.Selector, 0, len(sels))
 	for _, s := range sels {
-		ds := sysdefense.Selector{Name: s.name, Value: s.value}
-		if s.epr != nil {
-			e, err := defenseEPR(s.epr)
+		ds := sysdefense.Selector{Name: s.Name, Value: s.Value}
+		if s.EPR != nil {
+			e, err := defenseEPR(s.EPR)
 			if err != nil {
 				return nil, err
 			}
@@ -390,27 +293,27 @@ func defenseSelectors(sels []selector) ([]sysdefense.Selector, error) {
 
 // defenseEPR reads an endpoint reference: n holds a:ReferenceParameters
 // (an a:EndpointReference, or a property or parameter of reference type).
-func defenseEPR(n *node) (*sysdefense.EPR, error) {
-	rp := n.child(nsAddr, "ReferenceParameters")
+func defenseEPR(n *soap.Node) (*sysdefense.EPR, error) {
+	rp := n.Child(soap.NSAddr, "ReferenceParameters")
 	if rp == nil {
 		return nil, errBadReference
 	}
-	e := &sysdefense.EPR{ResourceURI: rp.child(nsWSMan, "ResourceURI").value()}
-	if ss := rp.child(nsWSMan, "SelectorSet"); ss != nil {
-		for _, s := range ss.children {
-			if !s.is(nsWSMan, "Selector") {
+	e := &sysdefense.EPR{ResourceURI: rp.Child(soap.NSWSMan, "ResourceURI").Value()}
+	if ss := rp.Child(soap.NSWSMan, "SelectorSet"); ss != nil {
+		for _, s := range ss.Children {
+			if !s.Is(soap.NSWSMan, "Selector") {
 				return nil, errBadReference
 			}
-			name, _ := s.attr("Name")
+			name, _ := s.Attr("Name")
 			sel := sysdefense.Selector{Name: name}
-			if inner := s.child(nsAddr, "EndpointReference"); inner != nil {
+			if inner := s.Child(soap.NSAddr, "EndpointReference"); inner != nil {
 				ie, err := defenseEPR(inner)
 				if err != nil {
 					return nil, err
 				}
 				sel.EPR = ie
 			} else {
-				sel.Value = s.value()
+				sel.Value = s.Value()
 			}
 			e.Selectors = append(e.Selectors, sel)
 		}
@@ -420,24 +323,24 @@ func defenseEPR(n *node) (*sysdefense.EPR, error) {
 
 // defenseFields reads the children of a Create body or a method's _INPUT
 // element; every child must be in the class namespace.
-func defenseFields(body *node, uri string) ([]sysdefense.Field, error) {
+func defenseFields(body *soap.Node, uri string) ([]sysdefense.Field, error) {
 	var out []sysdefense.Field
-	for _, ch := range body.children {
-		if ch.space != uri {
+	for _, ch := range body.Children {
+		if ch.Space != uri {
 			return nil, errBadReference
 		}
-		f := sysdefense.Field{Name: ch.local}
-		if ch.child(nsAddr, "ReferenceParameters") != nil {
+		f := sysdefense.Field{Name: ch.Local}
+		if ch.Child(soap.NSAddr, "ReferenceParameters") != nil {
 			e, err := defenseEPR(ch)
 			if err != nil {
 				return nil, err
 			}
 			f.EPR = e
 		} else {
-			if len(ch.children) > 0 {
+			if len(ch.Children) > 0 {
 				return nil, errBadReference
 			}
-			f.Value = ch.value()
+			f.Value = ch.Value()
 		}
 		out = append(out, f)
 	}
@@ -446,56 +349,46 @@ func defenseFields(body *node, uri string) ([]sysdefense.Field, error) {
 
 // writeDefenseInstance writes <pfx:Class> with its properties; common is
 // the prefix of the wscim common namespace for datetimes.
-func writeDefenseInstance(w *xmlWriter, pfx, common string, in *sysdefense.Instance) {
+func writeDefenseInstance(w *soap.Writer, pfx, common string, in *sysdefense.Instance) {
 	root := pfx + ":" + in.Class
-	w.start(root)
+	w.Start(root)
 	for _, p := range in.Props {
 		el := pfx + ":" + p.Name
 		switch {
 		case p.EPR != nil:
-			w.start(el)
-			writeDefenseEPR(w, p.EPR)
-			w.end(el)
+			w.Start(el)
+			soap.WriteEPR(w, soapRef(p.EPR))
+			w.End(el)
 		case p.Datetime != nil:
-			w.start(el)
-			w.elem(common+":Datetime", p.Datetime.UTC().Format("2006-01-02T15:04:05Z"))
-			w.end(el)
+			w.Start(el)
+			w.Elem(common+":Datetime", p.Datetime.UTC().Format("2006-01-02T15:04:05Z"))
+			w.End(el)
 		default:
 			for _, v := range p.Values {
-				w.elem(el, v)
+				w.Elem(el, v)
 			}
 		}
 	}
-	w.end(root)
+	w.End(root)
 }
 
-// writeDefenseEPR writes the content of an endpoint reference with the
-// envelope prefixes b (addressing) and c (wsman); an EPR-valued selector
-// nests a b:EndpointReference, as the firmware's ResourceCreated does.
-func writeDefenseEPR(w *xmlWriter, e *sysdefense.EPR) {
-	w.elem("b:Address", uriAnon)
-	w.start("b:ReferenceParameters")
-	w.elem("c:ResourceURI", e.ResourceURI)
-	w.start("c:SelectorSet")
+// soapRef is a reference of the unit as the SOAP layer writes it.
+func soapRef(e *sysdefense.EPR) *soap.EPR {
+	out := &soap.EPR{ResourceURI: e.ResourceURI}
 	for _, s := range e.Selectors {
+		sel := soap.EPRSelector{Name: s.Name, Value: s.Value}
 		if s.EPR != nil {
-			w.start("c:Selector", attr{"Name", s.Name})
-			w.start("b:EndpointReference")
-			writeDefenseEPR(w, s.EPR)
-			w.end("b:EndpointReference")
-			w.end("c:Selector")
-			continue
+			sel.EPR = soapRef(s.EPR)
 		}
-		w.elem("c:Selector", s.Value, attr{"Name", s.Name})
+		out.Selectors = append(out.Selectors, sel)
 	}
-	w.end("c:SelectorSet")
-	w.end("b:ReferenceParameters")
+	return out
 }
 
-// writeDefenseInstanceEPR writes the EndpointReference of an instance in
-// the EPR enumeration modes: the class's resource URI and a selector per
-// key property, in key order, as writeInstanceEPR does for the class table.
-func writeDefenseInstanceEPR(w *xmlWriter, c sysdefense.Class, in *sysdefense.Instance) {
+// defenseInstanceEPR is the EndpointReference of an instance in the EPR
+// enumeration modes: the class's resource URI and a selector per key
+// property, in key order, as instanceEPR gives it for the store.
+func defenseInstanceEPR(c sysdefense.Class, in *sysdefense.Instance) *soap.EPR {
 	e := &sysdefense.EPR{ResourceURI: c.URI}
 	for _, k := range c.Keys {
 		p, ok := in.Prop(k)
@@ -507,34 +400,26 @@ func writeDefenseInstanceEPR(w *xmlWriter, c sysdefense.Class, in *sysdefense.In
 			e.Selectors = append(e.Selectors, sysdefense.Selector{Name: k, Value: p.Values[0]})
 		}
 	}
-	w.start("b:EndpointReference")
-	writeDefenseEPR(w, e)
-	w.end("b:EndpointReference")
+	return soapRef(e)
 }
 
 // defenseFault maps the unit's faults to the envelope's.
-func defenseFault(err error) *wsFault {
+func defenseFault(err error) *soap.Fault {
 	var f *sysdefense.Fault
 	if !errors.As(err, &f) {
-		return faultInternalError(1)
+		return soap.FaultInternalError(1)
 	}
 	switch f.Code {
 	case sysdefense.FaultInvalidSelectors:
-		return faultInvalidSelectors()
+		return soap.FaultInvalidSelectors()
 	case sysdefense.FaultSchemaValidation:
-		return faultSchemaValidation()
+		return soap.FaultSchemaValidation()
 	case sysdefense.FaultActionNotSupported:
-		return faultActionNotSupported()
+		return soap.FaultActionNotSupported()
 	case sysdefense.FaultAlreadyExists:
-		return faultAlreadyExists()
+		return soap.FaultAlreadyExists()
 	}
-	return faultInternalError(f.Status)
-}
-
-// faultAlreadyExists is the fault of the captures (Fault/AlreadyExists).
-func faultAlreadyExists() *wsFault {
-	return &wsFault{subNS: nsWSMan, subcode: "AlreadyExists",
-		reason: "The sender attempted to create a resource which already exists."}
+	return soap.FaultInternalError(f.Status)
 }
 
 // validate checks the options by building a unit from them.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/amtkit/amtkit/internal/recordings"
 )
 
@@ -36,7 +37,7 @@ func TestDefenseAgainstCaptures(t *testing.T) {
 	require.Equal(t, propSeq(find(pulls[0].root, uriEthPort, "CIM_EthernetPort")), propSeq(ports[0]))
 	resp, data = c.post(enumerateReq(uriEthPort))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	resp, data = c.post(pullReq(uriEthPort, textOf(parseDoc(t, data), nsEnum, "EnumerationContext"), 1))
+	resp, data = c.post(pullReq(uriEthPort, textOf(parseDoc(t, data), soap.NSEnum, "EnumerationContext"), 1))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	compareEnvelope(t, "CIM_EthernetPort Pull", parseDoc(t, data), pulls)
 
@@ -45,7 +46,7 @@ func TestDefenseAgainstCaptures(t *testing.T) {
 	id := sdCreate(t, c, uriHdrFilter, instanceBody("AMT_Hdr8021Filter", uriHdrFilter,
 		props(append(filterPlaceholders(), "Name", "vlan", "HdrProtocolID8021", "2048", "FilterProfile", "3",
 			"FilterDirection", "1", "ActionEventOnMatch", "false", "ElementName", "HDR 802.1 Filter")...)))
-	resp, data = c.post(rawEnvelope(actGet, uriHdrFilter, textSel("InstanceID", id), ""))
+	resp, data = c.post(rawEnvelope(soap.ActGet, uriHdrFilter, textSel("InstanceID", id), ""))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	got = parseDoc(t, data)
 	hcaps := loadCaptures(t, dir, idx, "AMT_Hdr8021Filter", "GetResponse__*.resp.xml")
@@ -60,25 +61,25 @@ func TestDefenseAgainstCaptures(t *testing.T) {
 	// ResourceCreated of an association: the structure of the captured
 	// AMT_TLSCredentialContext answer, EPR-valued selectors nested.
 	p := sdCreate(t, c, uriSDPolicy, sdPolicyBody("p", 1, false, false, false))
-	resp, data = c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	resp, data = c.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	got = parseDoc(t, data)
 	ccaps := loadCaptures(t, dir, idx, "AMT_TLSCredentialContext", "CreateResponse__*.resp.xml")
 	require.NotEmpty(t, ccaps)
 	compareEnvelope(t, "association CreateResponse", got, ccaps)
 	// Selector counts are data: runs of selectors are compared as one.
-	require.Equal(t, collapse(structure(find(ccaps[0].root, nsTransfer, "ResourceCreated"))),
-		collapse(structure(find(got, nsTransfer, "ResourceCreated"))))
+	require.Equal(t, collapse(structure(find(ccaps[0].root, soap.NSTransfer, "ResourceCreated"))),
+		collapse(structure(find(got, soap.NSTransfer, "ResourceCreated"))))
 
 	// The AlreadyExists fault.
-	resp, data = c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	resp, data = c.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
 	got = requireFault(t, resp, data, "e:AlreadyExists")
 	fcaps := loadCaptures(t, dir, idx, "Fault", "AlreadyExists__*.resp.xml")
 	require.NotEmpty(t, fcaps)
 	for _, fc := range fcaps {
 		require.Equal(t, nsDecls(fc.root), nsDecls(got), fc.name)
 		require.Equal(t, structure(fc.root), structure(got), fc.name)
-		require.Equal(t, textOf(fc.root, nsSOAP, "Text"), textOf(got, nsSOAP, "Text"), fc.name)
+		require.Equal(t, textOf(fc.root, soap.NSSOAP, "Text"), textOf(got, soap.NSSOAP, "Text"), fc.name)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/beevik/etree"
 	"github.com/stretchr/testify/require"
 )
@@ -16,16 +17,16 @@ import (
 // written out as a console would put it on the wire (protocol.md §4.4).
 
 const (
-	uriHdrFilter   = prefixAMT + "AMT_Hdr8021Filter"
-	uriIPFilter    = prefixAMT + "AMT_IPHeadersFilter"
-	uriNetFilter   = prefixAMT + "AMT_NetworkFilter"
-	uriSDPolicy    = prefixAMT + "AMT_SystemDefensePolicy"
-	uriPortPolicy  = prefixAMT + "AMT_NetworkPortSystemDefensePolicy"
-	uriPortDefault = prefixAMT + "AMT_NetworkPortDefaultSystemDefensePolicy"
-	uriFilterStats = prefixAMT + "AMT_ActiveFilterStatistics"
-	uriGenSDCaps   = prefixAMT + "AMT_GeneralSystemDefenseCapabilities"
-	uriPortSDCaps  = prefixAMT + "AMT_NetworkPortSystemDefenseCapabilities"
-	uriEthPort     = prefixCIM + "CIM_EthernetPort"
+	uriHdrFilter   = soap.PrefixAMT + "AMT_Hdr8021Filter"
+	uriIPFilter    = soap.PrefixAMT + "AMT_IPHeadersFilter"
+	uriNetFilter   = soap.PrefixAMT + "AMT_NetworkFilter"
+	uriSDPolicy    = soap.PrefixAMT + "AMT_SystemDefensePolicy"
+	uriPortPolicy  = soap.PrefixAMT + "AMT_NetworkPortSystemDefensePolicy"
+	uriPortDefault = soap.PrefixAMT + "AMT_NetworkPortDefaultSystemDefensePolicy"
+	uriFilterStats = soap.PrefixAMT + "AMT_ActiveFilterStatistics"
+	uriGenSDCaps   = soap.PrefixAMT + "AMT_GeneralSystemDefenseCapabilities"
+	uriPortSDCaps  = soap.PrefixAMT + "AMT_NetworkPortSystemDefenseCapabilities"
+	uriEthPort     = soap.PrefixCIM + "CIM_EthernetPort"
 	wiredPort      = "Intel(r) AMT Ethernet Port 0"
 )
 
@@ -48,7 +49,7 @@ func textSel(name, value string) string {
 
 // eprContent is the inside of an endpoint reference.
 func eprContent(uri, selectorsXML string) string {
-	return `<a:Address>` + uriAnon + `</a:Address><a:ReferenceParameters><w:ResourceURI>` + uri +
+	return `<a:Address>` + soap.URIAnon + `</a:Address><a:ReferenceParameters><w:ResourceURI>` + uri +
 		`</w:ResourceURI><w:SelectorSet>` + selectorsXML + `</w:SelectorSet></a:ReferenceParameters>`
 }
 
@@ -106,14 +107,14 @@ func portPolicySelectors(port, policyID string) string {
 // ResourceCreated reference.
 func sdCreate(t *testing.T, c *wsClient, uri, body string) string {
 	t.Helper()
-	resp, data := c.post(rawEnvelope(actCreate, uri, "", body))
+	resp, data := c.post(rawEnvelope(soap.ActCreate, uri, "", body))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", data)
 	root := parseDoc(t, data)
-	require.Equal(t, actCreate+"Response", textOf(root, nsAddr, "Action"))
-	rc := find(root, nsTransfer, "ResourceCreated")
+	require.Equal(t, soap.ActCreate+"Response", textOf(root, soap.NSAddr, "Action"))
+	rc := find(root, soap.NSTransfer, "ResourceCreated")
 	require.NotNil(t, rc, "%s", data)
-	require.Equal(t, uri, textOf(rc, nsWSMan, "ResourceURI"))
-	for _, s := range findAll(rc, nsWSMan, "Selector") {
+	require.Equal(t, uri, textOf(rc, soap.NSWSMan, "ResourceURI"))
+	for _, s := range findAll(rc, soap.NSWSMan, "Selector") {
 		if s.SelectAttrValue("Name", "") == "InstanceID" {
 			return s.Text()
 		}
@@ -124,13 +125,13 @@ func sdCreate(t *testing.T, c *wsClient, uri, body string) string {
 func requireAMTStatus(t *testing.T, resp *http.Response, data []byte, status int) {
 	t.Helper()
 	root := requireFault(t, resp, data, "e:InternalError")
-	require.Equal(t, fmt.Sprintf("AMT-STATUS %d", status), textOf(root, nsSOAP, "Detail"))
+	require.Equal(t, fmt.Sprintf("AMT-STATUS %d", status), textOf(root, soap.NSSOAP, "Detail"))
 }
 
 func sdInvoke(t *testing.T, c *wsClient, method, policyID, input string) *etree.Element {
 	t.Helper()
 	resp, data := c.post(rawEnvelope(uriSDPolicy+"/"+method, uriSDPolicy, textSel("InstanceID", policyID),
-		`<h:`+method+`_INPUT xmlns:h="`+uriSDPolicy+`" xmlns:a="`+nsAddr+`" xmlns:w="`+nsWSMan+`">`+input+`</h:`+method+`_INPUT>`))
+		`<h:`+method+`_INPUT xmlns:h="`+uriSDPolicy+`" xmlns:a="`+soap.NSAddr+`" xmlns:w="`+soap.NSWSMan+`">`+input+`</h:`+method+`_INPUT>`))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", data)
 	root := parseDoc(t, data)
 	out := find(root, uriSDPolicy, method+"_OUTPUT")
@@ -143,17 +144,17 @@ func sdEnumerate(t *testing.T, c *wsClient, uri string) []*etree.Element {
 	t.Helper()
 	resp, data := c.post(enumerateReq(uri))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", data)
-	ctxID := textOf(parseDoc(t, data), nsEnum, "EnumerationContext")
+	ctxID := textOf(parseDoc(t, data), soap.NSEnum, "EnumerationContext")
 	var items []*etree.Element
 	for {
 		resp, data = c.post(pullReq(uri, ctxID, 1))
 		require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", data)
 		root := parseDoc(t, data)
-		items = append(items, find(root, nsEnum, "Items").ChildElements()...)
-		if find(root, nsEnum, "EndOfSequence") != nil {
+		items = append(items, find(root, soap.NSEnum, "Items").ChildElements()...)
+		if find(root, soap.NSEnum, "EndOfSequence") != nil {
 			return items
 		}
-		ctxID = textOf(root, nsEnum, "EnumerationContext")
+		ctxID = textOf(root, soap.NSEnum, "EnumerationContext")
 	}
 }
 
@@ -189,7 +190,7 @@ func TestDefenseQuarantineOverTheWire(t *testing.T) {
 	pol := sdCreate(t, c, uriSDPolicy, sdPolicyBody("quarantine", 1, true, true, true, out, in, arp))
 
 	// The filter reads back with the keys the device filled in.
-	resp, data = c.post(rawEnvelope(actGet, uriIPFilter, textSel("InstanceID", out), ""))
+	resp, data = c.post(rawEnvelope(soap.ActGet, uriIPFilter, textSel("InstanceID", out), ""))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	f := find(parseDoc(t, data), uriIPFilter, "AMT_IPHeadersFilter")
 	require.Equal(t, "CIM_ComputerSystem", textOf(f, uriIPFilter, "SystemCreationClassName"))
@@ -198,12 +199,12 @@ func TestDefenseQuarantineOverTheWire(t *testing.T) {
 	// Before the policy is enabled nothing is filtered.
 	require.Equal(t, RuleNoPolicy, d.HostPacket(Packet{Direction: HostTransmit, Src: host, Dst: srv, Protocol: 6, DstPort: 80}).Rule)
 
-	resp, data = c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, pol)))
+	resp, data = c.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, pol)))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
-	rc := find(parseDoc(t, data), nsTransfer, "ResourceCreated")
-	sels := findAll(rc, nsWSMan, "Selector")
+	rc := find(parseDoc(t, data), soap.NSTransfer, "ResourceCreated")
+	sels := findAll(rc, soap.NSWSMan, "Selector")
 	require.Equal(t, "Antecedent", sels[0].SelectAttrValue("Name", ""))
-	require.NotNil(t, find(sels[0], nsAddr, "EndpointReference"), "EPR-valued selectors nest an EndpointReference")
+	require.NotNil(t, find(sels[0], soap.NSAddr, "EndpointReference"), "EPR-valued selectors nest an EndpointReference")
 	require.Equal(t, pol, d.ActiveDefensePolicy(0))
 
 	// Host traffic: HTTPS to the server both ways passes, the rest drops.
@@ -240,14 +241,14 @@ func TestDefenseQuarantineOverTheWire(t *testing.T) {
 		dep := find(s, uriFilterStats, "Dependent")
 		// The filter's name sits in the nested Dependent EPR's selectors.
 		var name string
-		for _, sel := range findAll(dep, nsWSMan, "Selector") {
+		for _, sel := range findAll(dep, soap.NSWSMan, "Selector") {
 			if sel.SelectAttrValue("Name", "") == "Name" {
 				name = sel.Text()
 			}
 		}
 		got[name] = textOf(s, uriFilterStats, "ReadCount")
 		require.Equal(t, wiredPort, selectorValue(find(s, uriFilterStats, "Antecedent"), "DeviceID"))
-		dt := textOf(find(s, uriFilterStats, "ActivationTime"), nsCommon, "Datetime")
+		dt := textOf(find(s, uriFilterStats, "ActivationTime"), soap.NSCommon, "Datetime")
 		_, err := time.Parse(time.RFC3339, dt)
 		require.NoError(t, err, "ActivationTime %q", dt)
 	}
@@ -274,7 +275,7 @@ func TestDefenseTimeoutExpiresAndHandsOver(t *testing.T) {
 	strict := sdCreate(t, c, uriSDPolicy, sdPolicyBody("strict", 10, true, true, false))
 	open := sdCreate(t, c, uriSDPolicy, sdPolicyBody("open", 1, false, false, false))
 	for _, p := range []string{strict, open} {
-		resp, data := c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+		resp, data := c.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	}
 	ret := sdInvoke(t, c, "SetTimeout", strict, `<h:Timeout>30</h:Timeout>`)
@@ -293,7 +294,7 @@ func TestDefenseTimeoutExpiresAndHandsOver(t *testing.T) {
 	active := map[string]string{}
 	for _, e := range sdEnumerate(t, c, uriPortPolicy) {
 		dep := find(e, uriPortPolicy, "Dependent")
-		active[textOf(dep, nsWSMan, "Selector")] = textOf(e, uriPortPolicy, "Active")
+		active[textOf(dep, soap.NSWSMan, "Selector")] = textOf(e, uriPortPolicy, "Active")
 	}
 	require.Equal(t, map[string]string{strict: "false", open: "true"}, active)
 
@@ -301,10 +302,10 @@ func TestDefenseTimeoutExpiresAndHandsOver(t *testing.T) {
 	// policy leaves the machine unfiltered: reachable again.
 	d2, c2 := defenseSim(t, plainOpts())
 	q := sdCreate(t, c2, uriSDPolicy, sdPolicyBody("q", 1, true, true, false))
-	resp, data := c2.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, q)))
+	resp, data := c2.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, q)))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	other := sdCreate(t, c2, uriSDPolicy, sdPolicyBody("other", 5, true, true, false))
-	resp, data = c2.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, other)))
+	resp, data = c2.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, other)))
 	requireAMTStatus(t, resp, data, 23)
 	sdInvoke(t, c2, "SetTimeout", q, `<h:Timeout>1</h:Timeout>`)
 	web.Src = netip.MustParseAddr(d2.IP())
@@ -317,27 +318,27 @@ func TestDefenseDeletionRefusedWhileInUse(t *testing.T) {
 	_, c := defenseSim(t, plainOpts())
 	f := sdCreate(t, c, uriIPFilter, ipFilterBody("f", 0, 4, "HdrProtocolID", "17"))
 	p := sdCreate(t, c, uriSDPolicy, sdPolicyBody("p", 1, false, false, false, f))
-	resp, data := c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	resp, data := c.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	// The same association again.
-	resp, data = c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	resp, data = c.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
 	requireFault(t, resp, data, "e:AlreadyExists")
 
-	resp, data = c.post(rawEnvelope(actDelete, uriIPFilter, textSel("InstanceID", f), ""))
+	resp, data = c.post(rawEnvelope(soap.ActDelete, uriIPFilter, textSel("InstanceID", f), ""))
 	requireAMTStatus(t, resp, data, 16)
-	resp, data = c.post(rawEnvelope(actDelete, uriSDPolicy, textSel("InstanceID", p), ""))
+	resp, data = c.post(rawEnvelope(soap.ActDelete, uriSDPolicy, textSel("InstanceID", p), ""))
 	requireAMTStatus(t, resp, data, 16)
 
-	resp, data = c.post(rawEnvelope(actDelete, uriPortPolicy, portPolicySelectors(wiredPort, p), ""))
+	resp, data = c.post(rawEnvelope(soap.ActDelete, uriPortPolicy, portPolicySelectors(wiredPort, p), ""))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
-	require.Equal(t, actDelete+"Response", textOf(parseDoc(t, data), nsAddr, "Action"))
-	resp, data = c.post(rawEnvelope(actDelete, uriIPFilter, textSel("InstanceID", f), ""))
+	require.Equal(t, soap.ActDelete+"Response", textOf(parseDoc(t, data), soap.NSAddr, "Action"))
+	resp, data = c.post(rawEnvelope(soap.ActDelete, uriIPFilter, textSel("InstanceID", f), ""))
 	requireAMTStatus(t, resp, data, 16) // still in the policy
-	resp, data = c.post(rawEnvelope(actDelete, uriSDPolicy, textSel("InstanceID", p), ""))
+	resp, data = c.post(rawEnvelope(soap.ActDelete, uriSDPolicy, textSel("InstanceID", p), ""))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
-	resp, data = c.post(rawEnvelope(actDelete, uriIPFilter, textSel("InstanceID", f), ""))
+	resp, data = c.post(rawEnvelope(soap.ActDelete, uriIPFilter, textSel("InstanceID", f), ""))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
-	resp, data = c.post(rawEnvelope(actGet, uriIPFilter, textSel("InstanceID", f), ""))
+	resp, data = c.post(rawEnvelope(soap.ActGet, uriIPFilter, textSel("InstanceID", f), ""))
 	requireFault(t, resp, data, "e:InvalidSelectors")
 	require.Empty(t, sdEnumerate(t, c, uriNetFilter))
 	require.Empty(t, sdEnumerate(t, c, uriSDPolicy))
@@ -347,9 +348,9 @@ func TestDefenseRefusedInCCM(t *testing.T) {
 	opts := plainOpts()
 	opts.ProvisioningMode = 4
 	_, c := defenseSim(t, opts)
-	resp, data := c.post(rawEnvelope(actCreate, uriIPFilter, "", ipFilterBody("f", 0, 4)))
+	resp, data := c.post(rawEnvelope(soap.ActCreate, uriIPFilter, "", ipFilterBody("f", 0, 4)))
 	requireAMTStatus(t, resp, data, 3)
-	resp, data = c.post(rawEnvelope(actCreate, uriSDPolicy, "", sdPolicyBody("p", 1, true, true, false)))
+	resp, data = c.post(rawEnvelope(soap.ActCreate, uriSDPolicy, "", sdPolicyBody("p", 1, true, true, false)))
 	requireAMTStatus(t, resp, data, 3)
 	// The capabilities still answer, and nothing was created.
 	require.Len(t, sdEnumerate(t, c, uriPortSDCaps), 2)
@@ -370,17 +371,17 @@ func TestDefenseLimits(t *testing.T) {
 	for i := range 3 {
 		fs = append(fs, sdCreate(t, c, uriIPFilter, ipFilterBody(fmt.Sprint("f", i), 0, 3)))
 	}
-	resp, data := c.post(rawEnvelope(actCreate, uriIPFilter, "", ipFilterBody("f4", 0, 3)))
+	resp, data := c.post(rawEnvelope(soap.ActCreate, uriIPFilter, "", ipFilterBody("f4", 0, 3)))
 	requireAMTStatus(t, resp, data, 11)
 	p := sdCreate(t, c, uriSDPolicy, sdPolicyBody("p", 1, true, true, false, fs...))
-	resp, data = c.post(rawEnvelope(actCreate, uriSDPolicy, "", sdPolicyBody("p2", 1, true, true, false)))
+	resp, data = c.post(rawEnvelope(soap.ActCreate, uriSDPolicy, "", sdPolicyBody("p2", 1, true, true, false)))
 	requireAMTStatus(t, resp, data, 11)
 	// Three Tx filters do not fit the wired port's two; the wireless port
 	// takes them.
-	resp, data = c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	resp, data = c.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
 	requireAMTStatus(t, resp, data, 11)
 	require.Empty(t, sdEnumerate(t, c, uriPortPolicy))
-	resp, data = c.post(rawEnvelope(actCreate, uriPortDefault, "", portPolicyBody("AMT_NetworkPortDefaultSystemDefensePolicy", uriPortDefault, "Intel(r) AMT Ethernet Port 1", p)))
+	resp, data = c.post(rawEnvelope(soap.ActCreate, uriPortDefault, "", portPolicyBody("AMT_NetworkPortDefaultSystemDefensePolicy", uriPortDefault, "Intel(r) AMT Ethernet Port 1", p)))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	def := sdEnumerate(t, c, uriPortDefault)
 	require.Len(t, def, 1)
@@ -400,22 +401,22 @@ func TestDefenseBadRequests(t *testing.T) {
 		"",
 	}
 	for _, b := range bad {
-		resp, data := c.post(rawEnvelope(actCreate, uriIPFilter, "", b))
+		resp, data := c.post(rawEnvelope(soap.ActCreate, uriIPFilter, "", b))
 		requireFault(t, resp, data, "e:SchemaValidationError")
 	}
-	resp, data := c.post(rawEnvelope(actCreate, uriIPFilter, "", ipFilterBody("abcdefghijklmnopq", 0, 3)))
+	resp, data := c.post(rawEnvelope(soap.ActCreate, uriIPFilter, "", ipFilterBody("abcdefghijklmnopq", 0, 3)))
 	requireAMTStatus(t, resp, data, 36)
-	resp, data = c.post(rawEnvelope(actPut, uriIPFilter, textSel("InstanceID", "1"), ipFilterBody("f", 0, 3)))
+	resp, data = c.post(rawEnvelope(soap.ActPut, uriIPFilter, textSel("InstanceID", "1"), ipFilterBody("f", 0, 3)))
 	requireFault(t, resp, data, "b:ActionNotSupported")
-	resp, data = c.post(rawEnvelope(actCreate, uriFilterStats, "", ""))
+	resp, data = c.post(rawEnvelope(soap.ActCreate, uriFilterStats, "", ""))
 	requireFault(t, resp, data, "b:ActionNotSupported")
 	resp, data = c.post(rawEnvelope(uriSDPolicy+"/Frobnicate", uriSDPolicy, textSel("InstanceID", "1"), ""))
 	requireFault(t, resp, data, "b:ActionNotSupported")
-	resp, data = c.post(rawEnvelope(actGet, uriEthPort, textSel("DeviceID", "Intel(r) AMT Ethernet Port 9"), ""))
+	resp, data = c.post(rawEnvelope(soap.ActGet, uriEthPort, textSel("DeviceID", "Intel(r) AMT Ethernet Port 9"), ""))
 	requireFault(t, resp, data, "e:InvalidSelectors")
 
 	viewer := newClient(t, "http://"+d.HTTPAddr(), "viewer", "V1ewer!pass")
-	resp, data = viewer.post(rawEnvelope(actCreate, uriIPFilter, "", ipFilterBody("f", 0, 3)))
+	resp, data = viewer.post(rawEnvelope(soap.ActCreate, uriIPFilter, "", ipFilterBody("f", 0, 3)))
 	requireFault(t, resp, data, "e:AccessDenied")
 	require.Len(t, sdEnumerate(t, viewer, uriPortSDCaps), 2)
 	require.Empty(t, sdEnumerate(t, c, uriNetFilter), "nothing was created")
@@ -423,7 +424,7 @@ func TestDefenseBadRequests(t *testing.T) {
 
 // selectorValue returns the first selector of that name under e.
 func selectorValue(e *etree.Element, name string) string {
-	for _, s := range findAll(e, nsWSMan, "Selector") {
+	for _, s := range findAll(e, soap.NSWSMan, "Selector") {
 		if s.SelectAttrValue("Name", "") == name {
 			return s.Text()
 		}
@@ -446,7 +447,7 @@ func TestDefenseHostTrafficMovesStatistics(t *testing.T) {
 
 	https := sdCreate(t, c, uriIPFilter, ipFilterBody("https", 0, 0, "HdrProtocolID", "6", "HdrDestPortStart", "443", "HdrDestPortEnd", "443"))
 	p := sdCreate(t, c, uriSDPolicy, sdPolicyBody("watch", 1, false, false, true, https))
-	resp, data = c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	resp, data = c.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 
 	counts := func() map[string]int {
@@ -495,7 +496,7 @@ func TestDefenseFailTheNthCreate(t *testing.T) {
 	f2 := sdCreate(t, c, uriHdrFilter, instanceBody("AMT_Hdr8021Filter", uriHdrFilter,
 		props(append(filterPlaceholders(), "Name", "arp", "HdrProtocolID8021", "2054", "FilterProfile", "3",
 			"FilterDirection", "1", "ActionEventOnMatch", "false")...)))
-	resp, data := c.post(rawEnvelope(actCreate, uriSDPolicy, "", sdPolicyBody("p", 1, true, true, false, f1, f2)))
+	resp, data := c.post(rawEnvelope(soap.ActCreate, uriSDPolicy, "", sdPolicyBody("p", 1, true, true, false, f1, f2)))
 	requireAMTStatus(t, resp, data, 23)
 	require.Empty(t, sdEnumerate(t, c, uriSDPolicy), "the refused Create was not executed")
 	p := sdCreate(t, c, uriSDPolicy, sdPolicyBody("p", 1, true, true, false, f1, f2))
@@ -506,7 +507,7 @@ func TestDefenseFailTheNthCreate(t *testing.T) {
 	d.InjectFault(Fault{Kind: FaultInternalError, Action: "Create", ResourceURI: "AMT_SystemDefensePolicy", Skip: 1, Times: 1})
 	sdCreate(t, c, uriSDPolicy, sdPolicyBody("q", 1, true, true, false))
 	sdCreate(t, c, uriIPFilter, ipFilterBody("b", 0, 3))
-	resp, data = c.post(rawEnvelope(actCreate, uriSDPolicy, "", sdPolicyBody("r", 1, true, true, false)))
+	resp, data = c.post(rawEnvelope(soap.ActCreate, uriSDPolicy, "", sdPolicyBody("r", 1, true, true, false)))
 	requireAMTStatus(t, resp, data, 1)
 	sdCreate(t, c, uriSDPolicy, sdPolicyBody("r", 1, true, true, false))
 	require.Len(t, sdEnumerate(t, c, uriSDPolicy), 3)
@@ -521,7 +522,7 @@ func TestDefenseAntiSpoofingAndRateLimitOverTheWire(t *testing.T) {
 	body := strings.Replace(sdPolicyBody("guard", 1, true, true, false, out, syn),
 		"<g:PolicyPrecedence>", "<g:AntiSpoofingSupport>3</g:AntiSpoofingSupport><g:PolicyPrecedence>", 1)
 	p := sdCreate(t, c, uriSDPolicy, body)
-	resp, data := c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	resp, data := c.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 
 	require.True(t, d.HostPacket(Packet{Direction: HostTransmit, Src: host, Dst: srv, Protocol: 6, DstPort: 443}).Pass)
@@ -543,15 +544,15 @@ func TestDefenseEnumerationModes(t *testing.T) {
 	_, c := defenseSim(t, plainOpts())
 	f := sdCreate(t, c, uriIPFilter, ipFilterBody("f", 0, 3))
 	p := sdCreate(t, c, uriSDPolicy, sdPolicyBody("p", 1, false, false, false, f))
-	resp, data := c.post(rawEnvelope(actCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
+	resp, data := c.post(rawEnvelope(soap.ActCreate, uriPortPolicy, "", portPolicyBody("AMT_NetworkPortSystemDefensePolicy", uriPortPolicy, wiredPort, p)))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 
 	pullAll := func(uri, mode string) *etree.Element {
 		resp, data := c.post(enumerateModeReq(uri, mode))
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
-		resp, data = c.post(pullReq(uri, textOf(parseDoc(t, data), nsEnum, "EnumerationContext"), 10))
+		resp, data = c.post(pullReq(uri, textOf(parseDoc(t, data), soap.NSEnum, "EnumerationContext"), 10))
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
-		return find(parseDoc(t, data), nsEnum, "Items")
+		return find(parseDoc(t, data), soap.NSEnum, "Items")
 	}
 	items := pullAll(uriIPFilter, "EnumerateEPR")
 	eprs := items.ChildElements()
@@ -564,11 +565,11 @@ func TestDefenseEnumerationModes(t *testing.T) {
 	item := items.ChildElements()[0]
 	require.Equal(t, "Item", item.Tag)
 	require.NotNil(t, find(item, uriPortPolicy, "AMT_NetworkPortSystemDefensePolicy"))
-	epr := find(item, nsAddr, "EndpointReference")
+	epr := find(item, soap.NSAddr, "EndpointReference")
 	require.NotNil(t, epr)
 	// The reference names the association: a Delete with its selectors
 	// disables the policy.
-	resp, data = c.post(rawEnvelope(actDelete, uriPortPolicy, selectorsXML(find(epr, nsWSMan, "SelectorSet")), ""))
+	resp, data = c.post(rawEnvelope(soap.ActDelete, uriPortPolicy, selectorsXML(find(epr, soap.NSWSMan, "SelectorSet")), ""))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	require.Empty(t, sdEnumerate(t, c, uriPortPolicy))
 
@@ -582,8 +583,8 @@ func selectorsXML(set *etree.Element) string {
 	var b strings.Builder
 	for _, s := range set.ChildElements() {
 		name := s.SelectAttrValue("Name", "")
-		if inner := find(s, nsAddr, "EndpointReference"); inner != nil {
-			b.WriteString(eprSel(name, textOf(inner, nsWSMan, "ResourceURI"), selectorsXML(find(inner, nsWSMan, "SelectorSet"))))
+		if inner := find(s, soap.NSAddr, "EndpointReference"); inner != nil {
+			b.WriteString(eprSel(name, textOf(inner, soap.NSWSMan, "ResourceURI"), selectorsXML(find(inner, soap.NSWSMan, "SelectorSet"))))
 			continue
 		}
 		b.WriteString(textSel(name, s.Text()))

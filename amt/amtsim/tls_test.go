@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -55,7 +56,7 @@ func TestTLSWithFingerprint(t *testing.T) {
 	resp, data = wc2.post(identifyBody)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/digest",
-		textOf(parseDoc(t, data), nsIdentity, "SecurityProfileName"))
+		textOf(parseDoc(t, data), soap.NSIdentity, "SecurityProfileName"))
 
 	bad := newClientTLS(t, sim.TLSURL(), testUser, testPass, pinned(hex.EncodeToString(make([]byte, 32))))
 	_, _, err := bad.tryPost(getReq(uriGeneral))

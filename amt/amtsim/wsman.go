@@ -1,6 +1,8 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
+
 	"net/http"
 	"slices"
 	"strings"
@@ -13,9 +15,9 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
-	d.settlePower(now)
+	d.power.Settle(now)
 	d.settleOptInLocked(now)
-	d.stats.Actions[req.action]++
+	d.stats.Actions[req.Action]++
 	relatesTo := req.messageID
 	if relatesTo == "" {
 		relatesTo = "0"
@@ -27,98 +29,131 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	return http.StatusOK, body
 }
 
-func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte, *wsFault) {
-	if req.action == "" || req.messageID == "" {
+// dispatch answers a request from the class table: it finds the class by
+// resource URI, checks what every class checks (the action is served, the
+// account may write, the bodies have the element the operation needs),
+// hands the operation to the class's unit and writes the answer.
+func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte, *soap.Fault) {
+	if req.Action == "" || req.messageID == "" {
 		// DSP0226: wsa:Action and wsa:MessageID are required headers.
-		return nil, faultHeaderRequired()
+		return nil, soap.FaultHeaderRequired()
 	}
-	if dc, ok := defenseClasses[req.resourceURI]; ok && classByURI[req.resourceURI] == nil {
-		return d.dispatchDefense(dc, req, acct, relatesTo)
-	}
-	c := classByURI[req.resourceURI]
+	c := classByURI[req.ResourceURI]
 	if c == nil || !c.served(d.major) {
-		return nil, faultDestinationUnreachable()
+		return nil, soap.FaultDestinationUnreachable()
 	}
-	ic := c.instanceClass()
+	ops := c.operations()
 	if c.live != nil {
 		c.live(d)
 	}
-	respond := func(action string, bodyNS []string, body func(w *xmlWriter, pfx []string)) []byte {
-		return responseEnvelope(relatesTo, d.nextMessageID(), action, req.resourceURI, bodyNS, body)
+	respond := func(action string, bodyNS []string, body soap.BodyFunc) []byte {
+		return soap.Response(relatesTo, d.nextMessageID(), action, req.ResourceURI, bodyNS, body)
 	}
-	instanceNS := []string{ic.uri}
-	if c.commonNS {
-		instanceNS = append(instanceNS, nsCommon)
-	}
-	// nsOf gives the namespaces of an instance of a subclass of ic.
-	nsOf := func(inst *instance) []string {
-		if inst == nil || inst.uri == "" {
+	instanceNS := c.instanceNS()
+	// nsOf gives the namespaces of an instance, which may be one of a
+	// subclass of the addressed class.
+	nsOf := func(e entry) []string {
+		if e.uri == "" {
 			return instanceNS
 		}
-		return append([]string{inst.uri}, instanceNS[1:]...)
+		return append([]string{e.uri}, instanceNS[1:]...)
 	}
+	className := c.instanceClass().name
 
-	switch req.action {
-	case actGet:
-		inst, f := d.resolve(c, req.selectors)
+	switch req.Action {
+	case soap.ActGet:
+		e, f := ops.get(d, c, req.Selectors)
 		if f != nil {
 			return nil, f
 		}
-		return respond(actGet+"Response", nsOf(inst), func(w *xmlWriter, pfx []string) {
-			writeInstance(w, ic.name, pfx[0], inst)
+		return respond(soap.ActGet+"Response", nsOf(e), func(w *soap.Writer, pfx []string) {
+			e.write(w, className, pfx)
 		}), nil
 
-	case actPut:
-		if !c.supportsPut() {
-			return nil, faultActionNotSupported()
+	case soap.ActPut:
+		if ops.put == nil {
+			return nil, soap.FaultActionNotSupported()
 		}
 		if acct.ReadOnly {
-			return nil, faultAccessDenied()
+			return nil, soap.FaultAccessDenied()
 		}
-		inst, f := d.resolve(c, req.selectors)
+		if d.refusesWorkLocked(c) {
+			return nil, soap.FaultInternalError(ptInvalidProvisioningState)
+		}
+		e, f := ops.put(d, c, req.Selectors, req.Body)
 		if f != nil {
 			return nil, f
 		}
-		put := c.put
-		if put == nil {
-			put = func(_ *Device, inst *instance, body *node) *wsFault { return applyPut(c, inst, body) }
-		}
-		if f := put(d, inst, req.body); f != nil {
-			return nil, f
-		}
-		return respond(actPut+"Response", instanceNS, func(w *xmlWriter, pfx []string) {
-			writeInstance(w, ic.name, pfx[0], inst)
+		return respond(soap.ActPut+"Response", instanceNS, func(w *soap.Writer, pfx []string) {
+			e.write(w, className, pfx)
 		}), nil
 
-	case actCreate, actDelete:
-		// No served class supports Create or Delete yet.
-		return nil, faultActionNotSupported()
-
-	case actEnumerate:
-		mode, f := enumerationMode(req.body)
+	case soap.ActCreate:
+		if ops.create == nil {
+			return nil, soap.FaultActionNotSupported()
+		}
+		if acct.ReadOnly {
+			return nil, soap.FaultAccessDenied()
+		}
+		if d.refusesWorkLocked(c) {
+			return nil, soap.FaultInternalError(ptInvalidProvisioningState)
+		}
+		if !req.Body.Is(c.uri, c.name) {
+			return nil, soap.FaultSchemaValidation()
+		}
+		ref, f := ops.create(d, c, req.Body)
 		if f != nil {
 			return nil, f
 		}
-		id := d.openEnumeration(c)
-		d.enums[id].mode = mode
-		return respond(actEnumerate+"Response", []string{nsEnum}, func(w *xmlWriter, pfx []string) {
+		return respond(soap.ActCreate+"Response", []string{soap.NSTransfer}, func(w *soap.Writer, pfx []string) {
+			w.Start(pfx[0] + ":ResourceCreated")
+			soap.WriteEPR(w, ref)
+			w.End(pfx[0] + ":ResourceCreated")
+		}), nil
+
+	case soap.ActDelete:
+		if ops.delete == nil {
+			return nil, soap.FaultActionNotSupported()
+		}
+		if acct.ReadOnly {
+			return nil, soap.FaultAccessDenied()
+		}
+		if d.refusesWorkLocked(c) {
+			return nil, soap.FaultInternalError(ptInvalidProvisioningState)
+		}
+		if f := ops.delete(d, c, req.Selectors); f != nil {
+			return nil, f
+		}
+		return respond(soap.ActDelete+"Response", nil, nil), nil
+
+	case soap.ActEnumerate:
+		mode, f := soap.EnumerationMode(req.Body)
+		if f != nil {
+			return nil, f
+		}
+		items, f := ops.enumerate(d, c, req.Body)
+		if f != nil {
+			return nil, f
+		}
+		id := d.openEnumeration(c, items, mode)
+		return respond(soap.ActEnumerate+"Response", []string{soap.NSEnum}, func(w *soap.Writer, pfx []string) {
 			g := pfx[0]
-			w.start(g + ":EnumerateResponse")
-			w.elem(g+":EnumerationContext", id)
-			w.end(g + ":EnumerateResponse")
+			w.Start(g + ":EnumerateResponse")
+			w.Elem(g+":EnumerationContext", id)
+			w.End(g + ":EnumerateResponse")
 		}), nil
 
-	case actPull:
-		if !req.body.is(nsEnum, "Pull") {
-			return nil, faultSchemaValidation()
+	case soap.ActPull:
+		if !req.Body.Is(soap.NSEnum, "Pull") {
+			return nil, soap.FaultSchemaValidation()
 		}
-		id, maxElements, err := pullParams(req.body)
+		id, maxElements, err := soap.PullParams(req.Body)
 		if err != nil {
-			return nil, faultSchemaValidation()
+			return nil, soap.FaultSchemaValidation()
 		}
 		e := d.lookupEnumeration(id, c)
 		if e == nil {
-			return nil, faultInvalidEnumerationContext()
+			return nil, soap.FaultInvalidEnumerationContext()
 		}
 		n := min(maxElements, len(e.items))
 		// A page holds instances of one class: the firmware ends a page
@@ -137,129 +172,211 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		}
 		// An empty page declares no instance namespace, as captured; nor
 		// does a page of EPRs alone.
-		ns := []string{nsEnum}
-		if len(page) > 0 && e.mode != modeEPR {
+		ns := []string{soap.NSEnum}
+		if len(page) > 0 && e.mode != soap.ModeEPR {
 			ns = append(ns, nsOf(page[0])...)
 		}
-		return respond(actPull+"Response", ns, func(w *xmlWriter, pfx []string) {
-			g, h := pfx[0], ""
-			if len(pfx) > 1 {
-				h = pfx[1]
-			}
-			w.start(g + ":PullResponse")
+		return respond(soap.ActPull+"Response", ns, func(w *soap.Writer, pfx []string) {
+			g := pfx[0]
+			w.Start(g + ":PullResponse")
 			if !done || (c.contextAtEnd != nil && c.contextAtEnd(d.major)) {
-				w.elem(g+":EnumerationContext", id)
+				w.Elem(g+":EnumerationContext", id)
 			}
-			w.start(g + ":Items")
-			for _, inst := range page {
+			w.Start(g + ":Items")
+			for _, it := range page {
 				switch e.mode {
-				case modeEPR:
-					writeInstanceEPR(w, ic, inst)
-				case modeObjectAndEPR:
-					w.start("c:Item")
-					writeInstance(w, ic.name, h, inst)
-					writeInstanceEPR(w, ic, inst)
-					w.end("c:Item")
+				case soap.ModeEPR:
+					soap.WriteEndpointReference(w, it.ref())
+				case soap.ModeObjectAndEPR:
+					w.Start("c:Item")
+					it.write(w, className, pfx[1:])
+					soap.WriteEndpointReference(w, it.ref())
+					w.End("c:Item")
 				default:
-					writeInstance(w, ic.name, h, inst)
+					it.write(w, className, pfx[1:])
 				}
 			}
-			w.end(g + ":Items")
+			w.End(g + ":Items")
 			if done {
-				w.elem(g+":EndOfSequence", "")
+				w.Elem(g+":EndOfSequence", "")
 			}
-			w.end(g + ":PullResponse")
+			w.End(g + ":PullResponse")
 		}), nil
 
-	case actRelease:
-		if !req.body.is(nsEnum, "Release") {
-			return nil, faultSchemaValidation()
+	case soap.ActRelease:
+		if !req.Body.Is(soap.NSEnum, "Release") {
+			return nil, soap.FaultSchemaValidation()
 		}
-		id := req.body.child(nsEnum, "EnumerationContext").value()
+		id := req.Body.Child(soap.NSEnum, "EnumerationContext").Value()
 		if d.lookupEnumeration(id, c) == nil {
-			return nil, faultInvalidEnumerationContext()
+			return nil, soap.FaultInvalidEnumerationContext()
 		}
 		delete(d.enums, id)
-		return respond(actRelease+"Response", nil, nil), nil
+		return respond(soap.ActRelease+"Response", nil, nil), nil
 	}
 
 	// Extrinsic method: <ResourceURI>/<Method>.
-	method, ok := strings.CutPrefix(req.action, c.uri+"/")
-	if !ok || method == "" || strings.Contains(method, "/") {
-		return nil, faultActionNotSupported()
-	}
-	fn := c.methods[method]
-	if fn == nil {
-		return nil, faultActionNotSupported()
+	method, ok := strings.CutPrefix(req.Action, c.uri+"/")
+	if !ok || method == "" || strings.Contains(method, "/") || ops.invoke == nil || !ops.hasMethod(c, method) {
+		return nil, soap.FaultActionNotSupported()
 	}
 	if acct.ReadOnly {
-		return nil, faultAccessDenied()
+		return nil, soap.FaultAccessDenied()
 	}
-	inst, f := d.resolve(c, req.selectors)
-	if f != nil {
+	var out []outParam
+	var f *soap.Fault
+	if d.refusesWorkLocked(c) {
+		out = returnValue(c.vendorStatus(ptInvalidProvisioningState))
+	} else if out, f = ops.invoke(d, c, method, req.Selectors, req.Body); f != nil {
 		return nil, f
 	}
-	input := req.body
-	if input != nil && !input.is(c.uri, method+"_INPUT") {
-		return nil, faultSchemaValidation()
-	}
-	out, f := fn(d, inst, input)
-	if f != nil {
-		return nil, f
-	}
-	return respond(req.action+"Response", []string{c.uri}, func(w *xmlWriter, pfx []string) {
+	return respond(req.Action+"Response", []string{c.uri}, func(w *soap.Writer, pfx []string) {
 		el := pfx[0] + ":" + method + "_OUTPUT"
-		w.start(el)
+		w.Start(el)
 		for _, p := range out {
 			for _, v := range p.values {
-				w.elem(pfx[0]+":"+p.name, v)
+				w.Elem(pfx[0]+":"+p.name, v)
 			}
 		}
-		w.end(el)
+		w.End(el)
 	}), nil
+}
+
+// ptInvalidProvisioningState is PT_STATUS INVALID_PROVISIONING_STATE.
+const ptInvalidProvisioningState = 32
+
+// setupClasses are the classes a device in pre-provisioning takes writes
+// and methods of: provisioning happens through them.
+var setupClasses = map[string]bool{
+	"AMT_SetupAndConfigurationService": true,
+	"IPS_HostBasedSetupService":        true,
+}
+
+// refusesWorkLocked reports whether the device refuses a write or method
+// of the class because it is in pre-provisioning: it answers Puts,
+// Creates and Deletes with wsman:InternalError and AMT-STATUS 32
+// (INVALID_PROVISIONING_STATE), and methods with ReturnValue 32 (32800,
+// the vendor offset, on CIM classes), while Gets and Enumerates are
+// answered as the Get of an unprovisioned device is captured
+// (AMT_GeneralSettings/GetResponse__rps__2) [modelled: protocol.md names
+// the status; no capture shows which operations firmware refuses;
+// Device.SetRefuseWhenUnprovisioned turns it off].
+func (d *Device) refusesWorkLocked(c *classDef) bool {
+	return d.prof.provState == 0 && !d.acceptUnprovisioned && !setupClasses[c.name]
+}
+
+// vendorStatus is a PT_STATUS as a method of the class returns it: as is
+// on AMT and IPS classes, offset by 32768 on CIM classes (protocol.md §6).
+func (c *classDef) vendorStatus(pt int) int {
+	if strings.HasPrefix(c.name, "CIM_") {
+		return 32768 + pt
+	}
+	return pt
+}
+
+// storeOps serve a class from the device's instance store (d.instances),
+// with the class definition's Put rule and methods.
+var storeOps = &classOps{
+	get: func(d *Device, c *classDef, sels []soap.Selector) (entry, *soap.Fault) {
+		inst, f := d.resolve(c, sels)
+		if f != nil {
+			return entry{}, f
+		}
+		return storeEntry(c, inst), nil
+	},
+	put: func(d *Device, c *classDef, sels []soap.Selector, body *soap.Node) (entry, *soap.Fault) {
+		inst, f := d.resolve(c, sels)
+		if f != nil {
+			return entry{}, f
+		}
+		put := c.put
+		if put == nil {
+			put = func(_ *Device, inst *instance, body *soap.Node) *soap.Fault { return applyPut(c, inst, body) }
+		}
+		if f := put(d, inst, body); f != nil {
+			return entry{}, f
+		}
+		return storeEntry(c, inst), nil
+	},
+	enumerate: func(d *Device, c *classDef, _ *soap.Node) ([]entry, *soap.Fault) {
+		insts := d.instancesOf(c.name)
+		items := make([]entry, 0, len(insts))
+		for _, inst := range insts {
+			items = append(items, storeEntry(c, inst.clone()))
+		}
+		return items, nil
+	},
+	hasMethod: func(c *classDef, method string) bool { return c.methods[method] != nil },
+	invoke: func(d *Device, c *classDef, method string, sels []soap.Selector, input *soap.Node) ([]outParam, *soap.Fault) {
+		inst, f := d.resolve(c, sels)
+		if f != nil {
+			return nil, f
+		}
+		if input != nil && !input.Is(c.uri, method+"_INPUT") {
+			return nil, soap.FaultSchemaValidation()
+		}
+		return c.methods[method](d, inst, input)
+	},
+}
+
+// storeOpsNoPut serve a class of the store that takes no Put.
+var storeOpsNoPut = func() *classOps {
+	o := *storeOps
+	o.put = nil
+	return &o
+}()
+
+// storeEntry is an instance of the store as the dispatcher writes it.
+func storeEntry(c *classDef, inst *instance) entry {
+	return entry{
+		class: inst.class,
+		uri:   inst.uri,
+		write: func(w *soap.Writer, className string, pfx []string) { writeInstance(w, className, pfx[0], inst) },
+		ref:   func() *soap.EPR { return instanceEPR(c.instanceClass(), inst) },
+	}
 }
 
 // resolve finds the instance addressed by the selectors. Singletons may be
 // addressed without selectors; otherwise every key must be given and match.
-func (d *Device) resolve(c *classDef, sels []selector) (*instance, *wsFault) {
-	insts := d.instances[c.name]
+func (d *Device) resolve(c *classDef, sels []soap.Selector) (*instance, *soap.Fault) {
+	insts := d.instancesOf(c.name)
 	if len(sels) == 0 {
 		if c.singleton && len(insts) == 1 {
 			return insts[0], nil
 		}
-		return nil, faultInvalidSelectors()
+		return nil, soap.FaultInvalidSelectors()
 	}
 	given := map[string]bool{}
 	for _, s := range sels {
-		if !slices.Contains(c.keys, s.name) || given[s.name] {
-			return nil, faultInvalidSelectors()
+		if !slices.Contains(c.keys, s.Name) || given[s.Name] {
+			return nil, soap.FaultInvalidSelectors()
 		}
-		given[s.name] = true
+		given[s.Name] = true
 	}
 	if !c.singleton && len(given) != len(c.keys) {
-		return nil, faultInvalidSelectors()
+		return nil, soap.FaultInvalidSelectors()
 	}
 	for _, inst := range insts {
 		if selectorsMatch(inst, sels) {
 			return inst, nil
 		}
 	}
-	return nil, faultInvalidSelectors()
+	return nil, soap.FaultInvalidSelectors()
 }
 
-func selectorsMatch(inst *instance, sels []selector) bool {
+func selectorsMatch(inst *instance, sels []soap.Selector) bool {
 	for _, s := range sels {
-		p, ok := inst.props[s.name]
+		p, ok := inst.props[s.Name]
 		if !ok {
 			return false
 		}
 		if p.epr != nil {
-			if s.epr == nil || !eprMatches(p.epr, s.epr) {
+			if s.EPR == nil || !eprMatches(p.epr, s.EPR) {
 				return false
 			}
 			continue
 		}
-		if s.epr != nil || len(p.values) != 1 || p.values[0] != s.value {
+		if s.EPR != nil || len(p.values) != 1 || p.values[0] != s.Value {
 			return false
 		}
 	}
@@ -268,22 +385,22 @@ func selectorsMatch(inst *instance, sels []selector) bool {
 
 // eprMatches compares a selector's EndpointReference with a stored one by
 // resource URI and selector values (the address is ignored, like AMT).
-func eprMatches(want *eprValue, got *node) bool {
-	rp := got.child(nsAddr, "ReferenceParameters")
-	if rp.child(nsWSMan, "ResourceURI").value() != want.resourceURI {
+func eprMatches(want *eprValue, got *soap.Node) bool {
+	rp := got.Child(soap.NSAddr, "ReferenceParameters")
+	if rp.Child(soap.NSWSMan, "ResourceURI").Value() != want.resourceURI {
 		return false
 	}
-	ss := rp.child(nsWSMan, "SelectorSet")
+	ss := rp.Child(soap.NSWSMan, "SelectorSet")
 	if ss == nil {
 		return false
 	}
 	n := 0
-	for _, s := range ss.children {
-		if !s.is(nsWSMan, "Selector") {
+	for _, s := range ss.Children {
+		if !s.Is(soap.NSWSMan, "Selector") {
 			continue
 		}
-		name, _ := s.attr("Name")
-		if !slices.Contains(want.selectors, attr{name, s.value()}) {
+		name, _ := s.Attr("Name")
+		if !slices.Contains(want.selectors, attr{name, s.Value()}) {
 			return false
 		}
 		n++
@@ -294,34 +411,34 @@ func eprMatches(want *eprValue, got *node) bool {
 // applyPut updates the writable properties present in body. Read-only
 // properties may be echoed unchanged; changing one is refused. Nothing is
 // changed unless the whole body is acceptable.
-func applyPut(c *classDef, inst *instance, body *node) *wsFault {
-	if !body.is(c.uri, c.name) {
-		return faultSchemaValidation()
+func applyPut(c *classDef, inst *instance, body *soap.Node) *soap.Fault {
+	if !body.Is(c.uri, c.name) {
+		return soap.FaultSchemaValidation()
 	}
 	var order []string
 	values := map[string][]string{}
-	for _, ch := range body.children {
-		if ch.space != c.uri {
-			return faultSchemaValidation()
+	for _, ch := range body.Children {
+		if ch.Space != c.uri {
+			return soap.FaultSchemaValidation()
 		}
-		if _, seen := values[ch.local]; !seen {
-			order = append(order, ch.local)
+		if _, seen := values[ch.Local]; !seen {
+			order = append(order, ch.Local)
 		}
-		values[ch.local] = append(values[ch.local], ch.value())
+		values[ch.Local] = append(values[ch.Local], ch.Value())
 	}
 	for _, name := range order {
 		vals := values[name]
 		if t, ok := c.writable[name]; ok {
 			for _, v := range vals {
 				if !t.valid(v) {
-					return faultSchemaValidation()
+					return soap.FaultSchemaValidation()
 				}
 			}
 			continue
 		}
 		cur, ok := inst.props[name]
 		if !ok || cur.epr != nil || !slices.Equal(cur.values, vals) {
-			return faultInvalidRepresentation()
+			return soap.FaultInvalidRepresentation()
 		}
 	}
 	for _, name := range order {
@@ -332,17 +449,13 @@ func applyPut(c *classDef, inst *instance, body *node) *wsFault {
 	return nil
 }
 
-// openEnumeration snapshots the class's instances under a new context,
-// dropping expired contexts and, beyond the bound, the least recently used.
-// Call with d.mu held.
-func (d *Device) openEnumeration(c *classDef) string {
+// openEnumeration stores the snapshot of a class's instances under a new
+// context, dropping expired contexts and, beyond the bound, the least
+// recently used. Call with d.mu held.
+func (d *Device) openEnumeration(c *classDef, items []entry, mode soap.Mode) string {
 	now := d.pruneEnumerations()
-	items := make([]*instance, 0, len(d.instances[c.name]))
-	for _, inst := range d.instances[c.name] {
-		items = append(items, inst.clone())
-	}
 	id := d.nextEnumerationID()
-	d.enums[id] = &enumeration{class: c, items: items, lastUsed: now}
+	d.enums[id] = &enumeration{class: c, items: items, lastUsed: now, mode: mode}
 	return id
 }
 
@@ -388,35 +501,11 @@ func (d *Device) lookupEnumeration(id string, c *classDef) *enumeration {
 	return e
 }
 
-// Enumeration modes (DSP0226 8.7, wsman:EnumerationMode).
-const (
-	modeObject       = iota // the instances (no EnumerationMode)
-	modeEPR                 // EnumerateEPR: an EndpointReference per instance
-	modeObjectAndEPR        // EnumerateObjectAndEPR: w:Item with both
-)
-
-// enumerationMode reads wsman:EnumerationMode of an Enumerate body. An
-// unknown mode is refused with wsman:UnsupportedFeature [modelled: DSP0226
-// names the fault; no capture shows it].
-func enumerationMode(body *node) (int, *wsFault) {
-	m := body.child(nsWSMan, "EnumerationMode")
-	if m == nil {
-		return modeObject, nil
-	}
-	switch m.value() {
-	case "EnumerateEPR":
-		return modeEPR, nil
-	case "EnumerateObjectAndEPR":
-		return modeObjectAndEPR, nil
-	}
-	return 0, faultUnsupportedFeature()
-}
-
-// writeInstanceEPR writes the EndpointReference of an instance, as the
-// firmware does in the EPR enumeration modes: its class's resource URI and
-// a selector per key property, in key order; a reference-valued key holds
-// a nested EndpointReference.
-func writeInstanceEPR(w *xmlWriter, ic *classDef, inst *instance) {
+// instanceEPR is the EndpointReference of an instance, as the firmware
+// writes it in the EPR enumeration modes: its class's resource URI and a
+// selector per key property, in key order; a reference-valued key holds a
+// nested EndpointReference.
+func instanceEPR(ic *classDef, inst *instance) *soap.EPR {
 	uri, keys := ic.uri, ic.keys
 	if inst.uri != "" {
 		uri = inst.uri
@@ -424,26 +513,16 @@ func writeInstanceEPR(w *xmlWriter, ic *classDef, inst *instance) {
 			keys = sc.instanceClass().keys
 		}
 	}
-	w.start("b:EndpointReference")
-	w.elem("b:Address", uriAnon)
-	w.start("b:ReferenceParameters")
-	w.elem("c:ResourceURI", uri)
-	w.start("c:SelectorSet")
+	ref := &soap.EPR{ResourceURI: uri}
 	for _, k := range keys {
 		p, ok := inst.props[k]
 		switch {
 		case !ok:
 		case p.epr != nil:
-			w.start("c:Selector", attr{"Name", k})
-			w.start("b:EndpointReference")
-			writeEPR(w, p.epr)
-			w.end("b:EndpointReference")
-			w.end("c:Selector")
+			ref.Selectors = append(ref.Selectors, soap.EPRSelector{Name: k, EPR: p.epr.soapEPR()})
 		case len(p.values) == 1:
-			w.elem("c:Selector", p.values[0], attr{"Name", k})
+			ref.Selectors = append(ref.Selectors, soap.EPRSelector{Name: k, Value: p.values[0]})
 		}
 	}
-	w.end("c:SelectorSet")
-	w.end("b:ReferenceParameters")
-	w.end("b:EndpointReference")
+	return ref
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,9 +21,9 @@ func TestGetResponseShape(t *testing.T) {
 	sim := startSim(t, plainOpts())
 	d := sim.Devices()[0]
 	wc := newClient(t, sim.URL(), testUser, testPass)
-	resp, data := wc.post(envelope(actGet, uriGeneral, "42", nil, ""))
+	resp, data := wc.post(envelope(soap.ActGet, uriGeneral, "42", nil, ""))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
-	assert.Equal(t, "application/soap+xml; charset=UTF-8", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "application/octet-stream", resp.Header.Get("Content-Type"), "AMT 11 as captured")
 	assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
 	assert.Equal(t, "Intel(R) Active Management Technology 11.8.50.3425", resp.Header.Get("Server"))
 	assert.Equal(t, []string{"chunked"}, resp.TransferEncoding)
@@ -31,9 +32,9 @@ func TestGetResponseShape(t *testing.T) {
 	assert.NotContains(t, string(data), "\n")
 
 	root := parseDoc(t, data)
-	assert.Equal(t, "42", textOf(root, nsAddr, "RelatesTo"))
-	assert.Regexp(t, messageIDRE, textOf(root, nsAddr, "MessageID"))
-	assert.Equal(t, actGet+"Response", textOf(root, nsAddr, "Action"))
+	assert.Equal(t, "42", textOf(root, soap.NSAddr, "RelatesTo"))
+	assert.Regexp(t, messageIDRE, textOf(root, soap.NSAddr, "MessageID"))
+	assert.Equal(t, soap.ActGet+"Response", textOf(root, soap.NSAddr, "Action"))
 	gs := find(root, uriGeneral, "AMT_GeneralSettings")
 	require.NotNil(t, gs)
 	assert.Equal(t, d.Realm(), textOf(gs, uriGeneral, "DigestRealm"))
@@ -57,7 +58,7 @@ func TestGetResponseShape(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	pkg := parseDoc(t, data)
 	assert.Equal(t, d.PlatformGUID(), textOf(pkg, uriPackage, "PlatformGUID"))
-	assert.Len(t, findAll(pkg, nsWSMan, "Selector"), 4)
+	assert.Len(t, findAll(pkg, soap.NSWSMan, "Selector"), 4)
 	resp, data = wc.post(getReq(uriEthernet, sel{"InstanceID", "Intel(r) AMT Ethernet Port Settings 0"}))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	eth := parseDoc(t, data)
@@ -91,7 +92,7 @@ func TestProvisioningOptions(t *testing.T) {
 	assert.Equal(t, "1", textOf(root, uriGeneral, "DHCPSyncRequiresHostname"), "16.x reports newer properties")
 	resp, data := newRawClient(t, sim.URL()).send(identifyBody, "")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "AMT 16.1", textOf(parseDoc(t, data), nsIdentity, "ProductVersion"))
+	assert.Equal(t, "AMT 16.1", textOf(parseDoc(t, data), soap.NSIdentity, "ProductVersion"))
 	assert.Equal(t, "Intel(R) Active Management Technology 16.1.27.2176", resp.Header.Get("Server"))
 }
 
@@ -104,12 +105,12 @@ func TestFaults(t *testing.T) {
 	ro := newClient(t, sim.URL(), "viewer", "V1ewer!!")
 
 	t.Run("DestinationUnreachable", func(t *testing.T) {
-		resp, data := wc.post(getReq(prefixAMT + "AMT_NoSuchClass"))
+		resp, data := wc.post(getReq(soap.PrefixAMT + "AMT_NoSuchClass"))
 		root := requireFault(t, resp, data, "b:DestinationUnreachable")
-		assert.Equal(t, actFaultAddr, textOf(root, nsAddr, "Action"))
-		assert.Equal(t, "a:Sender", textOf(find(root, nsSOAP, "Code"), nsSOAP, "Value"))
-		assert.Equal(t, "1", textOf(root, nsAddr, "RelatesTo"))
-		assert.Regexp(t, messageIDRE, textOf(root, nsAddr, "MessageID"))
+		assert.Equal(t, soap.ActFaultAddr, textOf(root, soap.NSAddr, "Action"))
+		assert.Equal(t, "a:Sender", textOf(find(root, soap.NSSOAP, "Code"), soap.NSSOAP, "Value"))
+		assert.Equal(t, "1", textOf(root, soap.NSAddr, "RelatesTo"))
+		assert.Regexp(t, messageIDRE, textOf(root, soap.NSAddr, "MessageID"))
 	})
 	t.Run("InvalidSelectors", func(t *testing.T) {
 		for _, req := range []string{
@@ -120,14 +121,14 @@ func TestFaults(t *testing.T) {
 		} {
 			resp, data := wc.post(req)
 			root := requireFault(t, resp, data, "e:InvalidSelectors")
-			assert.Equal(t, actFaultWSMan, textOf(root, nsAddr, "Action"))
+			assert.Equal(t, soap.ActFaultWSMan, textOf(root, soap.NSAddr, "Action"))
 		}
 	})
 	t.Run("ActionNotSupported", func(t *testing.T) {
 		for _, req := range []string{
-			envelope(actCreate, uriGeneral, "1", nil, `<g:AMT_GeneralSettings xmlns:g="`+uriGeneral+`"/>`),
-			envelope(actDelete, uriGeneral, "1", nil, ""),
-			envelope(actPut, uriSoftware, "1", []sel{{"InstanceID", "AMT"}}, ""),
+			envelope(soap.ActCreate, uriGeneral, "1", nil, `<g:AMT_GeneralSettings xmlns:g="`+uriGeneral+`"/>`),
+			envelope(soap.ActDelete, uriGeneral, "1", nil, ""),
+			envelope(soap.ActPut, uriSoftware, "1", []sel{{"InstanceID", "AMT"}}, ""),
 			envelope(uriSetup+"/NoSuchMethod", uriSetup, "1", nil, ""),
 			envelope(uriGeneral+"/CommitChanges", uriGeneral, "1", nil, ""),
 			envelope("http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe", uriGeneral, "1", nil, ""),
@@ -139,7 +140,7 @@ func TestFaults(t *testing.T) {
 	t.Run("AccessDenied", func(t *testing.T) {
 		resp, _ := ro.post(getReq(uriGeneral))
 		require.Equal(t, http.StatusOK, resp.StatusCode, "a read-only account may read")
-		resp, data := ro.post(envelope(actPut, uriGeneral, "1", nil,
+		resp, data := ro.post(envelope(soap.ActPut, uriGeneral, "1", nil,
 			`<g:AMT_GeneralSettings xmlns:g="`+uriGeneral+`"><g:HostName>x</g:HostName></g:AMT_GeneralSettings>`))
 		requireFault(t, resp, data, "e:AccessDenied")
 		resp, data = ro.post(envelope(uriSetup+"/CommitChanges", uriSetup, "1", nil, `<h:CommitChanges_INPUT xmlns:h="`+uriSetup+`"/>`))
@@ -149,23 +150,23 @@ func TestFaults(t *testing.T) {
 	t.Run("InvalidEnumerationContext", func(t *testing.T) {
 		resp, data := wc.post(pullReq(uriGeneral, "DEADBEEF-0000-0000-0000-000000000000", 1))
 		root := requireFault(t, resp, data, "c:InvalidEnumerationContext")
-		assert.Equal(t, "a:Receiver", textOf(find(root, nsSOAP, "Code"), nsSOAP, "Value"))
-		assert.Equal(t, actFaultEnum, textOf(root, nsAddr, "Action"))
+		assert.Equal(t, "a:Receiver", textOf(find(root, soap.NSSOAP, "Code"), soap.NSSOAP, "Value"))
+		assert.Equal(t, soap.ActFaultEnum, textOf(root, soap.NSAddr, "Action"))
 
 		// A finished enumeration and a released one are gone.
 		_, data = wc.post(enumerateReq(uriGeneral))
-		id := textOf(parseDoc(t, data), nsEnum, "EnumerationContext")
+		id := textOf(parseDoc(t, data), soap.NSEnum, "EnumerationContext")
 		resp, _ = wc.post(pullReq(uriGeneral, id, 10))
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		resp, data = wc.post(pullReq(uriGeneral, id, 10))
 		requireFault(t, resp, data, "c:InvalidEnumerationContext")
 
 		_, data = wc.post(enumerateReq(uriSoftware))
-		id = textOf(parseDoc(t, data), nsEnum, "EnumerationContext")
-		resp, data = wc.post(envelope(actRelease, uriSoftware, "9", nil,
-			`<n:Release xmlns:n="`+nsEnum+`"><n:EnumerationContext>`+id+`</n:EnumerationContext></n:Release>`))
+		id = textOf(parseDoc(t, data), soap.NSEnum, "EnumerationContext")
+		resp, data = wc.post(envelope(soap.ActRelease, uriSoftware, "9", nil,
+			`<n:Release xmlns:n="`+soap.NSEnum+`"><n:EnumerationContext>`+id+`</n:EnumerationContext></n:Release>`))
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
-		assert.Equal(t, actRelease+"Response", textOf(parseDoc(t, data), nsAddr, "Action"))
+		assert.Equal(t, soap.ActRelease+"Response", textOf(parseDoc(t, data), soap.NSAddr, "Action"))
 		resp, data = wc.post(pullReq(uriSoftware, id, 1))
 		requireFault(t, resp, data, "c:InvalidEnumerationContext")
 	})
@@ -184,7 +185,7 @@ func TestEnumerationBound(t *testing.T) {
 	var ids []string
 	for range 3 {
 		_, data := wc.post(enumerateReq(uriSoftware))
-		ids = append(ids, textOf(parseDoc(t, data), nsEnum, "EnumerationContext"))
+		ids = append(ids, textOf(parseDoc(t, data), soap.NSEnum, "EnumerationContext"))
 	}
 	resp, data := wc.post(pullReq(uriSoftware, ids[0], 1))
 	requireFault(t, resp, data, "c:InvalidEnumerationContext")
@@ -199,8 +200,8 @@ func TestEnumeratePullPaging(t *testing.T) {
 	resp, data := wc.post(enumerateReq(uriSoftware))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	root := parseDoc(t, data)
-	assert.Equal(t, actEnumerate+"Response", textOf(root, nsAddr, "Action"))
-	id := textOf(root, nsEnum, "EnumerationContext")
+	assert.Equal(t, soap.ActEnumerate+"Response", textOf(root, soap.NSAddr, "Action"))
+	id := textOf(root, soap.NSEnum, "EnumerationContext")
 	require.Regexp(t, enumContextRE, id)
 
 	var got []string
@@ -209,7 +210,7 @@ func TestEnumeratePullPaging(t *testing.T) {
 		resp, data := wc.post(pullReq(uriSoftware, id, maxElements))
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 		root := parseDoc(t, data)
-		pr := find(root, nsEnum, "PullResponse")
+		pr := find(root, soap.NSEnum, "PullResponse")
 		require.NotNil(t, pr)
 		items := findAll(pr, uriSoftware, "CIM_SoftwareIdentity")
 		require.Len(t, items, wantItems)
@@ -217,11 +218,11 @@ func TestEnumeratePullPaging(t *testing.T) {
 			got = append(got, textOf(it, uriSoftware, "InstanceID"))
 		}
 		if wantEnd {
-			assert.NotNil(t, find(pr, nsEnum, "EndOfSequence"))
-			assert.Nil(t, find(pr, nsEnum, "EnumerationContext"))
+			assert.NotNil(t, find(pr, soap.NSEnum, "EndOfSequence"))
+			assert.Nil(t, find(pr, soap.NSEnum, "EnumerationContext"))
 		} else {
-			assert.Nil(t, find(pr, nsEnum, "EndOfSequence"))
-			assert.Equal(t, id, textOf(pr, nsEnum, "EnumerationContext"))
+			assert.Nil(t, find(pr, soap.NSEnum, "EndOfSequence"))
+			assert.Equal(t, id, textOf(pr, soap.NSEnum, "EnumerationContext"))
 			// The context precedes the items, as the firmware writes it.
 			assert.Equal(t, "EnumerationContext", pr.ChildElements()[0].Tag)
 		}
@@ -243,7 +244,7 @@ func TestPutUpdatesState(t *testing.T) {
 	wc := newClient(t, sim.URL(), testUser, testPass)
 
 	// A partial instance, as amtc sends it, with the key echoed.
-	put := envelope(actPut, uriGeneral, "5", []sel{{"InstanceID", "Intel(r) AMT: General Settings"}},
+	put := envelope(soap.ActPut, uriGeneral, "5", []sel{{"InstanceID", "Intel(r) AMT: General Settings"}},
 		`<g:AMT_GeneralSettings xmlns:g="`+uriGeneral+`">
 <g:InstanceID>Intel(r) AMT: General Settings</g:InstanceID>
 <g:PingResponseEnabled>false</g:PingResponseEnabled>
@@ -252,7 +253,7 @@ func TestPutUpdatesState(t *testing.T) {
 	resp, data := wc.post(put)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	root := parseDoc(t, data)
-	assert.Equal(t, actPut+"Response", textOf(root, nsAddr, "Action"))
+	assert.Equal(t, soap.ActPut+"Response", textOf(root, soap.NSAddr, "Action"))
 	assert.Equal(t, "false", textOf(root, uriGeneral, "PingResponseEnabled"))
 	assert.Equal(t, "renamed & co", textOf(root, uriGeneral, "HostName"))
 	assert.Equal(t, "renamed & co", d.Hostname())
@@ -261,26 +262,26 @@ func TestPutUpdatesState(t *testing.T) {
 	assert.Equal(t, "false", textOf(parseDoc(t, data), uriGeneral, "PingResponseEnabled"))
 
 	// Changing a read-only property is refused and changes nothing.
-	resp, data = wc.post(envelope(actPut, uriGeneral, "6", nil,
+	resp, data = wc.post(envelope(soap.ActPut, uriGeneral, "6", nil,
 		`<g:AMT_GeneralSettings xmlns:g="`+uriGeneral+`"><g:HostName>other</g:HostName><g:DigestRealm>Digest:00</g:DigestRealm></g:AMT_GeneralSettings>`))
 	requireFault(t, resp, data, "d:InvalidRepresentation")
 	assert.Equal(t, "renamed & co", d.Hostname())
 
 	// Wrong types and wrong elements fail schema validation.
-	resp, data = wc.post(envelope(actPut, uriGeneral, "7", nil,
+	resp, data = wc.post(envelope(soap.ActPut, uriGeneral, "7", nil,
 		`<g:AMT_GeneralSettings xmlns:g="`+uriGeneral+`"><g:PingResponseEnabled>yes</g:PingResponseEnabled></g:AMT_GeneralSettings>`))
 	requireFault(t, resp, data, "e:SchemaValidationError")
-	resp, data = wc.post(envelope(actPut, uriGeneral, "8", nil, `<g:Other xmlns:g="`+uriGeneral+`"/>`))
+	resp, data = wc.post(envelope(soap.ActPut, uriGeneral, "8", nil, `<g:Other xmlns:g="`+uriGeneral+`"/>`))
 	requireFault(t, resp, data, "e:SchemaValidationError")
 
 	// A whole instance with read-only values echoed unchanged is accepted.
-	resp, data = wc.post(envelope(actPut, uriEthernet, "9", []sel{{"InstanceID", "Intel(r) AMT Ethernet Port Settings 0"}},
+	resp, data = wc.post(envelope(soap.ActPut, uriEthernet, "9", []sel{{"InstanceID", "Intel(r) AMT Ethernet Port Settings 0"}},
 		`<r:AMT_EthernetPortSettings xmlns:r="`+uriEthernet+`"><r:DHCPEnabled>false</r:DHCPEnabled><r:ElementName>Intel(r) AMT Ethernet Port Settings</r:ElementName><r:IPAddress>192.168.1.53</r:IPAddress><r:InstanceID>Intel(r) AMT Ethernet Port Settings 0</r:InstanceID><r:LinkPolicy>1</r:LinkPolicy><r:LinkPolicy>14</r:LinkPolicy><r:LinkPolicy>16</r:LinkPolicy><r:MACAddress>a4-ae-7f-00-00-01</r:MACAddress><r:SharedStaticIp>true</r:SharedStaticIp></r:AMT_EthernetPortSettings>`))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	root = parseDoc(t, data)
 	assert.Equal(t, "192.168.1.53", textOf(root, uriEthernet, "IPAddress"))
 	assert.Len(t, findAll(root, uriEthernet, "LinkPolicy"), 3)
-	assert.Equal(t, 5, d.Stats().Actions[actPut], "every Put executed, faulting ones included")
+	assert.Equal(t, 5, d.Stats().Actions[soap.ActPut], "every Put executed, faulting ones included")
 }
 
 func TestMethods(t *testing.T) {
@@ -290,7 +291,7 @@ func TestMethods(t *testing.T) {
 	resp, data := wc.post(envelope(uriSetup+"/CommitChanges", uriSetup, "3", nil, `<h:CommitChanges_INPUT xmlns:h="`+uriSetup+`"/>`))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
 	root := parseDoc(t, data)
-	assert.Equal(t, uriSetup+"/CommitChangesResponse", textOf(root, nsAddr, "Action"))
+	assert.Equal(t, uriSetup+"/CommitChangesResponse", textOf(root, soap.NSAddr, "Action"))
 	out := find(root, uriSetup, "CommitChanges_OUTPUT")
 	require.NotNil(t, out)
 	assert.Equal(t, "0", textOf(out, uriSetup, "ReturnValue"))

@@ -79,9 +79,12 @@ func expect(t *testing.T, sim *amtsim.Server, d *amtsim.Device, r *discovery.Res
 	assert.Equal(t, d.RMCPEnabled(), r.RMCP, msg)
 	assert.Equal(t, d.Version(), r.Version, msg)
 	assert.Equal(t, d.Realm(), r.Realm, msg)
-	assert.Equal(t, d.TLSOnly(), r.TLS, msg)
+	// The pong of a device serving TLS advertises 16993 (unprovisioned
+	// devices advertise no port).
+	servesTLS := d.TLSOnly() || d.RMCPEnabled() && d.ProvisioningState() != 0 && d.TLSAddr() != ""
+	assert.Equal(t, servesTLS, r.TLS, msg)
 	assert.Equal(t, amt.ProvisioningState(d.ProvisioningState()).String(), r.ProvisioningState, msg)
-	if d.TLSOnly() {
+	if servesTLS {
 		assert.Equal(t, sim.TLSPort(), r.Port, msg)
 		assert.Equal(t, sim.CertificateSHA256(), r.CertSHA256, msg)
 	} else {

@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"iter"
 	"time"
 
 	"github.com/amtkit/amtkit/amt"
@@ -39,10 +38,18 @@ type Options struct {
 	// ClientOptions carry credentials.
 	Credentials credentials.Source
 	// ClientOptions are passed to amt.New for every machine (TLS, ports,
-	// timeouts, activity log).
+	// timeouts); the activity log is Options.ActivityLog.
 	ClientOptions []amt.Option
 	// Worker names this process in results (default: host name and pid).
 	Worker string
+	// ActivityLog, when set, receives one entry per attempt on each
+	// machine (and the clients' logins), under Actor and Job.
+	ActivityLog amt.ActivityLog
+	Actor       string
+	// Job names the job the run belongs to, in activity entries.
+	Job string
+	// IDERTimeout bounds one IDE-R boot, serving included (default 15m).
+	IDERTimeout time.Duration
 	// Hooks let a caller (the durable job layer) act around each attempt.
 	Hooks Hooks
 }
@@ -56,14 +63,4 @@ type Hooks struct {
 	BeforeSend func(ctx context.Context, host string) error
 	// AfterAttempt is called after each attempt with its result so far.
 	AfterAttempt func(ctx context.Context, r Result)
-}
-
-// Run runs task on every target and yields one Result per machine as each
-// finishes, in no fixed order. Targets are addresses with an optional
-// port, as amt.New takes them; duplicates (the same address) are worked
-// once. Cancelling ctx stops new work: machines not started are reported
-// Cancelled. A task or options that cannot run return an error before
-// anything is sent.
-func Run(ctx context.Context, targets []string, task Task, opts Options) (iter.Seq[Result], error) {
-	panic("fleet.Run: not yet written")
 }

@@ -26,7 +26,7 @@ const (
 	ClockSet          Action = "clock-set"          // set the device clock from this machine's
 	IDERBoot          Action = "ider-boot"          // boot once from an image served over IDE-R (Task.Image), then restore
 	DefenseQuarantine Action = "defense-quarantine" // System Defense: only Task.Servers reachable
-	DefensePingOnly   Action = "defense-ping-only"  // System Defense: ping only, plus Task.Servers
+	DefensePingOnly   Action = "defense-ping-only"  // System Defense: ARP and ping only (no Task.Servers)
 	DefenseApply      Action = "defense-apply"      // System Defense: the policy in Task.Policy
 	DefenseRemove     Action = "defense-remove"     // System Defense: remove amtkit's filters and policies
 	DefenseStatus     Action = "defense-status"     // System Defense: read filters, policies, bindings (no change)
@@ -66,11 +66,15 @@ type Task struct {
 	// the image's content).
 	Image     string `json:"image,omitempty"`
 	ImageKind string `json:"image_kind,omitempty"`
+	// ServeIdle ends an IDE-R boot once the machine has read nothing for
+	// this long: it has booted from the image (zero: DefaultServeIdle).
+	ServeIdle Duration `json:"serve_idle,omitempty"`
 	// Servers are the addresses a quarantine or ping-only policy keeps
 	// reachable (the management and remediation servers).
 	Servers []string `json:"servers,omitempty"`
-	// Policy is a System Defense policy file (YAML, defense.ParsePolicyFile)
-	// for DefenseApply.
+	// Policy is the text of a System Defense policy file (YAML,
+	// defense.ParsePolicyFile) for DefenseApply: the task carries it, so
+	// that a worker on another machine needs no file.
 	Policy string `json:"policy,omitempty"`
 	// DefenseTimeout is how long an applied System Defense policy stays in
 	// force on the device (whole minutes; required by the defense actions

@@ -552,6 +552,7 @@ func TestContract(t *testing.T) {
 			after: func(t *testing.T, _, stderr string) { assert.Contains(t, stderr, "while the machine is off") }},
 		{name: "refused dry run", command: "power", args: j("power", "sleep", "--dry-run", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
 	}
+	cases = append(cases, jobContractCases(t, state)...)
 	// Plain-text and streaming commands whose success is not one JSON object.
 	covered := map[string]bool{"completion": true, "help": true, "demo": true, "ider boot": true, "ider serve": true, "sol": true}
 	for _, tc := range cases {

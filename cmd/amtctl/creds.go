@@ -66,9 +66,9 @@ func newCredsCommand() *cobra.Command {
 			"(the address, whatever the port: WS-Man over HTTP and TLS and the redirection ports share one count) in the\n"+
 			"local state and sends no login once %d have failed within %v, nor a credential that already failed there;\n"+
 			"such a command exits 9 and says when the window frees up. After fixing the password, clear a device's\n"+
-			"count with reset.", credentials.DefaultMaxFailures, credentials.DefaultWindow),
+			"count with reset. set changes the budget for every process using the state database.", credentials.DefaultMaxFailures, credentials.DefaultWindow),
 	}
-	guard.AddCommand(newGuardListCommand(), newGuardResetCommand())
+	guard.AddCommand(newGuardListCommand(), newGuardResetCommand(), newGuardSetCommand())
 	cmd.AddCommand(profile, runtime, guard)
 	return cmd
 }
@@ -336,18 +336,23 @@ func newGuardListCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				b, err := guardBudget(cmd.Context(), db)
+				if err != nil {
+					return err
+				}
 				w := cmd.OutOrStdout()
 				if output == "json" {
 					out := make([]guardRecord, 0, len(recs)) // one array; [] when there is none
 					for _, r := range recs {
-						out = append(out, newGuardRecord(r))
+						out = append(out, newGuardRecord(r, b))
 					}
 					return writeJSON(w, out)
 				}
+				fmt.Fprintf(w, "%s\n", strings.ToUpper(b.String()[:1])+b.String()[1:])
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "HOST\tFAILED\tPENDING\tBUDGET\tLAST\tFREES AT\tCLEAR AT")
 				for _, r := range recs {
-					g := newGuardRecord(r)
+					g := newGuardRecord(r, b)
 					budget := fmt.Sprintf("%d/%d", g.Failures+g.Pending, g.MaxFailures)
 					if g.Spent {
 						budget += " spent"
@@ -364,10 +369,10 @@ func newGuardListCommand() *cobra.Command {
 	return cmd
 }
 
-func newGuardRecord(r credentials.GuardRecord) guardRecord {
+func newGuardRecord(r credentials.GuardRecord, b budget) guardRecord {
 	return guardRecord{
-		Host: r.Device, Failures: r.Failures, Pending: r.Pending, MaxFailures: credentials.DefaultMaxFailures,
-		Spent: r.Counted() >= credentials.DefaultMaxFailures, Last: r.Last, FreesAt: r.FreesAt, ClearAt: r.ClearAt,
+		Host: r.Device, Failures: r.Failures, Pending: r.Pending, MaxFailures: b.MaxFailures,
+		Spent: r.Counted() >= b.MaxFailures, Last: r.Last, FreesAt: r.FreesAt, ClearAt: r.ClearAt,
 	}
 }
 

@@ -85,7 +85,14 @@ func resolverSource(ctx context.Context, store credentials.Store, ch credentialC
 	if gs, ok := store.(credentials.GuardStore); ok {
 		gopts = append(gopts, credentials.GuardStorage(gs))
 	}
-	guard := credentials.NewGuard(credentials.DefaultMaxFailures, credentials.DefaultWindow, gopts...)
+	budget, err := guardBudget(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	if !budget.safe() && stderr != nil {
+		fmt.Fprintf(stderr, "amtctl: warning: %s (amtctl creds guard set)\n", budget)
+	}
+	guard := credentials.NewGuard(budget.MaxFailures, budget.Window, gopts...)
 	opts := []credentials.Option{credentials.WithGuard(guard), credentials.RememberTask(ch.remember)}
 	if ch.profile != "" {
 		opts = append(opts, credentials.WithProfile(ch.profile))

@@ -15,6 +15,7 @@ import (
 	"github.com/amtkit/amtkit/amt"
 	"github.com/amtkit/amtkit/amt/amtsim"
 	"github.com/amtkit/amtkit/amt/discovery"
+	"github.com/amtkit/amtkit/credentials"
 	"github.com/amtkit/amtkit/internal/testiso"
 	"github.com/amtkit/amtkit/power"
 	"github.com/amtkit/amtkit/redirect"
@@ -108,9 +109,14 @@ func newDemoCommand() *cobra.Command {
 			if err := demoQuarantine(cmd, c, dev, output); err != nil {
 				return err
 			}
+			if err := demoJob(cmd, output); err != nil {
+				return err
+			}
 
 			fmt.Fprintf(out, "\n$ echo wrong | amtctl info --host %s --user %s --password-stdin\n", dev.HTTPAddr(), demoUser)
-			bad, err := amt.New(dev.HTTPAddr(), amt.WithCredentials(demoUser, "wrong"))
+			// A guard of its own: the demo's fleet is new on each run, the
+			// process-wide guard's count of its addresses is not.
+			bad, err := amt.New(dev.HTTPAddr(), amt.WithCredentials(demoUser, "wrong"), amt.WithLockoutGuard(credentials.NewGuard(0, 0)))
 			if err != nil {
 				return err
 			}

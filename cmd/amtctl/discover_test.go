@@ -95,7 +95,7 @@ func TestDiscoverJSON(t *testing.T) {
 		assert.Equal(t, true, rec["amt"])
 		assert.Equal(t, d.Version(), rec["firmware"])
 		assert.Equal(t, d.Realm(), rec["realm"])
-		assert.Equal(t, d.TLSOnly(), rec["tls"])
+		assert.Equal(t, d.TLSOnly() || d.RMCPEnabled() && d.ProvisioningState() != 0 && d.TLSAddr() != "", rec["tls"], "TLS as the pong advertises it")
 		want := "provisioned"
 		if d.ProvisioningState() == 0 {
 			want = "not_provisioned"

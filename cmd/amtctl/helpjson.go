@@ -12,7 +12,9 @@ Errors (any command, --output json): on stdout, besides the message on stderr,
   {"host": string|null, "error": {"class": string, "message": string, "exit": number}}
   class and exit:  failure 1, usage 2, unreachable 3, not_detected 4,
   auth_failed 5, tls 6, not_provisioned 7, device_error 8, locked_out 9,
-  refused 10, outcome_unknown 11, wait_timed_out 12, interrupted 129/130/143.
+  refused 10, outcome_unknown 11, wait_timed_out 12, incomplete 13 (a job's
+  machine did not succeed), paused 14 (a job waits after its canary),
+  interrupted 129/130/143.
 
 Changes (power, boot next/clear, ider boot/restore, redirect enable/disable,
 time --set, defense, and every command that changes a machine) share one
@@ -138,6 +140,41 @@ creds profile list, creds runtime list, creds guard list: one JSON array
   "user","learned_at","stale"} and {"host","failures","pending",
   "max_failures","spent","last","frees_at","clear_at"}.
 
+job run --output json: one object per machine as it finishes, then the summary
+  {"job", "action", "state", "total", "done", "counts"} (counts: every outcome,
+  0 when none), then, when the exit status is not 0, the error object.
+  machine (also each element of job report's array):
+  {"job" number, "host" string, "action" string, "state" ("pending"|"running"|
+   "done"), "outcome" string|null (null until done), "return_code" number|null,
+   "return_code_name" string|null, "attempts" number, "retries_remaining"
+   number, "last_attempt" string|null (RFC 3339), "worker" string|null,
+   "message" string, "data" object|null}
+  outcome: succeeded, unreachable, not_detected, auth_failed, locked_out,
+  not_provisioned, tls, device_error, refused, outcome_unknown, expired,
+  cancelled. data is the task's reading: power-status has the keys of power
+  status without host (power_state number, power_state_name string, ...);
+  changes have "sent" bool, "power_action" string|null, "before" object|null;
+  inventory the keys of info; null when the task reads nothing or failed.
+  exit: 0 every machine succeeded, 13 incomplete (some did not), 14 paused
+  (the canary succeeded; amtctl job continue ID).
+job run --detach and job list's elements (job list: one array):
+  {"job" number, "action", "state" ("scheduled"|"running"|"paused"|"cancelled"|
+   "finished"), "actor", "profile" string|null (null: the default profile),
+   "created_at", "start_at", "expire_at" string|null, "continued_at"
+   string|null, "finished_at" string|null, "total", "done", "counts"}.
+job run --dry-run: {"job": null, "action", "dry_run": true, "targets"
+  [string], "collections" [string], "total", "canary", "batch_size",
+  "batch_interval" string, "batches", "would_send" [request]}.
+job status: the job object plus "machines" {"pending","running","done"},
+  "holders" [{"worker", "since", "hosts" [string]}], "last_cleanup" string|null.
+job report: one array of machine objects (csv: the same columns without data).
+job cancel|continue|retry: {"job", "action", "state" (now), "machines"
+  (cancelled, to go, retried), "message"}.
+job purge: {"jobs", "machines", "older_than_s"}.
+collection list: one array of {"name", "count", "created_at", "updated_at"};
+  collection show: the same plus "targets" [string].
+collection create|add|remove|delete: {"name", "action", "machines" (added or
+  removed), "count" (in it now), "message"}.
 log activity: one object per entry (no line when none matches): id number,
   time string, actor string, host string|null, operation string, params
   object, technology string|null, profile string|null, outcome string,

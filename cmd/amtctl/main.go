@@ -136,6 +136,9 @@ func exitCode(err error) int {
 	if code, ok := defenseExit(err); ok && !errors.As(err, &ue) {
 		return code
 	}
+	if code, ok := jobExit(err); ok {
+		return code
+	}
 	switch {
 	case errors.As(err, &se):
 		return se.exitCode()
@@ -184,6 +187,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newDiscoverCommand(), newInfoCommand(), newPowerCommand(), newBootCommand(), newIDERCommand(), newSOLCommand(), newRedirectCommand(), newCredsCommand(), newDefenseCommand(), newDemoCommand())
 	root.AddCommand(newVersionCommand(), newConfigCommand())
 	root.AddCommand(newHWCommand(), newLogCommand(), newTimeCommand())
+	root.AddCommand(newJobCommand(), newCollectionCommand())
 	root.SetHelpCommand(newHelpCommand(root))
 	applyFlagRules(root)
 	registerCompletions(root)

@@ -47,14 +47,32 @@ func newSOLCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if enable {
-				restore, err := enableSOL(cmd, c)
-				if err != nil {
-					return err
+			// Enabling and the session's login are one operation for the
+			// credential choice: a candidate refused either (AccessDenied,
+			// or a refused redirection login) gives way to the next, after
+			// what it enabled was turned off again.
+			var (
+				s       *redirect.Session
+				restore func()
+			)
+			err = c.Authorize(ctx, func(ctx context.Context) error {
+				if enable {
+					undo, err := enableSOL(ctx, cmd, c)
+					if err != nil {
+						return err
+					}
+					restore = undo
 				}
+				var err error
+				if s, err = c.Redirect.Dial(ctx, redirect.SOL); err != nil && restore != nil {
+					restore()
+					restore = nil
+				}
+				return err
+			})
+			if restore != nil {
 				defer restore()
 			}
-			s, err := c.Redirect.Dial(ctx, redirect.SOL)
 			if err != nil {
 				return explainRefusal(ctx, c, err, enable)
 			}
@@ -84,8 +102,7 @@ func newSOLCommand() *cobra.Command {
 
 // enableSOL turns SOL and the listener on where they are off, and returns
 // how to put them back.
-func enableSOL(cmd *cobra.Command, c *amt.Client) (func(), error) {
-	ctx := cmd.Context()
+func enableSOL(ctx context.Context, cmd *cobra.Command, c *amt.Client) (func(), error) {
 	before, err := c.Redirect.State(ctx)
 	if err != nil {
 		return nil, err

@@ -144,6 +144,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&opts.RedirectionState, "redirection-state", 32771, "initial AMT_RedirectionService.EnabledState: 32768 + 1 (IDE-R) + 2 (SOL)")
 	fs.BoolVar(&opts.ListenerDisabled, "listener-disabled", false, "start with the redirection listener closed (ListenerEnabled false)")
 	fs.Int64Var(&opts.OptInRequired, "opt-in-required", 0, "user consent of admin-control-mode devices: 0 none, 1 KVM, 4294967295 all (client control mode: always all)")
+	fs.DurationVar(&opts.Latency, "latency", 0, "delay every HTTP answer of every device by this long (a fleet spec group's latency replaces it)")
+	fs.DurationVar(&opts.LatencyJitter, "latency-jitter", 0, "add a uniformly random extra delay of up to this long to every HTTP answer")
 	fs.BoolVar(&verbose, "verbose", false, "log every request to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -102,6 +102,17 @@ func TestRunSingleDevice(t *testing.T) {
 	require.NoError(t, stop())
 }
 
+// TestRunLatency checks that --latency delays every answer, the 401
+// challenge included.
+func TestRunLatency(t *testing.T) {
+	m, stop := startRun(t, "--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--redirect-port", "-1", "--redirect-tls-port", "-1",
+		"--latency", "80ms", "--latency-jitter", "10ms")
+	start := time.Now()
+	assert.Equal(t, http.StatusOK, getSettings(t, "http://"+m[3]+"/wsman", "admin", "P@ssw0rd1"))
+	assert.GreaterOrEqual(t, time.Since(start), 160*time.Millisecond, "the challenge and the Get each wait at least 80ms")
+	require.NoError(t, stop())
+}
+
 func TestRunFleetWithTLS(t *testing.T) {
 	m, stop := startRun(t, "--devices-cidr", "127.77.9.0/30", "--http-port", "0", "--tls-port", "0", "--rmcp-port", "0",
 		"--redirect-port", "0", "--redirect-tls-port", "0", "--legacy-tls", "--verbose")
@@ -137,6 +148,9 @@ func TestRunBadFlags(t *testing.T) {
 		{"--fault-method", "Get"},
 		{"--fault-answer-delay", "-1s"},
 		{"--fault-forget-nonces", "-1"},
+		{"--latency", "-1ms"},
+		{"--latency-jitter", "-1ms"},
+		{"--latency", "fast"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), append([]string{"--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1",
@@ -281,7 +295,11 @@ func TestRunFleetSpec(t *testing.T) {
 		case "tls-enforced":
 			assert.Equal(t, 16993, port)
 		default:
-			assert.Equal(t, 16992, port)
+			want := 16992
+			if d.TLSAddr() != "" {
+				want = 16993 // the pong of a device serving TLS advertises 16993
+			}
+			assert.Equal(t, want, port)
 			assert.Equal(t, byte(2), pong[19]&3)
 		}
 	}
@@ -479,5 +497,52 @@ func TestVersionFlag(t *testing.T) {
 		require.Error(t, err, "%v", args)
 		assert.Contains(t, err.Error(), "use --firmware 15.0.23.1706", "%v", args)
 		assert.Empty(t, out.String())
+	}
+}
+
+// TestRunFailureMix starts a fleet spec with the failure groups and checks
+// from the outside that each address answers as its group says.
+func TestRunFailureMix(t *testing.T) {
+	m, stop := startRun(t, "--devices-cidr", "127.135.0.0/28", "--fleet-spec", "testdata/failures.json",
+		"--http-port", "0", "--tls-port", "-1", "--rmcp-port", "-1", "--redirect-port", "-1", "--redirect-tls-port", "-1")
+	defer func() { require.NoError(t, stop()) }()
+	// 14 addresses, 9 weights: the empty group's share holds no device.
+	spec, err := amtsim.ReadFleetSpecFile("testdata/failures.json")
+	require.NoError(t, err)
+	ref, err := amtsim.New(amtsim.Options{DevicesCIDR: "127.135.0.0/28", Fleet: spec, HTTPPort: 0, TLSPort: -1, RMCPPort: -1,
+		RedirectPort: -1, RedirectTLSPort: -1})
+	require.NoError(t, err)
+	defer ref.Close()
+	assert.Equal(t, strconv.Itoa(len(ref.Devices())), m[1])
+	assert.Less(t, len(ref.Devices()), 14)
+	port := m[3][strings.LastIndexByte(m[3], ':')+1:]
+	groups := map[string]int{}
+	for _, d := range ref.Devices() {
+		ip := d.IP()
+		url := "http://" + net.JoinHostPort(ip, port) + "/wsman"
+		groups[d.Group()]++
+		switch d.Group() {
+		case "ok", "slow":
+			assert.Equal(t, http.StatusOK, getSettings(t, url, "admin", "P@ssw0rd1"), ip)
+		case "wrong-password":
+			assert.Equal(t, http.StatusUnauthorized, getSettings(t, url, "admin", "P@ssw0rd1"), ip)
+		case "no-amt":
+			assert.Equal(t, http.StatusNotFound, getSettings(t, url, "admin", "P@ssw0rd1"), ip)
+		case "reset":
+			tr := &http.Transport{}
+			_, err := (&http.Client{Transport: tr}).Post(url, "application/soap+xml", strings.NewReader("<x/>"))
+			tr.CloseIdleConnections()
+			require.Error(t, err, ip)
+			assert.ErrorIs(t, err, syscall.ECONNRESET, ip)
+		}
+	}
+	assert.Len(t, groups, 5, "every non-empty group has a device")
+	for host := 1; host <= 14; host++ {
+		ip := "127.135.0." + strconv.Itoa(host)
+		if ref.Device(ip) != nil {
+			continue
+		}
+		_, err := net.DialTimeout("tcp", net.JoinHostPort(ip, port), 5*time.Second)
+		require.ErrorIs(t, err, syscall.ECONNREFUSED, "empty address %s", ip)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -42,6 +43,7 @@ const (
 
 type entry struct {
 	nc       uint64 // highest nonce count accepted (0: none yet)
+	issued   int64  // issue time (Unix ns), as in the nonce
 	lastUsed time.Time
 }
 
@@ -90,25 +92,33 @@ func (t *Table) Issue(now time.Time) string {
 		}
 		delete(t.live, oldest)
 	}
-	t.live[n] = &entry{lastUsed: now}
+	t.live[n] = &entry{issued: ts, lastUsed: now}
 	return n
 }
 
-// Check classifies a nonce.
+// Check classifies a nonce. A live nonce is known by the table without
+// checking its tag again.
 func (t *Table) Check(nonce string, now time.Time) Status {
-	raw, err := base64.StdEncoding.DecodeString(nonce)
-	if err != nil || len(raw) != 8+tagLen || !hmac.Equal(raw[8:], t.tag(raw[:8])) {
+	if e := t.live[nonce]; e != nil {
+		if t.expired(e.issued, now) {
+			delete(t.live, nonce)
+			return Expired
+		}
+		return Live
+	}
+	var raw [8 + tagLen + 2]byte
+	n, err := base64.StdEncoding.Decode(raw[:], []byte(nonce))
+	if err != nil || n != 8+tagLen || !hmac.Equal(raw[8:n], t.tag(raw[:8])) {
 		return Foreign
 	}
-	ts := int64(binary.BigEndian.Uint64(raw[:8]))
-	if ts <= t.epoch || now.Sub(time.Unix(0, ts)) > t.lifetime {
-		delete(t.live, nonce)
+	if t.expired(int64(binary.BigEndian.Uint64(raw[:8])), now) {
 		return Expired
 	}
-	if t.live[nonce] == nil {
-		return Forgotten
-	}
-	return Live
+	return Forgotten
+}
+
+func (t *Table) expired(issued int64, now time.Time) bool {
+	return issued <= t.epoch || now.Sub(time.Unix(0, issued)) > t.lifetime
 }
 
 // Use records a use of a live nonce with nonce count nc and reports
@@ -145,43 +155,84 @@ func (t *Table) Expire(now time.Time) {
 // ParseHeader splits the parameters of an "Authorization: Digest ..."
 // header. Values may be quoted or not; keys are lower-cased.
 func ParseHeader(h string) (map[string]string, bool) {
+	params := map[string]string{}
+	ok := scan(h, func(key, val string) {
+		params[strings.ToLower(key)] = val
+	})
+	return params, ok
+}
+
+// Params are the parameters of a digest Authorization header a device
+// checks.
+type Params struct {
+	Username, Realm, Nonce, URI, Response, QOP, NC, CNonce string
+}
+
+// ParseParams parses an "Authorization: Digest ..." header like
+// ParseHeader, keeping only the parameters of Params; values without
+// escapes are not copied.
+func ParseParams(h string) (Params, bool) {
+	var p Params
+	ok := scan(h, func(key, val string) {
+		switch {
+		case strings.EqualFold(key, "username"):
+			p.Username = val
+		case strings.EqualFold(key, "realm"):
+			p.Realm = val
+		case strings.EqualFold(key, "nonce"):
+			p.Nonce = val
+		case strings.EqualFold(key, "uri"):
+			p.URI = val
+		case strings.EqualFold(key, "response"):
+			p.Response = val
+		case strings.EqualFold(key, "qop"):
+			p.QOP = val
+		case strings.EqualFold(key, "nc"):
+			p.NC = val
+		case strings.EqualFold(key, "cnonce"):
+			p.CNonce = val
+		}
+	})
+	return p, ok
+}
+
+// scan calls fn for each parameter of a digest header, in order (a later
+// duplicate wins for the callers), and reports whether the header is
+// well-formed.
+func scan(h string, fn func(key, val string)) bool {
 	scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if !ok || !strings.EqualFold(scheme, "Digest") {
-		return nil, false
+		return false
 	}
-	params := map[string]string{}
 	for {
 		rest = strings.TrimLeft(rest, " \t,")
 		if rest == "" {
-			break
+			return true
 		}
 		eq := strings.IndexByte(rest, '=')
 		if eq <= 0 {
-			return nil, false
+			return false
 		}
-		key := strings.ToLower(strings.TrimSpace(rest[:eq]))
+		key := strings.TrimSpace(rest[:eq])
 		rest = strings.TrimLeft(rest[eq+1:], " \t")
 		var val string
 		if strings.HasPrefix(rest, `"`) {
-			var b strings.Builder
-			i := 1
-			for ; i < len(rest); i++ {
-				c := rest[i]
-				if c == '\\' && i+1 < len(rest) {
-					i++
-					b.WriteByte(rest[i])
-					continue
+			end := 1
+			escaped := false
+			for ; end < len(rest) && rest[end] != '"'; end++ {
+				if rest[end] == '\\' && end+1 < len(rest) {
+					escaped = true
+					end++
 				}
-				if c == '"' {
-					break
-				}
-				b.WriteByte(c)
 			}
-			if i >= len(rest) {
-				return nil, false
+			if end >= len(rest) {
+				return false
 			}
-			val = b.String()
-			rest = rest[i+1:]
+			val = rest[1:end]
+			if escaped {
+				val = unescape(val)
+			}
+			rest = rest[end+1:]
 		} else {
 			end := strings.IndexByte(rest, ',')
 			if end < 0 {
@@ -190,9 +241,20 @@ func ParseHeader(h string) (map[string]string, bool) {
 			val = strings.TrimSpace(rest[:end])
 			rest = rest[end:]
 		}
-		params[key] = val
+		fn(key, val)
 	}
-	return params, true
+}
+
+// unescape drops the backslashes of a quoted string's escapes.
+func unescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // MD5Hex is the lower-case hex MD5 of s.
@@ -222,6 +284,38 @@ func ResponseAuth(user, realm, password, method, uri, nonce, nc, cnonce string) 
 	ha1 := MD5Hex(user + ":" + realm + ":" + password)
 	ha2 := MD5Hex(method + ":" + uri)
 	return MD5Hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2)
+}
+
+// VerifyAuth reports whether response (hex, either case) is the qop=auth
+// response for the parameters, computed without allocating.
+func VerifyAuth(user, realm, password, method, uri, nonce, nc, cnonce, response string) bool {
+	var ha1, ha2, want [32]byte
+	var buf [512]byte
+	md5HexInto(&ha1, append(append(append(append(append(buf[:0], user...), ':'), realm...), ':'), password...))
+	md5HexInto(&ha2, append(append(append(buf[:0], method...), ':'), uri...))
+	b := append(buf[:0], ha1[:]...)
+	b = append(append(b, ':'), nonce...)
+	b = append(append(b, ':'), nc...)
+	b = append(append(b, ':'), cnonce...)
+	b = append(append(b, ":auth:"...), ha2[:]...)
+	md5HexInto(&want, b)
+	if len(response) != len(want) {
+		return false
+	}
+	var got [32]byte
+	for i := range got {
+		c := response[i]
+		if 'A' <= c && c <= 'F' {
+			c += 'a' - 'A'
+		}
+		got[i] = c
+	}
+	return subtle.ConstantTimeCompare(want[:], got[:]) == 1
+}
+
+func md5HexInto(dst *[32]byte, b []byte) {
+	sum := md5.Sum(b)
+	hex.Encode(dst[:], sum[:])
 }
 
 // ResponseNoQop is the response without qop: MD5(HA1:nonce:HA2).

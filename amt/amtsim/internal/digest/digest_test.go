@@ -1,6 +1,7 @@
 package digest
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,5 +64,42 @@ func TestParseHeader(t *testing.T) {
 	}
 	if !IsHex8("0000000a") || IsHex8("1") || IsHex8("0000000g") {
 		t.Error("IsHex8")
+	}
+}
+
+func TestParseParamsAndVerify(t *testing.T) {
+	h := `Digest username="ad\"min", realm="Digest:AB", nonce="n0nce", uri="/wsman", response="ABCDEF", qop=auth, nc=00000001, cnonce="c"`
+	p, ok := ParseParams(h)
+	if !ok {
+		t.Fatal("not parsed")
+	}
+	want := Params{Username: `ad"min`, Realm: "Digest:AB", Nonce: "n0nce", URI: "/wsman", Response: "ABCDEF", QOP: "auth", NC: "00000001", CNonce: "c"}
+	if p != want {
+		t.Fatalf("got %+v", p)
+	}
+	m, _ := ParseHeader(h)
+	if m["username"] != `ad"min` || m["nc"] != "00000001" {
+		t.Fatalf("map %v", m)
+	}
+	for _, bad := range []string{`Basic abc`, `Digest username="x`, `Digest =x`, ``} {
+		if _, ok := ParseParams(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+	resp := ResponseAuth("admin", "Digest:AB", "pw", "POST", "/wsman", "n", "00000001", "c")
+	for _, r := range []string{resp, strings.ToUpper(resp)} {
+		if !VerifyAuth("admin", "Digest:AB", "pw", "POST", "/wsman", "n", "00000001", "c", r) {
+			t.Errorf("%s not verified", r)
+		}
+	}
+	if VerifyAuth("admin", "Digest:AB", "pw2", "POST", "/wsman", "n", "00000001", "c", resp) ||
+		VerifyAuth("admin", "Digest:AB", "pw", "POST", "/wsman", "n", "00000001", "c", resp[:31]) {
+		t.Error("a wrong response verified")
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		p, _ := ParseParams(h[:len(h)-0])
+		_ = VerifyAuth("admin", p.Realm, "pw", "POST", p.URI, p.Nonce, p.NC, p.CNonce, resp)
+	}); n > 1 {
+		t.Errorf("%v allocations per parse and check", n)
 	}
 }

@@ -18,6 +18,7 @@ const (
 	pingLen      = 12
 	pongLen      = 28
 	pongDataLen  = 16
+	dashBit      = 0x20 // bit 5: DASH supported
 	// MinMajor is the first firmware major version that answers pings.
 	MinMajor      = 4
 	pongPortMajor = 6 // port, version and state fields from AMT 6
@@ -48,9 +49,12 @@ func Ack(ping []byte) []byte {
 
 // Identity is what a pong tells about the device.
 type Identity struct {
-	Major, Minor      int  // firmware version
-	ProvisioningState int  // 0 pre-, 1 in-, 2 post-provisioning
-	TLSOnly           bool // advertise 16993 instead of 16992
+	Major, Minor      int // firmware version
+	ProvisioningState int // 0 pre-, 1 in-, 2 post-provisioning
+	// TLS: the device serves WS-Man over TLS; the pong advertises 16993
+	// instead of 16992 (protocol.md §5.1: the open WS-Man port, 16992 no
+	// TLS, 16993 TLS).
+	TLS bool
 }
 
 // Pong builds the 28-byte answer to a well-formed ping.
@@ -67,7 +71,7 @@ func Pong(ping []byte, id Identity) []byte {
 		switch {
 		case id.ProvisioningState == 0:
 			port = 0
-		case id.TLSOnly:
+		case id.TLS:
 			port = stdTLSPort
 		}
 		binary.BigEndian.PutUint16(p[16:18], uint16(port))
@@ -80,7 +84,11 @@ func Pong(ping []byte, id Identity) []byte {
 	}
 	p[20] = 0x01 // supported entities: ASF 1.0
 	if id.Major > 5 || id.Major == 5 && id.Minor >= 1 {
-		p[21] = 0x20 // supported interactions: DASH
+		p[21] = dashBit // supported interactions: DASH
+	} else {
+		// AMT 4.x-5.0 put the DASH bit in the supported entities byte
+		// (protocol.md §5.1).
+		p[20] |= dashBit
 	}
 	return p
 }

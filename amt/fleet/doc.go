@@ -1,0 +1,122 @@
+// Package fleet runs one task over many Intel AMT machines: read the power
+// state of a building, reset a lab to PXE, quarantine the machines an alert
+// named. Run works in process and needs no database; the durable jobs of
+// package fleet/durable run the same tasks through a Runner.
+//
+//	seq, err := fleet.Run(ctx, []string{"10.0.0.1", "10.0.0.2:16992"},
+//		fleet.Task{Action: fleet.PowerReset},
+//		fleet.Options{Credentials: resolver, Retries: 2, Concurrency: 200})
+//	if err != nil {
+//		return err // the task or the options cannot run; nothing was sent
+//	}
+//	for r := range seq {
+//		fmt.Println(r.Host, r.Outcome, r.Message)
+//	}
+//
+// # Tasks
+//
+// A Task names an Action (power status, on, off, reset, cycle, soft-off,
+// soft-reset, wake, one-time boot, inventory, hardware, clock set, IDE-R
+// boot from an image, System Defense quarantine, ping-only, apply, remove
+// and status) and its arguments. It is plain data without secrets, so that
+// a job can store it. Task.Wake asks for the machine to be powered on (or
+// woken from OS power saving) first, and waits for it.
+//
+// # Outcomes
+//
+// Every machine gets exactly one Result, with one Outcome: Succeeded;
+// Unreachable (nothing answered, after the retries); NotDetected (something
+// answered, but not AMT); AuthFailed (every credential was rejected, or the
+// account may not do the operation); LockedOut (the lockout guard refused
+// to try: another failed login could lock the device's account); TLS;
+// NotProvisioned; DeviceError (a fault or a non-zero return code, in
+// ReturnCode and ReturnCodeName, the PT_STATUS or DMTF name); Refused (the
+// device does not offer the action now: power on of a machine that only
+// offers reset, a graceful shutdown without the OS agent; nothing was
+// sent); OutcomeUnknown (a change was sent and its answer lost); Expired;
+// Cancelled. A management engine that lost the host's power state
+// (power.ErrStateUnknown) is DeviceError with ReturnCodeName
+// StateUnknownName ("power state unknown"), so that reports count it apart.
+// A failing Hooks.BeforeSend ends the machine Cancelled, its Err matching
+// ErrHook, with nothing sent. The Result also carries the attempts made,
+// the retries left, when the last attempt started, the worker, a one-line
+// message and, for reads, the data (power status: the keys of `amtctl power
+// status --output json`; os_power_saving is null, reading it would cost a
+// second request per machine).
+//
+// # Retries, expiry, cancellation
+//
+// A machine is tried again, Options.Retries times after Options.RetryDelay,
+// only for a transient cause: unreachable, a timed-out attempt, a busy
+// device (HTTP 503, DMTF Busy, a power transition in progress before
+// anything was sent). Never after an authentication failure, a lockout
+// refusal, a TLS or detection failure, and never once a request that
+// changes the machine was handed to the connection: the hook, the send and
+// any failure after it are final, and a change whose answer was lost is
+// OutcomeUnknown (read the state before trying again). Machines not started
+// when Options.Expire passes, and machines waiting for a retry then, are
+// Expired; an attempt under way finishes. Cancelling the context reports
+// the machines not started (and those waiting for a retry) Cancelled; an
+// attempt under way is stopped, and ends OutcomeUnknown if it had sent a
+// change.
+//
+// # Concurrency
+//
+// At most Options.Concurrency machines are worked on at once, IDE-R boots
+// at most Options.IDERConcurrency (each streams an image), and with
+// BatchSize at most BatchSize machines start per BatchInterval (retries do
+// not count). Targets that name the same address (with another port, or as
+// a URL) are one machine, and operations on one address never overlap,
+// within a run or across the runs of a process. A Runner is safe for
+// concurrent use.
+//
+// # Credentials
+//
+// Options.Credentials is asked per machine (give credentials.Static for one
+// known login: amt.WithCredentials in ClientOptions works too, but logs in
+// with a read of its own, one exchange more per machine). With a credentials.Resolver
+// its lockout guard counts failed logins per device across the whole run
+// (and every run sharing the resolver), so a fleet in which some devices
+// have other passwords never locks an account: once a device's budget is
+// spent, it is LockedOut and nothing more is tried there. For a read the
+// task's own first request is the login: each candidate runs the read, so
+// a device whose credential is known costs no extra request. A change runs
+// under amt.Client.Authorize, where a read-only account gives way to the
+// next candidate without a failed login.
+//
+// # Round trips
+//
+// Power status costs 2 HTTP exchanges per machine: the digest challenge
+// (a request without credentials answered 401 with the nonce) and one Get
+// of CIM_AssociatedPowerManagementService without selectors, which carries
+// PowerState and the actions offered. It cannot be fewer: digest needs the
+// device's nonce before any authenticated request, AMT closes the
+// connection after a 401 and issues no nonce otherwise, and the state is in
+// one instance. (amtc reads it in 3: challenge, Enumerate, Pull.)
+//
+// A reset costs 5 today: the challenge, the login read of
+// AMT_GeneralSettings, the Get of CIM_AssociatedPowerManagementService and
+// of IPS_PowerManagementService (power.Service reads the OS power-saving
+// state with every status) and the RequestPowerStateChange. The protocol's
+// floor is 3: the challenge, one read of the state (a reset must be refused
+// before sending when the device does not offer it, and a machine that is
+// off is powered on instead), and the change. The login read tells a wrong
+// password from a refused operation before anything changes, and the OS
+// power-saving read is needed only to wake.
+//
+// Machines over plain HTTP share one transport (HTTP/1.1 on the calling
+// goroutine, without net/http's three goroutines per connection, keeping
+// at most one idle connection per device and closing a machine's
+// connections when its work ends) and one envelope cache. Client options
+// that carry TLS settings, and https targets, give each machine a
+// net/http transport of its own (TLS settings are per transport).
+//
+// # Activity log and hooks
+//
+// With Options.ActivityLog every attempt writes one amt.Activity (operation
+// "power reset", params attempt, worker and outcome, Actor and Job, the
+// profile that logged in); the machines' clients record nothing of their
+// own, so each attempt is one entry. Hooks.BeforeSend is called once per
+// machine, just before its first request that changes it is written; an
+// error sends nothing. Hooks.AfterAttempt sees each attempt's result.
+package fleet

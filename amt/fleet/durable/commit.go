@@ -1,0 +1,437 @@
+package durable
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/amtkit/amtkit/amt/fleet"
+	"github.com/amtkit/amtkit/statedb"
+)
+
+// committer writes markers, attempt counts and results in group commits:
+// whatever arrives while one transaction is being written goes into the
+// next. A marker's caller waits for its commit (the change is sent only
+// after it); results and attempt counts are waited for before a
+// chunk is reported done (batchWait).
+type committer struct {
+	db     *statedb.DB
+	worker string
+
+	mu       sync.Mutex
+	marks    []markReq
+	results  map[machineKey]resultReq
+	attempts map[machineKey]resultReq
+	kick     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+type machineKey struct {
+	job  ID
+	host string
+}
+
+type markReq struct {
+	key  machineKey
+	done chan error
+}
+
+type resultReq struct {
+	r     fleet.Result
+	prior int // attempts made before this run
+	w     *batchWait
+}
+
+// errMarkRefused: another worker has marked the machine, or it has its
+// outcome already; nothing is sent.
+var errMarkRefused = fmt.Errorf("durable: the machine is held by another worker or already done")
+
+const maxPerCommit = 1000
+
+func newCommitter(db *statedb.DB, worker string) *committer {
+	c := &committer{db: db, worker: worker, results: map[machineKey]resultReq{}, attempts: map[machineKey]resultReq{},
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+func (c *committer) signal() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// mark commits the marker of a machine and returns once it is committed
+// (nil), or refused (errMarkRefused), or failed.
+func (c *committer) mark(ctx context.Context, job ID, host string) error {
+	req := markReq{key: machineKey{job, host}, done: make(chan error, 1)}
+	c.mu.Lock()
+	c.marks = append(c.marks, req)
+	c.mu.Unlock()
+	c.signal()
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		// The marker may still be committed: the machine then reads as
+		// outcome unknown, never as untried, which is the safe side.
+		return ctx.Err()
+	}
+}
+
+// batchWait lets a chunk wait for the writes it queued.
+type batchWait struct {
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	err error
+}
+
+func (w *batchWait) finish(err error) {
+	if err != nil {
+		w.mu.Lock()
+		w.err = err
+		w.mu.Unlock()
+	}
+	w.wg.Done()
+}
+
+// wait waits for every write queued with w and returns the last error.
+func (w *batchWait) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { w.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// result queues a machine's outcome.
+func (c *committer) result(w *batchWait, job ID, r fleet.Result, prior int) {
+	k := machineKey{job, r.Host}
+	w.wg.Add(1)
+	c.mu.Lock()
+	if old, ok := c.results[k]; ok {
+		old.w.finish(nil)
+	}
+	c.results[k] = resultReq{r: r, prior: prior, w: w}
+	if old, ok := c.attempts[k]; ok {
+		old.w.finish(nil)
+		delete(c.attempts, k)
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+// attempt queues a machine's attempt count (for a machine that will be
+// retried, so that a worker taking over after a crash knows the retries
+// left).
+func (c *committer) attempt(w *batchWait, job ID, r fleet.Result, prior int) {
+	k := machineKey{job, r.Host}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, done := c.results[k]; done {
+		return
+	}
+	w.wg.Add(1)
+	if old, ok := c.attempts[k]; ok {
+		old.w.finish(nil)
+	}
+	c.attempts[k] = resultReq{r: r, prior: prior, w: w}
+	c.signal()
+}
+
+func (c *committer) close() {
+	close(c.stop)
+	<-c.done
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.kick:
+		case <-c.stop:
+			c.writeAll()
+			return
+		}
+		c.writeAll()
+	}
+}
+
+// writeAll writes batches until nothing is queued.
+func (c *committer) writeAll() {
+	for {
+		c.mu.Lock()
+		if len(c.marks) == 0 && len(c.results) == 0 && len(c.attempts) == 0 {
+			c.mu.Unlock()
+			return
+		}
+		marks := c.marks
+		if len(marks) > maxPerCommit {
+			marks = marks[:maxPerCommit]
+		}
+		c.marks = c.marks[len(marks):]
+		results := take(c.results)
+		attempts := take(c.attempts)
+		c.mu.Unlock()
+
+		refused, err := c.write(marks, results, attempts)
+
+		for _, m := range marks {
+			switch {
+			case err != nil:
+				m.done <- err
+			case refused[m.key]:
+				m.done <- errMarkRefused
+			default:
+				m.done <- nil
+			}
+		}
+		for _, set := range []map[machineKey]resultReq{results, attempts} {
+			for _, r := range set {
+				r.w.finish(err)
+			}
+		}
+	}
+}
+
+func take(m map[machineKey]resultReq) map[machineKey]resultReq {
+	out := make(map[machineKey]resultReq, min(len(m), maxPerCommit))
+	for k, v := range m {
+		if len(out) == maxPerCommit {
+			break
+		}
+		out[k] = v
+		delete(m, k)
+	}
+	return out
+}
+
+// write commits one batch: markers (refusing machines already marked or
+// done), attempt counts, and results with a new result sequence per job.
+func (c *committer) write(marks []markReq, results, attempts map[machineKey]resultReq) (map[machineKey]bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	refused := map[machineKey]bool{}
+	now := statedb.Micros(time.Now())
+	err := c.db.InTx(ctx, func(tx *statedb.Tx) error {
+		clear(refused)
+		byJob := map[ID][]string{}
+		for _, m := range marks {
+			byJob[m.key.job] = append(byJob[m.key.job], m.key.host)
+		}
+		for job, hosts := range byJob {
+			ok, err := markTx(ctx, tx, job, hosts, c.worker, now)
+			if err != nil {
+				return err
+			}
+			for _, h := range hosts {
+				if !ok[h] {
+					refused[machineKey{job, h}] = true
+				}
+			}
+		}
+		perRow := c.db.Engine() == statedb.SQLite
+		if err := writeRows(ctx, tx, attempts, c.worker, false, now, perRow); err != nil {
+			return err
+		}
+		return writeRows(ctx, tx, results, c.worker, true, now, perRow)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("durable: recording %d markers and %d results: %w", len(marks), len(results), err)
+	}
+	return refused, nil
+}
+
+// markTx sets the markers of machines that have neither a marker nor an
+// outcome, and returns those it set.
+func markTx(ctx context.Context, tx *statedb.Tx, job ID, hosts []string, worker string, now int64) (map[string]bool, error) {
+	args := []any{now, worker, int64(job)}
+	for _, h := range hosts {
+		args = append(args, h)
+	}
+	rs, err := tx.Query(ctx, `UPDATE amtkit_job_machine SET marked_at = $1, worker = $2
+		WHERE job = $3 AND host IN (`+statedb.Placeholders(4, len(hosts))+`) AND marked_at IS NULL AND outcome IS NULL
+		RETURNING host`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	ok := make(map[string]bool, len(hosts))
+	for rs.Next() {
+		var h string
+		if err := rs.Scan(&h); err != nil {
+			return nil, err
+		}
+		ok[h] = true
+	}
+	return ok, rs.Err()
+}
+
+// writeRows updates machine rows from results with one statement per job
+// and up to 100 machines: the outcome and its details (final), or only the
+// attempt counts. A row that has its outcome already is never written
+// again.
+//
+// SQLite, in process, runs one UPDATE per machine faster than a join
+// against a VALUES list; Postgres saves round trips with the join.
+func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultReq, worker string, final bool, now int64, perRow bool) error {
+	byJob := map[ID][]resultReq{}
+	for k, v := range reqs {
+		byJob[k.job] = append(byJob[k.job], v)
+	}
+	for job, rows := range byJob {
+		var seq int64
+		if final {
+			if err := tx.QueryRow(ctx, "UPDATE amtkit_job SET result_seq = result_seq + 1 WHERE id = $1 RETURNING result_seq",
+				int64(job)).Scan(&seq); err != nil {
+				return err
+			}
+		}
+		var total int64
+		for off := 0; off < len(rows); off += 100 {
+			part := rows[off:min(off+100, len(rows))]
+			update := updateRows
+			if perRow {
+				update = updateEach
+			}
+			n, err := update(ctx, tx, job, part, worker, final, now, seq)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		if final && total > 0 {
+			if _, err := tx.Exec(ctx, "UPDATE amtkit_job SET done = done + $1 WHERE id = $2", total, int64(job)); err != nil {
+				return err
+			}
+			if err := finishIfDone(ctx, tx, job, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func updateRows(ctx context.Context, tx *statedb.Tx, job ID, rows []resultReq, worker string, final bool, now, seq int64) (int64, error) {
+	var b strings.Builder
+	const cols = 9
+	b.WriteString("WITH v(host, outcome, rc, rc_name, attempts, retries, last_attempt, message, data) AS (VALUES ")
+	args := make([]any, 0, len(rows)*cols+4)
+	for i, rq := range rows {
+		r := rq.r
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&b, "($%d, $%d, CAST($%d AS BIGINT), $%d, CAST($%d AS INTEGER), CAST($%d AS INTEGER), CAST($%d AS BIGINT), $%d, $%d)",
+			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
+		rc, rcName, last, data := rowValues(rq)
+		args = append(args, r.Host, string(r.Outcome), rc, rcName, rq.prior+r.Attempts, r.RetriesRemaining, last,
+			oneLine(r.Message), data)
+	}
+	n := len(args)
+	args = append(args, worker, int64(job), now, seq)
+	b.WriteString(") UPDATE amtkit_job_machine SET ")
+	if final {
+		fmt.Fprintf(&b, `outcome = v.outcome, return_code = v.rc, return_code_name = v.rc_name, message = v.message,
+			data = v.data, finished_at = $%d, done_seq = $%d, `, n+3, n+4)
+	}
+	fmt.Fprintf(&b, `attempts = v.attempts, retries_remaining = v.retries,
+		last_attempt = COALESCE(v.last_attempt, amtkit_job_machine.last_attempt),
+		worker = CASE WHEN v.last_attempt IS NULL THEN amtkit_job_machine.worker ELSE $%d END
+		FROM v WHERE amtkit_job_machine.job = $%d AND amtkit_job_machine.host = v.host
+		AND amtkit_job_machine.outcome IS NULL`, n+1, n+2)
+	if !final {
+		// Keep the placeholders numbered without gaps on Postgres.
+		fmt.Fprintf(&b, " AND CAST($%d AS BIGINT) >= 0 AND CAST($%d AS BIGINT) >= 0", n+3, n+4)
+	}
+	return tx.Exec(ctx, b.String(), args...)
+}
+
+// rowValues are the values of a result's row.
+func rowValues(rq resultReq) (rc, rcName, last, data any) {
+	r := rq.r
+	if r.ReturnCode != nil {
+		rc = int64(*r.ReturnCode)
+	}
+	if r.LastAttempt != nil {
+		last = statedb.Micros(*r.LastAttempt)
+	}
+	if r.ReturnCodeName != nil {
+		rcName = *r.ReturnCodeName
+	}
+	if len(r.Data) > 0 && json.Valid(r.Data) && string(r.Data) != "null" {
+		data = string(r.Data)
+	}
+	return
+}
+
+// updateEach writes rows with one UPDATE each.
+func updateEach(ctx context.Context, tx *statedb.Tx, job ID, rows []resultReq, worker string, final bool, now, seq int64) (int64, error) {
+	var total int64
+	for _, rq := range rows {
+		r := rq.r
+		rc, rcName, last, data := rowValues(rq)
+		var (
+			n   int64
+			err error
+		)
+		if final {
+			n, err = tx.Exec(ctx, `UPDATE amtkit_job_machine SET outcome = $1, return_code = $2, return_code_name = $3,
+				message = $4, data = $5, finished_at = $6, done_seq = $7, attempts = $8, retries_remaining = $9,
+				last_attempt = COALESCE($10, last_attempt), worker = CASE WHEN $10 IS NULL THEN worker ELSE $11 END
+				WHERE job = $12 AND host = $13 AND outcome IS NULL`,
+				string(r.Outcome), rc, rcName, oneLine(r.Message), data, now, seq, rq.prior+r.Attempts, r.RetriesRemaining,
+				last, worker, int64(job), r.Host)
+		} else {
+			n, err = tx.Exec(ctx, `UPDATE amtkit_job_machine SET attempts = $1, retries_remaining = $2,
+				last_attempt = COALESCE($3, last_attempt), worker = CASE WHEN $3 IS NULL THEN worker ELSE $4 END
+				WHERE job = $5 AND host = $6 AND outcome IS NULL`,
+				rq.prior+r.Attempts, r.RetriesRemaining, last, worker, int64(job), r.Host)
+		}
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// oneLine keeps a message to one line of bounded length.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}
+
+// hostSet is a set of hosts safe for concurrent use.
+type hostSet struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func newHostSet() *hostSet { return &hostSet{m: map[string]bool{}} }
+
+func (s *hostSet) add(h string) {
+	s.mu.Lock()
+	s.m[h] = true
+	s.mu.Unlock()
+}
+
+func (s *hostSet) has(h string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[h]
+}

@@ -202,6 +202,7 @@ func TestContract(t *testing.T) {
 	_, lossy := newSim(t, amtsim.Options{Addr: "127.0.3.6", TLSPort: -1})
 	lossy.InjectFault(amtsim.Fault{Kind: amtsim.FaultResetAfterRequest, Action: "RequestPowerStateChange", Times: 1})
 	_, slow := newSim(t, amtsim.Options{Addr: "127.0.3.7", TLSPort: -1, TransitionTime: time.Hour})
+	_, off := newSim(t, amtsim.Options{Addr: "127.160.0.4", TLSPort: -1, PowerState: 8})
 	_, unactivated := newSim(t, amtsim.Options{Addr: "127.0.3.8", TLSPort: -1})
 	unactivated.InjectFault(amtsim.Fault{Kind: amtsim.FaultInternalError, PTStatus: 32})
 	_, faulty := newSim(t, amtsim.Options{Addr: "127.0.3.5", TLSPort: -1})
@@ -546,6 +547,12 @@ func TestContract(t *testing.T) {
 			}},
 		{name: "log activity, state others can read", command: "log activity", args: j("log", "activity", "--state", openState), exit: exitFailure,
 			after: func(t *testing.T, _, stderr string) { assert.Contains(t, stderr, "chmod 700 "+openState) }},
+		{name: "refused wake dry run", command: "power", args: j("power", "wake", "--dry-run", "--host", off.HTTPAddr()), env: pw, exit: exitRefused,
+			after: func(t *testing.T, _, stderr string) {
+				assert.Contains(t, stderr, "while the machine is off", "as wake itself refuses it")
+			}},
+		{name: "refused wake", command: "power", args: j("power", "wake", "--host", off.HTTPAddr()), env: pw, exit: exitRefused,
+			after: func(t *testing.T, _, stderr string) { assert.Contains(t, stderr, "while the machine is off") }},
 		{name: "refused dry run", command: "power", args: j("power", "sleep", "--dry-run", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
 	}
 	cases = append(cases, jobContractCases(t, state)...)

@@ -98,6 +98,7 @@ func TestIDERBootCommand(t *testing.T) {
 	var rec map[string]any
 	require.NoError(t, json.Unmarshal([]byte(stdout), &rec), stdout)
 	assert.Equal(t, "ider-cd", rec["device"])
+	assertShape(t, "ider boot", iderShape, rec)
 	assert.Equal(t, "ider boot", rec["action"])
 	assert.Equal(t, "reset", rec["start_action"])
 	assert.Equal(t, true, rec["accepted"])
@@ -153,6 +154,7 @@ func TestIDERServeCommand(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &rec), stdout)
 	assert.Equal(t, "idle", rec["stop"])
 	assert.Equal(t, []any{}, rec["restored"], "serve touches no setting")
+	assertShape(t, "ider serve", iderShape, rec)
 	assert.Equal(t, "ider serve", rec["action"])
 	assert.Equal(t, false, rec["changed"])
 	assert.Nil(t, rec["start_action"])

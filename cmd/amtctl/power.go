@@ -239,6 +239,13 @@ func powerDryRun(cmd *cobra.Command, c *amt.Client, format, verb string) error {
 		return err
 	}
 	if verb == "wake" {
+		// Refused as wake refuses it.
+		if st.OSPowerSaving == power.OSPowerSavingUnsupported {
+			return &power.UnsupportedError{What: []string{"OS power saving (IPS_PowerManagementService)"}}
+		}
+		if st.State != power.StateOn {
+			return &power.NotAvailableError{Action: power.On, State: st.State, Available: st.Available}
+		}
 		if st.OSPowerSaving == power.OSFullPower {
 			return dryRun(cmd, format, c.Host(), "wake", "the OS is at full power already: wake would send nothing")
 		}

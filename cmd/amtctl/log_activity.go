@@ -202,7 +202,7 @@ func printActivity(w io.Writer, output string, entries []statedb.ActivityEntry) 
 			detail += e.Message
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), dash(e.Actor), dash(e.Host),
-			e.Operation+paramText(e.Params), e.Outcome, code, dash(e.Profile), e.Duration.Round(time.Millisecond), detail)
+			e.Operation+paramText(e.Params), e.Outcome, code, dash(e.Profile), formatDuration(e.Duration), detail)
 	}
 	return tw.Flush()
 }

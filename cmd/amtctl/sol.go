@@ -41,7 +41,12 @@ func newSOLCommand() *cobra.Command {
 			"--sol) the console shows the BIOS's POST and the boot loader.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
+			// SIGINT, SIGTERM and SIGHUP (a closed terminal) end the
+			// session alike; what --enable turned on is turned off again,
+			// and the exit status says which signal ended it.
+			ctx, ints, stopInts := catchInterrupts(cmd.Context())
+			defer stopInts()
+			cmd.SetContext(ctx)
 			c, err := f.redirectClient(cmd, &rf)
 			defer f.close()
 			if err != nil {
@@ -90,6 +95,10 @@ func newSOLCommand() *cobra.Command {
 			if out.last != 0 && out.last != '\n' {
 				// Leave the cursor at the start of a fresh line.
 				fmt.Fprint(cmd.OutOrStdout(), "\r\n")
+			}
+			if se := ints.caught(); se != nil && err == nil {
+				se.cause = errors.New("serial console session ended")
+				return se
 			}
 			return err
 		},

@@ -74,9 +74,8 @@ func TestSOLEndsOnAFreshLine(t *testing.T) {
 			last := shown[strings.LastIndex(shown, "abc"):]
 			assert.True(t, strings.HasPrefix(last, "abc\r\n"), "a fresh line after the console's output: %q", last)
 			assert.True(t, strings.HasSuffix(shown, "\r\n") || strings.HasSuffix(shown, "\n"), "the cursor at the start of a line: %q", last)
-			if end == "ctrl-]" {
-				assert.Equal(t, exitOK, code)
-			}
+			want := map[string]int{"ctrl-]": exitOK, "SIGTERM": 143, "SIGINT": 130}[end]
+			assert.Equal(t, want, code, "a session ended by a signal says so in its exit status")
 		})
 	}
 }

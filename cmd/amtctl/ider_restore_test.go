@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -233,7 +234,18 @@ func TestSOLRefusalAndEnable(t *testing.T) {
 	assert.Contains(t, errOut, "SOL is disabled")
 	assert.Contains(t, errOut, "--enable")
 
-	code, stdout, errOut := redirectCtl(ctx, "hi\r", "sol", "--enable", "--host", dev.HTTPAddr(), "-p", password, "--redirect-port", redirectPort(t, dev))
+	// A dry run says what --enable would send and changes nothing.
+	code, stdout, errOut := redirectCtl(ctx, "", "sol", "--enable", "--dry-run", "-o", "json", "--host", dev.HTTPAddr(), "-p", password, "--redirect-port", redirectPort(t, dev))
+	require.Equal(t, exitOK, code, errOut)
+	var dry map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &dry), stdout)
+	assert.Equal(t, true, dry["dry_run"])
+	assert.Equal(t, "sol", dry["action"])
+	assert.NotEmpty(t, dry["would_send"], "SOL and the listener would be turned on")
+	assert.Equal(t, 32769, dev.RedirectionState(), "nothing changed by the dry run")
+	assert.False(t, dev.ListenerEnabled(), "nothing changed by the dry run")
+
+	code, stdout, errOut = redirectCtl(ctx, "hi\r", "sol", "--enable", "--host", dev.HTTPAddr(), "-p", password, "--redirect-port", redirectPort(t, dev))
 	require.Equal(t, exitOK, code, errOut)
 	assert.Contains(t, stdout, "amtsim serial console")
 	assert.Equal(t, 32769, dev.RedirectionState(), "SOL off again")

@@ -28,9 +28,9 @@ const (
 
 func newSOLCommand() *cobra.Command {
 	var (
-		f      deviceFlags
-		rf     redirectFlags
-		enable bool
+		f           deviceFlags
+		rf          redirectFlags
+		enable, dry bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sol",
@@ -51,6 +51,9 @@ func newSOLCommand() *cobra.Command {
 			defer f.close()
 			if err != nil {
 				return err
+			}
+			if dry {
+				return solDryRun(ctx, cmd, c, f.output, enable)
 			}
 			// Enabling and the session's login are one operation for the
 			// credential choice: a candidate refused either (AccessDenied,
@@ -105,12 +108,52 @@ func newSOLCommand() *cobra.Command {
 	}
 	f.register(cmd)
 	rf.register(cmd)
+	registerDryRun(cmd, &dry)
 	cmd.Flags().BoolVar(&enable, "enable", false, "enable SOL and the redirection listener for this session if they are off, and turn them off again afterwards")
 	return cmd
 }
 
 // enableSOL turns SOL and the listener on where they are off, and returns
 // how to put them back.
+// solDryRun says what sol would send: with --enable, the redirection
+// changes that turn SOL and the listener on for the session (and back off
+// after it); the session itself changes no setting.
+func solDryRun(ctx context.Context, cmd *cobra.Command, c *amt.Client, format string, enable bool) error {
+	before, err := c.Redirect.State(ctx)
+	if err != nil {
+		return err
+	}
+	rec := newRedirectStateRecord(c.Host(), before)
+	if !enable {
+		return dryRunWith(cmd, format, rec.extra(), c.Host(), "sol",
+			fmt.Sprintf("would open a serial console session; no setting changed (now %s)", rec.summary()))
+	}
+	on := true
+	ch := redirect.StateChange{}
+	if !before.SOL {
+		ch.SOL = &on
+	}
+	if !before.Listener {
+		ch.Listener = &on
+	}
+	reqs := planRedirectChange(before, ch)
+	msg := fmt.Sprintf("would enable %s for the session, then put it back (now %s)", solEnableWhat(ch), rec.summary())
+	if len(reqs) == 0 {
+		msg = fmt.Sprintf("would open a serial console session; SOL and the listener are on already, nothing else sent (%s)", rec.summary())
+	}
+	return dryRunWith(cmd, format, rec.extra(), c.Host(), "sol", msg, reqs...)
+}
+
+func solEnableWhat(ch redirect.StateChange) string {
+	switch {
+	case ch.SOL != nil && ch.Listener != nil:
+		return "SOL and the listener"
+	case ch.SOL != nil:
+		return "SOL"
+	}
+	return "the listener"
+}
+
 func enableSOL(ctx context.Context, cmd *cobra.Command, c *amt.Client) (func(), error) {
 	before, err := c.Redirect.State(ctx)
 	if err != nil {

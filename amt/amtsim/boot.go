@@ -406,7 +406,7 @@ func putBootSettingData(d *Device, inst *instance, body *soap.Node) *soap.Fault 
 	if capName, ok := verbosityCapability[verbosity]; ok && !caps.flag(capName) {
 		return soap.FaultInternalError(ptUnsupportedBootOption)
 	}
-	if d.consentMissingLocked(time.Now()) {
+	if d.consent.Missing(time.Now()) {
 		for _, opt := range consentOptions {
 			if next.flag(opt) {
 				return soap.FaultInternalError(ptUserConsentMissing)
@@ -554,6 +554,6 @@ func (d *Device) boot(at time.Time, cause string) {
 	d.bootCh = make(chan struct{})
 	d.srv.log.Info("amtsim boot", "device", d.ip, "seq", rec.Seq, "cause", cause, "source", rec.Source, "one_time", rec.OneTime)
 	if rec.UseIDER {
-		d.boots[len(d.boots)-1].IDERBoot = d.startIDERBootLocked(rec.Seq, rec.IDERBootDevice == 1)
+		d.boots[len(d.boots)-1].IDERBoot = d.redir.StartIDERBoot(rec.Seq, rec.IDERBootDevice == 1)
 	}
 }

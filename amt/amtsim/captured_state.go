@@ -15,8 +15,6 @@ type capturedState struct {
 	clockOffset time.Duration // device clock minus the host's
 	events      [][]byte      // event log records, newest first
 	audit       [][]byte      // audit log records, oldest first
-	kvmEnabled  int           // CIM_KVMRedirectionSAP EnabledState
-	kvmReq      int           // CIM_KVMRedirectionSAP RequestedState
 	started     bool
 }
 
@@ -47,8 +45,6 @@ func (d *Device) ext() *capturedState {
 			b, _ := base64.StdEncoding.DecodeString(r)
 			s.audit = append(s.audit, b)
 		}
-		// CIM_KVMRedirectionSAP/GetResponse__gwm__1: enabled, no session.
-		s.kvmEnabled, s.kvmReq = 6, 2
 	}
 	return s
 }
@@ -309,43 +305,8 @@ func setupCapturedBehaviours() {
 		},
 	}}
 
-	// KVM: RequestStateChange 2 enables the access point (EnabledState 6,
-	// enabled with no session, as captured), 3 disables it; other values
-	// answer 5 Invalid Parameter [modelled]. IPS_KVMRedirectionSettingData
-	// takes Puts of the properties consoles write [modelled].
-	kvmNS := ns("CIM_KVMRedirectionSAP")
-	capturedBehaviours["CIM_KVMRedirectionSAP"] = &capturedBehaviour{
-		methods: map[string]methodFunc{
-			"RequestStateChange": func(d *Device, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
-				v, ok := u32Param(in, kvmNS, "RequestedState")
-				s := d.ext()
-				switch {
-				case ok && v == 2:
-					s.kvmEnabled, s.kvmReq = 6, 2
-				case ok && v == 3:
-					s.kvmEnabled, s.kvmReq = 3, 3
-				default:
-					return returnValue(5), nil
-				}
-				return returnValue(0), nil
-			},
-		},
-		live: func(d *Device) {
-			s := d.ext()
-			for _, in := range d.instancesOf("CIM_KVMRedirectionSAP") {
-				in.set("EnabledState", strconv.Itoa(s.kvmEnabled))
-				in.set("RequestedState", strconv.Itoa(s.kvmReq))
-			}
-		},
-	}
-	capturedBehaviours["IPS_KVMRedirectionSettingData"] = &capturedBehaviour{writable: map[string]propType{
-		"Is5900PortEnabled":  typeBool,
-		"OptInPolicy":        typeBool,
-		"OptInPolicyTimeout": typeUint,
-		"SessionTimeout":     typeUint,
-		"RFBPassword":        typeString,
-		"DefaultScreen":      typeUint,
-	}}
+	// KVM: the redirection service unit holds its state (kvm.go).
+	setupKVMBehaviours()
 
 	// Identity values of the device in classes that carry them.
 	capturedBehaviours["CIM_SystemPackaging"] = &capturedBehaviour{subst: func(d *Device, in *instance) {

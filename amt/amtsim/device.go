@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/amtkit/amtkit/amt/amtsim/internal/host"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redirport"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redirsvc"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/sysdefense"
 
@@ -63,18 +65,15 @@ type Device struct {
 	redirMarked bool          // SetRedirectionSession
 	bootState   bootModel
 
-	// Redirection sessions and IDE-R boots.
-	ider        *iderSession // the IDE-R session slot (from StartRedirectionSession)
-	sol         *redirConn   // the SOL session slot
-	kvm         *redirConn   // the KVM session slot
-	redirOpen   int          // authenticated redirection sessions
-	solSessions int
-	iderRuns    []*iderRun
-	iderCh      chan struct{} // closed and replaced when an IDE-R boot finishes
-	bootCh      chan struct{} // closed and replaced when the host boots
-	slotFreed   chan struct{} // closed and replaced when a session slot is released
+	bootCh chan struct{} // closed and replaced when the host boots
 
-	optIn optInModel // user consent (IPS_OptInService)
+	// The redirection family, each unit guarded by d.mu (see their
+	// packages): the redirection port's sessions and IDE-R boots
+	// (internal/redirport), AMT_RedirectionService and the KVM access
+	// point, and user consent (internal/redirsvc).
+	redir    *redirport.Port
+	redirSvc *redirsvc.Service
+	consent  *redirsvc.Consent
 
 	defense       *sysdefense.Unit // System Defense; has its own lock
 	defenseOffset atomic.Int64     // AdvanceDefenseClock, in ns
@@ -141,9 +140,7 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		instances:  map[string][]*instance{},
 		enums:      map[string]*enumeration{},
 		stats:      Stats{Actions: map[string]int{}},
-		iderCh:     make(chan struct{}),
 		bootCh:     make(chan struct{}),
-		slotFreed:  make(chan struct{}),
 	}
 	if prof.provState == 0 {
 		d.realm = unprovisionedRealm(ipStr)
@@ -164,6 +161,7 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		d.gateway = "0.0.0.0"
 	}
 	d.power = d.newHost(prof)
+	d.newRedirection(prof)
 	// The options were checked by Options.normalize.
 	_ = d.newSystemDefense(prof.defense)
 	d.traffic = prof.traffic

@@ -209,7 +209,7 @@ func (d *Device) RedirectionSessionOpen() bool {
 	return d.redirectionOpenLocked()
 }
 
-func (d *Device) redirectionOpenLocked() bool { return d.redirMarked || d.redirOpen > 0 }
+func (d *Device) redirectionOpenLocked() bool { return d.redirMarked || d.redir.SessionOpen() }
 
 // PowerRequests returns every accepted RequestPowerStateChange value, in
 // order.

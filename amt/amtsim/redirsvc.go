@@ -1,27 +1,27 @@
 package amtsim
 
 import (
-	"errors"
 	"strconv"
-	"time"
 
-	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redirsvc"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 )
 
-// AMT_RedirectionService: the switches of the redirection port. Its
-// EnabledState is 32768 plus bit 0 for IDE-R and bit 1 for SOL; the port
-// serves a session only while ListenerEnabled is true and the session's
-// feature bit is set.
+// AMT_RedirectionService: the switches of the redirection port, held by
+// the redirection service unit (internal/redirsvc). Its EnabledState is
+// 32768 plus bit 0 for IDE-R and bit 1 for SOL; the port serves a session
+// only while ListenerEnabled is true and the session's feature bit is
+// set. The class's instance is a view of the unit, refreshed before every
+// request; Puts and methods change the unit.
 
 const (
 	uriRedirectionService = soap.PrefixAMT + "AMT_RedirectionService"
 	redirServiceName      = "Intel(r) AMT Redirection Service"
 
-	redirStateBase   = 32768 // IDE-R and SOL disabled
-	redirFeatureIDER = 1
-	redirFeatureSOL  = 2
-	redirStateAll    = redirStateBase | redirFeatureIDER | redirFeatureSOL // 32771
+	redirStateBase   = redirsvc.StateBase // IDE-R and SOL disabled
+	redirFeatureIDER = redirsvc.FeatureIDER
+	redirFeatureSOL  = redirsvc.FeatureSOL
+	redirStateAll    = redirsvc.StateAll // 32771
 
 	sessionTypeIDER = 0 // TerminateSession SessionType
 	sessionTypeSOL  = 1
@@ -40,6 +40,7 @@ var classRedirectionService = &classDef{
 		"TerminateSession":   methodTerminateSession,
 	},
 	build: buildRedirectionService,
+	live:  liveRedirectionService,
 }
 
 var redirWritable = map[string]propType{"ListenerEnabled": typeBool, "EnabledState": typeUint}
@@ -50,22 +51,35 @@ var redirWritable = map[string]propType{"ListenerEnabled": typeBool, "EnabledSta
 func putRedirectionService(d *Device, inst *instance, body *soap.Node) *soap.Fault {
 	if v := body.Child(uriRedirectionService, "EnabledState"); v != nil {
 		st, err := strconv.Atoi(v.Value())
-		if err != nil || st < redirStateBase || st > redirStateAll {
+		if err != nil || !redirsvc.ValidState(st) {
 			return soap.FaultInternalError(ptInvalidParameter)
 		}
 	}
-	return applyPut(&classDef{name: "AMT_RedirectionService", uri: uriRedirectionService, writable: redirWritable}, inst, body)
+	if f := applyPut(&classDef{name: "AMT_RedirectionService", uri: uriRedirectionService, writable: redirWritable}, inst, body); f != nil {
+		return f
+	}
+	d.redirSvc.SetEnabledState(inst.number("EnabledState"))
+	d.redirSvc.SetListener(inst.flag("ListenerEnabled"))
+	return nil
 }
 
 func buildRedirectionService(d *Device) []*instance {
 	return []*instance{newInstance().
 		set("CreationClassName", "AMT_RedirectionService").
 		set("ElementName", redirServiceName).
-		set("EnabledState", strconv.Itoa(d.prof.redirState)).
-		set("ListenerEnabled", boolString(!d.prof.listenerOff)).
+		set("EnabledState", strconv.Itoa(d.redirSvc.EnabledState())).
+		set("ListenerEnabled", boolString(d.redirSvc.Listener())).
 		set("Name", redirServiceName).
 		set("SystemCreationClassName", "CIM_ComputerSystem").
 		set("SystemName", "Intel(r) AMT")}
+}
+
+// liveRedirectionService brings the instance up to date with the unit.
+func liveRedirectionService(d *Device) {
+	if in := d.singleInstance("AMT_RedirectionService"); in != nil {
+		in.set("EnabledState", strconv.Itoa(d.redirSvc.EnabledState()))
+		in.set("ListenerEnabled", boolString(d.redirSvc.Listener()))
+	}
 }
 
 // methodRedirRequestStateChange sets EnabledState: only 32768..32771 are
@@ -74,7 +88,7 @@ func buildRedirectionService(d *Device) []*instance {
 // Sessions already open are not ended by disabling their feature.
 func methodRedirRequestStateChange(d *Device, inst *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	st, ok := uintParam(input, uriRedirectionService, "RequestedState")
-	if !ok || st < redirStateBase || st > redirStateAll {
+	if !ok || !d.redirSvc.SetEnabledState(st) {
 		return returnValue(rvInvalidParameter), nil
 	}
 	inst.set("EnabledState", strconv.Itoa(st))
@@ -93,54 +107,13 @@ func methodTerminateSession(d *Device, _ *instance, input *soap.Node) ([]outPara
 	case !ok:
 		return returnValue(ptInvalidParameter), nil
 	case typ == sessionTypeIDER:
-		if s := d.ider; s != nil {
-			s.rc.abortLocked()
-		}
+		d.redir.TerminateIDER()
 	case typ == sessionTypeSOL:
-		if rc := d.sol; rc != nil {
-			rc.abortLocked()
-		}
+		d.redir.TerminateSOL()
 	default:
 		return returnValue(ptInvalidParameter), nil
 	}
 	return returnValue(rvOK), nil
-}
-
-// redirectionRefusalLocked says whether the redirection port must refuse a
-// session of the feature (redirFeatureIDER or redirFeatureSOL): the
-// listener or the feature disabled (status 01), or user consent required
-// and not given (status 03). Call with d.mu held.
-func (d *Device) redirectionRefusalLocked(feature int, name string) (byte, error) {
-	if svc := d.singleInstance("AMT_RedirectionService"); svc != nil {
-		if !svc.flag("ListenerEnabled") {
-			return redir.StatusRefused, errors.New("redirection listener disabled")
-		}
-		if st := svc.number("EnabledState"); st < redirStateBase || st > redirStateAll || (st-redirStateBase)&feature == 0 {
-			return redir.StatusRefused, errors.New(name + " disabled in AMT_RedirectionService")
-		}
-	}
-	if d.consentMissingLocked(time.Now()) {
-		return redir.StatusConsent, errors.New(name + ": user consent required")
-	}
-	return redir.StatusOK, nil
-}
-
-// sessionStartedLocked notes an authenticated redirection session: given
-// consent is now in use. No AccessLog is kept: no Get or Pull capture
-// shows one. Call with d.mu held.
-func (d *Device) sessionStartedLocked(rc *redirConn) {
-	if d.optIn.state == optInReceived {
-		d.setOptInStateLocked(optInInSession)
-	}
-}
-
-// sessionEndedLocked lets consent lapse once the last IDE-R or SOL session
-// it was given for has ended. Call with d.mu held, after the slot is
-// released.
-func (d *Device) sessionEndedLocked() {
-	if d.optIn.state == optInInSession && d.ider == nil && d.sol == nil && d.kvm == nil {
-		d.resetOptInLocked("session ended")
-	}
 }
 
 // RedirectionState returns AMT_RedirectionService.EnabledState: 32768 plus
@@ -148,18 +121,12 @@ func (d *Device) sessionEndedLocked() {
 func (d *Device) RedirectionState() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if svc := d.singleInstance("AMT_RedirectionService"); svc != nil {
-		return svc.number("EnabledState")
-	}
-	return 0
+	return d.redirSvc.EnabledState()
 }
 
 // ListenerEnabled returns AMT_RedirectionService.ListenerEnabled.
 func (d *Device) ListenerEnabled() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if svc := d.singleInstance("AMT_RedirectionService"); svc != nil {
-		return svc.flag("ListenerEnabled")
-	}
-	return false
+	return d.redirSvc.Listener()
 }

@@ -16,7 +16,7 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	defer d.mu.Unlock()
 	now := time.Now()
 	d.power.Settle(now)
-	d.settleOptInLocked(now)
+	d.consent.Settle(now)
 	d.stats.Actions[req.Action]++
 	relatesTo := req.messageID
 	if relatesTo == "" {

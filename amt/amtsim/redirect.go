@@ -100,7 +100,7 @@ func (d *Device) newRedirection(prof *profile) {
 
 // portDevice is the device as its redirection units see it
 // (redirport.Device and the consent code): every method is called with
-// the device lock held and takes no lock.
+// the device lock held, takes no lock, and checks that the lock is held.
 type portDevice Device
 
 var (
@@ -115,6 +115,7 @@ var (
 // (or user, realm or uri) is a failed login for the device's
 // anti-hammering counter, the one WS-Man uses.
 func (pd *portDevice) CheckDigest(f redir.AuthFields, typ byte) error {
+	redirsvc.MustHold(&pd.mu)
 	d := (*Device)(pd)
 	now := time.Now()
 	if now.Before(d.lockedTill) {
@@ -143,6 +144,7 @@ func (pd *portDevice) CheckDigest(f redir.AuthFields, typ byte) error {
 
 // Challenge returns the realm and a fresh nonce.
 func (pd *portDevice) Challenge() (realm, nonce string) {
+	redirsvc.MustHold(&pd.mu)
 	d := (*Device)(pd)
 	return d.realm, d.nonceTable().Issue(time.Now())
 }
@@ -157,6 +159,7 @@ var redirFaults = map[redirport.Fault]FaultKind{
 // TakeFault consumes one use of the first queued redirection fault of the
 // kind and reports whether there was one.
 func (pd *portDevice) TakeFault(f redirport.Fault) bool {
+	redirsvc.MustHold(&pd.mu)
 	kind := redirFaults[f]
 	for i, q := range pd.faults {
 		if q.Kind != kind {
@@ -176,6 +179,7 @@ func (pd *portDevice) TakeFault(f redirport.Fault) bool {
 // SOLBanner names the host and, when the last boot had UseSOL, shows the
 // BIOS.
 func (pd *portDevice) SOLBanner() string {
+	redirsvc.MustHold(&pd.mu)
 	d := (*Device)(pd)
 	d.power.Settle(time.Now())
 	var useSOL bool
@@ -201,6 +205,7 @@ func (pd *portDevice) SOLBanner() string {
 
 // IDERBooted sets the boot's source once its IDE-R boot has succeeded.
 func (pd *portDevice) IDERBooted(bootSeq int, cd bool) {
+	redirsvc.MustHold(&pd.mu)
 	src := BootSourceIDERFloppy
 	if cd {
 		src = BootSourceIDERCD

@@ -288,28 +288,51 @@
 //     AuthenticateSession with its digest fields and their check, using
 //     internal/digest), the IDE-R message codec, the simulated BIOS that
 //     boots from an IDE-R medium, and the SOL and KVM sessions. It reaches
-//     the device through two small interfaces: redir.Medium (the BIOS's
-//     IDE-R session: send, wait for the console with keep-alives, an
-//     injected reset, and recording the boot's commands, reads and boot
-//     image) and redir.Conn (a connection's reads, a locked send that
-//     honours an injected silence, the silent flag, releasing the session
-//     slot); the SOL banner and the KVM access point's state are callbacks.
+//     the redirection port (internal/redirport) through two small
+//     interfaces: redir.Medium (the BIOS's IDE-R session: send, wait for
+//     the console with keep-alives, an injected reset, and recording the
+//     boot's commands, reads and boot image) and redir.Conn (a
+//     connection's reads, a locked send that honours an injected silence,
+//     the silent flag, releasing the session slot); the SOL banner and the
+//     KVM access point's state are callbacks;
+//   - internal/redirsvc: the redirection service and consent family, typed
+//     state and its rules with no SOAP: redirsvc.Service holds
+//     AMT_RedirectionService (EnabledState, ListenerEnabled) and the KVM
+//     access point (CIM_KVMRedirectionSAP's EnabledState and
+//     RequestedState), redirsvc.Consent holds IPS_OptInService (the policy,
+//     the code on the host's screen, consent given and in use, its
+//     timeouts);
+//   - internal/redirport: the redirection port: redirport.Server accepts on
+//     the redirection listeners (16 connections per device) and hands each
+//     connection to its device's redirport.Port, which holds the session
+//     slots (IDE-R, SOL, KVM), the open sessions, StartRedirectionSession
+//     and AuthenticateSession, the IDE-R session loop with its keep-alives
+//     and the IDE-R boots (the Medium of redir.Boot), and runs
+//     redir.ServeSOL and redir.ServeKVM. It asks the Service and the
+//     Consent whether a session may start and tells them when sessions
+//     start and end, and reaches the rest of the device only through
+//     redirport.Device: the digest accounts check and challenge, injected
+//     faults, the SOL banner and the boot records of the host.
 //
 // In this package: the public surface (New, Options, fleet specs, Server
 // and the Device handles tests use), the device's side of the wire
 // (http.go: what each request gets, latency, resets and injected faults),
 // authentication and anti-hammering (auth.go, server.go), the class table
 // and its dispatcher (classes.go, wsman.go, store.go), the class families
-// (identity and settings in classes.go; power.go; boot.go; redirsvc.go and
-// optin.go; captured*.go for hardware inventory, logs, time, ACLs,
-// certificates and the other captured classes; sysdefense.go binding the
-// System Defense unit), the device's side of the simulated host (power.go
-// binds internal/host; boot.go's boots; iderbios.go, the device's side of
-// the BIOS an IDE-R boot runs) and the device's side of the redirection
-// port: the listeners, connection limits, session slots, consent, nonces,
-// lockout and the anti-hammering counter (redirect.go), the IDE-R session
-// and its boots (ider.go), the SOL banner (sol.go) and the KVM slot
-// (kvm.go).
+// (identity and settings in classes.go; power.go; boot.go; captured*.go
+// for hardware inventory, logs, time, ACLs, certificates and the other
+// captured classes; sysdefense.go binding the System Defense unit;
+// redirsvc.go, optin.go and kvm.go binding the redirection service and
+// consent unit: AMT_RedirectionService, IPS_OptInService and the KVM
+// classes, whose instances are views of the unit refreshed before each
+// request and whose Puts and methods change the unit), the device's side
+// of the simulated host (power.go binds internal/host; boot.go's boots)
+// and the device's side of the redirection port (redirect.go: binding the
+// listeners to redirport.Server, building each device's Port, Service and
+// Consent, and portDevice, the device as redirport.Device sees it: digest
+// accounts, nonces, lockout and the anti-hammering counter, injected
+// faults, the SOL banner, a boot's IDE-R source; ider.go: the IDE-R boot
+// records and the waits on boots).
 //
 // The class table is the one place that maps a resource URI to a class:
 // each classDef names its class, keys, firmware generations and either the
@@ -336,13 +359,20 @@
 // (classByURI) → the class's operation (the instance store, or its
 // family's unit) → the response or fault envelope (internal/soap) →
 // wire.Firmware.SOAP frames it and wire.Server writes it. A redirection
-// connection goes: the redirection listener (redirect.go) →
+// connection goes: the redirection listener of the device's address
+// (bound in redirect.go) → redirport.Server finds the device's Port →
 // StartRedirectionSession (decoded with internal/redir) → the session slot
-// (IDE-R, SOL or KVM; redirect.go, kvm.go: consent and the listener's
-// state) → AuthenticateSession (fields and digest check in internal/redir,
-// nonce and lockout in redirect.go) → the IDE-R session (ider.go; a boot
-// runs redir.Boot, the simulated BIOS, through iderbios.go's Medium),
+// (IDE-R, SOL or KVM, in redirport: the listener and feature switches and
+// the KVM access point asked of redirsvc.Service, consent of
+// redirsvc.Consent) → AuthenticateSession (fields and digest check in
+// internal/redir; nonce, accounts and lockout through redirport.Device,
+// redirect.go's portDevice) → the IDE-R session (redirport; a boot the
+// host starts under the device lock, boot.go → Port.StartIDERBoot, runs
+// redir.Boot, the simulated BIOS, in the session's device goroutine),
 // redir.ServeSOL or redir.ServeKVM over the connection as a redir.Conn.
+// The Device methods of the redirection family (IDERBoots, WaitIDERBoot,
+// OptInCode, RedirectionState, KVMSessionOpen, SOLSessions ...) take the
+// device lock and ask the units.
 //
 // # The wire
 //
@@ -439,7 +469,8 @@
 //     ACLs are not served (wsa:ActionNotSupported).
 //   - CIM_KVMRedirectionSAP: RequestStateChange 2 enables (EnabledState 6,
 //     as captured), 3 disables (EnabledState 3); other values answer 5
-//     [modelled]. IPS_KVMRedirectionSettingData takes Puts of
+//     [modelled]. The state is the redirection service unit's
+//     (internal/redirsvc), which the redirection port reads and sets. IPS_KVMRedirectionSettingData takes Puts of
 //     Is5900PortEnabled, OptInPolicy, OptInPolicyTimeout, SessionTimeout,
 //     RFBPassword and DefaultScreen [modelled].
 //   - CIM_ElementSettingData (no capture; protocol.md §3.3): the host's
@@ -1001,4 +1032,19 @@
 // open IDE-R session a second one for the device side (keep-alives and the
 // simulated BIOS). Close stops listeners, ends redirection sessions,
 // aborts injected delays and waits for every goroutine it started.
+//
+// Locks. The device lock (Device.mu) guards the device's state and that of
+// the units that have no lock of their own: the simulated host
+// (internal/host), the redirection port's sessions and boots
+// (internal/redirport) and the redirection service and consent
+// (internal/redirsvc). The redirection units are always used with the
+// device lock held: amtsim calls their methods under it, their own
+// goroutines (a redirection connection, an IDE-R session's device side)
+// take it around every use of their state, and the hooks they call back
+// (redirport.Device, implemented by portDevice) run under it and take no
+// lock. Each of their entry points checks the lock is held and panics
+// otherwise (redirsvc.MustHold), so a caller that forgets it fails in
+// tests. A redirection connection's write lock is taken before the device
+// lock, never under it. System Defense (internal/sysdefense) has its own
+// lock and calls nothing of the device.
 package amtsim

@@ -74,11 +74,16 @@ func buildRedirectionService(d *Device) []*instance {
 		set("SystemName", "Intel(r) AMT")}
 }
 
-// liveRedirectionService brings the instance up to date with the unit.
+// liveRedirectionService brings the instance up to date with the unit. A
+// value that already says the unit's (as a Put wrote it) is kept.
 func liveRedirectionService(d *Device) {
 	if in := d.singleInstance("AMT_RedirectionService"); in != nil {
-		in.set("EnabledState", strconv.Itoa(d.redirSvc.EnabledState()))
-		in.set("ListenerEnabled", boolString(d.redirSvc.Listener()))
+		if st := d.redirSvc.EnabledState(); in.number("EnabledState") != st {
+			in.set("EnabledState", strconv.Itoa(st))
+		}
+		if on := d.redirSvc.Listener(); in.flag("ListenerEnabled") != on {
+			in.set("ListenerEnabled", boolString(on))
+		}
 	}
 }
 

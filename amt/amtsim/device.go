@@ -23,14 +23,11 @@ import (
 // Device is one simulated AMT device. Its methods are safe for concurrent
 // use with the requests it serves.
 type Device struct {
-	srv      *Server
-	prof     *profile
-	ip       string
-	realm    string
-	guid     string
-	mac      string
-	netmask  string
-	gateway  string
+	srv  *Server
+	prof *profile
+	// identity is the device's address, realm, GUID, MAC and firmware
+	// version (identity.go); fixed at creation.
+	identity
 	httpAddr string
 	tlsAddr  string
 	rmcpAddr string // bound presence-ping socket, even when pings are ignored
@@ -38,14 +35,10 @@ type Device struct {
 	redirAddr    string
 	redirTLSAddr string
 
-	defaultHostname             string
-	major, minor, hotfix, build int
-
 	// mu guards everything below.
 	mu         sync.Mutex
-	accounts   []Account              // digest accounts, in configuration order
-	accountMap map[string]Account     // by user name; never modified in place
-	instances  map[string][]*instance // by class name, in enumeration order
+	accounts   []Account          // digest accounts, in configuration order
+	accountMap map[string]Account // by user name; never modified in place
 	enums      map[string]*enumeration
 	enumSeq    uint32
 	msgSeq     uint64
@@ -61,7 +54,6 @@ type Device struct {
 	power       *host.Machine // the simulated host (internal/host)
 	boots       []BootRecord  // every boot of the host, in order
 	redirMarked bool          // SetRedirectionSession
-	bootState   bootModel
 
 	// Redirection sessions and IDE-R boots.
 	ider        *iderSession // the IDE-R session slot (from StartRedirectionSession)
@@ -80,7 +72,12 @@ type Device struct {
 	defenseOffset atomic.Int64     // AdvanceDefenseClock, in ns
 	traffic       []trafficFlow    // host traffic trickle; immutable
 
-	captured capturedState // state of the captured class families (captured_state.go)
+	captured capturedState // the KVM access point's state (captured_state.go)
+
+	// store holds the instances of the classes served from the store
+	// (lazy.go); units are the class families' units (classes.go).
+	store instanceStore
+	units familyUnits
 
 	// acceptUnprovisioned: a device in pre-provisioning takes writes
 	// and methods like a provisioned one (SetRefuseWhenUnprovisioned).
@@ -127,18 +124,19 @@ func unprovisionedRealm(ip string) string {
 func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Account, netmask net.IPMask) *Device {
 	ipStr := ip.String()
 	d := &Device{
-		srv:        s,
-		prof:       prof,
-		ip:         ipStr,
-		realm:      "Digest:" + derivedHex("realm", ipStr),
-		guid:       derivedHex("platform-guid", ipStr),
-		major:      prof.ver[0],
-		minor:      prof.ver[1],
-		hotfix:     prof.ver[2],
-		build:      prof.ver[3],
+		srv:  s,
+		prof: prof,
+		identity: identity{
+			ip:     ipStr,
+			realm:  "Digest:" + derivedHex("realm", ipStr),
+			guid:   derivedHex("platform-guid", ipStr),
+			major:  prof.ver[0],
+			minor:  prof.ver[1],
+			hotfix: prof.ver[2],
+			build:  prof.ver[3],
+		},
 		accounts:   prof.accounts,
 		accountMap: accountMap,
-		instances:  map[string][]*instance{},
 		enums:      map[string]*enumeration{},
 		stats:      Stats{Actions: map[string]int{}},
 		iderCh:     make(chan struct{}),
@@ -163,11 +161,21 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		d.netmask = "255.255.255.0"
 		d.gateway = "0.0.0.0"
 	}
+	d.store = newInstanceStore(d.major, func(c *classDef) []*instance { return c.build(d) })
+	d.units = familyUnits{
+		identity: identityUnit{id: &d.identity, prof: prof, domain: s.opts.DomainName, store: &d.store},
+		power:    powerUnit{major: d.major, store: &d.store},
+		boot:     bootUnit{major: d.major, store: &d.store, caps: s.opts.BootCapabilities, consent: d},
+		logs:     logUnit{store: &d.store},
+		acl:      aclUnit{accounts: &d.accounts},
+	}
+	d.units.logs.logs.Init(capturedEventRecords, capturedAuditRecords)
 	d.power = d.newHost(prof)
+	d.units.power.host = d.power
 	// The options were checked by Options.normalize.
 	_ = d.newSystemDefense(prof.defense)
 	d.traffic = prof.traffic
-	// Class instances are built on first use (instancesOf).
+	// Class instances are built on first use (instanceStore.of).
 	return d
 }
 
@@ -228,11 +236,7 @@ func (d *Device) rmcpEnabledLocked() bool {
 	if d.rmcpAddr == "" || d.major < rmcp.MinMajor {
 		return false
 	}
-	insts := d.instancesOf("AMT_GeneralSettings")
-	if len(insts) == 0 {
-		return false
-	}
-	v, _ := insts[0].get("RmcpPingResponseEnabled")
+	v, _ := d.units.identity.generalSetting("RmcpPingResponseEnabled")
 	return v == "true"
 }
 
@@ -275,11 +279,8 @@ func accountIndex(accts []Account) map[string]Account {
 func (d *Device) Hostname() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if insts := d.instancesOf("AMT_GeneralSettings"); len(insts) > 0 {
-		h, _ := insts[0].get("HostName")
-		return h
-	}
-	return ""
+	h, _ := d.units.identity.generalSetting("HostName")
+	return h
 }
 
 // SetRefuseWhenUnprovisioned sets whether a device in pre-provisioning

@@ -11,18 +11,18 @@ import (
 // accounts as its access control list (internal/acl).
 
 // aclUnit is the device's ACL family. Its state is the device's accounts,
-// which authentication owns: the unit reads them through accounts, with
-// the device lock held.
+// which authentication owns: the family makes the unit of them when it is
+// called, with the device lock held.
 type aclUnit struct {
-	accounts *[]Account
+	accounts []Account
 }
 
-var acls = family[*aclUnit]{unit: func(d *Device) *aclUnit { return &d.units.acl }}
+var acls = family[aclUnit]{unit: func(d *Device) aclUnit { return aclUnit{accounts: d.accounts} }}
 
 // table is the accounts as internal/acl reports them.
-func (u *aclUnit) table() acl.Table {
-	t := make(acl.Table, 0, len(*u.accounts))
-	for _, a := range *u.accounts {
+func (u aclUnit) table() acl.Table {
+	t := make(acl.Table, 0, len(u.accounts))
+	for _, a := range u.accounts {
 		t = append(t, acl.Entry{User: a.User, ReadOnly: a.ReadOnly})
 	}
 	return t
@@ -32,12 +32,12 @@ func (u *aclUnit) table() acl.Table {
 // unknown ACL handle [modelled].
 const ptInvalidHandle = 2053
 
-var authorizationService = &unitClass[*aclUnit]{
-	methods: map[string]func(*aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
-		"GetAdminAclEntry": func(u *aclUnit, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
+var authorizationService = &unitClass[aclUnit]{
+	methods: map[string]func(aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
+		"GetAdminAclEntry": func(u aclUnit, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
 			return []outParam{{"Username", []string{u.table().Admin()}}, {"ReturnValue", []string{"0"}}}, nil
 		},
-		"EnumerateUserAclEntries": func(u *aclUnit, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
+		"EnumerateUserAclEntries": func(u aclUnit, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 			start := uint64(1)
 			if v, ok := u32Param(in, capturedURI("AMT_AuthorizationService"), "StartIndex"); ok {
 				start = v
@@ -52,7 +52,7 @@ var authorizationService = &unitClass[*aclUnit]{
 			}
 			return append(out, outParam{"ReturnValue", []string{"0"}}), nil
 		},
-		"GetUserAclEntryEx": func(u *aclUnit, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
+		"GetUserAclEntryEx": func(u aclUnit, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 			h, ok := u32Param(in, capturedURI("AMT_AuthorizationService"), "Handle")
 			if !ok {
 				return returnValue(ptInvalidHandle), nil
@@ -69,13 +69,13 @@ var authorizationService = &unitClass[*aclUnit]{
 			}, nil
 		},
 		// Read-only status methods answer as captured.
-		"GetAclEnabledState": func(*aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
+		"GetAclEnabledState": func(aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
 			return []outParam{{"Enabled", []string{"true"}}, {"ReturnValue", []string{"0"}}}, nil
 		},
-		"GetAdminAclEntryStatus": func(*aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
+		"GetAdminAclEntryStatus": func(aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
 			return []outParam{{"IsDefault", []string{"false"}}, {"ReturnValue", []string{"0"}}}, nil
 		},
-		"GetAdminNetAclEntryStatus": func(*aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
+		"GetAdminNetAclEntryStatus": func(aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
 			return []outParam{{"IsDefault", []string{"false"}}, {"ReturnValue", []string{"0"}}}, nil
 		},
 	},

@@ -52,15 +52,22 @@ type BootRecord struct {
 // bootUnit is the device's boot family: the one-time boot configuration
 // (the options in AMT_BootSettingData, kept in the instance store, the
 // source ChangeBootOrder selected and the role SetBootConfigRole set), the
-// capabilities, and what BIOS boots from when the host starts. Called with
-// the device lock held.
+// capabilities, and what BIOS boots from when the host starts. The
+// family makes it of the device when it is called; called with the device
+// lock held.
 type bootUnit struct {
+	*bootConfig
 	major   int
 	store   *instanceStore
 	caps    map[string]bool // Options.BootCapabilities
 	consent consentState
-	source  string // InstanceID of the selected CIM_BootSourceSetting, "" none
-	armed   bool   // role IsNextSingleUse (else IsNotNext)
+}
+
+// bootConfig is the boot unit's own state, held by the device
+// (Device.units).
+type bootConfig struct {
+	source string // InstanceID of the selected CIM_BootSourceSetting, "" none
+	armed  bool   // role IsNextSingleUse (else IsNotNext)
 }
 
 // consentState is what the boot options need of user consent (optin.go):
@@ -69,7 +76,9 @@ type consentState interface {
 	consentMissingLocked(now time.Time) bool
 }
 
-var bootFamily = family[*bootUnit]{unit: func(d *Device) *bootUnit { return &d.units.boot }}
+var bootFamily = family[bootUnit]{unit: func(d *Device) bootUnit {
+	return bootUnit{bootConfig: &d.units.boot, major: d.major, store: &d.store, caps: d.srv.opts.BootCapabilities, consent: d}
+}}
 
 const (
 	uriBootSettingData   = soap.PrefixAMT + "AMT_BootSettingData"
@@ -174,42 +183,42 @@ const (
 	bootOCRMajor = 16 // One-Click Recovery, Remote Platform Erase, Boot Guard
 )
 
-type bootMethods = map[string]func(*bootUnit, *instance, *soap.Node) ([]outParam, *soap.Fault)
+type bootMethods = map[string]func(bootUnit, *instance, *soap.Node) ([]outParam, *soap.Fault)
 
 var (
-	classBootSettingData = bootFamily.class(&unitClass[*bootUnit]{
+	classBootSettingData = bootFamily.class(&unitClass[bootUnit]{
 		name:      "AMT_BootSettingData",
 		uri:       uriBootSettingData,
 		singleton: true,
 		keys:      []string{"InstanceID"},
-		put:       (*bootUnit).putBootSettingData,
+		put:       bootUnit.putBootSettingData,
 		build:     buildBootSettingData,
 	})
-	classBootCapabilities = bootFamily.class(&unitClass[*bootUnit]{
+	classBootCapabilities = bootFamily.class(&unitClass[bootUnit]{
 		name:      "AMT_BootCapabilities",
 		uri:       uriBootCapabilities,
 		singleton: true,
 		keys:      []string{"InstanceID"},
 		build:     buildBootCapabilities,
 	})
-	classBootConfigSetting = bootFamily.class(&unitClass[*bootUnit]{
+	classBootConfigSetting = bootFamily.class(&unitClass[bootUnit]{
 		name:      "CIM_BootConfigSetting",
 		uri:       uriBootConfigSetting,
 		singleton: true,
 		keys:      []string{"InstanceID"},
-		methods:   bootMethods{"ChangeBootOrder": (*bootUnit).changeBootOrder},
+		methods:   bootMethods{"ChangeBootOrder": bootUnit.changeBootOrder},
 		build:     buildBootConfigSetting,
 	})
-	classBootService = bootFamily.class(&unitClass[*bootUnit]{
+	classBootService = bootFamily.class(&unitClass[bootUnit]{
 		name:      "CIM_BootService",
 		uri:       uriBootService,
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
-		methods:   bootMethods{"SetBootConfigRole": (*bootUnit).setBootConfigRole},
+		methods:   bootMethods{"SetBootConfigRole": bootUnit.setBootConfigRole},
 		build:     buildBootService,
 	})
-	classBootSourceSetting = bootFamily.class(&unitClass[*bootUnit]{
+	classBootSourceSetting = bootFamily.class(&unitClass[bootUnit]{
 		name:  "CIM_BootSourceSetting",
 		uri:   uriBootSourceSetting,
 		keys:  []string{"InstanceID"},
@@ -219,17 +228,17 @@ var (
 	// configuration: IsNext 3 (IsNextForSingleUse) while a one-time boot
 	// is armed with SetBootConfigRole, else 2 (IsNotNext); IsDefault 2.
 	// No capture holds it: its property set is protocol.md's.
-	classElementSettingData = bootFamily.class(&unitClass[*bootUnit]{
+	classElementSettingData = bootFamily.class(&unitClass[bootUnit]{
 		name:      "CIM_ElementSettingData",
 		uri:       soap.PrefixCIM + "CIM_ElementSettingData",
 		singleton: true,
 		keys:      []string{"ManagedElement", "SettingData"},
 		build:     buildElementSettingData,
-		live:      (*bootUnit).syncElementSettingData,
+		live:      bootUnit.syncElementSettingData,
 	})
 )
 
-func buildElementSettingData(*bootUnit) []*instance {
+func buildElementSettingData(bootUnit) []*instance {
 	return []*instance{newInstance().
 		set("IsDefault", "2").
 		set("IsNext", "2").
@@ -239,7 +248,7 @@ func buildElementSettingData(*bootUnit) []*instance {
 			selectors: []attr{{"InstanceID", bootConfigID}}})}
 }
 
-func (u *bootUnit) syncElementSettingData() {
+func (u bootUnit) syncElementSettingData() {
 	next := "2"
 	if u.armed {
 		next = "3"
@@ -249,7 +258,7 @@ func (u *bootUnit) syncElementSettingData() {
 	}
 }
 
-func buildBootSettingData(u *bootUnit) []*instance {
+func buildBootSettingData(u bootUnit) []*instance {
 	in := newInstance().
 		set("BIOSPause", "false").
 		set("BIOSSetup", "false").
@@ -290,7 +299,7 @@ func buildBootSettingData(u *bootUnit) []*instance {
 	return []*instance{in}
 }
 
-func buildBootCapabilities(u *bootUnit) []*instance {
+func buildBootCapabilities(u bootUnit) []*instance {
 	in := newInstance().
 		set("BIOSReflash", "true").
 		set("BIOSSetup", "true").
@@ -328,13 +337,13 @@ func buildBootCapabilities(u *bootUnit) []*instance {
 	return []*instance{in}
 }
 
-func buildBootConfigSetting(*bootUnit) []*instance {
+func buildBootConfigSetting(bootUnit) []*instance {
 	return []*instance{newInstance().
 		set("ElementName", "Intel(r) AMT: Boot Configuration").
 		set("InstanceID", bootConfigID)}
 }
 
-func buildBootService(*bootUnit) []*instance {
+func buildBootService(bootUnit) []*instance {
 	return []*instance{newInstance().
 		set("CreationClassName", "CIM_BootService").
 		set("ElementName", "Intel(r) AMT Boot Service").
@@ -346,7 +355,7 @@ func buildBootService(*bootUnit) []*instance {
 		set("SystemName", "Intel(r) AMT")}
 }
 
-func buildBootSourceSettings(*bootUnit) []*instance {
+func buildBootSourceSettings(bootUnit) []*instance {
 	out := make([]*instance, 0, 3)
 	for _, s := range []struct{ id, boot string }{
 		{sourceHDD, "CIM:Hard-Disk:1"},
@@ -378,7 +387,7 @@ func (in *instance) number(name string) int {
 // their capability flag, and
 // the options that conflict with a selected boot source are refused while
 // one is selected.
-func (u *bootUnit) putBootSettingData(inst *instance, body *soap.Node) *soap.Fault {
+func (u bootUnit) putBootSettingData(inst *instance, body *soap.Node) *soap.Fault {
 	if !body.Is(uriBootSettingData, "AMT_BootSettingData") {
 		return soap.FaultSchemaValidation()
 	}
@@ -483,7 +492,7 @@ func bootSettingServed(inst *instance, name string) bool {
 	return false
 }
 
-func (u *bootUnit) changeBootOrder(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+func (u bootUnit) changeBootOrder(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	var first *soap.Node
 	if input != nil {
 		for _, ch := range input.Children {
@@ -511,7 +520,7 @@ func (u *bootUnit) changeBootOrder(_ *instance, input *soap.Node) ([]outParam, *
 	return returnValue(rvInvalidReference), nil
 }
 
-func (u *bootUnit) setBootConfigRole(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+func (u bootUnit) setBootConfigRole(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	uri, sels, ok := eprRef(input.Child(uriBootService, "BootConfigSetting"))
 	if !ok || uri != uriBootConfigSetting || len(sels) != 1 || sels["InstanceID"] != bootConfigID {
 		return returnValue(rvInvalidReference), nil
@@ -532,7 +541,7 @@ func (u *bootUnit) setBootConfigRole(_ *instance, input *soap.Node) ([]outParam,
 // armed one-time settings (or the default order) and consumes the
 // one-time settings. The record's Seq, and any IDE-R boot, are the
 // device's.
-func (u *bootUnit) next(at time.Time, cause string) BootRecord {
+func (u bootUnit) next(at time.Time, cause string) BootRecord {
 	rec := BootRecord{Time: at, Cause: cause, Source: BootSourceHDD}
 	if bsd := u.store.single("AMT_BootSettingData"); bsd != nil && u.armed {
 		rec.OneTime = true
@@ -595,7 +604,7 @@ func (u *bootUnit) next(at time.Time, cause string) BootRecord {
 // records the boot the boot family makes and starts the IDE-R boot it
 // asks for. Call with d.mu held.
 func (d *Device) boot(at time.Time, cause string) {
-	rec := d.units.boot.next(at, cause)
+	rec := bootFamily.unit(d).next(at, cause)
 	rec.Seq = len(d.boots) + 1
 	d.boots = append(d.boots, rec)
 	if d.bootCh != nil {

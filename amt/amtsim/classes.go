@@ -2,6 +2,7 @@ package amtsim
 
 import (
 	"github.com/amtkit/amtkit/amt/amtsim/internal/clock"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/logs"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 
 	"strconv"
@@ -196,16 +197,16 @@ func (f family[U]) bind(uc *unitClass[U]) *classDef {
 	return c
 }
 
-// familyUnits are a device's class family units. The units with
-// internal packages (logs, clock) have their own locks; the others are
-// called with the device lock held (see doc.go, Layout).
+// familyUnits is the state of a device's class family units that is
+// their own: the logs and the clock (internal packages with their own
+// locks) and the boot configuration (guarded by the device lock). A
+// family's unit is a view the family makes of the device when it is
+// called (family.unit): this state, the instance store, the host, the
+// identity. See doc.go, Layout, for the lock rule.
 type familyUnits struct {
-	identity identityUnit
-	power    powerUnit
-	boot     bootUnit
-	logs     logUnit
-	clock    clock.Unit
-	acl      aclUnit
+	boot  bootConfig
+	logs  logs.Unit
+	clock clock.Unit
 }
 
 // none is the unit of a family that is only captured instances: their

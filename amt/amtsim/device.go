@@ -75,7 +75,9 @@ type Device struct {
 	captured capturedState // the KVM access point's state (captured_state.go)
 
 	// store holds the instances of the classes served from the store
-	// (lazy.go); units are the class families' units (classes.go).
+	// (lazy.go); units is the class family units' own state
+	// (classes.go): the logs and the clock have their own locks, the boot
+	// configuration is guarded by mu like the store.
 	store instanceStore
 	units familyUnits
 
@@ -161,17 +163,9 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		d.netmask = "255.255.255.0"
 		d.gateway = "0.0.0.0"
 	}
-	d.store = newInstanceStore(d.major, func(c *classDef) []*instance { return c.build(d) })
-	d.units = familyUnits{
-		identity: identityUnit{id: &d.identity, prof: prof, domain: s.opts.DomainName, store: &d.store},
-		power:    powerUnit{major: d.major, store: &d.store},
-		boot:     bootUnit{major: d.major, store: &d.store, caps: s.opts.BootCapabilities, consent: d},
-		logs:     logUnit{store: &d.store},
-		acl:      aclUnit{accounts: &d.accounts},
-	}
-	d.units.logs.logs.Init(capturedEventRecords, capturedAuditRecords)
+	d.store = newInstanceStore(d)
+	d.units.logs.Init(capturedEventRecords, capturedAuditRecords)
 	d.power = d.newHost(prof)
-	d.units.power.host = d.power
 	// The options were checked by Options.normalize.
 	_ = d.newSystemDefense(prof.defense)
 	d.traffic = prof.traffic
@@ -236,7 +230,7 @@ func (d *Device) rmcpEnabledLocked() bool {
 	if d.rmcpAddr == "" || d.major < rmcp.MinMajor {
 		return false
 	}
-	v, _ := d.units.identity.generalSetting("RmcpPingResponseEnabled")
+	v, _ := settings.unit(d).generalSetting("RmcpPingResponseEnabled")
 	return v == "true"
 }
 
@@ -279,7 +273,7 @@ func accountIndex(accts []Account) map[string]Account {
 func (d *Device) Hostname() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	h, _ := d.units.identity.generalSetting("HostName")
+	h, _ := settings.unit(d).generalSetting("HostName")
 	return h
 }
 

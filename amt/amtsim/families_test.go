@@ -49,13 +49,13 @@ func TestFamilyUnitsPerDevice(t *testing.T) {
 	a, b := devs[0], devs[1]
 	a.AppendAuditLog([]byte{1, 2, 3})
 	a.AppendEventLog([]byte{4, 5, 6})
-	ea, aa := a.units.logs.logs.Counts()
-	eb, ab := b.units.logs.logs.Counts()
+	ea, aa := a.units.logs.Counts()
+	eb, ab := b.units.logs.Counts()
 	assert.Equal(t, []int{len(capturedEventRecords) + 1, len(capturedAuditRecords) + 1}, []int{ea, aa})
 	assert.Equal(t, []int{len(capturedEventRecords), len(capturedAuditRecords)}, []int{eb, ab})
 	assert.Len(t, capturedAuditRecords, 2)
 	b.ClearLogs()
-	ea, aa = a.units.logs.logs.Counts()
+	ea, aa = a.units.logs.Counts()
 	assert.Equal(t, []int{len(capturedEventRecords) + 1, len(capturedAuditRecords) + 1}, []int{ea, aa})
 
 	a.SetClockOffset(3600e9)

@@ -35,8 +35,9 @@ type identity struct {
 
 // identityUnit is the device's identity and settings family: the identity,
 // the profile's provisioning values, and the instance store that holds
-// the settings (a Put of AMT_GeneralSettings changes them there). Called
-// with the device lock held.
+// the settings (a Put of AMT_GeneralSettings changes them there). It is a
+// view the family makes of the device when it is called, so that it
+// costs the device no memory. Called with the device lock held.
 type identityUnit struct {
 	id     *identity
 	prof   *profile
@@ -44,10 +45,12 @@ type identityUnit struct {
 	store  *instanceStore
 }
 
-var settings = family[*identityUnit]{unit: func(d *Device) *identityUnit { return &d.units.identity }}
+var settings = family[identityUnit]{unit: func(d *Device) identityUnit {
+	return identityUnit{id: &d.identity, prof: d.prof, domain: d.srv.opts.DomainName, store: &d.store}
+}}
 
 var (
-	classGeneralSettings = settings.class(&unitClass[*identityUnit]{
+	classGeneralSettings = settings.class(&unitClass[identityUnit]{
 		name:      "AMT_GeneralSettings",
 		uri:       soap.PrefixAMT + "AMT_GeneralSettings",
 		singleton: true,
@@ -74,24 +77,24 @@ var (
 		},
 		build: buildGeneralSettings,
 	})
-	classSoftwareIdentity = settings.class(&unitClass[*identityUnit]{
+	classSoftwareIdentity = settings.class(&unitClass[identityUnit]{
 		name:     "CIM_SoftwareIdentity",
 		uri:      soap.PrefixCIM + "CIM_SoftwareIdentity",
 		commonNS: true,
 		keys:     []string{"InstanceID"},
 		build:    buildSoftwareIdentity,
 	})
-	classSetupAndConfigurationService = settings.class(&unitClass[*identityUnit]{
+	classSetupAndConfigurationService = settings.class(&unitClass[identityUnit]{
 		name:      "AMT_SetupAndConfigurationService",
 		uri:       soap.PrefixAMT + "AMT_SetupAndConfigurationService",
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
-		methods: map[string]func(*identityUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
-			"CommitChanges": func(*identityUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
+		methods: map[string]func(identityUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
+			"CommitChanges": func(identityUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
 				return []outParam{{"ReturnValue", []string{"0"}}}, nil
 			},
-			"GetUuid": func(u *identityUnit, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
+			"GetUuid": func(u identityUnit, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
 				raw, _ := hex.DecodeString(u.id.guid)
 				return []outParam{
 					{"UUID", []string{base64.StdEncoding.EncodeToString(raw)}},
@@ -101,7 +104,7 @@ var (
 		},
 		build: buildSetupAndConfiguration,
 	})
-	classEthernetPortSettings = settings.class(&unitClass[*identityUnit]{
+	classEthernetPortSettings = settings.class(&unitClass[identityUnit]{
 		name: "AMT_EthernetPortSettings",
 		uri:  soap.PrefixAMT + "AMT_EthernetPortSettings",
 		keys: []string{"InstanceID"},
@@ -120,7 +123,7 @@ var (
 		},
 		build: buildEthernetPortSettings,
 	})
-	classComputerSystemPackage = settings.class(&unitClass[*identityUnit]{
+	classComputerSystemPackage = settings.class(&unitClass[identityUnit]{
 		name:      "CIM_ComputerSystemPackage",
 		uri:       soap.PrefixCIM + "CIM_ComputerSystemPackage",
 		singleton: true,
@@ -131,18 +134,18 @@ var (
 
 // The captured classes that carry the device's MAC address.
 var (
-	ethernetPort = &unitClass[*identityUnit]{subst: func(u *identityUnit, in *instance) {
+	ethernetPort = &unitClass[identityUnit]{subst: func(u identityUnit, in *instance) {
 		in.set("NetworkAddresses", u.macHex())
 	}}
-	lanEndpoint = &unitClass[*identityUnit]{subst: func(u *identityUnit, in *instance) {
+	lanEndpoint = &unitClass[identityUnit]{subst: func(u identityUnit, in *instance) {
 		in.set("MACAddress", u.macHex())
 	}}
 )
 
-func (u *identityUnit) macHex() string { return strings.ToLower(strings.ReplaceAll(u.id.mac, "-", "")) }
+func (u identityUnit) macHex() string { return strings.ToLower(strings.ReplaceAll(u.id.mac, "-", "")) }
 
 // generalSetting reads a property of AMT_GeneralSettings.
-func (u *identityUnit) generalSetting(name string) (string, bool) {
+func (u identityUnit) generalSetting(name string) (string, bool) {
 	if in := u.store.single("AMT_GeneralSettings"); in != nil {
 		return in.get(name)
 	}
@@ -153,7 +156,7 @@ func (u *identityUnit) generalSetting(name string) (string, bool) {
 // only some firmware generations report are gated on the major version, so
 // that each version produces the set seen from a device of that era.
 
-func buildGeneralSettings(u *identityUnit) []*instance {
+func buildGeneralSettings(u identityUnit) []*instance {
 	host, domain := u.id.defaultHostname, u.domain
 	if u.prof.provState == 0 && u.id.major >= 9 {
 		// The unprovisioned AMT 11.8 device (GetResponse__rps__2) has
@@ -197,7 +200,7 @@ func buildGeneralSettings(u *identityUnit) []*instance {
 	return []*instance{in}
 }
 
-func buildSoftwareIdentity(u *identityUnit) []*instance {
+func buildSoftwareIdentity(u identityUnit) []*instance {
 	short := strconv.Itoa(u.id.major) + "." + strconv.Itoa(u.id.minor) + "." + strconv.Itoa(u.id.hotfix)
 	build := strconv.Itoa(u.id.build)
 	entries := []struct{ id, version string }{
@@ -223,7 +226,7 @@ func buildSoftwareIdentity(u *identityUnit) []*instance {
 	return out
 }
 
-func buildSetupAndConfiguration(u *identityUnit) []*instance {
+func buildSetupAndConfiguration(u identityUnit) []*instance {
 	in := newInstance().
 		set("CreationClassName", "AMT_SetupAndConfigurationService").
 		set("ElementName", "Intel(r) AMT Setup and Configuration Service").
@@ -243,7 +246,7 @@ func buildSetupAndConfiguration(u *identityUnit) []*instance {
 	return []*instance{in}
 }
 
-func buildEthernetPortSettings(u *identityUnit) []*instance {
+func buildEthernetPortSettings(u identityUnit) []*instance {
 	wired := newInstance().
 		set("DHCPEnabled", "true").
 		set("DefaultGateway", u.id.gateway).
@@ -275,7 +278,7 @@ func buildEthernetPortSettings(u *identityUnit) []*instance {
 	return []*instance{wired, wireless}
 }
 
-func buildComputerSystemPackage(u *identityUnit) []*instance {
+func buildComputerSystemPackage(u identityUnit) []*instance {
 	in := newInstance().
 		setEPR("Antecedent", eprValue{
 			address:     soap.URIAnon,

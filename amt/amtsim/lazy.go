@@ -21,14 +21,13 @@ func init() {
 // boot units keep the instances they report. Guarded by the device lock:
 // the units that use it are called with it held.
 type instanceStore struct {
-	major   int
 	byClass map[string][]*instance
-	// build builds a class's instances with its family's unit.
-	build func(c *classDef) []*instance
+	// dev is the device whose family units the classes' builders take.
+	dev *Device
 }
 
-func newInstanceStore(major int, build func(c *classDef) []*instance) instanceStore {
-	return instanceStore{major: major, byClass: map[string][]*instance{}, build: build}
+func newInstanceStore(d *Device) instanceStore {
+	return instanceStore{byClass: map[string][]*instance{}, dev: d}
 }
 
 // of returns the instances of the named class, building them on first
@@ -41,8 +40,8 @@ func (s *instanceStore) of(name string) []*instance {
 	}
 	s.byClass[name] = nil // a builder reading its own class sees none
 	var insts []*instance
-	if c := classesByName[name]; c != nil && c.build != nil && c.served(s.major) {
-		insts = s.build(c)
+	if c := classesByName[name]; c != nil && c.build != nil && c.served(s.dev.major) {
+		insts = c.build(s.dev)
 	}
 	s.byClass[name] = insts
 	return insts

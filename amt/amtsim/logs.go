@@ -14,11 +14,11 @@ import (
 // logUnit is the device's log family: the logs and the store holding the
 // captured log instances whose record counts follow them.
 type logUnit struct {
-	logs  logs.Unit // has its own lock
+	logs  *logs.Unit // the device's (Device.units); has its own lock
 	store *instanceStore
 }
 
-var eventLogs = family[*logUnit]{unit: func(d *Device) *logUnit { return &d.units.logs }}
+var eventLogs = family[logUnit]{unit: func(d *Device) logUnit { return logUnit{logs: &d.units.logs, store: &d.store} }}
 
 // Records the captures hold (AMT_MessageLog/GetRecordsResponse__gwm__1 and
 // AMT_AuditLog/ReadRecordsResponse__gwm__1): a new device's logs start
@@ -49,12 +49,12 @@ func encodeRecords(recs [][]byte) []string {
 // messageLog: PositionToFirstRecord and GetRecords page through the event
 // log, newest first (internal/logs); CurrentNumberOfRecords and
 // PercentageNearFull follow it.
-var messageLog = &unitClass[*logUnit]{
-	methods: map[string]func(*logUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
-		"PositionToFirstRecord": func(*logUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
+var messageLog = &unitClass[logUnit]{
+	methods: map[string]func(logUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
+		"PositionToFirstRecord": func(logUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
 			return []outParam{{"IterationIdentifier", []string{"1"}}, {"ReturnValue", []string{"0"}}}, nil
 		},
-		"GetRecords": func(u *logUnit, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
+		"GetRecords": func(u logUnit, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 			ns := capturedURI("AMT_MessageLog")
 			start, ok1 := u32Param(in, ns, "IterationIdentifier")
 			max, ok2 := u32Param(in, ns, "MaxReadRecords")
@@ -75,7 +75,7 @@ var messageLog = &unitClass[*logUnit]{
 			return append(out, outParam{"ReturnValue", []string{"0"}}), nil
 		},
 	},
-	live: func(u *logUnit) {
+	live: func(u logUnit) {
 		n, _ := u.logs.Counts()
 		for _, in := range u.store.of("AMT_MessageLog") {
 			in.set("CurrentNumberOfRecords", strconv.Itoa(n))
@@ -86,9 +86,9 @@ var messageLog = &unitClass[*logUnit]{
 
 // auditLog: ReadRecords reads the audit log from a 1-based StartIndex,
 // oldest first (internal/logs); CurrentNumberOfRecords follows it.
-var auditLog = &unitClass[*logUnit]{
-	methods: map[string]func(*logUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
-		"ReadRecords": func(u *logUnit, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
+var auditLog = &unitClass[logUnit]{
+	methods: map[string]func(logUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
+		"ReadRecords": func(u logUnit, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 			start, ok := u32Param(in, capturedURI("AMT_AuditLog"), "StartIndex")
 			if !ok {
 				return returnValue(logs.StatusInvalidParameter), nil
@@ -107,7 +107,7 @@ var auditLog = &unitClass[*logUnit]{
 			return append(out, outParam{"ReturnValue", []string{"0"}}), nil
 		},
 	},
-	live: func(u *logUnit) {
+	live: func(u logUnit) {
 		_, n := u.logs.Counts()
 		for _, in := range u.store.of("AMT_AuditLog") {
 			in.set("CurrentNumberOfRecords", strconv.Itoa(n))
@@ -117,10 +117,10 @@ var auditLog = &unitClass[*logUnit]{
 
 // AppendEventLog adds raw 21-byte PET records to the event log, as the
 // newest. The log keeps its 390 newest records.
-func (d *Device) AppendEventLog(records ...[]byte) { d.units.logs.logs.AppendEvents(records...) }
+func (d *Device) AppendEventLog(records ...[]byte) { d.units.logs.AppendEvents(records...) }
 
 // AppendAuditLog adds raw audit records to the audit log, as the newest.
-func (d *Device) AppendAuditLog(records ...[]byte) { d.units.logs.logs.AppendAudit(records...) }
+func (d *Device) AppendAuditLog(records ...[]byte) { d.units.logs.AppendAudit(records...) }
 
 // ClearLogs empties the event and audit logs.
-func (d *Device) ClearLogs() { d.units.logs.logs.Clear() }
+func (d *Device) ClearLogs() { d.units.logs.Clear() }

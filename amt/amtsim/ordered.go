@@ -45,14 +45,14 @@ var classCIMWildcard = &classDef{
 			return entry{}, soap.FaultActionNotSupported()
 		},
 		enumerate: func(d *Device, c *classDef, body *soap.Node) ([]entry, *soap.Fault) {
-			return d.units.boot.orderedComponents(c, body)
+			return bootFamily.unit(d).orderedComponents(c, body)
 		},
 	},
 }
 
 // orderedComponents answers the association filter on the boot
 // configuration. Call with the device lock held.
-func (u *bootUnit) orderedComponents(c *classDef, body *soap.Node) ([]entry, *soap.Fault) {
+func (u bootUnit) orderedComponents(c *classDef, body *soap.Node) ([]entry, *soap.Fault) {
 	f := body.Child(soap.NSWSMan, "Filter")
 	if dialect, _ := f.Attr("Dialect"); f == nil || dialect != dialectAssociation {
 		return nil, soap.FaultUnsupportedFeature()

@@ -76,7 +76,7 @@ func (d *Device) newHost(o *profile) *host.Machine {
 			return true
 		},
 		TimerDone: s.wg.Done,
-		Changed:   d.units.power.sync,
+		Changed:   func() { powerFamily.unit(d).sync() },
 		Booted:    d.boot,
 		Logged: func(ev host.Event) {
 			s.log.Info("amtsim power", "device", d.ip, "event", ev.Kind, "power_state", ev.PowerState)
@@ -100,20 +100,23 @@ func requestedPowerState(ps int) int {
 
 // powerUnit is the device's power family: the power classes over the
 // simulated host (internal/host), whose instances it rebuilds in the
-// instance store whenever the host's state changes. Called with the
-// device lock held, which also guards the host.
+// instance store whenever the host's state changes. A view of the device
+// (its state is the host's and the store's); called with the device lock
+// held, which also guards the host.
 type powerUnit struct {
 	host  *host.Machine
 	major int
 	store *instanceStore
 }
 
-var powerFamily = family[*powerUnit]{unit: func(d *Device) *powerUnit { return &d.units.power }}
+var powerFamily = family[powerUnit]{unit: func(d *Device) powerUnit {
+	return powerUnit{host: d.power, major: d.major, store: &d.store}
+}}
 
 // sync rebuilds the instances that report the power state: the host's
 // Changed callback.
-func (u *powerUnit) sync() {
-	if u.host == nil || u.store == nil {
+func (u powerUnit) sync() {
+	if u.host == nil { // the host is being built
 		return
 	}
 	apms := buildAssociatedPowerManagementService(u)
@@ -254,7 +257,7 @@ var (
 	// The association reports the host's power state; enumerated
 	// through its parent class CIM_ServiceAvailableToElement it answers
 	// the same instances under its own name.
-	classAssociatedPowerManagementService = powerFamily.class(&unitClass[*powerUnit]{
+	classAssociatedPowerManagementService = powerFamily.class(&unitClass[powerUnit]{
 		name:      "CIM_AssociatedPowerManagementService",
 		uri:       soap.PrefixCIM + "CIM_AssociatedPowerManagementService",
 		commonNS:  true,
@@ -262,7 +265,7 @@ var (
 		keys:      []string{"ServiceProvided", "UserOfService"},
 		build:     buildAssociatedPowerManagementService,
 	})
-	classServiceAvailableToElement = powerFamily.class(&unitClass[*powerUnit]{
+	classServiceAvailableToElement = powerFamily.class(&unitClass[powerUnit]{
 		name:      "CIM_ServiceAvailableToElement",
 		uri:       soap.PrefixCIM + "CIM_ServiceAvailableToElement",
 		commonNS:  true,
@@ -271,29 +274,29 @@ var (
 		build:     buildAssociatedPowerManagementService,
 		inst:      classAssociatedPowerManagementService,
 	})
-	classPowerManagementService = powerFamily.class(&unitClass[*powerUnit]{
+	classPowerManagementService = powerFamily.class(&unitClass[powerUnit]{
 		name:      "CIM_PowerManagementService",
 		uri:       uriPowerService,
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
-		methods:   map[string]func(*powerUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){"RequestPowerStateChange": (*powerUnit).requestPowerStateChange},
+		methods:   map[string]func(powerUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){"RequestPowerStateChange": powerUnit.requestPowerStateChange},
 		build:     buildPowerManagementService,
 	})
-	classPowerManagementCapabilities = powerFamily.class(&unitClass[*powerUnit]{
+	classPowerManagementCapabilities = powerFamily.class(&unitClass[powerUnit]{
 		name:      "CIM_PowerManagementCapabilities",
 		uri:       soap.PrefixCIM + "CIM_PowerManagementCapabilities",
 		singleton: true,
 		keys:      []string{"InstanceID"},
 		build:     buildPowerManagementCapabilities,
 	})
-	classIPSPowerManagementService = powerFamily.class(&unitClass[*powerUnit]{
+	classIPSPowerManagementService = powerFamily.class(&unitClass[powerUnit]{
 		name:      "IPS_PowerManagementService",
 		uri:       uriIPSPowerService,
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
-		methods:   map[string]func(*powerUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){"RequestOSPowerSavingStateChange": (*powerUnit).requestOSPowerSavingStateChange},
+		methods:   map[string]func(powerUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){"RequestOSPowerSavingStateChange": powerUnit.requestOSPowerSavingStateChange},
 		build:     buildIPSPowerManagementService,
 		minMajor:  osSavingMinMajor,
 	})
@@ -340,7 +343,7 @@ func itoas(vals []int) []string {
 // before any [modelled: the capture shows 2 on a host that is on]. No
 // capture shows TransitioningToPowerState: PowerState keeps the state
 // before a change until the change is applied.
-func buildAssociatedPowerManagementService(u *powerUnit) []*instance {
+func buildAssociatedPowerManagementService(u powerUnit) []*instance {
 	state := u.host.State()
 	if u.host.Lost() {
 		state = 0 // Unknown
@@ -361,7 +364,7 @@ func buildAssociatedPowerManagementService(u *powerUnit) []*instance {
 	return []*instance{in}
 }
 
-func buildPowerManagementService(*powerUnit) []*instance {
+func buildPowerManagementService(powerUnit) []*instance {
 	return []*instance{newInstance().
 		set("CreationClassName", "CIM_PowerManagementService").
 		set("ElementName", powerServiceName).
@@ -372,7 +375,7 @@ func buildPowerManagementService(*powerUnit) []*instance {
 		set("SystemName", "Intel(r) AMT")}
 }
 
-func buildPowerManagementCapabilities(u *powerUnit) []*instance {
+func buildPowerManagementCapabilities(u powerUnit) []*instance {
 	supported := itoas(u.host.StatesSupported())
 	return []*instance{newInstance().
 		set("ElementName", "Power Management Capabilities").
@@ -383,7 +386,7 @@ func buildPowerManagementCapabilities(u *powerUnit) []*instance {
 		set("RequestedPowerStatesSupported", supported...)}
 }
 
-func buildIPSPowerManagementService(u *powerUnit) []*instance {
+func buildIPSPowerManagementService(u powerUnit) []*instance {
 	return []*instance{newInstance().
 		set("CreationClassName", "IPS_PowerManagementService").
 		set("ElementName", powerServiceName).
@@ -454,7 +457,7 @@ func returnValue(rv int) []outParam {
 	return []outParam{{"ReturnValue", []string{strconv.Itoa(rv)}}}
 }
 
-func (u *powerUnit) requestPowerStateChange(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+func (u powerUnit) requestPowerStateChange(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	ns := uriPowerService
 	ps, ok := uintParam(input, ns, "PowerState")
 	if !ok || !managedElementOK(input.Child(ns, "ManagedElement")) {
@@ -463,7 +466,7 @@ func (u *powerUnit) requestPowerStateChange(_ *instance, input *soap.Node) ([]ou
 	return returnValue(u.host.Request(ps)), nil
 }
 
-func (u *powerUnit) requestOSPowerSavingStateChange(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+func (u powerUnit) requestOSPowerSavingStateChange(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	ns := uriIPSPowerService
 	if !u.host.OSSavingSupported() {
 		return returnValue(rvNotSupported), nil

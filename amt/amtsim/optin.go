@@ -44,14 +44,14 @@ const (
 // consentOptions are the AMT_BootSettingData options that need consent.
 var consentOptions = []string{"UseIDER", "UseSOL", "BIOSSetup", "BIOSPause", "ReflashBIOS"}
 
-var classOptInService = &classDef{
+var classOptInService = redirection.class(&unitClass[redirUnit]{
 	name:      "IPS_OptInService",
 	uri:       uriOptInService,
 	commonNS:  true,
 	singleton: true,
 	keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
 	put:       putOptInService,
-	methods: map[string]methodFunc{
+	methods: map[string]func(redirUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
 		"StartOptIn":    methodStartOptIn,
 		"SendOptInCode": methodSendOptInCode,
 		"CancelOptIn":   methodCancelOptIn,
@@ -59,10 +59,10 @@ var classOptInService = &classDef{
 	build:    buildOptInService,
 	live:     liveOptInService,
 	minMajor: optInMinMajor,
-}
+})
 
-func buildOptInService(d *Device) []*instance {
-	c := d.consent
+func buildOptInService(u redirUnit) []*instance {
+	c := u.consent
 	canModify := "0"
 	if c.CanModify() {
 		canModify = "1"
@@ -82,9 +82,9 @@ func buildOptInService(d *Device) []*instance {
 
 // liveOptInService brings the instance up to date with the unit. The
 // request has settled the unit's timers (Device.execute).
-func liveOptInService(d *Device) {
-	if in := d.singleInstance("IPS_OptInService"); in != nil {
-		c := d.consent
+func liveOptInService(u redirUnit) {
+	if in := u.store.single("IPS_OptInService"); in != nil {
+		c := u.consent
 		in.set("OptInDisplayTimeout", c.DisplayTimeout())
 		in.set("OptInRequired", strconv.FormatInt(c.Required(), 10))
 		in.set("OptInState", strconv.Itoa(c.State()))
@@ -93,13 +93,13 @@ func liveOptInService(d *Device) {
 
 // methodStartOptIn shows a code on the host's screen (redirsvc
 // Consent.Start).
-func methodStartOptIn(d *Device, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
-	return returnValue(d.consent.Start(time.Now())), nil
+func methodStartOptIn(u redirUnit, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
+	return returnValue(u.consent.Start(time.Now())), nil
 }
 
 // methodSendOptInCode checks the code (redirsvc Consent.Send); a missing
 // or non-numeric OptInCode is PT_STATUS 36.
-func methodSendOptInCode(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+func methodSendOptInCode(u redirUnit, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	var code uint64
 	valid := false
 	if v := input.Child(uriOptInService, "OptInCode"); v != nil {
@@ -107,17 +107,17 @@ func methodSendOptInCode(d *Device, _ *instance, input *soap.Node) ([]outParam, 
 		code, err = strconv.ParseUint(v.Value(), 10, 32)
 		valid = err == nil
 	}
-	return returnValue(d.consent.Send(time.Now(), code, valid)), nil
+	return returnValue(u.consent.Send(time.Now(), code, valid)), nil
 }
 
 // methodCancelOptIn drops the code or the consent (redirsvc
 // Consent.Cancel) and ends the IDE-R and SOL sessions the consent was
 // given for.
-func methodCancelOptIn(d *Device, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
-	rv, endSessions := d.consent.Cancel(time.Now())
+func methodCancelOptIn(u redirUnit, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
+	rv, endSessions := u.consent.Cancel(time.Now())
 	if endSessions {
-		d.redir.TerminateIDER()
-		d.redir.TerminateSOL()
+		u.port.TerminateIDER()
+		u.port.TerminateSOL()
 	}
 	return returnValue(rv), nil
 }
@@ -128,13 +128,13 @@ func methodCancelOptIn(d *Device, _ *instance, _ *soap.Node) ([]outParam, *soap.
 // mode, which always requires consent for everything) refuses a change of
 // OptInRequired with AMT-STATUS 16 (NOT_PERMITTED); an invalid value is
 // AMT-STATUS 36. Nothing changes unless the whole body is accepted.
-func putOptInService(d *Device, inst *instance, body *soap.Node) *soap.Fault {
+func putOptInService(u redirUnit, inst *instance, body *soap.Node) *soap.Fault {
 	if !body.Is(uriOptInService, "IPS_OptInService") {
 		return soap.FaultSchemaValidation()
 	}
 	next := inst.clone()
 	seen := map[string]bool{}
-	required, display := d.consent.Required(), d.consent.DisplayTimeout()
+	required, display := u.consent.Required(), u.consent.DisplayTimeout()
 	for _, ch := range body.Children {
 		if ch.Space != uriOptInService || seen[ch.Local] {
 			return soap.FaultSchemaValidation()
@@ -147,7 +147,7 @@ func putOptInService(d *Device, inst *instance, body *soap.Node) *soap.Fault {
 			if err != nil {
 				return soap.FaultSchemaValidation()
 			}
-			if cur, _ := inst.get("OptInRequired"); cur != v && !d.consent.CanModify() {
+			if cur, _ := inst.get("OptInRequired"); cur != v && !u.consent.CanModify() {
 				return soap.FaultInternalError(ptNotPermitted)
 			}
 			if !redirsvc.ValidRequired(n) {
@@ -169,8 +169,8 @@ func putOptInService(d *Device, inst *instance, body *soap.Node) *soap.Fault {
 		}
 	}
 	inst.props = next.props
-	d.consent.SetRequired(required)
-	d.consent.SetDisplayTimeout(display)
+	u.consent.SetRequired(required)
+	u.consent.SetDisplayTimeout(display)
 	return nil
 }
 

@@ -188,10 +188,7 @@ func (pd *portDevice) SOLBanner() string {
 		last = d.boots[n-1]
 		useSOL = last.UseSOL
 	}
-	host := ""
-	if insts := d.instancesOf("AMT_GeneralSettings"); len(insts) > 0 {
-		host, _ = insts[0].get("HostName")
-	}
+	host, _ := settings.unit(d).generalSetting("HostName")
 	if host == "" {
 		host = d.defaultHostname
 	}

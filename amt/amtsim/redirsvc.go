@@ -1,8 +1,10 @@
 package amtsim
 
 import (
+	"log/slog"
 	"strconv"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redirport"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/redirsvc"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 )
@@ -27,7 +29,25 @@ const (
 	sessionTypeSOL  = 1
 )
 
-var classRedirectionService = &classDef{
+// redirUnit is the redirection service and consent family's unit as its
+// classes see it: the service and consent state (internal/redirsvc), the
+// redirection port whose sessions TerminateSession and a cancelled
+// consent end (internal/redirport), and the instance store their views
+// live in. Its classes are called with the device lock held.
+type redirUnit struct {
+	svc     *redirsvc.Service
+	consent *redirsvc.Consent
+	port    *redirport.Port
+	store   *instanceStore
+	log     *slog.Logger
+	ip      string
+}
+
+var redirection = family[redirUnit]{unit: func(d *Device) redirUnit {
+	return redirUnit{svc: d.redirSvc, consent: d.consent, port: d.redir, store: &d.store, log: d.srv.log, ip: d.ip}
+}}
+
+var classRedirectionService = redirection.class(&unitClass[redirUnit]{
 	name:      "AMT_RedirectionService",
 	uri:       uriRedirectionService,
 	commonNS:  true,
@@ -35,20 +55,20 @@ var classRedirectionService = &classDef{
 	keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
 	writable:  redirWritable,
 	put:       putRedirectionService,
-	methods: map[string]methodFunc{
+	methods: map[string]func(redirUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
 		"RequestStateChange": methodRedirRequestStateChange,
 		"TerminateSession":   methodTerminateSession,
 	},
 	build: buildRedirectionService,
 	live:  liveRedirectionService,
-}
+})
 
 var redirWritable = map[string]propType{"ListenerEnabled": typeBool, "EnabledState": typeUint}
 
 // putRedirectionService applies a Put: ListenerEnabled and EnabledState
 // (32768 to 32771, as RequestStateChange accepts; the amtc captures Put
 // 32770) may change; other properties may be echoed unchanged.
-func putRedirectionService(d *Device, inst *instance, body *soap.Node) *soap.Fault {
+func putRedirectionService(u redirUnit, inst *instance, body *soap.Node) *soap.Fault {
 	if v := body.Child(uriRedirectionService, "EnabledState"); v != nil {
 		st, err := strconv.Atoi(v.Value())
 		if err != nil || !redirsvc.ValidState(st) {
@@ -58,17 +78,17 @@ func putRedirectionService(d *Device, inst *instance, body *soap.Node) *soap.Fau
 	if f := applyPut(&classDef{name: "AMT_RedirectionService", uri: uriRedirectionService, writable: redirWritable}, inst, body); f != nil {
 		return f
 	}
-	d.redirSvc.SetEnabledState(inst.number("EnabledState"))
-	d.redirSvc.SetListener(inst.flag("ListenerEnabled"))
+	u.svc.SetEnabledState(inst.number("EnabledState"))
+	u.svc.SetListener(inst.flag("ListenerEnabled"))
 	return nil
 }
 
-func buildRedirectionService(d *Device) []*instance {
+func buildRedirectionService(u redirUnit) []*instance {
 	return []*instance{newInstance().
 		set("CreationClassName", "AMT_RedirectionService").
 		set("ElementName", redirServiceName).
-		set("EnabledState", strconv.Itoa(d.redirSvc.EnabledState())).
-		set("ListenerEnabled", boolString(d.redirSvc.Listener())).
+		set("EnabledState", strconv.Itoa(u.svc.EnabledState())).
+		set("ListenerEnabled", boolString(u.svc.Listener())).
 		set("Name", redirServiceName).
 		set("SystemCreationClassName", "CIM_ComputerSystem").
 		set("SystemName", "Intel(r) AMT")}
@@ -76,12 +96,12 @@ func buildRedirectionService(d *Device) []*instance {
 
 // liveRedirectionService brings the instance up to date with the unit. A
 // value that already says the unit's (as a Put wrote it) is kept.
-func liveRedirectionService(d *Device) {
-	if in := d.singleInstance("AMT_RedirectionService"); in != nil {
-		if st := d.redirSvc.EnabledState(); in.number("EnabledState") != st {
+func liveRedirectionService(u redirUnit) {
+	if in := u.store.single("AMT_RedirectionService"); in != nil {
+		if st := u.svc.EnabledState(); in.number("EnabledState") != st {
 			in.set("EnabledState", strconv.Itoa(st))
 		}
-		if on := d.redirSvc.Listener(); in.flag("ListenerEnabled") != on {
+		if on := u.svc.Listener(); in.flag("ListenerEnabled") != on {
 			in.set("ListenerEnabled", boolString(on))
 		}
 	}
@@ -91,13 +111,13 @@ func liveRedirectionService(d *Device) {
 // valid (0); anything else, or no RequestedState, is an Invalid Parameter
 // (5), the DMTF code of CIM_EnabledLogicalElement.RequestStateChange.
 // Sessions already open are not ended by disabling their feature.
-func methodRedirRequestStateChange(d *Device, inst *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+func methodRedirRequestStateChange(u redirUnit, inst *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	st, ok := uintParam(input, uriRedirectionService, "RequestedState")
-	if !ok || !d.redirSvc.SetEnabledState(st) {
+	if !ok || !u.svc.SetEnabledState(st) {
 		return returnValue(rvInvalidParameter), nil
 	}
 	inst.set("EnabledState", strconv.Itoa(st))
-	d.srv.log.Info("amtsim redirection service", "device", d.ip, "enabled_state", st,
+	u.log.Info("amtsim redirection service", "device", u.ip, "enabled_state", st,
 		"ider", st&redirFeatureIDER != 0, "sol", st&redirFeatureSOL != 0)
 	return returnValue(rvOK), nil
 }
@@ -106,15 +126,15 @@ func methodRedirRequestStateChange(d *Device, inst *instance, input *soap.Node) 
 // session by resetting its connection and returns 0, also when no such
 // session is open; another or no SessionType returns PT_STATUS 36
 // (INVALID_PARAMETER).
-func methodTerminateSession(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+func methodTerminateSession(u redirUnit, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	typ, ok := uintParam(input, uriRedirectionService, "SessionType")
 	switch {
 	case !ok:
 		return returnValue(ptInvalidParameter), nil
 	case typ == sessionTypeIDER:
-		d.redir.TerminateIDER()
+		u.port.TerminateIDER()
 	case typ == sessionTypeSOL:
-		d.redir.TerminateSOL()
+		u.port.TerminateSOL()
 	default:
 		return returnValue(ptInvalidParameter), nil
 	}

@@ -274,7 +274,7 @@ func (c *classDef) vendorStatus(pt int) int {
 	return pt
 }
 
-// storeOps serve a class from the device's instance store (d.instances),
+// storeOps serve a class from the device's instance store (d.store),
 // with the class definition's Put rule and methods.
 var storeOps = &classOps{
 	get: func(d *Device, c *classDef, sels []soap.Selector) (entry, *soap.Fault) {

@@ -614,6 +614,6 @@ func (d *Device) boot(at time.Time, cause string) {
 	d.bootCh = make(chan struct{})
 	d.srv.log.Info("amtsim boot", "device", d.ip, "seq", rec.Seq, "cause", cause, "source", rec.Source, "one_time", rec.OneTime)
 	if rec.UseIDER {
-		d.boots[len(d.boots)-1].IDERBoot = d.redir.StartIDERBoot(rec.Seq, rec.IDERBootDevice == 1)
+		d.boots[len(d.boots)-1].IDERBoot = portOf(d).StartIDERBoot(rec.Seq, rec.IDERBootDevice == 1)
 	}
 }

@@ -61,8 +61,9 @@ type Device struct {
 
 	// The redirection family, each unit guarded by d.mu (see their
 	// packages): the redirection port's sessions and IDE-R boots
-	// (internal/redirport), AMT_RedirectionService and the KVM access
-	// point, and user consent (internal/redirsvc).
+	// (internal/redirport; nil until first needed, see portOf),
+	// AMT_RedirectionService and the KVM access point, and user consent
+	// (internal/redirsvc).
 	redir    *redirport.Port
 	redirSvc *redirsvc.Service
 	consent  *redirsvc.Consent

@@ -38,7 +38,7 @@ func (d *Device) WaitIDERBoot(ctx context.Context, n int) (IDERBoot, error) {
 	for {
 		d.mu.Lock()
 		d.power.Settle(time.Now())
-		b, ok, ch := d.redir.Boot(n)
+		b, ok, ch := portOf(d).Boot(n)
 		d.mu.Unlock()
 		if ok {
 			return b, nil

@@ -43,7 +43,9 @@ func (s *Server) serveRedirect(ls []net.Listener, tlsConf *tls.Config) {
 			Lookup: func(a net.Addr) *redirport.Port {
 				if ta, ok := a.(*net.TCPAddr); ok {
 					if d := s.byIP[normalizeIP(ta.IP)]; d != nil {
-						return d.redir
+						d.mu.Lock()
+						defer d.mu.Unlock()
+						return portOf(d)
 					}
 				}
 				return nil
@@ -65,8 +67,8 @@ func (s *Server) closeRedirect() {
 }
 
 // newRedirection builds the device's redirection service and consent
-// (internal/redirsvc) and its redirection port (internal/redirport). Call
-// before the device serves anything.
+// (internal/redirsvc); its redirection port (internal/redirport) is made
+// when first needed (portOf). Call before the device serves anything.
 func (d *Device) newRedirection(prof *profile) {
 	d.redirSvc = redirsvc.NewService(redirsvc.ServiceConfig{
 		Lock:             &d.mu,
@@ -82,20 +84,30 @@ func (d *Device) newRedirection(prof *profile) {
 		Log:       d.srv.log,
 		IP:        d.ip,
 	})
-	d.redir = redirport.New(redirport.Config{
-		Lock:      &d.mu,
-		Device:    (*portDevice)(d),
-		Service:   d.redirSvc,
-		Consent:   d.consent,
-		Log:       d.srv.log,
-		IP:        d.ip,
-		Major:     d.major,
-		Minor:     d.minor,
-		Hotfix:    d.hotfix,
-		Build:     d.build,
-		KeepAlive: d.srv.opts.RedirectKeepAlive,
-		ReadLimit: d.srv.opts.IDERReadLimit,
-	})
+}
+
+// portOf returns the device's redirection port, making it when first
+// needed (a connection, an IDE-R boot, a wait for one), so that an idle
+// device holds none; until then d.redir is nil, which redirport answers
+// as a port with no session. Call with d.mu held.
+func portOf(d *Device) *redirport.Port {
+	if d.redir == nil {
+		d.redir = redirport.New(redirport.Config{
+			Lock:      &d.mu,
+			Device:    (*portDevice)(d),
+			Service:   d.redirSvc,
+			Consent:   d.consent,
+			Log:       d.srv.log,
+			IP:        d.ip,
+			Major:     d.major,
+			Minor:     d.minor,
+			Hotfix:    d.hotfix,
+			Build:     d.build,
+			KeepAlive: d.srv.opts.RedirectKeepAlive,
+			ReadLimit: d.srv.opts.IDERReadLimit,
+		})
+	}
+	return d.redir
 }
 
 // portDevice is the device as its redirection units see it

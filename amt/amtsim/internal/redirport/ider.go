@@ -91,6 +91,9 @@ func newIDERSession(c *conn) *iderSession {
 // Boots returns copies of the finished IDE-R boots, in order. Call with
 // the device lock held.
 func (p *Port) Boots() []Boot {
+	if p == nil {
+		return nil
+	}
 	p.mustHold()
 	var out []Boot
 	for _, r := range p.runs {

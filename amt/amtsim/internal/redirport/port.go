@@ -119,22 +119,47 @@ func New(cfg Config) *Port {
 
 func (p *Port) mustHold() { redirsvc.MustHold(p.cfg.Lock) }
 
+// A device may make its Port only when it first needs one (a connection,
+// an IDE-R boot, a wait for one): the methods below that only read or end
+// sessions answer for a nil *Port as for a port that has none.
+
 // SessionOpen reports whether an authenticated session is open. Call with
 // the device lock held.
-func (p *Port) SessionOpen() bool { p.mustHold(); return p.open > 0 }
+func (p *Port) SessionOpen() bool {
+	if p == nil {
+		return false
+	}
+	p.mustHold()
+	return p.open > 0
+}
 
 // SOLSessions returns how many SOL sessions have started. Call with the
 // device lock held.
-func (p *Port) SOLSessions() int { p.mustHold(); return p.solSessions }
+func (p *Port) SOLSessions() int {
+	if p == nil {
+		return 0
+	}
+	p.mustHold()
+	return p.solSessions
+}
 
 // KVMOpen reports whether a KVM session holds the KVM slot. Call with the
 // device lock held.
-func (p *Port) KVMOpen() bool { p.mustHold(); return p.kvm != nil }
+func (p *Port) KVMOpen() bool {
+	if p == nil {
+		return false
+	}
+	p.mustHold()
+	return p.kvm != nil
+}
 
 // TerminateIDER resets the open IDE-R session, if any
 // (AMT_RedirectionService.TerminateSession, a cancelled consent). Call
 // with the device lock held.
 func (p *Port) TerminateIDER() {
+	if p == nil {
+		return
+	}
 	p.mustHold()
 	if s := p.ider; s != nil {
 		s.c.abortLocked()
@@ -144,6 +169,9 @@ func (p *Port) TerminateIDER() {
 // TerminateSOL resets the open SOL session, if any. Call with the device
 // lock held.
 func (p *Port) TerminateSOL() {
+	if p == nil {
+		return
+	}
 	p.mustHold()
 	if c := p.sol; c != nil {
 		c.abortLocked()

@@ -215,6 +215,12 @@ func TestPortNeedsDeviceLock(t *testing.T) {
 	}()
 	mu.Lock()
 	defer mu.Unlock()
+	var none *Port // a device that has not needed its port yet
+	none.TerminateIDER()
+	none.TerminateSOL()
+	if none.SessionOpen() || none.KVMOpen() || none.SOLSessions() != 0 || none.Boots() != nil {
+		t.Error("a nil Port reports a session")
+	}
 	seq := p.StartIDERBoot(1, true)
 	b, ok, _ := p.Boot(seq)
 	if !ok || b.OK || b.Err != "no IDE-R session open" || b.Medium != "cd" {

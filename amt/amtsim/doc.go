@@ -311,7 +311,9 @@
 //     timeouts);
 //   - internal/redirport: the redirection port: redirport.Server accepts on
 //     the redirection listeners (16 connections per device) and hands each
-//     connection to its device's redirport.Port, which holds the session
+//     connection to its device's redirport.Port (made when the device
+//     first needs it: a connection, an IDE-R boot, a wait for one; an idle
+//     device holds none), which holds the session
 //     slots (IDE-R, SOL, KVM), the open sessions, StartRedirectionSession
 //     and AuthenticateSession, the IDE-R session loop with its keep-alives
 //     and the IDE-R boots (the Medium of redir.Boot), and runs

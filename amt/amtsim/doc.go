@@ -311,14 +311,15 @@
 // captured.go, which builds a class from them), the class families, one
 // unit and one file each (identity.go: identity and settings; power.go;
 // boot.go and ordered.go; inventory.go: hardware inventory; logs.go;
-// timesync.go: time; acl.go; certificates.go: certificates, TLS and 802.1X;
-// sysdefense.go; and, still bound to the device, redirsvc.go, optin.go and
-// kvmsap.go), the device's side of the simulated host (power.go binds
-// internal/host; boot.go's boots; iderbios.go, the device's side of the
-// BIOS an IDE-R boot runs) and the device's side of the redirection port:
-// the listeners, connection limits, session slots, consent, nonces, lockout
-// and the anti-hammering counter (redirect.go), the IDE-R session and its
-// boots (ider.go), the SOL banner (sol.go) and the KVM slot (kvm.go).
+// timesync.go: time; acl.go; certificates.go: certificates, TLS and
+// 802.1X; sysdefense.go; and, still bound to the device, redirsvc.go,
+// optin.go and kvmsap.go), the device's side of the simulated host
+// (power.go binds internal/host; boot.go's boots; iderbios.go, the device's side of
+// the BIOS an IDE-R boot runs) and the device's side of the redirection
+// port: the listeners, connection limits, session slots, consent, nonces,
+// lockout and the anti-hammering counter (redirect.go), the IDE-R session
+// and its boots (ider.go), the SOL banner (sol.go) and the KVM slot
+// (kvm.go).
 //
 // The class table (classTable, classes.go) is the one place that maps a
 // resource URI to a class, one line per class, and each line binds the

@@ -226,9 +226,9 @@
 // SendOptInCode, CancelOptIn). All answer Get, Enumerate, Pull and Release, and Put where
 // the class has writable properties. Identify is answered without
 // credentials. Property sets follow the firmware generation of
-// Options.Version as the captures show it. Classes are described by a table
-// (classes.go); adding one means adding a definition with its key
-// properties, writable properties, methods and an instance builder.
+// Options.Version as the captures show it. Classes are listed in one table
+// (classes.go), each bound to its family's unit; see Layout for adding
+// one.
 //
 // AMT_EthernetPortSettings of a DHCP port (the wired one) reports no
 // IPAddress, as its Get and Pull captures show; a Put of IPAddress reads
@@ -345,23 +345,26 @@
 //
 // The class table (classTable, classes.go) is the one place that maps a
 // resource URI to a class, one line per class, and each line binds the
-// class to its family's unit: classGeneralSettings (declared in
-// identity.go as settings.class(...)), or
-// eventLogs.captured("AMT_AuditLog", auditLog) for a class served as its
-// capture shows it with the log unit's behaviour. A family is a
-// family[U]: the unit U the device holds for it (Device.units), and the
-// family's classes are unitClass[U]s whose builders, Put rule, methods and
-// live refresh take U, never the device; family.class and family.captured
-// turn them into the classDefs the dispatcher serves. A classDef names its
-// class, keys and firmware generations and is served either from the
-// instance store (the store's Get, Put, Enumerate and methods, with the
-// class's writable properties and Put rule) or by classOps of its unit
-// (System Defense's classes use defenseOps, which call the unit). The
-// dispatcher checks what every class checks (the action is served, the
-// account may write, the body has the element the operation needs, the
-// device is provisioned) and hands Get, Put, Create, Delete, Enumerate and
-// methods to the class's operations; enumeration contexts, paging, the
-// EPR modes and the envelopes are the dispatcher's for every class.
+// class to its family's unit: classGeneralSettings (declared in identity.go
+// as settings.class(...)), or eventLogs.captured("AMT_AuditLog", auditLog)
+// for a class served as its capture shows it with the log unit's behaviour.
+// A family is a family[U]: U is its unit, which the family makes of the
+// device when it is called (a small value: the family's own state, kept in
+// Device.units — the logs, the clock, the boot configuration — and what it
+// reads of the device, such as the instance store, the host or the
+// identity), and the family's classes are unitClass[U]s whose builders, Put
+// rule, methods and live refresh take U, never the device; family.class and
+// family.captured turn them into the classDefs the dispatcher serves. A
+// classDef names its class, keys and firmware generations and is served
+// either from the instance store (the store's Get, Put, Enumerate and
+// methods, with the class's writable properties and Put rule) or by
+// classOps of its unit (System Defense's classes use defenseOps, which call
+// the unit). The dispatcher checks what every class checks (the action is
+// served, the account may write, the body has the element the operation
+// needs, the device is provisioned) and hands Get, Put, Create, Delete,
+// Enumerate and methods to the class's operations; enumeration contexts,
+// paging, the EPR modes and the envelopes are the dispatcher's for every
+// class.
 //
 // The families and their units:
 //

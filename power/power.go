@@ -505,7 +505,9 @@ func transientRead(err error) bool {
 
 // Wake brings the operating system out of its power-saving mode (Modern
 // Standby) to full power, through IPS_PowerManagementService (AMT 10 and
-// later). It is never resent.
+// later). It is never resent. A machine that is not on is refused with
+// *WakeNotAvailableError (matching ErrNotAvailable): the On action brings
+// it up.
 func (s *Service) Wake(ctx context.Context) (err error) {
 	ctx, done := s.begin(ctx, "power wake", nil)
 	defer func() { done(err) }()
@@ -517,7 +519,7 @@ func (s *Service) Wake(ctx context.Context) (err error) {
 		return s.fail("power wake", &UnsupportedError{What: []string{"OS power saving (IPS_PowerManagementService)"}})
 	}
 	if st.State != StateOn {
-		return s.fail("power wake", &NotAvailableError{Action: On, State: st.State, Available: st.Available})
+		return s.fail("power wake", &WakeNotAvailableError{State: st.State, Available: st.Available})
 	}
 	if st.OSPowerSaving == OSFullPower {
 		return nil

@@ -187,17 +187,7 @@ func TestDefenseApplyAndCheckPolicyFile(t *testing.T) {
 // TestDefenseBinary runs the real amtctl: a refusal exits 10 with nothing
 // sent, then a ping-only policy is applied and removed.
 func TestDefenseBinary(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go is not on PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "amtctl")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	out, err := exec.Command(goTool, append(args, ".")...).CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := amtctlBinary(t)
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, SystemDefense: &amtsim.SystemDefenseOptions{MaxFilters: 4}})
 	run := func(args ...string) (int, string, string) {
 		var stdout, stderr bytes.Buffer

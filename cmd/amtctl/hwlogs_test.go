@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -145,18 +144,7 @@ func TestTimeSet(t *testing.T) {
 // and the exit status of a wrong password.
 func TestHWLogTimeBinary(t *testing.T) {
 	t.Parallel()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go is not on PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "amtctl")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command(goTool, append(args, ".")...)
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := amtctlBinary(t)
 	_, dev := newSim(t, amtsim.Options{RMCPPort: -1})
 	dev.SetClockOffset(time.Hour)
 

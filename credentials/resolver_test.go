@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/credentials/credtest"
 )
 
 // fixture is a memory store with three AMT profiles (the default "corp", and
@@ -135,7 +136,7 @@ func TestCandidatesDeduplicate(t *testing.T) {
 
 	// A different user, a Kerberos principal or a client certificate makes
 	// a different login.
-	certPEM, keyPEM := selfSigned(t)
+	certPEM, keyPEM := credtest.SelfSigned(t)
 	withCert := cred("admin", "corp-pw")
 	withCert.ClientCertPEM, withCert.ClientKeyPEM = certPEM, keyPEM
 	kerb := cred("admin", "corp-pw")

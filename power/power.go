@@ -175,15 +175,7 @@ func (s *Service) Status(ctx context.Context) (st *Status, err error) {
 }
 
 func (s *Service) status(ctx context.Context) (*Status, error) {
-	ws, err := s.client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in, err := ws.Get(ctx, uriAssociatedPower)
-	if err != nil {
-		return nil, err
-	}
-	st, err := DecodeStatus(in)
+	ws, st, err := s.powerState(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -208,15 +200,26 @@ func (s *Service) changeStatus(ctx context.Context) (*Status, error) {
 	if !s.stateOnly {
 		return s.status(ctx)
 	}
+	_, st, err := s.powerState(ctx)
+	return st, err
+}
+
+// powerState reads the power state and the actions offered in it (not the
+// OS power-saving state), and returns the client it read them with.
+func (s *Service) powerState(ctx context.Context) (*wsman.Client, *Status, error) {
 	ws, err := s.client(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in, err := ws.Get(ctx, uriAssociatedPower)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return DecodeStatus(in)
+	st, err := DecodeStatus(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ws, st, nil
 }
 
 // DecodeStatus reads a CIM_AssociatedPowerManagementService instance.

@@ -21,7 +21,7 @@ const (
 // nonceTable returns the device's nonce table. Call with d.mu held.
 func (d *Device) nonceTable() *digest.Table {
 	if d.nonces == nil {
-		d.nonces = digest.NewTable(d.srv.nonceKey[:], d.ip, d.srv.opts.NonceLifetime)
+		d.nonces = digest.NewTableKey(d.srv.nonceMAC, d.ip, d.srv.opts.NonceLifetime)
 	}
 	return d.nonces
 }

@@ -27,6 +27,7 @@ type Device struct {
 	prof     *profile
 	ip       string
 	realm    string
+	ha1      ha1Cache // guarded by mu
 	guid     string
 	mac      string
 	netmask  string

@@ -329,10 +329,38 @@ func ResponseAuth(user, realm, password, method, uri, nonce, nc, cnonce string) 
 // VerifyAuth reports whether response (hex, either case) is the qop=auth
 // response for the parameters, computed without allocating.
 func VerifyAuth(user, realm, password, method, uri, nonce, nc, cnonce, response string) bool {
-	var ha1, ha2, want [32]byte
-	var buf [512]byte
+	ha1, ha2 := HA1(user, realm, password), HA2(method, uri)
+	return VerifyAuthHA(&ha1, &ha2, nonce, nc, cnonce, response)
+}
+
+// HA1 is MD5(user:realm:password) in lower-case hex.
+func HA1(user, realm, password string) (ha1 [32]byte) {
+	var buf [256]byte
 	md5HexInto(&ha1, append(append(append(append(append(buf[:0], user...), ':'), realm...), ':'), password...))
+	return ha1
+}
+
+// ha2WSMan is HA2 of every WS-Man request, POST of /wsman.
+var ha2WSMan = ha2("POST", "/wsman")
+
+// HA2 is MD5(method:uri) in lower-case hex.
+func HA2(method, uri string) [32]byte {
+	if method == "POST" && uri == "/wsman" {
+		return ha2WSMan
+	}
+	return ha2(method, uri)
+}
+
+func ha2(method, uri string) (ha2 [32]byte) {
+	var buf [256]byte
 	md5HexInto(&ha2, append(append(append(buf[:0], method...), ':'), uri...))
+	return ha2
+}
+
+// VerifyAuthHA is VerifyAuth from HA1 and HA2.
+func VerifyAuthHA(ha1, ha2 *[32]byte, nonce, nc, cnonce, response string) bool {
+	var want [32]byte
+	var buf [512]byte
 	b := append(buf[:0], ha1[:]...)
 	b = append(append(b, ':'), nonce...)
 	b = append(append(b, ':'), nc...)

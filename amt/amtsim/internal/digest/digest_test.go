@@ -154,3 +154,19 @@ func BenchmarkIssue(b *testing.B) {
 		NewTableKey(k, "192.0.2.7", time.Minute).Issue(now)
 	}
 }
+
+// TestVerifyAuthHA checks the response from HA1 and HA2 against the
+// response computed from the parameters, for the WS-Man request (whose
+// HA2 is computed once) and another.
+func TestVerifyAuthHA(t *testing.T) {
+	for _, mu := range [][2]string{{"POST", "/wsman"}, {"GET", "/index.htm"}, {"POST", "/wsman?x"}} {
+		r := ResponseAuth("admin", "Digest:ABC", "P@ssw0rd", mu[0], mu[1], "n0nce", "00000001", "c0ffee")
+		ha1, ha2 := HA1("admin", "Digest:ABC", "P@ssw0rd"), HA2(mu[0], mu[1])
+		if !VerifyAuthHA(&ha1, &ha2, "n0nce", "00000001", "c0ffee", strings.ToUpper(r)) {
+			t.Errorf("%s %s: the right response refused", mu[0], mu[1])
+		}
+		if VerifyAuthHA(&ha1, &ha2, "n0nce", "00000002", "c0ffee", r) {
+			t.Errorf("%s %s: a response for another count accepted", mu[0], mu[1])
+		}
+	}
+}

@@ -14,7 +14,8 @@ type Field struct{ Name, Value string }
 type Response struct {
 	Status int
 	Fields []Field
-	Body   []byte
+	// Body is only read (the 401 pages share one).
+	Body []byte
 	// Chunk, if positive, sends the body chunked, each chunk's size in
 	// four upper-case hex digits: the first chunk fills Chunk bytes
 	// together with the status line and the header fields (the firmware

@@ -64,8 +64,10 @@ type Conn struct {
 	// req is the request being served, reused for the next one: the
 	// handler keeps nothing of it after it returns.
 	req Request
-	// body holds the bodies of the connection's requests.
-	body []byte
+	// body holds the bodies of the connection's requests; bodyp is where
+	// it came from in bodyBufs.
+	body  []byte
+	bodyp *[]byte
 	// readDeadline is the read deadline set on nc (zero: none).
 	readDeadline time.Time
 }
@@ -297,11 +299,11 @@ func (c *Conn) serve() {
 		c.shard.mu.Lock()
 		delete(c.shard.conns, c)
 		c.shard.mu.Unlock()
-		if c.body != nil && cap(c.body) <= 64<<10 {
-			b := c.body[:0]
-			bodyBufs.Put(&b)
+		if c.bodyp != nil && cap(c.body) <= 64<<10 {
+			*c.bodyp = c.body[:0]
+			bodyBufs.Put(c.bodyp)
 		}
-		c.body, c.req = nil, Request{}
+		c.body, c.bodyp, c.req = nil, nil, Request{}
 		s.wg.Done()
 	}()
 	if s.Accept != nil {
@@ -498,8 +500,9 @@ func (c *Conn) readRequest(br *bufio.Reader) (*Request, bool, error) {
 	case length > c.srv.MaxBody:
 		req.BodyErr = ErrTooLarge
 	case length > 0:
-		if c.body == nil {
-			c.body = *bodyBufs.Get().(*[]byte)
+		if c.bodyp == nil {
+			c.bodyp = bodyBufs.Get().(*[]byte)
+			c.body = *c.bodyp
 		}
 		if cap(c.body) < length {
 			c.body = make([]byte, length)

@@ -969,8 +969,9 @@
 //     [modelled: no capture of a fault's HTTP layer].
 //   - Requests on a connection are served one at a time; idle connections
 //     close after 2 minutes, a request header must arrive within 30 s, a
-//     body may be at most 256 KiB, and Expect: 100-continue is answered
-//     [modelled: none of these is captured].
+//     body may be at most 256 KiB, and Expect: 100-continue is answered;
+//     accepted connections have no TCP keep-alive (no probes on an idle
+//     connection) [modelled: none of these is captured].
 //
 // # Fault injection
 //

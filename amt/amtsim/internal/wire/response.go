@@ -33,6 +33,9 @@ type Response struct {
 	// body cut short).
 	Reset      bool
 	ResetAfter int
+	// Release, if set, is given Body once the wire has copied it out
+	// (never for a reset), so that its buffer can serve another answer.
+	Release func([]byte)
 }
 
 // appendHead appends the status line, the fields and the blank line.

@@ -358,6 +358,9 @@ func (c *Conn) serve() {
 		}
 		bp := outBufs.Get().(*[]byte)
 		out := resp.Encode((*bp)[:0], -1)
+		if resp.Release != nil {
+			resp.Release(resp.Body)
+		}
 		_, err = c.nc.Write(out)
 		if cap(out) <= 64<<10 {
 			*bp = out

@@ -449,7 +449,7 @@
 // devices, SOAP or digest state. Its interface to the rest is small: a
 // wire.Server calls one handler, func(*wire.Request) wire.Response, per
 // request (method, target, Authorization, body or a body error, and the
-// connection with the device the Accept hook attached and its request
+// connection with the device its listener attached and its request
 // count), and writes the Response in one piece: status, fields in the
 // given order, the body with a Content-Length or chunked from a buffer
 // (Response.Chunk), then keeps or closes the connection, or resets it

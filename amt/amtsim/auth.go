@@ -21,7 +21,7 @@ const (
 // nonceTable returns the device's nonce table. Call with d.mu held.
 func (d *Device) nonceTable() *digest.Table {
 	if d.nonces == nil {
-		d.nonces = digest.NewTable(d.srv.nonceKey[:], d.ip, d.srv.opts.NonceLifetime)
+		d.nonces = digest.NewTableKey(d.srv.nonceMAC, d.ip, d.srv.opts.NonceLifetime)
 	}
 	return d.nonces
 }
@@ -105,5 +105,20 @@ func (d *Device) verifyDigest(acct Account, method, uri string, p *digest.Params
 	if !digest.IsHex8(p.NC) || p.CNonce == "" {
 		return false
 	}
-	return digest.VerifyAuth(acct.User, d.realm, acct.Password, method, uri, p.Nonce, p.NC, p.CNonce, p.Response)
+	ha1, ha2 := d.ha1.get(acct.User, d.realm, acct.Password), digest.HA2(method, uri)
+	return digest.VerifyAuthHA(&ha1, &ha2, p.Nonce, p.NC, p.CNonce, p.Response)
+}
+
+// ha1Cache keeps the HA1 of the account that logged in last, so that a
+// client's requests after the first skip one MD5.
+type ha1Cache struct {
+	user, realm, password string
+	ha1                   [32]byte
+}
+
+func (c *ha1Cache) get(user, realm, password string) [32]byte {
+	if c.user != user || c.realm != realm || c.password != password || c.user == "" {
+		*c = ha1Cache{user: user, realm: realm, password: password, ha1: digest.HA1(user, realm, password)}
+	}
+	return c.ha1
 }

@@ -30,6 +30,7 @@ type Device struct {
 	// identity is the device's address, realm, GUID, MAC and firmware
 	// version (identity.go); fixed at creation.
 	identity
+	ha1      ha1Cache // guarded by mu
 	httpAddr string
 	tlsAddr  string
 	rmcpAddr string // bound presence-ping socket, even when pings are ignored

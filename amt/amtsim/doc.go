@@ -449,7 +449,7 @@
 // devices, SOAP or digest state. Its interface to the rest is small: a
 // wire.Server calls one handler, func(*wire.Request) wire.Response, per
 // request (method, target, Authorization, body or a body error, and the
-// connection with the device the Accept hook attached and its request
+// connection with the device its listener attached and its request
 // count), and writes the Response in one piece: status, fields in the
 // given order, the body with a Content-Length or chunked from a buffer
 // (Response.Chunk), then keeps or closes the connection, or resets it
@@ -1087,8 +1087,9 @@
 //     [modelled: no capture of a fault's HTTP layer].
 //   - Requests on a connection are served one at a time; idle connections
 //     close after 2 minutes, a request header must arrive within 30 s, a
-//     body may be at most 256 KiB, and Expect: 100-continue is answered
-//     [modelled: none of these is captured].
+//     body may be at most 256 KiB, and Expect: 100-continue is answered;
+//     accepted connections have no TCP keep-alive (no probes on an idle
+//     connection) [modelled: none of these is captured].
 //
 // # Fault injection
 //

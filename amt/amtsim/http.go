@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/wire"
 )
 
@@ -124,7 +125,9 @@ func (s *Server) handle(r *wire.Request, d *Device) (wire.Response, string) {
 	f := d.takeFault(op, req.resourceURI)
 	d.mu.Unlock()
 	if f == nil {
-		return fw.SOAP(exec()), op
+		resp := fw.SOAP(exec())
+		resp.Release = soap.Recycle // every answer's body is its own
+		return resp, op
 	}
 	s.log.Debug("injecting fault", "device", d.ip, "kind", f.Kind.String(), "action", op)
 	switch f.Kind {

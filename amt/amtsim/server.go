@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/redirport"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/wire"
 )
@@ -26,6 +27,7 @@ import (
 type Server struct {
 	opts     Options
 	nonceKey [32]byte
+	nonceMAC *digest.Key // nonceKey, keyed once for every device's table
 	log      *slog.Logger
 
 	devices []*Device
@@ -70,6 +72,7 @@ func New(opts Options) (*Server, error) {
 	if _, err := rand.Read(s.nonceKey[:]); err != nil {
 		return nil, err
 	}
+	s.nonceMAC = digest.NewKey(s.nonceKey[:])
 	var mask net.IPMask
 	if opts.DevicesCIDR != "" {
 		_, n, _ := net.ParseCIDR(opts.DevicesCIDR)
@@ -135,12 +138,12 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	if opts.HTTPPort != -1 && len(plainIPs) > 0 {
-		if plainLs, s.httpPort, err = listenAll(plainIPs, opts.HTTPPort); err != nil {
+		if plainLs, s.httpPort, err = listenWSMan(plainIPs, opts.HTTPPort); err != nil {
 			return fail(err)
 		}
 	}
 	if opts.TLSPort != -1 && len(amtIPs) > 0 {
-		if tlsLs, s.tlsPort, err = listenAll(amtIPs, opts.TLSPort); err != nil {
+		if tlsLs, s.tlsPort, err = listenWSMan(amtIPs, opts.TLSPort); err != nil {
 			return fail(err)
 		}
 	}
@@ -228,18 +231,19 @@ func (s *Server) serve(ls []net.Listener) {
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxBody:           maxBodySize,
-		Accept: func(c *wire.Conn) {
-			if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
-				c.Value = s.byIP[normalizeIP(a.IP)]
-			}
-		},
 	}
 	s.servers = append(s.servers, ws)
 	for _, l := range ls {
+		// Each listener is one device's address: its connections carry
+		// the device from the start.
+		var d *Device
+		if a, ok := l.Addr().(*net.TCPAddr); ok {
+			d = s.byIP[normalizeIP(a.IP)]
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			_ = ws.Serve(l)
+			_ = ws.ServeValue(l, d)
 		}()
 	}
 }
@@ -298,9 +302,24 @@ func normalizeIP(ip net.IP) string {
 // listenAll binds every address on one port. With port 0 the first bind
 // picks the port and the others reuse it; a conflict retries a few times.
 func listenAll(ips []net.IP, port int) ([]net.Listener, int, error) {
+	return listenAllConfig(&net.ListenConfig{}, ips, port)
+}
+
+// wsmanListen is how the WS-Man ports listen: without TCP keep-alive on
+// the connections they accept. Go enables it by default (four socket
+// options per accepted connection); the firmware's is not captured, and
+// a WS-Man connection closes after 2 idle minutes anyway [modelled].
+var wsmanListen = net.ListenConfig{KeepAlive: -1}
+
+// listenWSMan is listenAll for the WS-Man ports.
+func listenWSMan(ips []net.IP, port int) ([]net.Listener, int, error) {
+	return listenAllConfig(&wsmanListen, ips, port)
+}
+
+func listenAllConfig(lc *net.ListenConfig, ips []net.IP, port int) ([]net.Listener, int, error) {
 	var lastErr error
 	for attempt := 0; attempt < 8; attempt++ {
-		ls, p, err := listenOnce(ips, port)
+		ls, p, err := listenOnce(lc, ips, port)
 		if err == nil {
 			return ls, p, nil
 		}
@@ -312,10 +331,10 @@ func listenAll(ips []net.IP, port int) ([]net.Listener, int, error) {
 	return nil, 0, lastErr
 }
 
-func listenOnce(ips []net.IP, port int) ([]net.Listener, int, error) {
+func listenOnce(lc *net.ListenConfig, ips []net.IP, port int) ([]net.Listener, int, error) {
 	ls := make([]net.Listener, 0, len(ips))
 	for _, ip := range ips {
-		l, err := net.Listen("tcp", net.JoinHostPort(ip.String(), strconv.Itoa(port)))
+		l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(ip.String(), strconv.Itoa(port)))
 		if err != nil {
 			closeListeners(ls)
 			return nil, 0, fmt.Errorf("amtsim: listen: %w", err)

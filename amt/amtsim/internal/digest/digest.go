@@ -22,7 +22,9 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -41,6 +43,37 @@ const (
 	Forgotten               // issued and fresh, but no longer in the table
 )
 
+// Key is the key nonces are signed under, shared by the tables of a
+// server: keying the MAC once saves each table (each device of a fleet,
+// most of which issue a nonce or two) doing it again.
+type Key struct {
+	macs sync.Pool // of *mac
+}
+
+type mac struct {
+	h   hash.Hash // HMAC-SHA256 under the key
+	msg []byte    // the message being signed
+	sum [sha256.Size]byte
+}
+
+// NewKey returns key, keyed for signing.
+func NewKey(key []byte) *Key {
+	key = append([]byte(nil), key...)
+	k := &Key{}
+	k.macs.New = func() any { return &mac{h: hmac.New(sha256.New, key)} }
+	return k
+}
+
+// tag is the tag of the nonce issued by id at ts (8 bytes).
+func (k *Key) tag(dst *[tagLen]byte, id string, ts []byte) {
+	m := k.macs.Get().(*mac)
+	m.h.Reset()
+	m.msg = append(append(append(m.msg[:0], id...), 0), ts...)
+	m.h.Write(m.msg)
+	copy(dst[:], m.h.Sum(m.sum[:0]))
+	k.macs.Put(m)
+}
+
 type entry struct {
 	nc       uint64 // highest nonce count accepted (0: none yet)
 	issued   int64  // issue time (Unix ns), as in the nonce
@@ -49,27 +82,26 @@ type entry struct {
 
 // Table issues and checks the nonces of one device.
 type Table struct {
-	key      []byte
+	key      *Key
 	id       string
 	lifetime time.Duration
 	epoch    int64 // nonces issued at or before this time (ns) are expired
 	last     int64 // issue time of the last nonce
-	live     map[string]*entry
+	live     map[string]entry
 }
 
 // NewTable returns the nonce table of the device identified by id, with
 // nonces signed under key and fresh for lifetime.
 func NewTable(key []byte, id string, lifetime time.Duration) *Table {
-	return &Table{key: key, id: id, lifetime: lifetime, live: map[string]*entry{}}
+	return NewTableKey(NewKey(key), id, lifetime)
 }
 
-func (t *Table) tag(ts []byte) []byte {
-	m := hmac.New(sha256.New, t.key)
-	m.Write([]byte(t.id))
-	m.Write([]byte{0})
-	m.Write(ts)
-	return m.Sum(nil)[:tagLen]
+// NewTableKey is NewTable with a Key that tables may share.
+func NewTableKey(key *Key, id string, lifetime time.Duration) *Table {
+	return &Table{key: key, id: id, lifetime: lifetime}
 }
+
+func (t *Table) tag(dst *[tagLen]byte, ts []byte) { t.key.tag(dst, t.id, ts) }
 
 // Issue returns a fresh nonce and makes it live.
 func (t *Table) Issue(now time.Time) string {
@@ -80,8 +112,11 @@ func (t *Table) Issue(now time.Time) string {
 	t.last = ts
 	var raw [8 + tagLen]byte
 	binary.BigEndian.PutUint64(raw[:8], uint64(ts))
-	copy(raw[8:], t.tag(raw[:8]))
+	t.tag((*[tagLen]byte)(raw[8:]), raw[:8])
 	n := base64.StdEncoding.EncodeToString(raw[:])
+	if t.live == nil {
+		t.live = make(map[string]entry, 1)
+	}
 	if len(t.live) >= MaxLive {
 		var oldest string
 		var oldestT time.Time
@@ -92,14 +127,14 @@ func (t *Table) Issue(now time.Time) string {
 		}
 		delete(t.live, oldest)
 	}
-	t.live[n] = &entry{issued: ts, lastUsed: now}
+	t.live[n] = entry{issued: ts, lastUsed: now}
 	return n
 }
 
 // Check classifies a nonce. A live nonce is known by the table without
 // checking its tag again.
 func (t *Table) Check(nonce string, now time.Time) Status {
-	if e := t.live[nonce]; e != nil {
+	if e, ok := t.live[nonce]; ok {
 		if t.expired(e.issued, now) {
 			delete(t.live, nonce)
 			return Expired
@@ -107,8 +142,12 @@ func (t *Table) Check(nonce string, now time.Time) Status {
 		return Live
 	}
 	var raw [8 + tagLen + 2]byte
+	var tag [tagLen]byte
 	n, err := base64.StdEncoding.Decode(raw[:], []byte(nonce))
-	if err != nil || n != 8+tagLen || !hmac.Equal(raw[8:n], t.tag(raw[:8])) {
+	if err == nil && n == 8+tagLen {
+		t.tag(&tag, raw[:8])
+	}
+	if err != nil || n != 8+tagLen || !hmac.Equal(raw[8:n], tag[:]) {
 		return Foreign
 	}
 	if t.expired(int64(binary.BigEndian.Uint64(raw[:8])), now) {
@@ -126,8 +165,8 @@ func (t *Table) expired(issued int64, now time.Time) bool {
 // that is not is refused and changes nothing. With counted false (a
 // digest without nonce count) every use is accepted.
 func (t *Table) Use(nonce string, nc uint64, counted bool, now time.Time) bool {
-	e := t.live[nonce]
-	if e == nil {
+	e, ok := t.live[nonce]
+	if !ok {
 		return false
 	}
 	if counted {
@@ -137,6 +176,7 @@ func (t *Table) Use(nonce string, nc uint64, counted bool, now time.Time) bool {
 		e.nc = nc
 	}
 	e.lastUsed = now
+	t.live[nonce] = e
 	return true
 }
 
@@ -289,10 +329,38 @@ func ResponseAuth(user, realm, password, method, uri, nonce, nc, cnonce string) 
 // VerifyAuth reports whether response (hex, either case) is the qop=auth
 // response for the parameters, computed without allocating.
 func VerifyAuth(user, realm, password, method, uri, nonce, nc, cnonce, response string) bool {
-	var ha1, ha2, want [32]byte
-	var buf [512]byte
+	ha1, ha2 := HA1(user, realm, password), HA2(method, uri)
+	return VerifyAuthHA(&ha1, &ha2, nonce, nc, cnonce, response)
+}
+
+// HA1 is MD5(user:realm:password) in lower-case hex.
+func HA1(user, realm, password string) (ha1 [32]byte) {
+	var buf [256]byte
 	md5HexInto(&ha1, append(append(append(append(append(buf[:0], user...), ':'), realm...), ':'), password...))
+	return ha1
+}
+
+// ha2WSMan is HA2 of every WS-Man request, POST of /wsman.
+var ha2WSMan = ha2("POST", "/wsman")
+
+// HA2 is MD5(method:uri) in lower-case hex.
+func HA2(method, uri string) [32]byte {
+	if method == "POST" && uri == "/wsman" {
+		return ha2WSMan
+	}
+	return ha2(method, uri)
+}
+
+func ha2(method, uri string) (ha2 [32]byte) {
+	var buf [256]byte
 	md5HexInto(&ha2, append(append(append(buf[:0], method...), ':'), uri...))
+	return ha2
+}
+
+// VerifyAuthHA is VerifyAuth from HA1 and HA2.
+func VerifyAuthHA(ha1, ha2 *[32]byte, nonce, nc, cnonce, response string) bool {
+	var want [32]byte
+	var buf [512]byte
 	b := append(buf[:0], ha1[:]...)
 	b = append(append(b, ':'), nonce...)
 	b = append(append(b, ':'), nc...)

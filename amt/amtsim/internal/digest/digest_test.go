@@ -1,6 +1,11 @@
 package digest
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +106,67 @@ func TestParseParamsAndVerify(t *testing.T) {
 		_ = VerifyAuth("admin", p.Realm, "pw", "POST", p.URI, p.Nonce, p.NC, p.CNonce, resp)
 	}); n > 1 {
 		t.Errorf("%v allocations per parse and check", n)
+	}
+}
+
+// TestNonceLayout checks a nonce's bytes: the issue time (Unix ns,
+// big-endian) and the first 16 bytes of HMAC-SHA256 over the device's
+// identity, a zero byte and that time, under the key; tables sharing a
+// Key sign as tables keyed on their own.
+func TestNonceLayout(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Unix(1_800_000_000, 123)
+	shared := NewKey(key)
+	for _, tb := range []*Table{NewTable(key, "192.0.2.7", time.Minute), NewTableKey(shared, "192.0.2.7", time.Minute)} {
+		for i := 0; i < 3; i++ {
+			n := tb.Issue(now)
+			raw, err := base64.StdEncoding.DecodeString(n)
+			if err != nil || len(raw) != 24 {
+				t.Fatalf("nonce %q: %v, %d bytes", n, err, len(raw))
+			}
+			m := hmac.New(sha256.New, key)
+			m.Write([]byte("192.0.2.7\x00"))
+			m.Write(raw[:8])
+			if want := m.Sum(nil)[:16]; !bytes.Equal(raw[8:], want) {
+				t.Fatalf("tag %x, want %x", raw[8:], want)
+			}
+			if ts := int64(binary.BigEndian.Uint64(raw[:8])); ts < now.UnixNano() {
+				t.Fatalf("issue time %d before %d", ts, now.UnixNano())
+			}
+		}
+	}
+	// A nonce of one table is known to another table of the same key and
+	// identity (Forgotten), not of another key (Foreign).
+	n := NewTableKey(shared, "192.0.2.7", time.Minute).Issue(now)
+	if got := NewTable(key, "192.0.2.7", time.Minute).Check(n, now); got != Forgotten {
+		t.Fatalf("same key: %v", got)
+	}
+	if got := NewTable([]byte("other"), "192.0.2.7", time.Minute).Check(n, now); got != Foreign {
+		t.Fatalf("other key: %v", got)
+	}
+}
+
+func BenchmarkIssue(b *testing.B) {
+	k := NewKey([]byte("0123456789abcdef0123456789abcdef"))
+	now := time.Now()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		NewTableKey(k, "192.0.2.7", time.Minute).Issue(now)
+	}
+}
+
+// TestVerifyAuthHA checks the response from HA1 and HA2 against the
+// response computed from the parameters, for the WS-Man request (whose
+// HA2 is computed once) and another.
+func TestVerifyAuthHA(t *testing.T) {
+	for _, mu := range [][2]string{{"POST", "/wsman"}, {"GET", "/index.htm"}, {"POST", "/wsman?x"}} {
+		r := ResponseAuth("admin", "Digest:ABC", "P@ssw0rd", mu[0], mu[1], "n0nce", "00000001", "c0ffee")
+		ha1, ha2 := HA1("admin", "Digest:ABC", "P@ssw0rd"), HA2(mu[0], mu[1])
+		if !VerifyAuthHA(&ha1, &ha2, "n0nce", "00000001", "c0ffee", strings.ToUpper(r)) {
+			t.Errorf("%s %s: the right response refused", mu[0], mu[1])
+		}
+		if VerifyAuthHA(&ha1, &ha2, "n0nce", "00000002", "c0ffee", r) {
+			t.Errorf("%s %s: a response for another count accepted", mu[0], mu[1])
+		}
 	}
 }

@@ -1,5 +1,10 @@
 package soap
 
+import (
+	"bytes"
+	"sync"
+)
+
 // baseNamespaces are declared, in this order, on the root of every
 // non-fault response; body namespaces follow as g, h, i, ... and xsi last.
 var baseNamespaces = []Attr{
@@ -69,7 +74,7 @@ func Response(relatesTo, messageID, action, resourceURI string, bodyNS []string,
 			pfx[i] = string(rune('g' + i))
 		}
 	}
-	w := &Writer{}
+	w := &Writer{buf: *bytes.NewBuffer(takeBuffer())}
 	w.buf.Grow(4096)
 	w.buf.WriteString(responseHead)
 	for i, ns := range bodyNS {
@@ -101,6 +106,36 @@ func Response(relatesTo, messageID, action, resourceURI string, bodyNS []string,
 }
 
 var mustUnderstand = []Attr{{"a:mustUnderstand", "true"}}
+
+// Response buffers given back by Recycle wait in buffers; holders keeps
+// the empty boxes they travel in.
+var buffers, holders sync.Pool
+
+// Recycle gives the buffer of an answer Response wrote back for another
+// answer, once nothing reads it any more.
+func Recycle(b []byte) {
+	if cap(b) == 0 || cap(b) > 64<<10 {
+		return
+	}
+	h, _ := holders.Get().(*[]byte)
+	if h == nil {
+		h = new([]byte)
+	}
+	*h = b[:0]
+	buffers.Put(h)
+}
+
+// takeBuffer is a recycled buffer, or nil.
+func takeBuffer() []byte {
+	h, _ := buffers.Get().(*[]byte)
+	if h == nil {
+		return nil
+	}
+	b := *h
+	*h = nil
+	holders.Put(h)
+	return b
+}
 
 // Identify answers wsmid:Identify. The firmware uses its own short
 // declaration list here: SOAP, the identity namespace and DASH.

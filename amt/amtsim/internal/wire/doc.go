@@ -7,7 +7,11 @@
 //
 // It knows nothing of devices, SOAP or digest state: a Server calls its
 // Handler with each Request (method, target, Authorization, body, the
-// connection and what the Accept hook attached to it) and writes the
-// Response it returns; Firmware builds the responses of one firmware
-// version. It depends on the standard library only.
+// connection and what ServeValue or the Accept hook attached to it) and
+// writes the Response it returns; Firmware builds the responses of one
+// firmware version. Connections are served by workers that, done with one,
+// wait for the next (up to maxIdleWorkers of them), so that a connection
+// does not start on a fresh goroutine's stack; a connection's Request and
+// body buffer are reused for its next request. It depends on the standard
+// library only.
 package wire

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -37,8 +38,36 @@ const (
 
 // ServerHeader is the Server field's value.
 func (f Firmware) ServerHeader() string {
-	return "Intel(R) Active Management Technology " + f.Version
+	if m := serverHeaders.Load(); m != nil {
+		if v, ok := (*m)[f.Version]; ok {
+			return v
+		}
+	}
+	v := "Intel(R) Active Management Technology " + f.Version
+	serverMu.Lock()
+	defer serverMu.Unlock()
+	next := map[string]string{f.Version: v}
+	if m := serverHeaders.Load(); m != nil {
+		if len(*m) >= maxServerHeaders {
+			return v
+		}
+		for k, old := range *m {
+			next[k] = old
+		}
+	}
+	serverHeaders.Store(&next)
+	return v
 }
+
+// serverHeaders holds the Server values of the versions seen, so that an
+// answer does not build its own: a map replaced, never changed, on a new
+// version; at most maxServerHeaders are kept.
+var (
+	serverHeaders atomic.Pointer[map[string]string]
+	serverMu      sync.Mutex
+)
+
+const maxServerHeaders = 64
 
 func (f Firmware) legacy() bool { return f.Major <= 11 }
 
@@ -107,23 +136,29 @@ func (f Firmware) Page(status int, msg string, closeConn bool, extra ...Field) R
 	return f.page(nil, status, msg, closeConn, extra)
 }
 
-// logonPage is the 401 page, built once.
-var logonPage = PageBody(MsgLogonFailed)
+// logonPage is the 401 page, built once, and its Content-Length.
+var (
+	logonPage       = []byte(PageBody(MsgLogonFailed))
+	logonPageLength = strconv.Itoa(len(logonPage))
+)
 
 func (f Firmware) page(first []Field, status int, msg string, closeConn bool, extra []Field) Response {
-	body := logonPage
+	// The logon page's body is shared by every 401: a Response's body is
+	// only read.
+	body, length := logonPage, logonPageLength
 	if msg != MsgLogonFailed {
-		body = PageBody(msg)
+		body = []byte(PageBody(msg))
+		length = strconv.Itoa(len(body))
 	}
 	fields := make([]Field, 0, len(first)+len(extra)+4)
 	fields = append(fields, first...)
 	fields = append(fields, Field{"Content-Type", "text/html"})
 	fields = append(fields, extra...)
-	fields = append(fields, Field{"Server", f.ServerHeader()}, Field{"Content-Length", strconv.Itoa(len(body))})
+	fields = append(fields, Field{"Server", f.ServerHeader()}, Field{"Content-Length", length})
 	if closeConn {
 		fields = append(fields, Field{"Connection", "close"})
 	}
-	return Response{Status: status, Fields: fields, Body: []byte(body), Close: closeConn}
+	return Response{Status: status, Fields: fields, Body: body, Close: closeConn}
 }
 
 // Challenge is the 401 answer with a digest challenge: WWW-Authenticate
@@ -132,7 +167,8 @@ func (f Firmware) page(first []Field, status int, msg string, closeConn bool, ex
 // space before stale, too).
 func (f Firmware) Challenge(realm, nonce string, stale bool) Response {
 	v := `Digest realm="` + realm + `", nonce="` + nonce + `",stale="` + strconv.FormatBool(stale) + `",qop="auth"`
-	return f.page([]Field{{"WWW-Authenticate", v}}, 401, MsgLogonFailed, true, nil)
+	first := [1]Field{{"WWW-Authenticate", v}}
+	return f.page(first[:], 401, MsgLogonFailed, true, nil)
 }
 
 // cachedDate holds the Date value of the current second.

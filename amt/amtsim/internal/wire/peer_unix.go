@@ -9,8 +9,10 @@ import (
 
 // PeerClosed reports whether the peer has closed or reset the connection,
 // without reading what it may have sent: a handler that waits long (a
-// slow device) stops waiting for a client that gave up.
+// slow device) stops waiting for a client that gave up. Only the
+// connection's handler, while it runs, may call it.
 func (c *Conn) PeerClosed() bool {
+	c.clearReadDeadline() // the header's deadline would fail the look
 	nc := c.nc
 	if tc, ok := nc.(*tls.Conn); ok {
 		nc = tc.NetConn()

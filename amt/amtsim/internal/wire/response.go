@@ -14,7 +14,8 @@ type Field struct{ Name, Value string }
 type Response struct {
 	Status int
 	Fields []Field
-	Body   []byte
+	// Body is only read (the 401 pages share one).
+	Body []byte
 	// Chunk, if positive, sends the body chunked, each chunk's size in
 	// four upper-case hex digits: the first chunk fills Chunk bytes
 	// together with the status line and the header fields (the firmware
@@ -32,6 +33,9 @@ type Response struct {
 	// body cut short).
 	Reset      bool
 	ResetAfter int
+	// Release, if set, is given Body once the wire has copied it out
+	// (never for a reset), so that its buffer can serve another answer.
+	Release func([]byte)
 }
 
 // appendHead appends the status line, the fields and the blank line.

@@ -23,14 +23,17 @@ type Request struct {
 	Target, Path string
 	// Authorization is the Authorization field ("" when absent).
 	Authorization string
-	// Body is the request body; BodyErr is ErrTooLarge when it exceeds
+	// Body is the request body, valid until the handler returns (the
+	// connection reuses its buffer); BodyErr is ErrTooLarge when it exceeds
 	// the server's MaxBody, ErrBadBody when its framing is broken, or
 	// ErrMalformed when the request line or header cannot be read (only
 	// Conn is set then). Body is empty with an error, and the connection
 	// closes after the answer.
 	Body    []byte
 	BodyErr error
-	// Conn is the connection the request came on.
+	// Conn is the connection the request came on. The Request itself is
+	// the connection's and is reused for its next request: a handler
+	// keeps neither it nor Body after it returns.
 	Conn *Conn
 }
 
@@ -57,6 +60,16 @@ type Conn struct {
 	srv    *Server
 	shard  *connShard
 	active bool // a request is being served; guarded by shard.mu
+
+	// req is the request being served, reused for the next one: the
+	// handler keeps nothing of it after it returns.
+	req Request
+	// body holds the bodies of the connection's requests; bodyp is where
+	// it came from in bodyBufs.
+	body  []byte
+	bodyp *[]byte
+	// readDeadline is the read deadline set on nc (zero: none).
+	readDeadline time.Time
 }
 
 // connShards spread the server's connection book-keeping over several
@@ -76,6 +89,14 @@ var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10)
 // outBufs holds encoding buffers, shared so that idle connections keep
 // none.
 var outBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// bodyBufs holds request body buffers between requests.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// maxIdleWorkers bounds the goroutines that wait for a new connection
+// after serving one. A worker keeps the stack the serving grew, so that
+// the next connection does not grow a fresh goroutine's stack again.
+const maxIdleWorkers = 1024
 
 // LocalAddr is the address the connection was accepted on.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
@@ -106,13 +127,27 @@ type Server struct {
 	shards    [connShards]connShard
 	next      atomic.Uint32 // round-robin shard of the next connection
 	wg        sync.WaitGroup
+
+	// work hands accepted connections to idle workers; quit, closed by
+	// Shutdown, ends them. workers counts the running workers.
+	workOnce sync.Once
+	work     chan *Conn
+	quit     chan struct{}
+	idle     atomic.Int32
+	workers  sync.WaitGroup
 }
 
 var errClosed = errors.New("wire: server closed")
 
 // Serve accepts connections on l until it is closed or Shutdown is
 // called.
-func (s *Server) Serve(l net.Listener) error {
+func (s *Server) Serve(l net.Listener) error { return s.ServeValue(l, nil) }
+
+// ServeValue is Serve with v as the Value of every connection accepted on
+// l (before the Accept hook runs): one listener per device attaches its
+// device without looking it up per connection.
+func (s *Server) ServeValue(l net.Listener, v any) error {
+	s.workOnce.Do(s.initWorkers)
 	if s.TLSConfig != nil {
 		l = tls.NewListener(l, s.TLSConfig)
 	}
@@ -145,7 +180,7 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
-		c := &Conn{nc: nc, srv: s, shard: &s.shards[s.next.Add(1)%connShards]}
+		c := &Conn{nc: nc, srv: s, shard: &s.shards[s.next.Add(1)%connShards], Value: v}
 		_, c.TLS = nc.(*tls.Conn)
 		sh := c.shard
 		sh.mu.Lock()
@@ -163,7 +198,37 @@ func (s *Server) Serve(l net.Listener) error {
 		sh.conns[c] = struct{}{}
 		s.wg.Add(1)
 		sh.mu.Unlock()
-		go c.serve()
+		select {
+		case s.work <- c:
+		default:
+			s.workers.Add(1)
+			go s.worker(c)
+		}
+	}
+}
+
+func (s *Server) initWorkers() {
+	s.work = make(chan *Conn)
+	s.quit = make(chan struct{})
+}
+
+// worker serves c, then waits for another connection as long as fewer
+// than maxIdleWorkers wait and the server runs.
+func (s *Server) worker(c *Conn) {
+	defer s.workers.Done()
+	for {
+		c.serve()
+		if s.idle.Add(1) > maxIdleWorkers {
+			s.idle.Add(-1)
+			return
+		}
+		select {
+		case c = <-s.work:
+			s.idle.Add(-1)
+		case <-s.quit:
+			s.idle.Add(-1)
+			return
+		}
 	}
 }
 
@@ -176,8 +241,11 @@ func isTemporary(err error) bool {
 // progress finish and closes their connections, and waits for them until
 // ctx ends; then it closes what is left and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.workOnce.Do(s.initWorkers)
 	s.mu.Lock()
-	s.closing.Store(true)
+	if !s.closing.Swap(true) {
+		close(s.quit)
+	}
 	for l := range s.listeners {
 		_ = l.Close()
 	}
@@ -195,6 +263,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		s.workers.Wait()
 		close(done)
 	}()
 	select {
@@ -230,6 +299,11 @@ func (c *Conn) serve() {
 		c.shard.mu.Lock()
 		delete(c.shard.conns, c)
 		c.shard.mu.Unlock()
+		if c.bodyp != nil && cap(c.body) <= 64<<10 {
+			*c.bodyp = c.body[:0]
+			bodyBufs.Put(c.bodyp)
+		}
+		c.body, c.bodyp, c.req = nil, nil, Request{}
 		s.wg.Done()
 	}()
 	if s.Accept != nil {
@@ -249,23 +323,33 @@ func (c *Conn) serve() {
 		if c.Requests == 0 || br.Buffered() > 0 {
 			timeout = s.ReadHeaderTimeout
 		}
+		var waitStart time.Time
 		if timeout > 0 {
-			_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
+			waitStart = time.Now()
+			c.setReadDeadline(waitStart.Add(timeout))
 		}
 		if _, err := br.Peek(1); err != nil {
 			return
 		}
 		if s.ReadHeaderTimeout > 0 {
-			_ = c.nc.SetReadDeadline(time.Now().Add(s.ReadHeaderTimeout))
+			// The header's time starts with its first byte. A deadline
+			// set for the header just before a wait that did not last
+			// stands: it differs from a new one by less than the wait.
+			now := time.Now()
+			if timeout != s.ReadHeaderTimeout || now.Sub(waitStart) >= deadlineSlack {
+				c.setReadDeadline(now.Add(s.ReadHeaderTimeout))
+			}
 		}
 		c.setActive(true)
 		req, keep, err := c.readRequest(br)
 		if errors.Is(err, ErrMalformed) {
-			req, keep = &Request{BodyErr: ErrMalformed, Conn: c}, false
+			c.req = Request{BodyErr: ErrMalformed, Conn: c}
+			req, keep = &c.req, false
 		} else if err != nil {
 			return // a broken connection
 		}
-		_ = c.nc.SetReadDeadline(time.Time{})
+		// The read deadline stays until the next wait sets its own: the
+		// handler reads nothing (PeerClosed clears it before it looks).
 		c.Requests++
 		resp := s.Handler(req)
 		if resp.Reset {
@@ -274,6 +358,9 @@ func (c *Conn) serve() {
 		}
 		bp := outBufs.Get().(*[]byte)
 		out := resp.Encode((*bp)[:0], -1)
+		if resp.Release != nil {
+			resp.Release(resp.Body)
+		}
 		_, err = c.nc.Write(out)
 		if cap(out) <= 64<<10 {
 			*bp = out
@@ -287,6 +374,23 @@ func (c *Conn) serve() {
 		}
 	}
 }
+
+// deadlineSlack is how far a header deadline may start before the
+// header's first byte arrived.
+const deadlineSlack = time.Millisecond
+
+// setReadDeadline sets the connection's read deadline (zero: none).
+func (c *Conn) setReadDeadline(t time.Time) {
+	if t.Equal(c.readDeadline) {
+		return
+	}
+	c.readDeadline = t
+	_ = c.nc.SetReadDeadline(t)
+}
+
+// clearReadDeadline removes the read deadline the request's header was
+// read under, so that a long handler can still look at the connection.
+func (c *Conn) clearReadDeadline() { c.setReadDeadline(time.Time{}) }
 
 // reset writes what the response asks for and resets the connection.
 func (c *Conn) reset(r *Response) {
@@ -324,7 +428,8 @@ func (c *Conn) readRequest(br *bufio.Reader) (*Request, bool, error) {
 	if !ok1 || !ok2 || len(method) == 0 || len(target) == 0 {
 		return nil, false, ErrMalformed
 	}
-	req := &Request{Method: intern(method), Target: intern(target), Conn: c}
+	c.req = Request{Method: intern(method), Target: intern(target), Conn: c}
+	req := &c.req
 	req.Path, _, _ = cutString(req.Target, '?')
 	keep := string(proto) == "HTTP/1.1"
 	if !keep && string(proto) != "HTTP/1.0" {
@@ -398,7 +503,14 @@ func (c *Conn) readRequest(br *bufio.Reader) (*Request, bool, error) {
 	case length > c.srv.MaxBody:
 		req.BodyErr = ErrTooLarge
 	case length > 0:
-		req.Body = make([]byte, length)
+		if c.bodyp == nil {
+			c.bodyp = bodyBufs.Get().(*[]byte)
+			c.body = *c.bodyp
+		}
+		if cap(c.body) < length {
+			c.body = make([]byte, length)
+		}
+		req.Body = c.body[:length]
 		if _, err := io.ReadFull(br, req.Body); err != nil {
 			return nil, false, err
 		}

@@ -287,7 +287,8 @@ func (c *committer) write(marks []markReq, results, attempts map[machineKey]resu
 }
 
 // claimTx records that the worker has started on machines that have no
-// outcome: one statement per job.
+// outcome and no other worker's marker (a marked machine's worker is the one
+// that marked it): one statement per job.
 func claimTx(ctx context.Context, tx *statedb.Tx, job ID, hosts []string, worker string, now int64) error {
 	args := make([]any, 0, len(hosts)+3)
 	args = append(args, now, worker, int64(job))
@@ -295,7 +296,7 @@ func claimTx(ctx context.Context, tx *statedb.Tx, job ID, hosts []string, worker
 		args = append(args, h)
 	}
 	_, err := tx.Exec(ctx, `UPDATE amtkit_job_machine SET claimed_at = $1, worker = $2
-		WHERE job = $3 AND host IN (`+statedb.Placeholders(4, len(hosts))+`) AND outcome IS NULL`, args...)
+		WHERE job = $3 AND host IN (`+statedb.Placeholders(4, len(hosts))+`) AND outcome IS NULL AND (marked_at IS NULL OR worker = $2)`, args...)
 	return err
 }
 

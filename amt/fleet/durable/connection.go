@@ -54,8 +54,9 @@ func (c Connection) normalized() Connection {
 	return c
 }
 
-// validate checks the settings as a worker will use them.
-func (c Connection) validate() error {
+// Validate checks the settings as a worker will use them; Submit calls
+// it. Errors match ErrInvalid.
+func (c Connection) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: connection: %s", ErrInvalid, fmt.Sprintf(format, args...))
 	}

@@ -102,7 +102,7 @@ func (s Spec) validate() error {
 	case strings.ContainsAny(s.Profile, "\n\r"):
 		return bad("profile name with a line break")
 	}
-	return s.Connection.validate()
+	return s.Connection.Validate()
 }
 
 // normTargets trims, checks and removes duplicates, keeping the order.

@@ -64,7 +64,7 @@ func TestJobRunTLS(t *testing.T) {
 	require.NoError(t, os.WriteFile(caFile, pemCertificate(sim), 0o600))
 	n := len(sim.Devices())
 
-	code, stdout, stderr := e.run("", "job", "run", "power-status", "--targets", "127.187.0.0/29", "--port", port, "--ca", caFile, "-o", "json")
+	code, stdout, stderr := e.run("", "job", "run", "power-status", "--targets", "127.187.0.0/29", "--port", port, "--tls", "--ca", caFile, "-o", "json")
 	require.Equal(t, exitOK, code, stderr)
 	lines := jsonLines(t, stdout)
 	require.Len(t, lines, n+1, stdout)

@@ -29,6 +29,29 @@ func viewerAndOps(t *testing.T) credentials.Store {
 	return store
 }
 
+// viewerFirst is a device with the viewer account (viewerAndOps) and a
+// client whose resolver tries the viewer profile first, then the others,
+// under a guard with a budget of two failures.
+type viewerFirst struct {
+	sim   *amtsim.Server
+	dev   *amtsim.Device
+	store credentials.Store
+	guard *credentials.Guard
+	c     *amt.Client
+}
+
+func newViewerFirst(t *testing.T) *viewerFirst {
+	t.Helper()
+	sim, dev := newSim(t, amtsim.Options{TLSPort: -1, RMCPPort: -1, RedirectTLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour,
+		Accounts: []amtsim.Account{{User: "viewer", Password: "View-0nly!", ReadOnly: true}}})
+	store := viewerAndOps(t)
+	guard := credentials.NewGuard(2, 0)
+	r, err := credentials.NewResolver(store, credentials.WithProfile("viewer"), credentials.AllowOtherProfiles(true), credentials.WithGuard(guard))
+	require.NoError(t, err)
+	c := newClient(t, dev.HTTPAddr(), amt.WithCredentialSource(r), amt.WithRedirectPort(sim.RedirectPort()))
+	return &viewerFirst{sim: sim, dev: dev, store: store, guard: guard, c: c}
+}
+
 // A candidate that logs in over WS-Man but is refused at the redirection
 // port gives way to the next one, as a failed WS-Man login does: the
 // session opens with the administrator, the refusal is counted once in
@@ -36,15 +59,10 @@ func viewerAndOps(t *testing.T) credentials.Store {
 // learned.
 func TestRedirectDialMovesOnAfterRedirectionRefusal(t *testing.T) {
 	t.Parallel()
-	sim, dev := newSim(t, amtsim.Options{TLSPort: -1, RMCPPort: -1, RedirectTLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour,
-		Accounts: []amtsim.Account{{User: "viewer", Password: "View-0nly!", ReadOnly: true}}})
+	rig := newViewerFirst(t)
+	sim, dev, store, guard, c := rig.sim, rig.dev, rig.store, rig.guard, rig.c
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	store := viewerAndOps(t)
-	guard := credentials.NewGuard(2, 0)
-	r, err := credentials.NewResolver(store, credentials.WithProfile("viewer"), credentials.AllowOtherProfiles(true), credentials.WithGuard(guard))
-	require.NoError(t, err)
-	c := newClient(t, dev.HTTPAddr(), amt.WithCredentialSource(r), amt.WithRedirectPort(sim.RedirectPort()))
 
 	s, err := c.Redirect.Dial(ctx, redirect.SOL)
 	require.NoError(t, err)
@@ -89,15 +107,10 @@ func TestRedirectDialMovesOnAfterRedirectionRefusal(t *testing.T) {
 // is left as it was before.
 func TestRedirectBootFromImageMovesOnAfterRedirectionRefusal(t *testing.T) {
 	t.Parallel()
-	sim, dev := newSim(t, amtsim.Options{TLSPort: -1, RMCPPort: -1, RedirectTLSPort: -1, LockoutAfter: 3, LockoutDuration: time.Hour,
-		Accounts: []amtsim.Account{{User: "viewer", Password: "View-0nly!", ReadOnly: true}}})
+	rig := newViewerFirst(t)
+	dev, c := rig.dev, rig.c
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	store := viewerAndOps(t)
-	guard := credentials.NewGuard(2, 0)
-	r, err := credentials.NewResolver(store, credentials.WithProfile("viewer"), credentials.AllowOtherProfiles(true), credentials.WithGuard(guard))
-	require.NoError(t, err)
-	c := newClient(t, dev.HTTPAddr(), amt.WithCredentialSource(r), amt.WithRedirectPort(sim.RedirectPort()))
 	before := dev.RedirectionState()
 
 	img := testiso.Make(256, 4)

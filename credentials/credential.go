@@ -113,12 +113,17 @@ func (c Credential) GoString() string { return c.String() }
 
 // Format prints String for every verb (%v, %+v, %#v, %s, %q, ...), so that no
 // formatting reaches the fields themselves.
-func (c Credential) Format(f fmt.State, verb rune) {
+func (c Credential) Format(f fmt.State, verb rune) { formatString(f, verb, c.String()) }
+
+// formatString writes s, the redacting String of a value, for every verb:
+// quoted for %q, as it is for the others, so that no formatting reaches the
+// value's fields.
+func formatString(f fmt.State, verb rune, s string) {
 	if verb == 'q' {
-		fmt.Fprintf(f, "%q", c.String())
+		fmt.Fprintf(f, "%q", s)
 		return
 	}
-	_, _ = f.Write([]byte(c.String()))
+	_, _ = f.Write([]byte(s))
 }
 
 // LogValue makes slog record the user and whether secrets are present, never
@@ -218,13 +223,7 @@ func (p Profile) String() string {
 func (p Profile) GoString() string { return p.String() }
 
 // Format prints String for every verb.
-func (p Profile) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", p.String())
-		return
-	}
-	_, _ = f.Write([]byte(p.String()))
-}
+func (p Profile) Format(f fmt.State, verb rune) { formatString(f, verb, p.String()) }
 
 // LogValue records the name, the default flag and each entry without secrets.
 func (p Profile) LogValue() slog.Value {

@@ -2,17 +2,10 @@ package credentials_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"testing"
 	"time"
 
@@ -20,29 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/credentials/credtest"
 )
 
 const secret = "Sup3r-S3cret-PW!"
-
-// selfSigned returns a PEM certificate and key for mutual TLS tests.
-func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7),
-		Subject:      pkix.Name{CommonName: "console"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	kder, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
 
 func TestParseTechnology(t *testing.T) {
 	t.Parallel()
@@ -74,7 +48,7 @@ func TestOriginAndOutcomeNames(t *testing.T) {
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	t.Parallel()
-	certPEM, keyPEM := selfSigned(t)
+	certPEM, keyPEM := credtest.SelfSigned(t)
 	keyBody := string(keyPEM[40:80]) // a piece of the base64 key
 	c := credentials.Credential{User: "admin", Password: secret, ClientCertPEM: certPEM, ClientKeyPEM: keyPEM}
 	p := credentials.Profile{Name: "corp", Default: true, Entries: map[credentials.Technology]credentials.Credential{credentials.AMT: c, credentials.WMI: c}}
@@ -128,7 +102,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 
 func TestClientCertificate(t *testing.T) {
 	t.Parallel()
-	certPEM, keyPEM := selfSigned(t)
+	certPEM, keyPEM := credtest.SelfSigned(t)
 
 	none, err := credentials.Credential{User: "admin"}.ClientCertificate()
 	require.NoError(t, err)

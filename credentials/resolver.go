@@ -495,7 +495,9 @@ func (b boundSource) Resolve(ctx context.Context, host string, try func(context.
 // ctx. A candidate that already failed on the host within the guard's window
 // is Skipped; once the guard's budget is spent, the rest are NotTried and the
 // error is a *BudgetError. A success is recorded in the runtime profile; an
-// authentication failure of the runtime entry marks it stale.
+// authentication failure of the runtime entry marks it stale. When ctx ends
+// while try runs, the error names the candidate and matches both try's
+// error and ctx's.
 //
 // The attempts list one Attempt per candidate, in order, whatever the result.
 // On success the error is nil and the Candidate is the one that worked.
@@ -596,8 +598,12 @@ func (r *Resolver) ResolveTask(ctx context.Context, host string, task *Credentia
 			continue
 		}
 		attempts[i].Outcome = Failed
-		if cerr := ctx.Err(); cerr != nil {
-			return Candidate{}, attempts, fmt.Errorf("credentials: %s: %w", key, cerr)
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			// The caller's context ended during the attempt. What the
+			// attempt met is the more precise cause (a sent change whose
+			// answer was lost, a refused connection); the error matches
+			// both it and the context's end.
+			return Candidate{}, attempts, fmt.Errorf("credentials: %s: %s: %w (%w)", key, describe(c.Origin, c.Profile), err, cerr)
 		}
 		return Candidate{}, attempts, fmt.Errorf("credentials: %s: %s: %w", key, describe(c.Origin, c.Profile), err)
 	}

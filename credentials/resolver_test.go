@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/credentials/credtest"
 )
 
 // fixture is a memory store with three AMT profiles (the default "corp", and
@@ -135,7 +136,7 @@ func TestCandidatesDeduplicate(t *testing.T) {
 
 	// A different user, a Kerberos principal or a client certificate makes
 	// a different login.
-	certPEM, keyPEM := selfSigned(t)
+	certPEM, keyPEM := credtest.SelfSigned(t)
 	withCert := cred("admin", "corp-pw")
 	withCert.ClientCertPEM, withCert.ClientKeyPEM = certPEM, keyPEM
 	kerb := cred("admin", "corp-pw")
@@ -472,4 +473,37 @@ func TestStaticSharesTheProcessGuard(t *testing.T) {
 
 	assert.Equal(t, 0, credentials.ProcessGuard().Remaining(host))
 	assert.Equal(t, credentials.DefaultMaxFailures, credentials.ProcessGuard().Remaining("elsewhere-"+host))
+}
+
+// The caller's context ends while a login runs: the error keeps what the
+// login met and names the candidate, and still matches the context's end.
+func TestContextEndKeepsTheAttemptsError(t *testing.T) {
+	t.Parallel()
+	s := fixture(t)
+	r := newResolver(t, s, credentials.AllowOtherProfiles(true))
+	errLost := errors.New("the answer to the change was lost")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	_, attempts, err := r.Resolve(ctx, "h1", func(ctx context.Context, c credentials.Credential) error {
+		cancel()
+		return fmt.Errorf("send: %w", errLost)
+	})
+	require.ErrorIs(t, err, errLost)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, err.Error(), `default "corp"`)
+	assert.Equal(t, []string{"default:corp:failed", "other:lab:not_tried", "other:legacy:not_tried"}, outcomes(attempts))
+	assert.ErrorIs(t, attempts[0].Err, errLost)
+
+	// A login whose error already says the context ended: said once.
+	ctx, cancel = context.WithCancel(t.Context())
+	defer cancel()
+	_, _, err = r.Resolve(ctx, "h2", func(actx context.Context, c credentials.Credential) error {
+		cancel()
+		<-actx.Done()
+		return fmt.Errorf("dial: %w", actx.Err())
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 1, strings.Count(err.Error(), context.Canceled.Error()), "%v", err)
+	assert.Contains(t, err.Error(), "dial: ")
 }

@@ -119,13 +119,7 @@ func (e RuntimeEntry) String() string {
 func (e RuntimeEntry) GoString() string { return e.String() }
 
 // Format prints String for every verb.
-func (e RuntimeEntry) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", e.String())
-		return
-	}
-	_, _ = f.Write([]byte(e.String()))
-}
+func (e RuntimeEntry) Format(f fmt.State, verb rune) { formatString(f, verb, e.String()) }
 
 // LogValue records the entry without secrets.
 func (e RuntimeEntry) LogValue() slog.Value {

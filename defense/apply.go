@@ -309,11 +309,7 @@ func (s *Service) Apply(ctx context.Context, p *Policy, opts ApplyOptions) (_ *A
 		ref.add(ErrUnsafe, "required flow %s: %s", f.Flow, f.Reason())
 	}
 
-	x, err := s.session(ctx)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := lockDevice(ctx, x.ws.Endpoint())
+	x, unlock, err := s.lockedSession(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -138,6 +138,20 @@ type builder struct {
 	ipv6  bool
 }
 
+// newBuilder starts a preset's policy: named name (defaultName when empty),
+// of precedence prec (1 when 0).
+func newBuilder(name, defaultName string, prec uint32, antiSpoofing, stats bool) *builder {
+	b := &builder{stats: stats}
+	b.p.Name, b.p.Precedence, b.p.AntiSpoofing = name, prec, antiSpoofing
+	if b.p.Name == "" {
+		b.p.Name = defaultName
+	}
+	if b.p.Precedence == 0 {
+		b.p.Precedence = 1
+	}
+	return b
+}
+
 func (b *builder) add(f Filter) {
 	f.Statistics = b.stats && f.Action != RateLimit
 	b.p.Filters = append(b.p.Filters, f)
@@ -177,14 +191,7 @@ func (b *builder) finish() Policy {
 // allowed endpoint, in both directions the flow needs. Its Flows list what
 // it must let through; Apply refuses it if Check finds one dropped.
 func Quarantine(opts QuarantineOptions) (*Policy, error) {
-	b := &builder{stats: opts.Statistics}
-	b.p.Name, b.p.Precedence, b.p.AntiSpoofing = opts.Name, opts.Precedence, opts.AntiSpoofing
-	if b.p.Name == "" {
-		b.p.Name = "quarantine"
-	}
-	if b.p.Precedence == 0 {
-		b.p.Precedence = 1
-	}
+	b := newBuilder(opts.Name, "quarantine", opts.Precedence, opts.AntiSpoofing, opts.Statistics)
 	if len(opts.Allow) == 0 && len(opts.DNS) == 0 {
 		return nil, &FieldError{Field: "allow", Reason: "a quarantine needs at least one allowed server, or the machine can be reached by nobody"}
 	}
@@ -247,14 +254,7 @@ type PingOnlyOptions struct {
 // ICMP, so that the machine still answers ping (IP header filters cannot
 // tell echo from other ICMP types).
 func PingOnly(opts PingOnlyOptions) (*Policy, error) {
-	b := &builder{stats: opts.Statistics}
-	b.p.Name, b.p.Precedence, b.p.AntiSpoofing = opts.Name, opts.Precedence, opts.AntiSpoofing
-	if b.p.Name == "" {
-		b.p.Name = "ping-only"
-	}
-	if b.p.Precedence == 0 {
-		b.p.Precedence = 1
-	}
+	b := newBuilder(opts.Name, "ping-only", opts.Precedence, opts.AntiSpoofing, opts.Statistics)
 	b.arp()
 	b.add(Filter{Kind: IPHeader, Name: "icmp-rx", Direction: Rx, Action: Pass, IPVersion: 4, Protocol: ProtoICMP})
 	b.add(Filter{Kind: IPHeader, Name: "icmp-tx", Direction: Tx, Action: Pass, IPVersion: 4, Protocol: ProtoICMP})

@@ -189,6 +189,21 @@ func (s *Service) session(ctx context.Context) (*session, error) {
 	return &session{s: s, ws: ws}, nil
 }
 
+// lockedSession is session for an operation that changes the device: it
+// waits for the device's lock (lockDevice) too. The caller calls unlock when
+// done.
+func (s *Service) lockedSession(ctx context.Context) (_ *session, unlock func(), err error) {
+	x, err := s.session(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err = lockDevice(ctx, x.ws.Endpoint())
+	if err != nil {
+		return nil, nil, err
+	}
+	return x, unlock, nil
+}
+
 func (x *session) fail(op string, err error) error {
 	if err == nil {
 		return nil

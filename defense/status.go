@@ -289,11 +289,7 @@ type RemoveResult struct {
 func (s *Service) Remove(ctx context.Context, opts RemoveOptions) (_ *RemoveResult, err error) {
 	ctx, done := s.begin(ctx, "defense remove", map[string]string{"all": strconv.FormatBool(opts.All), "dry_run": strconv.FormatBool(opts.DryRun)})
 	defer func() { done(err) }()
-	x, err := s.session(ctx)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := lockDevice(ctx, x.ws.Endpoint())
+	x, unlock, err := s.lockedSession(ctx)
 	if err != nil {
 		return nil, err
 	}

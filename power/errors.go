@@ -3,6 +3,7 @@ package power
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -91,6 +92,27 @@ func (e *NotAvailableError) Error() string {
 
 // Is matches ErrNotAvailable.
 func (e *NotAvailableError) Is(target error) bool { return target == ErrNotAvailable }
+
+// WakeNotAvailableError is a Wake refused because the machine is not on.
+// Wake brings the operating system out of its power-saving mode (Modern
+// Standby), which needs the machine on and its operating system in power
+// saving; a machine that is off, asleep or hibernating is brought up with
+// the On action instead. Nothing was sent.
+type WakeNotAvailableError struct {
+	State     State    // the power state the machine reports
+	Available []Action // the actions the device offers in it
+}
+
+func (e *WakeNotAvailableError) Error() string {
+	msg := fmt.Sprintf("wake is not available while the machine is %s: it brings the operating system out of power saving, and needs the machine on and in OS power saving", e.State)
+	if slices.Contains(e.Available, On) {
+		msg += "; the on action powers the machine on"
+	}
+	return msg
+}
+
+// Is matches ErrNotAvailable.
+func (e *WakeNotAvailableError) Is(target error) bool { return target == ErrNotAvailable }
 
 // TransitioningError is returned when a power change is asked for while the
 // device reports an earlier one in progress.

@@ -175,15 +175,7 @@ func (s *Service) Status(ctx context.Context) (st *Status, err error) {
 }
 
 func (s *Service) status(ctx context.Context) (*Status, error) {
-	ws, err := s.client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in, err := ws.Get(ctx, uriAssociatedPower)
-	if err != nil {
-		return nil, err
-	}
-	st, err := DecodeStatus(in)
+	ws, st, err := s.powerState(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -208,15 +200,26 @@ func (s *Service) changeStatus(ctx context.Context) (*Status, error) {
 	if !s.stateOnly {
 		return s.status(ctx)
 	}
+	_, st, err := s.powerState(ctx)
+	return st, err
+}
+
+// powerState reads the power state and the actions offered in it (not the
+// OS power-saving state), and returns the client it read them with.
+func (s *Service) powerState(ctx context.Context) (*wsman.Client, *Status, error) {
 	ws, err := s.client(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in, err := ws.Get(ctx, uriAssociatedPower)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return DecodeStatus(in)
+	st, err := DecodeStatus(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ws, st, nil
 }
 
 // DecodeStatus reads a CIM_AssociatedPowerManagementService instance.
@@ -505,7 +508,9 @@ func transientRead(err error) bool {
 
 // Wake brings the operating system out of its power-saving mode (Modern
 // Standby) to full power, through IPS_PowerManagementService (AMT 10 and
-// later). It is never resent.
+// later). It is never resent. A machine that is not on is refused with
+// *WakeNotAvailableError (matching ErrNotAvailable): the On action brings
+// it up.
 func (s *Service) Wake(ctx context.Context) (err error) {
 	ctx, done := s.begin(ctx, "power wake", nil)
 	defer func() { done(err) }()
@@ -517,7 +522,7 @@ func (s *Service) Wake(ctx context.Context) (err error) {
 		return s.fail("power wake", &UnsupportedError{What: []string{"OS power saving (IPS_PowerManagementService)"}})
 	}
 	if st.State != StateOn {
-		return s.fail("power wake", &NotAvailableError{Action: On, State: st.State, Available: st.Available})
+		return s.fail("power wake", &WakeNotAvailableError{State: st.State, Available: st.Available})
 	}
 	if st.OSPowerSaving == OSFullPower {
 		return nil

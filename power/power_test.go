@@ -316,6 +316,27 @@ func TestWake(t *testing.T) {
 	require.NoError(t, svc.Wake(ctx), "waking a machine at full power is a no-op")
 }
 
+// Wake of a machine that is not on says what wake needs and what brings
+// the machine up instead, and sends nothing.
+func TestWakeRefusedWhenNotOn(t *testing.T) {
+	svc, dev, _ := setup(t, amtsim.Options{Version: "15.0.23.1706"})
+	ctx := context.Background()
+	for _, from := range []power.State{power.StateOff, power.StateSleep, power.StateHibernate} {
+		dev.SetPowerState(int(from))
+		err := svc.Wake(ctx)
+		var wn *power.WakeNotAvailableError
+		require.ErrorAs(t, err, &wn)
+		assert.ErrorIs(t, err, power.ErrNotAvailable)
+		assert.Equal(t, from, wn.State)
+		assert.Equal(t, []power.Action{power.On}, wn.Available)
+		assert.Contains(t, err.Error(), "wake is not available while the machine is "+from.String())
+		assert.Contains(t, err.Error(), "needs the machine on and in OS power saving; the on action powers the machine on")
+		assert.NotContains(t, err.Error(), "on is not available")
+	}
+	assert.Empty(t, dev.PowerRequests())
+	assert.Zero(t, dev.Stats().Actions[wsman.ResourceURI("IPS_PowerManagementService")+"/RequestOSPowerSavingStateChange"])
+}
+
 func TestWakeUnsupportedOnOldFirmware(t *testing.T) {
 	svc, _, _ := setup(t, amtsim.Options{Version: "9.5.30.1000"})
 	st, err := svc.Status(context.Background())

@@ -23,17 +23,11 @@ import (
 
 func TestSimBootFromISO(t *testing.T) {
 	t.Parallel()
-	sim, err := amtsim.New(amtsim.Options{TransitionTime: time.Millisecond})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, sim.Close()) })
-	dev := sim.Devices()[0]
-	ws, err := wsman.NewClient(sim.URL()+"/wsman", wsman.WithCredentials("admin", "P@ssw0rd1"))
-	require.NoError(t, err)
-	t.Cleanup(ws.CloseIdleConnections)
-	pw := power.New(ws, power.WithPollInterval(5*time.Millisecond), power.WithMinGap(0))
+	rig := newSimRig(t)
+	dev, ws, pw := rig.dev, rig.ws, rig.pw
 	img := isoImage(512, 8)
 	media := redirect.IDERMedia{CD: &redirect.Medium{Reader: bytes.NewReader(img), Size: int64(len(img))}}
-	dial := redirect.Dialer(dev.RedirectAddr(), credentials.Credential{User: "admin", Password: "P@ssw0rd1"}, redirect.Options{})
+	dial := redirect.Dialer(rig.addr, simCred, redirect.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	bootDone := make(chan amtsim.IDERBoot, 1)

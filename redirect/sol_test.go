@@ -18,18 +18,26 @@ import (
 const solBanner = "AMI BIOS POST\r\n"
 
 // solEcho is a SOL device that shows a banner and echoes what it gets.
+// startSOL reads the console's START_SOL and answers it with status.
+func (p *peer) startSOL(status byte) error {
+	var start [24]byte
+	if _, err := io.ReadFull(p.r, start[:]); err != nil {
+		return err
+	}
+	if start[0] != 0x20 || binary.LittleEndian.Uint16(start[8:]) == 0 {
+		return fmt.Errorf("START_SOL % x", start)
+	}
+	reply := make([]byte, 23)
+	reply[0], reply[1] = 0x21, status
+	p.write(reply)
+	return nil
+}
+
 func solEcho(startStatus byte) func(p *peer) error {
 	return func(p *peer) error {
-		var start [24]byte
-		if _, err := io.ReadFull(p.r, start[:]); err != nil {
+		if err := p.startSOL(startStatus); err != nil {
 			return err
 		}
-		if start[0] != 0x20 || binary.LittleEndian.Uint16(start[8:]) == 0 {
-			return fmt.Errorf("START_SOL % x", start)
-		}
-		reply := make([]byte, 23)
-		reply[0], reply[1] = 0x21, startStatus
-		p.write(reply)
 		if startStatus != 0 {
 			return nil
 		}
@@ -121,13 +129,9 @@ func TestSOLRefused(t *testing.T) {
 func TestSOLPeerCloseIsEOF(t *testing.T) {
 	t.Parallel()
 	c, err := openSOLTest(t, func(p *peer) error {
-		var start [24]byte
-		if _, err := io.ReadFull(p.r, start[:]); err != nil {
+		if err := p.startSOL(0); err != nil {
 			return err
 		}
-		reply := make([]byte, 23)
-		reply[0] = 0x21
-		p.write(reply)
 		return nil // and close
 	})
 	require.NoError(t, err)
@@ -139,13 +143,9 @@ func TestSOLPeerCloseIsEOF(t *testing.T) {
 func TestSOLGarbage(t *testing.T) {
 	t.Parallel()
 	c, err := openSOLTest(t, func(p *peer) error {
-		var start [24]byte
-		if _, err := io.ReadFull(p.r, start[:]); err != nil {
+		if err := p.startSOL(0); err != nil {
 			return err
 		}
-		reply := make([]byte, 23)
-		reply[0] = 0x21
-		p.write(reply)
 		p.write([]byte{0x77, 1, 2, 3, 4, 5, 6, 7, 8})
 		_, _ = io.Copy(io.Discard, p.r)
 		return nil

@@ -49,12 +49,37 @@ type BootRecord struct {
 	IDERBoot int
 }
 
-// bootModel is the one-time boot configuration besides AMT_BootSettingData
-// (which holds the options themselves). Guarded by Device.mu.
-type bootModel struct {
+// bootUnit is the device's boot family: the one-time boot configuration
+// (the options in AMT_BootSettingData, kept in the instance store, the
+// source ChangeBootOrder selected and the role SetBootConfigRole set), the
+// capabilities, and what BIOS boots from when the host starts. The
+// family makes it of the device when it is called; called with the device
+// lock held.
+type bootUnit struct {
+	*bootConfig
+	major   int
+	store   *instanceStore
+	caps    map[string]bool // Options.BootCapabilities
+	consent consentState
+}
+
+// bootConfig is the boot unit's own state, held by the device
+// (Device.units).
+type bootConfig struct {
 	source string // InstanceID of the selected CIM_BootSourceSetting, "" none
 	armed  bool   // role IsNextSingleUse (else IsNotNext)
 }
+
+// consentState is what the boot options need of user consent
+// (redirsvc.Consent, optin.go):
+// options that take over the host's screen need it.
+type consentState interface {
+	Missing(now time.Time) bool
+}
+
+var bootFamily = family[bootUnit]{unit: func(d *Device) bootUnit {
+	return bootUnit{bootConfig: &d.units.boot, major: d.major, store: &d.store, caps: d.srv.opts.BootCapabilities, consent: d.consent}
+}}
 
 const (
 	uriBootSettingData   = soap.PrefixAMT + "AMT_BootSettingData"
@@ -159,48 +184,82 @@ const (
 	bootOCRMajor = 16 // One-Click Recovery, Remote Platform Erase, Boot Guard
 )
 
+type bootMethods = map[string]func(bootUnit, *instance, *soap.Node) ([]outParam, *soap.Fault)
+
 var (
-	classBootSettingData = &classDef{
+	classBootSettingData = bootFamily.class(&unitClass[bootUnit]{
 		name:      "AMT_BootSettingData",
 		uri:       uriBootSettingData,
 		singleton: true,
 		keys:      []string{"InstanceID"},
-		put:       putBootSettingData,
+		put:       bootUnit.putBootSettingData,
 		build:     buildBootSettingData,
-	}
-	classBootCapabilities = &classDef{
+	})
+	classBootCapabilities = bootFamily.class(&unitClass[bootUnit]{
 		name:      "AMT_BootCapabilities",
 		uri:       uriBootCapabilities,
 		singleton: true,
 		keys:      []string{"InstanceID"},
 		build:     buildBootCapabilities,
-	}
-	classBootConfigSetting = &classDef{
+	})
+	classBootConfigSetting = bootFamily.class(&unitClass[bootUnit]{
 		name:      "CIM_BootConfigSetting",
 		uri:       uriBootConfigSetting,
 		singleton: true,
 		keys:      []string{"InstanceID"},
-		methods:   map[string]methodFunc{"ChangeBootOrder": methodChangeBootOrder},
+		methods:   bootMethods{"ChangeBootOrder": bootUnit.changeBootOrder},
 		build:     buildBootConfigSetting,
-	}
-	classBootService = &classDef{
+	})
+	classBootService = bootFamily.class(&unitClass[bootUnit]{
 		name:      "CIM_BootService",
 		uri:       uriBootService,
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
-		methods:   map[string]methodFunc{"SetBootConfigRole": methodSetBootConfigRole},
+		methods:   bootMethods{"SetBootConfigRole": bootUnit.setBootConfigRole},
 		build:     buildBootService,
-	}
-	classBootSourceSetting = &classDef{
+	})
+	classBootSourceSetting = bootFamily.class(&unitClass[bootUnit]{
 		name:  "CIM_BootSourceSetting",
 		uri:   uriBootSourceSetting,
 		keys:  []string{"InstanceID"},
 		build: buildBootSourceSettings,
-	}
+	})
+	// CIM_ElementSettingData (protocol.md §3.3) ties the host to its boot
+	// configuration: IsNext 3 (IsNextForSingleUse) while a one-time boot
+	// is armed with SetBootConfigRole, else 2 (IsNotNext); IsDefault 2.
+	// No capture holds it: its property set is protocol.md's.
+	classElementSettingData = bootFamily.class(&unitClass[bootUnit]{
+		name:      "CIM_ElementSettingData",
+		uri:       soap.PrefixCIM + "CIM_ElementSettingData",
+		singleton: true,
+		keys:      []string{"ManagedElement", "SettingData"},
+		build:     buildElementSettingData,
+		live:      bootUnit.syncElementSettingData,
+	})
 )
 
-func buildBootSettingData(d *Device) []*instance {
+func buildElementSettingData(bootUnit) []*instance {
+	return []*instance{newInstance().
+		set("IsDefault", "2").
+		set("IsNext", "2").
+		setEPR("ManagedElement", eprValue{address: soap.URIAnon, resourceURI: soap.PrefixCIM + "CIM_ComputerSystem",
+			selectors: []attr{{"CreationClassName", "CIM_ComputerSystem"}, {"Name", "ManagedSystem"}}}).
+		setEPR("SettingData", eprValue{address: soap.URIAnon, resourceURI: soap.PrefixCIM + "CIM_BootConfigSetting",
+			selectors: []attr{{"InstanceID", bootConfigID}}})}
+}
+
+func (u bootUnit) syncElementSettingData() {
+	next := "2"
+	if u.armed {
+		next = "3"
+	}
+	for _, in := range u.store.of("CIM_ElementSettingData") {
+		in.set("IsNext", next)
+	}
+}
+
+func buildBootSettingData(u bootUnit) []*instance {
 	in := newInstance().
 		set("BIOSPause", "false").
 		set("BIOSSetup", "false").
@@ -222,13 +281,13 @@ func buildBootSettingData(d *Device) []*instance {
 		set("UseSOL", "false").
 		set("UseSafeMode", "false").
 		set("UserPasswordBypass", "false")
-	if d.major >= bootRSEMajor {
+	if u.major >= bootRSEMajor {
 		in.set("BIOSLastStatus", "2", "0").
 			set("OptionsCleared", "true").
 			set("RSEPassword", "").
 			set("SecureErase", "false")
 	}
-	if d.major >= bootOCRMajor {
+	if u.major >= bootOCRMajor {
 		in.set("BootguardStatus", "127").
 			set("PlatformErase", "false").
 			set("RPEEnabled", "true").
@@ -241,7 +300,7 @@ func buildBootSettingData(d *Device) []*instance {
 	return []*instance{in}
 }
 
-func buildBootCapabilities(d *Device) []*instance {
+func buildBootCapabilities(u bootUnit) []*instance {
 	in := newInstance().
 		set("BIOSReflash", "true").
 		set("BIOSSetup", "true").
@@ -262,16 +321,16 @@ func buildBootCapabilities(d *Device) []*instance {
 		set("SleepButtonLock", "false").
 		set("UserPasswordBypass", "true")
 	// The two generations the captures show differ in these defaults.
-	older := boolString(d.major < bootRSEMajor)
+	older := boolString(u.major < bootRSEMajor)
 	in.set("BIOSPause", older).
-		set("BIOSSecureBoot", boolString(d.major >= bootRSEMajor)).
+		set("BIOSSecureBoot", boolString(u.major >= bootRSEMajor)).
 		set("VerbosityQuiet", older).
 		set("VerbosityScreenBlank", older).
 		set("VerbosityVerbose", older)
-	if d.major >= bootRSEMajor {
+	if u.major >= bootRSEMajor {
 		in.set("SecureErase", "false")
 	}
-	for name, v := range d.srv.opts.BootCapabilities {
+	for name, v := range u.caps {
 		if _, ok := in.props[name]; ok {
 			in.set(name, boolString(v))
 		}
@@ -279,13 +338,13 @@ func buildBootCapabilities(d *Device) []*instance {
 	return []*instance{in}
 }
 
-func buildBootConfigSetting(*Device) []*instance {
+func buildBootConfigSetting(bootUnit) []*instance {
 	return []*instance{newInstance().
 		set("ElementName", "Intel(r) AMT: Boot Configuration").
 		set("InstanceID", bootConfigID)}
 }
 
-func buildBootService(*Device) []*instance {
+func buildBootService(bootUnit) []*instance {
 	return []*instance{newInstance().
 		set("CreationClassName", "CIM_BootService").
 		set("ElementName", "Intel(r) AMT Boot Service").
@@ -297,7 +356,7 @@ func buildBootService(*Device) []*instance {
 		set("SystemName", "Intel(r) AMT")}
 }
 
-func buildBootSourceSettings(*Device) []*instance {
+func buildBootSourceSettings(bootUnit) []*instance {
 	out := make([]*instance, 0, 3)
 	for _, s := range []struct{ id, boot string }{
 		{sourceHDD, "CIM:Hard-Disk:1"},
@@ -311,15 +370,6 @@ func buildBootSourceSettings(*Device) []*instance {
 			set("StructuredBootString", s.boot))
 	}
 	return out
-}
-
-// singleInstance returns the only instance of a singleton class. Call with
-// d.mu held.
-func (d *Device) singleInstance(class string) *instance {
-	if insts := d.instancesOf(class); len(insts) > 0 {
-		return insts[0]
-	}
-	return nil
 }
 
 func (in *instance) flag(name string) bool {
@@ -338,7 +388,7 @@ func (in *instance) number(name string) int {
 // their capability flag, and
 // the options that conflict with a selected boot source are refused while
 // one is selected.
-func putBootSettingData(d *Device, inst *instance, body *soap.Node) *soap.Fault {
+func (u bootUnit) putBootSettingData(inst *instance, body *soap.Node) *soap.Fault {
 	if !body.Is(uriBootSettingData, "AMT_BootSettingData") {
 		return soap.FaultSchemaValidation()
 	}
@@ -397,7 +447,7 @@ func putBootSettingData(d *Device, inst *instance, body *soap.Node) *soap.Fault 
 	if next.number("FirmwareVerbosity") > 3 {
 		return soap.FaultInternalError(ptInvalidParameter)
 	}
-	caps := d.singleInstance("AMT_BootCapabilities")
+	caps := u.store.single("AMT_BootCapabilities")
 	for opt, capName := range bootOptionCapability {
 		if next.flag(opt) && !caps.flag(capName) {
 			return soap.FaultInternalError(ptUnsupportedBootOption)
@@ -406,21 +456,21 @@ func putBootSettingData(d *Device, inst *instance, body *soap.Node) *soap.Fault 
 	if capName, ok := verbosityCapability[verbosity]; ok && !caps.flag(capName) {
 		return soap.FaultInternalError(ptUnsupportedBootOption)
 	}
-	if d.consentMissingLocked(time.Now()) {
+	if u.consent.Missing(time.Now()) {
 		for _, opt := range consentOptions {
 			if next.flag(opt) {
 				return soap.FaultInternalError(ptUserConsentMissing)
 			}
 		}
 	}
-	if d.bootState.source != "" {
+	if u.source != "" {
 		for _, opt := range bootSourceConflicts {
 			if next.flag(opt) {
 				return soap.FaultInternalError(ptUnsupportedBootOption)
 			}
 		}
 	}
-	if _, ok := next.props["OptionsCleared"]; ok && d.major < bootOCRMajor {
+	if _, ok := next.props["OptionsCleared"]; ok && u.major < bootOCRMajor {
 		// Pending for BIOS again, as the older PutResponse shows; the
 		// AMT 16-shaped PutResponse keeps OptionsCleared true.
 		next.set("OptionsCleared", "false")
@@ -443,7 +493,7 @@ func bootSettingServed(inst *instance, name string) bool {
 	return false
 }
 
-func methodChangeBootOrder(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+func (u bootUnit) changeBootOrder(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	var first *soap.Node
 	if input != nil {
 		for _, ch := range input.Children {
@@ -454,7 +504,7 @@ func methodChangeBootOrder(d *Device, _ *instance, input *soap.Node) ([]outParam
 		}
 	}
 	if first == nil {
-		d.bootState.source = ""
+		u.source = ""
 		return returnValue(rvOK), nil
 	}
 	uri, sels, ok := eprRef(first)
@@ -462,16 +512,16 @@ func methodChangeBootOrder(d *Device, _ *instance, input *soap.Node) ([]outParam
 		return returnValue(rvInvalidReference), nil
 	}
 	id := sels["InstanceID"]
-	for _, src := range d.instancesOf("CIM_BootSourceSetting") {
+	for _, src := range u.store.of("CIM_BootSourceSetting") {
 		if v, _ := src.get("InstanceID"); v == id {
-			d.bootState.source = id
+			u.source = id
 			return returnValue(rvOK), nil
 		}
 	}
 	return returnValue(rvInvalidReference), nil
 }
 
-func methodSetBootConfigRole(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+func (u bootUnit) setBootConfigRole(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	uri, sels, ok := eprRef(input.Child(uriBootService, "BootConfigSetting"))
 	if !ok || uri != uriBootConfigSetting || len(sels) != 1 || sels["InstanceID"] != bootConfigID {
 		return returnValue(rvInvalidReference), nil
@@ -479,21 +529,22 @@ func methodSetBootConfigRole(d *Device, _ *instance, input *soap.Node) ([]outPar
 	role, ok := uintParam(input, uriBootService, "Role")
 	switch {
 	case ok && role == roleIsNextSingleUse:
-		d.bootState.armed = true
+		u.armed = true
 	case ok && role == roleIsNotNext:
-		d.bootState.armed = false
+		u.armed = false
 	default:
 		return returnValue(rvInvalidParameter), nil
 	}
 	return returnValue(rvOK), nil
 }
 
-// boot simulates BIOS starting the host: it picks the boot source from the
-// armed one-time settings (or the default order), records the boot and
-// consumes the one-time settings. Call with d.mu held.
-func (d *Device) boot(at time.Time, cause string) {
-	rec := BootRecord{Seq: len(d.boots) + 1, Time: at, Cause: cause, Source: BootSourceHDD}
-	if bsd := d.singleInstance("AMT_BootSettingData"); bsd != nil && d.bootState.armed {
+// next is the boot BIOS makes now: it picks the boot source from the
+// armed one-time settings (or the default order) and consumes the
+// one-time settings. The record's Seq, and any IDE-R boot, are the
+// device's.
+func (u bootUnit) next(at time.Time, cause string) BootRecord {
+	rec := BootRecord{Time: at, Cause: cause, Source: BootSourceHDD}
+	if bsd := u.store.single("AMT_BootSettingData"); bsd != nil && u.armed {
 		rec.OneTime = true
 		rec.UseIDER = bsd.flag("UseIDER")
 		rec.UseSOL = bsd.flag("UseSOL")
@@ -521,8 +572,8 @@ func (d *Device) boot(at time.Time, cause string) {
 			if rec.IDERBootDevice == 1 {
 				rec.Requested = BootSourceIDERCD
 			}
-		case d.bootState.source != "":
-			rec.Source = bootSourceNames[d.bootState.source]
+		case u.source != "":
+			rec.Source = bootSourceNames[u.source]
 		case rec.BIOSSetup:
 			rec.Source = BootSourceBIOSSetup
 		}
@@ -542,11 +593,20 @@ func (d *Device) boot(at time.Time, cause string) {
 		if _, ok := bsd.props["OptionsCleared"]; ok {
 			bsd.set("OptionsCleared", "true")
 		}
-		d.bootState = bootModel{}
+		u.source, u.armed = "", false
 	}
 	if rec.Requested == "" {
 		rec.Requested = rec.Source
 	}
+	return rec
+}
+
+// boot simulates BIOS starting the host: the host's Booted callback. It
+// records the boot the boot family makes and starts the IDE-R boot it
+// asks for. Call with d.mu held.
+func (d *Device) boot(at time.Time, cause string) {
+	rec := bootFamily.unit(d).next(at, cause)
+	rec.Seq = len(d.boots) + 1
 	d.boots = append(d.boots, rec)
 	if d.bootCh != nil {
 		close(d.bootCh)
@@ -554,6 +614,6 @@ func (d *Device) boot(at time.Time, cause string) {
 	d.bootCh = make(chan struct{})
 	d.srv.log.Info("amtsim boot", "device", d.ip, "seq", rec.Seq, "cause", cause, "source", rec.Source, "one_time", rec.OneTime)
 	if rec.UseIDER {
-		d.boots[len(d.boots)-1].IDERBoot = d.startIDERBootLocked(rec.Seq, rec.IDERBootDevice == 1)
+		d.boots[len(d.boots)-1].IDERBoot = portOf(d).StartIDERBoot(rec.Seq, rec.IDERBootDevice == 1)
 	}
 }

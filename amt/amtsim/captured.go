@@ -8,12 +8,14 @@ import (
 
 //go:generate sh -c "python3 gen_captured.py ../../../shared/recordings > captured_data.go && gofmt -w captured_data.go"
 
-// Classes served as the firmware captures show them (captured_data.go,
-// generated from the recordings) and the behaviour a capture or protocol.md
-// gives some of them (captured_*.go): hardware inventory, logs, time, ACLs,
-// certificates and TLS, 802.1X, KVM, IPv6, alarm clock, environment
-// detection, ethernet port, remote access, profiles, and
-// CIM_ElementSettingData.
+// Classes served as the firmware captures show them: the captured
+// instances (captured_data.go, generated from the recordings) and how a
+// class is built from them. Each class is bound to its family's unit by a
+// line of the class table (family.captured), and the unit gives it its
+// behaviour: hardware inventory (inventory.go), logs (logs.go), time
+// (timesync.go), ACLs (acl.go), certificates, TLS and 802.1X
+// (certificates.go), KVM (kvm.go), and the settings classes
+// (identity.go).
 
 // capturedProp is one property of a captured instance.
 type capturedProp struct {
@@ -53,20 +55,6 @@ type capturedClass struct {
 	keys      []string
 	shapes    []capturedShape
 }
-
-// capturedBehaviour adds state to a captured class: writable properties,
-// methods and a live refresh of its instances. Instances get per-device
-// values through subst.
-type capturedBehaviour struct {
-	writable map[string]propType
-	put      putFunc
-	methods  map[string]methodFunc
-	live     func(d *Device)
-	subst    func(d *Device, in *instance)
-}
-
-// capturedBehaviours is filled by setupCapturedBehaviours.
-var capturedBehaviours = map[string]*capturedBehaviour{}
 
 // continuations: an enumeration of a parent class whose capture ended
 // before the end of the enumeration goes on with the instances of these
@@ -118,27 +106,29 @@ func capturedURI(name string) string {
 	return soap.PrefixCIM + name
 }
 
-// buildCaptured returns the instances a device of this firmware serves.
-func buildCaptured(cc *capturedClass, d *Device) []*instance {
+// buildCaptured returns the instances a device of this firmware serves,
+// each given the device's own values by sub (nil: none). An enumeration
+// whose capture ended early goes on with the instances of the served
+// subclasses (continuations), built as their own classes are.
+func buildCaptured(cc *capturedClass, d *Device, sub func(*instance)) []*instance {
 	s := cc.shape(d.major)
 	if s == nil {
 		return nil
 	}
-	beh := capturedBehaviours[cc.name]
 	out := make([]*instance, 0, len(s.instances))
 	for i := range s.instances {
 		in := s.instances[i].build(cc)
-		if beh != nil && beh.subst != nil {
-			beh.subst(d, in)
+		if sub != nil {
+			sub(in)
 		}
 		out = append(out, in)
 	}
 	if !s.complete {
-		for _, sub := range continuations[cc.name] {
-			sc := capturedByName[sub]
-			for _, in := range buildCaptured(sc, d) {
+		for _, name := range continuations[cc.name] {
+			sc := classesByName[name]
+			for _, in := range sc.build(d) {
 				if in.class == "" {
-					in.class, in.uri = sc.name, capturedURI(sc.name)
+					in.class, in.uri = sc.name, sc.uri
 				}
 				out = append(out, in)
 			}
@@ -147,45 +137,11 @@ func buildCaptured(cc *capturedClass, d *Device) []*instance {
 	return out
 }
 
-var capturedByName = map[string]*capturedClass{}
-
-// registerCaptured adds the classes served from their captures, then those
-// served from protocol.md alone, to the class table.
-func registerCaptured() {
-	setupCapturedBehaviours()
+// capturedByName indexes the captured classes by name.
+var capturedByName = func() map[string]*capturedClass {
+	m := make(map[string]*capturedClass, len(capturedClasses))
 	for _, cc := range capturedClasses {
-		capturedByName[cc.name] = cc
+		m[cc.name] = cc
 	}
-	for _, cc := range capturedClasses {
-		if classByURI[capturedURI(cc.name)] != nil {
-			continue // modelled elsewhere
-		}
-		c := &classDef{
-			name:      cc.name,
-			uri:       capturedURI(cc.name),
-			commonNS:  cc.commonNS,
-			singleton: cc.singleton,
-			keys:      cc.keys,
-			build:     func(d *Device) []*instance { return buildCaptured(cc, d) },
-			contextAtEnd: func(major int) bool {
-				s := cc.shape(major)
-				return s != nil && s.contextAtEnd
-			},
-		}
-		if b := capturedBehaviours[cc.name]; b != nil {
-			c.writable, c.put, c.methods, c.live = b.writable, b.put, b.methods, b.live
-		}
-		registerClass(c)
-	}
-	for _, c := range protocolClasses {
-		registerClass(c)
-	}
-}
-
-// protocolClasses are served from protocol.md alone (no capture).
-var protocolClasses []*classDef
-
-func registerClass(c *classDef) {
-	classTable = append(classTable, c)
-	classByURI[c.uri] = c
-}
+	return m
+}()

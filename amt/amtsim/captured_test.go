@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/logs"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/beevik/etree"
 	"github.com/stretchr/testify/assert"
@@ -164,7 +165,7 @@ func TestCapturedLogPaging(t *testing.T) {
 		_, data := wc.post(invokeReq("AMT_AuditLog", "ReadRecords", "<h:StartIndex>"+strconv.Itoa(start)+"</h:StartIndex>"))
 		root := parseDoc(t, data)
 		recs := outputValues(root, "AMT_AuditLog", "EventRecords")
-		assert.LessOrEqual(t, len(recs), auditPerRead)
+		assert.LessOrEqual(t, len(recs), logs.AuditPerRead)
 		assert.Equal(t, "25", textOf(root, capturedURI("AMT_AuditLog"), "TotalRecordCount"))
 		audit = append(audit, recs...)
 		start += len(recs)
@@ -174,7 +175,7 @@ func TestCapturedLogPaging(t *testing.T) {
 	}
 	assert.Len(t, audit, 25)
 	_, data = wc.post(invokeReq("AMT_AuditLog", "ReadRecords", "<h:StartIndex>99</h:StartIndex>"))
-	assert.Equal(t, strconv.Itoa(ptInvalidIndex), textOf(parseDoc(t, data), capturedURI("AMT_AuditLog"), "ReturnValue"))
+	assert.Equal(t, strconv.Itoa(logs.StatusInvalidIndex), textOf(parseDoc(t, data), capturedURI("AMT_AuditLog"), "ReturnValue"))
 }
 
 // TestProtocolClasses checks the classes no capture holds against

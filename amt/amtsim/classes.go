@@ -1,10 +1,10 @@
 package amtsim
 
 import (
+	"github.com/amtkit/amtkit/amt/amtsim/internal/clock"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/logs"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 
-	"encoding/base64"
-	"encoding/hex"
 	"strconv"
 )
 
@@ -35,9 +35,11 @@ type outParam struct {
 	values []string
 }
 
-// methodFunc implements an extrinsic method. It runs with the device lock
-// held; inst is the addressed instance and input the <Method>_INPUT element
-// (nil when the body was empty).
+// methodFunc implements an extrinsic method as the dispatcher calls it. It
+// runs with the device lock held; inst is the addressed instance and input
+// the <Method>_INPUT element (nil when the body was empty). A family's
+// methods take its unit (unitClass.methods); family.class wraps them in
+// methodFuncs.
 type methodFunc func(d *Device, inst *instance, input *soap.Node) ([]outParam, *soap.Fault)
 
 // putFunc replaces the generic Put rule for classes with their own
@@ -45,8 +47,10 @@ type methodFunc func(d *Device, inst *instance, input *soap.Node) ([]outParam, *
 // when it returns a fault.
 type putFunc func(d *Device, inst *instance, body *soap.Node) *soap.Fault
 
-// classDef describes one served class. To serve a new class, add a
-// definition to classTable: its instances are built per device by build.
+// classDef describes one served class as the dispatcher serves it. A
+// family declares its classes as unitClasses (or captured lines) bound to
+// its unit, and family.class or family.captured makes the classDef; see
+// doc.go for adding a class.
 type classDef struct {
 	name      string
 	uri       string // resource URI; also the XML namespace of instances
@@ -88,6 +92,127 @@ type classOps struct {
 	hasMethod func(c *classDef, method string) bool
 	invoke    func(d *Device, c *classDef, method string, sels []soap.Selector, input *soap.Node) ([]outParam, *soap.Fault)
 }
+
+// family binds the classes of one class family to the family's unit:
+// unit returns the device's unit, where the family's state lives. The
+// class table's lines are family.class and family.captured bindings, so
+// that each class's behaviour takes its unit, never the device.
+type family[U any] struct {
+	unit func(d *Device) U
+}
+
+// unitClass is a class served from the instance store, with its
+// behaviour written against the family's unit U. Every function runs
+// with the device lock held; put must change nothing when it returns a
+// fault.
+type unitClass[U any] struct {
+	name      string
+	uri       string // resource URI; also the XML namespace of instances
+	commonNS  bool   // the firmware declares the wscim "common" namespace
+	singleton bool   // Get/Put accepted without selectors
+	keys      []string
+	minMajor  int       // first firmware major version serving the class
+	inst      *classDef // see classDef.inst
+	writable  map[string]propType
+	put       func(u U, inst *instance, body *soap.Node) *soap.Fault
+	methods   map[string]func(u U, inst *instance, input *soap.Node) ([]outParam, *soap.Fault)
+	// build builds the class's instances for a device of the unit;
+	// captured classes are built from their capture instead.
+	build func(u U) []*instance
+	// subst gives a captured instance the device's own values.
+	subst func(u U, in *instance)
+	// live brings the instances up to date with the unit before a request
+	// reads them.
+	live func(u U)
+}
+
+// class binds a class built by its family to the family's unit.
+func (f family[U]) class(uc *unitClass[U]) *classDef {
+	c := f.bind(uc)
+	if build := uc.build; build != nil {
+		c.build = func(d *Device) []*instance { return build(f.unit(d)) }
+	}
+	return c
+}
+
+// captured binds the class the captures hold under name (captured_data.go)
+// to the family's unit, with the unit's behaviour for it (nil: served as
+// captured).
+func (f family[U]) captured(name string, b *unitClass[U]) *classDef {
+	cc := capturedByName[name]
+	if cc == nil {
+		panic("amtsim: no capture of " + name)
+	}
+	uc := unitClass[U]{}
+	if b != nil {
+		uc = *b
+	}
+	uc.name, uc.uri = cc.name, capturedURI(cc.name)
+	uc.commonNS, uc.singleton, uc.keys = cc.commonNS, cc.singleton, cc.keys
+	c := f.bind(&uc)
+	subst := uc.subst
+	c.build = func(d *Device) []*instance {
+		var sub func(*instance)
+		if subst != nil {
+			u := f.unit(d)
+			sub = func(in *instance) { subst(u, in) }
+		}
+		return buildCaptured(cc, d, sub)
+	}
+	c.contextAtEnd = func(major int) bool {
+		s := cc.shape(major)
+		return s != nil && s.contextAtEnd
+	}
+	return c
+}
+
+// bind makes the class definition of uc, its behaviour called with the
+// device's unit.
+func (f family[U]) bind(uc *unitClass[U]) *classDef {
+	c := &classDef{
+		name:      uc.name,
+		uri:       uc.uri,
+		commonNS:  uc.commonNS,
+		singleton: uc.singleton,
+		keys:      uc.keys,
+		minMajor:  uc.minMajor,
+		inst:      uc.inst,
+		writable:  uc.writable,
+	}
+	if put := uc.put; put != nil {
+		c.put = func(d *Device, inst *instance, body *soap.Node) *soap.Fault { return put(f.unit(d), inst, body) }
+	}
+	if len(uc.methods) > 0 {
+		c.methods = make(map[string]methodFunc, len(uc.methods))
+		for name, m := range uc.methods {
+			c.methods[name] = func(d *Device, inst *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+				return m(f.unit(d), inst, input)
+			}
+		}
+	}
+	if live := uc.live; live != nil {
+		c.live = func(d *Device) { live(f.unit(d)) }
+	}
+	return c
+}
+
+// familyUnits is the state of a device's class family units that is
+// their own: the logs and the clock (internal packages with their own
+// locks) and the boot configuration (guarded by the device lock). A
+// family's unit is a view the family makes of the device when it is
+// called (family.unit): this state, the instance store, the host, the
+// identity. See doc.go, Layout, for the lock rule.
+type familyUnits struct {
+	boot  bootConfig
+	logs  logs.Unit
+	clock clock.Unit
+}
+
+// none is the unit of a family that is only captured instances: their
+// state is the instance store's, and they have no behaviour.
+type none struct{}
+
+func noUnit(*Device) none { return none{} }
 
 // entry is one instance as the dispatcher writes it, whichever unit holds
 // it.
@@ -135,88 +260,19 @@ func (c *classDef) instanceClass() *classDef {
 // served reports whether firmware of the given major version has the class.
 func (c *classDef) served(major int) bool { return major >= c.minMajor }
 
-// classTable lists every class the simulator serves.
+// classTable lists every class the simulator serves, one line each: the
+// class bound to its family's unit. The classes built by their family are
+// declared in the family's file (identity.go, power.go, boot.go,
+// redirsvc.go, optin.go); a line family.captured(name, behaviour) serves a
+// class as its capture shows it (captured_data.go) with its family's
+// behaviour, nil for none. System Defense's classes and the wildcard
+// association of the boot order are registered by init below.
 var classTable = []*classDef{
-	{
-		name:      "AMT_GeneralSettings",
-		uri:       soap.PrefixAMT + "AMT_GeneralSettings",
-		singleton: true,
-		keys:      []string{"InstanceID"},
-		writable: map[string]propType{
-			"HostName":                      typeString,
-			"DomainName":                    typeString,
-			"HostOSFQDN":                    typeString,
-			"SharedFQDN":                    typeBool,
-			"PingResponseEnabled":           typeBool,
-			"RmcpPingResponseEnabled":       typeBool,
-			"WsmanOnlyMode":                 typeBool,
-			"DDNSUpdateEnabled":             typeBool,
-			"DDNSUpdateByDHCPServerEnabled": typeBool,
-			"DDNSTTL":                       typeUint,
-			"DDNSPeriodicUpdateInterval":    typeUint,
-			"IdleWakeTimeout":               typeUint,
-			"PresenceNotificationInterval":  typeUint,
-			"PreferredAddressFamily":        typeUint,
-			"DHCPv6ConfigurationTimeout":    typeUint,
-			"AMTNetworkEnabled":             typeUint,
-			"ThunderboltDockEnabled":        typeUint,
-			"DHCPSyncRequiresHostname":      typeUint,
-		},
-		build: buildGeneralSettings,
-	},
-	{
-		name:     "CIM_SoftwareIdentity",
-		uri:      soap.PrefixCIM + "CIM_SoftwareIdentity",
-		commonNS: true,
-		keys:     []string{"InstanceID"},
-		build:    buildSoftwareIdentity,
-	},
-	{
-		name:      "AMT_SetupAndConfigurationService",
-		uri:       soap.PrefixAMT + "AMT_SetupAndConfigurationService",
-		commonNS:  true,
-		singleton: true,
-		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
-		methods: map[string]methodFunc{
-			"CommitChanges": func(*Device, *instance, *soap.Node) ([]outParam, *soap.Fault) {
-				return []outParam{{"ReturnValue", []string{"0"}}}, nil
-			},
-			"GetUuid": func(d *Device, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
-				raw, _ := hex.DecodeString(d.guid)
-				return []outParam{
-					{"UUID", []string{base64.StdEncoding.EncodeToString(raw)}},
-					{"ReturnValue", []string{"0"}},
-				}, nil
-			},
-		},
-		build: buildSetupAndConfiguration,
-	},
-	{
-		name: "AMT_EthernetPortSettings",
-		uri:  soap.PrefixAMT + "AMT_EthernetPortSettings",
-		keys: []string{"InstanceID"},
-		writable: map[string]propType{
-			"DHCPEnabled":                  typeBool,
-			"IpSyncEnabled":                typeBool,
-			"SharedStaticIp":               typeBool,
-			"IPAddress":                    typeString,
-			"SubnetMask":                   typeString,
-			"DefaultGateway":               typeString,
-			"PrimaryDNS":                   typeString,
-			"SecondaryDNS":                 typeString,
-			"LinkPolicy":                   typeUint,
-			"ConsoleTcpMaxRetransmissions": typeUint,
-			"WLANLinkProtectionLevel":      typeUint,
-		},
-		build: buildEthernetPortSettings,
-	},
-	{
-		name:      "CIM_ComputerSystemPackage",
-		uri:       soap.PrefixCIM + "CIM_ComputerSystemPackage",
-		singleton: true,
-		keys:      []string{"Antecedent", "Dependent"},
-		build:     buildComputerSystemPackage,
-	},
+	classGeneralSettings,
+	classSoftwareIdentity,
+	classSetupAndConfigurationService,
+	classEthernetPortSettings,
+	classComputerSystemPackage,
 	classAssociatedPowerManagementService,
 	classServiceAvailableToElement,
 	classPowerManagementService,
@@ -229,15 +285,93 @@ var classTable = []*classDef{
 	classBootSourceSetting,
 	classRedirectionService,
 	classOptInService,
+
+	// hardware inventory (inventory.go)
+	inventory.captured("CIM_Chassis", nil),
+	inventory.captured("CIM_Card", nil),
+	inventory.captured("CIM_BIOSElement", nil),
+	inventory.captured("CIM_BIOSFeature", nil),
+	inventory.captured("CIM_Processor", nil),
+	inventory.captured("CIM_Chip", nil),
+	inventory.captured("CIM_PhysicalMemory", nil),
+	inventory.captured("CIM_MediaAccessDevice", nil),
+	inventory.captured("CIM_PhysicalPackage", nil),
+	inventory.captured("CIM_SystemPackaging", systemPackaging),
+	inventory.captured("CIM_Battery", nil),
+	inventory.captured("CIM_Fan", nil),
+	inventory.captured("CIM_Sensor", nil),
+	inventory.captured("AMT_AssetTableService", nil),
+	// logs (logs.go, internal/logs)
+	eventLogs.captured("AMT_MessageLog", messageLog),
+	eventLogs.captured("AMT_AuditLog", auditLog),
+	eventLogs.captured("AMT_AuditPolicyRule", nil),
+	eventLogs.captured("AMT_EventLogEntry", nil),
+	eventLogs.captured("IPS_ProvisioningRecordLog", nil),
+	// time (timesync.go, internal/clock)
+	deviceClock.captured("AMT_TimeSynchronizationService", timeSynchronization),
+	// ACLs (acl.go, internal/acl)
+	acls.captured("AMT_AuthorizationService", authorizationService),
+	// certificates, TLS and 802.1X (certificates.go)
+	certificates.captured("AMT_PublicKeyCertificate", nil),
+	certificates.captured("AMT_PublicKeyManagementService", nil),
+	certificates.captured("AMT_PublicPrivateKeyPair", nil),
+	certificates.captured("AMT_TLSSettingData", nil),
+	certificates.captured("AMT_TLSCredentialContext", nil),
+	certificates.captured("AMT_TLSProtocolEndpointCollection", nil),
+	certificates.captured("AMT_CryptographicCapabilities", nil),
+	certificates.captured("CIM_CredentialContext", nil),
+	certificates.captured("CIM_ConcreteDependency", nil),
+	certificates.captured("AMT_8021XProfile", nil),
+	certificates.captured("AMT_8021xCredentialContext", nil),
+	certificates.captured("IPS_IEEE8021xSettings", nil),
+	certificates.captured("CIM_IEEE8021xSettings", nil),
+	// KVM (kvm.go; the redirection family, internal/redirsvc)
+	redirection.captured("CIM_KVMRedirectionSAP", kvmRedirectionSAP),
+	redirection.captured("IPS_KVMRedirectionSettingData", kvmRedirectionSettingData),
+	redirection.captured("IPS_ScreenSettingData", nil),
+	redirection.captured("CIM_RedirectionService", nil),
+	// identity and settings (identity.go)
+	settings.captured("IPS_IPv6PortSettings", nil),
+	settings.captured("IPS_HostIPSettings", nil),
+	settings.captured("AMT_AlarmClockService", nil),
+	settings.captured("IPS_AlarmClockOccurrence", nil),
+	settings.captured("AMT_EnvironmentDetectionSettingData", nil),
+	settings.captured("CIM_EthernetPort", ethernetPort),
+	settings.captured("IPS_LANEndpoint", lanEndpoint),
+	settings.captured("CIM_WiFiPort", nil),
+	settings.captured("CIM_WiFiEndpointSettings", nil),
+	settings.captured("AMT_WiFiPortConfigurationService", nil),
+	settings.captured("AMT_RemoteAccessService", nil),
+	settings.captured("AMT_RemoteAccessPolicyRule", nil),
+	settings.captured("AMT_RemoteAccessPolicyAppliesToMPS", nil),
+	settings.captured("AMT_RemoteAccessCapabilities", nil),
+	settings.captured("AMT_ManagementPresenceRemoteSAP", nil),
+	settings.captured("AMT_MPSUsernamePassword", nil),
+	settings.captured("AMT_UserInitiatedConnectionService", nil),
+	settings.captured("AMT_KerberosSettingData", nil),
+	settings.captured("AMT_SystemPowerScheme", nil),
+	settings.captured("IPS_HostBootReason", nil),
+	settings.captured("IPS_SecIOService", nil),
+	settings.captured("IPS_HostBasedSetupService", nil),
+	settings.captured("CIM_ElementConformsToProfile", nil),
+
+	// served from protocol.md alone (no capture)
+	classElementSettingData,
 }
 
-// The rest of the table is registered in this order: the classes served
-// from their captures, those served from protocol.md alone, System
-// Defense's, then the wildcard association of the boot order (ordered.go).
+// protocolClasses are the classes served from protocol.md alone.
+var protocolClasses = []*classDef{classElementSettingData}
+
+// After the table: System Defense's classes, then the wildcard
+// association of the boot order (ordered.go).
 func init() {
-	registerCaptured()
 	registerDefense()
 	registerClass(classCIMWildcard)
+}
+
+func registerClass(c *classDef) {
+	classTable = append(classTable, c)
+	classByURI[c.uri] = c
 }
 
 // classByURI indexes classTable by resource URI.
@@ -254,146 +388,4 @@ func boolString(b bool) string {
 		return "true"
 	}
 	return "false"
-}
-
-// The property sets below follow the firmware captures. Properties that
-// only some firmware generations report are gated on the major version, so
-// that each version produces the set seen from a device of that era.
-
-func buildGeneralSettings(d *Device) []*instance {
-	host, domain := d.defaultHostname, d.srv.opts.DomainName
-	if d.prof.provState == 0 && d.major >= 9 {
-		// The unprovisioned AMT 11.8 device (GetResponse__rps__2) has
-		// an empty HostName; the older unprovisioned one
-		// (GetResponse__mps__1, without AMTNetworkEnabled, so before
-		// AMT 9) has a host name. Both have the empty DomainName that
-		// is Options.DomainName's default.
-		host = ""
-	}
-	in := newInstance().
-		set("DDNSPeriodicUpdateInterval", "1440").
-		set("DDNSTTL", "900").
-		set("DDNSUpdateByDHCPServerEnabled", "true").
-		set("DDNSUpdateEnabled", "false").
-		set("DHCPv6ConfigurationTimeout", "0").
-		set("DigestRealm", d.realm).
-		set("DomainName", domain).
-		set("ElementName", "Intel(r) AMT: General Settings").
-		set("HostName", host).
-		set("HostOSFQDN", "").
-		set("IdleWakeTimeout", "65535").
-		set("InstanceID", "Intel(r) AMT: General Settings").
-		set("NetworkInterfaceEnabled", "true").
-		set("PingResponseEnabled", "true").
-		set("PowerSource", "0").
-		set("PreferredAddressFamily", "0").
-		set("PresenceNotificationInterval", "0").
-		set("PrivacyLevel", "0").
-		set("RmcpPingResponseEnabled", boolString(!d.prof.noRMCP)).
-		set("SharedFQDN", "true").
-		set("WsmanOnlyMode", "false")
-	if d.major >= 9 {
-		in.set("AMTNetworkEnabled", "1")
-	}
-	if d.major >= 12 {
-		in.set("ThunderboltDockEnabled", "0")
-	}
-	if d.major >= 16 {
-		in.set("DHCPSyncRequiresHostname", "1")
-	}
-	return []*instance{in}
-}
-
-func buildSoftwareIdentity(d *Device) []*instance {
-	short := strconv.Itoa(d.major) + "." + strconv.Itoa(d.minor) + "." + strconv.Itoa(d.hotfix)
-	build := strconv.Itoa(d.build)
-	entries := []struct{ id, version string }{
-		{"Flash", short},
-		{"Netstack", short},
-		{"AMTApps", short},
-		{"AMT", short},
-		{"Sku", strconv.Itoa(d.prof.sku)},
-		{"VendorID", "8086"},
-		{"Build Number", build},
-		{"Recovery Version", short},
-		{"Recovery Build Num", build},
-		{"Legacy Mode", "False"},
-		{"AMT FW Core Version", short},
-	}
-	out := make([]*instance, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, newInstance().
-			set("InstanceID", e.id).
-			set("IsEntity", "true").
-			set("VersionString", e.version))
-	}
-	return out
-}
-
-func buildSetupAndConfiguration(d *Device) []*instance {
-	in := newInstance().
-		set("CreationClassName", "AMT_SetupAndConfigurationService").
-		set("ElementName", "Intel(r) AMT Setup and Configuration Service").
-		set("EnabledState", "5").
-		set("Name", "Intel(r) AMT Setup and Configuration Service").
-		set("PasswordModel", "1").
-		set("ProvisioningMode", strconv.Itoa(d.prof.provMode)).
-		set("ProvisioningServerOTP", base64.StdEncoding.EncodeToString(make([]byte, 32))).
-		set("ProvisioningState", strconv.Itoa(d.prof.provState)).
-		set("RequestedState", "12").
-		set("SystemCreationClassName", "CIM_ComputerSystem").
-		set("SystemName", "Intel(r) AMT").
-		set("ZeroTouchConfigurationEnabled", "true")
-	if d.major < 9 {
-		in.set("ProvisioningPID", base64.StdEncoding.EncodeToString(make([]byte, 8)))
-	}
-	return []*instance{in}
-}
-
-func buildEthernetPortSettings(d *Device) []*instance {
-	wired := newInstance().
-		set("DHCPEnabled", "true").
-		set("DefaultGateway", d.gateway).
-		set("ElementName", "Intel(r) AMT Ethernet Port Settings").
-		set("InstanceID", "Intel(r) AMT Ethernet Port Settings 0").
-		set("IpSyncEnabled", "true").
-		set("LinkIsUp", "true").
-		set("LinkPolicy", "1", "14").
-		set("MACAddress", d.mac).
-		set("PhysicalConnectionType", "0").
-		set("PrimaryDNS", d.gateway).
-		set("SecondaryDNS", d.gateway).
-		set("SharedDynamicIP", "true").
-		set("SharedMAC", "true").
-		set("SharedStaticIp", "false").
-		set("SubnetMask", d.netmask)
-	wireless := newInstance().
-		set("ConsoleTcpMaxRetransmissions", "5").
-		set("DHCPEnabled", "true").
-		set("ElementName", "Intel(r) AMT Ethernet Port Settings").
-		set("InstanceID", "Intel(r) AMT Ethernet Port Settings 1").
-		set("LinkControl", "2").
-		set("LinkIsUp", "false").
-		set("LinkPreference", "2").
-		set("MACAddress", "00-00-00-00-00-00").
-		set("PhysicalConnectionType", "3").
-		set("SharedMAC", "true").
-		set("WLANLinkProtectionLevel", "1")
-	return []*instance{wired, wireless}
-}
-
-func buildComputerSystemPackage(d *Device) []*instance {
-	in := newInstance().
-		setEPR("Antecedent", eprValue{
-			address:     soap.URIAnon,
-			resourceURI: soap.PrefixCIM + "CIM_Chassis",
-			selectors:   []attr{{"CreationClassName", "CIM_Chassis"}, {"Tag", "CIM_Chassis"}},
-		}).
-		setEPR("Dependent", eprValue{
-			address:     soap.URIAnon,
-			resourceURI: soap.PrefixCIM + "CIM_ComputerSystem",
-			selectors:   []attr{{"CreationClassName", "CIM_ComputerSystem"}, {"Name", "ManagedSystem"}},
-		}).
-		set("PlatformGUID", d.guid)
-	return []*instance{in}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/amtkit/amtkit/amt/amtsim/internal/host"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redirport"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redirsvc"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/soap"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/sysdefense"
 
@@ -23,14 +25,11 @@ import (
 // Device is one simulated AMT device. Its methods are safe for concurrent
 // use with the requests it serves.
 type Device struct {
-	srv      *Server
-	prof     *profile
-	ip       string
-	realm    string
-	guid     string
-	mac      string
-	netmask  string
-	gateway  string
+	srv  *Server
+	prof *profile
+	// identity is the device's address, realm, GUID, MAC and firmware
+	// version (identity.go); fixed at creation.
+	identity
 	httpAddr string
 	tlsAddr  string
 	rmcpAddr string // bound presence-ping socket, even when pings are ignored
@@ -38,14 +37,10 @@ type Device struct {
 	redirAddr    string
 	redirTLSAddr string
 
-	defaultHostname             string
-	major, minor, hotfix, build int
-
 	// mu guards everything below.
 	mu         sync.Mutex
-	accounts   []Account              // digest accounts, in configuration order
-	accountMap map[string]Account     // by user name; never modified in place
-	instances  map[string][]*instance // by class name, in enumeration order
+	accounts   []Account          // digest accounts, in configuration order
+	accountMap map[string]Account // by user name; never modified in place
 	enums      map[string]*enumeration
 	enumSeq    uint32
 	msgSeq     uint64
@@ -61,26 +56,28 @@ type Device struct {
 	power       *host.Machine // the simulated host (internal/host)
 	boots       []BootRecord  // every boot of the host, in order
 	redirMarked bool          // SetRedirectionSession
-	bootState   bootModel
 
-	// Redirection sessions and IDE-R boots.
-	ider        *iderSession // the IDE-R session slot (from StartRedirectionSession)
-	sol         *redirConn   // the SOL session slot
-	kvm         *redirConn   // the KVM session slot
-	redirOpen   int          // authenticated redirection sessions
-	solSessions int
-	iderRuns    []*iderRun
-	iderCh      chan struct{} // closed and replaced when an IDE-R boot finishes
-	bootCh      chan struct{} // closed and replaced when the host boots
-	slotFreed   chan struct{} // closed and replaced when a session slot is released
+	bootCh chan struct{} // closed and replaced when the host boots
 
-	optIn optInModel // user consent (IPS_OptInService)
+	// The redirection family, each unit guarded by d.mu (see their
+	// packages): the redirection port's sessions and IDE-R boots
+	// (internal/redirport; nil until first needed, see portOf),
+	// AMT_RedirectionService and the KVM access point, and user consent
+	// (internal/redirsvc).
+	redir    *redirport.Port
+	redirSvc *redirsvc.Service
+	consent  *redirsvc.Consent
 
 	defense       *sysdefense.Unit // System Defense; has its own lock
 	defenseOffset atomic.Int64     // AdvanceDefenseClock, in ns
 	traffic       []trafficFlow    // host traffic trickle; immutable
 
-	captured capturedState // state of the captured class families (captured_state.go)
+	// store holds the instances of the classes served from the store
+	// (lazy.go); units is the class family units' own state
+	// (classes.go): the logs and the clock have their own locks, the boot
+	// configuration is guarded by mu like the store.
+	store instanceStore
+	units familyUnits
 
 	// acceptUnprovisioned: a device in pre-provisioning takes writes
 	// and methods like a provisioned one (SetRefuseWhenUnprovisioned).
@@ -127,23 +124,22 @@ func unprovisionedRealm(ip string) string {
 func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Account, netmask net.IPMask) *Device {
 	ipStr := ip.String()
 	d := &Device{
-		srv:        s,
-		prof:       prof,
-		ip:         ipStr,
-		realm:      "Digest:" + derivedHex("realm", ipStr),
-		guid:       derivedHex("platform-guid", ipStr),
-		major:      prof.ver[0],
-		minor:      prof.ver[1],
-		hotfix:     prof.ver[2],
-		build:      prof.ver[3],
+		srv:  s,
+		prof: prof,
+		identity: identity{
+			ip:     ipStr,
+			realm:  "Digest:" + derivedHex("realm", ipStr),
+			guid:   derivedHex("platform-guid", ipStr),
+			major:  prof.ver[0],
+			minor:  prof.ver[1],
+			hotfix: prof.ver[2],
+			build:  prof.ver[3],
+		},
 		accounts:   prof.accounts,
 		accountMap: accountMap,
-		instances:  map[string][]*instance{},
 		enums:      map[string]*enumeration{},
 		stats:      Stats{Actions: map[string]int{}},
-		iderCh:     make(chan struct{}),
 		bootCh:     make(chan struct{}),
-		slotFreed:  make(chan struct{}),
 	}
 	if prof.provState == 0 {
 		d.realm = unprovisionedRealm(ipStr)
@@ -163,11 +159,14 @@ func newDevice(s *Server, ip net.IP, prof *profile, accountMap map[string]Accoun
 		d.netmask = "255.255.255.0"
 		d.gateway = "0.0.0.0"
 	}
+	d.store = newInstanceStore(d)
+	d.units.logs.Init(capturedEventRecords, capturedAuditRecords)
 	d.power = d.newHost(prof)
+	d.newRedirection(prof)
 	// The options were checked by Options.normalize.
 	_ = d.newSystemDefense(prof.defense)
 	d.traffic = prof.traffic
-	// Class instances are built on first use (instancesOf).
+	// Class instances are built on first use (instanceStore.of).
 	return d
 }
 
@@ -228,11 +227,7 @@ func (d *Device) rmcpEnabledLocked() bool {
 	if d.rmcpAddr == "" || d.major < rmcp.MinMajor {
 		return false
 	}
-	insts := d.instancesOf("AMT_GeneralSettings")
-	if len(insts) == 0 {
-		return false
-	}
-	v, _ := insts[0].get("RmcpPingResponseEnabled")
+	v, _ := settings.unit(d).generalSetting("RmcpPingResponseEnabled")
 	return v == "true"
 }
 
@@ -275,11 +270,8 @@ func accountIndex(accts []Account) map[string]Account {
 func (d *Device) Hostname() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if insts := d.instancesOf("AMT_GeneralSettings"); len(insts) > 0 {
-		h, _ := insts[0].get("HostName")
-		return h
-	}
-	return ""
+	h, _ := settings.unit(d).generalSetting("HostName")
+	return h
 }
 
 // SetRefuseWhenUnprovisioned sets whether a device in pre-provisioning

@@ -226,9 +226,9 @@
 // SendOptInCode, CancelOptIn). All answer Get, Enumerate, Pull and Release, and Put where
 // the class has writable properties. Identify is answered without
 // credentials. Property sets follow the firmware generation of
-// Options.Version as the captures show it. Classes are described by a table
-// (classes.go); adding one means adding a definition with its key
-// properties, writable properties, methods and an instance builder.
+// Options.Version as the captures show it. Classes are listed in one table
+// (classes.go), each bound to its family's unit; see Layout for adding
+// one.
 //
 // AMT_EthernetPortSettings of a DHCP port (the wired one) reports no
 // IPAddress, as its Get and Pull captures show; a Put of IPAddress reads
@@ -283,44 +283,136 @@
 //   - internal/sysdefense: the System Defense class family, a unit with its
 //     own state (filters, policies, counters) and packet evaluator, behind
 //     Enumerate, Get, Create, Delete and Invoke.
+//   - internal/logs: the log family's state, the event log (newest first,
+//     390 records kept) and the audit log, with the paging of GetRecords
+//     and ReadRecords;
+//   - internal/clock: the time family's state, the device clock (the
+//     host's plus an offset);
+//   - internal/acl: the ACL family, the administrator and user entries
+//     the device's accounts make, with their handles and realms.
 //   - internal/redir: the redirection protocol without the device: the
 //     session manager's messages (StartRedirectionSession,
 //     AuthenticateSession with its digest fields and their check, using
 //     internal/digest), the IDE-R message codec, the simulated BIOS that
 //     boots from an IDE-R medium, and the SOL and KVM sessions. It reaches
-//     the device through two small interfaces: redir.Medium (the BIOS's
-//     IDE-R session: send, wait for the console with keep-alives, an
-//     injected reset, and recording the boot's commands, reads and boot
-//     image) and redir.Conn (a connection's reads, a locked send that
-//     honours an injected silence, the silent flag, releasing the session
-//     slot); the SOL banner and the KVM access point's state are callbacks.
+//     the redirection port (internal/redirport) through two small
+//     interfaces: redir.Medium (the BIOS's IDE-R session: send, wait for
+//     the console with keep-alives, an injected reset, and recording the
+//     boot's commands, reads and boot image) and redir.Conn (a
+//     connection's reads, a locked send that honours an injected silence,
+//     the silent flag, releasing the session slot); the SOL banner and the
+//     KVM access point's state are callbacks;
+//   - internal/redirsvc: the redirection service and consent family, typed
+//     state and its rules with no SOAP: redirsvc.Service holds
+//     AMT_RedirectionService (EnabledState, ListenerEnabled) and the KVM
+//     access point (CIM_KVMRedirectionSAP's EnabledState and
+//     RequestedState), redirsvc.Consent holds IPS_OptInService (the policy,
+//     the code on the host's screen, consent given and in use, its
+//     timeouts);
+//   - internal/redirport: the redirection port: redirport.Server accepts on
+//     the redirection listeners (16 connections per device) and hands each
+//     connection to its device's redirport.Port (made when the device
+//     first needs it: a connection, an IDE-R boot, a wait for one; an idle
+//     device holds none), which holds the session
+//     slots (IDE-R, SOL, KVM), the open sessions, StartRedirectionSession
+//     and AuthenticateSession, the IDE-R session loop with its keep-alives
+//     and the IDE-R boots (the Medium of redir.Boot), and runs
+//     redir.ServeSOL and redir.ServeKVM. It asks the Service and the
+//     Consent whether a session may start and tells them when sessions
+//     start and end, and reaches the rest of the device only through
+//     redirport.Device: the digest accounts check and challenge, injected
+//     faults, the SOL banner and the boot records of the host.
 //
 // In this package: the public surface (New, Options, fleet specs, Server
 // and the Device handles tests use), the device's side of the wire
 // (http.go: what each request gets, latency, resets and injected faults),
 // authentication and anti-hammering (auth.go, server.go), the class table
-// and its dispatcher (classes.go, wsman.go, store.go), the class families
-// (identity and settings in classes.go; power.go; boot.go; redirsvc.go and
-// optin.go; captured*.go for hardware inventory, logs, time, ACLs,
-// certificates and the other captured classes; sysdefense.go binding the
-// System Defense unit), the device's side of the simulated host (power.go
-// binds internal/host; boot.go's boots; iderbios.go, the device's side of
-// the BIOS an IDE-R boot runs) and the device's side of the redirection
-// port: the listeners, connection limits, session slots, consent, nonces,
-// lockout and the anti-hammering counter (redirect.go), the IDE-R session
-// and its boots (ider.go), the SOL banner (sol.go) and the KVM slot
-// (kvm.go).
+// and its dispatcher (classes.go, wsman.go), the instance store (store.go,
+// lazy.go), the captured instances (captured_data.go, generated, and
+// captured.go, which builds a class from them), the class families, one
+// unit and one file each (identity.go: identity and settings; power.go;
+// boot.go and ordered.go; inventory.go: hardware inventory; logs.go;
+// timesync.go: time; acl.go; certificates.go: certificates, TLS and
+// 802.1X; sysdefense.go; redirsvc.go, optin.go and kvm.go: the
+// redirection service, consent and the KVM access point), the device's
+// side of the simulated host (power.go binds internal/host; boot.go's
+// boots) and the device's side of the redirection port (redirect.go:
+// binding the listeners to redirport.Server, building each device's Port,
+// Service and Consent, and portDevice, the device as redirport.Device sees
+// it: digest accounts, nonces, lockout and the anti-hammering counter,
+// injected faults, the SOL banner, a boot's IDE-R source; ider.go: the
+// IDE-R boot records and the waits on boots).
 //
-// The class table is the one place that maps a resource URI to a class:
-// each classDef names its class, keys, firmware generations and either the
-// instance store's rules (writable properties with their types, a Put
-// rule, methods, an instance builder) or classOps of its family's unit
-// (System Defense's classes use defenseOps, which call the unit). The
-// dispatcher checks what every class checks (the action is served, the
-// account may write, the body has the element the operation needs, the
-// device is provisioned) and hands Get, Put, Create, Delete, Enumerate and
-// methods to the class's operations; enumeration contexts, paging, the
-// EPR modes and the envelopes are the dispatcher's for every class.
+// The class table (classTable, classes.go) is the one place that maps a
+// resource URI to a class, one line per class, and each line binds the
+// class to its family's unit: classGeneralSettings (declared in identity.go
+// as settings.class(...)), or eventLogs.captured("AMT_AuditLog", auditLog)
+// for a class served as its capture shows it with the log unit's behaviour.
+// A family is a family[U]: U is its unit, which the family makes of the
+// device when it is called (a small value: the family's own state, kept in
+// Device.units — the logs, the clock, the boot configuration — and what it
+// reads of the device, such as the instance store, the host or the
+// identity), and the family's classes are unitClass[U]s whose builders, Put
+// rule, methods and live refresh take U, never the device; family.class and
+// family.captured turn them into the classDefs the dispatcher serves. A
+// classDef names its class, keys and firmware generations and is served
+// either from the instance store (the store's Get, Put, Enumerate and
+// methods, with the class's writable properties and Put rule) or by
+// classOps of its unit (System Defense's classes use defenseOps, which call
+// the unit). The dispatcher checks what every class checks (the action is
+// served, the account may write, the body has the element the operation
+// needs, the device is provisioned) and hands Get, Put, Create, Delete,
+// Enumerate and methods to the class's operations; enumeration contexts,
+// paging, the EPR modes and the envelopes are the dispatcher's for every
+// class.
+//
+// The families and their units:
+//
+//   - identity and settings (identity.go, identityUnit): the device's
+//     identity (realm, GUID, MAC, firmware version; the identity struct
+//     Device embeds, fixed at creation), the provisioning values, and the
+//     settings classes in the instance store; AMT_GeneralSettings and the
+//     other built classes, and the captured settings classes (ports, IPv6,
+//     alarm clock, environment detection, remote access, profiles).
+//   - power (power.go, powerUnit): the power classes over the simulated
+//     host (internal/host); it rebuilds their instances when the host
+//     changes.
+//   - boot (boot.go, bootUnit): the one-time boot configuration (options
+//     in the store, the source ChangeBootOrder chose, the role
+//     SetBootConfigRole set), the capabilities, CIM_ElementSettingData, the
+//     boot order (ordered.go), and what BIOS boots when the host starts;
+//     the device records the boot (Device.Boots) and starts any IDE-R boot.
+//     It reads user consent through a narrow interface (consentState).
+//   - hardware inventory (inventory.go): captured instances only; its unit
+//     is the identity, for the platform GUID.
+//   - logs (logs.go over internal/logs), time (timesync.go over
+//     internal/clock) and ACLs (acl.go over internal/acl, reading the
+//     device's accounts).
+//   - certificates, TLS and 802.1X (certificates.go): captured instances
+//     only, no unit state (none).
+//   - System Defense (sysdefense.go over internal/sysdefense).
+//   - the redirection service, consent and the KVM access point
+//     (redirsvc.go, optin.go, kvm.go; redirUnit over internal/redirsvc):
+//     AMT_RedirectionService's switches and the KVM access point's state
+//     (redirsvc.Service), user consent (redirsvc.Consent), and the
+//     redirection port (internal/redirport) for TerminateSession and a
+//     cancelled consent. Their instances are views of the unit refreshed
+//     before each request; Puts and methods change the unit. The port
+//     reads and sets the same state.
+//
+// The lock rule: the units in internal packages (sysdefense, logs, clock)
+// guard their state with their own lock and never call back into the
+// device, so they may be called with or without the device lock (which,
+// when held, is always taken first). Every other unit (identity, power,
+// boot, inventory, ACLs, the redirection family and the instance store
+// they share) is called with the device lock held: the dispatcher holds it
+// for the whole request, the host's callbacks run under it, and the Device
+// methods that reach a unit take it first. The redirection units in
+// internal packages (redirsvc, redirport) have no lock of their own and
+// follow that rule too, checked: each entry point panics when the device
+// lock is free (redirsvc.MustHold); the port's own goroutines take the
+// device lock around every use of its state, and redirport.Device's
+// methods (portDevice) run under it and take no lock (see Concurrency).
 //
 // A WS-Man request goes: the listener of the device's address (server.go)
 // → wire.Server reads the request (internal/wire) → Server.serveWire
@@ -333,16 +425,23 @@
 // Device.execute (wsman.go) takes the device lock, settles the power state
 // machine and consent timers → dispatch checks wsa:Action and
 // wsa:MessageID, finds the class by resource URI in the class table
-// (classByURI) → the class's operation (the instance store, or its
-// family's unit) → the response or fault envelope (internal/soap) →
+// (classByURI) → the class's operation (the instance store with the
+// behaviour of its family's unit, or the unit's own classOps) → the response or fault envelope (internal/soap) →
 // wire.Firmware.SOAP frames it and wire.Server writes it. A redirection
-// connection goes: the redirection listener (redirect.go) →
+// connection goes: the redirection listener of the device's address
+// (bound in redirect.go) → redirport.Server finds the device's Port →
 // StartRedirectionSession (decoded with internal/redir) → the session slot
-// (IDE-R, SOL or KVM; redirect.go, kvm.go: consent and the listener's
-// state) → AuthenticateSession (fields and digest check in internal/redir,
-// nonce and lockout in redirect.go) → the IDE-R session (ider.go; a boot
-// runs redir.Boot, the simulated BIOS, through iderbios.go's Medium),
+// (IDE-R, SOL or KVM, in redirport: the listener and feature switches and
+// the KVM access point asked of redirsvc.Service, consent of
+// redirsvc.Consent) → AuthenticateSession (fields and digest check in
+// internal/redir; nonce, accounts and lockout through redirport.Device,
+// redirect.go's portDevice) → the IDE-R session (redirport; a boot the
+// host starts under the device lock, boot.go → Port.StartIDERBoot, runs
+// redir.Boot, the simulated BIOS, in the session's device goroutine),
 // redir.ServeSOL or redir.ServeKVM over the connection as a redir.Conn.
+// The Device methods of the redirection family (IDERBoots, WaitIDERBoot,
+// OptInCode, RedirectionState, KVMSessionOpen, SOLSessions ...) take the
+// device lock and ask the units.
 //
 // # The wire
 //
@@ -358,16 +457,34 @@
 // builds the responses of one firmware version: SOAP answers, HTML
 // pages and the 401 challenge.
 //
-// To add a class from a capture: add a classDef to classTable
-// (classes.go, or the file of its family; registerClass for families
-// registered at start) with its name, resource URI,
-// keys, writable properties with their types, methods and an instance
-// builder that sets the properties the capture shows, gated on the
-// firmware major version where the captures of several versions differ;
-// a class whose state lives elsewhere sets live to refresh its instances
-// before each request. Then name it in this documentation, and test it
+// To add a class from a capture: put the capture in the recordings (a
+// Get or Pull response under the class's folder, marked firmware-capture
+// in provenance.json), name the class in its family's list in
+// gen_captured.py, run go generate (captured_data.go gets the class with a
+// shape per firmware generation), and add one line to the class table
+// binding it to its family. IPS_ScreenSettingData was added so: the
+// recordings hold IPS_ScreenSettingData/PullResponse__gwm__1.resp.xml,
+// gen_captured.py lists it under KVM, and the table line is
+//
+//	redirection.captured("IPS_ScreenSettingData", nil),
+//
+// (nil: served as captured). A class with behaviour gives the line its
+// unitClass, written in the family's file against the family's unit:
+//
+//	eventLogs.captured("AMT_AuditLog", auditLog),
+//
+// where auditLog (logs.go) answers ReadRecords from the log unit and keeps
+// CurrentNumberOfRecords live; a family with new state gets a field in its
+// unit (or, self-contained, an internal package as internal/logs). A class
+// with no capture is declared in its family's file as
+// family.class(&unitClass[U]{name, uri, keys, ..., build}) with a
+// builder that sets the properties protocol.md gives, and listed in the
+// table (and in protocolClasses); CIM_ElementSettingData (boot.go) is one.
+// Properties that only some firmware generations show are gated on the
+// major version. Then name the class in this documentation, and test it
 // against its capture (conformance_test.go compares shapes with the
-// recordings).
+// recordings; TestCapturedClassesInTable checks that every captured class
+// has its line).
 //
 // # Classes served from their captures
 //
@@ -439,7 +556,8 @@
 //     ACLs are not served (wsa:ActionNotSupported).
 //   - CIM_KVMRedirectionSAP: RequestStateChange 2 enables (EnabledState 6,
 //     as captured), 3 disables (EnabledState 3); other values answer 5
-//     [modelled]. IPS_KVMRedirectionSettingData takes Puts of
+//     [modelled]. The state is the redirection service unit's
+//     (internal/redirsvc), which the redirection port reads and sets. IPS_KVMRedirectionSettingData takes Puts of
 //     Is5900PortEnabled, OptInPolicy, OptInPolicyTimeout, SessionTimeout,
 //     RFBPassword and DefaultScreen [modelled].
 //   - CIM_ElementSettingData (no capture; protocol.md §3.3): the host's
@@ -1001,4 +1119,19 @@
 // open IDE-R session a second one for the device side (keep-alives and the
 // simulated BIOS). Close stops listeners, ends redirection sessions,
 // aborts injected delays and waits for every goroutine it started.
+//
+// Locks. The device lock (Device.mu) guards the device's state and that of
+// the units that have no lock of their own (see the lock rule in Layout),
+// among them the simulated host (internal/host), the redirection port's
+// sessions and boots (internal/redirport) and the redirection service and
+// consent (internal/redirsvc). The redirection units are always used with
+// the device lock held: amtsim calls their methods under it, their own
+// goroutines (a redirection connection, an IDE-R session's device side)
+// take it around every use of their state, and the hooks they call back
+// (redirport.Device, implemented by portDevice) run under it and take no
+// lock. Each of their entry points checks the lock is held and panics
+// otherwise (redirsvc.MustHold), so a caller that forgets it fails in
+// tests. A redirection connection's write lock is taken before the device
+// lock, never under it. System Defense, the logs and the clock have their
+// own locks and call nothing of the device.
 package amtsim

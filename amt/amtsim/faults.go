@@ -171,23 +171,3 @@ func (d *Device) takeFault(action, resourceURI string) *Fault {
 func (k FaultKind) redirect() bool {
 	return k == FaultRedirBadSequence || k == FaultRedirReset || k == FaultRedirSilent
 }
-
-// takeRedirFault consumes one use of the first queued redirection fault of
-// the kind and reports whether there was one.
-func (d *Device) takeRedirFault(kind FaultKind) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for i, q := range d.faults {
-		if q.Kind != kind {
-			continue
-		}
-		if q.Times > 0 {
-			q.remaining--
-			if q.remaining <= 0 {
-				d.faults = append(d.faults[:i:i], d.faults[i+1:]...)
-			}
-		}
-		return true
-	}
-	return false
-}

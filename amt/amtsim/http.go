@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -212,7 +211,3 @@ func notAMT() wire.Response {
 		Body:   []byte(notAMTPage),
 	}
 }
-
-// abort resets a connection (see wire.Abort); the redirection port uses
-// it too.
-func abort(c net.Conn) { wire.Abort(c) }

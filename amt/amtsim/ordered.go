@@ -44,13 +44,15 @@ var classCIMWildcard = &classDef{
 		get: func(*Device, *classDef, []soap.Selector) (entry, *soap.Fault) {
 			return entry{}, soap.FaultActionNotSupported()
 		},
-		enumerate: enumerateOrderedComponents,
+		enumerate: func(d *Device, c *classDef, body *soap.Node) ([]entry, *soap.Fault) {
+			return bootFamily.unit(d).orderedComponents(c, body)
+		},
 	},
 }
 
-// enumerateOrderedComponents answers the association filter on the boot
-// configuration. Call with d.mu held.
-func enumerateOrderedComponents(d *Device, c *classDef, body *soap.Node) ([]entry, *soap.Fault) {
+// orderedComponents answers the association filter on the boot
+// configuration. Call with the device lock held.
+func (u bootUnit) orderedComponents(c *classDef, body *soap.Node) ([]entry, *soap.Fault) {
 	f := body.Child(soap.NSWSMan, "Filter")
 	if dialect, _ := f.Attr("Dialect"); f == nil || dialect != dialectAssociation {
 		return nil, soap.FaultUnsupportedFeature()
@@ -70,7 +72,7 @@ func enumerateOrderedComponents(d *Device, c *classDef, body *soap.Node) ([]entr
 		return nil, nil
 	}
 	order := capturedBootOrder
-	if src := d.bootState.source; src != "" {
+	if src := u.source; src != "" {
 		order = []string{src}
 		for _, s := range capturedBootOrder {
 			if s != src {

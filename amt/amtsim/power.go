@@ -76,7 +76,7 @@ func (d *Device) newHost(o *profile) *host.Machine {
 			return true
 		},
 		TimerDone: s.wg.Done,
-		Changed:   d.syncPowerInstances,
+		Changed:   func() { powerFamily.unit(d).sync() },
 		Booted:    d.boot,
 		Logged: func(ev host.Event) {
 			s.log.Info("amtsim power", "device", d.ip, "event", ev.Kind, "power_state", ev.PowerState)
@@ -98,17 +98,32 @@ func requestedPowerState(ps int) int {
 	return ps
 }
 
-// syncPowerInstances rebuilds the instances that report the power state.
-// Call with d.mu held.
-func (d *Device) syncPowerInstances() {
-	if d.instances == nil || d.power == nil {
+// powerUnit is the device's power family: the power classes over the
+// simulated host (internal/host), whose instances it rebuilds in the
+// instance store whenever the host's state changes. A view of the device
+// (its state is the host's and the store's); called with the device lock
+// held, which also guards the host.
+type powerUnit struct {
+	host  *host.Machine
+	major int
+	store *instanceStore
+}
+
+var powerFamily = family[powerUnit]{unit: func(d *Device) powerUnit {
+	return powerUnit{host: d.power, major: d.major, store: &d.store}
+}}
+
+// sync rebuilds the instances that report the power state: the host's
+// Changed callback.
+func (u powerUnit) sync() {
+	if u.host == nil { // the host is being built
 		return
 	}
-	apms := buildAssociatedPowerManagementService(d)
-	d.instances["CIM_AssociatedPowerManagementService"] = apms
-	d.instances["CIM_ServiceAvailableToElement"] = apms
-	if d.major >= osSavingMinMajor {
-		d.instances["IPS_PowerManagementService"] = buildIPSPowerManagementService(d)
+	apms := buildAssociatedPowerManagementService(u)
+	u.store.replace("CIM_AssociatedPowerManagementService", apms)
+	u.store.replace("CIM_ServiceAvailableToElement", apms)
+	if u.major >= osSavingMinMajor {
+		u.store.replace("IPS_PowerManagementService", buildIPSPowerManagementService(u))
 	}
 }
 
@@ -209,7 +224,7 @@ func (d *Device) RedirectionSessionOpen() bool {
 	return d.redirectionOpenLocked()
 }
 
-func (d *Device) redirectionOpenLocked() bool { return d.redirMarked || d.redirOpen > 0 }
+func (d *Device) redirectionOpenLocked() bool { return d.redirMarked || d.redir.SessionOpen() }
 
 // PowerRequests returns every accepted RequestPowerStateChange value, in
 // order.
@@ -239,15 +254,18 @@ func (d *Device) Boots() []BootRecord {
 // it changes.
 
 var (
-	classAssociatedPowerManagementService = &classDef{
+	// The association reports the host's power state; enumerated
+	// through its parent class CIM_ServiceAvailableToElement it answers
+	// the same instances under its own name.
+	classAssociatedPowerManagementService = powerFamily.class(&unitClass[powerUnit]{
 		name:      "CIM_AssociatedPowerManagementService",
 		uri:       soap.PrefixCIM + "CIM_AssociatedPowerManagementService",
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"ServiceProvided", "UserOfService"},
 		build:     buildAssociatedPowerManagementService,
-	}
-	classServiceAvailableToElement = &classDef{
+	})
+	classServiceAvailableToElement = powerFamily.class(&unitClass[powerUnit]{
 		name:      "CIM_ServiceAvailableToElement",
 		uri:       soap.PrefixCIM + "CIM_ServiceAvailableToElement",
 		commonNS:  true,
@@ -255,33 +273,33 @@ var (
 		keys:      []string{"ServiceProvided", "UserOfService"},
 		build:     buildAssociatedPowerManagementService,
 		inst:      classAssociatedPowerManagementService,
-	}
-	classPowerManagementService = &classDef{
+	})
+	classPowerManagementService = powerFamily.class(&unitClass[powerUnit]{
 		name:      "CIM_PowerManagementService",
 		uri:       uriPowerService,
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
-		methods:   map[string]methodFunc{"RequestPowerStateChange": methodRequestPowerStateChange},
+		methods:   map[string]func(powerUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){"RequestPowerStateChange": powerUnit.requestPowerStateChange},
 		build:     buildPowerManagementService,
-	}
-	classPowerManagementCapabilities = &classDef{
+	})
+	classPowerManagementCapabilities = powerFamily.class(&unitClass[powerUnit]{
 		name:      "CIM_PowerManagementCapabilities",
 		uri:       soap.PrefixCIM + "CIM_PowerManagementCapabilities",
 		singleton: true,
 		keys:      []string{"InstanceID"},
 		build:     buildPowerManagementCapabilities,
-	}
-	classIPSPowerManagementService = &classDef{
+	})
+	classIPSPowerManagementService = powerFamily.class(&unitClass[powerUnit]{
 		name:      "IPS_PowerManagementService",
 		uri:       uriIPSPowerService,
 		commonNS:  true,
 		singleton: true,
 		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
-		methods:   map[string]methodFunc{"RequestOSPowerSavingStateChange": methodRequestOSPowerSavingStateChange},
+		methods:   map[string]func(powerUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){"RequestOSPowerSavingStateChange": powerUnit.requestOSPowerSavingStateChange},
 		build:     buildIPSPowerManagementService,
 		minMajor:  osSavingMinMajor,
-	}
+	})
 )
 
 const (
@@ -325,28 +343,28 @@ func itoas(vals []int) []string {
 // before any [modelled: the capture shows 2 on a host that is on]. No
 // capture shows TransitioningToPowerState: PowerState keeps the state
 // before a change until the change is applied.
-func buildAssociatedPowerManagementService(d *Device) []*instance {
-	state := d.power.State()
-	if d.power.Lost() {
+func buildAssociatedPowerManagementService(u powerUnit) []*instance {
+	state := u.host.State()
+	if u.host.Lost() {
 		state = 0 // Unknown
 	}
 	in := newInstance().
 		set("PowerState", strconv.Itoa(state)).
 		setEPR("ServiceProvided", eprPowerService).
 		setEPR("UserOfService", eprManagedSystem)
-	if d.major >= agentMinMajor {
-		in.set("AvailableRequestedPowerStates", itoas(d.power.AvailableStates())...)
+	if u.major >= agentMinMajor {
+		in.set("AvailableRequestedPowerStates", itoas(u.host.AvailableStates())...)
 	} else {
 		rps := powerOn
-		if d.power.LastRequest() != 0 {
-			rps = requestedPowerState(d.power.LastRequest())
+		if u.host.LastRequest() != 0 {
+			rps = requestedPowerState(u.host.LastRequest())
 		}
 		in.set("RequestedPowerState", strconv.Itoa(rps))
 	}
 	return []*instance{in}
 }
 
-func buildPowerManagementService(*Device) []*instance {
+func buildPowerManagementService(powerUnit) []*instance {
 	return []*instance{newInstance().
 		set("CreationClassName", "CIM_PowerManagementService").
 		set("ElementName", powerServiceName).
@@ -357,8 +375,8 @@ func buildPowerManagementService(*Device) []*instance {
 		set("SystemName", "Intel(r) AMT")}
 }
 
-func buildPowerManagementCapabilities(d *Device) []*instance {
-	supported := itoas(d.power.StatesSupported())
+func buildPowerManagementCapabilities(u powerUnit) []*instance {
+	supported := itoas(u.host.StatesSupported())
 	return []*instance{newInstance().
 		set("ElementName", "Power Management Capabilities").
 		set("InstanceID", "Intel(r) AMT:PowerManagementCapabilities 0").
@@ -368,13 +386,13 @@ func buildPowerManagementCapabilities(d *Device) []*instance {
 		set("RequestedPowerStatesSupported", supported...)}
 }
 
-func buildIPSPowerManagementService(d *Device) []*instance {
+func buildIPSPowerManagementService(u powerUnit) []*instance {
 	return []*instance{newInstance().
 		set("CreationClassName", "IPS_PowerManagementService").
 		set("ElementName", powerServiceName).
 		set("EnabledState", "5").
 		set("Name", powerServiceName).
-		set("OSPowerSavingState", strconv.Itoa(d.power.OSSaving())).
+		set("OSPowerSavingState", strconv.Itoa(u.host.OSSaving())).
 		set("RequestedState", "12").
 		set("SystemCreationClassName", "CIM_ComputerSystem").
 		set("SystemName", "Intel(r) AMT")}
@@ -439,23 +457,23 @@ func returnValue(rv int) []outParam {
 	return []outParam{{"ReturnValue", []string{strconv.Itoa(rv)}}}
 }
 
-func methodRequestPowerStateChange(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+func (u powerUnit) requestPowerStateChange(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	ns := uriPowerService
 	ps, ok := uintParam(input, ns, "PowerState")
 	if !ok || !managedElementOK(input.Child(ns, "ManagedElement")) {
 		return returnValue(rvInvalidParameter), nil
 	}
-	return returnValue(d.power.Request(ps)), nil
+	return returnValue(u.host.Request(ps)), nil
 }
 
-func methodRequestOSPowerSavingStateChange(d *Device, _ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
+func (u powerUnit) requestOSPowerSavingStateChange(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {
 	ns := uriIPSPowerService
-	if !d.power.OSSavingSupported() {
+	if !u.host.OSSavingSupported() {
 		return returnValue(rvNotSupported), nil
 	}
 	st, ok := uintParam(input, ns, "OSPowerSavingState")
 	if !ok || !managedElementOK(input.Child(ns, "ManagedElement")) {
 		return returnValue(rvInvalidParameter), nil
 	}
-	return returnValue(d.power.RequestOSSaving(st)), nil
+	return returnValue(u.host.RequestOSSaving(st)), nil
 }

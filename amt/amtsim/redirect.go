@@ -1,38 +1,25 @@
 package amtsim
 
 import (
-	"bufio"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
-	"io"
+	"fmt"
 	"net"
 	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/amtkit/amtkit/amt/amtsim/internal/digest"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/redir"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redirport"
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redirsvc"
 )
 
-// Limits of a redirection connection.
-const (
-	// redirBusyGrace is how long a new session waits for a slot held by a
-	// session being torn down before it is refused as busy.
-	redirBusyGrace = 250 * time.Millisecond
+// The redirection port is internal/redirport: its listeners, session
+// slots, authentication, IDE-R sessions and boots, SOL and KVM. This file
+// binds it to the device: the listeners of the server, the port of each
+// device, and the device's side of redirport.Device.
 
-	maxAuthRounds   = 4  // authentication messages per connection
-	maxRedirConns   = 16 // concurrent redirection connections per device
-	redirHandshake  = 30 * time.Second
-	redirWriteLimit = 30 * time.Second
-)
-
-// errRedirClosed ends a redirection connection without further answer.
-var errRedirClosed = redir.ErrClosed
-
-// redirectListeners binds the redirection ports; called by New.
+// listenRedirect binds the redirection ports; called by New.
 func (s *Server) listenRedirect(plainIPs, ips []net.IP) (plain, secure []net.Listener, err error) {
 	if s.opts.RedirectPort != -1 && len(plainIPs) > 0 {
 		if plain, s.redirPort, err = listenAll(plainIPs, s.opts.RedirectPort); err != nil {
@@ -48,427 +35,85 @@ func (s *Server) listenRedirect(plainIPs, ips []net.IP) (plain, secure []net.Lis
 	return plain, secure, nil
 }
 
-// serveRedirect accepts redirection connections on every listener.
+// serveRedirect accepts redirection connections on every listener and
+// hands each to the port of the device at its address.
 func (s *Server) serveRedirect(ls []net.Listener, tlsConf *tls.Config) {
-	for _, l := range ls {
-		s.redirLs = append(s.redirLs, l)
-		s.wg.Add(1)
-		go s.acceptRedirect(l, tlsConf)
-	}
-}
-
-func (s *Server) acceptRedirect(l net.Listener, tlsConf *tls.Config) {
-	defer s.wg.Done()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			select {
-			case <-s.done:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors
-			continue
+	if s.redir == nil {
+		s.redir = &redirport.Server{
+			Lookup: func(a net.Addr) *redirport.Port {
+				if ta, ok := a.(*net.TCPAddr); ok {
+					if d := s.byIP[normalizeIP(ta.IP)]; d != nil {
+						d.mu.Lock()
+						defer d.mu.Unlock()
+						return portOf(d)
+					}
+				}
+				return nil
+			},
+			Log:  s.log,
+			Done: s.done,
+			WG:   &s.wg,
 		}
-		var d *Device
-		if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
-			d = s.byIP[normalizeIP(a.IP)]
-		}
-		if d == nil || !s.trackRedirConn(c, d) {
-			_ = c.Close()
-			continue
-		}
-		if tlsConf != nil {
-			c = tls.Server(c, tlsConf)
-		}
-		s.wg.Add(1)
-		go s.handleRedirect(c, d, tlsConf != nil)
 	}
-}
-
-// trackRedirConn registers a connection so that Close can end it; it
-// refuses connections beyond the per-device limit and after Close.
-func (s *Server) trackRedirConn(c net.Conn, d *Device) bool {
-	s.redirMu.Lock()
-	defer s.redirMu.Unlock()
-	if s.redirClosed || s.redirPerDev[d] >= maxRedirConns {
-		return false
-	}
-	if s.redirConns == nil {
-		s.redirConns = map[net.Conn]struct{}{}
-		s.redirPerDev = map[*Device]int{}
-	}
-	s.redirConns[c] = struct{}{}
-	s.redirPerDev[d]++
-	return true
-}
-
-func (s *Server) untrackRedirConn(c net.Conn, d *Device) {
-	s.redirMu.Lock()
-	defer s.redirMu.Unlock()
-	delete(s.redirConns, c)
-	if s.redirPerDev[d]--; s.redirPerDev[d] <= 0 {
-		delete(s.redirPerDev, d)
-	}
+	s.redir.Serve(ls, tlsConf)
 }
 
 // closeRedirect stops the redirection listeners and ends every
 // redirection connection.
 func (s *Server) closeRedirect() {
-	s.redirMu.Lock()
-	s.redirClosed = true
-	conns := make([]net.Conn, 0, len(s.redirConns))
-	for c := range s.redirConns {
-		conns = append(conns, c)
-	}
-	s.redirMu.Unlock()
-	closeListeners(s.redirLs)
-	for _, c := range conns {
-		_ = c.Close()
+	if s.redir != nil {
+		s.redir.Close()
 	}
 }
 
-// redirConn is one connection on a redirection port.
-type redirConn struct {
-	s   *Server
-	d   *Device
-	c   net.Conn // the TLS connection when over TLS
-	raw net.Conn // the TCP connection
-	br  *bufio.Reader
-	tls bool
-
-	wmu    sync.Mutex // serialises writes and IDE-R sequence numbers
-	silent atomic.Bool
-
-	user    string
-	authed  bool         // guarded by d.mu
-	ider    *iderSession // the IDE-R session slot this connection holds
-	solSlot bool         // the connection holds the SOL session slot
-	// released is set once the session slot and the open-session mark are
-	// given back; guarded by d.mu.
-	released bool
+// newRedirection builds the device's redirection service and consent
+// (internal/redirsvc); its redirection port (internal/redirport) is made
+// when first needed (portOf). Call before the device serves anything.
+func (d *Device) newRedirection(prof *profile) {
+	d.redirSvc = redirsvc.NewService(redirsvc.ServiceConfig{
+		Lock:             &d.mu,
+		EnabledState:     prof.redirState,
+		ListenerDisabled: prof.listenerOff,
+	})
+	d.consent = redirsvc.NewConsent(redirsvc.ConsentConfig{
+		Lock:      &d.mu,
+		Served:    d.major >= optInMinMajor,
+		Required:  prof.optInRequired,
+		CanModify: prof.provMode != provModeCCM,
+		Code:      (*portDevice)(d).optInCode,
+		Log:       d.srv.log,
+		IP:        d.ip,
+	})
 }
 
-// release gives back the device's session slot and the open-session mark,
-// once. The device releases before anything that lets the console see the
-// session end (the final reply, a refusal, a reset or close of the
-// connection it decides itself), so that a console may start the next
-// session at once; otherwise when the connection ends.
-func (rc *redirConn) release() {
-	rc.d.mu.Lock()
-	defer rc.d.mu.Unlock()
-	rc.releaseLocked()
+// portOf returns the device's redirection port, making it when first
+// needed (a connection, an IDE-R boot, a wait for one), so that an idle
+// device holds none; until then d.redir is nil, which redirport answers
+// as a port with no session. Call with d.mu held.
+func portOf(d *Device) *redirport.Port {
+	if d.redir == nil {
+		d.redir = redirport.New(redirport.Config{
+			Lock:      &d.mu,
+			Device:    (*portDevice)(d),
+			Service:   d.redirSvc,
+			Consent:   d.consent,
+			Log:       d.srv.log,
+			IP:        d.ip,
+			Major:     d.major,
+			Minor:     d.minor,
+			Hotfix:    d.hotfix,
+			Build:     d.build,
+			KeepAlive: d.srv.opts.RedirectKeepAlive,
+			ReadLimit: d.srv.opts.IDERReadLimit,
+		})
+	}
+	return d.redir
 }
 
-// releaseLocked is release with d.mu held.
-func (rc *redirConn) releaseLocked() {
-	d := rc.d
-	if rc.released {
-		return
-	}
-	rc.released = true
-	if rc.authed {
-		d.redirOpen--
-	}
-	if rc.ider != nil {
-		d.endIDERSessionLocked(rc.ider)
-	}
-	if d.sol == rc {
-		d.sol = nil
-	}
-	rc.releaseKVMLocked()
-	if rc.ider != nil || rc.solSlot {
-		d.sessionEndedLocked()
-		close(d.slotFreed)
-		d.slotFreed = make(chan struct{})
-	}
-}
-
-// abortLocked releases the session and resets its connection at once: the
-// device ends the session (TerminateSession, a cancelled consent). Call
-// with d.mu held.
-func (rc *redirConn) abortLocked() {
-	rc.releaseLocked()
-	abort(rc.raw)
-}
-
-func (s *Server) handleRedirect(c net.Conn, d *Device, isTLS bool) {
-	defer s.wg.Done()
-	raw := c
-	if tc, ok := c.(*tls.Conn); ok {
-		raw = tc.NetConn()
-	}
-	defer s.untrackRedirConn(raw, d)
-	defer c.Close()
-	rc := &redirConn{s: s, d: d, c: c, raw: raw, br: bufio.NewReaderSize(c, 16<<10), tls: isTLS}
-	_ = c.SetReadDeadline(time.Now().Add(redirHandshake))
-	if tc, ok := c.(*tls.Conn); ok {
-		if err := tc.Handshake(); err != nil {
-			s.log.Debug("redirection: TLS handshake failed", "device", d.ip, "remote", c.RemoteAddr(), "err", err)
-			return
-		}
-	}
-	err := rc.serve()
-	s.log.Debug("redirection: connection closed", "device", d.ip, "remote", c.RemoteAddr(), "tls", isTLS, "reason", err)
-}
-
-// write sends one message. Call with rc.wmu held. A silenced session
-// drops everything.
-func (rc *redirConn) write(msg []byte) error {
-	if rc.silent.Load() {
-		return nil
-	}
-	_ = rc.c.SetWriteDeadline(time.Now().Add(redirWriteLimit))
-	_, err := rc.c.Write(msg)
-	return err
-}
-
-// send writes a message that carries no IDE-R sequence number, applying a
-// queued FaultRedirSilent.
-func (rc *redirConn) send(msg []byte) error {
-	rc.wmu.Lock()
-	defer rc.wmu.Unlock()
-	rc.checkSilentLocked()
-	return rc.write(msg)
-}
-
-// checkSilentLocked turns the session silent when a FaultRedirSilent is
-// queued. Call with rc.wmu held.
-func (rc *redirConn) checkSilentLocked() {
-	if rc.silent.Load() {
-		return
-	}
-	if rc.d.takeRedirFault(FaultRedirSilent) {
-		rc.silent.Store(true)
-		rc.s.log.Debug("redirection: injecting fault", "device", rc.d.ip, "kind", FaultRedirSilent.String())
-	}
-}
-
-// Read, Send, Silent and Release make a redirConn the redir.Conn of the
-// SOL and KVM sessions.
-
-func (rc *redirConn) Read(p []byte) (int, error) { return rc.br.Read(p) }
-
-func (rc *redirConn) Send(build func() []byte) error {
-	rc.wmu.Lock()
-	defer rc.wmu.Unlock()
-	rc.checkSilentLocked()
-	return rc.write(build())
-}
-
-func (rc *redirConn) Silent() bool { return rc.silent.Load() }
-
-func (rc *redirConn) Release() { rc.release() }
-
-// readFull reads exactly len(p) bytes.
-func (rc *redirConn) readFull(p []byte) error {
-	_, err := io.ReadFull(rc.br, p)
-	return err
-}
-
-// serve runs the session manager: StartRedirectionSession, then
-// authentication, then the IDE-R or SOL session.
-func (rc *redirConn) serve() error {
-	d := rc.d
-	var start [redir.StartLen]byte
-	if err := rc.readFull(start[:]); err != nil {
-		return err
-	}
-	if start[0] != redir.Start || start[1] > 1 || start[2] != 0 || start[3] != 0 {
-		return errors.New("malformed StartRedirectionSession")
-	}
-	tag := string(start[4:8])
-	reply := func(status byte) error {
-		var r [redir.StartReplyLen]byte
-		r[0] = redir.StartReply
-		r[1] = status
-		// [4..11]: protocol version 1.0, then the firmware version.
-		r[4], r[5] = 1, 0
-		r[6], r[7] = byte(d.major), byte(d.minor)
-		binary.LittleEndian.PutUint16(r[8:10], uint16(d.hotfix))
-		binary.LittleEndian.PutUint16(r[10:12], uint16(d.build))
-		r[12] = 0 // no OEM data
-		return rc.send(r[:])
-	}
-	var ider *iderSession
-	switch tag {
-	case redir.TagIDER, redir.TagSOL:
-		if tag == redir.TagIDER {
-			ider = newIDERSession(rc)
-		}
-		status, err := rc.takeSlot(ider)
-		if err != nil {
-			_ = reply(status)
-			return err
-		}
-	case redir.TagKVM:
-		status, err := rc.takeKVMSlot()
-		if err != nil {
-			_ = reply(status)
-			return err
-		}
-	default:
-		return errors.New("unknown session type")
-	}
-	defer rc.release()
-	if err := reply(redir.StatusOK); err != nil {
-		return err
-	}
-	if err := rc.authenticate(); err != nil {
-		return err
-	}
-	rc.s.log.Debug("redirection: session authenticated", "device", d.ip, "remote", rc.c.RemoteAddr(),
-		"type", strings.TrimSpace(tag), "user", rc.user, "tls", rc.tls)
-	_ = rc.c.SetReadDeadline(time.Time{})
-	switch {
-	case ider != nil:
-		return ider.serve()
-	case tag == redir.TagKVM:
-		return rc.serveKVM()
-	}
-	return rc.serveSOL()
-}
-
-// takeSlot takes the device's IDE-R slot (ider not nil) or SOL slot for
-// the connection. It refuses the session when AMT_RedirectionService has
-// the listener or the feature disabled, or when user consent is required
-// and not given; it waits up to redirBusyGrace for a slot held by a
-// session that is ending (its console gone, the device not yet done
-// tearing it down) before answering busy. It returns the reply status of
-// a refusal.
-func (rc *redirConn) takeSlot(ider *iderSession) (byte, error) {
-	d := rc.d
-	feature, name := redirFeatureSOL, "SOL"
-	if ider != nil {
-		feature, name = redirFeatureIDER, "IDE-R"
-	}
-	var grace *time.Timer
-	defer func() {
-		if grace != nil {
-			grace.Stop()
-		}
-	}()
-	for {
-		d.mu.Lock()
-		if st, err := d.redirectionRefusalLocked(feature, name); err != nil {
-			d.mu.Unlock()
-			return st, err
-		}
-		busy := d.sol != nil
-		if ider != nil {
-			busy = d.ider != nil
-		}
-		if !busy {
-			if ider != nil {
-				d.ider = ider
-				rc.ider = ider
-			} else {
-				d.sol = rc
-				rc.solSlot = true
-			}
-			d.mu.Unlock()
-			return redir.StatusOK, nil
-		}
-		freed := d.slotFreed
-		d.mu.Unlock()
-		if grace == nil {
-			grace = time.NewTimer(redirBusyGrace)
-		}
-		select {
-		case <-freed:
-		case <-grace.C:
-			return redir.StatusBusy, errors.New(name + " session busy")
-		case <-rc.s.done:
-			return redir.StatusBusy, errRedirClosed
-		}
-	}
-}
-
-// authenticate runs AuthenticateSession until the console is
-// authenticated; anything else closes the connection.
-func (rc *redirConn) authenticate() error {
-	var hdr [redir.AuthHdrLen]byte
-	var data [redir.MaxAuthData]byte
-	for round := 0; round < maxAuthRounds; round++ {
-		if err := rc.readFull(hdr[:1]); err != nil {
-			return err
-		}
-		switch hdr[0] {
-		case redir.Auth:
-		case redir.End:
-			var rest [redir.EndLen - 1]byte
-			_ = rc.readFull(rest[:])
-			return errRedirClosed
-		default:
-			return errors.New("command before authentication")
-		}
-		if err := rc.readFull(hdr[1:]); err != nil {
-			return err
-		}
-		typ := hdr[4]
-		n := binary.LittleEndian.Uint32(hdr[5:9])
-		if n > redir.MaxAuthData {
-			return errors.New("authentication data too long")
-		}
-		if err := rc.readFull(data[:n]); err != nil {
-			return err
-		}
-		switch typ {
-		case redir.AuthQuery:
-			if err := rc.send(redir.AuthReplyMsg(redir.StatusOK, redir.AuthQuery, redir.AuthDigest, redir.AuthDigestQop)); err != nil {
-				return err
-			}
-			continue
-		case redir.AuthDigest, redir.AuthDigestQop:
-		default:
-			rc.release()
-			_ = rc.send(redir.AuthReplyMsg(redir.StatusFail, typ))
-			return errors.New("unsupported authentication type " + strconv.Itoa(int(typ)))
-		}
-		f, ok := redir.ParseAuthFields(data[:n], typ)
-		if !ok {
-			return errors.New("malformed digest authentication")
-		}
-		if f.Nonce == "" || f.Response == "" {
-			// The first, "empty" request: answer the challenge.
-			if err := rc.send(rc.challenge(typ)); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := rc.d.checkRedirDigest(f, typ); err != nil {
-			rc.release()
-			_ = rc.send(redir.AuthReplyMsg(redir.StatusFail, typ))
-			return err
-		}
-		// The session is open before the console learns it.
-		rc.user = f.User
-		rc.d.mu.Lock()
-		rc.authed = true
-		rc.d.redirOpen++
-		rc.d.sessionStartedLocked(rc)
-		rc.d.mu.Unlock()
-		return rc.send(redir.AuthReplyMsg(redir.StatusOK, typ))
-	}
-	return errors.New("too many authentication messages")
-}
-
-// challenge is the digest challenge: realm, a fresh nonce and qop "auth".
-func (rc *redirConn) challenge(typ byte) []byte {
-	var data []byte
-	for _, f := range []string{rc.d.realm, rc.d.issueNonce(), "auth"} {
-		data = append(data, byte(len(f)))
-		data = append(data, f...)
-	}
-	return redir.AuthReplyMsg(redir.StatusFail, typ, data...)
-}
+// portDevice is the device as its redirection units see it
+// (redirport.Device and the consent code): every method is called with
+// the device lock held, takes no lock, and checks that the lock is held.
+type portDevice Device
 
 var (
 	errRedirLocked     = errors.New("login refused: anti-hammering lockout")
@@ -478,13 +123,13 @@ var (
 	errRedirReadOnly   = errors.New("login refused: read-only account")
 )
 
-// checkRedirDigest verifies a digest response of type 3 or 4. A wrong
-// password (or user, realm or uri) is a failed login for the device's
+// CheckDigest verifies a digest response of type 3 or 4. A wrong password
+// (or user, realm or uri) is a failed login for the device's
 // anti-hammering counter, the one WS-Man uses.
-func (d *Device) checkRedirDigest(f redir.AuthFields, typ byte) error {
+func (pd *portDevice) CheckDigest(f redir.AuthFields, typ byte) error {
+	redirsvc.MustHold(&pd.mu)
+	d := (*Device)(pd)
 	now := time.Now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if now.Before(d.lockedTill) {
 		return errRedirLocked
 	}
@@ -509,6 +154,83 @@ func (d *Device) checkRedirDigest(f redir.AuthFields, typ byte) error {
 	return nil
 }
 
+// Challenge returns the realm and a fresh nonce.
+func (pd *portDevice) Challenge() (realm, nonce string) {
+	redirsvc.MustHold(&pd.mu)
+	d := (*Device)(pd)
+	return d.realm, d.nonceTable().Issue(time.Now())
+}
+
+// redirFaults are the injected fault kinds of the redirection port.
+var redirFaults = map[redirport.Fault]FaultKind{
+	redirport.FaultBadSequence: FaultRedirBadSequence,
+	redirport.FaultReset:       FaultRedirReset,
+	redirport.FaultSilent:      FaultRedirSilent,
+}
+
+// TakeFault consumes one use of the first queued redirection fault of the
+// kind and reports whether there was one.
+func (pd *portDevice) TakeFault(f redirport.Fault) bool {
+	redirsvc.MustHold(&pd.mu)
+	kind := redirFaults[f]
+	for i, q := range pd.faults {
+		if q.Kind != kind {
+			continue
+		}
+		if q.Times > 0 {
+			q.remaining--
+			if q.remaining <= 0 {
+				pd.faults = append(pd.faults[:i:i], pd.faults[i+1:]...)
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// SOLBanner names the host and, when the last boot had UseSOL, shows the
+// BIOS.
+func (pd *portDevice) SOLBanner() string {
+	redirsvc.MustHold(&pd.mu)
+	d := (*Device)(pd)
+	d.power.Settle(time.Now())
+	var useSOL bool
+	var last BootRecord
+	if n := len(d.boots); n > 0 {
+		last = d.boots[n-1]
+		useSOL = last.UseSOL
+	}
+	host, _ := settings.unit(d).generalSetting("HostName")
+	if host == "" {
+		host = d.defaultHostname
+	}
+	banner := "amtsim serial console " + host + "\r\n"
+	if useSOL {
+		banner += fmt.Sprintf("AMTSIM BIOS %s\r\nMemory test: OK\r\nBoot #%d (%s): booting from %s\r\n",
+			d.prof.version, last.Seq, last.Cause, last.Source)
+	}
+	return banner
+}
+
+// IDERBooted sets the boot's source once its IDE-R boot has succeeded.
+func (pd *portDevice) IDERBooted(bootSeq int, cd bool) {
+	redirsvc.MustHold(&pd.mu)
+	src := BootSourceIDERFloppy
+	if cd {
+		src = BootSourceIDERCD
+	}
+	if i := bootSeq - 1; i >= 0 && i < len(pd.boots) {
+		pd.boots[i].Source = src
+	}
+}
+
+// optInCode derives the n-th user consent code from the seed and the
+// device address, so that runs are reproducible.
+func (pd *portDevice) optInCode(n uint64) string {
+	k := seededKey(pd.srv.opts.Seed, keyOptIn, ipUint32(net.ParseIP(pd.ip)))
+	return fmt.Sprintf("%06d", mix64(k+n)%1000000)
+}
+
 // RedirectAddr returns host:port of the redirection listener without TLS
 // ("" if disabled).
 func (d *Device) RedirectAddr() string { return d.redirAddr }
@@ -521,7 +243,15 @@ func (d *Device) RedirectTLSAddr() string { return d.redirTLSAddr }
 func (d *Device) SOLSessions() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.solSessions
+	return d.redir.SOLSessions()
+}
+
+// KVMSessionOpen reports whether a KVM session holds the device's KVM
+// slot.
+func (d *Device) KVMSessionOpen() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.redir.KVMOpen()
 }
 
 // RedirectPort returns the redirection port without TLS, or -1 when it is

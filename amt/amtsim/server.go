@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/amtkit/amtkit/amt/amtsim/internal/redirport"
 	"github.com/amtkit/amtkit/amt/amtsim/internal/wire"
 )
 
@@ -36,13 +37,9 @@ type Server struct {
 	tlsPort  int // 0: no TLS listener
 	rmcpPort int // 0: RMCP disabled
 
-	redirPort    int // 0: no plain redirection listener
-	redirTLSPort int // 0: no TLS redirection listener
-	redirLs      []net.Listener
-	redirMu      sync.Mutex
-	redirConns   map[net.Conn]struct{}
-	redirPerDev  map[*Device]int
-	redirClosed  bool
+	redirPort    int               // 0: no plain redirection listener
+	redirTLSPort int               // 0: no TLS redirection listener
+	redir        *redirport.Server // the redirection listeners (internal/redirport)
 
 	servers []*wire.Server
 	udp     []*net.UDPConn

@@ -16,7 +16,7 @@ func (d *Device) execute(req *request, acct Account) (int, []byte) {
 	defer d.mu.Unlock()
 	now := time.Now()
 	d.power.Settle(now)
-	d.settleOptInLocked(now)
+	d.consent.Settle(now)
 	d.stats.Actions[req.Action]++
 	relatesTo := req.messageID
 	if relatesTo == "" {
@@ -274,7 +274,7 @@ func (c *classDef) vendorStatus(pt int) int {
 	return pt
 }
 
-// storeOps serve a class from the device's instance store (d.instances),
+// storeOps serve a class from the device's instance store (d.store),
 // with the class definition's Put rule and methods.
 var storeOps = &classOps{
 	get: func(d *Device, c *classDef, sels []soap.Selector) (entry, *soap.Fault) {

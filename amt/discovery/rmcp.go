@@ -157,19 +157,8 @@ func (r *rmcpStage) run(ctx context.Context, targets *Targets, work chan<- item)
 			return nil
 		}
 		// Answered addresses go to stage 2 at once.
-	drain:
-		for {
-			select {
-			case e := <-r.answered:
-				r.mu.Lock()
-				it := item{target: e.target, pong: e.pong}
-				r.mu.Unlock()
-				if !hand(it) {
-					return nil
-				}
-			default:
-				break drain
-			}
+		if !r.drainAnswered(hand) {
+			return nil
 		}
 		now := time.Now()
 		// Addresses whose wait is over: silent ones go to stage 2 now.
@@ -257,10 +246,7 @@ func (r *rmcpStage) run(ctx context.Context, targets *Targets, work chan<- item)
 			return nil
 		case <-timer.C:
 		case e := <-r.answered:
-			r.mu.Lock()
-			it := item{target: e.target, pong: e.pong}
-			r.mu.Unlock()
-			if !hand(it) {
+			if !hand(r.answeredItem(e)) {
 				return nil
 			}
 			if !timer.Stop() {
@@ -273,20 +259,26 @@ func (r *rmcpStage) run(ctx context.Context, targets *Targets, work chan<- item)
 	}
 }
 
-func (r *rmcpStage) drainAnswered(hand func(item) bool) {
+// drainAnswered hands the addresses that answered so far to stage 2. It
+// reports false when hand did not take one (the scan ended).
+func (r *rmcpStage) drainAnswered(hand func(item) bool) bool {
 	for {
 		select {
 		case e := <-r.answered:
-			r.mu.Lock()
-			it := item{target: e.target, pong: e.pong}
-			r.mu.Unlock()
-			if !hand(it) {
-				return
+			if !hand(r.answeredItem(e)) {
+				return false
 			}
 		default:
-			return
+			return true
 		}
 	}
+}
+
+// answeredItem is the stage-2 item of an address that answered.
+func (r *rmcpStage) answeredItem(e *inflight) item {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return item{target: e.target, pong: e.pong}
 }
 
 // receive reads pongs until the socket is closed.

@@ -80,7 +80,9 @@ func TestScanPongMatching(t *testing.T) {
 	var final discovery.Progress
 	opts := discovery.Options{
 		RMCPPort: port, HTTPPort: freePort(t), TLSPort: freePort(t),
-		RMCPRetry: 10 * time.Millisecond, RMCPWait: 200 * time.Millisecond,
+		// The counts below need .1's pong read before the retry is due:
+		// the retry leaves room for a loaded machine.
+		RMCPRetry: 150 * time.Millisecond, RMCPWait: 600 * time.Millisecond,
 		Progress: func(p discovery.Progress) { final = p },
 	}
 	var got []*discovery.Result

@@ -88,41 +88,37 @@ func collectionTargetsCommand(use, short string, f *collectionFlags, minArgs int
 			if err := checkName("NAME", name); err != nil {
 				return err
 			}
-			m, db, err := f.manager(cmd)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			ctx := cmd.Context()
-			var ts []string
-			if len(args) > 1 {
-				pt, err := parseJobTargets(args[1:], cmd.InOrStdin(), f.port, f.maxTargets)
+			return f.run(cmd, func(ctx context.Context, m *durable.Manager) error {
+				var ts []string
+				if len(args) > 1 {
+					pt, err := parseJobTargets(args[1:], cmd.InOrStdin(), f.port, f.maxTargets)
+					if err != nil {
+						return err
+					}
+					ts = pt.Hosts
+					for _, other := range pt.Collections {
+						c, err := m.Collection(ctx, other)
+						if err != nil {
+							return err
+						}
+						ts = append(ts, c.Targets...)
+					}
+				}
+				n, err := do(ctx, m, name, ts)
 				if err != nil {
 					return err
 				}
-				ts = pt.Hosts
-				for _, other := range pt.Collections {
-					c, err := m.Collection(ctx, other)
-					if err != nil {
-						return jobErr(err)
-					}
-					ts = append(ts, c.Targets...)
+				c, err := m.Collection(ctx, name)
+				if err != nil {
+					return err
 				}
-			}
-			n, err := do(ctx, m, name, ts)
-			if err != nil {
-				return jobErr(err)
-			}
-			c, err := m.Collection(ctx, name)
-			if err != nil {
-				return jobErr(err)
-			}
-			msg := map[string]string{
-				"create": fmt.Sprintf("created with %d machines", len(c.Targets)),
-				"add":    fmt.Sprintf("%d machines added, %d in all", n, len(c.Targets)),
-				"remove": fmt.Sprintf("%d machines removed, %d left", n, len(c.Targets)),
-			}[verb]
-			return printCollectionChange(cmd, f.output, collectionChange{Name: name, Action: verb, Machines: n, Count: len(c.Targets), Message: msg})
+				msg := map[string]string{
+					"create": fmt.Sprintf("created with %d machines", len(c.Targets)),
+					"add":    fmt.Sprintf("%d machines added, %d in all", n, len(c.Targets)),
+					"remove": fmt.Sprintf("%d machines removed, %d left", n, len(c.Targets)),
+				}[verb]
+				return printCollectionChange(cmd, f.output, collectionChange{Name: name, Action: verb, Machines: n, Count: len(c.Targets), Message: msg})
+			})
 		},
 	}
 	f.register(cmd)
@@ -149,33 +145,30 @@ func newCollectionListCommand() *cobra.Command {
 			if err := c.validate(cmd); err != nil {
 				return err
 			}
-			m, db, err := c.manager(cmd)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			infos, err := m.Collections(cmd.Context())
-			if err != nil {
-				return jobErr(err)
-			}
-			recs := make([]collectionRecord, 0, len(infos))
-			for _, i := range infos {
-				recs = append(recs, collectionRecord{Name: i.Name, Count: i.Count, CreatedAt: i.CreatedAt.UTC(), UpdatedAt: i.UpdatedAt.UTC()})
-			}
-			w := cmd.OutOrStdout()
-			if c.output == "json" {
-				return writeJSON(w, recs)
-			}
-			if len(recs) == 0 {
-				_, err := fmt.Fprintln(w, "no collections")
-				return err
-			}
-			tw := newTable(w)
-			fmt.Fprintln(tw, "NAME\tMACHINES\tUPDATED")
-			for _, r := range recs {
-				fmt.Fprintf(tw, "%s\t%d\t%s\n", r.Name, r.Count, timeText(&r.UpdatedAt))
-			}
-			return tw.Flush()
+			return c.run(cmd, func(ctx context.Context, m *durable.Manager) error {
+				infos, err := m.Collections(ctx)
+				if err != nil {
+					return err
+				}
+				recs := make([]collectionRecord, 0, len(infos))
+				for _, i := range infos {
+					recs = append(recs, collectionRecord{Name: i.Name, Count: i.Count, CreatedAt: i.CreatedAt.UTC(), UpdatedAt: i.UpdatedAt.UTC()})
+				}
+				w := cmd.OutOrStdout()
+				if c.output == "json" {
+					return writeJSON(w, recs)
+				}
+				if len(recs) == 0 {
+					_, err := fmt.Fprintln(w, "no collections")
+					return err
+				}
+				tw := newTable(w)
+				fmt.Fprintln(tw, "NAME\tMACHINES\tUPDATED")
+				for _, r := range recs {
+					fmt.Fprintf(tw, "%s\t%d\t%s\n", r.Name, r.Count, timeText(&r.UpdatedAt))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	c.register(cmd)
@@ -192,30 +185,27 @@ func newCollectionShowCommand() *cobra.Command {
 			if err := c.validate(cmd); err != nil {
 				return err
 			}
-			m, db, err := c.manager(cmd)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			col, err := m.Collection(cmd.Context(), args[0])
-			if err != nil {
-				return jobErr(err)
-			}
-			ts := col.Targets
-			if ts == nil {
-				ts = []string{}
-			}
-			out := collectionShow{collectionRecord: collectionRecord{Name: col.Name, Count: len(ts), CreatedAt: col.CreatedAt.UTC(),
-				UpdatedAt: col.UpdatedAt.UTC()}, Targets: ts}
-			w := cmd.OutOrStdout()
-			if c.output == "json" {
-				return writeJSON(w, out)
-			}
-			fmt.Fprintf(w, "collection %s: %d machines (updated %s)\n", out.Name, out.Count, timeText(&out.UpdatedAt))
-			for _, t := range ts {
-				fmt.Fprintln(w, t)
-			}
-			return nil
+			return c.run(cmd, func(ctx context.Context, m *durable.Manager) error {
+				col, err := m.Collection(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				ts := col.Targets
+				if ts == nil {
+					ts = []string{}
+				}
+				out := collectionShow{collectionRecord: collectionRecord{Name: col.Name, Count: len(ts), CreatedAt: col.CreatedAt.UTC(),
+					UpdatedAt: col.UpdatedAt.UTC()}, Targets: ts}
+				w := cmd.OutOrStdout()
+				if c.output == "json" {
+					return writeJSON(w, out)
+				}
+				fmt.Fprintf(w, "collection %s: %d machines (updated %s)\n", out.Name, out.Count, timeText(&out.UpdatedAt))
+				for _, t := range ts {
+					fmt.Fprintln(w, t)
+				}
+				return nil
+			})
 		},
 	}
 	c.register(cmd)
@@ -232,20 +222,17 @@ func newCollectionDeleteCommand() *cobra.Command {
 			if err := c.validate(cmd); err != nil {
 				return err
 			}
-			m, db, err := c.manager(cmd)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			col, err := m.Collection(cmd.Context(), args[0])
-			if err != nil {
-				return jobErr(err)
-			}
-			if err := m.DeleteCollection(cmd.Context(), args[0]); err != nil {
-				return jobErr(err)
-			}
-			return printCollectionChange(cmd, c.output, collectionChange{Name: col.Name, Action: "delete", Machines: len(col.Targets),
-				Message: fmt.Sprintf("deleted (%d machines)", len(col.Targets))})
+			return c.run(cmd, func(ctx context.Context, m *durable.Manager) error {
+				col, err := m.Collection(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if err := m.DeleteCollection(ctx, args[0]); err != nil {
+					return err
+				}
+				return printCollectionChange(cmd, c.output, collectionChange{Name: col.Name, Action: "delete", Machines: len(col.Targets),
+					Message: fmt.Sprintf("deleted (%d machines)", len(col.Targets))})
+			})
 		},
 	}
 	c.register(cmd)

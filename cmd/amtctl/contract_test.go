@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -30,19 +28,7 @@ import (
 // stdin, and returns its exit status, stdout and stderr.
 func runCLI(t *testing.T, env []string, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(amtctlBinary(t), args...)
-	cmd.Env = append(cleanEnv(), env...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return code, stdout.String(), stderr.String()
+	return execBinary(t, append(cleanEnv(), env...), strings.NewReader(stdin), args...)
 }
 
 // cleanEnv is the test process's environment without the variables that
@@ -548,11 +534,12 @@ func TestContract(t *testing.T) {
 		{name: "log activity, state others can read", command: "log activity", args: j("log", "activity", "--state", openState), exit: exitFailure,
 			after: func(t *testing.T, _, stderr string) { assert.Contains(t, stderr, "chmod 700 "+openState) }},
 		{name: "refused wake dry run", command: "power", args: j("power", "wake", "--dry-run", "--host", off.HTTPAddr()), env: pw, exit: exitRefused,
-			after: func(t *testing.T, _, stderr string) {
+			after: func(t *testing.T, stdout, stderr string) {
+				assertWakeRefusedOff(t, stdout, stderr)
 				assert.Contains(t, stderr, "while the machine is off", "as wake itself refuses it")
 			}},
 		{name: "refused wake", command: "power", args: j("power", "wake", "--host", off.HTTPAddr()), env: pw, exit: exitRefused,
-			after: func(t *testing.T, _, stderr string) { assert.Contains(t, stderr, "while the machine is off") }},
+			after: assertWakeRefusedOff},
 		{name: "refused dry run", command: "power", args: j("power", "sleep", "--dry-run", "--host", noAgent.HTTPAddr()), env: pw, exit: exitRefused},
 	}
 	cases = append(cases, jobContractCases(t, state)...)
@@ -673,4 +660,16 @@ func putRecord(t *testing.T, state string, rec redirect.RestoreRecord) {
 		return statedb.Open(ctx, filepath.Join(state, statedb.FileName))
 	}}
 	require.NoError(t, j.Put(context.Background(), rec))
+}
+
+// assertWakeRefusedOff checks what a wake of a machine that is off says:
+// what wake needs, and the command that powers the machine on.
+func assertWakeRefusedOff(t *testing.T, stdout, stderr string) {
+	t.Helper()
+	for _, out := range []string{stdout, stderr} {
+		assert.Contains(t, out, "wake is not available while the machine is off")
+		assert.Contains(t, out, "needs the machine on and in OS power saving")
+		assert.Contains(t, out, "`amtctl power on` powers the machine on")
+		assert.NotContains(t, out, "the device offers")
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -112,31 +111,28 @@ func newProfileAddCommand() *cobra.Command {
 					return usageError{fmt.Errorf("client certificate: %w", err)}
 				}
 			}
-			db, err := openStore(cmd, state)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			ctx := cmd.Context()
-			p, err := db.Profile(ctx, args[0])
-			switch {
-			case errors.Is(err, credentials.ErrNotFound):
-				p = credentials.Profile{Name: args[0]}
-			case err != nil:
-				return err
-			}
-			if p.Entries == nil {
-				p.Entries = map[credentials.Technology]credentials.Credential{}
-			}
-			p.Entries[tech] = cred
-			if makeDefault {
-				p.Default = true
-			}
-			if err := db.PutProfile(ctx, p); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "profile %s: %s credential for %s saved\n", p.Name, tech, user)
-			return nil
+			return withStore(cmd, state, func(db *stateStore) error {
+				ctx := cmd.Context()
+				p, err := db.Profile(ctx, args[0])
+				switch {
+				case errors.Is(err, credentials.ErrNotFound):
+					p = credentials.Profile{Name: args[0]}
+				case err != nil:
+					return err
+				}
+				if p.Entries == nil {
+					p.Entries = map[credentials.Technology]credentials.Credential{}
+				}
+				p.Entries[tech] = cred
+				if makeDefault {
+					p.Default = true
+				}
+				if err := db.PutProfile(ctx, p); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "profile %s: %s credential for %s saved\n", p.Name, tech, user)
+				return nil
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -177,42 +173,39 @@ func newProfileListCommand() *cobra.Command {
 		Short: "List profiles (names, default, users; never secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := openStore(cmd, state)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			ps, err := db.Profiles(cmd.Context())
-			if err != nil {
-				return err
-			}
-			recs := make([]profileRecord, 0, len(ps))
-			for _, p := range ps {
-				r := profileRecord{Name: p.Name, Default: p.Default, Users: map[string]string{}}
-				for tech, c := range p.Entries {
-					r.Users[string(tech)] = c.User
+			return withStore(cmd, state, func(db *stateStore) error {
+				ps, err := db.Profiles(cmd.Context())
+				if err != nil {
+					return err
 				}
-				recs = append(recs, r)
-			}
-			w := cmd.OutOrStdout()
-			if output == "json" {
-				return writeJSON(w, recs) // one array; [] when there is none
-			}
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "PROFILE\tDEFAULT\tCREDENTIALS")
-			for _, r := range recs {
-				var techs []string
-				for t, u := range r.Users {
-					techs = append(techs, t+":"+u)
+				recs := make([]profileRecord, 0, len(ps))
+				for _, p := range ps {
+					r := profileRecord{Name: p.Name, Default: p.Default, Users: map[string]string{}}
+					for tech, c := range p.Entries {
+						r.Users[string(tech)] = c.User
+					}
+					recs = append(recs, r)
 				}
-				sort.Strings(techs)
-				def := ""
-				if r.Default {
-					def = "yes"
+				w := cmd.OutOrStdout()
+				if output == "json" {
+					return writeJSON(w, recs) // one array; [] when there is none
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, def, strings.Join(techs, " "))
-			}
-			return tw.Flush()
+				tw := newTable(w)
+				fmt.Fprintln(tw, "PROFILE\tDEFAULT\tCREDENTIALS")
+				for _, r := range recs {
+					var techs []string
+					for t, u := range r.Users {
+						techs = append(techs, t+":"+u)
+					}
+					sort.Strings(techs)
+					def := ""
+					if r.Default {
+						def = "yes"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, def, strings.Join(techs, " "))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	registerStateFlag(cmd.Flags(), &state)
@@ -236,34 +229,30 @@ func newRuntimeListCommand() *cobra.Command {
 		Short: "List, per host, the credentials that last worked (never secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := openStore(cmd, state)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			es, err := db.RuntimeEntries(cmd.Context())
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			if output == "json" {
-				recs := []runtimeRecord{} // one array; [] when there is none
+			return withStore(cmd, state, func(db *stateStore) error {
+				es, err := db.RuntimeEntries(cmd.Context())
+				if err != nil {
+					return err
+				}
+				recs := make([]runtimeRecord, 0, len(es)) // one array; [] when there is none
 				for _, e := range es {
 					recs = append(recs, runtimeRecord{Host: e.Host, Profile: e.Profile, Origin: e.Origin.String(), User: e.Credential.User, LearnedAt: e.LearnedAt, Stale: e.Stale})
 				}
-				return writeJSON(w, recs)
-			}
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "HOST\tPROFILE\tUSER\tLEARNED\tSTALE")
-			for _, e := range es {
-				r := runtimeRecord{Host: e.Host, Profile: e.Profile, Origin: e.Origin.String(), User: e.Credential.User, LearnedAt: e.LearnedAt, Stale: e.Stale}
-				stale := ""
-				if r.Stale {
-					stale = "stale"
+				w := cmd.OutOrStdout()
+				if output == "json" {
+					return writeJSON(w, recs)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Host, r.Profile, r.User, r.LearnedAt.Format(time.RFC3339), stale)
-			}
-			return tw.Flush()
+				tw := newTable(w)
+				fmt.Fprintln(tw, "HOST\tPROFILE\tUSER\tLEARNED\tSTALE")
+				for _, r := range recs {
+					stale := ""
+					if r.Stale {
+						stale = "stale"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Host, r.Profile, r.User, r.LearnedAt.Format(time.RFC3339), stale)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	registerStateFlag(cmd.Flags(), &state)
@@ -349,7 +338,7 @@ func newGuardListCommand() *cobra.Command {
 					return writeJSON(w, out)
 				}
 				fmt.Fprintf(w, "%s\n", strings.ToUpper(b.String()[:1])+b.String()[1:])
-				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				tw := newTable(w)
 				fmt.Fprintln(tw, "HOST\tFAILED\tPENDING\tBUDGET\tLAST\tFREES AT\tCLEAR AT")
 				for _, r := range recs {
 					g := newGuardRecord(r, b)

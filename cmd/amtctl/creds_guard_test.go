@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -58,19 +56,7 @@ func amtctlBinary(t *testing.T) string {
 // in state, and returns its exit status, standard output and standard error.
 func process(t *testing.T, state string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(amtctlBinary(t), args...)
-	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		code = exitErr.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return code, stdout.String(), stderr.String()
+	return execBinary(t, append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state), nil, args...)
 }
 
 // guardList returns creds guard list -o json, by host.
@@ -238,18 +224,7 @@ func TestDiscoverInventoryTypoLocksNobody(t *testing.T) {
 // processIn is process with standard input.
 func processIn(t *testing.T, state, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(amtctlBinary(t), args...)
-	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		return exitErr.ExitCode(), stdout.String(), stderr.String()
-	}
-	require.NoError(t, err)
-	return 0, stdout.String(), stderr.String()
+	return execBinary(t, append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state), strings.NewReader(stdin), args...)
 }
 
 // powerChanges is the number of power changes the device accepted.

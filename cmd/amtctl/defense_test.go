@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -187,29 +185,10 @@ func TestDefenseApplyAndCheckPolicyFile(t *testing.T) {
 // TestDefenseBinary runs the real amtctl: a refusal exits 10 with nothing
 // sent, then a ping-only policy is applied and removed.
 func TestDefenseBinary(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go is not on PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "amtctl")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	out, err := exec.Command(goTool, append(args, ".")...).CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	amtctlBinary(t)
 	_, dev := newSim(t, amtsim.Options{TLSPort: -1, SystemDefense: &amtsim.SystemDefenseOptions{MaxFilters: 4}})
 	run := func(args ...string) (int, string, string) {
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command(bin, append(args, "--host", dev.HTTPAddr())...)
-		cmd.Env = append(os.Environ(), "AMT_PASSWORD="+password)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		if exitErr, ok := err.(*exec.ExitError); ok {
-			return exitErr.ExitCode(), stdout.String(), stderr.String()
-		}
-		require.NoError(t, err)
-		return 0, stdout.String(), stderr.String()
+		return execBinary(t, append(os.Environ(), "AMT_PASSWORD="+password), nil, append(args, "--host", dev.HTTPAddr())...)
 	}
 	code, _, stderr := run("defense", "quarantine", "--allow", "10.0.0.10:443", "--no-timeout")
 	assert.Equal(t, exitRefused, code, stderr)

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -145,34 +142,12 @@ func TestTimeSet(t *testing.T) {
 // and the exit status of a wrong password.
 func TestHWLogTimeBinary(t *testing.T) {
 	t.Parallel()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go is not on PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "amtctl")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command(goTool, append(args, ".")...)
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	amtctlBinary(t)
 	_, dev := newSim(t, amtsim.Options{RMCPPort: -1})
 	dev.SetClockOffset(time.Hour)
 
 	runBin := func(args ...string) (int, string, string) {
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "AMT_PASSWORD=")
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else {
-			require.NoError(t, err)
-		}
-		return code, stdout.String(), stderr.String()
+		return execBinary(t, append(os.Environ(), "AMT_PASSWORD="), nil, args...)
 	}
 	code, out2, errOut := runBin("hw", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
 	require.Equal(t, 0, code, errOut)

@@ -4,6 +4,7 @@ package main
 // steering the jobs of the state database (no device I/O).
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,6 +15,20 @@ import (
 	"github.com/amtkit/amtkit/amt/fleet"
 	"github.com/amtkit/amtkit/amt/fleet/durable"
 )
+
+// run opens the state database's job manager, runs fn with it and closes
+// the database: the body of every job and collection command that reads or
+// steers the jobs (as deviceFlags.run is of a device command). fn's
+// refusals by the durable layer become usage errors (jobErr). The flags are
+// validated before, by the caller.
+func (c *jobCommon) run(cmd *cobra.Command, fn func(ctx context.Context, m *durable.Manager) error) error {
+	m, db, err := c.manager(cmd)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return jobErr(fn(cmd.Context(), m))
+}
 
 func newJobListCommand() *cobra.Command {
 	var (
@@ -39,34 +54,31 @@ func newJobListCommand() *cobra.Command {
 				}
 			}
 			f.Limit = limit
-			m, db, err := c.manager(cmd)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			jobs, err := m.List(cmd.Context(), f)
-			if err != nil {
-				return jobErr(err)
-			}
-			recs := make([]jobRecord, 0, len(jobs))
-			for _, j := range jobs {
-				recs = append(recs, newJobRecord(j))
-			}
-			w := cmd.OutOrStdout()
-			if c.output == "json" {
-				return writeJSON(w, recs)
-			}
-			if len(recs) == 0 {
-				_, err := fmt.Fprintln(w, "no jobs")
-				return err
-			}
-			tw := newTable(w)
-			fmt.Fprintln(tw, "JOB\tTASK\tSTATE\tDONE\tCREATED\tACTOR\tOUTCOMES")
-			for _, r := range recs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.Job, r.Action, r.State, r.Done, r.Total,
-					timeText(&r.CreatedAt), r.Actor, countsLine(r.Counts))
-			}
-			return tw.Flush()
+			return c.run(cmd, func(ctx context.Context, m *durable.Manager) error {
+				jobs, err := m.List(ctx, f)
+				if err != nil {
+					return err
+				}
+				recs := make([]jobRecord, 0, len(jobs))
+				for _, j := range jobs {
+					recs = append(recs, newJobRecord(j))
+				}
+				w := cmd.OutOrStdout()
+				if c.output == "json" {
+					return writeJSON(w, recs)
+				}
+				if len(recs) == 0 {
+					_, err := fmt.Fprintln(w, "no jobs")
+					return err
+				}
+				tw := newTable(w)
+				fmt.Fprintln(tw, "JOB\tTASK\tSTATE\tDONE\tCREATED\tACTOR\tOUTCOMES")
+				for _, r := range recs {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.Job, r.Action, r.State, r.Done, r.Total,
+						timeText(&r.CreatedAt), r.Actor, countsLine(r.Counts))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	c.register(cmd)
@@ -113,69 +125,66 @@ func newJobStatusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, db, err := c.manager(cmd)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			st, err := m.Status(cmd.Context(), id)
-			if err != nil {
-				return jobErr(err)
-			}
-			out := jobStatus{jobRecord: newJobRecord(st.Job), Machines: map[string]int{}, Running: []jobRunning{},
-				Holders: []jobHolder{}, LastCleanup: utcp(st.LastCleanup)}
-			for _, r := range st.Running {
-				out.Running = append(out.Running, jobRunning{Host: r.Host, Worker: r.Worker, Since: r.Since.UTC()})
-			}
-			for _, s := range []durable.MachineState{durable.MachinePending, durable.MachineRunning, durable.MachineDone} {
-				out.Machines[string(s)] = st.Machines[s]
-			}
-			for _, h := range st.Holders {
-				hosts := h.Hosts
-				if hosts == nil {
-					hosts = []string{}
+			return c.run(cmd, func(ctx context.Context, m *durable.Manager) error {
+				st, err := m.Status(ctx, id)
+				if err != nil {
+					return err
 				}
-				out.Holders = append(out.Holders, jobHolder{Worker: h.Worker, Since: h.Since.UTC(), Hosts: hosts})
-			}
-			w := cmd.OutOrStdout()
-			if c.output == "json" {
-				return writeJSON(w, out)
-			}
-			tw := newTable(w)
-			fmt.Fprintf(tw, "Job\t%d\n", out.Job)
-			fmt.Fprintf(tw, "Task\t%s\n", out.Action)
-			fmt.Fprintf(tw, "State\t%s\n", out.State)
-			fmt.Fprintf(tw, "Created\t%s by %s\n", timeText(&out.CreatedAt), out.Actor)
-			fmt.Fprintf(tw, "Starts\t%s\n", timeText(&out.StartAt))
-			if out.ExpireAt != nil {
-				fmt.Fprintf(tw, "Expires\t%s\n", timeText(out.ExpireAt))
-			}
-			if out.ContinuedAt != nil {
-				fmt.Fprintf(tw, "Continued\t%s\n", timeText(out.ContinuedAt))
-			}
-			if out.FinishedAt != nil {
-				fmt.Fprintf(tw, "Finished\t%s\n", timeText(out.FinishedAt))
-			}
-			fmt.Fprintf(tw, "Machines\t%d: %d pending, %d running, %d done\n", out.Total, out.Machines["pending"], out.Machines["running"], out.Machines["done"])
-			fmt.Fprintf(tw, "Outcomes\t%s\n", countsLine(out.Counts))
-			fmt.Fprintf(tw, "Connection\t%s\n", connectionText(out.Connection))
-			for _, h := range out.Holders {
-				fmt.Fprintf(tw, "Worker %s\tworking %d since %s\n", h.Worker, len(h.Hosts), timeText(&h.Since))
-			}
-			const shown = 50
-			for i, r := range out.Running {
-				if i == shown {
-					fmt.Fprintf(tw, "\t... and %d more (--output json lists them all)\n", len(out.Running)-shown)
-					break
+				out := jobStatus{jobRecord: newJobRecord(st.Job), Machines: map[string]int{}, Running: []jobRunning{},
+					Holders: []jobHolder{}, LastCleanup: utcp(st.LastCleanup)}
+				for _, r := range st.Running {
+					out.Running = append(out.Running, jobRunning{Host: r.Host, Worker: r.Worker, Since: r.Since.UTC()})
 				}
-				fmt.Fprintf(tw, "Running %s\ton %s since %s\n", r.Host, r.Worker, timeText(&r.Since))
-			}
-			last := "never"
-			if out.LastCleanup != nil {
-				last = timeText(out.LastCleanup)
-			}
-			fmt.Fprintf(tw, "Last clean-up\t%s\n", last)
-			return tw.Flush()
+				for _, s := range []durable.MachineState{durable.MachinePending, durable.MachineRunning, durable.MachineDone} {
+					out.Machines[string(s)] = st.Machines[s]
+				}
+				for _, h := range st.Holders {
+					hosts := h.Hosts
+					if hosts == nil {
+						hosts = []string{}
+					}
+					out.Holders = append(out.Holders, jobHolder{Worker: h.Worker, Since: h.Since.UTC(), Hosts: hosts})
+				}
+				w := cmd.OutOrStdout()
+				if c.output == "json" {
+					return writeJSON(w, out)
+				}
+				tw := newTable(w)
+				fmt.Fprintf(tw, "Job\t%d\n", out.Job)
+				fmt.Fprintf(tw, "Task\t%s\n", out.Action)
+				fmt.Fprintf(tw, "State\t%s\n", out.State)
+				fmt.Fprintf(tw, "Created\t%s by %s\n", timeText(&out.CreatedAt), out.Actor)
+				fmt.Fprintf(tw, "Starts\t%s\n", timeText(&out.StartAt))
+				if out.ExpireAt != nil {
+					fmt.Fprintf(tw, "Expires\t%s\n", timeText(out.ExpireAt))
+				}
+				if out.ContinuedAt != nil {
+					fmt.Fprintf(tw, "Continued\t%s\n", timeText(out.ContinuedAt))
+				}
+				if out.FinishedAt != nil {
+					fmt.Fprintf(tw, "Finished\t%s\n", timeText(out.FinishedAt))
+				}
+				fmt.Fprintf(tw, "Machines\t%d: %d pending, %d running, %d done\n", out.Total, out.Machines["pending"], out.Machines["running"], out.Machines["done"])
+				fmt.Fprintf(tw, "Outcomes\t%s\n", countsLine(out.Counts))
+				fmt.Fprintf(tw, "Connection\t%s\n", connectionText(out.Connection))
+				for _, h := range out.Holders {
+					fmt.Fprintf(tw, "Worker %s\tworking %d since %s\n", h.Worker, len(h.Hosts), timeText(&h.Since))
+				}
+				const shown = 50
+				for i, r := range out.Running {
+					if i == shown {
+						fmt.Fprintf(tw, "\t... and %d more (--output json lists them all)\n", len(out.Running)-shown)
+						break
+					}
+					fmt.Fprintf(tw, "Running %s\ton %s since %s\n", r.Host, r.Worker, timeText(&r.Since))
+				}
+				last := "never"
+				if out.LastCleanup != nil {
+					last = timeText(out.LastCleanup)
+				}
+				fmt.Fprintf(tw, "Last clean-up\t%s\n", last)
+				return tw.Flush()
+			})
 		},
 	}
 	c.register(cmd)
@@ -208,12 +217,9 @@ func newJobReportCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, db, err := c.manager(cmd)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			return printJobReport(cmd, m, id, outs, c.output)
+			return c.run(cmd, func(ctx context.Context, m *durable.Manager) error {
+				return printJobReport(cmd, m, id, outs, c.output)
+			})
 		},
 	}
 	c.register(cmd, "table", "json", "csv")
@@ -277,25 +283,22 @@ func jobSteer(use, short, long string, extra func(*cobra.Command), do func(cmd *
 			if err != nil {
 				return err
 			}
-			m, db, err := c.manager(cmd)
-			if err != nil {
+			return c.run(cmd, func(ctx context.Context, m *durable.Manager) error {
+				n, msg, err := do(cmd, m, id)
+				if err != nil {
+					return err
+				}
+				j, err := m.Job(ctx, id)
+				if err != nil {
+					return err
+				}
+				out := jobChange{Job: int64(id), Action: strings.Fields(use)[0], State: string(j.State), Machines: n, Message: msg}
+				if c.output == "json" {
+					return writeJSON(cmd.OutOrStdout(), out)
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "job %d: %s (now %s)\n", id, msg, j.State)
 				return err
-			}
-			defer db.Close()
-			n, msg, err := do(cmd, m, id)
-			if err != nil {
-				return jobErr(err)
-			}
-			j, err := m.Job(cmd.Context(), id)
-			if err != nil {
-				return jobErr(err)
-			}
-			out := jobChange{Job: int64(id), Action: strings.Fields(use)[0], State: string(j.State), Machines: n, Message: msg}
-			if c.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), out)
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "job %d: %s (now %s)\n", id, msg, j.State)
-			return err
+			})
 		},
 	}
 	c.register(cmd)
@@ -378,20 +381,17 @@ func newJobPurgeCommand() *cobra.Command {
 			if err != nil || d < 0 {
 				return usageError{fmt.Errorf("--older-than %q: give a duration such as 720h or 30d", olderThan)}
 			}
-			m, db, err := c.manager(cmd)
-			if err != nil {
+			return c.run(cmd, func(ctx context.Context, m *durable.Manager) error {
+				res, err := m.Purge(ctx, d)
+				if err != nil {
+					return err
+				}
+				if c.output == "json" {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"jobs": res.Jobs, "machines": res.Machines, "older_than_s": d.Seconds()})
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "purged %d jobs (%d machines) that ended more than %s ago\n", res.Jobs, res.Machines, formatDuration(d))
 				return err
-			}
-			defer db.Close()
-			res, err := m.Purge(cmd.Context(), d)
-			if err != nil {
-				return jobErr(err)
-			}
-			if c.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"jobs": res.Jobs, "machines": res.Machines, "older_than_s": d.Seconds()})
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "purged %d jobs (%d machines) that ended more than %s ago\n", res.Jobs, res.Machines, formatDuration(d))
-			return err
+			})
 		},
 	}
 	c.register(cmd)

@@ -358,18 +358,7 @@ func TestDemo(t *testing.T) {
 // real process for a wrong password.
 func TestBinaryExitStatus(t *testing.T) {
 	t.Parallel()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go is not on PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "amtctl")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command(goTool, append(args, ".")...)
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := amtctlBinary(t)
 	_, dev := newSim(t, amtsim.Options{})
 
 	var stdout, stderr bytes.Buffer
@@ -377,7 +366,7 @@ func TestBinaryExitStatus(t *testing.T) {
 	cmd := exec.Command(bin, "info", "--host", dev.HTTPAddr(), "--password", "wrong")
 	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	var exitErr *exec.ExitError
 	require.ErrorAs(t, err, &exitErr)
 	assert.Equal(t, exitAuthFailed, exitErr.ExitCode(), stderr.String())
@@ -387,7 +376,7 @@ func TestBinaryExitStatus(t *testing.T) {
 
 	cmd = exec.Command(bin, "info", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
 	cmd.Env = append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state)
-	out, err = cmd.Output()
+	out, err := cmd.Output()
 	require.NoError(t, err)
 	assert.Equal(t, "11.8.50", decodeInfo(t, string(out))["amt_version"])
 }

@@ -89,13 +89,14 @@ func writeJSONError(w io.Writer, host string, err error, code int) error {
 // sdkWords are the words of the SDK's errors that mean nothing to an
 // operator, and what the command line says instead: the credential of a
 // run is the one --user/--password (or AMT_PASSWORD) gave, a context that
-// ended is a timeout or an interruption.
+// ended is a timeout or an interruption, an action is a command.
 var sdkWords = strings.NewReplacer(
 	": task: ", ": --user/--password: ",
 	"credentials task ", "credentials --user/--password ",
 	"context deadline exceeded", "timed out",
 	"context canceled", "interrupted",
 	"context ended", "interrupted",
+	"; the on action powers the machine on", "; `amtctl power on` powers the machine on",
 )
 
 // userMessage is the message of err as amtctl prints it.

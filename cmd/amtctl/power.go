@@ -244,7 +244,7 @@ func powerDryRun(cmd *cobra.Command, c *amt.Client, format, verb string) error {
 			return &power.UnsupportedError{What: []string{"OS power saving (IPS_PowerManagementService)"}}
 		}
 		if st.State != power.StateOn {
-			return &power.NotAvailableError{Action: power.On, State: st.State, Available: st.Available}
+			return &power.WakeNotAvailableError{State: st.State, Available: st.Available}
 		}
 		if st.OSPowerSaving == power.OSFullPower {
 			return dryRun(cmd, format, c.Host(), "wake", "the OS is at full power already: wake would send nothing")

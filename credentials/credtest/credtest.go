@@ -74,7 +74,7 @@ func RunStoreTests(t *testing.T, e Engine) {
 		require.NoError(t, err)
 		assert.Empty(t, ps)
 
-		certPEM, keyPEM := selfSigned(t)
+		certPEM, keyPEM := SelfSigned(t)
 		corp := credentials.Profile{Name: "corp", Default: true, Entries: map[credentials.Technology]credentials.Credential{
 			credentials.AMT:  {User: "admin", Password: "corp-pw", ClientCertPEM: certPEM, ClientKeyPEM: keyPEM},
 			credentials.SNMP: {User: "public", Password: "community"},
@@ -261,7 +261,9 @@ func amtProfile(name, user, password string, def bool) credentials.Profile {
 	}}
 }
 
-func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+// SelfSigned returns a PEM client certificate and its key, for tests of
+// credentials that log in with mutual TLS.
+func SelfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)

@@ -42,7 +42,9 @@
 // the retries left, when the last attempt started, the worker, a one-line
 // message and, for reads, the data (power status: the keys of `amtctl power
 // status --output json`; os_power_saving is null, reading it would cost a
-// second request per machine).
+// second request per machine; hardware: HardwareRecord, the object of
+// `amtctl hw --output json`; System Defense status: DefenseStatusRecord,
+// that of `amtctl defense status --output json`).
 //
 // # Retries, expiry, cancellation
 //
@@ -111,14 +113,17 @@
 // change, so a change's "before" has os_power_saving null. The power
 // changes and Boot run this way; the other changes (clock, System
 // Defense, IDE-R, wake) log in through amt.Client.Authorize, one read
-// more.
+// more; so does any task that wakes the machine first, the wake and the
+// action one operation under Authorize, so that a candidate denied either
+// (a read-only account) gives way to the next.
 //
 // Machines over plain HTTP share one transport (HTTP/1.1 on the calling
 // goroutine, without net/http's three goroutines per connection, keeping
 // at most one idle connection per device and closing a machine's
 // connections when its work ends) and one envelope cache. Client options
-// that carry TLS settings, and https targets, give each machine a
-// net/http transport of its own (TLS settings are per transport).
+// that carry TLS settings (amt.WithTLS alone included), and https
+// targets, give each machine a net/http transport of its own (TLS
+// settings are per transport).
 //
 // # Activity log and hooks
 //

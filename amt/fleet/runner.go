@@ -83,10 +83,18 @@ func NewRunner(task Task, opts Options) (*Runner, error) {
 	conns := newHTTP1()
 	shared := amt.WithHTTPClient(&http.Client{Transport: conns})
 	probe := append(append([]amt.Option{shared}, r.base...), opts.ClientOptions...)
-	if _, err := amt.New("127.0.0.1", probe...); err == nil {
+	// WithTLS alone (the system roots) selects TLS without a setting
+	// that the shared plain-HTTP transport refuses: its clients get a
+	// transport of their own too.
+	c, err := amt.New("127.0.0.1", probe...)
+	switch {
+	case err == nil && !strings.HasPrefix(c.WSMan().Endpoint(), "https:"):
 		r.conns, r.shared = conns, shared
-	} else if _, err := amt.New("127.0.0.1", append(r.base, opts.ClientOptions...)...); err != nil {
-		return nil, fmt.Errorf("fleet: client options: %w", err)
+	case err == nil:
+	default:
+		if _, err := amt.New("127.0.0.1", append(r.base, opts.ClientOptions...)...); err != nil {
+			return nil, fmt.Errorf("fleet: client options: %w", err)
+		}
 	}
 	return r, nil
 }
@@ -479,13 +487,13 @@ func (r *Runner) readOn(ctx context.Context, c *amt.Client) (json.RawMessage, er
 		if err != nil {
 			return nil, err
 		}
-		return marshal(hw)
+		return marshal(NewHardwareRecord(hw))
 	case DefenseStatus:
 		st, err := c.Defense.Status(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return marshal(st)
+		return marshal(NewDefenseStatusRecord(c.Host(), st))
 	}
 	return nil, fmt.Errorf("fleet: %s is not a read", r.task.Action)
 }
@@ -506,30 +514,36 @@ func (r *Runner) change(ctx context.Context, m *machineRun) (json.RawMessage, st
 		}
 		return ""
 	}
-	if r.task.Wake != NoWake {
-		if err := r.wake(ctx, c); err != nil {
-			return nil, profile(), err
-		}
-	}
-	if !r.task.Action.Changes() {
-		data, err := r.readOn(ctx, c)
-		return data, profile(), err
-	}
 	var (
 		data  json.RawMessage
 		opErr error
 	)
+	// The wake, then the action: one operation, so that under Authorize a
+	// candidate the device denies either (a read-only account) gives way
+	// to the next without a failed login, as for every change. Authorize
+	// runs it under the attempt's context (its per-login timeout bounds
+	// the login only), so a wait for the machine or an IDE-R boot that
+	// serves for minutes is not cut short.
 	op := func(ctx context.Context) error {
-		d, err := r.changeOn(ctx, c)
+		if r.task.Wake != NoWake {
+			if err := r.wake(ctx, c); err != nil {
+				data, opErr = nil, err
+				return err
+			}
+		}
+		var (
+			d   json.RawMessage
+			err error
+		)
+		if r.task.Action.Changes() {
+			d, err = r.changeOn(ctx, c)
+		} else {
+			d, err = r.readOn(ctx, c)
+		}
 		data, opErr = d, err
 		return err
 	}
-	if r.task.Action == IDERBoot || r.task.Wake != NoWake {
-		// Long operations run outside the credential resolution (whose
-		// attempts have their own timeout); the client logs in on its
-		// first request.
-		err = op(ctx)
-	} else if r.opts.Credentials != nil && r.task.Action.readsStateFirst() {
+	if r.opts.Credentials != nil && r.task.Wake == NoWake && r.task.Action.readsStateFirst() {
 		// The change's own first request, the read of the power state
 		// it decides on, is the login: each candidate runs the change
 		// on a client of its own, an authentication failure moves on to
@@ -538,14 +552,15 @@ func (r *Runner) change(ctx context.Context, m *machineRun) (json.RawMessage, st
 		// account) moves on without a failed login, as Authorize does,
 		// but without Authorize's login read.
 		return r.changeOnTrial(ctx, m)
-	} else {
-		err = c.Authorize(ctx, op)
-		if err != nil && opErr != nil {
-			// The operation's own error: a resolution that ended with the
-			// attempt's deadline reports the deadline and not, say, the
-			// lost answer of a change that was sent.
-			err = opErr
-		}
+	}
+	err = c.Authorize(ctx, op)
+	if err != nil && opErr != nil && !errors.Is(err, amt.ErrLockedOut) {
+		// The operation's own error: a resolution that ended with the
+		// attempt's deadline reports the deadline and not, say, the
+		// lost answer of a change that was sent. A resolution the
+		// lockout guard ended (the next candidate was not tried) stays
+		// LockedOut.
+		err = opErr
 	}
 	return data, profile(), err
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/amtkit/amtkit/amt/fleet"
 	"github.com/amtkit/amtkit/defense"
 )
 
@@ -40,72 +41,12 @@ func interfaceNames(is []defense.Interface) []string {
 	return out
 }
 
-// filterJSON is a filter with its match fields (null when unset).
-type filterJSON struct {
-	ID             *string `json:"id"`
-	Name           string  `json:"name"`
-	Type           string  `json:"type"`
-	Direction      string  `json:"direction"`
-	Action         string  `json:"action"`
-	RatePPS        *uint32 `json:"rate_pps"`
-	Statistics     bool    `json:"statistics"`
-	IPVersion      *int    `json:"ip_version"`
-	Src            *string `json:"src"`
-	Dst            *string `json:"dst"`
-	Protocol       *string `json:"protocol"`
-	SrcPorts       *string `json:"src_ports"`
-	DstPorts       *string `json:"dst_ports"`
-	DSCP           []uint8 `json:"dscp"`
-	FlowLabel      *uint32 `json:"flow_label"`
-	EtherType      *uint16 `json:"ether_type"`
-	SrcMAC         *string `json:"src_mac"`
-	DstMAC         *string `json:"dst_mac"`
-	Priority       *uint8  `json:"priority"`
-	VLAN           *uint16 `json:"vlan"`
-	MatchedPackets *uint64 `json:"matched_packets"`
-}
+// filterJSON is a filter with its match fields (null when unset), as
+// defense status and fleet jobs' System Defense status print it.
+type filterJSON = fleet.DefenseFilterRecord
 
 func filterToJSON(id string, f defense.Filter, matched *uint64) filterJSON {
-	j := filterJSON{ID: nullString(id), Name: f.Name, Type: f.Kind.String(), Direction: f.Direction.String(), Action: f.Action.String(),
-		Statistics: f.Statistics, DSCP: f.DSCP, FlowLabel: f.FlowLabel, Priority: f.Priority, VLAN: f.VLAN, MatchedPackets: matched}
-	if f.Action == defense.RateLimit {
-		r := f.RatePPS
-		j.RatePPS = &r
-	}
-	if f.Kind == defense.Ethernet {
-		et := f.EtherType
-		j.EtherType = &et
-		if !f.SrcMAC.IsZero() {
-			j.SrcMAC = nullString(f.SrcMAC.String())
-		}
-		if !f.DstMAC.IsZero() {
-			j.DstMAC = nullString(f.DstMAC.String())
-		}
-	} else {
-		if f.IPVersion != 0 {
-			v := f.IPVersion
-			j.IPVersion = &v
-		}
-		if !f.Src.IsZero() {
-			j.Src = nullString(f.Src.String())
-		}
-		if !f.Dst.IsZero() {
-			j.Dst = nullString(f.Dst.String())
-		}
-		if f.Protocol != defense.ProtoAny {
-			j.Protocol = nullString(f.Protocol.String())
-		}
-		if f.SrcPorts != nil {
-			j.SrcPorts = nullString(f.SrcPorts.String())
-		}
-		if f.DstPorts != nil {
-			j.DstPorts = nullString(f.DstPorts.String())
-		}
-	}
-	if j.DSCP == nil {
-		j.DSCP = []uint8{}
-	}
-	return j
+	return fleet.NewDefenseFilterRecord(id, f, matched)
 }
 
 func policyJSON(p *defense.Policy) map[string]any {
@@ -222,31 +163,8 @@ func policyInfoJSON(p *defense.PolicyInfo) map[string]any {
 
 func printDefenseStatus(w io.Writer, format, host string, st *defense.Status) error {
 	if format == "json" {
-		ifs := make([]map[string]any, 0, len(st.Interfaces))
-		for _, is := range st.Interfaces {
-			enabled := make([]map[string]any, 0, len(is.Enabled))
-			for i := range is.Enabled {
-				enabled = append(enabled, policyInfoJSON(&is.Enabled[i]))
-			}
-			var remaining *int64
-			if is.TimeoutRemaining != nil {
-				s := int64(is.TimeoutRemaining.Seconds())
-				remaining = &s
-			}
-			filters := make([]filterJSON, 0, len(is.Filters))
-			for _, f := range is.Filters {
-				filters = append(filters, filterToJSON(f.ID, f.Filter, f.MatchedPackets))
-			}
-			var active any
-			if is.Active != nil {
-				active = policyInfoJSON(is.Active)
-			}
-			ifs = append(ifs, map[string]any{
-				"interface": is.Interface.String(), "active_policy": active, "enabled_policies": enabled,
-				"timeout_remaining_s": remaining, "anti_spoofing": is.AntiSpoofing, "filters": filters,
-			})
-		}
-		return writeJSON(w, map[string]any{"host": host, "mode": st.Mode.String(), "interfaces": ifs})
+		// The record a fleet job's defense-status task keeps per machine.
+		return writeJSON(w, fleet.NewDefenseStatusRecord(host, st))
 	}
 	fmt.Fprintf(w, "%s: %s\n", host, strings.ToUpper(st.Mode.String()))
 	for _, is := range st.Interfaces {

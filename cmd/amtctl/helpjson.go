@@ -154,19 +154,28 @@ job run --output json: one object per machine as it finishes, then the summary
   cancelled. data is the task's reading: power-status has the keys of power
   status without host (power_state number, power_state_name string, ...);
   changes have "sent" bool, "power_action" string|null, "before" object|null;
-  inventory the keys of info; null when the task reads nothing or failed.
+  inventory the keys of info; hardware the object of hw and defense-status
+  the object of defense status (host included); null when the task reads
+  nothing or failed.
   exit: 0 every machine succeeded, 13 incomplete (some did not), 14 paused
   (the canary succeeded; amtctl job continue ID).
 job run --detach and job list's elements (job list: one array):
   {"job" number, "action", "state" ("scheduled"|"running"|"paused"|"cancelled"|
    "finished"), "actor", "profile" string|null (null: the default profile),
    "created_at", "start_at", "expire_at" string|null, "continued_at"
-   string|null, "finished_at" string|null, "total", "done", "counts"}.
+   string|null, "finished_at" string|null, "total", "done", "counts",
+   "connection" {"tls" bool, "ca_certificates" [{"subject", "sha256"}],
+   "pinned_sha256" [string], "legacy_tls" bool, "insecure_skip_verify" bool,
+   "redirect_port" number|null}} (connection: how the workers connect, as
+   job run's --tls, --ca, --pin, --legacy-tls, --insecure-skip-verify and
+   --redirect-port set it; the CA certificates are named, never a secret).
 job run --dry-run: {"job": null, "action", "dry_run": true, "targets"
   [string], "collections" [string], "total", "canary", "batch_size",
   "batch_interval" string, "batches", "would_send" [request]}.
 job status: the job object plus "machines" {"pending","running","done"},
-  "holders" [{"worker", "since", "hosts" [string]}], "last_cleanup" string|null.
+  "running" [{"host", "worker", "since"}] (each machine a worker is working
+  now), "holders" [{"worker", "since", "hosts" [string]}] (running by worker),
+  "last_cleanup" string|null.
 job report: one array of machine objects (csv: the same columns without data).
 job cancel|continue|retry: {"job", "action", "state" (now), "machines"
   (cancelled, to go, retried), "message"}.

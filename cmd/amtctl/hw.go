@@ -6,11 +6,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/amtkit/amtkit/amt"
+	"github.com/amtkit/amtkit/amt/fleet"
 )
 
 func newHWCommand() *cobra.Command {
@@ -33,112 +33,12 @@ func newHWCommand() *cobra.Command {
 	return cmd
 }
 
-// hwRecord is the JSON form of hw: one object per host. Every key is
-// present; unknown values are null, absent parts empty lists or null.
-type hwRecord struct {
-	Host       string          `json:"host"`
-	Chassis    *packageRecord  `json:"chassis"`
-	Baseboard  *packageRecord  `json:"baseboard"`
-	BIOS       *biosRecord     `json:"bios"`
-	Processors []cpuRecord     `json:"processors"`
-	Memory     []memoryRecord  `json:"memory"`
-	Storage    []storageRecord `json:"storage"`
-	Batteries  []batteryRecord `json:"batteries"`
-}
+// hwRecord is the JSON form of hw: one object per host, the same record a
+// fleet job's hardware task keeps per machine. Every key is present;
+// unknown values are null, absent parts empty lists or null.
+type hwRecord = fleet.HardwareRecord
 
-type packageRecord struct {
-	Manufacturer *string `json:"manufacturer"`
-	Model        *string `json:"model"`
-	SerialNumber *string `json:"serial_number"`
-	Version      *string `json:"version"`
-	AssetTag     *string `json:"asset_tag"`
-}
-
-type biosRecord struct {
-	Vendor      *string `json:"vendor"`
-	Version     *string `json:"version"`
-	ReleaseDate *string `json:"release_date"` // YYYY-MM-DD
-}
-
-type cpuRecord struct {
-	DeviceID        string  `json:"device_id"`
-	Manufacturer    *string `json:"manufacturer"`
-	Model           *string `json:"model"`
-	CurrentClockMHz *int    `json:"current_clock_mhz"`
-	MaxClockMHz     *int    `json:"max_clock_mhz"`
-	Family          *int    `json:"family"`
-	Stepping        *string `json:"stepping"`
-	Status          *int    `json:"status"`
-}
-
-type memoryRecord struct {
-	Slot         *string `json:"slot"`
-	SizeBytes    *uint64 `json:"size_bytes"`
-	SpeedMHz     *int    `json:"speed_mhz"`
-	Manufacturer *string `json:"manufacturer"`
-	PartNumber   *string `json:"part_number"`
-	SerialNumber *string `json:"serial_number"`
-	MemoryType   *int    `json:"memory_type"`
-	FormFactor   *int    `json:"form_factor"`
-}
-
-type storageRecord struct {
-	DeviceID       string  `json:"device_id"`
-	MaxMediaSizeKB *uint64 `json:"max_media_size_kb"`
-	Capabilities   []int   `json:"capabilities"`
-}
-
-type batteryRecord struct {
-	DeviceID              string `json:"device_id"`
-	ChargePercent         *int   `json:"charge_percent"`
-	DesignCapacityMWh     *int   `json:"design_capacity_mwh"`
-	FullChargeCapacityMWh *int   `json:"full_charge_capacity_mwh"`
-	DesignVoltageMV       *int   `json:"design_voltage_mv"`
-	BatteryStatus         *int   `json:"battery_status"`
-	Chemistry             *int   `json:"chemistry"`
-}
-
-func newPackageRecord(p *amt.PhysicalPackage) *packageRecord {
-	if p == nil {
-		return nil
-	}
-	return &packageRecord{str(p.Manufacturer), str(p.Model), str(p.SerialNumber), str(p.Version), str(p.AssetTag)}
-}
-
-func newHWRecord(hw *amt.Hardware) *hwRecord {
-	r := &hwRecord{
-		Host:       hw.Host,
-		Chassis:    newPackageRecord(hw.Chassis),
-		Baseboard:  newPackageRecord(hw.Baseboard),
-		Processors: []cpuRecord{},
-		Memory:     []memoryRecord{},
-		Storage:    []storageRecord{},
-		Batteries:  []batteryRecord{},
-	}
-	if b := hw.BIOS; b != nil {
-		r.BIOS = &biosRecord{Vendor: str(b.Vendor), Version: str(b.Version)}
-		if !b.ReleaseDate.IsZero() {
-			r.BIOS.ReleaseDate = str(b.ReleaseDate.Format(time.DateOnly))
-		}
-	}
-	for _, p := range hw.Processors {
-		r.Processors = append(r.Processors, cpuRecord{p.DeviceID, str(p.Manufacturer), str(p.Model), p.CurrentClockMHz, p.MaxClockMHz, p.Family, str(p.Stepping), p.Status})
-	}
-	for _, m := range hw.Memory {
-		r.Memory = append(r.Memory, memoryRecord{str(m.Slot), m.SizeBytes, m.SpeedMHz, str(m.Manufacturer), str(m.PartNumber), str(m.SerialNumber), m.MemoryType, m.FormFactor})
-	}
-	for _, s := range hw.Storage {
-		caps := s.Capabilities
-		if caps == nil {
-			caps = []int{}
-		}
-		r.Storage = append(r.Storage, storageRecord{s.DeviceID, s.MaxMediaSizeKB, caps})
-	}
-	for _, b := range hw.Batteries {
-		r.Batteries = append(r.Batteries, batteryRecord{b.DeviceID, b.ChargePercent, b.DesignCapacityMWh, b.FullChargeCapacityMWh, b.DesignVoltageMV, b.BatteryStatus, b.Chemistry})
-	}
-	return r
-}
+func newHWRecord(hw *amt.Hardware) *hwRecord { return fleet.NewHardwareRecord(hw) }
 
 func num[T int | uint64](p *T, unit string) string {
 	if p == nil {
@@ -164,7 +64,7 @@ func printHardware(w io.Writer, format string, r *hwRecord) error {
 		}
 	}
 	row("Host", r.Host)
-	pkg := func(name string, p *packageRecord) {
+	pkg := func(name string, p *fleet.HardwarePackageRecord) {
 		if p == nil {
 			return
 		}

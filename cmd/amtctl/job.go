@@ -194,6 +194,7 @@ type runFlags struct {
 	defenseTimeout time.Duration
 	wake           string
 	wakeTimeout    time.Duration
+	conn           jobTLSFlags
 	worker         workerFlags
 }
 
@@ -208,7 +209,11 @@ func newJobRunCommand() *cobra.Command {
 			"object per machine as it finishes and a last object with the counts by outcome. --detach prints the\n" +
 			"job's ID and returns: \"amtctl job worker\" processes work it. --dry-run says what would be sent and\n" +
 			"stores nothing. The machines' WS-Management port is the one in each target, else --port, else 16992\n" +
-			"(TLS is not yet offered for jobs).\n\n" +
+			"(16993 with TLS).\n\n" +
+			"TLS: --tls, --ca, --pin, --legacy-tls and --insecure-skip-verify mean what they mean for the device\n" +
+			"commands (each implies --tls; --insecure-skip-verify excludes --ca and --pin). The job stores them (the\n" +
+			"CA certificates' content, not the file's path), so that every worker, on any machine, verifies the\n" +
+			"same way; a certificate they refuse ends the machine tls, before any login. job status shows them.\n\n" +
 			"TASK: " + strings.Join(taskNames()[:9], ", ") + ",\n" + strings.Join(taskNames()[9:], ", ") + ".\n" +
 			"boot takes the device to boot from (pxe, disk, cd or bios) and resets or powers on into it; ider-boot\n" +
 			"takes --image; defense-quarantine takes --server and --defense-timeout, defense-ping-only\n" +
@@ -245,6 +250,7 @@ func newJobRunCommand() *cobra.Command {
 	fl.DurationVar(&f.defenseTimeout, "defense-timeout", 0, "defense tasks: how long the policy stays in force on the device (whole minutes)")
 	fl.StringVar(&f.wake, "wake", "", "bring each machine up first: power-on (when off) or wake (from OS power saving)")
 	fl.DurationVar(&f.wakeTimeout, "wake-timeout", 0, "bound of the wait for --wake (default: the SDK's)")
+	f.conn.register(fl)
 	f.worker.registerTuning(fl)
 	return cmd
 }
@@ -306,10 +312,14 @@ func (f *runFlags) spec(cmd *cobra.Command, args []string) (durable.Spec, error)
 	if err := f.taskArgs(cmd, &task); err != nil {
 		return durable.Spec{}, err
 	}
+	conn, err := f.conn.connection(cmd)
+	if err != nil {
+		return durable.Spec{}, err
+	}
 	now := time.Now()
 	s := durable.Spec{Task: task, Concurrency: f.concurrency, Retries: f.retries, RetryDelay: f.retryDelay,
 		Timeout: f.timeout, ExpireAfter: f.expire, BatchSize: f.batchSize, BatchInterval: f.batchInterval,
-		Canary: f.canary, ChunkSize: f.chunkSize, Profile: f.profile, Actor: actorName(cmd)}
+		Canary: f.canary, ChunkSize: f.chunkSize, Profile: f.profile, Actor: actorName(cmd), Connection: conn}
 	if f.startAt != "" {
 		t, err := parseJobTime("--start-at", f.startAt, now)
 		if err != nil {
@@ -586,12 +596,15 @@ type jobRecord struct {
 	Total       int            `json:"total"`
 	Done        int            `json:"done"`
 	Counts      map[string]int `json:"counts"`
+	// Connection is how the workers connect to the machines.
+	Connection connectionRecord `json:"connection"`
 }
 
 func newJobRecord(j durable.Job) jobRecord {
 	r := jobRecord{Job: int64(j.ID), Action: string(j.Task.Action), State: string(j.State), Actor: j.Actor,
 		CreatedAt: j.CreatedAt.UTC(), StartAt: j.StartAt.UTC(), ExpireAt: utcp(j.ExpireAt), ContinuedAt: utcp(j.ContinuedAt),
-		FinishedAt: utcp(j.FinishedAt), Total: j.Total, Done: j.Done, Counts: outcomeCounts(j.Counts)}
+		FinishedAt: utcp(j.FinishedAt), Total: j.Total, Done: j.Done, Counts: outcomeCounts(j.Counts),
+		Connection: newConnectionRecord(j.Spec.Connection)}
 	if j.Profile != "" {
 		p := j.Profile
 		r.Profile = &p
@@ -718,7 +731,7 @@ type workerFlags struct {
 
 func (w *workerFlags) registerTuning(fl *pflag.FlagSet) {
 	fl.DurationVar(&w.jobTimeout, "job-timeout", durable.DefaultJobTimeout, "bound of one chunk of machines on a worker")
-	fl.DurationVar(&w.rescueAfter, "rescue-after", durable.DefaultRescueAfter, "a chunk held this long by a worker that stopped answering (killed) moves to another (more than --job-timeout)")
+	fl.DurationVar(&w.rescueAfter, "rescue-after", durable.DefaultRescueAfter, "a chunk held this long by a worker that stopped answering (killed) moves to another, within about 45 s more (River's rescuer runs every 30 s); more than --job-timeout")
 }
 
 func (w *workerFlags) validate() error {
@@ -771,9 +784,11 @@ func newJobWorkerCommand() *cobra.Command {
 			"interrupted (SIGINT or SIGTERM: it finishes the chunks in hand and exits 0). Any number of workers share\n" +
 			"the jobs: several processes on one SQLite file, or several machines on one Postgres database\n" +
 			"(--database postgres://... or $AMTKIT_DATABASE). A worker that is killed leaves its chunk to the others\n" +
-			"after --rescue-after; a machine it had sent a change to and not recorded is reported outcome_unknown and\n" +
-			"never sent again on its own. Workers also expire jobs past their expiry and purge finished jobs older\n" +
-			"than --retention.",
+			"after --rescue-after plus up to about 45 s: River's rescuer, which hands such chunks on, runs every 30 s\n" +
+			"on the workers' elected leader (River v0.51 does not let that interval be set), and a leader that was the\n" +
+			"killed worker is replaced within about 15 s. A machine it had sent a change to and not recorded is\n" +
+			"reported outcome_unknown and never sent again on its own. Workers also expire jobs past their expiry and\n" +
+			"purge finished jobs older than --retention.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := firstError(checkRange("--concurrency", w.concurrency, 1, 1_000_000), w.validate()); err != nil {

@@ -91,9 +91,18 @@ func newJobListCommand() *cobra.Command {
 // who holds which machine now and when finished jobs were last purged.
 type jobStatus struct {
 	jobRecord
-	Machines    map[string]int `json:"machines"`
-	Holders     []jobHolder    `json:"holders"`
-	LastCleanup *time.Time     `json:"last_cleanup"`
+	Machines map[string]int `json:"machines"`
+	// Running lists each machine a worker is working now, with the
+	// worker; Holders groups them by worker.
+	Running     []jobRunning `json:"running"`
+	Holders     []jobHolder  `json:"holders"`
+	LastCleanup *time.Time   `json:"last_cleanup"`
+}
+
+type jobRunning struct {
+	Host   string    `json:"host"`
+	Worker string    `json:"worker"`
+	Since  time.Time `json:"since"`
 }
 
 type jobHolder struct {
@@ -121,8 +130,11 @@ func newJobStatusCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out := jobStatus{jobRecord: newJobRecord(st.Job), Machines: map[string]int{}, Holders: []jobHolder{},
-					LastCleanup: utcp(st.LastCleanup)}
+				out := jobStatus{jobRecord: newJobRecord(st.Job), Machines: map[string]int{}, Running: []jobRunning{},
+					Holders: []jobHolder{}, LastCleanup: utcp(st.LastCleanup)}
+				for _, r := range st.Running {
+					out.Running = append(out.Running, jobRunning{Host: r.Host, Worker: r.Worker, Since: r.Since.UTC()})
+				}
 				for _, s := range []durable.MachineState{durable.MachinePending, durable.MachineRunning, durable.MachineDone} {
 					out.Machines[string(s)] = st.Machines[s]
 				}
@@ -154,8 +166,17 @@ func newJobStatusCommand() *cobra.Command {
 				}
 				fmt.Fprintf(tw, "Machines\t%d: %d pending, %d running, %d done\n", out.Total, out.Machines["pending"], out.Machines["running"], out.Machines["done"])
 				fmt.Fprintf(tw, "Outcomes\t%s\n", countsLine(out.Counts))
+				fmt.Fprintf(tw, "Connection\t%s\n", connectionText(out.Connection))
 				for _, h := range out.Holders {
-					fmt.Fprintf(tw, "Worker %s\tholds %d since %s: %s\n", h.Worker, len(h.Hosts), timeText(&h.Since), abbreviate(h.Hosts, 8))
+					fmt.Fprintf(tw, "Worker %s\tworking %d since %s\n", h.Worker, len(h.Hosts), timeText(&h.Since))
+				}
+				const shown = 50
+				for i, r := range out.Running {
+					if i == shown {
+						fmt.Fprintf(tw, "\t... and %d more (--output json lists them all)\n", len(out.Running)-shown)
+						break
+					}
+					fmt.Fprintf(tw, "Running %s\ton %s since %s\n", r.Host, r.Worker, timeText(&r.Since))
 				}
 				last := "never"
 				if out.LastCleanup != nil {
@@ -168,14 +189,6 @@ func newJobStatusCommand() *cobra.Command {
 	}
 	c.register(cmd)
 	return cmd
-}
-
-// abbreviate lists at most n hosts, then "and N more".
-func abbreviate(hosts []string, n int) string {
-	if len(hosts) <= n {
-		return strings.Join(hosts, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(hosts[:n], ", "), len(hosts)-n)
 }
 
 func newJobReportCommand() *cobra.Command {

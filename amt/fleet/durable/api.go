@@ -63,6 +63,12 @@ type Spec struct {
 	// Actor is who asked for the job (recorded in the job and in every
 	// activity entry; default: the OS user).
 	Actor string `json:"actor"`
+	// Connection is how workers connect to the machines: plain WS-Man
+	// (the zero value) or TLS and how it verifies. It is stored with the
+	// job (its own column, not in the spec's JSON) and every worker
+	// builds each machine's client from it, after its own
+	// WorkerOptions.ClientOptions.
+	Connection Connection `json:"connection"`
 	// ChunkSize is how many machines one River job carries (default
 	// DefaultChunkSize; batches and the canary cut chunks smaller).
 	ChunkSize int `json:"chunk_size"`
@@ -89,7 +95,7 @@ type MachineState string
 // The machine states.
 const (
 	MachinePending MachineState = "pending" // not started, or waiting for a retry
-	MachineRunning MachineState = "running" // held by a worker now
+	MachineRunning MachineState = "running" // a worker is working it now (Status.Running)
 	MachineDone    MachineState = "done"    // has its outcome
 )
 
@@ -122,11 +128,24 @@ type Status struct {
 	// Machines counts the machines by MachineState; every state is
 	// present.
 	Machines map[MachineState]int `json:"machines"`
-	// Holders names, per worker, the machines it holds now (in chunks it
-	// is running), sorted by worker.
+	// Running lists the machines a worker is working now (an attempt
+	// under way or a retry awaited), each with the worker and since when,
+	// sorted by worker and then in the order the targets were given.
+	// Machines of a chunk a worker holds that it has not started yet are
+	// pending.
+	Running []Running `json:"running"`
+	// Holders groups Running by worker: the machines each works now and
+	// since when (its earliest), sorted by worker.
 	Holders []Holder `json:"holders"`
 	// LastCleanup is when finished jobs were last purged (nil: never).
 	LastCleanup *time.Time `json:"last_cleanup"`
+}
+
+// Running is a machine of a job a worker is working now.
+type Running struct {
+	Host   string    `json:"host"`
+	Worker string    `json:"worker"`
+	Since  time.Time `json:"since"`
 }
 
 // Holder is a worker and the machines of a job it holds now.

@@ -25,6 +25,7 @@ type committer struct {
 	marks    []markReq
 	results  map[machineKey]resultReq
 	attempts map[machineKey]resultReq
+	claims   map[machineKey]int64 // machines started (when), for Status
 	kick     chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
@@ -54,7 +55,7 @@ const maxPerCommit = 1000
 
 func newCommitter(db *statedb.DB, worker string) *committer {
 	c := &committer{db: db, worker: worker, results: map[machineKey]resultReq{}, attempts: map[machineKey]resultReq{},
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		claims: map[machineKey]int64{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -127,6 +128,19 @@ func (c *committer) result(w *batchWait, job ID, r fleet.Result, prior int) {
 		old.w.finish(nil)
 		delete(c.attempts, k)
 	}
+	// A machine done before its claim was written needs none.
+	delete(c.claims, k)
+	c.mu.Unlock()
+	c.signal()
+}
+
+// claim queues the record that this worker has started on a machine
+// (claimed_at and worker), which Status reads as the machine held now. It
+// is not waited for: it rides the next group commit, and is dropped when
+// the machine's result comes first.
+func (c *committer) claim(job ID, host string) {
+	c.mu.Lock()
+	c.claims[machineKey{job, host}] = statedb.Micros(time.Now())
 	c.mu.Unlock()
 	c.signal()
 }
@@ -171,7 +185,7 @@ func (c *committer) run() {
 func (c *committer) writeAll() {
 	for {
 		c.mu.Lock()
-		if len(c.marks) == 0 && len(c.results) == 0 && len(c.attempts) == 0 {
+		if len(c.marks) == 0 && len(c.results) == 0 && len(c.attempts) == 0 && len(c.claims) == 0 {
 			c.mu.Unlock()
 			return
 		}
@@ -182,9 +196,10 @@ func (c *committer) writeAll() {
 		c.marks = c.marks[len(marks):]
 		results := take(c.results)
 		attempts := take(c.attempts)
+		claims := takeClaims(c.claims)
 		c.mu.Unlock()
 
-		refused, err := c.write(marks, results, attempts)
+		refused, err := c.write(marks, results, attempts, claims)
 
 		for _, m := range marks {
 			switch {
@@ -204,6 +219,20 @@ func (c *committer) writeAll() {
 	}
 }
 
+func takeClaims(m map[machineKey]int64) map[ID][]string {
+	out := map[ID][]string{}
+	n := 0
+	for k := range m {
+		if n == maxPerCommit {
+			break
+		}
+		out[k.job] = append(out[k.job], k.host)
+		delete(m, k)
+		n++
+	}
+	return out
+}
+
 func take(m map[machineKey]resultReq) map[machineKey]resultReq {
 	out := make(map[machineKey]resultReq, min(len(m), maxPerCommit))
 	for k, v := range m {
@@ -218,13 +247,18 @@ func take(m map[machineKey]resultReq) map[machineKey]resultReq {
 
 // write commits one batch: markers (refusing machines already marked or
 // done), attempt counts, and results with a new result sequence per job.
-func (c *committer) write(marks []markReq, results, attempts map[machineKey]resultReq) (map[machineKey]bool, error) {
+func (c *committer) write(marks []markReq, results, attempts map[machineKey]resultReq, claims map[ID][]string) (map[machineKey]bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	refused := map[machineKey]bool{}
 	now := statedb.Micros(time.Now())
 	err := c.db.InTx(ctx, func(tx *statedb.Tx) error {
 		clear(refused)
+		for job, hosts := range claims {
+			if err := claimTx(ctx, tx, job, hosts, c.worker, now); err != nil {
+				return err
+			}
+		}
 		byJob := map[ID][]string{}
 		for _, m := range marks {
 			byJob[m.key.job] = append(byJob[m.key.job], m.key.host)
@@ -250,6 +284,20 @@ func (c *committer) write(marks []markReq, results, attempts map[machineKey]resu
 		return nil, fmt.Errorf("durable: recording %d markers and %d results: %w", len(marks), len(results), err)
 	}
 	return refused, nil
+}
+
+// claimTx records that the worker has started on machines that have no
+// outcome and no other worker's marker (a marked machine's worker is the one
+// that marked it): one statement per job.
+func claimTx(ctx context.Context, tx *statedb.Tx, job ID, hosts []string, worker string, now int64) error {
+	args := make([]any, 0, len(hosts)+3)
+	args = append(args, now, worker, int64(job))
+	for _, h := range hosts {
+		args = append(args, h)
+	}
+	_, err := tx.Exec(ctx, `UPDATE amtkit_job_machine SET claimed_at = $1, worker = $2
+		WHERE job = $3 AND host IN (`+statedb.Placeholders(4, len(hosts))+`) AND outcome IS NULL AND (marked_at IS NULL OR worker = $2)`, args...)
+	return err
 }
 
 // markTx sets the markers of machines that have neither a marker nor an

@@ -10,20 +10,45 @@
 //
 // # Data model
 //
-// Four tables of the state database (migration 00005), beside River's:
+// Four tables of the state database (migrations 00005 and 00006), beside
+// River's:
 //
 //	amtkit_job          one row per job: the task and the spec (JSON, no
 //	                    secret: a credential profile by name), the actor,
 //	                    state (running, paused, cancelled, finished), start,
-//	                    expiry, when the canary was continued, total and done
+//	                    expiry, when the canary was continued, total and done,
+//	                    and its Connection (JSON: TLS, the CA certificates'
+//	                    PEM, pins, legacy TLS, insecure-skip-verify, the
+//	                    redirection port; no secret)
 //	amtkit_job_machine  one row per machine: its chunk, outcome (NULL until
 //	                    done), return code and name, attempts, retries left,
 //	                    last attempt, worker, message, reading (JSON), and
-//	                    its marker (marked_at)
+//	                    its marker (marked_at), and when the worker named in
+//	                    it started on it (claimed_at)
 //	amtkit_job_chunk    one row per chunk: its batch (-1 for the canary), the
 //	                    River job that carries it, which worker runs it since
-//	                    when, and when it finished
+//	                    when, when it finished, and the slot a retry gave it
+//	                    (not_before)
 //	amtkit_collection, amtkit_collection_target   named lists of targets
+//
+// # Connections
+//
+// Spec.Connection says how workers reach the machines: plain WS-Man, or
+// TLS verified against the CA certificates it carries (their content, so
+// that a worker on another machine verifies the same way), SHA-256 pins,
+// the system roots, or, only when set explicitly, not at all
+// (InsecureSkipVerify). Each worker builds each machine's client from
+// it; a certificate it refuses ends the machine fleet.TLS before any
+// login, so the lockout guard counts nothing.
+//
+// # Who holds which machine
+//
+// When a worker starts on a machine it queues a claim (claimed_at and its
+// name) that rides its next group commit, and is dropped if the machine's
+// result comes first, so a fast read costs nothing more. Status.Running
+// lists the machines claimed by the worker that runs their chunk since it
+// took the chunk: a machine in progress, one by one, with its worker.
+// Machines of a chunk a worker holds that it has not started are pending.
 //
 // # River's role
 //
@@ -34,7 +59,10 @@
 // to workers, retries a chunk whose worker failed (the database
 // unavailable, the chunk's JobTimeout), and its rescuer hands the chunks of
 // a killed worker to the others after WorkerOptions.RescueAfter (minutes,
-// not River's hour). Waiting for the start time, a batch slot, the
+// not River's hour) plus up to about 45 seconds: River v0.51.2 runs its
+// rescuer every 30 seconds on the elected leader and offers no setting for
+// that interval; a killed leader is replaced within about 15 seconds.
+// Waiting for the start time, a batch slot, the
 // canary's Continue or a concurrency slot of the job is a River snooze,
 // which spends no attempt. The per-machine outcome is the contract: River's
 // job states are an implementation detail behind it.
@@ -82,6 +110,14 @@
 // works the rest, with the retries they had left. So no machine is lost,
 // and none is changed twice. Reads (power status, inventory) carry no
 // marker and are simply read again.
+//
+// # Retry
+//
+// Retry queues the chunks of the machines it names again. Their batch
+// slots count from the retry: the first retried batch starts at once, the
+// next one BatchInterval later, and so on in the original order, so that a
+// retried machine neither waits for its original slot nor starts with the
+// batches after it (amtkit_job_chunk.not_before).
 //
 // # Cancel, expiry, retention
 //

@@ -67,6 +67,7 @@ func (s Spec) withDefaults() Spec {
 	if s.ChunkSize <= 0 {
 		s.ChunkSize = DefaultChunkSize
 	}
+	s.Connection = s.Connection.normalized()
 	if s.Actor == "" {
 		if u, err := user.Current(); err == nil {
 			s.Actor = u.Username
@@ -101,7 +102,7 @@ func (s Spec) validate() error {
 	case strings.ContainsAny(s.Profile, "\n\r"):
 		return bad("profile name with a line break")
 	}
-	return nil
+	return s.Connection.Validate()
 }
 
 // normTargets trims, checks and removes duplicates, keeping the order.
@@ -211,9 +212,20 @@ func (m *Manager) Submit(ctx context.Context, s Spec) (ID, error) {
 		if len(all) == 0 {
 			return fmt.Errorf("%w: no targets", ErrInvalid)
 		}
+		if s.Connection.TLS {
+			for _, t := range all {
+				if strings.HasPrefix(strings.ToLower(t), "http:") {
+					return fmt.Errorf("%w: target %s is plain http but the job connects with TLS", ErrInvalid, t)
+				}
+			}
+		}
 		stored := s
-		stored.Targets, stored.Collections = nil, nil
+		stored.Targets, stored.Collections, stored.Connection = nil, nil, Connection{}
 		specJSON, err := json.Marshal(stored)
+		if err != nil {
+			return err
+		}
+		connJSON, err := json.Marshal(s.Connection)
 		if err != nil {
 			return err
 		}
@@ -223,9 +235,9 @@ func (m *Manager) Submit(ctx context.Context, s Spec) (ID, error) {
 		}
 		var raw int64
 		err = tx.QueryRow(ctx, `INSERT INTO amtkit_job (created_at, actor, action, task, spec, profile, state, start_at,
-			expire_at, total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			expire_at, total, connection) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 			statedb.Micros(now), s.Actor, string(s.Task.Action), string(taskJSON), string(specJSON), s.Profile,
-			string(StateRunning), statedb.Micros(start), expire, len(all)).Scan(&raw)
+			string(StateRunning), statedb.Micros(start), expire, len(all), string(connJSON)).Scan(&raw)
 		if err != nil {
 			return fmt.Errorf("durable: recording the job: %w", err)
 		}
@@ -302,17 +314,17 @@ func insertOpts(start, now time.Time) *river.InsertOpts {
 const chunkMaxAttempts = 10
 
 const jobColumns = `id, created_at, actor, task, spec, profile, state, start_at, expire_at, continued_at,
-	finished_at, total, done`
+	finished_at, total, done, connection`
 
 func scanJob(r statedb.Row) (Job, error) {
 	var (
 		j                           Job
 		raw, created, start         int64
-		task, spec, state           string
+		task, spec, state, conn     string
 		expire, continued, finished sql.NullInt64
 	)
 	if err := r.Scan(&raw, &created, &j.Actor, &task, &spec, &j.Profile, &state, &start, &expire, &continued,
-		&finished, &j.Total, &j.Done); err != nil {
+		&finished, &j.Total, &j.Done, &conn); err != nil {
 		return j, err
 	}
 	j.ID, j.State = ID(raw), State(state)
@@ -324,6 +336,11 @@ func scanJob(r statedb.Row) (Job, error) {
 	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
 		return j, fmt.Errorf("durable: job %d: unreadable spec: %w", raw, err)
 	}
+	j.Spec.Connection = Connection{}
+	if err := json.Unmarshal([]byte(conn), &j.Spec.Connection); err != nil {
+		return j, fmt.Errorf("durable: job %d: unreadable connection: %w", raw, err)
+	}
+	j.Spec.Connection = j.Spec.Connection.normalized()
 	return j, nil
 }
 
@@ -461,11 +478,11 @@ func (m *Manager) Status(ctx context.Context, id ID) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{Job: j, Machines: map[MachineState]int{MachinePending: 0, MachineRunning: 0, MachineDone: j.Done},
-		Holders: []Holder{}}
-	rs, err := m.db.Query(ctx, `SELECT c.worker, c.started_at, m.host FROM amtkit_job_machine m
+		Holders: []Holder{}, Running: []Running{}}
+	rs, err := m.db.Query(ctx, `SELECT m.worker, m.claimed_at, m.host FROM amtkit_job_machine m
 		JOIN amtkit_job_chunk c ON c.job = m.job AND c.chunk = m.chunk
-		WHERE m.job = $1 AND m.outcome IS NULL AND c.started_at IS NOT NULL AND c.finished_at IS NULL
-		ORDER BY c.worker, m.seq`, int64(id))
+		WHERE m.job = $1 AND m.outcome IS NULL AND `+heldNow+`
+		ORDER BY m.worker, m.seq`, int64(id))
 	if err != nil {
 		return st, fmt.Errorf("durable: reading job %d: %w", id, err)
 	}
@@ -478,10 +495,15 @@ func (m *Manager) Status(ctx context.Context, id ID) (Status, error) {
 		if err := rs.Scan(&worker, &since, &host); err != nil {
 			return st, fmt.Errorf("durable: reading job %d: %w", id, err)
 		}
+		at := statedb.FromMicros(since)
+		st.Running = append(st.Running, Running{Host: host, Worker: worker, Since: at})
 		if n := len(st.Holders); n == 0 || st.Holders[n-1].Worker != worker {
-			st.Holders = append(st.Holders, Holder{Worker: worker, Since: statedb.FromMicros(since)})
+			st.Holders = append(st.Holders, Holder{Worker: worker, Since: at})
 		}
 		h := &st.Holders[len(st.Holders)-1]
+		if at.Before(h.Since) {
+			h.Since = at
+		}
 		h.Hosts = append(h.Hosts, host)
 		st.Machines[MachineRunning]++
 	}
@@ -507,9 +529,17 @@ func (m *Manager) LastCleanup(ctx context.Context) (*time.Time, error) {
 	return &t, nil
 }
 
+// heldNow selects the machines a worker is working now: claimed (in the
+// worker's group commit, when it started on the machine) by the worker
+// that runs the machine's chunk, since that worker took the chunk. A
+// claim of a worker that stopped, in a chunk another worker took over,
+// does not count.
+const heldNow = `c.started_at IS NOT NULL AND c.finished_at IS NULL AND m.claimed_at IS NOT NULL
+	AND m.worker = c.worker AND m.claimed_at >= c.started_at`
+
 const machineColumns = `m.job, m.host, m.outcome, m.return_code, m.return_code_name, m.attempts, m.retries_remaining,
 	m.last_attempt, m.worker, m.message, m.data, m.finished_at, m.done_seq,
-	(c.started_at IS NOT NULL AND c.finished_at IS NULL)`
+	(` + heldNow + `)`
 
 const machineFrom = ` FROM amtkit_job_machine m JOIN amtkit_job_chunk c ON c.job = m.job AND c.chunk = m.chunk`
 
@@ -861,17 +891,21 @@ func (m *Manager) Retry(ctx context.Context, id ID, outcomes ...fleet.Outcome) (
 			args = append(args, string(o))
 		}
 		in := statedb.Placeholders(2, len(outcomes))
-		rs, err := tx.Query(ctx, "SELECT DISTINCT chunk FROM amtkit_job_machine WHERE job = $1 AND outcome IN ("+in+")", args...)
+		rs, err := tx.Query(ctx, `SELECT DISTINCT m.chunk, c.batch FROM amtkit_job_machine m
+			JOIN amtkit_job_chunk c ON c.job = m.job AND c.chunk = m.chunk
+			WHERE m.job = $1 AND m.outcome IN (`+in+`)`, args...)
 		if err != nil {
 			return err
 		}
+		batchOf := map[int]int{}
 		for rs.Next() {
-			var c int
-			if err := rs.Scan(&c); err != nil {
+			var c, b int
+			if err := rs.Scan(&c, &b); err != nil {
 				rs.Close()
 				return err
 			}
 			chunks = append(chunks, c)
+			batchOf[c] = b
 		}
 		err = rs.Err()
 		rs.Close()
@@ -880,7 +914,7 @@ func (m *Manager) Retry(ctx context.Context, id ID, outcomes ...fleet.Outcome) (
 		}
 		args = append(args, s.Retries)
 		cnt, err := tx.Exec(ctx, `UPDATE amtkit_job_machine SET outcome = NULL, return_code = NULL,
-			return_code_name = NULL, message = '', data = NULL, marked_at = NULL, finished_at = NULL, done_seq = NULL,
+			return_code_name = NULL, message = '', data = NULL, marked_at = NULL, claimed_at = NULL, finished_at = NULL, done_seq = NULL,
 			retries_remaining = $`+strconv.Itoa(len(args))+` WHERE job = $1 AND outcome IN (`+in+`)`, args...)
 		if err != nil {
 			return err
@@ -896,9 +930,10 @@ func (m *Manager) Retry(ctx context.Context, id ID, outcomes ...fleet.Outcome) (
 			return err
 		}
 		sort.Ints(chunks)
+		slots := retrySlots(chunks, batchOf, start, s.BatchInterval)
 		params := make([]river.InsertManyParams, len(chunks))
 		for i, c := range chunks {
-			params[i] = river.InsertManyParams{Args: chunkArgs{Job: id, Chunk: c}, InsertOpts: insertOpts(start, now)}
+			params[i] = river.InsertManyParams{Args: chunkArgs{Job: id, Chunk: c}, InsertOpts: insertOpts(slots[i], now)}
 		}
 		rids, err := m.river.insertManyTx(ctx, tx, params)
 		if err != nil {
@@ -906,7 +941,7 @@ func (m *Manager) Retry(ctx context.Context, id ID, outcomes ...fleet.Outcome) (
 		}
 		for i, c := range chunks {
 			if _, err := tx.Exec(ctx, `UPDATE amtkit_job_chunk SET river_id = $1, started_at = NULL, finished_at = NULL,
-				worker = '' WHERE job = $2 AND chunk = $3`, rids[i], int64(id), c); err != nil {
+				worker = '', not_before = $2 WHERE job = $3 AND chunk = $4`, rids[i], statedb.Micros(slots[i]), int64(id), c); err != nil {
 				return err
 			}
 		}
@@ -916,6 +951,23 @@ func (m *Manager) Retry(ctx context.Context, id ID, outcomes ...fleet.Outcome) (
 		return 0, fmt.Errorf("durable: retrying job %d: %w", id, err)
 	}
 	return n, nil
+}
+
+// retrySlots gives the chunks a retry queues again their start times: the
+// roll-out starts again from now, in the order of the original batches,
+// one batch slot after another (the first now), so that a retried batch
+// neither waits for its original slot nor starts together with the
+// batches after it. chunks are sorted, so batches come in order.
+func retrySlots(chunks []int, batchOf map[int]int, now time.Time, interval time.Duration) []time.Time {
+	out := make([]time.Time, len(chunks))
+	k, last := -1, 0
+	for i, c := range chunks {
+		if b := batchOf[c]; k < 0 || b != last {
+			k, last = k+1, b
+		}
+		out[i] = now.Add(time.Duration(k) * interval)
+	}
+	return out
 }
 
 func knownOutcome(o fleet.Outcome) bool {

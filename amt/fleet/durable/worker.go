@@ -168,6 +168,7 @@ type chunkRow struct {
 	riverID   sql.NullInt64
 	startedAt sql.NullInt64
 	finished  sql.NullInt64
+	notBefore sql.NullInt64 // set by a retry: the chunk's new batch slot
 }
 
 // work runs one chunk of a job. It returns nil when the chunk is done (or
@@ -183,8 +184,8 @@ func (w *Worker) work(ctx context.Context, riverID int64, a chunkArgs) error {
 		return err
 	}
 	var ch chunkRow
-	err = w.db.QueryRow(ctx, "SELECT batch, river_id, started_at, finished_at FROM amtkit_job_chunk WHERE job = $1 AND chunk = $2",
-		int64(a.Job), a.Chunk).Scan(&ch.batch, &ch.riverID, &ch.startedAt, &ch.finished)
+	err = w.db.QueryRow(ctx, `SELECT batch, river_id, started_at, finished_at, not_before FROM amtkit_job_chunk
+		WHERE job = $1 AND chunk = $2`, int64(a.Job), a.Chunk).Scan(&ch.batch, &ch.riverID, &ch.startedAt, &ch.finished, &ch.notBefore)
 	if errors.Is(err, statedb.ErrNoRows) {
 		return nil
 	}
@@ -210,7 +211,13 @@ func (w *Worker) work(ctx context.Context, riverID int64, a chunkArgs) error {
 		}
 		release = *j.ContinuedAt
 	}
-	if ch.batch > 0 && j.Spec.BatchInterval > 0 {
+	switch {
+	case ch.notBefore.Valid:
+		// Queued again by a retry: its slot counts from the retry.
+		if slot := statedb.FromMicros(ch.notBefore.Int64); slot.After(now) {
+			return river.JobSnooze(slot.Sub(now))
+		}
+	case ch.batch > 0 && j.Spec.BatchInterval > 0:
 		if slot := release.Add(time.Duration(ch.batch) * j.Spec.BatchInterval); slot.After(now) {
 			return river.JobSnooze(slot.Sub(now))
 		}
@@ -400,6 +407,10 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 		prior[p.host] = p.attempts
 		hosts[i] = p.host
 	}
+	connOpts, err := j.Spec.Connection.Options()
+	if err != nil {
+		return len(ms), fmt.Errorf("durable: job %d: %w", j.ID, err)
+	}
 	var expire time.Time
 	if j.ExpireAt != nil {
 		expire = *j.ExpireAt
@@ -413,7 +424,7 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 		Timeout:       j.Spec.Timeout,
 		Expire:        expire,
 		Credentials:   src,
-		ClientOptions: w.opts.ClientOptions,
+		ClientOptions: append(w.opts.ClientOptions[:len(w.opts.ClientOptions):len(w.opts.ClientOptions)], connOpts...),
 		Worker:        w.opts.Name,
 		ActivityLog:   w.db.Activity(),
 		Actor:         j.Actor,
@@ -456,6 +467,7 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 			break
 		}
 		wg.Add(1)
+		w.com.claim(j.ID, host)
 		go func() {
 			defer wg.Done()
 			r := runner.Machine(runCtx, host)

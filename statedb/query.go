@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -41,7 +42,7 @@ type sqlQ struct {
 }
 
 func (q sqlQ) exec(ctx context.Context, s string, args ...any) (int64, error) {
-	res, err := q.c.ExecContext(ctx, s, args...)
+	res, err := q.c.ExecContext(ctx, sqliteParams(s), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -49,7 +50,7 @@ func (q sqlQ) exec(ctx context.Context, s string, args ...any) (int64, error) {
 }
 
 func (q sqlQ) query(ctx context.Context, s string, args ...any) (rows, error) {
-	r, err := q.c.QueryContext(ctx, s, args...)
+	r, err := q.c.QueryContext(ctx, sqliteParams(s), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +58,42 @@ func (q sqlQ) query(ctx context.Context, s string, args ...any) (rows, error) {
 }
 
 func (q sqlQ) queryRow(ctx context.Context, s string, args ...any) row {
-	return q.c.QueryRowContext(ctx, s, args...)
+	return q.c.QueryRowContext(ctx, sqliteParams(s), args...)
+}
+
+// sqliteParams spells the statement's $N parameters ?N for SQLite. Both
+// bind the Nth argument, but SQLite looks each $N up by name among the
+// statement's parameters so far, so that a statement of a few thousand
+// parameters (a multi-row INSERT or an IN list) spends most of its
+// preparation searching; ?N is numbered directly. Quoted strings,
+// identifiers and comments are left as they are.
+func sqliteParams(s string) string {
+	if strings.IndexByte(s, '$') < 0 {
+		return s
+	}
+	b := []byte(s)
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '\'' || c == '"':
+			for i++; i < len(b) && b[i] != c; i++ {
+			}
+		case c == '-' && i+1 < len(b) && b[i+1] == '-':
+			for i += 2; i < len(b) && b[i] != '\n'; i++ {
+			}
+		case c == '/' && i+1 < len(b) && b[i+1] == '*':
+			for i += 2; i+1 < len(b) && (b[i] != '*' || b[i+1] != '/'); i++ {
+			}
+			i++
+		case c == '$' && i+1 < len(b) && b[i+1] >= '0' && b[i+1] <= '9' && (i == 0 || !identByte(b[i-1])):
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+// identByte reports whether c may be part of an SQL identifier.
+func identByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 type sqlRows struct{ *sql.Rows }

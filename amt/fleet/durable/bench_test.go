@@ -83,12 +83,16 @@ func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) stri
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	}()
+	var stopOnce sync.Once
+	stopWorker := func() {
+		stopOnce.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	defer stopWorker()
 	var before int
 	for _, d := range sim.Devices() {
 		before += d.Stats().HTTPRequests
@@ -122,6 +126,7 @@ func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) stri
 	cpu := (processCPU() - cpuStart) / time.Duration(b.N)
 	b.StopTimer()
 	peak := stop()
+	stopWorker() // its polling is no part of fleet.Run's figures
 	var after int
 	for _, d := range sim.Devices() {
 		after += d.Stats().HTTPRequests

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,7 +83,10 @@ func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) stri
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
+	// The worker's goroutines (River's, the chunks', the machines') carry
+	// the profile label phase=durable, fleet.Run's phase=fleet, so that a
+	// CPU profile of the benchmark tells them apart (pprof -tagfocus).
+	go pprof.Do(ctx, pprof.Labels("phase", "durable"), func(ctx context.Context) { done <- w.Run(ctx) })
 	var stopOnce sync.Once
 	stopWorker := func() {
 		stopOnce.Do(func() {
@@ -137,7 +141,10 @@ func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) stri
 	runtime.GC()
 	inStart := time.Now()
 	inCPUStart := processCPU()
-	seq, err := fleet.Run(context.Background(), targets, fleet.Task{Action: action}, fleet.Options{
+	fleetCtx := pprof.WithLabels(context.Background(), pprof.Labels("phase", "fleet"))
+	pprof.SetGoroutineLabels(fleetCtx)
+	defer pprof.SetGoroutineLabels(context.Background())
+	seq, err := fleet.Run(fleetCtx, targets, fleet.Task{Action: action}, fleet.Options{
 		Concurrency: concurrency, Timeout: 30 * time.Second, Retries: 2, RetryDelay: time.Second, ClientOptions: []amt.Option{amt.WithPowerChangeGap(0)},
 		Credentials: credentials.Static(credentials.Credential{User: user, Password: password})})
 	if err != nil {

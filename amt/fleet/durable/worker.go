@@ -31,6 +31,7 @@ type Worker struct {
 	log   *slog.Logger
 	com   *committer
 	slots chan struct{} // the worker's machines at once
+	pool  machinePool
 
 	mu     sync.Mutex
 	perJob map[ID]*jobSem
@@ -86,7 +87,8 @@ func NewWorker(db *statedb.DB, opts WorkerOptions) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{db: db, m: m, opts: opts, log: log, slots: make(chan struct{}, opts.Concurrency), perJob: map[ID]*jobSem{}}
+	w := &Worker{db: db, m: m, opts: opts, log: log, slots: make(chan struct{}, opts.Concurrency), perJob: map[ID]*jobSem{},
+		pool: machinePool{work: make(chan func()), stop: make(chan struct{})}}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &chunkWorker{w: w}); err != nil {
 		return nil, fmt.Errorf("durable: %w", err)
@@ -124,6 +126,7 @@ func (w *Worker) Name() string { return w.opts.Name }
 func (w *Worker) Run(ctx context.Context) error {
 	w.com = newCommitter(w.db, w.opts.Name)
 	defer w.com.close()
+	defer close(w.pool.stop)
 	if err := w.river.start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("durable: starting the worker: %w", err)
 	}
@@ -464,7 +467,7 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 			break
 		}
 		wg.Add(1)
-		go func() {
+		w.pool.run(func() {
 			defer wg.Done()
 			r := runner.Machine(runCtx, host)
 			<-w.slots
@@ -482,10 +485,47 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 				got++
 				w.com.result(bw, j.ID, r, prior[r.Host])
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return len(ms) - got, nil
+}
+
+// machinePool runs the worker's machines on goroutines reused from one
+// machine to the next, across chunks: a fresh goroutine per machine would
+// grow its stack again through the deep call chain of an exchange every
+// time. Their number is bounded by the worker's slots, taken before a
+// machine is handed over; one idle for poolIdle ends, and all end with
+// the worker's Run.
+type machinePool struct {
+	work chan func()
+	stop chan struct{}
+}
+
+const poolIdle = 5 * time.Second
+
+func (p *machinePool) run(f func()) {
+	select {
+	case p.work <- f: // a goroutine that finished a machine takes it
+	default:
+		go p.loop(f)
+	}
+}
+
+func (p *machinePool) loop(f func()) {
+	idle := time.NewTimer(poolIdle)
+	defer idle.Stop()
+	for {
+		f()
+		idle.Reset(poolIdle)
+		select {
+		case f = <-p.work:
+		case <-idle.C:
+			return
+		case <-p.stop:
+			return
+		}
+	}
 }
 
 // acquire takes a slot of sem, or fails when ctx ends first.

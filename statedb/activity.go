@@ -144,14 +144,7 @@ func (w *ActivityWriter) write(batch []amt.Activity) error {
 		if w.db.engine == SQLite {
 			return w.insertPrepared(ctx, tx, batch)
 		}
-		for len(batch) > 0 {
-			n := min(len(batch), activityRowsPerInsert)
-			if err := insertActivity(ctx, tx.q, batch[:n]); err != nil {
-				return err
-			}
-			batch = batch[n:]
-		}
-		return nil
+		return insertActivityArrays(ctx, tx.q, batch)
 	})
 	if err != nil {
 		return w.db.fail(fmt.Sprintf("writing %d activity entries", len(batch)), err)
@@ -164,17 +157,13 @@ func (w *ActivityWriter) write(batch []amt.Activity) error {
 	return nil
 }
 
-// activityRowsPerInsert bounds one INSERT's rows (15 parameters each, well
-// under both engines' limits on parameters).
-const activityRowsPerInsert = 200
-
 const activityColumns = 15 - 1 // without id
 
 // activityBlocks are the row counts of the INSERTs SQLite keeps prepared,
 // largest first: a batch is written in as many of each as fit, so that
 // SQLite parses each only once per connection rather than a new
 // statement for every batch. (Postgres, a round trip per statement away,
-// writes a batch in one statement, which pgx prepares once per size.)
+// writes a batch in one statement over arrays: insertActivityArrays.)
 var activityBlocks = [...]int{64, 8, 1}
 
 // insertPrepared writes a batch with SQLite's prepared INSERTs.
@@ -229,15 +218,25 @@ func activityInsert(n int) string {
 
 // appendActivity appends an entry's values, in activityInsert's order.
 func appendActivity(args []any, a amt.Activity) ([]any, error) {
-	params := a.Params
-	if params == nil {
-		params = map[string]string{}
-	}
-	pj, err := json.Marshal(params)
+	t, pj, rc, err := activityValues(a)
 	if err != nil {
 		return args, err
 	}
-	var rc sql.NullInt64
+	return append(args, t, a.Actor, a.Host, a.Operation, pj, a.Technology, a.Profile, a.Outcome,
+		rc, a.ReturnCodeName, a.AuthStep, a.Job, a.Duration.Microseconds(), a.Message), nil
+}
+
+// activityValues are the stored forms of an entry's time (now when it has
+// none), parameters and return code.
+func activityValues(a amt.Activity) (at int64, params string, rc sql.NullInt64, err error) {
+	p := a.Params
+	if p == nil {
+		p = map[string]string{}
+	}
+	pj, err := json.Marshal(p)
+	if err != nil {
+		return 0, "", rc, err
+	}
 	if a.ReturnCode != nil {
 		rc = sql.NullInt64{Int64: int64(*a.ReturnCode), Valid: true}
 	}
@@ -245,20 +244,39 @@ func appendActivity(args []any, a amt.Activity) ([]any, error) {
 	if t.IsZero() {
 		t = time.Now()
 	}
-	return append(args, micros(t), a.Actor, a.Host, a.Operation, string(pj), a.Technology, a.Profile, a.Outcome,
-		rc, a.ReturnCodeName, a.AuthStep, a.Job, a.Duration.Microseconds(), a.Message), nil
+	return micros(t), string(pj), rc, nil
 }
 
-// insertActivity writes entries with one multi-row INSERT (Postgres).
-func insertActivity(ctx context.Context, q querier, batch []amt.Activity) error {
-	args := make([]any, 0, len(batch)*activityColumns)
-	for _, a := range batch {
-		var err error
-		if args, err = appendActivity(args, a); err != nil {
+// activityArraysSQL inserts entries from arrays of their values, one per
+// column (Postgres): one statement text whatever the number of entries,
+// which pgx prepares once.
+const activityArraysSQL = `INSERT INTO amtkit_activity (at, actor, host, operation, params, technology, profile,
+	outcome, return_code, return_code_name, auth_step, job, duration_us, message)
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[])`
+
+// insertActivityArrays writes entries with one INSERT over arrays.
+func insertActivityArrays(ctx context.Context, q querier, batch []amt.Activity) error {
+	n := len(batch)
+	at, dur, rc := make([]int64, n), make([]int64, n), make([]*int64, n)
+	actor, host, op, params, tech, profile := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n)
+	outcome, rcName, authStep, job, msg := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n)
+	for i, a := range batch {
+		t, pj, code, err := activityValues(a)
+		if err != nil {
 			return err
 		}
+		at[i], params[i], dur[i] = t, pj, a.Duration.Microseconds()
+		if code.Valid {
+			rc[i] = &code.Int64
+		}
+		actor[i], host[i], op[i], tech[i], profile[i] = a.Actor, a.Host, a.Operation, a.Technology, a.Profile
+		outcome[i], rcName[i], authStep[i], job[i], msg[i] = a.Outcome, a.ReturnCodeName, a.AuthStep, a.Job, a.Message
 	}
-	_, err := q.exec(ctx, activityInsert(len(batch)), args...)
+	_, err := q.exec(ctx, activityArraysSQL, at, actor, host, op, params, tech, profile, outcome, rc, rcName, authStep,
+		job, dur, msg)
 	return err
 }
 

@@ -46,7 +46,8 @@ type ActivityWriter struct {
 	pending  []amt.Activity
 	inflight bool
 	closing  bool
-	err      error // the last write error, reported by Flush and Close
+	stmts    [len(activityBlocks)]*Stmt // SQLite's prepared INSERTs
+	err      error                      // the last write error, reported by Flush and Close
 }
 
 var _ amt.ActivityLog = (*ActivityWriter)(nil)
@@ -140,14 +141,10 @@ func (w *ActivityWriter) write(batch []amt.Activity) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := w.db.InTx(ctx, func(tx *Tx) error {
-		for len(batch) > 0 {
-			n := min(len(batch), activityRowsPerInsert)
-			if err := insertActivity(ctx, tx.q, batch[:n], w.db.engine == Postgres); err != nil {
-				return err
-			}
-			batch = batch[n:]
+		if w.db.engine == SQLite {
+			return w.insertPrepared(ctx, tx, batch)
 		}
-		return nil
+		return insertActivityArrays(ctx, tx.q, batch)
 	})
 	if err != nil {
 		return w.db.fail(fmt.Sprintf("writing %d activity entries", len(batch)), err)
@@ -160,37 +157,49 @@ func (w *ActivityWriter) write(batch []amt.Activity) error {
 	return nil
 }
 
-// activityRowsPerInsert bounds one INSERT's rows (15 parameters each, well
-// under both engines' limits on parameters).
-const activityRowsPerInsert = 200
-
 const activityColumns = 15 - 1 // without id
 
-// insertActivity writes entries with one multi-row INSERT. Postgres numbers
-// its parameters; SQLite takes plain positional ones, which it binds without
-// looking each name up.
-func insertActivity(ctx context.Context, q querier, batch []amt.Activity, numbered bool) error {
+// activityBlocks are the row counts of the INSERTs SQLite keeps prepared,
+// largest first: a batch is written in as many of each as fit, so that
+// SQLite parses each only once per connection rather than a new
+// statement for every batch. (Postgres, a round trip per statement away,
+// writes a batch in one statement over arrays: insertActivityArrays.)
+var activityBlocks = [...]int{64, 8, 1}
+
+// insertPrepared writes a batch with SQLite's prepared INSERTs.
+func (w *ActivityWriter) insertPrepared(ctx context.Context, tx *Tx, batch []amt.Activity) error {
+	w.mu.Lock()
+	if w.stmts[0] == nil {
+		for i, n := range activityBlocks {
+			w.stmts[i] = w.db.Prepare(activityInsert(n))
+		}
+	}
+	w.mu.Unlock()
+	args := make([]any, 0, activityBlocks[0]*activityColumns)
+	for i, n := range activityBlocks {
+		for len(batch) >= n {
+			args = args[:0]
+			for _, a := range batch[:n] {
+				var err error
+				if args, err = appendActivity(args, a); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecStmt(ctx, w.stmts[i], args...); err != nil {
+				return err
+			}
+			batch = batch[n:]
+		}
+	}
+	return nil
+}
+
+// activityInsert is an INSERT of n entries.
+func activityInsert(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO amtkit_activity (at, actor, host, operation, params, technology, profile, outcome,
 		return_code, return_code_name, auth_step, job, duration_us, message) VALUES `)
-	args := make([]any, 0, len(batch)*activityColumns)
-	for i, a := range batch {
-		params := a.Params
-		if params == nil {
-			params = map[string]string{}
-		}
-		pj, err := json.Marshal(params)
-		if err != nil {
-			return err
-		}
-		var rc sql.NullInt64
-		if a.ReturnCode != nil {
-			rc = sql.NullInt64{Int64: int64(*a.ReturnCode), Valid: true}
-		}
-		t := a.Time
-		if t.IsZero() {
-			t = time.Now()
-		}
+	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -199,18 +208,75 @@ func insertActivity(ctx context.Context, q querier, batch []amt.Activity, number
 			if c > 0 {
 				b.WriteString(", ")
 			}
-			if numbered {
-				b.WriteByte('$')
-				b.WriteString(strconv.Itoa(len(args) + c + 1))
-			} else {
-				b.WriteByte('?')
-			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(i*activityColumns + c + 1))
 		}
 		b.WriteByte(')')
-		args = append(args, micros(t), a.Actor, a.Host, a.Operation, string(pj), a.Technology, a.Profile, a.Outcome,
-			rc, a.ReturnCodeName, a.AuthStep, a.Job, a.Duration.Microseconds(), a.Message)
 	}
-	_, err := q.exec(ctx, b.String(), args...)
+	return b.String()
+}
+
+// appendActivity appends an entry's values, in activityInsert's order.
+func appendActivity(args []any, a amt.Activity) ([]any, error) {
+	t, pj, rc, err := activityValues(a)
+	if err != nil {
+		return args, err
+	}
+	return append(args, t, a.Actor, a.Host, a.Operation, pj, a.Technology, a.Profile, a.Outcome,
+		rc, a.ReturnCodeName, a.AuthStep, a.Job, a.Duration.Microseconds(), a.Message), nil
+}
+
+// activityValues are the stored forms of an entry's time (now when it has
+// none), parameters and return code.
+func activityValues(a amt.Activity) (at int64, params string, rc sql.NullInt64, err error) {
+	p := a.Params
+	if p == nil {
+		p = map[string]string{}
+	}
+	pj, err := json.Marshal(p)
+	if err != nil {
+		return 0, "", rc, err
+	}
+	if a.ReturnCode != nil {
+		rc = sql.NullInt64{Int64: int64(*a.ReturnCode), Valid: true}
+	}
+	t := a.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return micros(t), string(pj), rc, nil
+}
+
+// activityArraysSQL inserts entries from arrays of their values, one per
+// column (Postgres): one statement text whatever the number of entries,
+// which pgx prepares once.
+const activityArraysSQL = `INSERT INTO amtkit_activity (at, actor, host, operation, params, technology, profile,
+	outcome, return_code, return_code_name, auth_step, job, duration_us, message)
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[])`
+
+// insertActivityArrays writes entries with one INSERT over arrays.
+func insertActivityArrays(ctx context.Context, q querier, batch []amt.Activity) error {
+	n := len(batch)
+	at, dur, rc := make([]int64, n), make([]int64, n), make([]*int64, n)
+	actor, host, op, params, tech, profile := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n)
+	outcome, rcName, authStep, job, msg := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n)
+	for i, a := range batch {
+		t, pj, code, err := activityValues(a)
+		if err != nil {
+			return err
+		}
+		at[i], params[i], dur[i] = t, pj, a.Duration.Microseconds()
+		if code.Valid {
+			rc[i] = &code.Int64
+		}
+		actor[i], host[i], op[i], tech[i], profile[i] = a.Actor, a.Host, a.Operation, a.Technology, a.Profile
+		outcome[i], rcName[i], authStep[i], job[i], msg[i] = a.Outcome, a.ReturnCodeName, a.AuthStep, a.Job, a.Message
+	}
+	_, err := q.exec(ctx, activityArraysSQL, at, actor, host, op, params, tech, profile, outcome, rc, rcName, authStep,
+		job, dur, msg)
 	return err
 }
 

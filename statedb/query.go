@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -41,7 +42,7 @@ type sqlQ struct {
 }
 
 func (q sqlQ) exec(ctx context.Context, s string, args ...any) (int64, error) {
-	res, err := q.c.ExecContext(ctx, s, args...)
+	res, err := q.c.ExecContext(ctx, sqliteParams(s), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -49,7 +50,7 @@ func (q sqlQ) exec(ctx context.Context, s string, args ...any) (int64, error) {
 }
 
 func (q sqlQ) query(ctx context.Context, s string, args ...any) (rows, error) {
-	r, err := q.c.QueryContext(ctx, s, args...)
+	r, err := q.c.QueryContext(ctx, sqliteParams(s), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +58,71 @@ func (q sqlQ) query(ctx context.Context, s string, args ...any) (rows, error) {
 }
 
 func (q sqlQ) queryRow(ctx context.Context, s string, args ...any) row {
-	return q.c.QueryRowContext(ctx, s, args...)
+	return q.c.QueryRowContext(ctx, sqliteParams(s), args...)
+}
+
+// sqliteParams spells the statement's $N parameters for SQLite: plain ?
+// when they come in order, each once ($1, $2, ... as multi-row INSERTs
+// and IN lists have them), else ?N. All three bind the Nth argument, but
+// SQLite looks each $N up by name among the statement's parameters when
+// it parses the statement, and each ?N when the driver binds it, so that a
+// statement of a few thousand parameters spends most of its time
+// searching; plain ? is numbered as it is read. Quoted strings,
+// identifiers and comments are left as they are.
+func sqliteParams(s string) string {
+	if strings.IndexByte(s, '$') < 0 {
+		return s
+	}
+	b := []byte(s)
+	var at []int // where each $ of a parameter is
+	inOrder := true
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '\'' || c == '"':
+			for i++; i < len(b) && b[i] != c; i++ {
+			}
+		case c == '-' && i+1 < len(b) && b[i+1] == '-':
+			for i += 2; i < len(b) && b[i] != '\n'; i++ {
+			}
+		case c == '/' && i+1 < len(b) && b[i+1] == '*':
+			for i += 2; i+1 < len(b) && (b[i] != '*' || b[i+1] != '/'); i++ {
+			}
+			i++
+		case c == '$' && i+1 < len(b) && b[i+1] >= '0' && b[i+1] <= '9' && (i == 0 || !identByte(b[i-1])):
+			at = append(at, i)
+			n, j := 0, i+1
+			for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
+				n = n*10 + int(b[j]-'0')
+			}
+			inOrder = inOrder && n == len(at)
+			i = j - 1
+		}
+	}
+	if len(at) == 0 {
+		return s
+	}
+	if !inOrder {
+		for _, i := range at {
+			b[i] = '?'
+		}
+		return string(b)
+	}
+	out := make([]byte, 0, len(b))
+	last := 0
+	for _, i := range at {
+		out = append(out, b[last:i]...)
+		out = append(out, '?')
+		last = i + 1
+		for last < len(b) && b[last] >= '0' && b[last] <= '9' {
+			last++
+		}
+	}
+	return string(append(out, b[last:]...))
+}
+
+// identByte reports whether c may be part of an SQL identifier.
+func identByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 type sqlRows struct{ *sql.Rows }
@@ -111,6 +176,7 @@ type Tx struct {
 	q     querier
 	sqlTx *sql.Tx
 	pgxTx pgx.Tx
+	stmts map[*Stmt]*sql.Stmt // SQLite: prepared statements in this transaction
 }
 
 // SQL returns the database/sql transaction of a SQLite database, for

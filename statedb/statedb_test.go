@@ -3,8 +3,10 @@ package statedb_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -386,5 +388,38 @@ func TestClosedDatabase(t *testing.T) {
 		require.True(t, errors.Is(err, statedb.ErrClosed), "got %v", err)
 		_, err = db.QueryActivity(context.Background(), statedb.ActivityFilter{})
 		require.ErrorIs(t, err, statedb.ErrClosed)
+	})
+}
+
+// TestActivityBatchSizes: batches of every size up to and past the largest
+// prepared INSERT keep every entry, with its own values, in order.
+func TestActivityBatchSizes(t *testing.T) {
+	each(t, func(t *testing.T, target string) {
+		ctx := context.Background()
+		db := open(t, target)
+		w := db.Activity()
+		base := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+		code := 7
+		seq := 0
+		for _, n := range []int{1, 7, 8, 9, 63, 64, 65, 150} {
+			for range n {
+				a := amt.Activity{Time: base.Add(time.Duration(seq) * time.Millisecond), Host: fmt.Sprintf("10.0.%d.%d", seq/256, seq%256),
+					Operation: "info", Outcome: amt.OutcomeOK, Job: strconv.Itoa(n), Duration: time.Duration(seq) * time.Microsecond}
+				if seq%3 == 0 {
+					a.ReturnCode = &code
+				}
+				w.Record(a)
+				seq++
+			}
+			require.NoError(t, w.Flush())
+		}
+		all, err := db.QueryActivity(ctx, statedb.ActivityFilter{})
+		require.NoError(t, err)
+		require.Len(t, all, seq)
+		for i, e := range all {
+			assert.Equal(t, fmt.Sprintf("10.0.%d.%d", i/256, i%256), e.Host)
+			assert.Equal(t, time.Duration(i)*time.Microsecond, e.Duration)
+			assert.Equal(t, i%3 == 0, e.ReturnCode != nil, "entry %d", i)
+		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,13 +83,20 @@ func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) stri
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	}()
+	// The worker's goroutines (River's, the chunks', the machines') carry
+	// the profile label phase=durable, fleet.Run's phase=fleet, so that a
+	// CPU profile of the benchmark tells them apart (pprof -tagfocus).
+	go pprof.Do(ctx, pprof.Labels("phase", "durable"), func(ctx context.Context) { done <- w.Run(ctx) })
+	var stopOnce sync.Once
+	stopWorker := func() {
+		stopOnce.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	defer stopWorker()
 	var before int
 	for _, d := range sim.Devices() {
 		before += d.Stats().HTTPRequests
@@ -97,6 +105,7 @@ func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) stri
 	stop := peakHeap()
 	b.ResetTimer()
 	start := time.Now()
+	cpuStart := processCPU()
 	for i := 0; i < b.N; i++ {
 		id, err := m.Submit(context.Background(), durable.Spec{Task: fleet.Task{Action: action},
 			Targets: targets, Concurrency: concurrency, Timeout: 30 * time.Second, Retries: 2, RetryDelay: time.Second})
@@ -118,8 +127,10 @@ func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) stri
 		}
 	}
 	wall := time.Since(start) / time.Duration(b.N)
+	cpu := (processCPU() - cpuStart) / time.Duration(b.N)
 	b.StopTimer()
 	peak := stop()
+	stopWorker() // its polling is no part of fleet.Run's figures
 	var after int
 	for _, d := range sim.Devices() {
 		after += d.Stats().HTTPRequests
@@ -127,8 +138,13 @@ func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) stri
 	// The same reads through fleet.Run in this process, no database, on
 	// the same fleet and the same loaded machine: what the durable layer
 	// adds is the ratio of the two.
+	runtime.GC()
 	inStart := time.Now()
-	seq, err := fleet.Run(context.Background(), targets, fleet.Task{Action: action}, fleet.Options{
+	inCPUStart := processCPU()
+	fleetCtx := pprof.WithLabels(context.Background(), pprof.Labels("phase", "fleet"))
+	pprof.SetGoroutineLabels(fleetCtx)
+	defer pprof.SetGoroutineLabels(context.Background())
+	seq, err := fleet.Run(fleetCtx, targets, fleet.Task{Action: action}, fleet.Options{
 		Concurrency: concurrency, Timeout: 30 * time.Second, Retries: 2, RetryDelay: time.Second, ClientOptions: []amt.Option{amt.WithPowerChangeGap(0)},
 		Credentials: credentials.Static(credentials.Credential{User: user, Password: password})})
 	if err != nil {
@@ -140,6 +156,7 @@ func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) stri
 		}
 	}
 	inProcess := time.Since(inStart)
+	inCPU := processCPU() - inCPUStart
 	perHost := float64(after-before) / float64(b.N) / float64(len(targets))
 	floor := time.Duration(float64(len(targets)) * perHost * float64(latency) / float64(concurrency))
 	b.ReportMetric(wall.Seconds(), "wall-s")
@@ -149,6 +166,14 @@ func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) stri
 	b.ReportMetric(inProcess.Seconds(), "fleet.Run-wall-s")
 	b.ReportMetric(wall.Seconds()/inProcess.Seconds(), "vs-fleet.Run")
 	b.ReportMetric(peak, "peak-heap-MiB")
+	// CPU of the whole process (client, simulator, database) per host,
+	// and what the durable layer adds to fleet.Run's; and the wall time
+	// it adds.
+	hosts := float64(len(targets))
+	b.ReportMetric(float64(cpu.Microseconds())/hosts, "cpu-us/host")
+	b.ReportMetric(float64(inCPU.Microseconds())/hosts, "fleet.Run-cpu-us/host")
+	b.ReportMetric(float64((cpu-inCPU).Microseconds())/hosts, "durable-cpu-us/host")
+	b.ReportMetric((wall - inProcess).Seconds(), "durable-extra-wall-s")
 }
 
 // BenchmarkDurablePowerStatus10k50msSQLite is the SQLite target: within 3x

@@ -29,6 +29,13 @@ type committer struct {
 	kick     chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
+
+	stmts rowStmts // SQLite: the per-machine statements, prepared once
+}
+
+// rowStmts are the statements that write one machine's row.
+type rowStmts struct {
+	final, attempt *statedb.Stmt
 }
 
 type machineKey struct {
@@ -55,7 +62,8 @@ const maxPerCommit = 1000
 
 func newCommitter(db *statedb.DB, worker string) *committer {
 	c := &committer{db: db, worker: worker, results: map[machineKey]resultReq{}, attempts: map[machineKey]resultReq{},
-		claims: map[machineKey]int64{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		claims: map[machineKey]int64{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		stmts: rowStmts{final: db.Prepare(finalRowSQL), attempt: db.Prepare(attemptRowSQL)}}
 	go c.run()
 	return c
 }
@@ -274,7 +282,10 @@ func (c *committer) write(marks []markReq, results, attempts map[machineKey]resu
 				}
 			}
 		}
-		perRow := c.db.Engine() == statedb.SQLite
+		var perRow *rowStmts
+		if c.db.Engine() == statedb.SQLite {
+			perRow = &c.stmts
+		}
 		if err := writeRows(ctx, tx, attempts, c.worker, false, now, perRow); err != nil {
 			return err
 		}
@@ -325,14 +336,14 @@ func markTx(ctx context.Context, tx *statedb.Tx, job ID, hosts []string, worker 
 	return ok, rs.Err()
 }
 
-// writeRows updates machine rows from results with one statement per job
-// and up to 100 machines: the outcome and its details (final), or only the
-// attempt counts. A row that has its outcome already is never written
-// again.
+// writeRows updates machine rows from results: the outcome and its
+// details (final), or only the attempt counts. A row that has its outcome
+// already is never written again.
 //
-// SQLite, in process, runs one UPDATE per machine faster than a join
-// against a VALUES list; Postgres saves round trips with the join.
-func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultReq, worker string, final bool, now int64, perRow bool) error {
+// SQLite, in process, runs one prepared UPDATE per machine (perRow) faster
+// than a join against a list of values; Postgres saves round trips with
+// one statement per job over arrays of the values.
+func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultReq, worker string, final bool, now int64, perRow *rowStmts) error {
 	byJob := map[ID][]resultReq{}
 	for k, v := range reqs {
 		byJob[k.job] = append(byJob[k.job], v)
@@ -346,13 +357,17 @@ func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultRe
 			}
 		}
 		var total int64
-		for off := 0; off < len(rows); off += 100 {
-			part := rows[off:min(off+100, len(rows))]
-			update := updateRows
-			if perRow {
-				update = updateEach
+		for off := 0; off < len(rows); off += maxPerCommit {
+			part := rows[off:min(off+maxPerCommit, len(rows))]
+			var (
+				n   int64
+				err error
+			)
+			if perRow != nil {
+				n, err = updateEach(ctx, tx, perRow, job, part, worker, final, now, seq)
+			} else {
+				n, err = updateRows(ctx, tx, job, part, worker, final, now, seq)
 			}
-			n, err := update(ctx, tx, job, part, worker, final, now, seq)
 			if err != nil {
 				return err
 			}
@@ -370,40 +385,69 @@ func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultRe
 	return nil
 }
 
+// The statements that write many machines' rows at once on Postgres, from
+// arrays (one text whatever the number of rows, so that pgx prepares it
+// once): results, and attempt counts.
+const (
+	finalRowsSQL = `UPDATE amtkit_job_machine AS m SET outcome = v.outcome, return_code = v.rc,
+		return_code_name = v.rc_name, message = v.message, data = v.data, finished_at = $10, done_seq = $11,
+		attempts = v.attempts, retries_remaining = v.retries,
+		last_attempt = COALESCE(v.last_attempt, m.last_attempt),
+		worker = CASE WHEN v.last_attempt IS NULL THEN m.worker ELSE $12 END
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
+			$8::text[], $9::text[]) AS v(host, outcome, rc, rc_name, attempts, retries, last_attempt, message, data)
+		WHERE m.job = $13 AND m.host = v.host AND m.outcome IS NULL`
+	attemptRowsSQL = `UPDATE amtkit_job_machine AS m SET attempts = v.attempts, retries_remaining = v.retries,
+		last_attempt = COALESCE(v.last_attempt, m.last_attempt),
+		worker = CASE WHEN v.last_attempt IS NULL THEN m.worker ELSE $5 END
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(host, attempts, retries, last_attempt)
+		WHERE m.job = $6 AND m.host = v.host AND m.outcome IS NULL`
+)
+
+// updateRows writes rows with one statement over arrays of their values
+// (Postgres).
 func updateRows(ctx context.Context, tx *statedb.Tx, job ID, rows []resultReq, worker string, final bool, now, seq int64) (int64, error) {
-	var b strings.Builder
-	const cols = 9
-	b.WriteString("WITH v(host, outcome, rc, rc_name, attempts, retries, last_attempt, message, data) AS (VALUES ")
-	args := make([]any, 0, len(rows)*cols+4)
+	var (
+		hosts    = make([]string, len(rows))
+		attempts = make([]int64, len(rows))
+		retries  = make([]int64, len(rows))
+		last     = make([]*int64, len(rows))
+	)
+	for i, rq := range rows {
+		hosts[i] = rq.r.Host
+		attempts[i] = int64(rq.prior + rq.r.Attempts)
+		retries[i] = int64(rq.r.RetriesRemaining)
+		if rq.r.LastAttempt != nil {
+			v := statedb.Micros(*rq.r.LastAttempt)
+			last[i] = &v
+		}
+	}
+	if !final {
+		return tx.Exec(ctx, attemptRowsSQL, hosts, attempts, retries, last, worker, int64(job))
+	}
+	var (
+		outcomes = make([]string, len(rows))
+		rcs      = make([]*int64, len(rows))
+		rcNames  = make([]*string, len(rows))
+		messages = make([]string, len(rows))
+		data     = make([]*string, len(rows))
+	)
 	for i, rq := range rows {
 		r := rq.r
-		if i > 0 {
-			b.WriteString(", ")
+		outcomes[i] = string(r.Outcome)
+		if r.ReturnCode != nil {
+			v := int64(*r.ReturnCode)
+			rcs[i] = &v
 		}
-		n := len(args)
-		fmt.Fprintf(&b, "($%d, $%d, CAST($%d AS BIGINT), $%d, CAST($%d AS INTEGER), CAST($%d AS INTEGER), CAST($%d AS BIGINT), $%d, $%d)",
-			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
-		rc, rcName, last, data := rowValues(rq)
-		args = append(args, r.Host, string(r.Outcome), rc, rcName, rq.prior+r.Attempts, r.RetriesRemaining, last,
-			oneLine(r.Message), data)
+		rcNames[i] = r.ReturnCodeName
+		messages[i] = oneLine(r.Message)
+		if len(r.Data) > 0 && json.Valid(r.Data) && string(r.Data) != "null" {
+			v := string(r.Data)
+			data[i] = &v
+		}
 	}
-	n := len(args)
-	args = append(args, worker, int64(job), now, seq)
-	b.WriteString(") UPDATE amtkit_job_machine SET ")
-	if final {
-		fmt.Fprintf(&b, `outcome = v.outcome, return_code = v.rc, return_code_name = v.rc_name, message = v.message,
-			data = v.data, finished_at = $%d, done_seq = $%d, `, n+3, n+4)
-	}
-	fmt.Fprintf(&b, `attempts = v.attempts, retries_remaining = v.retries,
-		last_attempt = COALESCE(v.last_attempt, amtkit_job_machine.last_attempt),
-		worker = CASE WHEN v.last_attempt IS NULL THEN amtkit_job_machine.worker ELSE $%d END
-		FROM v WHERE amtkit_job_machine.job = $%d AND amtkit_job_machine.host = v.host
-		AND amtkit_job_machine.outcome IS NULL`, n+1, n+2)
-	if !final {
-		// Keep the placeholders numbered without gaps on Postgres.
-		fmt.Fprintf(&b, " AND CAST($%d AS BIGINT) >= 0 AND CAST($%d AS BIGINT) >= 0", n+3, n+4)
-	}
-	return tx.Exec(ctx, b.String(), args...)
+	return tx.Exec(ctx, finalRowsSQL, hosts, outcomes, rcs, rcNames, attempts, retries, last, messages, data,
+		now, seq, worker, int64(job))
 }
 
 // rowValues are the values of a result's row.
@@ -424,8 +468,19 @@ func rowValues(rq resultReq) (rc, rcName, last, data any) {
 	return
 }
 
-// updateEach writes rows with one UPDATE each.
-func updateEach(ctx context.Context, tx *statedb.Tx, job ID, rows []resultReq, worker string, final bool, now, seq int64) (int64, error) {
+// The per-machine statements: a result, and an attempt count.
+const (
+	finalRowSQL = `UPDATE amtkit_job_machine SET outcome = $1, return_code = $2, return_code_name = $3,
+		message = $4, data = $5, finished_at = $6, done_seq = $7, attempts = $8, retries_remaining = $9,
+		last_attempt = COALESCE($10, last_attempt), worker = CASE WHEN $10 IS NULL THEN worker ELSE $11 END
+		WHERE job = $12 AND host = $13 AND outcome IS NULL`
+	attemptRowSQL = `UPDATE amtkit_job_machine SET attempts = $1, retries_remaining = $2,
+		last_attempt = COALESCE($3, last_attempt), worker = CASE WHEN $3 IS NULL THEN worker ELSE $4 END
+		WHERE job = $5 AND host = $6 AND outcome IS NULL`
+)
+
+// updateEach writes rows with one prepared UPDATE each.
+func updateEach(ctx context.Context, tx *statedb.Tx, st *rowStmts, job ID, rows []resultReq, worker string, final bool, now, seq int64) (int64, error) {
 	var total int64
 	for _, rq := range rows {
 		r := rq.r
@@ -435,16 +490,11 @@ func updateEach(ctx context.Context, tx *statedb.Tx, job ID, rows []resultReq, w
 			err error
 		)
 		if final {
-			n, err = tx.Exec(ctx, `UPDATE amtkit_job_machine SET outcome = $1, return_code = $2, return_code_name = $3,
-				message = $4, data = $5, finished_at = $6, done_seq = $7, attempts = $8, retries_remaining = $9,
-				last_attempt = COALESCE($10, last_attempt), worker = CASE WHEN $10 IS NULL THEN worker ELSE $11 END
-				WHERE job = $12 AND host = $13 AND outcome IS NULL`,
+			n, err = tx.ExecStmt(ctx, st.final,
 				string(r.Outcome), rc, rcName, oneLine(r.Message), data, now, seq, rq.prior+r.Attempts, r.RetriesRemaining,
 				last, worker, int64(job), r.Host)
 		} else {
-			n, err = tx.Exec(ctx, `UPDATE amtkit_job_machine SET attempts = $1, retries_remaining = $2,
-				last_attempt = COALESCE($3, last_attempt), worker = CASE WHEN $3 IS NULL THEN worker ELSE $4 END
-				WHERE job = $5 AND host = $6 AND outcome IS NULL`,
+			n, err = tx.ExecStmt(ctx, st.attempt,
 				rq.prior+r.Attempts, r.RetriesRemaining, last, worker, int64(job), r.Host)
 		}
 		if err != nil {

@@ -10,7 +10,8 @@
 //
 // # Data model
 //
-// Four tables of the state database (migrations 00005 and 00006), beside
+// Four tables of the state database (migration 00005; 00006 adds a job's
+// connection settings, 00007 indexes a chunk's machines in order), beside
 // River's:
 //
 //	amtkit_job          one row per job: the task and the spec (JSON, no
@@ -74,7 +75,11 @@
 // chunk costs River one fetch and one completion whatever the number of
 // machines in it, and the markers, results and attempt counts of all
 // chunks in a worker share group commits, so the database sees a few
-// transactions per round of the fleet, not one per machine.
+// transactions per round of the fleet, not one per machine. Within a
+// commit SQLite runs one prepared statement per machine (parsed once per
+// connection), and Postgres one statement per job over arrays of the
+// machines' values (prepared once); the activity log's batches are written
+// the same ways.
 //
 // A worker works each chunk's machines through fleet's Runner (the same
 // code as fleet.Run: one operation per address, retries with delay for

@@ -159,6 +159,12 @@ func spawnWorker(t testing.TB, e env, name string) *workerProc {
 	return p
 }
 
+// signal sends the worker process a signal.
+func (p *workerProc) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(sig))
+}
+
 // kill ends the worker process with SIGKILL and waits for it to be gone.
 func (p *workerProc) kill(t testing.TB) {
 	t.Helper()

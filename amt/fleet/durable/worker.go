@@ -31,6 +31,7 @@ type Worker struct {
 	log   *slog.Logger
 	com   *committer
 	slots chan struct{} // the worker's machines at once
+	pool  machinePool
 
 	mu     sync.Mutex
 	perJob map[ID]*jobSem
@@ -86,7 +87,8 @@ func NewWorker(db *statedb.DB, opts WorkerOptions) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{db: db, m: m, opts: opts, log: log, slots: make(chan struct{}, opts.Concurrency), perJob: map[ID]*jobSem{}}
+	w := &Worker{db: db, m: m, opts: opts, log: log, slots: make(chan struct{}, opts.Concurrency), perJob: map[ID]*jobSem{},
+		pool: machinePool{work: make(chan func()), stop: make(chan struct{})}}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &chunkWorker{w: w}); err != nil {
 		return nil, fmt.Errorf("durable: %w", err)
@@ -124,6 +126,7 @@ func (w *Worker) Name() string { return w.opts.Name }
 func (w *Worker) Run(ctx context.Context) error {
 	w.com = newCommitter(w.db, w.opts.Name)
 	defer w.com.close()
+	defer close(w.pool.stop)
 	if err := w.river.start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("durable: starting the worker: %w", err)
 	}
@@ -400,7 +403,19 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cancelled := w.watchCancel(runCtx, j.ID, cancel)
+	// Machines start as the worker's slots and the job's allow, so that
+	// a chunk's stragglers never hold the next chunk's machines back.
+	js, release := w.jobSlots(j)
+	defer release()
+	go func() {
+		select {
+		case <-js.cancelled:
+			cancel()
+		case <-runCtx.Done():
+		}
+	}()
+	cancelled := js.wasCancelled
+	jobSlots := js.ch
 	prior := make(map[string]int, len(ms))
 	hosts := make([]string, len(ms))
 	for i, p := range ms {
@@ -449,10 +464,6 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 		return len(ms), fmt.Errorf("durable: job %d: %w", j.ID, err)
 	}
 	defer runner.Close()
-	// Machines start as the worker's slots and the job's allow, so that
-	// a chunk's stragglers never hold the next chunk's machines back.
-	jobSlots, release := w.jobSlots(j)
-	defer release()
 	var (
 		wg  sync.WaitGroup
 		mu  sync.Mutex
@@ -468,7 +479,7 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 		}
 		wg.Add(1)
 		w.com.claim(j.ID, host)
-		go func() {
+		w.pool.run(func() {
 			defer wg.Done()
 			r := runner.Machine(runCtx, host)
 			<-w.slots
@@ -486,10 +497,47 @@ func (w *Worker) runGroup(ctx context.Context, j Job, ms []pendingMachine, retri
 				got++
 				w.com.result(bw, j.ID, r, prior[r.Host])
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return len(ms) - got, nil
+}
+
+// machinePool runs the worker's machines on goroutines reused from one
+// machine to the next, across chunks: a fresh goroutine per machine would
+// grow its stack again through the deep call chain of an exchange every
+// time. Their number is bounded by the worker's slots, taken before a
+// machine is handed over; one idle for poolIdle ends, and all end with
+// the worker's Run.
+type machinePool struct {
+	work chan func()
+	stop chan struct{}
+}
+
+const poolIdle = 5 * time.Second
+
+func (p *machinePool) run(f func()) {
+	select {
+	case p.work <- f: // a goroutine that finished a machine takes it
+	default:
+		go p.loop(f)
+	}
+}
+
+func (p *machinePool) loop(f func()) {
+	idle := time.NewTimer(poolIdle)
+	defer idle.Stop()
+	for {
+		f()
+		idle.Reset(poolIdle)
+		select {
+		case f = <-p.work:
+		case <-idle.C:
+			return
+		case <-p.stop:
+			return
+		}
+	}
 }
 
 // acquire takes a slot of sem, or fails when ctx ends first.
@@ -502,59 +550,63 @@ func acquire(ctx context.Context, sem chan struct{}) error {
 	}
 }
 
-// jobSlots returns the semaphore bounding the job's machines at once in
-// this worker (Spec.Concurrency), shared by its chunks.
-func (w *Worker) jobSlots(j Job) (chan struct{}, func()) {
+// jobSlots returns the job's state in this worker, shared by its chunks:
+// the semaphore bounding its machines at once (Spec.Concurrency), and one
+// watch for its cancellation (whatever the number of its chunks running).
+func (w *Worker) jobSlots(j Job) (*jobSem, func()) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := w.perJob[j.ID]
 	if s == nil {
-		s = &jobSem{ch: make(chan struct{}, j.Spec.Concurrency)}
+		ctx, stop := context.WithCancel(context.Background())
+		s = &jobSem{ch: make(chan struct{}, j.Spec.Concurrency), cancelled: make(chan struct{}), stop: stop}
 		w.perJob[j.ID] = s
+		go w.watchCancel(ctx, j.ID, s.cancelled)
 	}
 	s.refs++
-	return s.ch, func() {
+	return s, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if s.refs--; s.refs == 0 {
 			delete(w.perJob, j.ID)
+			s.stop()
 		}
 	}
 }
 
 type jobSem struct {
-	ch   chan struct{}
-	refs int
+	ch        chan struct{}
+	refs      int
+	cancelled chan struct{} // closed once the job is seen cancelled
+	stop      context.CancelFunc
 }
 
-// watchCancel cancels a chunk's run when its job is cancelled, and
-// reports whether it did.
-func (w *Worker) watchCancel(ctx context.Context, id ID, cancel context.CancelFunc) func() bool {
-	var hit = make(chan struct{})
-	go func() {
-		t := time.NewTicker(max(w.opts.PollInterval*2, 100*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				var state string
-				err := w.db.QueryRow(ctx, "SELECT state FROM amtkit_job WHERE id = $1", int64(id)).Scan(&state)
-				if err == nil && State(state) == StateCancelled {
-					close(hit)
-					cancel()
-					return
-				}
-			}
-		}
-	}()
-	return func() bool {
+// wasCancelled reports whether the job was seen cancelled.
+func (s *jobSem) wasCancelled() bool {
+	select {
+	case <-s.cancelled:
+		return true
+	default:
+		return false
+	}
+}
+
+// watchCancel closes hit when the job is cancelled, looking every other
+// poll until ctx ends.
+func (w *Worker) watchCancel(ctx context.Context, id ID, hit chan struct{}) {
+	t := time.NewTicker(max(w.opts.PollInterval*2, 100*time.Millisecond))
+	defer t.Stop()
+	for {
 		select {
-		case <-hit:
-			return true
-		default:
-			return false
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			var state string
+			err := w.db.QueryRow(ctx, "SELECT state FROM amtkit_job WHERE id = $1", int64(id)).Scan(&state)
+			if err == nil && State(state) == StateCancelled {
+				close(hit)
+				return
+			}
 		}
 	}
 }

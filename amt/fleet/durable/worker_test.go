@@ -183,7 +183,7 @@ func TestOutcomeUnknownNeverResent(t *testing.T) {
 
 // TestKilledWorker: a worker process killed with SIGKILL in the middle of
 // a power-on job; on SQLite a restarted worker finishes it, on Postgres a
-// second worker that ran beside it does (River's rescuer hands it the
+// second worker started beside it (frozen, just before the kill) does (River's rescuer hands it the
 // killed worker's chunks after RescueAfter). Every machine ends with an
 // outcome (none lost), no machine gets a second power change (none done
 // twice), each succeeded machine got exactly one, and machines whose
@@ -206,36 +206,51 @@ func TestKilledWorker(t *testing.T) {
 			RetryDelay: 100 * time.Millisecond})
 		require.NoError(t, err)
 
-		// The victim starts first, so that it is River's leader: the
-		// other worker then takes over leadership and rescues at once.
+		// The victim starts alone, so that it is River's leader (the
+		// other worker then takes over leadership and rescues at once)
+		// and so that no other worker can take the chunks it would hold:
+		// were the second started beside it from the beginning, the
+		// victim could finish its chunks while the other held the rest,
+		// and never be seen holding machines with some done.
 		victim := spawnWorker(t, e, "w1")
 		if e.engine == "postgres" {
 			waitLeader(t, db, "w1")
-			spawnWorker(t, e, "w2")
 		}
-		// Kill it once it has finished some machines and holds others.
-		deadline := time.Now().Add(time.Minute)
-		for {
+		// Once it has finished some machines and holds others, it is
+		// frozen (SIGSTOP), so that it cannot finish what it holds
+		// between the look and the kill; if it did finish them in that
+		// moment, it is let go on and looked at again.
+		held := func() (holds bool, done int, st durable.Status) {
 			st, err := m.Status(ctx, id)
 			require.NoError(t, err)
-			holds := false
 			for _, h := range st.Holders {
 				holds = holds || h.Worker == "w1"
 			}
 			rows, err := m.Report(ctx, id)
 			require.NoError(t, err)
-			done := 0
 			for _, r := range rows {
 				if r.Outcome != nil && r.Worker == "w1" {
 					done++
 				}
 			}
+			return holds, done, st
+		}
+		deadline := time.Now().Add(time.Minute)
+		for {
+			holds, done, st := held()
+			require.Less(t, st.Done, st.Total, "the job finished before its worker could be killed mid-job")
 			if holds && done >= 3 {
-				require.Less(t, st.Done, st.Total, "killed mid-job")
-				break
+				victim.signal(t, syscall.SIGSTOP)
+				if holds, _, st = held(); holds && st.Done < st.Total {
+					break
+				}
+				victim.signal(t, syscall.SIGCONT)
 			}
-			require.True(t, time.Now().Before(deadline), "the worker never held machines")
+			require.True(t, time.Now().Before(deadline), "the worker never held machines with some done")
 			time.Sleep(20 * time.Millisecond)
+		}
+		if e.engine == "postgres" {
+			spawnWorker(t, e, "w2") // beside the frozen victim
 		}
 		victim.kill(t)
 		if e.engine == "sqlite" {

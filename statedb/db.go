@@ -287,12 +287,18 @@ func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return d.fail("", err)
 	}
-	if err := fn(&Tx{db: d, q: sqlQ{stx}, sqlTx: stx}); err != nil {
+	tx := &Tx{db: d, q: sqlQ{stx}, sqlTx: stx}
+	err = fn(tx)
+	if err != nil {
 		_ = stx.Rollback()
-		return d.failInTx(ctx, err)
+	} else if cerr := stx.Commit(); cerr != nil {
+		return d.fail("committing", cerr)
 	}
-	if err := stx.Commit(); err != nil {
-		return d.fail("committing", err)
+	// The connection and SQLite's lock are given back: what the
+	// transaction prepared for itself is prepared for the next ones.
+	tx.ended(ctx)
+	if err != nil {
+		return d.failInTx(ctx, err)
 	}
 	return nil
 }

@@ -172,11 +172,12 @@ func (r pgxRow) Scan(dest ...any) error {
 // River's are written together: hand Tx.SQL (SQLite) or Tx.Pgx (Postgres)
 // to River's InsertTx.
 type Tx struct {
-	db    *DB
-	q     querier
-	sqlTx *sql.Tx
-	pgxTx pgx.Tx
-	stmts map[*Stmt]*sql.Stmt // SQLite: prepared statements in this transaction
+	db         *DB
+	q          querier
+	sqlTx      *sql.Tx
+	pgxTx      pgx.Tx
+	stmts      map[*Stmt]*sql.Stmt // SQLite: prepared statements in this transaction
+	unprepared []*Stmt             // SQLite: statements it prepared for itself (Tx.ended)
 }
 
 // SQL returns the database/sql transaction of a SQLite database, for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 )
 
 // Stmt is a statement prepared once and run by many transactions: SQLite
@@ -11,29 +12,50 @@ import (
 // it is its text (pgx prepares and caches statements by their text on its
 // own). Make one with DB.Prepare and run it with Tx.ExecStmt; it lives as
 // long as the database.
+//
+// A transaction never waits for a connection of the pool to prepare a
+// statement: it holds SQLite's write lock, and the connections it would
+// wait for may be waiting for that lock. The first transaction to run a
+// statement prepares it on its own connection, for itself; the statement
+// of the database is prepared once that transaction has ended, and the
+// transactions after it reuse it (database/sql prepares it again only on
+// a connection it has not met).
 type Stmt struct {
 	db *DB
 	q  string
 
 	mu sync.Mutex
-	s  *sql.Stmt // SQLite, once prepared
+	s  *sql.Stmt // SQLite, once prepared outside a transaction
 }
 
 // Prepare returns the statement q (with $1, $2, ... placeholders), prepared
-// on first use.
+// once a transaction has run it.
 func (d *DB) Prepare(q string) *Stmt { return &Stmt{db: d, q: q} }
 
-func (s *Stmt) prepared(ctx context.Context) (*sql.Stmt, error) {
+func (s *Stmt) prepared() *sql.Stmt {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.s == nil {
-		ps, err := s.db.sql.PrepareContext(ctx, sqliteParams(s.q))
-		if err != nil {
-			return nil, err
-		}
-		s.s = ps
+	return s.s
+}
+
+// prepare prepares the database's statement, outside any transaction.
+// Failing, it stays unprepared: the next transaction prepares it for
+// itself again.
+func (s *Stmt) prepare(ctx context.Context) {
+	if s.prepared() != nil {
+		return
 	}
-	return s.s, nil
+	ps, err := s.db.sql.PrepareContext(ctx, sqliteParams(s.q))
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.s != nil {
+		_ = ps.Close() // another transaction's end prepared it first
+		return
+	}
+	s.s = ps
 }
 
 // ExecStmt runs a prepared statement in the transaction and returns the
@@ -44,11 +66,15 @@ func (t *Tx) ExecStmt(ctx context.Context, s *Stmt, args ...any) (int64, error) 
 	}
 	ts, ok := t.stmts[s]
 	if !ok {
-		ps, err := s.prepared(ctx)
-		if err != nil {
-			return 0, t.db.fail("", err)
+		if ps := s.prepared(); ps != nil {
+			ts = t.sqlTx.StmtContext(ctx, ps) // on the transaction's connection
+		} else {
+			var err error
+			if ts, err = t.sqlTx.PrepareContext(ctx, sqliteParams(s.q)); err != nil {
+				return 0, t.db.fail("", err)
+			}
+			t.unprepared = append(t.unprepared, s)
 		}
-		ts = t.sqlTx.StmtContext(ctx, ps)
 		if t.stmts == nil {
 			t.stmts = map[*Stmt]*sql.Stmt{}
 		}
@@ -60,4 +86,17 @@ func (t *Tx) ExecStmt(ctx context.Context, s *Stmt, args ...any) (int64, error) 
 	}
 	n, err := res.RowsAffected()
 	return n, t.db.fail("", err)
+}
+
+// ended prepares, now that the transaction has given its connection and
+// SQLite's lock back, the statements it had to prepare for itself.
+func (t *Tx) ended(ctx context.Context) {
+	if len(t.unprepared) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, s := range t.unprepared {
+		s.prepare(ctx)
+	}
 }

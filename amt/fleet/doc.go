@@ -60,7 +60,11 @@
 // Expired; an attempt under way finishes. Cancelling the context reports
 // the machines not started (and those waiting for a retry) Cancelled; an
 // attempt under way is stopped, and ends OutcomeUnknown if it had sent a
-// change.
+// change. The same holds when the context's deadline passes (a durable
+// worker's chunk bound, or a caller's timeout): an attempt it cuts short
+// is Cancelled (OutcomeUnknown after a change was sent) with Err matching
+// ErrRunEnded, never Unreachable, for the machine did not fail to answer;
+// only an attempt's own Options.Timeout makes it a timed-out attempt.
 //
 // # Concurrency
 //

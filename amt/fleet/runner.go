@@ -38,6 +38,14 @@ var ErrExpired = errors.New("fleet: the run expired")
 // failed: nothing was sent to it.
 var ErrHook = errors.New("fleet: before-send hook failed")
 
+// ErrRunEnded is matched by the Err of a machine whose attempt was cut
+// short because the run's context ended (its deadline passed or it was
+// cancelled) rather than by the attempt's own timeout: the machine is
+// reported Cancelled (OutcomeUnknown once a change was sent), never
+// Unreachable, for it did not fail to answer. It matches
+// context.Canceled.
+var ErrRunEnded = fmt.Errorf("fleet: the run ended before the attempt did: %w", context.Canceled)
+
 // Runner runs one task on machines, sharing what a run shares: the HTTP
 // transport, the credential source (and with it the lockout guard), the
 // IDE-R limit. Run uses one; a durable job layer may call Machine for one
@@ -408,12 +416,25 @@ func (r *Runner) timeout() time.Duration {
 // attempt makes one attempt on the machine: the action's data, the
 // credential profile used, and the error.
 func (r *Runner) attempt(ctx context.Context, m *machineRun) (json.RawMessage, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout())
+	actx, cancel := context.WithTimeout(ctx, r.timeout())
 	defer cancel()
+	var (
+		data    json.RawMessage
+		profile string
+		err     error
+	)
 	if !r.task.Action.Changes() && r.task.Wake == NoWake {
-		return r.read(ctx, m)
+		data, profile, err = r.read(actx, m)
+	} else {
+		data, profile, err = r.change(actx, m)
 	}
-	return r.change(ctx, m)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, context.Canceled) &&
+		(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, amt.ErrUnreachable)) {
+		// The run's deadline (a durable chunk's bound, or the caller's)
+		// ended the exchange: the machine did not fail to answer.
+		err = errors.Join(ErrRunEnded, err)
+	}
+	return data, profile, err
 }
 
 // read runs a task that changes nothing. With a credential source, the

@@ -155,6 +155,9 @@ func spawnWorker(t testing.TB, e env, name string) *workerProc {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-p.done
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("worker %s wrote on stderr:\n%s", name, stderr.String())
+		}
 	})
 	return p
 }

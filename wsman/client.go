@@ -7,10 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +41,13 @@ type Client struct {
 	retry    *retryablehttp.Client
 	retryAno *retryablehttp.Client
 	sem      chan struct{}
+
+	// direct carries requests when the base transport is an Exchanger
+	// (and the client does not retry); auth and anon are then unused.
+	direct     Exchanger
+	hostport   string // host:port of the endpoint
+	hostHeader string
+	requestURI string
 
 	authFailed atomic.Bool
 }
@@ -266,6 +275,10 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 		sem:      make(chan struct{}, cfg.concurrency),
 	}
 	c.digest = &digestTransport{next: base, user: cfg.user, password: cfg.password}
+	if x, ok := base.(Exchanger); ok && u.Scheme == "http" && cfg.retries == 0 {
+		c.direct, c.hostport, c.hostHeader, c.requestURI = x, u.Host, u.Host, u.RequestURI()
+		return c, nil
+	}
 	c.auth = &http.Client{Transport: &bufferTransport{next: c.digest, max: cfg.maxResponse}, CheckRedirect: noRedirect}
 	c.anon = &http.Client{Transport: &bufferTransport{next: base, max: cfg.maxResponse}, CheckRedirect: noRedirect}
 	if cfg.retries > 0 {
@@ -326,6 +339,9 @@ func (c *Client) newRetryClient(hc *http.Client) *retryablehttp.Client {
 
 // CloseIdleConnections closes connections kept alive for reuse.
 func (c *Client) CloseIdleConnections() {
+	if c.direct != nil {
+		return // as through bufferTransport: the Exchanger keeps its own
+	}
 	c.auth.CloseIdleConnections()
 	c.anon.CloseIdleConnections()
 }
@@ -395,22 +411,43 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 			return nil, fmt.Errorf("wsman: %s: %w: %w", o.name, ErrNotSent, err)
 		}
 	}
-	if c.cfg.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
-		defer cancel()
-	}
-
 	start := time.Now()
 	at := &attempt{}
-	// Only a request that changes the device needs to know whether it was
-	// written (for ErrOutcomeUnknown); the others skip the trace.
-	rctx := context.WithValue(ctx, attemptKey{}, at)
-	if o.changes {
-		rctx = at.trace(ctx)
+	var ans answer
+	if c.direct != nil {
+		var deadline time.Time
+		if c.cfg.timeout > 0 {
+			deadline = start.Add(c.cfg.timeout)
+		}
+		x := getExchange()
+		defer putExchange(x)
+		err = c.sendDirect(ctx, o.anonymous, payload, at, x, deadline)
+		if err != nil && !deadline.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(deadline) {
+			// The operation's own timeout, as a context of its own would
+			// report it.
+			err = context.DeadlineExceeded
+		}
+		ans = answer{status: x.StatusCode, statusText: x.Status, server: x.Server, body: x.Body}
+	} else {
+		if c.cfg.timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
+			defer cancel()
+		}
+		// Only a request that changes the device needs to know whether it
+		// was written (for ErrOutcomeUnknown); the others skip the trace.
+		rctx := context.WithValue(ctx, attemptKey{}, at)
+		if o.changes {
+			rctx = at.trace(ctx)
+		}
+		rctx = context.WithValue(rctx, opKey{}, o)
+		var resp *http.Response
+		resp, err = c.send(rctx, o.anonymous, payload)
+		if err == nil {
+			ans = answer{status: resp.StatusCode, statusText: resp.Status, server: resp.Header.Get("Server"), body: readBody(resp)} // already in memory
+			_ = resp.Body.Close()
+		}
 	}
-	rctx = context.WithValue(rctx, opKey{}, o)
-	resp, err := c.send(rctx, o.anonymous, payload)
 	if err != nil {
 		if c.cfg.logger.Enabled(ctx, slog.LevelDebug) {
 			c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "wsman request failed", slog.String("op", o.name), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
@@ -428,26 +465,24 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 		}
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, cause)
 	}
-	body := readBody(resp) // already in memory
-	_ = resp.Body.Close()
-	server := resp.Header.Get("Server")
+	body, server := ans.body, ans.server
 	if c.cfg.logger.Enabled(ctx, slog.LevelDebug) {
-		c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "wsman request", slog.String("op", o.name), slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start)))
+		c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "wsman request", slog.String("op", o.name), slog.Int("status", ans.status), slog.Duration("elapsed", time.Since(start)))
 	}
 
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
+	case ans.status == http.StatusUnauthorized:
 		if !o.anonymous && at.sentCredentials() {
 			c.authFailed.Store(true)
 		}
-		return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))
-	case resp.StatusCode != http.StatusOK && !looksLikeSOAP(body):
-		return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, ans.httpError())
+	case ans.status != http.StatusOK && !looksLikeSOAP(body):
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, ans.httpError())
 	}
 	msg, err := parseMessage(body, true) // body is this call's own buffer
 	if err != nil {
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))
+		if ans.status != http.StatusOK {
+			return nil, fmt.Errorf("wsman: %s: %w", o.name, ans.httpError())
 		}
 		var de *DecodeError
 		if errors.As(err, &de) {
@@ -459,11 +494,11 @@ func (c *Client) exchange(ctx context.Context, o op, r *request) (*result, error
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, err)
 	}
 	if f := msg.Fault(); f != nil {
-		f.StatusCode = resp.StatusCode
+		f.StatusCode = ans.status
 		return nil, fmt.Errorf("wsman: %s: %w", o.name, f)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("wsman: %s: %w", o.name, httpError(resp, body))
+	if ans.status != http.StatusOK {
+		return nil, fmt.Errorf("wsman: %s: %w", o.name, ans.httpError())
 	}
 	if !r.identify && msg.RelatesTo != "" && msg.RelatesTo != r.messageID {
 		c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "wsman response relates to another request", slog.String("op", o.name), slog.String("sent", r.messageID), slog.String("relatesTo", msg.RelatesTo))
@@ -512,9 +547,44 @@ func looksLikeSOAP(body []byte) bool {
 	return strings.HasPrefix(s, "<?xml") || strings.Contains(s, "Envelope")
 }
 
-func httpError(resp *http.Response, body []byte) *HTTPError {
-	snippet := string(body[:min(len(body), 512)])
-	return &HTTPError{StatusCode: resp.StatusCode, Status: resp.Status, Server: resp.Header.Get("Server"), Body: strings.ToValidUTF8(snippet, "?")}
+// answer is what the client reads of an HTTP response.
+type answer struct {
+	status     int
+	statusText string
+	server     string
+	body       []byte
+}
+
+func (a *answer) httpError() *HTTPError {
+	snippet := string(a.body[:min(len(a.body), 512)])
+	return &HTTPError{StatusCode: a.status, Status: a.statusText, Server: a.server, Body: strings.ToValidUTF8(snippet, "?")}
+}
+
+// sendDirect carries payload through the Exchanger, under the digest
+// rules unless anonymous; the last answer is left in x.
+func (c *Client) sendDirect(ctx context.Context, anonymous bool, payload []byte, at *attempt, x *HTTPExchange, deadline time.Time) error {
+	send := func(auth string) (int, []string, error) {
+		x.Request = c.appendRequest(x.Request[:0], auth, payload)
+		x.HostPort, x.Deadline, x.MaxBody, x.Written = c.hostport, deadline, c.cfg.maxResponse, false
+		at.mu.Lock()
+		at.authed, at.wrote = auth != "", false
+		at.mu.Unlock()
+		err := c.direct.Exchange(ctx, x)
+		at.mu.Lock()
+		at.wrote = x.Written
+		at.mu.Unlock()
+		if err != nil {
+			x.StatusCode, x.Body = 0, nil
+			return 0, nil, err
+		}
+		return x.StatusCode, x.Challenges, nil
+	}
+	if anonymous {
+		_, _, err := send("")
+		return err
+	}
+	getBody := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(payload)), nil }
+	return c.digest.do(http.MethodPost, c.requestURI, getBody, send, func() {})
 }
 
 // unwrapURLError drops net/http's *url.Error layer, whose message repeats

@@ -71,100 +71,118 @@ func (t *digestTransport) put(s *nonceSlot) {
 }
 
 func (t *digestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	first, err := cloneRequest(req)
-	if err != nil {
+	var resp *http.Response
+	send := func(auth string) (int, []string, error) {
+		r, err := cloneRequest(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		if auth != "" {
+			r.Header["Authorization"] = []string{auth}
+		}
+		noteAuthorized(req, auth != "")
+		resp, err = t.next.RoundTrip(r)
+		if err != nil {
+			resp = nil
+			return 0, nil, err
+		}
+		return resp.StatusCode, resp.Header["Www-Authenticate"], nil
+	}
+	if err := t.do(req.Method, req.URL.RequestURI(), req.GetBody, send, func() { drain(resp) }); err != nil {
 		return nil, err
 	}
+	return resp, nil
+}
+
+// do runs one request under the digest rules: send makes one attempt with
+// the Authorization header auth ("" for none) and returns the status and
+// the WWW-Authenticate values of the answer; discard drops the answer of
+// an attempt that is followed by another. The answer of the last attempt
+// is the caller's. net/http's round trip and the direct exchange of an
+// Exchanger share it, so that both count nonces, retry and pin the realm
+// alike.
+func (t *digestTransport) do(method, uri string, getBody func() (io.ReadCloser, error), send func(auth string) (int, []string, error), discard func()) error {
 	slot := t.take()
-	if err := t.authorize(first, slot); err != nil {
+	auth, err := t.authorization(method, uri, getBody, slot)
+	if err != nil {
 		t.put(slot)
-		return nil, err
+		return err
 	}
-	resp, err := t.next.RoundTrip(first)
+	status, chals, err := send(auth)
 	if err != nil {
 		t.put(slot) // the device did not refuse the nonce
-		return nil, err
+		return err
 	}
-	if resp.StatusCode != http.StatusUnauthorized {
+	if status != http.StatusUnauthorized {
 		t.put(slot)
-		return resp, nil
+		return nil
 	}
-	chal, err := findChallenge(resp.Header)
+	chal, err := findChallenge(chals)
 	if err != nil {
 		// A 401 without a digest challenge (Kerberos only, say): give it
 		// to the caller as it is.
-		return resp, nil
+		return nil
 	}
 	if slot != nil && !chal.Stale && slot.count <= 1 {
 		// The device rejected the credentials on a nonce used for the
 		// first time. Trying again would count as another failed login
 		// towards the account lockout.
-		return resp, nil
+		return nil
 	}
-	drain(resp)
+	discard()
 	fresh, err := t.save(chal)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	second, err := cloneRequest(req)
-	if err != nil {
-		return nil, err
+	if auth, err = t.authorization(method, uri, getBody, fresh); err != nil {
+		return err
 	}
-	if err := t.authorize(second, fresh); err != nil {
-		return nil, err
-	}
-	resp, err = t.next.RoundTrip(second)
-	if err == nil && resp.StatusCode != http.StatusUnauthorized || err != nil {
+	status, _, err = send(auth)
+	if err == nil && status != http.StatusUnauthorized || err != nil {
 		t.put(fresh)
 	}
-	return resp, err
+	return err
 }
 
-// authorize sets the Authorization header from slot, counting up its
-// nonce count; with no slot the request goes without credentials, to
-// learn a challenge.
-func (t *digestTransport) authorize(req *http.Request, slot *nonceSlot) error {
+// authorization returns the Authorization header from slot, counting up
+// its nonce count; with no slot the request goes without credentials, to
+// learn a challenge ("").
+func (t *digestTransport) authorization(method, uri string, getBody func() (io.ReadCloser, error), slot *nonceSlot) (string, error) {
 	if slot == nil {
-		noteAuthorized(req, false)
-		return nil
+		return "", nil
 	}
 	slot.count++
 	t.mu.Lock()
 	a1 := t.a1
 	t.mu.Unlock()
-	if h, ok := fastDigest(slot.chal, req.Method, req.URL.RequestURI(), t.user, a1, slot.count); ok {
-		req.Header["Authorization"] = []string{h}
-		noteAuthorized(req, true)
-		return nil
+	if h, ok := fastDigest(slot.chal, method, uri, t.user, a1, slot.count); ok {
+		return h, nil
 	}
 	cred, err := digest.Digest(slot.chal, digest.Options{
-		Method:   req.Method,
-		URI:      req.URL.RequestURI(),
-		GetBody:  req.GetBody,
+		Method:   method,
+		URI:      uri,
+		GetBody:  getBody,
 		Count:    slot.count,
 		Username: t.user,
 		A1:       a1,
 	})
 	if err != nil {
-		return fmt.Errorf("wsman: digest: %w", err)
+		return "", fmt.Errorf("wsman: digest: %w", err)
 	}
-	req.Header["Authorization"] = []string{formatCredentials(cred)}
-	noteAuthorized(req, true)
-	return nil
+	return formatCredentials(cred), nil
 }
 
 // findChallenge reads the digest challenge of a 401. AMT sends one
 // WWW-Authenticate header of the form Digest realm="…", nonce="…",
 // stale="false",qop="auth" (protocol.md §1.2), which is read here with a
 // few allocations; anything else goes to the library's parser.
-func findChallenge(h http.Header) (*digest.Challenge, error) {
-	vs := h["Www-Authenticate"]
+func findChallenge(vs []string) (*digest.Challenge, error) {
 	if len(vs) == 1 {
 		if c, ok := parseChallenge(vs[0]); ok {
 			return c, nil
 		}
 	}
-	return digest.FindChallenge(h)
+	return digest.FindChallenge(http.Header{"Www-Authenticate": vs})
 }
 
 // parseChallenge parses `Digest k=v, k="v", ...` with the parameters AMT

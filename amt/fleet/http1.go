@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/amtkit/amtkit/credentials"
+	"github.com/amtkit/amtkit/wsman"
 )
 
 // http1 is the plain-HTTP transport the machines of a run share: HTTP/1.1
@@ -92,6 +93,39 @@ func (t *http1) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// Exchange carries one WS-Man request without net/http's Request and
+// Response (wsman.Exchanger): one write, the answer read into x, the
+// connection kept for the machine's next request unless the device closes
+// it.
+func (t *http1) Exchange(ctx context.Context, x *wsman.HTTPExchange) error {
+	c, err := t.get(ctx, x.HostPort)
+	if err != nil {
+		return err
+	}
+	// The operation's deadline is the connection's: no timer of its own.
+	_ = c.c.SetDeadline(x.Deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.c.SetDeadline(time.Unix(1, 0)) })
+	_, err = c.c.Write(x.Request)
+	if err == nil {
+		x.Written = true
+		err = x.ReadResponse(c.br)
+	}
+	stopped := stop()
+	if err != nil || !stopped || x.Close {
+		t.discard(c)
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil && !stopped {
+			// The answer was read whole before the context ended.
+			return nil
+		}
+		return err
+	}
+	t.keep(c)
+	return nil
+}
+
 // get returns the idle connection to hp, or dials one.
 func (t *http1) get(ctx context.Context, hp string) (*h1conn, error) {
 	t.mu.Lock()
@@ -132,6 +166,12 @@ func (t *http1) get(ctx context.Context, hp string) (*h1conn, error) {
 // put keeps c for the next request to its address.
 func (t *http1) put(c *h1conn) {
 	_ = c.c.SetDeadline(time.Time{})
+	t.keep(c)
+}
+
+// keep keeps c, whose deadline the next exchange sets, for the next
+// request to its address.
+func (t *http1) keep(c *h1conn) {
 	t.mu.Lock()
 	if _, ok := t.live[c.key][c]; ok && t.idle[c.hp] == nil {
 		t.idle[c.hp] = c

@@ -1089,7 +1089,11 @@
 //     close after 2 minutes, a request header must arrive within 30 s, a
 //     body may be at most 256 KiB, and Expect: 100-continue is answered;
 //     accepted connections have no TCP keep-alive (no probes on an idle
-//     connection) [modelled: none of these is captured].
+//     connection); after the 400 to a body refused unread (too large,
+//     malformed) the connection's write side is shut and up to 4 MiB or
+//     500 ms of what the client still sends is read and dropped before it
+//     closes, so that the client reads the 400 rather than a reset
+//     [modelled: none of these is captured].
 //
 // # Fault injection
 //

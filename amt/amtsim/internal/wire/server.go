@@ -369,10 +369,38 @@ func (c *Conn) serve() {
 		if err != nil {
 			return
 		}
-		if resp.Close || !keep || req.BodyErr != nil {
+		if req.BodyErr != nil {
+			c.drainUnread()
+			return
+		}
+		if resp.Close || !keep {
 			return
 		}
 	}
+}
+
+// Bounds of drainUnread.
+const (
+	drainMax  = 4 << 20
+	drainTime = 500 * time.Millisecond
+)
+
+// drainUnread ends a connection whose request body the server refused
+// unread (too large, or malformed) once the answer is written: closing
+// with the client's bytes unread would reset the connection, and a reset
+// can destroy the answer in the client's receive buffer before the client
+// reads it. The write side is shut (the client sees the answer end), and
+// what still arrives is read and dropped, up to drainMax bytes or
+// drainTime, before the caller closes the connection.
+func (c *Conn) drainUnread() {
+	nc := c.nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		_ = tc.CloseWrite()
+	} else if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	c.setReadDeadline(time.Now().Add(drainTime))
+	_, _ = io.CopyN(io.Discard, nc, drainMax)
 }
 
 // deadlineSlack is how far a header deadline may start before the

@@ -68,6 +68,13 @@
 // which spends no attempt. The per-machine outcome is the contract: River's
 // job states are an implementation detail behind it.
 //
+// So that River UI (amtctl job ui) shows which machines a job touched, a
+// chunk's River job names its machines in its arguments (hosts: the
+// chunk's, or for a chunk queued again by Retry the machines put back),
+// and records, as it ends, its machines by outcome and those still
+// pending as its output (River's metadata key "output"). Workers read
+// neither: the job's tables are the record.
+//
 // Chunks, not one River job per machine: River drains about 1,900 trivial
 // jobs a second on SQLite here, and about 770 with a marker committed per
 // job, so one River job per machine would spend 5 to 13 seconds of queue

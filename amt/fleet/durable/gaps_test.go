@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/amtkit/amtkit/amt/amtsim"
 	"github.com/amtkit/amtkit/amt/fleet"
 	"github.com/amtkit/amtkit/amt/fleet/durable"
+	"github.com/amtkit/amtkit/statedb"
 )
 
 // tlsFleet starts simulated devices that offer WS-Man over TLS only.
@@ -273,5 +275,108 @@ func TestRetryBatchSlot(t *testing.T) {
 		assert.Equal(t, 1, st.Machines[durable.MachinePending])
 		_, err = m.Cancel(ctx, id)
 		require.NoError(t, err)
+	})
+}
+
+// TestRiverJobsNameTheirMachines: each chunk's River job carries the
+// machines it covers in its arguments, and once it ends records them by
+// outcome as its output, so that River UI shows which machines a job
+// touched; a retried chunk's new River job names the machines put back.
+func TestRiverJobsNameTheirMachines(t *testing.T) {
+	t.Parallel()
+	eachParallel(t, func(t *testing.T, e env) {
+		cidr := map[string]string{"sqlite": "127.185.3.0/29", "postgres": "127.185.3.8/29"}[e.engine]
+		sim := newFleet(t, amtsim.Options{DevicesCIDR: cidr})
+		good := addrs(sim)[:4]
+		host, port, err := net.SplitHostPort(good[0])
+		require.NoError(t, err)
+		ip := net.ParseIP(host).To4()
+		ip[3] = 7 + map[string]byte{"sqlite": 0, "postgres": 8}[e.engine]
+		absent := net.JoinHostPort(ip.String(), port) // in the range, no device: refused
+		tg := append(append([]string{}, good...), absent)
+		ctx := context.Background()
+		m := e.manager(t)
+		withProfile(t, m.DB())
+		id, err := m.Submit(ctx, durable.Spec{Task: fleet.Task{Action: fleet.PowerStatus}, Targets: tg, Profile: profile,
+			Concurrency: 5, ChunkSize: 2, Timeout: 5 * time.Second})
+		require.NoError(t, err)
+		startWorker(t, e, "w-ui")
+		waitDone(t, m, id, time.Minute)
+
+		type riverJob struct {
+			args struct {
+				Job   int64    `json:"job"`
+				Chunk int      `json:"chunk"`
+				Hosts []string `json:"hosts"`
+			}
+			output struct {
+				Outcomes map[string][]string `json:"outcomes"`
+				Pending  []string            `json:"pending"`
+			}
+		}
+		read := func() []riverJob {
+			cols := "args::text, metadata::text"
+			if m.DB().Engine() == statedb.SQLite {
+				cols = "json(args), json(metadata)" // kept as SQLite's JSONB
+			}
+			rs, err := m.DB().Query(ctx, "SELECT "+cols+" FROM river_job WHERE kind = 'amtkit_fleet_chunk' ORDER BY id")
+			require.NoError(t, err)
+			defer rs.Close()
+			var out []riverJob
+			for rs.Next() {
+				var args, meta []byte
+				require.NoError(t, rs.Scan(&args, &meta))
+				var j riverJob
+				require.NoError(t, json.Unmarshal(args, &j.args))
+				if j.args.Job != int64(id) {
+					continue
+				}
+				var md struct {
+					Output json.RawMessage `json:"output"`
+				}
+				require.NoError(t, json.Unmarshal(meta, &md))
+				if len(md.Output) > 0 {
+					require.NoError(t, json.Unmarshal(md.Output, &j.output))
+				}
+				out = append(out, j)
+			}
+			require.NoError(t, rs.Err())
+			return out
+		}
+		// River writes a job's output as it completes the job, a moment
+		// after the worker is done with it.
+		settled := func(want int) []riverJob {
+			var jobs []riverJob
+			require.Eventually(t, func() bool {
+				jobs = read()
+				for _, j := range jobs {
+					if j.output.Outcomes == nil {
+						return false
+					}
+				}
+				return len(jobs) == want
+			}, 30*time.Second, 50*time.Millisecond, "%d River jobs with their output", want)
+			return jobs
+		}
+		jobs := settled(3) // 5 machines in chunks of 2
+		var named, succeeded, unreachable []string
+		for _, j := range jobs {
+			named = append(named, j.args.Hosts...)
+			assert.Empty(t, j.output.Pending, "chunk %d", j.args.Chunk)
+			succeeded = append(succeeded, j.output.Outcomes["succeeded"]...)
+			unreachable = append(unreachable, j.output.Outcomes["unreachable"]...)
+		}
+		assert.ElementsMatch(t, tg, named, "the arguments name every machine once")
+		assert.ElementsMatch(t, good, succeeded)
+		assert.Equal(t, []string{absent}, unreachable)
+
+		n, err := m.Retry(ctx, id, fleet.Unreachable)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		waitDone(t, m, id, time.Minute)
+		jobs = settled(4) // one new River job for the retried chunk
+		last := jobs[len(jobs)-1]
+		assert.Equal(t, []string{absent}, last.args.Hosts, "only the machine put back")
+		assert.Equal(t, []string{absent}, last.output.Outcomes["unreachable"])
 	})
 }

@@ -268,7 +268,9 @@ func (m *Manager) Submit(ctx context.Context, s Spec) (ID, error) {
 		}
 		params := make([]river.InsertManyParams, len(chunks))
 		for ci := range chunks {
-			params[ci] = river.InsertManyParams{Args: chunkArgs{Job: id, Chunk: ci}, InsertOpts: insertOpts(start, now)}
+			c := chunks[ci]
+			params[ci] = river.InsertManyParams{Args: chunkArgs{Job: id, Chunk: ci, Hosts: all[c.first : c.first+c.n]},
+				InsertOpts: insertOpts(start, now)}
 		}
 		rids, err := m.river.insertManyTx(ctx, tx, params)
 		if err != nil {
@@ -891,21 +893,28 @@ func (m *Manager) Retry(ctx context.Context, id ID, outcomes ...fleet.Outcome) (
 			args = append(args, string(o))
 		}
 		in := statedb.Placeholders(2, len(outcomes))
-		rs, err := tx.Query(ctx, `SELECT DISTINCT m.chunk, c.batch FROM amtkit_job_machine m
+		rs, err := tx.Query(ctx, `SELECT m.chunk, c.batch, m.host FROM amtkit_job_machine m
 			JOIN amtkit_job_chunk c ON c.job = m.job AND c.chunk = m.chunk
-			WHERE m.job = $1 AND m.outcome IN (`+in+`)`, args...)
+			WHERE m.job = $1 AND m.outcome IN (`+in+`) ORDER BY m.chunk, m.seq`, args...)
 		if err != nil {
 			return err
 		}
 		batchOf := map[int]int{}
+		hostsOf := map[int][]string{} // the machines retried, by chunk
 		for rs.Next() {
-			var c, b int
-			if err := rs.Scan(&c, &b); err != nil {
+			var (
+				c, b int
+				host string
+			)
+			if err := rs.Scan(&c, &b, &host); err != nil {
 				rs.Close()
 				return err
 			}
-			chunks = append(chunks, c)
-			batchOf[c] = b
+			if _, seen := batchOf[c]; !seen {
+				chunks = append(chunks, c)
+				batchOf[c] = b
+			}
+			hostsOf[c] = append(hostsOf[c], host)
 		}
 		err = rs.Err()
 		rs.Close()
@@ -933,7 +942,7 @@ func (m *Manager) Retry(ctx context.Context, id ID, outcomes ...fleet.Outcome) (
 		slots := retrySlots(chunks, batchOf, start, s.BatchInterval)
 		params := make([]river.InsertManyParams, len(chunks))
 		for i, c := range chunks {
-			params[i] = river.InsertManyParams{Args: chunkArgs{Job: id, Chunk: c}, InsertOpts: insertOpts(slots[i], now)}
+			params[i] = river.InsertManyParams{Args: chunkArgs{Job: id, Chunk: c, Hosts: hostsOf[c]}, InsertOpts: insertOpts(slots[i], now)}
 		}
 		rids, err := m.river.insertManyTx(ctx, tx, params)
 		if err != nil {

@@ -20,12 +20,25 @@ const Queue = "amtkit_fleet"
 // chunkKind is the River kind of a chunk of machines.
 const chunkKind = "amtkit_fleet_chunk"
 
-// chunkArgs are a River job's arguments: which chunk of which job. A worker
-// on any machine finds the rest (the task, the machines, the profile name)
-// in the job's tables; no secret is ever here.
+// chunkArgs are a River job's arguments: which chunk of which job, and
+// the machines it covers (those a retry put back, for a retried chunk), so
+// that River UI shows which machines each River job touches. A worker on
+// any machine reads the rest (the task, the machines' state, the profile
+// name) from the job's tables, never Hosts; no secret is ever here.
 type chunkArgs struct {
-	Job   ID  `json:"job"`
-	Chunk int `json:"chunk"`
+	Job   ID       `json:"job"`
+	Chunk int      `json:"chunk"`
+	Hosts []string `json:"hosts,omitempty"`
+}
+
+// chunkOutput is the output a worker records on a chunk's River job when
+// it ends (River UI shows it): the chunk's machines by outcome, and those
+// still without one.
+type chunkOutput struct {
+	Job      ID                  `json:"job"`
+	Chunk    int                 `json:"chunk"`
+	Outcomes map[string][]string `json:"outcomes"`
+	Pending  []string            `json:"pending"`
 }
 
 func (chunkArgs) Kind() string { return chunkKind }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/amtkit/amtkit/amt/fleet"
 	"github.com/amtkit/amtkit/statedb"
@@ -163,7 +164,50 @@ type chunkWorker struct {
 }
 
 func (c *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error {
-	return c.w.work(ctx, job.ID, job.Args)
+	err := c.w.work(ctx, job.ID, job.Args)
+	var snooze *rivertype.JobSnoozeError
+	if !errors.As(err, &snooze) {
+		c.w.recordOutput(ctx, job.Args)
+	}
+	return err
+}
+
+// recordOutput records on the chunk's River job, as it ends, its machines
+// by outcome (chunkOutput), for River UI. A failure is only logged: the
+// job's own tables hold the results.
+func (w *Worker) recordOutput(ctx context.Context, a chunkArgs) {
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	rs, err := w.db.Query(qctx, `SELECT host, outcome FROM amtkit_job_machine WHERE job = $1 AND chunk = $2 ORDER BY seq`,
+		int64(a.Job), a.Chunk)
+	if err != nil {
+		w.log.Warn("durable: reading a chunk's outcomes", "job", a.Job, "chunk", a.Chunk, "error", err)
+		return
+	}
+	defer rs.Close()
+	out := chunkOutput{Job: a.Job, Chunk: a.Chunk, Outcomes: map[string][]string{}, Pending: []string{}}
+	for rs.Next() {
+		var (
+			host    string
+			outcome sql.NullString
+		)
+		if err := rs.Scan(&host, &outcome); err != nil {
+			w.log.Warn("durable: reading a chunk's outcomes", "job", a.Job, "chunk", a.Chunk, "error", err)
+			return
+		}
+		if outcome.Valid {
+			out.Outcomes[outcome.String] = append(out.Outcomes[outcome.String], host)
+		} else {
+			out.Pending = append(out.Pending, host)
+		}
+	}
+	if err := rs.Err(); err != nil {
+		w.log.Warn("durable: reading a chunk's outcomes", "job", a.Job, "chunk", a.Chunk, "error", err)
+		return
+	}
+	if err := river.RecordOutput(ctx, out); err != nil {
+		w.log.Warn("durable: recording a chunk's output", "job", a.Job, "chunk", a.Chunk, "error", err)
+	}
 }
 
 type chunkRow struct {

@@ -35,7 +35,7 @@ type committer struct {
 
 // rowStmts are the statements that write one machine's row.
 type rowStmts struct {
-	final, attempt *statedb.Stmt
+	final, attempt, claim *statedb.Stmt
 }
 
 type machineKey struct {
@@ -63,7 +63,7 @@ const maxPerCommit = 1000
 func newCommitter(db *statedb.DB, worker string) *committer {
 	c := &committer{db: db, worker: worker, results: map[machineKey]resultReq{}, attempts: map[machineKey]resultReq{},
 		claims: map[machineKey]int64{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		stmts: rowStmts{final: db.Prepare(finalRowSQL), attempt: db.Prepare(attemptRowSQL)}}
+		stmts: rowStmts{final: db.Prepare(finalRowSQL), attempt: db.Prepare(attemptRowSQL), claim: db.Prepare(claimRowSQL)}}
 	go c.run()
 	return c
 }
@@ -263,7 +263,7 @@ func (c *committer) write(marks []markReq, results, attempts map[machineKey]resu
 	err := c.db.InTx(ctx, func(tx *statedb.Tx) error {
 		clear(refused)
 		for job, hosts := range claims {
-			if err := claimTx(ctx, tx, job, hosts, c.worker, now); err != nil {
+			if err := c.claimTx(ctx, tx, job, hosts, now); err != nil {
 				return err
 			}
 		}
@@ -298,18 +298,30 @@ func (c *committer) write(marks []markReq, results, attempts map[machineKey]resu
 }
 
 // claimTx records that the worker has started on machines that have no
-// outcome and no other worker's marker (a marked machine's worker is the one
-// that marked it): one statement per job.
-func claimTx(ctx context.Context, tx *statedb.Tx, job ID, hosts []string, worker string, now int64) error {
-	args := make([]any, 0, len(hosts)+3)
-	args = append(args, now, worker, int64(job))
-	for _, h := range hosts {
-		args = append(args, h)
+// outcome (and no marker of another worker): on SQLite one prepared UPDATE
+// per machine (parsed once per connection, where a list of hosts would be
+// a new statement for each size), on Postgres one statement over an array
+// of the hosts.
+func (c *committer) claimTx(ctx context.Context, tx *statedb.Tx, job ID, hosts []string, now int64) error {
+	if c.db.Engine() == statedb.SQLite {
+		for _, h := range hosts {
+			if _, err := tx.ExecStmt(ctx, c.stmts.claim, now, c.worker, int64(job), h); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	_, err := tx.Exec(ctx, `UPDATE amtkit_job_machine SET claimed_at = $1, worker = $2
-		WHERE job = $3 AND host IN (`+statedb.Placeholders(4, len(hosts))+`) AND outcome IS NULL AND (marked_at IS NULL OR worker = $2)`, args...)
+	_, err := tx.Exec(ctx, claimRowsSQL, now, c.worker, int64(job), hosts)
 	return err
 }
+
+// The statements of claimTx.
+const (
+	claimRowSQL = `UPDATE amtkit_job_machine SET claimed_at = $1, worker = $2
+		WHERE job = $3 AND host = $4 AND outcome IS NULL AND (marked_at IS NULL OR worker = $2)`
+	claimRowsSQL = `UPDATE amtkit_job_machine SET claimed_at = $1, worker = $2
+		WHERE job = $3 AND host = ANY($4::text[]) AND outcome IS NULL AND (marked_at IS NULL OR worker = $2)`
+)
 
 // markTx sets the markers of machines that have neither a marker nor an
 // outcome, and returns those it set.

@@ -60,7 +60,10 @@ type classDef struct {
 	writable  map[string]propType
 	put       putFunc
 	methods   map[string]methodFunc
-	build     func(d *Device) []*instance
+	// del serves Delete for a class of the store (nil: not offered,
+	// wsa:ActionNotSupported). It runs with the device lock held.
+	del   func(d *Device, c *classDef, sels []soap.Selector) *soap.Fault
+	build func(d *Device) []*instance
 	// minMajor is the first firmware major version serving the class;
 	// older firmware answers wsa:DestinationUnreachable.
 	minMajor int
@@ -116,6 +119,9 @@ type unitClass[U any] struct {
 	writable  map[string]propType
 	put       func(u U, inst *instance, body *soap.Node) *soap.Fault
 	methods   map[string]func(u U, inst *instance, input *soap.Node) ([]outParam, *soap.Fault)
+	// delete serves Delete (nil: not offered); it must change nothing
+	// when it returns a fault.
+	delete func(u U, sels []soap.Selector) *soap.Fault
 	// build builds the class's instances for a device of the unit;
 	// captured classes are built from their capture instead.
 	build func(u U) []*instance
@@ -182,6 +188,9 @@ func (f family[U]) bind(uc *unitClass[U]) *classDef {
 	if put := uc.put; put != nil {
 		c.put = func(d *Device, inst *instance, body *soap.Node) *soap.Fault { return put(f.unit(d), inst, body) }
 	}
+	if del := uc.delete; del != nil {
+		c.del = func(d *Device, _ *classDef, sels []soap.Selector) *soap.Fault { return del(f.unit(d), sels) }
+	}
 	if len(uc.methods) > 0 {
 		c.methods = make(map[string]methodFunc, len(uc.methods))
 		for name, m := range uc.methods {
@@ -231,8 +240,12 @@ func (c *classDef) operations() *classOps {
 	switch {
 	case c.ops != nil:
 		return c.ops
+	case c.supportsPut() && c.del != nil:
+		return storeOpsDelete
 	case c.supportsPut():
 		return storeOps
+	case c.del != nil:
+		return storeOpsNoPutDelete
 	}
 	return storeOpsNoPut
 }
@@ -342,12 +355,12 @@ var classTable = []*classDef{
 	settings.captured("CIM_WiFiEndpointSettings", nil),
 	settings.captured("AMT_WiFiPortConfigurationService", nil),
 	settings.captured("AMT_RemoteAccessService", nil),
-	settings.captured("AMT_RemoteAccessPolicyRule", nil),
+	settings.captured("AMT_RemoteAccessPolicyRule", remoteAccessPolicyRule),
 	settings.captured("AMT_RemoteAccessPolicyAppliesToMPS", nil),
 	settings.captured("AMT_RemoteAccessCapabilities", nil),
 	settings.captured("AMT_ManagementPresenceRemoteSAP", nil),
 	settings.captured("AMT_MPSUsernamePassword", nil),
-	settings.captured("AMT_UserInitiatedConnectionService", nil),
+	settings.captured("AMT_UserInitiatedConnectionService", userInitiatedConnection),
 	settings.captured("AMT_KerberosSettingData", nil),
 	settings.captured("AMT_SystemPowerScheme", nil),
 	settings.captured("IPS_HostBootReason", nil),

@@ -563,9 +563,21 @@
 //   - CIM_ElementSettingData (no capture; protocol.md §3.3): the host's
 //     link to CIM_BootConfigSetting, IsNext 3 (IsNextForSingleUse) while a
 //     one-time boot is armed with SetBootConfigRole, else 2; IsDefault 2.
+//   - AMT_UserInitiatedConnectionService (remoteaccess.go):
+//     RequestStateChange sets EnabledState within 32768 (no interface) to
+//     32771 (BIOS and OS) and returns 0, as captured; other or no
+//     RequestedState returns 5, as AMT_RedirectionService does for the
+//     same range [modelled: no capture of a refusal].
+//   - AMT_RemoteAccessPolicyRule (remoteaccess.go): Delete addressed by
+//     PolicyRuleName (the recorded Delete's selector; the rule's other
+//     keys, as the captured PolicySet reference lists them, may be given
+//     and must match) removes the rule, with the empty DeleteResponse the
+//     captures show, and the AMT_RemoteAccessPolicyAppliesToMPS links
+//     naming it [modelled: no capture enumerates them after a Delete]; a
+//     rule the device does not hold is w:InvalidSelectors.
 //
-// Other captured methods (certificate and key management, alarms, Wi-Fi
-// and remote access changes) are not served: their effects have no
+// Other captured methods (certificate and key management, alarms, Wi-Fi,
+// the other remote access changes) are not served: their effects have no
 // capture to follow.
 //
 // # Power

@@ -326,6 +326,19 @@ var storeOpsNoPut = func() *classOps {
 	return &o
 }()
 
+// storeOpsDelete and storeOpsNoPutDelete also serve Delete, through the
+// class's own rule (classDef.del).
+var (
+	storeOpsDelete      = withStoreDelete(storeOps)
+	storeOpsNoPutDelete = withStoreDelete(storeOpsNoPut)
+)
+
+func withStoreDelete(ops *classOps) *classOps {
+	o := *ops
+	o.delete = func(d *Device, c *classDef, sels []soap.Selector) *soap.Fault { return c.del(d, c, sels) }
+	return &o
+}
+
 // storeEntry is an instance of the store as the dispatcher writes it.
 func storeEntry(c *classDef, inst *instance) entry {
 	return entry{

@@ -356,7 +356,7 @@ var classTable = []*classDef{
 	settings.captured("AMT_WiFiPortConfigurationService", nil),
 	settings.captured("AMT_RemoteAccessService", nil),
 	settings.captured("AMT_RemoteAccessPolicyRule", remoteAccessPolicyRule),
-	settings.captured("AMT_RemoteAccessPolicyAppliesToMPS", nil),
+	settings.captured("AMT_RemoteAccessPolicyAppliesToMPS", remoteAccessPolicyAppliesToMPS),
 	settings.captured("AMT_RemoteAccessCapabilities", nil),
 	settings.captured("AMT_ManagementPresenceRemoteSAP", nil),
 	settings.captured("AMT_MPSUsernamePassword", nil),

@@ -575,6 +575,12 @@
 //     captures show, and the AMT_RemoteAccessPolicyAppliesToMPS links
 //     naming it [modelled: no capture enumerates them after a Delete]; a
 //     rule the device does not hold is w:InvalidSelectors.
+//   - AMT_RemoteAccessPolicyAppliesToMPS (remoteaccess.go): a Put without
+//     selectors, as recorded, echoes the link's ManagedElement and
+//     PolicySet references and sets MpsType and OrderOfAccess, answered
+//     with the link; a reference naming another server or rule is
+//     wxf:InvalidRepresentation, an MpsType outside 0..2 (outside, inside,
+//     both) wsman:SchemaValidationError [modelled].
 //
 // Other captured methods (certificate and key management, alarms, Wi-Fi,
 // the other remote access changes) are not served: their effects have no

@@ -19,6 +19,13 @@ package amtsim
 //     [modelled: no capture enumerates the links after a Delete]. A rule
 //     the device does not hold is w:InvalidSelectors, as for any Get of an
 //     instance it does not hold.
+//   - Put of AMT_RemoteAccessPolicyAppliesToMPS, without selectors as
+//     the recorded Put sends it, echoes the link's ManagedElement and
+//     PolicySet references and sets MpsType (0 outside, 1 inside the
+//     enterprise, 2 both) and OrderOfAccess; the PutResponse is the link
+//     (the go-wsman capture). A reference that names another server or
+//     rule is wxf:InvalidRepresentation, as any changed read-only value;
+//     an MpsType outside 0..2 is wsman:SchemaValidationError [modelled].
 
 import (
 	"slices"
@@ -72,6 +79,51 @@ var remoteAccessPolicyRule = &unitClass[identityUnit]{
 				return a.name == "PolicyRuleName" && a.value == name
 			})
 		}))
+		return nil
+	},
+}
+
+var remoteAccessPolicyAppliesToMPS = &unitClass[identityUnit]{
+	put: func(_ identityUnit, inst *instance, body *soap.Node) *soap.Fault {
+		uri := capturedURI("AMT_RemoteAccessPolicyAppliesToMPS")
+		if !body.Is(uri, "AMT_RemoteAccessPolicyAppliesToMPS") {
+			return soap.FaultSchemaValidation()
+		}
+		set := map[string]string{}
+		seen := map[string]bool{}
+		for _, ch := range body.Children {
+			if ch.Space != uri || seen[ch.Local] {
+				return soap.FaultSchemaValidation()
+			}
+			seen[ch.Local] = true
+			switch ch.Local {
+			case "MpsType":
+				if v, err := strconv.ParseUint(ch.Value(), 10, 16); err != nil || v > 2 {
+					return soap.FaultSchemaValidation()
+				}
+				set[ch.Local] = ch.Value()
+			case "OrderOfAccess":
+				if _, err := strconv.ParseUint(ch.Value(), 10, 16); err != nil {
+					return soap.FaultSchemaValidation()
+				}
+				set[ch.Local] = ch.Value()
+			default:
+				cur, ok := inst.props[ch.Local]
+				switch {
+				case !ok:
+					return soap.FaultInvalidRepresentation()
+				case cur.epr != nil:
+					if !eprMatches(cur.epr, ch) {
+						return soap.FaultInvalidRepresentation()
+					}
+				case len(cur.values) != 1 || cur.values[0] != ch.Value():
+					return soap.FaultInvalidRepresentation()
+				}
+			}
+		}
+		for name, v := range set {
+			inst.set(name, v)
+		}
 		return nil
 	},
 }

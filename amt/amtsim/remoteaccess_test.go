@@ -2,6 +2,9 @@ package amtsim
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -88,4 +91,43 @@ func TestRemoteAccessPolicyRuleDelete(t *testing.T) {
 	assert.Equal(t, 0, pulled(t, wc, link), "the policy's links go with it")
 	resp, data = del(sel{"PolicyRuleName", "Periodic"})
 	requireFault(t, resp, data, "e:InvalidSelectors")
+}
+
+// TestRemoteAccessPolicyAppliesToMPSPut: the recorded Put (no selectors,
+// the link's references echoed) sets MpsType and OrderOfAccess and
+// answers the link; a reference to another rule, or an MpsType outside
+// 0..2, is refused and changes nothing.
+func TestRemoteAccessPolicyAppliesToMPSPut(t *testing.T) {
+	dir := recordingsDir(t)
+	raw, err := os.ReadFile(filepath.Join(dir, "AMT_RemoteAccessPolicyAppliesToMPS", "Put__rps__1.req.xml"))
+	require.NoError(t, err)
+	put := string(raw)
+	opts := plainOpts()
+	opts.Version = "16.1.27.2176"
+	sim := startSim(t, opts)
+	wc := newClient(t, sim.URL(), testUser, testPass)
+	const class = "AMT_RemoteAccessPolicyAppliesToMPS"
+	uri := capturedURI(class)
+	mpsType := func() string {
+		resp, data := wc.post(getReq(uri))
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+		return textOf(parseDoc(t, data), uri, "MpsType")
+	}
+	require.Equal(t, "0", mpsType(), "as captured")
+
+	resp, data := wc.post(put)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+	root := parseDoc(t, data)
+	assert.Equal(t, soap.ActPut+"Response", textOf(root, soap.NSAddr, "Action"))
+	assert.Equal(t, "2", textOf(root, uri, "MpsType"), "the PutResponse is the link as set")
+	assert.Equal(t, "2", mpsType())
+
+	other := strings.Replace(strings.Replace(put, "<h:MpsType>2<", "<h:MpsType>1<", 1),
+		`<w:Selector Name="PolicyRuleName">Periodic<`, `<w:Selector Name="PolicyRuleName">Alert<`, 1)
+	require.NotEqual(t, put, other)
+	resp, data = wc.post(other)
+	requireFault(t, resp, data, "d:InvalidRepresentation")
+	resp, data = wc.post(strings.Replace(put, "<h:MpsType>2<", "<h:MpsType>3<", 1))
+	requireFault(t, resp, data, "e:SchemaValidationError")
+	assert.Equal(t, "2", mpsType(), "a refused Put changes nothing")
 }

@@ -35,7 +35,7 @@ const ptInvalidHandle = 2053
 var authorizationService = &unitClass[aclUnit]{
 	methods: map[string]func(aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
 		"GetAdminAclEntry": func(u aclUnit, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
-			return []outParam{{"Username", []string{u.table().Admin()}}, {"ReturnValue", []string{"0"}}}, nil
+			return []outParam{{name: "Username", values: []string{u.table().Admin()}}, {name: "ReturnValue", values: []string{"0"}}}, nil
 		},
 		"EnumerateUserAclEntries": func(u aclUnit, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 			start := uint64(1)
@@ -44,13 +44,13 @@ var authorizationService = &unitClass[aclUnit]{
 			}
 			total, handles := u.table().Users(int(start))
 			out := []outParam{
-				{"TotalCount", []string{strconv.Itoa(total)}},
-				{"HandlesCount", []string{strconv.Itoa(len(handles))}},
+				{name: "TotalCount", values: []string{strconv.Itoa(total)}},
+				{name: "HandlesCount", values: []string{strconv.Itoa(len(handles))}},
 			}
 			if len(handles) > 0 {
-				out = append(out, outParam{"Handles", itoas(handles)})
+				out = append(out, outParam{name: "Handles", values: itoas(handles)})
 			}
-			return append(out, outParam{"ReturnValue", []string{"0"}}), nil
+			return append(out, outParam{name: "ReturnValue", values: []string{"0"}}), nil
 		},
 		"GetUserAclEntryEx": func(u aclUnit, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 			h, ok := u32Param(in, capturedURI("AMT_AuthorizationService"), "Handle")
@@ -62,21 +62,21 @@ var authorizationService = &unitClass[aclUnit]{
 				return returnValue(ptInvalidHandle), nil
 			}
 			return []outParam{
-				{"DigestUsername", []string{e.User}},
-				{"AccessPermission", []string{strconv.Itoa(acl.AccessPermission)}},
-				{"Realms", []string{strconv.Itoa(realm)}},
-				{"ReturnValue", []string{"0"}},
+				{name: "DigestUsername", values: []string{e.User}},
+				{name: "AccessPermission", values: []string{strconv.Itoa(acl.AccessPermission)}},
+				{name: "Realms", values: []string{strconv.Itoa(realm)}},
+				{name: "ReturnValue", values: []string{"0"}},
 			}, nil
 		},
 		// Read-only status methods answer as captured.
 		"GetAclEnabledState": func(aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
-			return []outParam{{"Enabled", []string{"true"}}, {"ReturnValue", []string{"0"}}}, nil
+			return []outParam{{name: "Enabled", values: []string{"true"}}, {name: "ReturnValue", values: []string{"0"}}}, nil
 		},
 		"GetAdminAclEntryStatus": func(aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
-			return []outParam{{"IsDefault", []string{"false"}}, {"ReturnValue", []string{"0"}}}, nil
+			return []outParam{{name: "IsDefault", values: []string{"false"}}, {name: "ReturnValue", values: []string{"0"}}}, nil
 		},
 		"GetAdminNetAclEntryStatus": func(aclUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
-			return []outParam{{"IsDefault", []string{"false"}}, {"ReturnValue", []string{"0"}}}, nil
+			return []outParam{{name: "IsDefault", values: []string{"false"}}, {name: "ReturnValue", values: []string{"0"}}}, nil
 		},
 	},
 }

@@ -33,6 +33,7 @@ func (t propType) valid(v string) bool {
 type outParam struct {
 	name   string
 	values []string
+	epr    *soap.EPR // a reference-typed parameter (values unused)
 }
 
 // methodFunc implements an extrinsic method as the dispatcher calls it. It
@@ -326,7 +327,7 @@ var classTable = []*classDef{
 	acls.captured("AMT_AuthorizationService", authorizationService),
 	// certificates, TLS and 802.1X (certificates.go)
 	certificates.captured("AMT_PublicKeyCertificate", nil),
-	certificates.captured("AMT_PublicKeyManagementService", nil),
+	certificates.captured("AMT_PublicKeyManagementService", publicKeyManagement),
 	certificates.captured("AMT_PublicPrivateKeyPair", nil),
 	certificates.captured("AMT_TLSSettingData", nil),
 	certificates.captured("AMT_TLSCredentialContext", nil),

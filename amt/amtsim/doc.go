@@ -581,10 +581,20 @@
 //     with the link; a reference naming another server or rule is
 //     wxf:InvalidRepresentation, an MpsType outside 0..2 (outside, inside,
 //     both) wsman:SchemaValidationError [modelled].
+//   - AMT_PublicKeyManagementService.AddTrustedRootCertificate
+//     (certificates.go): the DER certificate becomes an
+//     AMT_PublicKeyCertificate with the next free handle,
+//     TrustedRootCertficate true (the firmware's spelling), Issuer and
+//     Subject written last RDN first ("C=…,O=…,CN=…", as captured), and
+//     the output is its reference (CreatedCertificate) and 0; without a
+//     blob the method returns 36, with one that is no certificate 2063
+//     (INVALID_CERT), with one the device holds 2058 (DUPLICATE)
+//     [modelled: protocol.md's PT_STATUS names; no capture shows a
+//     refusal].
 //
-// Other captured methods (certificate and key management, alarms, Wi-Fi,
-// the other remote access changes) are not served: their effects have no
-// capture to follow.
+// Other captured methods (the other certificate and key methods, alarms,
+// Wi-Fi, the other remote access changes) are not served: their effects
+// have no capture to follow.
 //
 // # Power
 //

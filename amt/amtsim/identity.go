@@ -92,13 +92,13 @@ var (
 		keys:      []string{"CreationClassName", "Name", "SystemCreationClassName", "SystemName"},
 		methods: map[string]func(identityUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
 			"CommitChanges": func(identityUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
-				return []outParam{{"ReturnValue", []string{"0"}}}, nil
+				return []outParam{{name: "ReturnValue", values: []string{"0"}}}, nil
 			},
 			"GetUuid": func(u identityUnit, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
 				raw, _ := hex.DecodeString(u.id.guid)
 				return []outParam{
-					{"UUID", []string{base64.StdEncoding.EncodeToString(raw)}},
-					{"ReturnValue", []string{"0"}},
+					{name: "UUID", values: []string{base64.StdEncoding.EncodeToString(raw)}},
+					{name: "ReturnValue", values: []string{"0"}},
 				}, nil
 			},
 		},

@@ -52,7 +52,7 @@ func encodeRecords(recs [][]byte) []string {
 var messageLog = &unitClass[logUnit]{
 	methods: map[string]func(logUnit, *instance, *soap.Node) ([]outParam, *soap.Fault){
 		"PositionToFirstRecord": func(logUnit, *instance, *soap.Node) ([]outParam, *soap.Fault) {
-			return []outParam{{"IterationIdentifier", []string{"1"}}, {"ReturnValue", []string{"0"}}}, nil
+			return []outParam{{name: "IterationIdentifier", values: []string{"1"}}, {name: "ReturnValue", values: []string{"0"}}}, nil
 		},
 		"GetRecords": func(u logUnit, _ *instance, in *soap.Node) ([]outParam, *soap.Fault) {
 			ns := capturedURI("AMT_MessageLog")
@@ -66,13 +66,13 @@ var messageLog = &unitClass[logUnit]{
 				return returnValue(status), nil
 			}
 			out := []outParam{
-				{"IterationIdentifier", []string{strconv.Itoa(page.Next)}},
-				{"NoMoreRecords", []string{boolString(page.Done)}},
+				{name: "IterationIdentifier", values: []string{strconv.Itoa(page.Next)}},
+				{name: "NoMoreRecords", values: []string{boolString(page.Done)}},
 			}
 			if len(page.Records) > 0 {
-				out = append(out, outParam{"RecordArray", encodeRecords(page.Records)})
+				out = append(out, outParam{name: "RecordArray", values: encodeRecords(page.Records)})
 			}
-			return append(out, outParam{"ReturnValue", []string{"0"}}), nil
+			return append(out, outParam{name: "ReturnValue", values: []string{"0"}}), nil
 		},
 	},
 	live: func(u logUnit) {
@@ -98,13 +98,13 @@ var auditLog = &unitClass[logUnit]{
 				return returnValue(status), nil
 			}
 			out := []outParam{
-				{"TotalRecordCount", []string{strconv.Itoa(total)}},
-				{"RecordsReturned", []string{strconv.Itoa(len(recs))}},
+				{name: "TotalRecordCount", values: []string{strconv.Itoa(total)}},
+				{name: "RecordsReturned", values: []string{strconv.Itoa(len(recs))}},
 			}
 			if len(recs) > 0 {
-				out = append(out, outParam{"EventRecords", encodeRecords(recs)})
+				out = append(out, outParam{name: "EventRecords", values: encodeRecords(recs)})
 			}
-			return append(out, outParam{"ReturnValue", []string{"0"}}), nil
+			return append(out, outParam{name: "ReturnValue", values: []string{"0"}}), nil
 		},
 	},
 	live: func(u logUnit) {

@@ -454,7 +454,7 @@ func uintParam(input *soap.Node, ns, name string) (int, bool) {
 }
 
 func returnValue(rv int) []outParam {
-	return []outParam{{"ReturnValue", []string{strconv.Itoa(rv)}}}
+	return []outParam{{name: "ReturnValue", values: []string{strconv.Itoa(rv)}}}
 }
 
 func (u powerUnit) requestPowerStateChange(_ *instance, input *soap.Node) ([]outParam, *soap.Fault) {

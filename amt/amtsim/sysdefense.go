@@ -222,7 +222,7 @@ func defenseOps(dc sysdefense.Class) *classOps {
 			}
 			params := make([]outParam, 0, len(out))
 			for _, p := range out {
-				params = append(params, outParam{p.Name, []string{p.Value}})
+				params = append(params, outParam{name: p.Name, values: []string{p.Value}})
 			}
 			return params, nil
 		},

@@ -17,8 +17,8 @@ var timeSynchronization = &unitClass[*clock.Unit]{
 	methods: map[string]func(*clock.Unit, *instance, *soap.Node) ([]outParam, *soap.Fault){
 		"GetLowAccuracyTimeSynch": func(u *clock.Unit, _ *instance, _ *soap.Node) ([]outParam, *soap.Fault) {
 			return []outParam{
-				{"Ta0", []string{strconv.FormatInt(u.Now().Unix(), 10)}},
-				{"ReturnValue", []string{"0"}},
+				{name: "Ta0", values: []string{strconv.FormatInt(u.Now().Unix(), 10)}},
+				{name: "ReturnValue", values: []string{"0"}},
 			}, nil
 		},
 		// The device takes Tm2 (the console's time when it sent the

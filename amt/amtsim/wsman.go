@@ -234,6 +234,12 @@ func (d *Device) dispatch(req *request, acct Account, relatesTo string) ([]byte,
 		el := pfx[0] + ":" + method + "_OUTPUT"
 		w.Start(el)
 		for _, p := range out {
+			if p.epr != nil {
+				w.Start(pfx[0] + ":" + p.name)
+				soap.WriteEPR(w, p.epr)
+				w.End(pfx[0] + ":" + p.name)
+				continue
+			}
 			for _, v := range p.values {
 				w.Elem(pfx[0]+":"+p.name, v)
 			}

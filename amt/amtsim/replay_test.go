@@ -16,10 +16,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// replayAgreeing is how many recorded requests amtsim answers with the
-// kind of answer the recordings show (a regression floor: raise it when
-// the simulator answers more of them as firmware does).
-const replayAgreeing = 72
+// replayExplained are the recorded requests amtsim answers otherwise than
+// the recordings show, each with why: none is a behaviour amtsim lacks.
+// Every other recorded request with a recorded answer must agree, and
+// each listed one must still disagree (so that the list is kept exact).
+var replayExplained = map[string]string{
+	// A library's fixture, not a recorded exchange (PROVENANCE.md:
+	// library-generated), echoing read-only values of another machine
+	// (RPEEnabled, WinREBootEnabled, ... false where this device reports
+	// true); the responses filed beside it are older fixtures, not its
+	// answer. protocol.md: read-only fields in a Put are refused
+	// (wxf:InvalidRepresentation), and firmware rejects the full struct
+	// unless it echoes them as read.
+	"AMT_BootSettingData/Put__gwm__1.req.xml": "d:InvalidRepresentation",
+	// A library's fixture echoing another machine's MACAddress, a
+	// read-only value: refused as protocol.md says.
+	"AMT_EthernetPortSettings/Put__mps__1.req.xml": "d:InvalidRepresentation",
+	// Deletes the rule "User Initiated", which the device the recording
+	// came from held; the captured rule of the simulated device is
+	// "Periodic" (its Delete is served: TestRemoteAccessPolicyRuleDelete).
+	"AMT_RemoteAccessPolicyRule/Delete__mps__1.req.xml": "e:InvalidSelectors",
+}
 
 var enumCtxRE = regexp.MustCompile(`(<(?:[A-Za-z0-9]+:)?EnumerationContext[^>]*>)[^<]*(</)`)
 
@@ -42,7 +59,7 @@ func TestReplayRecordedRequests(t *testing.T) {
 	sim := startSim(t, opts)
 	wc := newClient(t, sim.URL(), testUser, testPass)
 
-	var replayed, agree, unknown int
+	var replayed, agree, explained, unknown int
 	var disagree []string
 	for _, path := range reqs {
 		topic := filepath.Base(filepath.Dir(path))
@@ -98,14 +115,17 @@ func TestReplayRecordedRequests(t *testing.T) {
 			agree++
 			continue
 		}
-		disagree = append(disagree, topic+"/"+filepath.Base(path)+": recorded "+want+", amtsim "+got)
+		name := topic + "/" + filepath.Base(path)
+		if sub, ok := replayExplained[name]; ok && got == "fault "+sub {
+			explained++
+			continue
+		}
+		disagree = append(disagree, name+": recorded "+want+", amtsim "+got)
 	}
-	t.Logf("replayed %d recorded requests: %d agree with the recordings, %d disagree, %d without a recorded answer",
-		replayed, agree, len(disagree), unknown)
-	for _, d := range disagree {
-		t.Log("  " + d)
-	}
-	assert.GreaterOrEqual(t, agree, replayAgreeing, "fewer recorded requests agree than before")
+	t.Logf("replayed %d recorded requests: %d agree with the recordings, %d disagree for the reasons replayExplained gives, %d without a recorded answer",
+		replayed, agree, explained, unknown)
+	assert.Empty(t, disagree, "recorded requests amtsim answers otherwise than the recordings show")
+	assert.Equal(t, len(replayExplained), explained, "replayExplained lists requests that no longer disagree as it says")
 }
 
 // faultSubcode returns the prefixed subcode of a fault envelope.

@@ -218,12 +218,6 @@ type familyUnits struct {
 	clock clock.Unit
 }
 
-// none is the unit of a family that is only captured instances: their
-// state is the instance store's, and they have no behaviour.
-type none struct{}
-
-func noUnit(*Device) none { return none{} }
-
 // entry is one instance as the dispatcher writes it, whichever unit holds
 // it.
 type entry struct {

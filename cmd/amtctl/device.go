@@ -115,13 +115,9 @@ func (f *deviceFlags) client(cmd *cobra.Command) (*amt.Client, error) {
 		opts = append(opts, amt.WithTLS())
 	}
 	if f.caFile != "" {
-		pem, err := os.ReadFile(f.caFile)
+		_, pool, err := readCAFile(f.caFile)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--ca: %w", err)}
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, usageError{fmt.Errorf("--ca: %s holds no PEM certificate", f.caFile)}
+			return nil, err
 		}
 		opts = append(opts, amt.WithRootCAs(pool))
 	}
@@ -226,4 +222,18 @@ func show[T any](cmd *cobra.Command, f *deviceFlags, read func(context.Context, 
 		}
 		return print(cmd.OutOrStdout(), f.output, c.Host(), v)
 	})
+}
+
+// readCAFile reads --ca: its PEM content and the certificates in a pool.
+// A file that cannot be read or holds no PEM certificate is a usage error.
+func readCAFile(path string) ([]byte, *x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("--ca: %w", err)}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, nil, usageError{fmt.Errorf("--ca: %s holds no PEM certificate", path)}
+	}
+	return pem, pool, nil
 }

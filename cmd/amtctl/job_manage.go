@@ -99,17 +99,12 @@ type jobStatus struct {
 	LastCleanup *time.Time   `json:"last_cleanup"`
 }
 
-type jobRunning struct {
-	Host   string    `json:"host"`
-	Worker string    `json:"worker"`
-	Since  time.Time `json:"since"`
-}
-
-type jobHolder struct {
-	Worker string    `json:"worker"`
-	Since  time.Time `json:"since"`
-	Hosts  []string  `json:"hosts"`
-}
+// jobRunning and jobHolder are the durable layer's records, printed in
+// UTC with every list present.
+type (
+	jobRunning = durable.Running
+	jobHolder  = durable.Holder
+)
 
 func newJobStatusCommand() *cobra.Command {
 	var c jobCommon

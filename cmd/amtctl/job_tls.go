@@ -7,10 +7,8 @@ package main
 // --detach, job list and job status.
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -50,12 +48,9 @@ func (f *jobTLSFlags) connection(cmd *cobra.Command) (durable.Connection, error)
 	c := durable.Connection{TLS: f.useTLS, PinnedSHA256: f.pins, LegacyTLS: f.legacy, InsecureSkipVerify: f.insecure,
 		RedirectPort: f.redirectPort}
 	if f.caFile != "" {
-		pem, err := os.ReadFile(f.caFile)
+		pem, _, err := readCAFile(f.caFile)
 		if err != nil {
-			return c, usageError{fmt.Errorf("--ca: %w", err)}
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			return c, usageError{fmt.Errorf("--ca: %s holds no PEM certificate", f.caFile)}
+			return c, err
 		}
 		c.CACertificates = string(pem)
 	}

@@ -127,7 +127,14 @@ func TestRemoteAccessPolicyAppliesToMPSPut(t *testing.T) {
 	require.NotEqual(t, put, other)
 	resp, data = wc.post(other)
 	requireFault(t, resp, data, "d:InvalidRepresentation")
-	resp, data = wc.post(strings.Replace(put, "<h:MpsType>2<", "<h:MpsType>3<", 1))
-	requireFault(t, resp, data, "e:SchemaValidationError")
+	for _, bad := range []string{
+		strings.Replace(put, "<h:MpsType>2<", "<h:MpsType>3<", 1),
+		strings.Replace(put, "<h:OrderOfAccess>0<", "<h:OrderOfAccess>first<", 1),
+		strings.Replace(put, "<h:MpsType>2</h:MpsType>", "<h:MpsType>1</h:MpsType><h:MpsType>1</h:MpsType>", 1),
+	} {
+		require.NotEqual(t, put, bad)
+		resp, data = wc.post(bad)
+		requireFault(t, resp, data, "e:SchemaValidationError")
+	}
 	assert.Equal(t, "2", mpsType(), "a refused Put changes nothing")
 }

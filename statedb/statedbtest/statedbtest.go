@@ -7,12 +7,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PostgresEnv names the environment variable with the URL of a Postgres
@@ -85,7 +88,22 @@ func DropDatabase(t testing.TB, name string) {
 		return
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-		t.Errorf("dropping %s: %v", name, err)
+	// A process that has just exited may leave a server backend still in
+	// its start-up, with no role yet; FORCE may not terminate it without
+	// pg_signal_backend, and it ends on its own within moments. So a refusal
+	// to terminate, or a database still in use, is tried again for a while.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		if err == nil {
+			return
+		}
+		var pgErr *pgconn.PgError
+		retry := errors.As(err, &pgErr) && (pgErr.Code == "42501" || pgErr.Code == "55006")
+		if !retry || time.Now().After(deadline) {
+			t.Errorf("dropping %s: %v", name, err)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

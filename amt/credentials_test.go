@@ -97,7 +97,10 @@ func TestCredentialSourceGuardRefusesBeforeLockout(t *testing.T) {
 func TestStaticSourceAuthFailure(t *testing.T) {
 	t.Parallel()
 	_, dev := newSim(t, amtsim.Options{})
-	c := newClient(t, dev.HTTPAddr(), amt.WithCredentialSource(credentials.Static(credentials.Credential{User: user, Password: "nope"})))
+	// A guard of its own: the process's guard keys devices by address, and
+	// an earlier run of this test (-count) failed on this one.
+	guard := credentials.NewGuard(credentials.DefaultMaxFailures, credentials.DefaultWindow)
+	c := newClient(t, dev.HTTPAddr(), amt.WithCredentialSource(credentials.StaticWithGuard(credentials.Credential{User: user, Password: "nope"}, guard)))
 	_, err := c.Inventory(context.Background())
 	assert.ErrorIs(t, err, amt.ErrAuthFailed)
 	assert.Equal(t, 1, dev.Stats().FailedLogins)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -146,8 +147,11 @@ func TestHWLogTimeBinary(t *testing.T) {
 	_, dev := newSim(t, amtsim.Options{RMCPPort: -1})
 	dev.SetClockOffset(time.Hour)
 
+	// A state of its own: the lockout guard kept there remembers the wrong
+	// password below by address, across runs of this test (-count).
+	state := filepath.Join(t.TempDir(), "state")
 	runBin := func(args ...string) (int, string, string) {
-		return execBinary(t, append(os.Environ(), "AMT_PASSWORD="), nil, args...)
+		return execBinary(t, append(os.Environ(), "AMT_PASSWORD=", "AMTKIT_STATE="+state), nil, args...)
 	}
 	code, out2, errOut := runBin("hw", "--host", dev.HTTPAddr(), "--password", password, "-o", "json")
 	require.Equal(t, 0, code, errOut)

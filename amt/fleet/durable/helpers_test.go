@@ -75,7 +75,11 @@ func workerOptions(db *statedb.DB, name string) durable.WorkerOptions {
 		Name:        name,
 		Concurrency: 200,
 		Credentials: func(ctx context.Context, p string) (credentials.Source, error) {
-			var opts []credentials.Option
+			// The guard is kept in the job's database, as amtctl keeps it,
+			// so that it counts what every worker on it tried (and not what
+			// an earlier run of a test, -count, tried on the same addresses).
+			opts := []credentials.Option{credentials.WithGuard(credentials.NewGuard(credentials.DefaultMaxFailures,
+				credentials.DefaultWindow, credentials.GuardStorage(db.Credentials())))}
 			if p != "" {
 				opts = append(opts, credentials.WithProfile(p))
 			}

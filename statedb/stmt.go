@@ -10,8 +10,8 @@ import (
 // Stmt is a statement prepared once and run by many transactions: SQLite
 // parses it once per connection rather than once per run. With Postgres
 // it is its text (pgx prepares and caches statements by their text on its
-// own). Make one with DB.Prepare and run it with Tx.ExecStmt; it lives as
-// long as the database.
+// own). Make one with DB.Prepare and run it with Tx.ExecStmt or
+// Tx.QueryRowStmt; it lives as long as the database.
 //
 // A transaction never waits for a connection of the pool to prepare a
 // statement: it holds SQLite's write lock, and the connections it would
@@ -64,21 +64,9 @@ func (t *Tx) ExecStmt(ctx context.Context, s *Stmt, args ...any) (int64, error) 
 	if t.sqlTx == nil {
 		return t.Exec(ctx, s.q, args...)
 	}
-	ts, ok := t.stmts[s]
-	if !ok {
-		if ps := s.prepared(); ps != nil {
-			ts = t.sqlTx.StmtContext(ctx, ps) // on the transaction's connection
-		} else {
-			var err error
-			if ts, err = t.sqlTx.PrepareContext(ctx, sqliteParams(s.q)); err != nil {
-				return 0, t.db.fail("", err)
-			}
-			t.unprepared = append(t.unprepared, s)
-		}
-		if t.stmts == nil {
-			t.stmts = map[*Stmt]*sql.Stmt{}
-		}
-		t.stmts[s] = ts
+	ts, err := t.stmt(ctx, s)
+	if err != nil {
+		return 0, err
 	}
 	res, err := ts.ExecContext(ctx, args...)
 	if err != nil {
@@ -86,6 +74,49 @@ func (t *Tx) ExecStmt(ctx context.Context, s *Stmt, args ...any) (int64, error) 
 	}
 	n, err := res.RowsAffected()
 	return n, t.db.fail("", err)
+}
+
+// QueryRowStmt runs a prepared statement that returns at most one row in
+// the transaction.
+func (t *Tx) QueryRowStmt(ctx context.Context, s *Stmt, args ...any) Row {
+	if t.sqlTx == nil {
+		return t.QueryRow(ctx, s.q, args...)
+	}
+	ts, err := t.stmt(ctx, s)
+	if err != nil {
+		return errRow{err}
+	}
+	return ts.QueryRowContext(ctx, args...)
+}
+
+// errRow is a Row whose Scan fails with the error that kept its statement
+// from running.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// stmt returns the statement s on the transaction's connection (SQLite),
+// preparing it for the transaction when the database's is not prepared
+// yet.
+func (t *Tx) stmt(ctx context.Context, s *Stmt) (*sql.Stmt, error) {
+	if ts, ok := t.stmts[s]; ok {
+		return ts, nil
+	}
+	var ts *sql.Stmt
+	if ps := s.prepared(); ps != nil {
+		ts = t.sqlTx.StmtContext(ctx, ps) // on the transaction's connection
+	} else {
+		var err error
+		if ts, err = t.sqlTx.PrepareContext(ctx, sqliteParams(s.q)); err != nil {
+			return nil, t.db.fail("", err)
+		}
+		t.unprepared = append(t.unprepared, s)
+	}
+	if t.stmts == nil {
+		t.stmts = map[*Stmt]*sql.Stmt{}
+	}
+	t.stmts[s] = ts
+	return ts, nil
 }
 
 // ended prepares, now that the transaction has given its connection and

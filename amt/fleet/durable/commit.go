@@ -33,9 +33,11 @@ type committer struct {
 	stmts rowStmts // SQLite: the per-machine statements, prepared once
 }
 
-// rowStmts are the statements that write one machine's row.
+// rowStmts are the statements that write one machine's row, and those
+// each group commit runs per job.
 type rowStmts struct {
 	final, attempt, claim *statedb.Stmt
+	seq, done, finish     *statedb.Stmt
 }
 
 type machineKey struct {
@@ -63,7 +65,8 @@ const maxPerCommit = 1000
 func newCommitter(db *statedb.DB, worker string) *committer {
 	c := &committer{db: db, worker: worker, results: map[machineKey]resultReq{}, attempts: map[machineKey]resultReq{},
 		claims: map[machineKey]int64{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		stmts: rowStmts{final: db.Prepare(finalRowSQL), attempt: db.Prepare(attemptRowSQL), claim: db.Prepare(claimRowSQL)}}
+		stmts: rowStmts{final: db.Prepare(finalRowSQL), attempt: db.Prepare(attemptRowSQL), claim: db.Prepare(claimRowSQL),
+			seq: db.Prepare(resultSeqSQL), done: db.Prepare(addDoneSQL), finish: db.Prepare(finishIfDoneSQL)}}
 	go c.run()
 	return c
 }
@@ -363,8 +366,13 @@ func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultRe
 	for job, rows := range byJob {
 		var seq int64
 		if final {
-			if err := tx.QueryRow(ctx, "UPDATE amtkit_job SET result_seq = result_seq + 1 WHERE id = $1 RETURNING result_seq",
-				int64(job)).Scan(&seq); err != nil {
+			var row statedb.Row
+			if perRow != nil {
+				row = tx.QueryRowStmt(ctx, perRow.seq, int64(job))
+			} else {
+				row = tx.QueryRow(ctx, resultSeqSQL, int64(job))
+			}
+			if err := row.Scan(&seq); err != nil {
 				return err
 			}
 		}
@@ -386,16 +394,34 @@ func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultRe
 			total += n
 		}
 		if final && total > 0 {
-			if _, err := tx.Exec(ctx, "UPDATE amtkit_job SET done = done + $1 WHERE id = $2", total, int64(job)); err != nil {
+			var err error
+			if perRow != nil {
+				_, err = tx.ExecStmt(ctx, perRow.done, total, int64(job))
+			} else {
+				_, err = tx.Exec(ctx, addDoneSQL, total, int64(job))
+			}
+			if err != nil {
 				return err
 			}
-			if err := finishIfDone(ctx, tx, job, now); err != nil {
+			if perRow != nil {
+				_, err = tx.ExecStmt(ctx, perRow.finish, finishIfDoneArgs(job, now)...)
+			} else {
+				err = finishIfDone(ctx, tx, job, now)
+			}
+			if err != nil {
 				return err
 			}
 		}
 	}
 	return nil
 }
+
+// The statements a group commit runs per job: the job's next result
+// sequence number, and its count of machines done.
+const (
+	resultSeqSQL = "UPDATE amtkit_job SET result_seq = result_seq + 1 WHERE id = $1 RETURNING result_seq"
+	addDoneSQL   = "UPDATE amtkit_job SET done = done + $1 WHERE id = $2"
+)
 
 // The statements that write many machines' rows at once on Postgres, from
 // arrays (one text whatever the number of rows, so that pgx prepares it

@@ -741,10 +741,16 @@ const unknownMessage = "a change was about to be sent (its marker is recorded) w
 // finishIfDone marks a running or paused job finished once every machine
 // has an outcome.
 func finishIfDone(ctx context.Context, tx *statedb.Tx, id ID, now int64) error {
-	_, err := tx.Exec(ctx, `UPDATE amtkit_job SET state = $1, finished_at = $2
-		WHERE id = $3 AND state IN ($4, $5) AND done >= total`,
-		string(StateFinished), now, int64(id), string(StateRunning), string(StatePaused))
+	_, err := tx.Exec(ctx, finishIfDoneSQL, finishIfDoneArgs(id, now)...)
 	return err
+}
+
+// finishIfDoneSQL is finishIfDone's statement, with finishIfDoneArgs.
+const finishIfDoneSQL = `UPDATE amtkit_job SET state = $1, finished_at = $2
+	WHERE id = $3 AND state IN ($4, $5) AND done >= total`
+
+func finishIfDoneArgs(id ID, now int64) []any {
+	return []any{string(StateFinished), now, int64(id), string(StateRunning), string(StatePaused)}
 }
 
 // sweep expires the machines of jobs past their expiry that no worker

@@ -60,9 +60,16 @@ func liveHeapMiB() float64 {
 
 // cpuTime is the CPU time of the process so far (client and simulator).
 func cpuTime() time.Duration {
+	u, k := cpuTimes()
+	return u + k
+}
+
+// cpuTimes is the CPU time of the process so far, in user space and in the
+// kernel (system calls: loopback TCP runs both ends' network stack there).
+func cpuTimes() (user, kernel time.Duration) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 // benchFleet runs power status over a simulated fleet b.N times and
@@ -72,7 +79,9 @@ func cpuTime() time.Duration {
 // the process (the simulated fleet included) and of the run (the peak less
 // the heap before it: "run-live-heap" is the live heap, which excludes
 // garbage the collector lets grow in proportion to the simulated fleet), and the CPU time per host (client and simulator:
-// they share the machine).
+// they share the machine), with its kernel share, and "cpu-floor-s": the
+// run's CPU time spread over every core, the wall time the work needs
+// whatever the latency.
 func benchFleet(b *testing.B, cidr string, n int, latency time.Duration, concurrency int) {
 	sim := newFleet(b, amtsim.Options{DevicesCIDR: cidr, DeviceCount: n, Latency: latency})
 	tg := targets(sim)
@@ -87,7 +96,7 @@ func benchFleet(b *testing.B, cidr string, n int, latency time.Duration, concurr
 	runtime.GC()
 	base := liveHeapMiB()
 	stop := heapPeak()
-	cpu := cpuTime()
+	cpuUser, cpuKernel := cpuTimes()
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
@@ -111,7 +120,10 @@ func benchFleet(b *testing.B, cidr string, n int, latency time.Duration, concurr
 	wall := time.Since(start) / time.Duration(b.N)
 	b.StopTimer()
 	peak, live := stop()
-	cpuPerHost := float64((cpuTime() - cpu).Microseconds()) / float64(b.N) / float64(len(tg))
+	user, kernel := cpuTimes()
+	user, kernel = user-cpuUser, kernel-cpuKernel
+	runs := float64(b.N)
+	cpuPerHost := float64((user + kernel).Microseconds()) / runs / float64(len(tg))
 	var after int
 	for _, d := range sim.Devices() {
 		after += d.Stats().HTTPRequests
@@ -123,6 +135,8 @@ func benchFleet(b *testing.B, cidr string, n int, latency time.Duration, concurr
 	b.ReportMetric(live, "peak-live-heap-MiB")
 	b.ReportMetric(live-base, "run-live-heap-MiB")
 	b.ReportMetric(cpuPerHost, "cpu-us/host")
+	b.ReportMetric(float64(kernel.Microseconds())/runs/float64(len(tg)), "kernel-cpu-us/host")
+	b.ReportMetric((user+kernel).Seconds()/runs/float64(runtime.GOMAXPROCS(0)), "cpu-floor-s")
 	b.ReportMetric(float64(len(tg))/wall.Seconds(), "hosts/s")
 	if latency > 0 {
 		floor := time.Duration(float64(len(tg)) * perHost * float64(latency) / float64(concurrency))

@@ -174,6 +174,9 @@ func benchAction(b *testing.B, action fleet.Action, target func(testing.TB) stri
 	b.ReportMetric(float64(inCPU.Microseconds())/hosts, "fleet.Run-cpu-us/host")
 	b.ReportMetric(float64((cpu-inCPU).Microseconds())/hosts, "durable-cpu-us/host")
 	b.ReportMetric((wall - inProcess).Seconds(), "durable-extra-wall-s")
+	// The wall time the job's CPU alone needs on these cores, whatever
+	// the latency (the Postgres server's CPU not counted).
+	b.ReportMetric(cpu.Seconds()/float64(runtime.GOMAXPROCS(0)), "cpu-floor-s")
 }
 
 // BenchmarkDurablePowerStatus10k50msSQLite is the SQLite target: within 3x

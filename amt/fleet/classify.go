@@ -203,7 +203,7 @@ func (r *Runner) success(data json.RawMessage) string {
 		var p PowerRecord
 		if json.Unmarshal(data, &p) == nil {
 			if !power.State(p.PowerState).Known() {
-				return fmt.Sprintf("power state unknown: the management engine reports %d", p.PowerState)
+				return fmt.Sprintf("power state unknown: the management engine reports %d and fails power changes; reboot the machine once from its operating system", p.PowerState)
 			}
 			return "power " + p.PowerStateName
 		}

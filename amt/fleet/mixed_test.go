@@ -225,6 +225,12 @@ func TestMixedFleetReset(t *testing.T) {
 		case "other", "ok":
 			assert.Equal(t, fleet.Succeeded, r.Outcome, "%s (%s): %s", h, d.Group(), r.Message)
 			assert.Equal(t, failed[h], d.Stats().FailedLogins, "%s (%s): the credential that worked is tried first", h, d.Group())
+		case "lost":
+			// The read itself succeeds; its message names the cause and the
+			// remedy, as a refused change's does.
+			assert.Equal(t, fleet.Succeeded, r.Outcome, "%s: %s", h, r.Message)
+			assert.Contains(t, r.Message, "power state unknown", h)
+			assert.Contains(t, r.Message, "reboot the machine once from its operating system", h)
 		case "wrong":
 			assert.Equal(t, fleet.LockedOut, r.Outcome, "%s: %s", h, r.Message)
 			assert.Equal(t, failed[h], d.Stats().FailedLogins, "%s: nothing tried while the guard's window lasts", h)

@@ -30,7 +30,7 @@ type committer struct {
 	stop     chan struct{}
 	done     chan struct{}
 
-	stmts rowStmts // SQLite: the per-machine statements, prepared once
+	stmts rowStmts // the statements of a group commit (SQLite prepares them once)
 }
 
 // rowStmts are the statements that write one machine's row, and those
@@ -285,14 +285,11 @@ func (c *committer) write(marks []markReq, results, attempts map[machineKey]resu
 				}
 			}
 		}
-		var perRow *rowStmts
-		if c.db.Engine() == statedb.SQLite {
-			perRow = &c.stmts
-		}
-		if err := writeRows(ctx, tx, attempts, c.worker, false, now, perRow); err != nil {
+		perRow := c.db.Engine() == statedb.SQLite
+		if err := writeRows(ctx, tx, attempts, c.worker, false, now, &c.stmts, perRow); err != nil {
 			return err
 		}
-		return writeRows(ctx, tx, results, c.worker, true, now, perRow)
+		return writeRows(ctx, tx, results, c.worker, true, now, &c.stmts, perRow)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("durable: recording %d markers and %d results: %w", len(marks), len(results), err)
@@ -357,8 +354,9 @@ func markTx(ctx context.Context, tx *statedb.Tx, job ID, hosts []string, worker 
 //
 // SQLite, in process, runs one prepared UPDATE per machine (perRow) faster
 // than a join against a list of values; Postgres saves round trips with
-// one statement per job over arrays of the values.
-func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultReq, worker string, final bool, now int64, perRow *rowStmts) error {
+// one statement per job over arrays of the values. The per-job statements
+// are st's on both engines (with Postgres a Stmt is its text).
+func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultReq, worker string, final bool, now int64, st *rowStmts, perRow bool) error {
 	byJob := map[ID][]resultReq{}
 	for k, v := range reqs {
 		byJob[k.job] = append(byJob[k.job], v)
@@ -366,13 +364,7 @@ func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultRe
 	for job, rows := range byJob {
 		var seq int64
 		if final {
-			var row statedb.Row
-			if perRow != nil {
-				row = tx.QueryRowStmt(ctx, perRow.seq, int64(job))
-			} else {
-				row = tx.QueryRow(ctx, resultSeqSQL, int64(job))
-			}
-			if err := row.Scan(&seq); err != nil {
+			if err := tx.QueryRowStmt(ctx, st.seq, int64(job)).Scan(&seq); err != nil {
 				return err
 			}
 		}
@@ -383,8 +375,8 @@ func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultRe
 				n   int64
 				err error
 			)
-			if perRow != nil {
-				n, err = updateEach(ctx, tx, perRow, job, part, worker, final, now, seq)
+			if perRow {
+				n, err = updateEach(ctx, tx, st, job, part, worker, final, now, seq)
 			} else {
 				n, err = updateRows(ctx, tx, job, part, worker, final, now, seq)
 			}
@@ -394,21 +386,10 @@ func writeRows(ctx context.Context, tx *statedb.Tx, reqs map[machineKey]resultRe
 			total += n
 		}
 		if final && total > 0 {
-			var err error
-			if perRow != nil {
-				_, err = tx.ExecStmt(ctx, perRow.done, total, int64(job))
-			} else {
-				_, err = tx.Exec(ctx, addDoneSQL, total, int64(job))
-			}
-			if err != nil {
+			if _, err := tx.ExecStmt(ctx, st.done, total, int64(job)); err != nil {
 				return err
 			}
-			if perRow != nil {
-				_, err = tx.ExecStmt(ctx, perRow.finish, finishIfDoneArgs(job, now)...)
-			} else {
-				err = finishIfDone(ctx, tx, job, now)
-			}
-			if err != nil {
+			if _, err := tx.ExecStmt(ctx, st.finish, finishIfDoneArgs(job, now)...); err != nil {
 				return err
 			}
 		}

@@ -1,13 +1,11 @@
 package fleet_test
 
 import (
-	"context"
 	"net"
 	"runtime"
 	"testing"
 	"time"
 
-	"github.com/amtkit/amtkit/amt/fleet"
 	"github.com/amtkit/amtkit/internal/replaytest"
 )
 
@@ -39,25 +37,7 @@ func BenchmarkRunPowerStatusReplay10k(b *testing.B) {
 	stop := heapPeak()
 	cpu := cpuTime()
 	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		seq, err := fleet.Run(context.Background(), tg, fleet.Task{Action: fleet.PowerStatus}, opts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		okCount := 0
-		for r := range seq {
-			if r.Outcome == fleet.Succeeded {
-				okCount++
-			} else if okCount == 0 {
-				b.Logf("%s: %s: %s", r.Host, r.Outcome, r.Message)
-			}
-		}
-		if okCount != len(tg) {
-			b.Fatalf("%d of %d succeeded", okCount, len(tg))
-		}
-	}
-	wall := time.Since(start) / time.Duration(b.N)
+	wall := runPowerStatus(b, tg, opts)
 	b.StopTimer()
 	peak, live := stop()
 	b.ReportMetric(peak, "peak-heap-MiB")

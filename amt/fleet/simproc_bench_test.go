@@ -3,7 +3,6 @@ package fleet_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/amtkit/amtkit/amt/amtsim"
-	"github.com/amtkit/amtkit/amt/fleet"
 )
 
 // simProcEnv holds, for the test binary run as a simulator process, the
@@ -154,25 +152,7 @@ func benchFleetProc(b *testing.B, cidr string, n int, latency time.Duration, con
 	cUser, cKernel := cpuTimes()
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		seq, err := fleet.Run(context.Background(), tg, fleet.Task{Action: fleet.PowerStatus}, opts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ok := 0
-		for r := range seq {
-			if r.Outcome == fleet.Succeeded {
-				ok++
-			} else {
-				b.Logf("%s: %s: %s", r.Host, r.Outcome, r.Message)
-			}
-		}
-		if ok != len(tg) {
-			b.Fatalf("%d of %d succeeded", ok, len(tg))
-		}
-	}
-	wall := time.Since(start) / time.Duration(b.N)
+	wall := runPowerStatus(b, tg, opts)
 	b.StopTimer()
 	user, kernel := cpuTimes()
 	after := p.stats(b)

@@ -22,15 +22,31 @@ import (
 // happens on one port (WS-Man over HTTP or TLS, redirection) counts for all.
 func DeviceKey(host string) string {
 	h := strings.TrimSpace(host)
+	// A bare address first: it is the common case, and SplitHostPort
+	// would allocate an error for it (no address splits as host:port).
+	if a, err := netip.ParseAddr(h); err == nil {
+		return addrKey(a, h)
+	}
 	if hh, _, err := net.SplitHostPort(h); err == nil {
 		h = hh
 	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
 		h = h[1 : len(h)-1]
 	}
 	if a, err := netip.ParseAddr(h); err == nil {
-		return a.Unmap().String()
+		return addrKey(a, h)
 	}
 	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+// addrKey is the key of address a, written s: s itself when already in
+// canonical form, as a fleet's targets are.
+func addrKey(a netip.Addr, s string) string {
+	a = a.Unmap()
+	var buf [64]byte
+	if canon := a.AppendTo(buf[:0]); string(canon) == s {
+		return s
+	}
+	return a.String()
 }
 
 // KeyedHash is the hash a GuardStore keeps for a candidate: HMAC-SHA256 of the
@@ -38,9 +54,26 @@ func DeviceKey(host string) string {
 // it with their key; two stores with different keys hash the same candidate
 // differently.
 func KeyedHash(storeKey []byte, fp Fingerprint) []byte {
+	return NewCandidateHasher(storeKey).Hash(fp)
+}
+
+// CandidateHasher computes KeyedHash under one store key, deriving the
+// key's hashing key once rather than for every candidate. Its zero value
+// is not usable; it is safe for concurrent use.
+type CandidateHasher struct {
+	sub []byte
+}
+
+// NewCandidateHasher returns the hasher of storeKey.
+func NewCandidateHasher(storeKey []byte) CandidateHasher {
 	sub := hmac.New(sha256.New, storeKey)
 	sub.Write([]byte("amtkit lockout guard candidate hash v1"))
-	m := hmac.New(sha256.New, sub.Sum(nil))
+	return CandidateHasher{sub: sub.Sum(nil)}
+}
+
+// Hash returns KeyedHash(storeKey, fp) for the hasher's store key.
+func (h CandidateHasher) Hash(fp Fingerprint) []byte {
+	m := hmac.New(sha256.New, h.sub)
 	m.Write(fp[:])
 	return m.Sum(nil)
 }
@@ -187,7 +220,7 @@ type guardEntry struct {
 
 // memoryGuard is a GuardStore held in memory.
 type memoryGuard struct {
-	key []byte
+	key CandidateHasher
 	mu  sync.Mutex
 	dev map[string][]guardEntry
 }
@@ -200,7 +233,7 @@ func NewMemoryGuardStore() GuardStore { return newMemoryGuard() }
 func newMemoryGuard() *memoryGuard {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return &memoryGuard{key: key, dev: make(map[string][]guardEntry)}
+	return &memoryGuard{key: NewCandidateHasher(key), dev: make(map[string][]guardEntry)}
 }
 
 // NewGuardID returns a random record ID, for GuardStore implementations.
@@ -306,7 +339,7 @@ func (m *memoryGuard) ReserveLogin(ctx context.Context, req GuardRequest) (Guard
 	if err := validGuardRequest(req); err != nil {
 		return GuardReservation{}, err
 	}
-	hash := KeyedHash(m.key, req.Candidate)
+	hash := m.key.Hash(req.Candidate)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	es := pruneEntries(m.dev[req.Device], req.At)

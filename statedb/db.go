@@ -80,7 +80,7 @@ type DB struct {
 	secret  string // the URL's password, scrubbed from errors
 	keyPath string
 	aead    cipher.AEAD
-	macKey  []byte // keys the lockout guard's candidate hashes
+	macKey  credentials.CandidateHasher // the lockout guard's candidate hashes
 
 	sql  *sql.DB       // SQLite; with Postgres, database/sql over pool
 	pool *pgxpool.Pool // Postgres only

@@ -76,7 +76,7 @@ func (s *Credentials) ReserveLogin(ctx context.Context, req credentials.GuardReq
 	if err := s.check(ctx); err != nil {
 		return credentials.GuardReservation{}, err
 	}
-	hash := credentials.KeyedHash(s.db.macKey, req.Candidate)
+	hash := s.db.macKey.Hash(req.Candidate)
 	var res credentials.GuardReservation
 	err := s.db.InTx(ctx, func(tx *Tx) error {
 		if err := s.lockDevice(ctx, tx, req.Device); err != nil {

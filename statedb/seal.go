@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/amtkit/amtkit/credentials"
 )
 
 // KeySize is the size of the key in a key file: an AES-256 key.
@@ -44,7 +46,7 @@ func (d *DB) loadKey(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	d.macKey = key
+	d.macKey = credentials.NewCandidateHasher(key)
 	if d.aead, err = newAEAD(key); err != nil {
 		return err
 	}

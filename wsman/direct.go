@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http/httputil"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -153,19 +153,9 @@ func (x *HTTPExchange) ReadResponse(r *bufio.Reader) error {
 	}
 	switch {
 	case chunked:
-		body, err := readAtMost(httputil.NewChunkedReader(r), 4096, limit)
+		body, err := readChunked(r, limit)
 		if err != nil {
 			return err
-		}
-		// The trailer, up to the empty line that ends the answer.
-		for {
-			line, err := readLine(r, &head)
-			if err != nil {
-				return fmt.Errorf("reading response body: %w", err)
-			}
-			if len(line) == 0 {
-				break
-			}
 		}
 		x.Body = body
 	case length >= 0:
@@ -193,6 +183,112 @@ func (x *HTTPExchange) ReadResponse(r *bufio.Reader) error {
 		x.Body = body
 	}
 	return nil
+}
+
+// chunkPool keeps the buffers chunked bodies are gathered in before they
+// are copied to a body of their exact size.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+
+// readChunked reads a chunked body and its trailer, failing once the body
+// would pass limit bytes (a chunk that says it is larger fails before it
+// is read). The body is a buffer of its own, of its exact size.
+func readChunked(r *bufio.Reader, limit int64) ([]byte, error) {
+	bp := chunkPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= 64<<10 {
+			*bp = buf[:0]
+			chunkPool.Put(bp)
+		}
+	}()
+	var head int // the chunk-size and trailer lines, bounded as a head is
+	for {
+		line, err := readLine(r, &head)
+		if err != nil {
+			return nil, fmt.Errorf("reading response body: %w", err)
+		}
+		size, ok := parseChunkSize(line)
+		if !ok {
+			return nil, fmt.Errorf("reading response body: %w: chunk size %q", errMalformedHTTP, truncate(line, 32))
+		}
+		if size == 0 {
+			break
+		}
+		if size > limit-int64(len(buf)) {
+			return nil, &tooLargeError{limit}
+		}
+		n := len(buf)
+		buf = slices.Grow(buf, int(size))[:n+int(size)]
+		if _, err := io.ReadFull(r, buf[n:]); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("reading response body: %w", err)
+		}
+		end, err := readLine(r, &head)
+		if err != nil {
+			return nil, fmt.Errorf("reading response body: %w", err)
+		}
+		if len(end) != 0 {
+			return nil, fmt.Errorf("reading response body: %w: chunk longer than its size", errMalformedHTTP)
+		}
+	}
+	// The trailer, up to the empty line that ends the answer.
+	for {
+		line, err := readLine(r, &head)
+		if err != nil {
+			return nil, fmt.Errorf("reading response body: %w", err)
+		}
+		if len(line) == 0 {
+			break
+		}
+	}
+	if len(buf) == 0 {
+		return nil, nil
+	}
+	return bytes.Clone(buf), nil
+}
+
+// parseChunkSize reads a chunk-size line: hexadecimal digits, then
+// optional white space and chunk extensions, which are ignored.
+func parseChunkSize(line []byte) (int64, bool) {
+	var size int64
+	i := 0
+	for ; i < len(line); i++ {
+		d, ok := hexDigit(line[i])
+		if !ok {
+			break
+		}
+		if i == 15 { // past 2^60: no answer of AMT's, and no overflow
+			return 0, false
+		}
+		size = size<<4 | int64(d)
+	}
+	if i == 0 {
+		return 0, false
+	}
+	for ; i < len(line); i++ {
+		switch line[i] {
+		case ' ', '\t':
+		case ';':
+			return size, true
+		default:
+			return 0, false
+		}
+	}
+	return size, true
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // readAtMost reads r to its end, failing once it passes limit bytes.

@@ -86,11 +86,13 @@ func parseXML(data []byte, owned bool) (*xnode, error) {
 		s = string(data)
 	}
 	p := &xmlParser{s: s}
-	// Every element starts with '<', so this bounds the element count and
-	// lets all nodes come from one allocation.
+	// Every element starts with a '<' that is not an end tag's "</", so
+	// this bounds the element count and lets all nodes come from one
+	// allocation (half the size a count of every '<' reserves).
 	// The slab is capped: a hostile document of nothing but '<' must not
 	// reserve memory in proportion.
-	p.slab = make([]xnode, 0, min(bytes.Count(data, []byte{'<'}), maxSlab))
+	elems := bytes.Count(data, []byte{'<'}) - bytes.Count(data, []byte("</"))
+	p.slab = make([]xnode, 0, min(elems, maxSlab))
 	return p.document()
 }
 

@@ -23,11 +23,15 @@ import (
 const StateUnknownName = "power state unknown"
 
 // fill sets the outcome, return code, message and data of an attempt.
-func (r *Runner) fill(res *Result, data json.RawMessage, err error, sent bool) {
+// A success's message is msg, or when msg is empty one read from data.
+func (r *Runner) fill(res *Result, data json.RawMessage, msg string, err error, sent bool) {
 	res.Err, res.Data, res.ReturnCode, res.ReturnCodeName = err, nil, nil, nil
 	if err == nil {
 		res.Outcome, res.Data = Succeeded, data
-		res.Message = r.success(data)
+		if msg == "" {
+			msg = r.success(data)
+		}
+		res.Message = msg
 		return
 	}
 	res.Outcome = outcomeOf(err, sent)
@@ -202,10 +206,7 @@ func (r *Runner) success(data json.RawMessage) string {
 	case PowerStatus:
 		var p PowerRecord
 		if json.Unmarshal(data, &p) == nil {
-			if !power.State(p.PowerState).Known() {
-				return fmt.Sprintf("power state unknown: the management engine reports %d and fails power changes; reboot the machine once from its operating system", p.PowerState)
-			}
-			return "power " + p.PowerStateName
+			return powerMessage(p)
 		}
 	case PowerOn, PowerOff, PowerCycle, PowerSoftOff, PowerSoftReset, PowerReset, Boot:
 		var c changeRecord
@@ -223,4 +224,12 @@ func (r *Runner) success(data json.RawMessage) string {
 		}
 	}
 	return strings.ReplaceAll(string(r.task.Action), "-", " ") + " done"
+}
+
+// powerMessage is the message of a power-status read.
+func powerMessage(p PowerRecord) string {
+	if !power.State(p.PowerState).Known() {
+		return fmt.Sprintf("power state unknown: the management engine reports %d and fails power changes; reboot the machine once from its operating system", p.PowerState)
+	}
+	return "power " + p.PowerStateName
 }

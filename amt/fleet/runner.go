@@ -281,6 +281,11 @@ type machineRun struct {
 	mu      sync.Mutex
 	sent    bool // a change request was handed to the transport
 	clients []*amt.Client
+
+	// message is the success message of the attempt's read, when the
+	// read wrote one (as a power-status read does), so that it need not
+	// be read back from the data.
+	message string
 }
 
 // beforeSend is called by the WS-Man client before each change request.
@@ -359,8 +364,9 @@ func (r *Runner) machine(ctx context.Context, target string, l *limits) Result {
 		start := time.Now().UTC()
 		res.Attempts++
 		res.LastAttempt = &start
+		m.message = ""
 		data, profile, err := r.attempt(ctx, m)
-		r.fill(&res, data, err, m.wasSent())
+		r.fill(&res, data, m.message, err, m.wasSent())
 		r.record(m, res, profile, start, err)
 		if h := r.opts.Hooks.AfterAttempt; h != nil {
 			h(ctx, res)
@@ -447,7 +453,7 @@ func (r *Runner) read(ctx context.Context, m *machineRun) (json.RawMessage, stri
 		if err != nil {
 			return nil, "", err
 		}
-		data, err := r.readOn(ctx, c)
+		data, err := r.readOn(ctx, m, c)
 		return data, "", err
 	}
 	var data json.RawMessage
@@ -460,7 +466,7 @@ func (r *Runner) read(ctx context.Context, m *machineRun) (json.RawMessage, stri
 		if err != nil {
 			return err
 		}
-		d, err := r.readOn(ctx, c)
+		d, err := r.readOn(ctx, m, c)
 		if err == nil {
 			data = d
 		}
@@ -483,7 +489,7 @@ func credentialOptions(cred credentials.Credential) ([]amt.Option, error) {
 
 var uriAssociatedPower = wsman.ResourceURI("CIM_AssociatedPowerManagementService")
 
-func (r *Runner) readOn(ctx context.Context, c *amt.Client) (json.RawMessage, error) {
+func (r *Runner) readOn(ctx context.Context, m *machineRun, c *amt.Client) (json.RawMessage, error) {
 	switch r.task.Action {
 	case PowerStatus:
 		// One Get of the association: the state and the actions offered.
@@ -496,7 +502,9 @@ func (r *Runner) readOn(ctx context.Context, c *amt.Client) (json.RawMessage, er
 		if err != nil {
 			return nil, err
 		}
-		return marshal(newPowerRecord(st, false))
+		rec := newPowerRecord(st, false)
+		m.message = powerMessage(rec)
+		return marshal(rec)
 	case Inventory:
 		inv, err := c.Inventory(ctx)
 		if err != nil {
@@ -559,7 +567,7 @@ func (r *Runner) change(ctx context.Context, m *machineRun) (json.RawMessage, st
 		if r.task.Action.Changes() {
 			d, err = r.changeOn(ctx, c)
 		} else {
-			d, err = r.readOn(ctx, c)
+			d, err = r.readOn(ctx, m, c)
 		}
 		data, opErr = d, err
 		return err

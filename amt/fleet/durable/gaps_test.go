@@ -175,7 +175,7 @@ func TestStatusPerMachine(t *testing.T) {
 		assert.Empty(t, st.Running, "no worker yet")
 		assert.Equal(t, 5, st.Machines[durable.MachinePending])
 		// A chunk of slow machines needs longer than the tests' usual
-		// 3 s chunk timeout.
+		// 10 s chunk timeout.
 		db := e.open(t)
 		opts := workerOptions(db, "w-status")
 		opts.JobTimeout, opts.RescueAfter = time.Minute, 2*time.Minute

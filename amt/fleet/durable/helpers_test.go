@@ -68,8 +68,11 @@ func workerProcess(target string) int {
 	return 0
 }
 
-// workerOptions are the tests' worker settings: rescue after 4 s rather
-// than minutes, and quick polling.
+// workerOptions are the tests' worker settings: rescue after 11 s rather
+// than minutes, and quick polling. A chunk may run 10 s: the tests' chunks
+// take well under a second alone, but several seconds when -race runs the
+// package beside the state database's tests on two cores, and a chunk cut
+// short by its timeout is retried by River, which the tests count.
 func workerOptions(db *statedb.DB, name string) durable.WorkerOptions {
 	return durable.WorkerOptions{
 		Name:        name,
@@ -86,8 +89,8 @@ func workerOptions(db *statedb.DB, name string) durable.WorkerOptions {
 			return credentials.NewResolver(db.Credentials(), opts...)
 		},
 		ClientOptions: []amt.Option{amt.WithPowerChangeGap(0)},
-		JobTimeout:    3 * time.Second,
-		RescueAfter:   4 * time.Second,
+		JobTimeout:    10 * time.Second,
+		RescueAfter:   11 * time.Second,
 		PollInterval:  50 * time.Millisecond,
 	}
 }

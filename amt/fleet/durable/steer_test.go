@@ -157,15 +157,19 @@ func TestExpiryWhileRunning(t *testing.T) {
 	t.Parallel()
 	eachParallel(t, func(t *testing.T, e env) {
 		ctx := context.Background()
+		// Each machine takes about 0.6 s (three exchanges of 200 ms), two
+		// at a time: the 30 need about 9 s, and the expiry at 5 s leaves
+		// some done and some expired even when the worker is slow to start
+		// (several seconds under -race beside other packages' tests).
 		sim := newFleet(t, amtsim.Options{DevicesCIDR: cidrFor(e, "127.112.5.0/27", "127.112.6.0/27"), PowerState: 8,
-			Latency: 50 * time.Millisecond})
+			Latency: 200 * time.Millisecond})
 		db := e.open(t)
 		withProfile(t, db)
 		m, err := durable.NewManager(db)
 		require.NoError(t, err)
 		startWorker(t, e, "w1")
 		id, err := m.Submit(ctx, durable.Spec{Task: fleet.Task{Action: fleet.PowerOn}, Targets: addrs(sim),
-			Concurrency: 2, ChunkSize: 2, Profile: profile, ExpireAfter: 1500 * time.Millisecond})
+			Concurrency: 2, ChunkSize: 2, Profile: profile, ExpireAfter: 5 * time.Second})
 		require.NoError(t, err)
 		rows := waitDone(t, m, id, time.Minute)
 		counts := map[fleet.Outcome]int{}

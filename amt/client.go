@@ -381,7 +381,10 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 			c.ws = c.anon // no credentials: operations that need a login say so
 		}
 	}
-	popts := []power.Option{power.WithClientFunc(c.conn), power.WithErrorWrapper(c.wrap), power.WithTracker(c.wsmanTracker)}
+	// One method value each, shared by the services (a fleet makes a
+	// client per machine).
+	conn, wrap, track := c.conn, c.wrap, c.wsmanTracker
+	popts := []power.Option{power.WithClientFunc(conn), power.WithErrorWrapper(wrap), power.WithTracker(track)}
 	if o.powerGap != nil {
 		popts = append(popts, power.WithMinGap(*o.powerGap))
 	}
@@ -389,7 +392,7 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 		popts = append(popts, power.WithoutOSPowerSavingRead())
 	}
 	c.Power = power.New(nil, popts...)
-	c.Defense = defense.New(nil, defense.WithClientFunc(c.conn), defense.WithErrorWrapper(c.wrap), defense.WithTracker(c.wsmanTracker))
+	c.Defense = defense.New(nil, defense.WithClientFunc(conn), defense.WithErrorWrapper(wrap), defense.WithTracker(track))
 	c.Redirect = &RedirectService{c: c, port: o.redirectPort}
 	c.Logs = &LogService{c: c}
 	c.Clock = &ClockService{c: c, now: time.Now}

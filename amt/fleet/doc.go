@@ -129,6 +129,14 @@
 // targets, give each machine a net/http transport of its own (TLS
 // settings are per transport).
 //
+// Each machine's exchange leaves a few dozen KB of short-lived garbage
+// against a live heap of a few MiB, so at Go's default GOGC of 100 the
+// collector runs every few hundred machines. A program that runs large
+// fleets may raise the target (debug.SetGCPercent(400), as amtctl does for
+// its job and discover commands): measured on a 10,000-machine power-status
+// read, about 20% less client CPU for a peak heap of about 95 MiB instead
+// of 35.
+//
 // # Activity log and hooks
 //
 // With Options.ActivityLog every attempt writes one amt.Activity (operation

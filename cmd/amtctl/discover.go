@@ -52,7 +52,10 @@ func newDiscoverCommand() *cobra.Command {
 			"progress goes to stderr when it is a terminal, and a summary at the end. The exit status is non-zero\n" +
 			"only when the command was misused or the scan could not run, not for machines that failed.",
 		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runDiscover(cmd, &f, args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tuneGCForFleets()
+			return runDiscover(cmd, &f, args)
+		},
 	}
 	fl := cmd.Flags()
 	fl.IntVar(&f.rmcpPort, "rmcp-port", discovery.DefaultRMCPPort, "UDP port of the RMCP presence ping")

@@ -222,7 +222,10 @@ func newJobRunCommand() *cobra.Command {
 			"under the lockout guard; a job stores the profile's name, never a password.\n\n" + strings.SplitN(jobLong, "\n\n", 2)[1],
 		Args:      cobra.RangeArgs(1, 2),
 		ValidArgs: append(taskNames(), "pxe", "disk", "cd", "bios"),
-		RunE:      func(cmd *cobra.Command, args []string) error { return runJobRun(cmd, &f, args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tuneGCForFleets()
+			return runJobRun(cmd, &f, args)
+		},
 	}
 	fl := cmd.Flags()
 	f.register(cmd)
@@ -791,6 +794,7 @@ func newJobWorkerCommand() *cobra.Command {
 			"purge finished jobs older than --retention.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			tuneGCForFleets()
 			if err := firstError(checkRange("--concurrency", w.concurrency, 1, 1_000_000), w.validate()); err != nil {
 				return err
 			}

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"os"
+	"runtime/debug"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestTuneGCForFleets: the commands that work many machines raise the
+// collector's target to fleetGCPercent, unless GOGC chose one.
+func TestTuneGCForFleets(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	if v, set := os.LookupEnv("GOGC"); set {
+		t.Cleanup(func() { os.Setenv("GOGC", v) })
+	}
+	os.Unsetenv("GOGC")
+	assert.Equal(t, fleetGCPercent, tuneGCForFleets())
+	assert.Equal(t, fleetGCPercent, gcPercent())
+
+	// The operator's GOGC (read by the runtime at start-up) is left alone.
+	t.Setenv("GOGC", "50")
+	debug.SetGCPercent(50)
+	assert.Equal(t, 50, tuneGCForFleets())
+	assert.Equal(t, 50, gcPercent())
+}

@@ -23,7 +23,8 @@ import (
 const StateUnknownName = "power state unknown"
 
 // fill sets the outcome, return code, message and data of an attempt.
-// A success's message is msg, or when msg is empty one read from data.
+// A success's message is msg when the attempt's read made one (a power
+// status read does, from its record: readOn), else one read from data.
 func (r *Runner) fill(res *Result, data json.RawMessage, msg string, err error, sent bool) {
 	res.Err, res.Data, res.ReturnCode, res.ReturnCodeName = err, nil, nil, nil
 	if err == nil {
@@ -203,11 +204,6 @@ func clean(err error) string {
 // success says what was done.
 func (r *Runner) success(data json.RawMessage) string {
 	switch r.task.Action {
-	case PowerStatus:
-		var p PowerRecord
-		if json.Unmarshal(data, &p) == nil {
-			return powerMessage(p)
-		}
 	case PowerOn, PowerOff, PowerCycle, PowerSoftOff, PowerSoftReset, PowerReset, Boot:
 		var c changeRecord
 		if json.Unmarshal(data, &c) == nil {
@@ -226,7 +222,8 @@ func (r *Runner) success(data json.RawMessage) string {
 	return strings.ReplaceAll(string(r.task.Action), "-", " ") + " done"
 }
 
-// powerMessage is the message of a power-status read.
+// powerMessage is the message of a power-status read (the success
+// message readOn gives it).
 func powerMessage(p PowerRecord) string {
 	if !power.State(p.PowerState).Known() {
 		return fmt.Sprintf("power state unknown: the management engine reports %d and fails power changes; reboot the machine once from its operating system", p.PowerState)

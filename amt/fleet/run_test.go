@@ -24,6 +24,7 @@ func TestPowerStatusTwoExchanges(t *testing.T) {
 		require.NoError(t, json.Unmarshal(r.Data, &p))
 		assert.Equal(t, 2, p.PowerState)
 		assert.Equal(t, "on", p.PowerStateName)
+		assert.Equal(t, "power on", r.Message)
 		assert.EqualValues(t, 2, d.Stats().HTTPRequests, "HTTP exchanges for %s", d.HTTPAddr())
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"runtime/debug"
-	"runtime/metrics"
 )
 
 // fleetGCPercent is the garbage collector's target that amtctl runs the
@@ -17,20 +16,9 @@ import (
 const fleetGCPercent = 400
 
 // tuneGCForFleets sets the collector's target to fleetGCPercent unless the
-// operator chose one with GOGC, and returns the target in force.
-func tuneGCForFleets() int {
+// operator chose one with GOGC.
+func tuneGCForFleets() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(fleetGCPercent)
 	}
-	return gcPercent()
-}
-
-// gcPercent is the collector's target in force (-1: off).
-func gcPercent() int {
-	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return -1
-	}
-	return int(s[0].Value.Uint64())
 }
